@@ -1,0 +1,2 @@
+/** Package version, for diagnostics. */
+export const VERSION = '0.0.0';

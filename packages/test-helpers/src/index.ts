@@ -1,0 +1,5 @@
+export { type MosquittoOptions, type RunningMosquitto, startMosquitto } from './mosquitto.js';
+export { freePort } from './ports.js';
+export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js';
+export { type RunningRedis, startRedis } from './redis.js';
+export { findExecutable, requireServer, type ServerRequirement } from './servers.js';
