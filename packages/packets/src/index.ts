@@ -1,2 +1,26 @@
-/** Package version, for diagnostics. */
-export const VERSION = '0.0.0';
+export type {
+  AckPacket,
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  PacketType,
+  PingreqPacket,
+  PingrespPacket,
+  Properties,
+  ProtocolVersion,
+  PubackPacket,
+  PubcompPacket,
+  PublishPacket,
+  PubrecPacket,
+  PubrelPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+  UserProperty,
+  Will,
+} from './packet.js';
