@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { account, mergeTallies, StreamTracker, SubscriberLedger } from '../src/accounting.js';
+
+describe('StreamTracker', () => {
+  it('counts duplicates and out-of-order deliveries exactly', () => {
+    const t = new StreamTracker();
+    for (const s of [0, 1, 2, 5, 3, 3, 4, 10_000, 6, 6]) t.record(s);
+    expect(t.unique).toBe(8);
+    expect(t.duplicates).toBe(2);
+    // 3, 4 and 6 arrived after a higher sequence number.
+    expect(t.outOfOrder).toBe(3);
+  });
+});
+
+describe('account', () => {
+  it('computes losses from sent × fan-out minus unique deliveries', () => {
+    const a = new SubscriberLedger();
+    const b = new SubscriberLedger();
+    for (let s = 0; s < 10; s++) a.record(1, s);
+    for (let s = 0; s < 8; s++) b.record(1, s);
+    b.record(1, 0);
+    for (let s = 0; s < 5; s++) a.record(2, s);
+    const tallies = mergeTallies([a.tally({}), b.tally({})]);
+    const result = account({ 1: 10, 2: 5, 3: 4 }, { 1: 2, 2: 1, 3: 1 }, tallies, 1);
+    expect(result).toEqual({
+      sent: 19,
+      expected: 29,
+      received: 24,
+      lost: 2 + 4,
+      duplicated: 1,
+      outOfOrder: 0,
+      unexpected: 1,
+    });
+  });
+});
