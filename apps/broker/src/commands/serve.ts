@@ -1,0 +1,69 @@
+import { type Command, Option } from 'commander';
+import type { ConfigFlags } from '../config/flags.js';
+import { printableConfig } from '../config/print.js';
+import { resolveConfig } from '../config/resolve.js';
+import { runServer } from '../server.js';
+
+interface ServeOptions extends ConfigFlags {
+  config?: string;
+  printConfig?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  $ mqtt-broker                                   # TCP 1883, WebSocket 1882 (/mqtt), HTTP 8080, all on 127.0.0.1
+  $ mqtt-broker --tcp 127.0.0.1:1884 --ws off --http off
+  $ mqtt-broker --config broker.yaml              # YAML or JSON; see the README for every key
+  $ mqtt-broker --config broker.yaml --print-config
+  $ mqtt-broker --tcp 0.0.0.0:1883 --config auth.yaml   # other interfaces need auth rules
+  $ mqtt-broker --tls 0.0.0.0:8883 --tls-cert server.crt --tls-key server.key --allow-anonymous
+  $ mqtt-broker passwd                            # hash a password for an auth rule
+
+Signals: SIGINT/SIGTERM shut down gracefully, SIGHUP reloads the auth rules.`;
+
+/** Adds the server's options and action to the root command: `mqtt-broker [options]` runs the broker. */
+export function configureServe(program: Command): Command {
+  return program
+    .addOption(new Option('-c, --config <file>', 'config file (YAML or JSON)').env('MQTT_BROKER_CONFIG'))
+    .option('--tcp <host:port|off>', 'MQTT over TCP listener (default 127.0.0.1:1883)')
+    .option('--tls <host:port|off>', 'MQTT over TLS listener (needs --tls-cert and --tls-key)')
+    .option('--tls-cert <file>', 'PEM certificate for --tls and --wss')
+    .option('--tls-key <file>', 'PEM private key for --tls and --wss')
+    .option('--tls-ca <file>', 'PEM CA bundle to verify client certificates')
+    .option('--ws <host:port|off>', 'MQTT over WebSocket listener, path /mqtt (default 127.0.0.1:1882)')
+    .option('--wss <host:port|off>', 'MQTT over secure WebSocket listener (needs --tls-cert and --tls-key)')
+    .option('--unix <path|off>', 'MQTT over a Unix domain socket')
+    .option(
+      '--http <host:port|off>',
+      'HTTP stats, health, metrics and management API (default 127.0.0.1:8080)',
+    )
+    .addOption(
+      new Option('--http-token <token>', 'bearer token for the management API /api/v1/').env(
+        'MQTT_BROKER_HTTP_TOKEN',
+      ),
+    )
+    .addOption(new Option('--storage <kind>', 'session and retained message storage').choices(['memory']))
+    .addOption(
+      new Option('--log-level <level>', 'log level (default info)')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+        .env('MQTT_BROKER_LOG_LEVEL'),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'log format (default auto: readable on a terminal, JSON otherwise)',
+      ).choices(['auto', 'json', 'pretty']),
+    )
+    .option('--allow-anonymous', 'let clients without credentials in, even on non-loopback listeners')
+    .option('--print-config', 'print the effective configuration as YAML and exit')
+    .addHelpText('after', EXAMPLES)
+    .action(async (options: ServeOptions) => {
+      const { config: file, printConfig, ...flags } = options;
+      const config = resolveConfig(file, flags);
+      if (printConfig) {
+        process.stdout.write(printableConfig(config));
+        return;
+      }
+      await runServer(config);
+    });
+}

@@ -1,0 +1,164 @@
+import { DEFAULT_PORTS } from './defaults.js';
+import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
+
+/** The command-line flags that override the config file. */
+export interface ConfigFlags {
+  tcp?: string;
+  tls?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  ws?: string;
+  wss?: string;
+  unix?: string;
+  http?: string;
+  httpToken?: string;
+  storage?: string;
+  logLevel?: string;
+  logFormat?: string;
+  allowAnonymous?: boolean;
+}
+
+/** A command-line value that makes no sense; the message says which flag and why. */
+export class FlagError extends Error {
+  readonly code = 'FLAG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+/** Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1 by default). */
+export function parseHostPort(
+  flag: string,
+  value: string,
+  defaultPort: number,
+): { host: string; port: number } {
+  let host = '127.0.0.1';
+  let portText = '';
+  const bracket = /^\[([^\]]+)\](?::(\d*))?$/.exec(value);
+  if (bracket) {
+    host = bracket[1] ?? host;
+    portText = bracket[2] ?? '';
+  } else if (/^\d+$/.test(value)) {
+    portText = value;
+  } else {
+    const colon = value.lastIndexOf(':');
+    if (colon < 0) {
+      host = value;
+    } else if (value.indexOf(':') !== colon) {
+      throw new FlagError(`--${flag} ${value}: write IPv6 addresses in brackets, e.g. [::1]:${defaultPort}`);
+    } else {
+      host = value.slice(0, colon) || host;
+      portText = value.slice(colon + 1);
+    }
+  }
+  const port = portText === '' ? defaultPort : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new FlagError(`--${flag} ${value}: the port must be 0–65535`);
+  }
+  return { host, port };
+}
+
+function replace(config: Config, type: ListenerConfig['type'], listener: ListenerConfig | undefined): void {
+  const index = config.listeners.findIndex((l) => l.type === type);
+  const kept = config.listeners.filter((l) => l.type !== type);
+  if (listener) kept.splice(index < 0 ? kept.length : index, 0, listener);
+  config.listeners = kept;
+}
+
+function tlsFiles(flags: ConfigFlags, flag: string, previous: ListenerConfig | undefined) {
+  const old = previous && 'cert' in previous ? previous : undefined;
+  const cert = flags.tlsCert ?? old?.cert;
+  const key = flags.tlsKey ?? old?.key;
+  if (!cert || !key) throw new FlagError(`--${flag} needs --tls-cert FILE and --tls-key FILE`);
+  const ca = flags.tlsCa ?? old?.ca;
+  return { ...(old ?? {}), cert, key, ...(ca ? { ca } : {}) };
+}
+
+/**
+ * Applies command-line flags over a config: each listener flag replaces the listener of its type
+ * (keeping its other settings) or removes it with `off`.
+ */
+export function applyFlags(config: Config, flags: ConfigFlags): Config {
+  const find = (type: string) => config.listeners.find((l) => l.type === type);
+  if (flags.tcp !== undefined) {
+    const old = find('tcp');
+    replace(
+      config,
+      'tcp',
+      flags.tcp === 'off'
+        ? undefined
+        : { ...old, type: 'tcp', ...parseHostPort('tcp', flags.tcp, DEFAULT_PORTS.tcp) },
+    );
+  }
+  for (const [flag, type] of [
+    ['tls', 'tls'],
+    ['wss', 'wss'],
+  ] as const) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    const old = find(type);
+    if (value === 'off') {
+      replace(config, type, undefined);
+      continue;
+    }
+    const address = parseHostPort(flag, value, DEFAULT_PORTS[type]);
+    const files = tlsFiles(flags, flag, old);
+    const listener =
+      type === 'tls'
+        ? ({ ...files, type, ...address } as ListenerConfig)
+        : ({ path: old && 'path' in old ? old.path : '/mqtt', ...files, type, ...address } as ListenerConfig);
+    replace(config, type, listener);
+  }
+  if (flags.ws !== undefined) {
+    const old = find('ws');
+    replace(
+      config,
+      'ws',
+      flags.ws === 'off'
+        ? undefined
+        : {
+            path: '/mqtt',
+            ...old,
+            type: 'ws',
+            ...parseHostPort('ws', flags.ws, DEFAULT_PORTS.ws),
+          },
+    );
+  }
+  if (flags.unix !== undefined) {
+    replace(
+      config,
+      'unix',
+      flags.unix === 'off' ? undefined : { ...find('unix'), type: 'unix', path: flags.unix },
+    );
+  }
+  if (flags.http !== undefined) {
+    config.http =
+      flags.http === 'off'
+        ? false
+        : { ...(config.http || {}), ...parseHostPort('http', flags.http, DEFAULT_PORTS.http) };
+  }
+  if (flags.httpToken !== undefined) {
+    if (!config.http) throw new FlagError('--http-token needs the HTTP listener (it is off)');
+    config.http = { ...config.http, token: flags.httpToken };
+    delete config.http.tokenFile;
+  }
+  if (flags.storage !== undefined && flags.storage !== 'memory') {
+    throw new FlagError(`--storage ${flags.storage}: the only storage is "memory"`);
+  }
+  if (flags.logLevel !== undefined) {
+    if (!LogLevels.includes(flags.logLevel as LogLevel)) {
+      throw new FlagError(`--log-level ${flags.logLevel}: expected one of ${LogLevels.join(', ')}`);
+    }
+    config.log.level = flags.logLevel as LogLevel;
+  }
+  if (flags.logFormat !== undefined) {
+    if (!['auto', 'json', 'pretty'].includes(flags.logFormat)) {
+      throw new FlagError(`--log-format ${flags.logFormat}: expected auto, json or pretty`);
+    }
+    config.log.format = flags.logFormat as Config['log']['format'];
+  }
+  if (flags.allowAnonymous) config.auth.allowAnonymous = true;
+  return config;
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { formatPath, type RuleIssue } from '@x/broker';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import type { Config } from './types.js';
+import { validateConfig } from './validate.js';
+
+/** A problem in the config, with its position in the file when known. */
+export interface ConfigIssue extends RuleIssue {
+  line?: number;
+  column?: number;
+}
+
+/** The config cannot be used; the message lists every problem, one per line, as `file:line:col path: why`. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(source: string, issues: ConfigIssue[]) {
+    super(
+      `invalid configuration:\n${issues
+        .map((issue) => {
+          const where = issue.line === undefined ? '' : `${issue.line}:${issue.column ?? 1}:`;
+          const path = issue.path.length > 0 ? ` ${formatPath(issue.path)}:` : '';
+          return `  ${source}:${where}${path} ${issue.message}`;
+        })
+        .join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+function locate(root: unknown, path: readonly (string | number)[], key: boolean): Node | undefined {
+  let node = root as Node | undefined;
+  let keyNode: Node | undefined;
+  for (const part of path) {
+    keyNode = undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(part));
+      if (!pair) return node;
+      keyNode = pair.key as Node;
+      node = (pair.value ?? pair.key) as Node;
+    } else if (isSeq(node) && typeof part === 'number') {
+      const item = node.items[part] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else {
+      return node;
+    }
+  }
+  return key && keyNode ? keyNode : node;
+}
+
+/**
+ * Parses config text (YAML, or JSON, which the YAML parser reads too, with positions) and checks it.
+ * Relative file names inside (certificates, auth file) are resolved against `baseDir`.
+ */
+export function parseConfig(text: string, source = '<config>', baseDir = process.cwd()): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((error) => {
+        const pos = lineCounter.linePos(error.pos[0]);
+        return {
+          path: [],
+          message: error.message.split('\n')[0] ?? error.message,
+          line: pos.line,
+          column: pos.col,
+        };
+      }),
+    );
+  }
+  const { config, issues } = validateConfig(doc.toJS());
+  if (issues.length > 0) {
+    throw new ConfigError(
+      source,
+      issues
+        .map((issue): ConfigIssue => {
+          const node = locate(doc.contents, issue.path, issue.key === true);
+          if (!node?.range) return issue;
+          const pos = lineCounter.linePos(node.range[0]);
+          return { ...issue, line: pos.line, column: pos.col };
+        })
+        .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
+    );
+  }
+  resolvePaths(config, baseDir);
+  return config;
+}
+
+/** Reads and checks a config file. */
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [{ path: [], message: `cannot read the file: ${(error as Error).message}` }]);
+  }
+  return parseConfig(text, file, dirname(resolve(file)));
+}
+
+function resolvePaths(config: Config, baseDir: string): void {
+  const abs = (file: string) => (isAbsolute(file) ? file : resolve(baseDir, file));
+  for (const listener of config.listeners) {
+    if (listener.type === 'tls' || listener.type === 'wss') {
+      listener.cert = abs(listener.cert);
+      listener.key = abs(listener.key);
+      if (listener.ca) listener.ca = abs(listener.ca);
+    }
+    if (listener.type === 'unix') listener.path = abs(listener.path);
+  }
+  if (config.auth.file) config.auth.file = abs(config.auth.file);
+  if (config.http && config.http.tokenFile !== undefined) config.http.tokenFile = abs(config.http.tokenFile);
+}

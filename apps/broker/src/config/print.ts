@@ -1,0 +1,10 @@
+import { stringify } from 'yaml';
+import type { Config } from './types.js';
+
+/** The effective config as YAML, with secrets (tokens, passwords) masked. */
+export function printableConfig(config: Config): string {
+  const copy = structuredClone(config) as Config;
+  if (copy.http && copy.http.token !== undefined) copy.http.token = '***';
+  for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
+  return stringify(copy);
+}

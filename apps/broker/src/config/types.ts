@@ -1,0 +1,101 @@
+import type { Access, AclRule, AuthRule } from '@x/broker';
+
+/** Limits every listener accepts. */
+export interface ListenerLimits {
+  /** Simultaneous connections on this listener; beyond it new ones are closed at once. Default 10 000. */
+  maxConnections?: number;
+  /** New connections per second on this listener; beyond it they are closed at once. 0: no limit. Default 0. */
+  connectionRate?: number;
+  /** Largest MQTT packet read from a client of this listener, in bytes. Default: the broker's. */
+  maxPacketSize?: number;
+}
+
+export interface TlsFiles {
+  /** PEM certificate chain file. */
+  cert: string;
+  /** PEM private key file. */
+  key: string;
+  /** PEM CA bundle used to verify client certificates. */
+  ca?: string;
+  /** Ask clients for a certificate. Default false. */
+  requestCert?: boolean;
+  /** Refuse clients without a certificate signed by `ca` (when `requestCert`). Default true. */
+  rejectUnauthorized?: boolean;
+  /** Use the client certificate's subject CN as the MQTT user name. Default false. */
+  cnAsUsername?: boolean;
+}
+
+export type ListenerConfig =
+  | ({ type: 'tcp'; host: string; port: number } & ListenerLimits)
+  | ({ type: 'tls'; host: string; port: number } & TlsFiles & ListenerLimits)
+  | ({ type: 'ws'; host: string; port: number; path: string } & ListenerLimits)
+  | ({ type: 'wss'; host: string; port: number; path: string } & TlsFiles & ListenerLimits)
+  | ({ type: 'unix'; path: string } & ListenerLimits);
+
+export type ListenerType = ListenerConfig['type'];
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  /** Bearer token for /api/v1/. Without one the management API answers 403. */
+  token?: string;
+  /** File holding the bearer token (first line). */
+  tokenFile?: string;
+}
+
+export interface AuthConfig {
+  /**
+   * Let clients in without credentials (no auth rules: everyone; with rules: clients that send no
+   * user name and match no rule). Default: true only when every listener is on loopback.
+   */
+  allowAnonymous?: boolean;
+  /** A YAML or JSON file with `auth`, `acl` and `aclDefault`, reloaded on SIGHUP. */
+  file?: string;
+  rules?: AuthRule[];
+  acl?: AclRule[];
+  aclDefault?: Access;
+}
+
+export const LogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LogLevels)[number];
+export const LogFormats = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LogFormats)[number];
+
+/** Options passed to the broker core as they are (see @x/broker `BrokerOptions`). */
+export interface CoreConfig {
+  maxPacketSize?: number;
+  receiveMaximum?: number;
+  maxInflight?: number;
+  maxQueuedMessages?: number;
+  maxOutboundBytes?: number;
+  connectTimeout?: number;
+  maxKeepAlive?: number;
+  maxSessionExpiry?: number;
+  topicAliasMaximum?: number;
+  topicAliasesToClients?: boolean;
+  maximumQoS?: 0 | 1 | 2;
+  retainAvailable?: boolean;
+  maxRetained?: number;
+  sweepInterval?: number;
+  sysInterval?: number;
+  maxConnections?: number;
+  clientIdPrefix?: string;
+  sharedSubscriptionStrategy?: 'round-robin' | 'random';
+}
+
+export interface StorageConfig {
+  /** Only `memory` exists today: sessions and retained messages live as long as the process. */
+  type: 'memory';
+}
+
+/** The whole effective configuration of `mqtt-broker`. */
+export interface Config {
+  listeners: ListenerConfig[];
+  http: HttpConfig | false;
+  auth: AuthConfig;
+  broker: CoreConfig;
+  storage: StorageConfig;
+  log: { level: LogLevel; format: LogFormat };
+  /** Milliseconds a graceful shutdown may take before the process exits anyway. Default 5000. */
+  shutdownTimeout: number;
+}

@@ -1,0 +1,293 @@
+import { type RuleIssue, validateLedgerRules } from '@x/broker';
+import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
+import {
+  type AuthConfig,
+  type Config,
+  type CoreConfig,
+  type HttpConfig,
+  type ListenerConfig,
+  LogFormats,
+  LogLevels,
+} from './types.js';
+
+type Path = (string | number)[];
+type Raw = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads fields off raw objects, recording every problem with its path instead of stopping at the
+ * first, so one run of `mqtt-broker --config` lists everything that is wrong.
+ */
+class Reader {
+  readonly issues: RuleIssue[] = [];
+
+  fail(path: Path, message: string, key = false): void {
+    this.issues.push(key ? { path, message, key } : { path, message });
+  }
+
+  /** The value as a mapping, reporting keys outside `known`. */
+  object(value: unknown, path: Path, known: readonly string[], what: string): Raw | undefined {
+    if (!isRecord(value)) {
+      this.fail(path, `${what} must be a mapping`);
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) {
+        this.fail(
+          [...path, key],
+          `unknown key "${key}" in ${what} (expected one of ${known.join(', ')})`,
+          true,
+        );
+      }
+    }
+    return value;
+  }
+
+  string(raw: Raw, key: string, path: Path): string | undefined {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value === '') {
+      this.fail([...path, key], `${key} must be a non-empty string`);
+      return undefined;
+    }
+    return value;
+  }
+
+  boolean(raw: Raw, key: string, path: Path): boolean | undefined {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'boolean') {
+      this.fail([...path, key], `${key} must be true or false`);
+      return undefined;
+    }
+    return value;
+  }
+
+  integer(raw: Raw, key: string, path: Path, min: number, max: number): number | undefined {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail([...path, key], `${key} must be an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  choice<T extends string | number>(raw: Raw, key: string, path: Path, choices: readonly T[]): T | undefined {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (!choices.includes(value as T)) {
+      this.fail([...path, key], `${key} must be one of ${choices.join(', ')}`);
+      return undefined;
+    }
+    return value as T;
+  }
+}
+
+const TOP_KEYS = ['listeners', 'http', 'auth', 'broker', 'storage', 'log', 'shutdownTimeout'] as const;
+const LIMIT_KEYS = ['maxConnections', 'connectionRate', 'maxPacketSize'] as const;
+const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnAsUsername'] as const;
+const LISTENER_KEYS = {
+  tcp: ['type', 'host', 'port', ...LIMIT_KEYS],
+  tls: ['type', 'host', 'port', ...TLS_KEYS, ...LIMIT_KEYS],
+  ws: ['type', 'host', 'port', 'path', ...LIMIT_KEYS],
+  wss: ['type', 'host', 'port', 'path', ...TLS_KEYS, ...LIMIT_KEYS],
+  unix: ['type', 'path', ...LIMIT_KEYS],
+} as const;
+const LISTENER_TYPES = Object.keys(LISTENER_KEYS) as (keyof typeof LISTENER_KEYS)[];
+const MAX_PACKET = 268_435_455;
+const U32 = 0xffffffff;
+
+const CORE_INTEGERS: Record<string, [number, number]> = {
+  maxPacketSize: [16, MAX_PACKET],
+  receiveMaximum: [1, 65_535],
+  maxInflight: [1, 65_535],
+  maxQueuedMessages: [0, 10_000_000],
+  maxOutboundBytes: [1024, 2 ** 31],
+  connectTimeout: [100, 3_600_000],
+  maxKeepAlive: [1, 65_535],
+  maxSessionExpiry: [0, U32],
+  topicAliasMaximum: [0, 65_535],
+  maxRetained: [0, 100_000_000],
+  sweepInterval: [50, 60_000],
+  sysInterval: [0, 86_400_000],
+  maxConnections: [1, 10_000_000],
+};
+const CORE_KEYS = [
+  ...Object.keys(CORE_INTEGERS),
+  'topicAliasesToClients',
+  'maximumQoS',
+  'retainAvailable',
+  'clientIdPrefix',
+  'sharedSubscriptionStrategy',
+];
+
+function readLimits(r: Reader, raw: Raw, path: Path, out: Record<string, unknown>): void {
+  const maxConnections = r.integer(raw, 'maxConnections', path, 1, 10_000_000);
+  const connectionRate = r.integer(raw, 'connectionRate', path, 0, 1_000_000);
+  const maxPacketSize = r.integer(raw, 'maxPacketSize', path, 16, MAX_PACKET);
+  if (maxConnections !== undefined) out.maxConnections = maxConnections;
+  if (connectionRate !== undefined) out.connectionRate = connectionRate;
+  if (maxPacketSize !== undefined) out.maxPacketSize = maxPacketSize;
+}
+
+function readTls(r: Reader, raw: Raw, path: Path, out: Record<string, unknown>): void {
+  const cert = r.string(raw, 'cert', path);
+  const key = r.string(raw, 'key', path);
+  if (cert === undefined && raw.cert === undefined) r.fail(path, 'a TLS listener needs `cert` (a PEM file)');
+  if (key === undefined && raw.key === undefined) r.fail(path, 'a TLS listener needs `key` (a PEM file)');
+  out.cert = cert ?? '';
+  out.key = key ?? '';
+  const ca = r.string(raw, 'ca', path);
+  if (ca !== undefined) out.ca = ca;
+  for (const flag of ['requestCert', 'rejectUnauthorized', 'cnAsUsername'] as const) {
+    const value = r.boolean(raw, flag, path);
+    if (value !== undefined) out[flag] = value;
+  }
+}
+
+function readListener(r: Reader, value: unknown, path: Path): ListenerConfig | undefined {
+  if (!isRecord(value)) {
+    r.fail(path, 'a listener must be a mapping with a `type`');
+    return undefined;
+  }
+  const type = r.choice(value, 'type', path, LISTENER_TYPES);
+  if (type === undefined) {
+    if (value.type === undefined) r.fail(path, `a listener needs a type: ${LISTENER_TYPES.join(', ')}`);
+    return undefined;
+  }
+  const raw = r.object(value, path, LISTENER_KEYS[type], `a ${type} listener`);
+  if (!raw) return undefined;
+  const out: Record<string, unknown> = { type };
+  if (type === 'unix') {
+    const socketPath = r.string(raw, 'path', path);
+    if (socketPath === undefined && raw.path === undefined) r.fail(path, 'a unix listener needs `path`');
+    out.path = socketPath ?? '';
+  } else {
+    out.host = r.string(raw, 'host', path) ?? '127.0.0.1';
+    out.port = r.integer(raw, 'port', path, 0, 65_535) ?? DEFAULT_PORTS[type];
+    if (type === 'ws' || type === 'wss') {
+      const wsPath = r.string(raw, 'path', path);
+      if (wsPath !== undefined && !wsPath.startsWith('/'))
+        r.fail([...path, 'path'], 'path must start with /');
+      out.path = wsPath ?? '/mqtt';
+    }
+    if (type === 'tls' || type === 'wss') readTls(r, raw, path, out);
+  }
+  readLimits(r, raw, path, out);
+  return out as unknown as ListenerConfig;
+}
+
+function readHttp(r: Reader, value: unknown): HttpConfig | false | undefined {
+  if (value === false || value === 'off') return false;
+  const raw = r.object(value, ['http'], ['host', 'port', 'token', 'tokenFile'], 'http');
+  if (!raw) return undefined;
+  const out: HttpConfig = {
+    host: r.string(raw, 'host', ['http']) ?? '127.0.0.1',
+    port: r.integer(raw, 'port', ['http'], 0, 65_535) ?? DEFAULT_PORTS.http,
+  };
+  const token = r.string(raw, 'token', ['http']);
+  const tokenFile = r.string(raw, 'tokenFile', ['http']);
+  if (token !== undefined) out.token = token;
+  if (tokenFile !== undefined) out.tokenFile = tokenFile;
+  if (token !== undefined && tokenFile !== undefined)
+    r.fail(['http', 'tokenFile'], 'give token or tokenFile, not both');
+  return out;
+}
+
+function readAuth(r: Reader, value: unknown): AuthConfig {
+  const raw = r.object(value, ['auth'], ['allowAnonymous', 'file', 'rules', 'acl', 'aclDefault'], 'auth');
+  if (!raw) return {};
+  const out: AuthConfig = {};
+  const allowAnonymous = r.boolean(raw, 'allowAnonymous', ['auth']);
+  if (allowAnonymous !== undefined) out.allowAnonymous = allowAnonymous;
+  const file = r.string(raw, 'file', ['auth']);
+  if (file !== undefined) out.file = file;
+  // The inline rules are the ledger's own format with `rules` in place of `auth`.
+  const { rules, issues } = validateLedgerRules({
+    auth: raw.rules,
+    acl: raw.acl,
+    aclDefault: raw.aclDefault,
+  });
+  for (const issue of issues) {
+    const [head, ...rest] = issue.path;
+    r.issues.push({ ...issue, path: ['auth', head === 'auth' ? 'rules' : (head ?? ''), ...rest] });
+  }
+  if (rules.auth) out.rules = rules.auth;
+  if (rules.acl) out.acl = rules.acl;
+  if (rules.aclDefault) out.aclDefault = rules.aclDefault;
+  if (file !== undefined && (raw.rules !== undefined || raw.acl !== undefined)) {
+    r.fail(['auth', 'file'], 'give the rules inline (rules/acl) or in a file, not both');
+  }
+  return out;
+}
+
+function readCore(r: Reader, value: unknown): CoreConfig {
+  const raw = r.object(value, ['broker'], CORE_KEYS, 'broker');
+  if (!raw) return {};
+  const out: Record<string, unknown> = {};
+  for (const [key, [min, max]] of Object.entries(CORE_INTEGERS)) {
+    const v = r.integer(raw, key, ['broker'], min, max);
+    if (v !== undefined) out[key] = v;
+  }
+  for (const key of ['topicAliasesToClients', 'retainAvailable'] as const) {
+    const v = r.boolean(raw, key, ['broker']);
+    if (v !== undefined) out[key] = v;
+  }
+  const qos = r.choice(raw, 'maximumQoS', ['broker'], [0, 1, 2] as const);
+  if (qos !== undefined) out.maximumQoS = qos;
+  const prefix = r.string(raw, 'clientIdPrefix', ['broker']);
+  if (prefix !== undefined) out.clientIdPrefix = prefix;
+  const strategy = r.choice(raw, 'sharedSubscriptionStrategy', ['broker'], [
+    'round-robin',
+    'random',
+  ] as const);
+  if (strategy !== undefined) out.sharedSubscriptionStrategy = strategy;
+  return out as CoreConfig;
+}
+
+/**
+ * Checks a parsed config file (any JSON-like value) and merges it over the defaults. Listeners in the
+ * file replace the default ones; every other section is merged key by key.
+ */
+export function validateConfig(value: unknown): { config: Config; issues: RuleIssue[] } {
+  const r = new Reader();
+  const config = defaultConfig();
+  if (value === undefined || value === null) return { config, issues: r.issues };
+  const raw = r.object(value, [], TOP_KEYS, 'the config file');
+  if (!raw) return { config, issues: r.issues };
+
+  if (raw.listeners !== undefined) {
+    if (!Array.isArray(raw.listeners)) {
+      r.fail(['listeners'], 'listeners must be a list');
+    } else {
+      config.listeners = [];
+      raw.listeners.forEach((item: unknown, index: number) => {
+        const listener = readListener(r, item, ['listeners', index]);
+        if (listener) config.listeners.push(listener);
+      });
+    }
+  }
+  if (raw.http !== undefined) {
+    const http = readHttp(r, raw.http);
+    if (http !== undefined) config.http = http;
+  }
+  if (raw.auth !== undefined) config.auth = readAuth(r, raw.auth);
+  if (raw.broker !== undefined) config.broker = readCore(r, raw.broker);
+  if (raw.storage !== undefined) {
+    const storage = r.object(raw.storage, ['storage'], ['type'], 'storage');
+    if (storage) r.choice(storage, 'type', ['storage'], ['memory'] as const);
+  }
+  if (raw.log !== undefined) {
+    const log = r.object(raw.log, ['log'], ['level', 'format'], 'log');
+    if (log) {
+      config.log.level = r.choice(log, 'level', ['log'], LogLevels) ?? config.log.level;
+      config.log.format = r.choice(log, 'format', ['log'], LogFormats) ?? config.log.format;
+    }
+  }
+  config.shutdownTimeout = r.integer(raw, 'shutdownTimeout', [], 0, 600_000) ?? config.shutdownTimeout;
+  return { config, issues: r.issues };
+}

@@ -1,0 +1,228 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../src/config/defaults.js';
+import { applyFlags, FlagError, parseHostPort } from '../src/config/flags.js';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
+import { printableConfig } from '../src/config/print.js';
+import { resolveConfig } from '../src/config/resolve.js';
+import { anonymousAllowed, isLoopback, unsafeExposure } from '../src/config/safety.js';
+
+function configError(text: string): ConfigError {
+  try {
+    parseConfig(text, 'broker.yaml', '/etc/mqtt');
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('defaults', () => {
+  it('are Mosquitto 2 like: TCP 1883, WebSocket 1882 /mqtt, HTTP 8080, loopback only, anonymous allowed', () => {
+    const config = resolveConfig(undefined, {});
+    expect(config.listeners).toEqual([
+      { type: 'tcp', host: '127.0.0.1', port: 1883 },
+      { type: 'ws', host: '127.0.0.1', port: 1882, path: '/mqtt' },
+    ]);
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(anonymousAllowed(config)).toBe(true);
+    expect(unsafeExposure(config, false)).toBeUndefined();
+  });
+});
+
+describe('config file', () => {
+  it('reads a full YAML file, resolves relative paths and keeps defaults for what it leaves out', () => {
+    const config = parseConfig(
+      [
+        'listeners:',
+        '  - type: tcp',
+        '    port: 1884',
+        '    maxConnections: 10',
+        '    connectionRate: 5',
+        '  - type: tls',
+        '    host: 0.0.0.0',
+        '    cert: certs/server.crt',
+        '    key: /abs/server.key',
+        '    requestCert: true',
+        '    cnAsUsername: true',
+        '  - type: ws',
+        '    path: /ws',
+        '  - { type: unix, path: run/mqtt.sock }',
+        'http: { port: 9090, token: t0k3n }',
+        'auth:',
+        '  rules:',
+        '    - { username: alice, password: "1234" }',
+        '  acl:',
+        '    - filters: { "users/%u/#": readwrite }',
+        'broker:',
+        '  receiveMaximum: 10',
+        '  maxKeepAlive: 60',
+        '  topicAliasesToClients: true',
+        'log: { level: debug }',
+      ].join('\n'),
+      'broker.yaml',
+      '/etc/mqtt',
+    );
+    expect(config.listeners).toEqual([
+      { type: 'tcp', host: '127.0.0.1', port: 1884, maxConnections: 10, connectionRate: 5 },
+      {
+        type: 'tls',
+        host: '0.0.0.0',
+        port: 8883,
+        cert: '/etc/mqtt/certs/server.crt',
+        key: '/abs/server.key',
+        requestCert: true,
+        cnAsUsername: true,
+      },
+      { type: 'ws', host: '127.0.0.1', port: 1882, path: '/ws' },
+      { type: 'unix', path: '/etc/mqtt/run/mqtt.sock' },
+    ]);
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 9090, token: 't0k3n' });
+    expect(config.auth.rules).toEqual([{ username: 'alice', password: '1234' }]);
+    expect(config.auth.acl).toEqual([{ filters: { 'users/%u/#': 'readwrite' } }]);
+    expect(config.broker).toEqual({ receiveMaximum: 10, maxKeepAlive: 60, topicAliasesToClients: true });
+    expect(config.log).toEqual({ level: 'debug', format: 'auto' });
+    expect(unsafeExposure(config, true)).toBeUndefined();
+  });
+
+  it('reads JSON with positions too', () => {
+    const error = configError('{\n  "listeners": [\n    {"type": "tcp", "prot": 1}\n  ]\n}');
+    expect(error.issues).toHaveLength(1);
+    expect(error.message).toContain(
+      'broker.yaml:3:21: listeners[0].prot: unknown key "prot" in a tcp listener',
+    );
+  });
+
+  it('reports every unknown key and bad value with line and column', () => {
+    const error = configError(
+      [
+        'listeners:', // 1
+        '  - type: tcp', // 2
+        '    port: 70000', // 3
+        '  - type: tls', // 4
+        '    port: 8883', // 5
+        '  - type: quic', // 6
+        'htp: {}', // 7
+        'broker:', // 8
+        '  receiveMaximum: 0', // 9
+        '  maximumQoS: 3', // 10
+        'auth:', // 11
+        '  rules:', // 12
+        '    - usernme: bob', // 13
+        'log: { level: loud }', // 14
+      ].join('\n'),
+    );
+    const lines = error.issues.map((i) => [i.line, i.message]);
+    expect(lines).toEqual([
+      [3, 'port must be an integer from 0 to 65535'],
+      [4, 'a TLS listener needs `cert` (a PEM file)'],
+      [4, 'a TLS listener needs `key` (a PEM file)'],
+      [6, 'type must be one of tcp, tls, ws, wss, unix'],
+      [7, expect.stringContaining('unknown key "htp" in the config file')],
+      [9, 'receiveMaximum must be an integer from 1 to 65535'],
+      [10, 'maximumQoS must be one of 0, 1, 2'],
+      [13, expect.stringContaining('unknown key "usernme"')],
+      [14, expect.stringContaining('level must be one of trace, debug')],
+    ]);
+    expect(error.message).toMatch(/^invalid configuration:\n {2}broker\.yaml:3:11: listeners\[0\]\.port: /);
+    expect(error.message).toContain('broker.yaml:13:7: auth.rules[0].usernme: unknown key');
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their line', () => {
+    expect(configError('listeners: [\n').issues[0]?.line).toBeGreaterThanOrEqual(1);
+    const duplicate = configError('log:\n  level: info\n  level: debug\n');
+    expect(duplicate.issues[0]?.line).toBe(3);
+  });
+
+  it('names the file it cannot read', () => {
+    expect(() => loadConfigFile('/nonexistent/broker.yaml')).toThrow(
+      /\/nonexistent\/broker\.yaml: cannot read/,
+    );
+  });
+
+  it('loads a file from disk relative to its folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-config-'));
+    const file = join(dir, 'b.yaml');
+    writeFileSync(file, 'auth:\n  file: rules.yaml\n');
+    expect(loadConfigFile(file).auth.file).toBe(join(dir, 'rules.yaml'));
+  });
+});
+
+describe('flags', () => {
+  it('parses host:port forms', () => {
+    expect(parseHostPort('tcp', '0.0.0.0:1884', 1883)).toEqual({ host: '0.0.0.0', port: 1884 });
+    expect(parseHostPort('tcp', '1884', 1883)).toEqual({ host: '127.0.0.1', port: 1884 });
+    expect(parseHostPort('tcp', ':1884', 1883)).toEqual({ host: '127.0.0.1', port: 1884 });
+    expect(parseHostPort('tcp', '[::1]:1884', 1883)).toEqual({ host: '::1', port: 1884 });
+    expect(parseHostPort('tcp', 'localhost', 1883)).toEqual({ host: 'localhost', port: 1883 });
+    expect(() => parseHostPort('tcp', '::1:1884', 1883)).toThrow(/brackets/);
+    expect(() => parseHostPort('tcp', 'a:99999', 1883)).toThrow(/--tcp a:99999: the port/);
+  });
+
+  it('replaces or removes listeners: the external checks start `--tcp 127.0.0.1:PORT --ws off --http off`', () => {
+    const config = applyFlags(defaultConfig(), { tcp: '127.0.0.1:4000', ws: 'off', http: 'off' });
+    expect(config.listeners).toEqual([{ type: 'tcp', host: '127.0.0.1', port: 4000 }]);
+    expect(config.http).toBe(false);
+  });
+
+  it('keeps a listener’s other settings when its address is overridden', () => {
+    const config = parseConfig('listeners:\n  - { type: ws, port: 1, path: /x, maxConnections: 3 }\n');
+    applyFlags(config, { ws: '127.0.0.1:2' });
+    expect(config.listeners).toEqual([
+      { type: 'ws', host: '127.0.0.1', port: 2, path: '/x', maxConnections: 3 },
+    ]);
+  });
+
+  it('needs certificate files for --tls', () => {
+    expect(() => applyFlags(defaultConfig(), { tls: '8883' })).toThrow(FlagError);
+    const config = applyFlags(defaultConfig(), { tls: '8883', tlsCert: 'c.pem', tlsKey: 'k.pem' });
+    expect(config.listeners.at(-1)).toEqual({
+      type: 'tls',
+      host: '127.0.0.1',
+      port: 8883,
+      cert: 'c.pem',
+      key: 'k.pem',
+    });
+  });
+
+  it('rejects unknown storage and log levels', () => {
+    expect(() => applyFlags(defaultConfig(), { storage: 'redis' })).toThrow(/only storage is "memory"/);
+    expect(() => applyFlags(defaultConfig(), { logLevel: 'loud' })).toThrow(/--log-level loud/);
+  });
+});
+
+describe('safety', () => {
+  it('knows loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) {
+      expect(isLoopback(host)).toBe(true);
+    }
+    for (const host of ['0.0.0.0', '::', '192.168.1.1', 'example.com']) expect(isLoopback(host)).toBe(false);
+  });
+
+  it('refuses other interfaces without auth rules or an explicit allow-anonymous', () => {
+    const exposed = applyFlags(defaultConfig(), { tcp: '0.0.0.0:1883' });
+    expect(anonymousAllowed(exposed)).toBe(false);
+    expect(unsafeExposure(exposed, false)).toMatch(/refusing to start: tcp:\/\/0\.0\.0\.0:1883 is reachable/);
+    expect(unsafeExposure(exposed, true)).toBeUndefined();
+    applyFlags(exposed, { allowAnonymous: true });
+    expect(unsafeExposure(exposed, false)).toBeUndefined();
+    expect(anonymousAllowed(exposed)).toBe(true);
+  });
+
+  it('treats a Unix socket as local', () => {
+    const config = applyFlags(defaultConfig(), { unix: '/tmp/x.sock' });
+    expect(unsafeExposure(config, false)).toBeUndefined();
+  });
+});
+
+describe('print-config', () => {
+  it('masks secrets', () => {
+    const config = parseConfig('http: { token: secret }\nauth:\n  rules: [{ username: a, password: pw }]\n');
+    const text = printableConfig(config);
+    expect(text).not.toContain('secret');
+    expect(text).not.toContain('pw');
+    expect(text).toContain('token: "***"');
+  });
+});
