@@ -1,0 +1,125 @@
+import type { Match, QoS, RetainHandling, ShareGroup, Subscription } from './types.js';
+
+// Options packed into one small integer so a stored subscription stays small:
+// bits 0-1 qos, bit 2 noLocal, bit 3 retainAsPublished, bits 4-5 retainHandling.
+export const NO_LOCAL = 4;
+export const RETAIN_AS_PUBLISHED = 8;
+
+export const NO_IDENTIFIERS: readonly number[] = Object.freeze([]);
+
+/**
+ * Per-client bookkeeping of one trie: the client's subscriptions as a doubly linked list (O(1)
+ * removal, no per-client Map), and the stamp that lets one `match` walk merge a client's overlapping
+ * subscriptions without a lookup table.
+ */
+export class ClientEntry<C> {
+  readonly id: C;
+  head: Sub<C> | undefined = undefined;
+  count = 0;
+  /** Id of the last match walk that emitted this client, and where in its output. */
+  epoch = 0;
+  slot = 0;
+
+  constructor(id: C) {
+    this.id = id;
+  }
+}
+
+/**
+ * A stored subscription. It is immutable once made (re-subscribing creates a new one), so it doubles
+ * as the {@link Match} for a client with a single matching subscription: the common case costs no
+ * allocation per delivery.
+ */
+export class Sub<C> implements Match<C>, Subscription<C> {
+  readonly client: ClientEntry<C>;
+  readonly topicFilter: string;
+  readonly bits: number;
+  readonly subscriptionIdentifiers: readonly number[];
+  prev: Sub<C> | undefined = undefined;
+  next: Sub<C> | undefined = undefined;
+
+  constructor(client: ClientEntry<C>, topicFilter: string, bits: number, identifiers: readonly number[]) {
+    this.client = client;
+    this.topicFilter = topicFilter;
+    this.bits = bits;
+    this.subscriptionIdentifiers = identifiers;
+  }
+
+  get clientId(): C {
+    return this.client.id;
+  }
+  get qos(): QoS {
+    return (this.bits & 3) as QoS;
+  }
+  get noLocal(): boolean {
+    return (this.bits & NO_LOCAL) !== 0;
+  }
+  get retainAsPublished(): boolean {
+    return (this.bits & RETAIN_AS_PUBLISHED) !== 0;
+  }
+  get retainHandling(): RetainHandling {
+    return ((this.bits >> 4) & 3) as RetainHandling;
+  }
+  get subscriptionIdentifier(): number | undefined {
+    return this.subscriptionIdentifiers[0];
+  }
+  get shareName(): string | undefined {
+    // Only called off the hot path (introspection), so it is derived rather than stored.
+    if (!this.topicFilter.startsWith('$share/')) return undefined;
+    return this.topicFilter.slice(7, this.topicFilter.indexOf('/', 7));
+  }
+}
+
+/** A client's overlapping matching subscriptions folded into one delivery (see {@link Match}). */
+export class MergedMatch<C> implements Match<C> {
+  readonly clientId: C;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  subscriptionIdentifiers: number[];
+
+  constructor(first: Sub<C>) {
+    this.clientId = first.client.id;
+    this.qos = first.qos;
+    this.noLocal = first.noLocal;
+    this.retainAsPublished = first.retainAsPublished;
+    this.subscriptionIdentifiers = first.subscriptionIdentifiers.slice();
+  }
+
+  add(sub: Sub<C>): void {
+    const q = sub.bits & 3;
+    if (q > this.qos) this.qos = q as QoS; // [MQTT-3.3.4-2]
+    if ((sub.bits & NO_LOCAL) === 0) this.noLocal = false;
+    if ((sub.bits & RETAIN_AS_PUBLISHED) !== 0) this.retainAsPublished = true;
+    const ids = sub.subscriptionIdentifiers;
+    // One copy carries the identifiers of all matching subscriptions. [MQTT-3.3.4-4]
+    for (let i = 0; i < ids.length; i++) this.subscriptionIdentifiers.push(ids[i]!);
+  }
+}
+
+/** Subscribers of one node when there are several: a dense array for the match loop. */
+export class SubList<C> {
+  readonly list: Sub<C>[];
+  /** Built only once the list is long, so unsubscribing from a popular filter stays O(1). */
+  index: Map<ClientEntry<C>, number> | undefined = undefined;
+
+  constructor(a: Sub<C>, b: Sub<C>) {
+    this.list = [a, b];
+  }
+}
+
+/** Lists with at most this many members are searched linearly; longer ones get an index. */
+export const INDEX_THRESHOLD = 16;
+
+/** One shared subscription: ShareName + filter, with its members. */
+export class Group<C> implements ShareGroup<C> {
+  readonly shareName: string;
+  readonly topicFilter: string;
+  readonly members: Sub<C>[] = [];
+  cursor = 0;
+
+  constructor(shareName: string, topicFilter: string) {
+    this.shareName = shareName;
+    this.topicFilter = topicFilter;
+  }
+}
