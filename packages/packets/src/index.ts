@@ -1,3 +1,12 @@
+export { decode } from './decode.js';
+export { Decoder, type DecoderOptions, MAX_PACKET_SIZE } from './decoder.js';
+export { encode, encodedLength, encodeInto } from './encode.js';
+export {
+  MqttProtocolError,
+  type MqttProtocolErrorOptions,
+  type PacketErrorCode,
+  PacketErrors,
+} from './errors.js';
 export type {
   AckPacket,
   AuthPacket,
@@ -24,3 +33,14 @@ export type {
   UserProperty,
   Will,
 } from './packet.js';
+export { PROPERTY_DEFINITIONS, PropertyContext } from './properties.js';
+export {
+  allowedReasonCodes,
+  ConnectReturnCode,
+  type ConnectReturnCodeName,
+  connectReturnCodeFor,
+  ReasonCode,
+  type ReasonCodeName,
+  reasonCodeName,
+} from './reason-codes.js';
+export { MAX_VARIABLE_BYTE_INTEGER } from './writer.js';
