@@ -1,7 +1,33 @@
 /** Package version, for diagnostics. */
 export const VERSION = '0.0.0';
+export { BROKER_VERSION, Broker, type PublishOptions } from './broker.js';
+export { Client, type ClientState } from './client.js';
+export { RC } from './codes.js';
+export {
+  AllowAllHook,
+  type AuthOutcome,
+  DebugHook,
+  type DropReason,
+  type Hook,
+  type HookEvent,
+  Hooks,
+  type MaybePromise,
+  type StoredClient,
+  type StoredMessage,
+  type StoredSubscription,
+  type Subscriber,
+} from './hooks.js';
+export { InlineClient, type InlineHandler, type InlineMessage } from './inline.js';
 export { type AuthDecision, Ledger } from './ledger/ledger.js';
 export { formatPath, LedgerRulesError, parseLedgerRules } from './ledger/parse.js';
 export { type HashOptions, hashPassword, verifyPassword } from './ledger/password.js';
 export { Access, type AclRule, type AuthRule, type LedgerClient, type LedgerRules } from './ledger/types.js';
 export { type RuleIssue, validateLedgerRules } from './ledger/validate.js';
+export type { AcceptConnection, ConnectionInfo, Listener } from './listeners/listener.js';
+export { duplexPair, MemoryListener } from './listeners/memory.js';
+export { TcpListener, type TcpListenerOptions } from './listeners/tcp.js';
+export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
+export type { Delivery, Message } from './message.js';
+export type { BrokerOptions } from './options.js';
+export type { Session, SessionSubscription } from './session.js';
+export type { SysInfo } from './system.js';

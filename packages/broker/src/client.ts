@@ -1,0 +1,292 @@
+import type { Duplex } from 'node:stream';
+import {
+  Decoder,
+  type DisconnectPacket,
+  encode,
+  MqttProtocolError,
+  type Packet,
+  type ProtocolVersion,
+} from '@x/packets';
+import type { Broker } from './broker.js';
+import { RC } from './codes.js';
+import { dispatch } from './handlers/index.js';
+import type { ConnectionInfo } from './listeners/listener.js';
+import type { Session } from './session.js';
+
+export type ClientState = 'new' | 'authenticating' | 'connected' | 'closed';
+
+/**
+ * One network connection. Session state lives in `Session`, which outlives it; this object only
+ * holds what dies with the socket: the decoder, the negotiated limits, topic aliases, keep-alive.
+ * Idle connections are cheap: no timers (one broker-wide sweep checks keep-alives) and no buffers
+ * beyond the decoder's partial packet.
+ */
+export class Client {
+  /** Client identifier ('' until CONNECT is handled). */
+  id = '';
+  readonly remoteAddress: string;
+  readonly listener: string;
+  protocolVersion: ProtocolVersion = 4;
+  username: string | undefined;
+  state: ClientState = 'new';
+  /** Epoch ms of the connection and of the last bytes received. */
+  readonly connectedAt: number;
+  lastSeen: number;
+  /** Keep Alive in force, seconds (0: none). */
+  keepalive = 0;
+  session: Session | undefined;
+  /** The peer's Receive Maximum: our outbound QoS 1/2 window. */
+  sendQuota = 65_535;
+  /** The peer's Maximum Packet Size. */
+  maxPacketSize = Number.POSITIVE_INFINITY;
+  /** The peer's Topic Alias Maximum (server → client aliases); 0 when not used. */
+  topicAliasMaximum = 0;
+  /** v5: whether reason strings and user properties may be sent on errors. */
+  requestProblemInformation = true;
+  /** v5 Authentication Method of an enhanced-authentication connection. */
+  authenticationMethod: string | undefined;
+  /** Client → server topic aliases. */
+  aliasesIn: Map<number, string> | undefined;
+  /** Server → client topic aliases. */
+  aliasesOut: Map<string, number> | undefined;
+  /** Free-form per-connection storage for hooks (e.g. the ACL rules resolved for this user). */
+  readonly data: Record<string, unknown> = {};
+
+  readonly #broker: Broker;
+  readonly #stream: Duplex;
+  #decoder: Decoder;
+  #corked = false;
+  /** Packets decoded while an asynchronous step (authentication) was pending. */
+  #backlog: Packet[] | undefined;
+  #closeError: Error | undefined;
+  #disconnectCode: number = RC.SUCCESS;
+
+  constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
+    this.#broker = broker;
+    this.#stream = stream;
+    this.remoteAddress = info.remoteAddress;
+    this.listener = info.listener;
+    this.connectedAt = this.lastSeen = Date.now();
+    this.#decoder = new Decoder({ maxPacketSize: broker.options.maxPacketSize });
+    stream.on('data', this.#onData);
+    stream.on('error', this.#onError);
+    stream.on('close', this.#onClose);
+    stream.on('end', this.#onEnd);
+    stream.on('drain', this.#onDrain);
+  }
+
+  /** Bytes waiting in the socket. */
+  get bufferedBytes(): number {
+    return this.#stream.writableLength;
+  }
+
+  /** True when the socket holds more than `maxOutboundBytes`: QoS 0 to it is dropped, QoS 1/2 queued. */
+  get congested(): boolean {
+    return (
+      this.#stream.writableNeedDrain && this.#stream.writableLength > this.#broker.options.maxOutboundBytes
+    );
+  }
+
+  /** Encodes and sends one packet to this client (not for fan-out PUBLISHes, see `write`). */
+  send(packet: Packet): void {
+    if (this.state === 'closed') return;
+    const hooks = this.#broker.hooks;
+    if (hooks.on.onPacketEncode.length > 0) {
+      for (const h of hooks.on.onPacketEncode) packet = h.onPacketEncode!(this, packet);
+    }
+    const bytes = encode(packet, this.protocolVersion);
+    this.write(bytes);
+    if (hooks.on.onPacketSent.length > 0) {
+      for (const h of hooks.on.onPacketSent) h.onPacketSent!(this, packet, bytes.length);
+    }
+  }
+
+  /** Queues encoded bytes; writes made in the same tick go out in one batch (cork/uncork). */
+  write(bytes: Uint8Array): void {
+    if (this.state === 'closed') return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#stream.cork();
+      this.#broker.scheduleUncork(this);
+    }
+    this.#stream.write(bytes);
+    this.#broker.stats.bytesSent += bytes.length;
+  }
+
+  /** @internal Called once per tick by the broker for clients written to. */
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#stream.uncork();
+  }
+
+  /**
+   * Server-initiated disconnection: v5 clients get DISCONNECT with the reason code first, then the
+   * connection is closed. The will is published unless the client ended normally.
+   */
+  disconnect(reasonCode: number, reasonString?: string): void {
+    if (this.state === 'closed') return;
+    if (this.protocolVersion === 5 && this.state === 'connected') {
+      const packet: DisconnectPacket = { type: 'disconnect', reasonCode };
+      if (reasonString && this.requestProblemInformation) packet.properties = { reasonString };
+      this.send(packet);
+    }
+    this.#disconnectCode = reasonCode;
+    this.close();
+  }
+
+  /** Refuses a CONNECT with a CONNACK carrying the reason code, then closes. */
+  refuse(reasonCode: number, reasonString?: string): void {
+    if (this.state === 'closed') return;
+    const v5 = this.protocolVersion === 5;
+    this.send({
+      type: 'connack',
+      sessionPresent: false,
+      reasonCode: v5 ? reasonCode : v3ReturnCode(reasonCode),
+      ...(v5 && reasonString ? { properties: { reasonString } } : {}),
+    });
+    this.#disconnectCode = reasonCode;
+    this.close();
+  }
+
+  /** Handles a protocol violation: one log line, the right v5 reaction, then close. */
+  violation(reasonCode: number, message: string, clause?: string): void {
+    if (this.state === 'closed') return;
+    this.#broker.log.warn(
+      { clientId: this.id, remote: this.remoteAddress, reasonCode, clause },
+      `protocol violation: ${message}`,
+    );
+    this.#closeError = new Error(message);
+    if (this.state === 'connected') this.disconnect(reasonCode, message);
+    else if (this.protocolVersion === 5 || reasonCode === RC.UNSUPPORTED_PROTOCOL_VERSION) {
+      this.refuse(reasonCode, message);
+    } else this.close();
+  }
+
+  /** Closes the connection now (after flushing what was written). Idempotent. */
+  close(error?: Error): void {
+    if (this.state === 'closed') return;
+    if (error && !this.#closeError) this.#closeError = error;
+    this.uncork();
+    this.#stream.end();
+    // A peer that never reads would keep the socket half-open: destroy after the flush window.
+    const stream = this.#stream;
+    setTimeout(() => stream.destroy(), 1000).unref();
+    this.#finish();
+  }
+
+  /** Stops reading from the socket (backpressure towards a publisher). */
+  pause(): void {
+    this.#stream.pause();
+  }
+
+  resume(): void {
+    if (this.#backlog === undefined) this.#stream.resume();
+  }
+
+  /** @internal Marks a normal, client-requested disconnection (no will). */
+  set disconnectCode(code: number) {
+    this.#disconnectCode = code;
+  }
+
+  #finish(): void {
+    const wasState = this.state;
+    this.state = 'closed';
+    this.#backlog = undefined;
+    this.#broker.detach(this, wasState, this.#disconnectCode, this.#closeError);
+  }
+
+  #onData = (chunk: Buffer): void => {
+    if (this.state === 'closed') return;
+    this.lastSeen = Date.now();
+    this.#broker.stats.bytesReceived += chunk.length;
+    let packets: Packet[];
+    try {
+      packets = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#decodeError(error);
+      return;
+    }
+    if (this.#backlog !== undefined) {
+      this.#backlog.push(...packets);
+      return;
+    }
+    this.#process(packets, 0);
+  };
+
+  #process(packets: Packet[], start: number): void {
+    for (let i = start; i < packets.length; i++) {
+      if (this.state === 'closed') return;
+      const pending = dispatch(this.#broker, this, packets[i]!);
+      if (pending !== undefined) {
+        // An asynchronous step (authentication): hold the rest until it settles.
+        this.#backlog = packets.slice(i + 1);
+        this.#stream.pause();
+        pending.then(
+          () => this.#continue(),
+          (error: unknown) => this.close(error instanceof Error ? error : new Error(String(error))),
+        );
+        return;
+      }
+    }
+  }
+
+  #continue(): void {
+    const backlog = this.#backlog;
+    this.#backlog = undefined;
+    if (this.state === 'closed' || backlog === undefined) return;
+    this.#stream.resume();
+    this.#process(backlog, 0);
+  }
+
+  #decodeError(error: unknown): void {
+    if (error instanceof MqttProtocolError) {
+      if (this.state === 'new' && error.protocolVersion !== undefined)
+        this.protocolVersion = error.protocolVersion;
+      this.violation(error.reasonCode, error.message, error.clause);
+    } else {
+      this.violation(RC.MALFORMED_PACKET, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  #onError = (error: Error): void => {
+    if (!this.#closeError) this.#closeError = error;
+    this.#stream.destroy();
+  };
+
+  #onEnd = (): void => {
+    this.#stream.end();
+  };
+
+  #onClose = (): void => {
+    if (this.state !== 'closed') {
+      if (!this.#closeError) this.#closeError = new Error('connection closed by peer');
+      this.#finish();
+    }
+    this.#stream.off('data', this.#onData);
+    this.#stream.off('drain', this.#onDrain);
+  };
+
+  #onDrain = (): void => {
+    this.#broker.drained(this);
+  };
+}
+
+/** The v3.1.1 CONNACK return code that best matches a v5 reason code. */
+export function v3ReturnCode(reasonCode: number): number {
+  switch (reasonCode) {
+    case RC.SUCCESS:
+      return 0;
+    case RC.UNSUPPORTED_PROTOCOL_VERSION:
+      return 1;
+    case RC.CLIENT_IDENTIFIER_NOT_VALID:
+      return 2;
+    case RC.SERVER_UNAVAILABLE:
+    case RC.SERVER_BUSY:
+      return 3;
+    case RC.BAD_USERNAME_OR_PASSWORD:
+      return 4;
+    default:
+      return 5;
+  }
+}

@@ -1,0 +1,59 @@
+import type { AuthPacket } from '@x/packets';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { RC } from '../codes.js';
+import { authenticated, pendingConnect } from './connect.js';
+
+/**
+ * AUTH: continues an enhanced authentication started by CONNECT, or re-authenticates a connected
+ * client (reason 0x19). The exchange itself belongs to the `onAuthPacket` hooks.
+ */
+export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): Promise<void> | undefined {
+  const method = packet.properties?.authenticationMethod;
+  if (client.authenticationMethod === undefined || method !== client.authenticationMethod) {
+    // [MQTT-4.12.0-?] AUTH without (or with a different) method than CONNECT is a protocol error
+    client.violation(
+      RC.PROTOCOL_ERROR,
+      'AUTH with an authentication method other than CONNECT’s',
+      'MQTT-3.15.2-1',
+    );
+    return undefined;
+  }
+  const connecting = client.state === 'authenticating';
+  const pending = connecting ? pendingConnect(client) : undefined;
+  if (connecting && pending === undefined) {
+    client.violation(RC.PROTOCOL_ERROR, 'AUTH before the server asked for it');
+    return undefined;
+  }
+  const outcome = broker.hooks.authPacket(client, packet);
+  const apply = (result: Awaited<typeof outcome>): void => {
+    if (client.state === 'closed') return;
+    if (connecting) {
+      authenticated(broker, client, pending!.packet, result, pending!.assigned);
+      return;
+    }
+    if (
+      result === undefined ||
+      result === false ||
+      (typeof result === 'object' && 'ok' in result && !result.ok)
+    ) {
+      const code =
+        typeof result === 'object' && result.reasonCode !== undefined ? result.reasonCode : RC.NOT_AUTHORIZED;
+      client.disconnect(code, 're-authentication failed');
+      return;
+    }
+    const data = typeof result === 'object' && 'continue' in result ? result.authenticationData : undefined;
+    client.send({
+      type: 'auth',
+      reasonCode:
+        typeof result === 'object' && 'continue' in result ? RC.CONTINUE_AUTHENTICATION : RC.SUCCESS,
+      properties: {
+        authenticationMethod: client.authenticationMethod!,
+        ...(data ? { authenticationData: data } : {}),
+      },
+    });
+  };
+  if (outcome instanceof Promise) return outcome.then(apply);
+  apply(outcome);
+  return undefined;
+}

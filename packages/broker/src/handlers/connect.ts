@@ -1,0 +1,214 @@
+import type { ConnackPacket, ConnectPacket, Properties } from '@x/packets';
+import { isValidTopicName } from '@x/topics';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { RC } from '../codes.js';
+import type { AuthOutcome } from '../hooks.js';
+import { Session } from '../session.js';
+
+/** The CONNECT of a connection whose enhanced authentication is in progress. */
+const pendingConnects = new WeakMap<Client, { packet: ConnectPacket; assigned: boolean }>();
+
+/** CONNECT: validate, authenticate (possibly asynchronously), then establish the session. */
+export function handleConnect(
+  broker: Broker,
+  client: Client,
+  packet: ConnectPacket,
+): Promise<void> | undefined {
+  const options = broker.options;
+  const v5 = packet.protocolVersion === 5;
+  client.protocolVersion = packet.protocolVersion;
+  client.state = 'authenticating';
+  client.username = packet.username;
+  const props = packet.properties;
+
+  let assigned = false;
+  if (packet.clientId === '') {
+    if (!v5 && !packet.clean) {
+      // [MQTT-3.1.3-8] a v3.1.1 client with an empty id must ask for a clean session
+      broker.log.info(
+        { remote: client.remoteAddress },
+        'CONNECT refused: empty client id without clean session',
+      );
+      client.refuse(RC.CLIENT_IDENTIFIER_NOT_VALID);
+      return undefined;
+    }
+    client.id = broker.generateClientId(); // [MQTT-3.1.3-6]
+    assigned = true;
+  } else client.id = packet.clientId;
+
+  if (v5) {
+    client.sendQuota = Math.min(props?.receiveMaximum ?? options.maxInflight, 65_535);
+    if (props?.maximumPacketSize !== undefined) client.maxPacketSize = props.maximumPacketSize;
+    client.topicAliasMaximum = props?.topicAliasMaximum ?? 0;
+    if (props?.requestProblemInformation === false) client.requestProblemInformation = false;
+  } else client.sendQuota = options.maxInflight;
+
+  const will = packet.will;
+  if (will !== undefined) {
+    if (will.qos > options.maximumQoS) {
+      client.refuse(RC.QOS_NOT_SUPPORTED, 'will QoS not supported'); // [MQTT-3.2.2-12]
+      return undefined;
+    }
+    if (will.retain && !options.retainAvailable) {
+      client.refuse(RC.RETAIN_NOT_SUPPORTED, 'retain not supported'); // [MQTT-3.2.2-13]
+      return undefined;
+    }
+    if (!isValidTopicName(will.topic)) {
+      client.violation(RC.TOPIC_NAME_INVALID, `invalid will topic '${will.topic}'`, 'MQTT-3.1.3-11');
+      return undefined;
+    }
+  }
+
+  if (v5 && props?.authenticationMethod !== undefined) {
+    if (!broker.hooks.has('onAuthPacket')) {
+      client.refuse(RC.BAD_AUTHENTICATION_METHOD, 'enhanced authentication not supported');
+      return undefined;
+    }
+    client.authenticationMethod = props.authenticationMethod;
+  }
+
+  if (!broker.hooks.has('onConnectAuthenticate')) {
+    broker.log.warn(
+      { clientId: client.id, remote: client.remoteAddress },
+      'CONNECT refused: no authentication hook installed (add AllowAllHook or an auth hook)',
+    );
+    client.refuse(RC.NOT_AUTHORIZED, 'no authentication configured');
+    return undefined;
+  }
+  const outcome = broker.hooks.authenticate(client, packet);
+  if (outcome instanceof Promise) {
+    return outcome.then((result) => authenticated(broker, client, packet, result, assigned));
+  }
+  authenticated(broker, client, packet, outcome, assigned);
+  return undefined;
+}
+
+/** Applies an authentication verdict (from CONNECT or from an AUTH exchange). */
+export function authenticated(
+  broker: Broker,
+  client: Client,
+  packet: ConnectPacket,
+  outcome: AuthOutcome | undefined,
+  assigned: boolean,
+): void {
+  if (client.state === 'closed') return;
+  if (outcome === undefined || outcome === false) {
+    broker.log.info({ clientId: client.id, remote: client.remoteAddress }, 'CONNECT refused: not authorized');
+    client.refuse(RC.NOT_AUTHORIZED, 'not authorized'); // [MQTT-3.2.2-6]
+    return;
+  }
+  if (outcome === true) {
+    establish(broker, client, packet, assigned, undefined);
+    return;
+  }
+  if ('continue' in outcome) {
+    pendingConnects.set(client, { packet, assigned });
+    client.send({
+      type: 'auth',
+      reasonCode: RC.CONTINUE_AUTHENTICATION,
+      properties: {
+        authenticationMethod: client.authenticationMethod!,
+        ...(outcome.authenticationData ? { authenticationData: outcome.authenticationData } : {}),
+      },
+    });
+    return;
+  }
+  if (!outcome.ok) {
+    broker.log.info(
+      { clientId: client.id, remote: client.remoteAddress, reasonCode: outcome.reasonCode },
+      'CONNECT refused by the authentication hook',
+    );
+    client.refuse(outcome.reasonCode ?? RC.NOT_AUTHORIZED, outcome.reasonString);
+    return;
+  }
+  establish(broker, client, packet, assigned, outcome.properties);
+}
+
+/** The CONNECT whose enhanced authentication this AUTH continues. */
+export function pendingConnect(client: Client): { packet: ConnectPacket; assigned: boolean } | undefined {
+  return pendingConnects.get(client);
+}
+
+function establish(
+  broker: Broker,
+  client: Client,
+  packet: ConnectPacket,
+  assigned: boolean,
+  authProperties: Properties | undefined,
+): void {
+  pendingConnects.delete(client);
+  for (const h of broker.hooks.on.onConnect) {
+    const code = h.onConnect!(client, packet);
+    if (code !== undefined && code >= 0x80) {
+      client.refuse(code);
+      return;
+    }
+  }
+  const options = broker.options;
+  const v5 = packet.protocolVersion === 5;
+  const id = client.id;
+  let session = broker.sessions.get(id);
+  const old = session?.client;
+  if (old !== undefined) {
+    // [MQTT-3.1.4-3] the existing connection is closed (v5: DISCONNECT 0x8E) before this one proceeds
+    broker.log.info({ clientId: id, remote: client.remoteAddress }, 'session taken over by a new connection');
+    old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over');
+    session = broker.sessions.get(id);
+  }
+
+  let sessionPresent = false;
+  if (packet.clean || session === undefined) {
+    // [MQTT-3.1.2-4] [MQTT-3.1.2-6] clean start discards any existing session
+    if (session !== undefined) broker.endSession(session);
+    session = new Session(id, packet.protocolVersion);
+    broker.sessions.set(id, session);
+  } else {
+    sessionPresent = true; // [MQTT-3.2.2-2]
+    session.protocolVersion = packet.protocolVersion;
+    broker.resumeSession(session);
+  }
+
+  const requestedExpiry = v5
+    ? (packet.properties?.sessionExpiryInterval ?? 0)
+    : packet.clean
+      ? 0
+      : 0xffffffff;
+  const expiry = Math.min(requestedExpiry, options.maxSessionExpiry);
+  session.expiryInterval = expiry;
+  session.will = packet.will ? { ...packet.will, payload: Buffer.from(packet.will.payload) } : undefined;
+  session.client = client;
+  client.session = session;
+
+  client.keepalive = packet.keepalive;
+  let serverKeepAlive: number | undefined;
+  const max = options.maxKeepAlive;
+  if (max !== undefined && (packet.keepalive === 0 || packet.keepalive > max) && v5) {
+    serverKeepAlive = max; // [MQTT-3.2.2-21] the client must use it
+    client.keepalive = max;
+  }
+  if (v5 && options.topicAliasesToClients && client.topicAliasMaximum > 0) client.aliasesOut = new Map();
+
+  const connack: ConnackPacket = { type: 'connack', sessionPresent, reasonCode: RC.SUCCESS };
+  if (v5) {
+    const p: Properties = { ...authProperties };
+    if (options.receiveMaximum < 65_535) p.receiveMaximum = options.receiveMaximum;
+    p.maximumPacketSize = options.maxPacketSize;
+    if (options.topicAliasMaximum > 0) p.topicAliasMaximum = options.topicAliasMaximum;
+    if (assigned) p.assignedClientIdentifier = id; // [MQTT-3.2.2-16]
+    if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;
+    if (options.maximumQoS < 2) p.maximumQoS = options.maximumQoS as 0 | 1;
+    if (!options.retainAvailable) p.retainAvailable = false;
+    if (expiry < requestedExpiry) p.sessionExpiryInterval = expiry;
+    if (client.authenticationMethod !== undefined) p.authenticationMethod = client.authenticationMethod;
+    connack.properties = p;
+  }
+  client.state = 'connected';
+  client.send(connack);
+  broker.connected();
+  for (const h of broker.hooks.on.onSessionEstablished) h.onSessionEstablished!(client, packet);
+  if (sessionPresent) {
+    broker.router.resend(session, client);
+    broker.router.drain(session);
+  }
+}

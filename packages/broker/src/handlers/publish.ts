@@ -1,0 +1,128 @@
+import { isUtf8 } from 'node:buffer';
+import type { Properties, PublishPacket } from '@x/packets';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { RC } from '../codes.js';
+import type { Message } from '../message.js';
+
+/**
+ * Inbound PUBLISH: resolve the topic alias, check limits and permissions, route once, then
+ * acknowledge. Routing happens before the acknowledgement, so an acknowledged message has been
+ * handed to every subscriber (delivered, in flight or queued): never acknowledged then dropped.
+ */
+export function handlePublish(broker: Broker, client: Client, packet: PublishPacket): void {
+  const session = client.session!;
+  const options = broker.options;
+  const v5 = client.protocolVersion === 5;
+  let topic = packet.topic;
+  let properties = packet.properties;
+
+  if (v5 && properties?.topicAlias !== undefined) {
+    const alias = properties.topicAlias;
+    // [MQTT-3.3.2-9] [MQTT-3.3.2-10] alias 0 or above our Topic Alias Maximum
+    if (alias === 0 || alias > options.topicAliasMaximum) {
+      client.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} out of range`, 'MQTT-3.3.2-9');
+      return;
+    }
+    if (client.aliasesIn === undefined) client.aliasesIn = new Map();
+    const aliases = client.aliasesIn;
+    if (topic === '') {
+      const known = aliases.get(alias);
+      if (known === undefined) {
+        client.violation(RC.PROTOCOL_ERROR, `unknown topic alias ${alias}`, 'MQTT-3.3.4-?');
+        return;
+      }
+      topic = known;
+    } else aliases.set(alias, topic);
+    const { topicAlias: _alias, ...rest } = properties;
+    properties = rest;
+  } else if (topic === '') {
+    client.violation(RC.PROTOCOL_ERROR, 'empty topic name without a topic alias', 'MQTT-4.7.3-1');
+    return;
+  }
+
+  const qos = packet.qos;
+  if (qos > options.maximumQoS) {
+    client.violation(RC.QOS_NOT_SUPPORTED, `QoS ${qos} not supported`, 'MQTT-3.2.2-11');
+    return;
+  }
+  if (packet.retain && !options.retainAvailable) {
+    client.violation(RC.RETAIN_NOT_SUPPORTED, 'retain not supported', 'MQTT-3.2.2-14');
+    return;
+  }
+  const packetId = packet.packetId ?? 0;
+  if (qos === 2 && session.inboundQos2.has(packetId)) {
+    // [MQTT-4.3.3-9] a re-sent QoS 2 PUBLISH whose id awaits PUBREL is not delivered twice
+    client.send({ type: 'pubrec', packetId });
+    return;
+  }
+  if (qos === 2 && v5 && session.inboundQos2.size >= options.receiveMaximum) {
+    // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
+    client.violation(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded', 'MQTT-3.3.4-9');
+    return;
+  }
+
+  broker.stats.messagesReceived++;
+  let reasonCode: number = RC.SUCCESS;
+  if (v5 && properties?.payloadFormatIndicator === true && !isUtf8(packet.payload)) {
+    reasonCode = RC.PAYLOAD_FORMAT_INVALID; // [MQTT-3.3.2-4] may be refused with 0x99
+  }
+  let input: PublishPacket = packet;
+  if (reasonCode === RC.SUCCESS && broker.hooks.on.onPublish.length > 0) {
+    if (topic !== packet.topic || properties !== packet.properties) input = { ...packet, topic, properties };
+    for (const h of broker.hooks.on.onPublish) {
+      const result = h.onPublish!(client, input);
+      if (typeof result === 'number') {
+        reasonCode = result;
+        break;
+      }
+      input = result;
+    }
+    topic = input.topic;
+    properties = input.properties;
+  }
+  if (reasonCode === RC.SUCCESS && !broker.aclAllows(client, topic, 'write')) {
+    broker.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
+    reasonCode = RC.NOT_AUTHORIZED;
+  }
+
+  if (reasonCode < 0x80) {
+    const expiry = properties?.messageExpiryInterval;
+    const message: Message = {
+      topic,
+      payload: input.payload,
+      qos,
+      retain: input.retain,
+      properties: stripHopProperties(properties),
+      expiresAt: expiry === undefined ? 0 : Date.now() + expiry * 1000,
+      origin: client.id,
+      owned: false,
+    };
+    if (message.retain) broker.retainMessage(message, client);
+    const count = broker.router.route(message, client);
+    for (const h of broker.hooks.on.onPublished) h.onPublished!(client, message, count);
+  }
+
+  // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.
+  const ackCode = v5 ? reasonCode : undefined;
+  if (qos === 1) client.send({ type: 'puback', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) });
+  else if (qos === 2) {
+    if (reasonCode < 0x80) session.inboundQos2.add(packetId);
+    client.send({ type: 'pubrec', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) });
+  }
+}
+
+/** Topic Alias and Subscription Identifiers belong to one hop and are not forwarded [MQTT-3.3.4-6]. */
+function stripHopProperties(properties: Properties | undefined): Properties | undefined {
+  if (properties === undefined) return undefined;
+  if (properties.topicAlias === undefined && properties.subscriptionIdentifiers === undefined) {
+    return isEmpty(properties) ? undefined : properties;
+  }
+  const { topicAlias: _a, subscriptionIdentifiers: _s, ...rest } = properties;
+  return isEmpty(rest) ? undefined : rest;
+}
+
+function isEmpty(properties: Properties): boolean {
+  for (const _ in properties) return false;
+  return true;
+}

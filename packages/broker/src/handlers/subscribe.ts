@@ -1,0 +1,91 @@
+import type { QoS, SubscribePacket } from '@x/packets';
+import { TopicError } from '@x/topics';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { RC } from '../codes.js';
+import type { Message } from '../message.js';
+import type { SessionSubscription } from '../session.js';
+
+/**
+ * SUBSCRIBE: validate and authorize each filter, store it (replacing the same filter [MQTT-3.8.4-3]),
+ * answer SUBACK with one code per filter in order [MQTT-3.8.4-6], then send the retained messages the
+ * Retain Handling option asks for.
+ */
+export function handleSubscribe(broker: Broker, client: Client, input: SubscribePacket): void {
+  let packet = input;
+  for (const h of broker.hooks.on.onSubscribe) packet = h.onSubscribe!(client, packet);
+  const session = client.session!;
+  const v5 = client.protocolVersion === 5;
+  const failure = (code: number) => (v5 ? code : RC.UNSPECIFIED_ERROR);
+  const subscriptionIdentifier = packet.properties?.subscriptionIdentifier;
+  const reasonCodes: number[] = [];
+  const retainedFor: SessionSubscription[] = [];
+
+  for (const s of packet.subscriptions) {
+    if (!broker.aclAllows(client, s.topicFilter, 'read')) {
+      broker.log.info({ clientId: client.id, topicFilter: s.topicFilter }, 'SUBSCRIBE refused by ACL');
+      reasonCodes.push(failure(RC.NOT_AUTHORIZED));
+      continue;
+    }
+    const qos = Math.min(s.qos, broker.options.maximumQoS) as QoS;
+    const sub: SessionSubscription = {
+      topicFilter: s.topicFilter,
+      qos,
+      noLocal: s.noLocal ?? false,
+      retainAsPublished: s.retainAsPublished ?? false,
+      retainHandling: s.retainHandling ?? 0,
+      subscriptionIdentifier,
+    };
+    let existed: boolean;
+    try {
+      existed = broker.subscriptions.subscribe(client.id, s.topicFilter, sub) !== undefined;
+    } catch (error) {
+      if (!(error instanceof TopicError)) throw error;
+      if (error.reasonCode === RC.PROTOCOL_ERROR) {
+        // [MQTT-3.8.3-4] No Local on a shared subscription
+        client.violation(RC.PROTOCOL_ERROR, error.message, error.clause);
+        return;
+      }
+      broker.log.info(
+        { clientId: client.id, topicFilter: s.topicFilter },
+        `SUBSCRIBE refused: ${error.message}`,
+      );
+      reasonCodes.push(failure(error.reasonCode));
+      continue;
+    }
+    session.subscriptions.set(s.topicFilter, sub);
+    reasonCodes.push(qos); // [MQTT-3.9.3-1] granted QoS
+    // [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] retain handling; none for shared subscriptions
+    if (
+      !s.topicFilter.startsWith('$share/') &&
+      (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))
+    ) {
+      retainedFor.push(sub);
+    }
+  }
+
+  client.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  for (const h of broker.hooks.on.onSubscribed) h.onSubscribed!(client, packet, reasonCodes);
+
+  if (retainedFor.length > 0) {
+    const now = Date.now();
+    for (const sub of retainedFor) {
+      const messages: Message[] = broker.retained.match(sub.topicFilter, now, (topic) => {
+        for (const h of broker.hooks.on.onRetainedExpired) h.onRetainedExpired!(topic);
+      });
+      for (const message of messages) {
+        broker.router.deliver(
+          session,
+          {
+            message,
+            qos: Math.min(message.qos, sub.qos) as QoS,
+            retain: true, // [MQTT-3.3.1-8]
+            subscriptionIds:
+              sub.subscriptionIdentifier === undefined ? undefined : [sub.subscriptionIdentifier],
+          },
+          false,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,314 @@
+import type {
+  AuthPacket,
+  ConnectPacket,
+  Packet,
+  Properties,
+  PublishPacket,
+  QoS,
+  SubscribePacket,
+  UnsubscribePacket,
+  Will,
+} from '@x/packets';
+import type { Client } from './client.js';
+import type { ConnectionInfo } from './listeners/listener.js';
+import type { Logger } from './logger.js';
+import type { Message } from './message.js';
+import type { SysInfo } from './system.js';
+
+/**
+ * The answer of an authentication hook. `true`/`false` accept or refuse (refusal: Not authorized,
+ * 0x87 / v3 return code 5). An object can refuse with a specific reason code, accept while adding
+ * CONNACK properties (e.g. Authentication Data), or continue an enhanced authentication exchange
+ * (the broker sends AUTH 0x18 with the given data and waits for the client's next AUTH).
+ */
+export type AuthOutcome =
+  | boolean
+  | { ok: true; properties?: Properties }
+  | { ok: false; reasonCode?: number; reasonString?: string }
+  | { continue: true; authenticationData?: Uint8Array };
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Why a message was not delivered to a client. */
+export type DropReason =
+  | 'slow-client'
+  | 'queue-full'
+  | 'packet-too-large'
+  | 'expired'
+  | 'packet-id-exhausted'
+  | 'not-connected';
+
+/** A subscriber selected for one message: a client id with its merged options. */
+export interface Subscriber {
+  clientId: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  subscriptionIds: number[] | undefined;
+}
+
+/** A session as stored by a persistence hook. */
+export interface StoredClient {
+  clientId: string;
+  protocolVersion: 3 | 4 | 5;
+  /** Seconds; 0xFFFFFFFF never expires. */
+  sessionExpiryInterval: number;
+  /** Epoch ms of the disconnection, for expiry. */
+  disconnectedAt: number;
+}
+
+export interface StoredSubscription {
+  clientId: string;
+  topicFilter: string;
+  qos: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  retainHandling?: 0 | 1 | 2;
+  subscriptionIdentifier?: number;
+}
+
+export interface StoredMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  properties?: Properties;
+  /** Epoch ms, 0 when it never expires. */
+  expiresAt?: number;
+}
+
+/**
+ * A hook: an object with any of these optional methods. Hooks run in the order they were added. A
+ * method's shape tells its kind: a gate returns a verdict, a transform returns the (possibly changed)
+ * value, a notification returns nothing, a store method returns stored data (possibly as a promise).
+ * Only authentication and the storage loaders may return promises: everything on the message path is
+ * synchronous, so no promise is created per message.
+ */
+export interface Hook {
+  /** A name for logs. */
+  readonly id?: string;
+
+  /** Notification: the broker has started (storage loaded, listeners listening). */
+  onStarted?(): void;
+  /** Notification: the broker has stopped. */
+  onStopped?(): void;
+  /** Gate: a new connection before any packet is read (block lists, rate limits). `false` closes it. */
+  onAccept?(info: ConnectionInfo): boolean | undefined;
+  /** Gate (may be async): authenticate a CONNECT. The first hook returning a verdict decides. */
+  onConnectAuthenticate?(client: Client, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined>;
+  /** Gate (may be async): an AUTH packet during enhanced authentication or re-authentication. */
+  onAuthPacket?(client: Client, packet: AuthPacket): MaybePromise<AuthOutcome | undefined>;
+  /** Gate: may this client publish to (`write`) or receive from (`read`) this topic/filter? */
+  onAclCheck?(client: Client, topic: string, access: 'read' | 'write'): boolean | undefined;
+  /** Gate: after authentication; return a CONNACK reason code (≥ 0x80) to refuse. */
+  onConnect?(client: Client, packet: ConnectPacket): number | undefined;
+  /** Notification: CONNACK sent, the session is live on this connection. */
+  onSessionEstablished?(client: Client, packet: ConnectPacket): void;
+  /** Notification: the connection closed (`reasonCode` as sent or received, `error` when abnormal). */
+  onDisconnect?(client: Client, reasonCode: number, error: Error | undefined, sessionEnded: boolean): void;
+  /** Transform: every packet read, before it is handled. */
+  onPacketRead?(client: Client, packet: Packet): Packet;
+  /** Transform: a packet about to be encoded for one client (fan-out PUBLISHes excluded: they are shared). */
+  onPacketEncode?(client: Client, packet: Packet): Packet;
+  /** Notification: bytes handed to the socket for a packet. */
+  onPacketSent?(client: Client, packet: Packet, bytes: number): void;
+  /** Notification: a packet was fully handled. */
+  onPacketProcessed?(client: Client, packet: Packet): void;
+  /** Transform: a SUBSCRIBE before it is applied. */
+  onSubscribe?(client: Client, packet: SubscribePacket): SubscribePacket;
+  /** Notification: a SUBSCRIBE was applied with these reason codes. */
+  onSubscribed?(client: Client, packet: SubscribePacket, reasonCodes: number[]): void;
+  /** Transform: an UNSUBSCRIBE before it is applied. */
+  onUnsubscribe?(client: Client, packet: UnsubscribePacket): UnsubscribePacket;
+  /** Notification: an UNSUBSCRIBE was applied. */
+  onUnsubscribed?(client: Client, packet: UnsubscribePacket, reasonCodes: number[]): void;
+  /**
+   * Transform/gate: a PUBLISH from a client before it is routed. Return the packet (possibly changed),
+   * or a reason code ≥ 0x80 to refuse it (v5 PUBACK/PUBREC carry the code; QoS 0 is dropped).
+   */
+  onPublish?(client: Client, packet: PublishPacket): PublishPacket | number;
+  /** Notification: a message was routed to its subscribers. `client` is undefined for the host app. */
+  onPublished?(client: Client | undefined, message: Message, deliveries: number): void;
+  /** Notification: a message was not delivered to one client. */
+  onPublishDropped?(clientId: string, message: Message, reason: DropReason): void;
+  /** Transform: the subscribers chosen for a message (after shared-group selection). */
+  onSelectSubscribers?(subscribers: Subscriber[], message: Message): Subscriber[];
+  /** Transform/gate: a retained message about to be stored (empty payload: deleted). `false` skips it. */
+  onRetainMessage?(client: Client | undefined, message: Message): boolean | undefined;
+  /** Notification: a retained message was stored or deleted. */
+  onRetainPublished?(client: Client | undefined, message: Message): void;
+  /** Notification: a QoS 1/2 message was sent (or re-sent) to a client. */
+  onQosPublish?(clientId: string, packetId: number, message: Message, resend: boolean): void;
+  /** Notification: a QoS 1/2 outbound flow completed. */
+  onQosComplete?(clientId: string, packetId: number): void;
+  /** Notification: an in-flight QoS 1/2 message was dropped (session ended, expired). */
+  onQosDropped?(clientId: string, packetId: number, message: Message): void;
+  /** Notification: every packet id of a session is in use. */
+  onPacketIdExhausted?(clientId: string, message: Message): void;
+  /** Transform: a will about to be published; return undefined to cancel it. */
+  onWill?(clientId: string, will: Will): Will | undefined;
+  /** Notification: a will was published. */
+  onWillSent?(clientId: string, will: Will): void;
+  /** Notification: a session expired. */
+  onClientExpired?(clientId: string): void;
+  /** Notification: a retained message expired. */
+  onRetainedExpired?(topic: string): void;
+  /** Notification: the $SYS figures were just published. */
+  onSysInfoTick?(info: Readonly<SysInfo>): void;
+
+  /** Store: sessions to restore at start. */
+  onStoredClients?(): MaybePromise<StoredClient[]>;
+  /** Store: subscriptions to restore at start. */
+  onStoredSubscriptions?(): MaybePromise<StoredSubscription[]>;
+  /** Store: retained messages to restore at start. */
+  onStoredRetainedMessages?(): MaybePromise<StoredMessage[]>;
+  /** Store: queued messages per client id to restore at start. */
+  onStoredQueuedMessages?(): MaybePromise<Array<StoredMessage & { clientId: string }>>;
+  /** Store: $SYS counters to restore at start. */
+  onStoredSysInfo?(): MaybePromise<Partial<SysInfo> | undefined>;
+}
+
+export type HookEvent = Exclude<keyof Hook, 'id'>;
+
+const events: HookEvent[] = [
+  'onStarted',
+  'onStopped',
+  'onAccept',
+  'onConnectAuthenticate',
+  'onAuthPacket',
+  'onAclCheck',
+  'onConnect',
+  'onSessionEstablished',
+  'onDisconnect',
+  'onPacketRead',
+  'onPacketEncode',
+  'onPacketSent',
+  'onPacketProcessed',
+  'onSubscribe',
+  'onSubscribed',
+  'onUnsubscribe',
+  'onUnsubscribed',
+  'onPublish',
+  'onPublished',
+  'onPublishDropped',
+  'onSelectSubscribers',
+  'onRetainMessage',
+  'onRetainPublished',
+  'onQosPublish',
+  'onQosComplete',
+  'onQosDropped',
+  'onPacketIdExhausted',
+  'onWill',
+  'onWillSent',
+  'onClientExpired',
+  'onRetainedExpired',
+  'onSysInfoTick',
+  'onStoredClients',
+  'onStoredSubscriptions',
+  'onStoredRetainedMessages',
+  'onStoredQueuedMessages',
+  'onStoredSysInfo',
+];
+
+/**
+ * The registered hooks, sorted into one array per event when added, so that running an event is a
+ * loop over exactly the hooks that implement it (and a length check when none does).
+ */
+export class Hooks {
+  readonly all: Hook[] = [];
+  readonly on = Object.fromEntries(events.map((e) => [e, [] as Hook[]])) as Record<HookEvent, Hook[]>;
+
+  add(hook: Hook): void {
+    this.all.push(hook);
+    for (const event of events) if (typeof hook[event] === 'function') this.on[event].push(hook);
+  }
+
+  has(event: HookEvent): boolean {
+    return this.on[event].length > 0;
+  }
+
+  /** Runs the authentication gates in order; the first verdict wins. Stays synchronous when they are. */
+  authenticate(client: Client, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined> {
+    return chain(this.on.onConnectAuthenticate, 0, (h) => h.onConnectAuthenticate!(client, packet));
+  }
+
+  authPacket(client: Client, packet: AuthPacket): MaybePromise<AuthOutcome | undefined> {
+    return chain(this.on.onAuthPacket, 0, (h) => h.onAuthPacket!(client, packet));
+  }
+
+  /** ACL: the first hook with a verdict decides; with no ACL hook everything authenticated is allowed. */
+  acl(client: Client, topic: string, access: 'read' | 'write'): boolean {
+    for (const h of this.on.onAclCheck) {
+      const verdict = h.onAclCheck!(client, topic, access);
+      if (verdict !== undefined) return verdict;
+    }
+    return true;
+  }
+}
+
+function chain<T>(
+  hooks: Hook[],
+  start: number,
+  call: (hook: Hook) => MaybePromise<T | undefined>,
+): MaybePromise<T | undefined> {
+  for (let i = start; i < hooks.length; i++) {
+    const result = call(hooks[i]!);
+    if (result instanceof Promise) {
+      return result.then((value) => (value !== undefined ? value : chain(hooks, i + 1, call)));
+    }
+    if (result !== undefined) return result;
+  }
+  return undefined;
+}
+
+/** A hook that lets every client connect, publish and subscribe. For tests and trusted networks. */
+export class AllowAllHook implements Hook {
+  readonly id = 'allow-all';
+  onConnectAuthenticate(): boolean {
+    return true;
+  }
+  onAclCheck(): boolean {
+    return true;
+  }
+}
+
+/** A hook that logs connections, subscriptions, messages and drops at `debug` level. */
+export class DebugHook implements Hook {
+  readonly id = 'debug';
+  readonly #log: Logger;
+
+  constructor(logger: Logger) {
+    this.#log = logger;
+  }
+  onStarted(): void {
+    this.#log.debug({}, 'broker started');
+  }
+  onStopped(): void {
+    this.#log.debug({}, 'broker stopped');
+  }
+  onSessionEstablished(client: Client, packet: ConnectPacket): void {
+    this.#log.debug(
+      { clientId: client.id, remote: client.remoteAddress, version: packet.protocolVersion },
+      'client connected',
+    );
+  }
+  onDisconnect(client: Client, reasonCode: number, error: Error | undefined): void {
+    this.#log.debug({ clientId: client.id, reasonCode, error: error?.message }, 'client disconnected');
+  }
+  onPacketRead(client: Client, packet: Packet): Packet {
+    this.#log.debug({ clientId: client.id, type: packet.type }, 'packet read');
+    return packet;
+  }
+  onSubscribed(client: Client, packet: SubscribePacket, reasonCodes: number[]): void {
+    this.#log.debug(
+      { clientId: client.id, filters: packet.subscriptions.map((s) => s.topicFilter), reasonCodes },
+      'subscribed',
+    );
+  }
+  onPublished(client: Client | undefined, message: Message, deliveries: number): void {
+    this.#log.debug({ clientId: client?.id ?? '', topic: message.topic, deliveries }, 'published');
+  }
+  onPublishDropped(clientId: string, message: Message, reason: DropReason): void {
+    this.#log.debug({ clientId, topic: message.topic, reason }, 'message dropped');
+  }
+}

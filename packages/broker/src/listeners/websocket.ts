@@ -1,0 +1,131 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { AcceptConnection, Listener } from './listener.js';
+import { ConnectionGate, guardPacketSize, type ListenerLimits } from './net-server.js';
+import { rememberCertificateName, secureContextOptions, type TlsOptions } from './tls.js';
+
+/** Options of {@link WebSocketListener}. */
+export interface WebSocketListenerOptions extends ListenerLimits {
+  /** Default 'ws' (or 'wss' with `tls`). */
+  id?: string;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** 0 picks a free port. Default 1882 (8884 with `tls`). */
+  port?: number;
+  /** Request path to serve; `null` serves every path. Default '/mqtt'. */
+  path?: string | null;
+  /** Serve `wss://` with these certificates. */
+  tls?: TlsOptions;
+  /** Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy). Default false. */
+  trustProxy?: boolean;
+}
+
+/** MQTT subprotocol names a client may offer, in order of preference ([MQTT-6.0.0-3]: 'mqtt'). */
+const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
+
+function reject(socket: Socket, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}
+
+/** MQTT over WebSocket (`ws://`) or secure WebSocket (`wss://`), binary frames, `mqtt` subprotocol. */
+export class WebSocketListener implements Listener {
+  readonly id: string;
+  readonly gate: ConnectionGate;
+  readonly #options: WebSocketListenerOptions;
+  readonly #host: string;
+  readonly #path: string | null;
+  #port: number;
+  #server: Server | undefined;
+  #wss: WebSocketServer | undefined;
+
+  constructor(options: WebSocketListenerOptions = {}) {
+    this.#options = options;
+    this.id = options.id ?? (options.tls ? 'wss' : 'ws');
+    this.#host = options.host ?? '127.0.0.1';
+    this.#port = options.port ?? (options.tls ? 8884 : 1882);
+    this.#path = options.path === undefined ? '/mqtt' : options.path;
+    this.gate = new ConnectionGate(options);
+    if (options.tls) secureContextOptions(options.tls);
+  }
+
+  /** The bound port (the real one after `listen` when 0 was asked). */
+  get port(): number {
+    return this.#port;
+  }
+
+  address(): string {
+    return `${this.#options.tls ? 'wss' : 'ws'}://${this.#host}:${this.#port}${this.#path ?? '/'}`;
+  }
+
+  #remote(request: IncomingMessage): string {
+    if (this.#options.trustProxy) {
+      const forwarded = request.headers['x-forwarded-for'];
+      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+      if (first) return `${first.includes(':') ? `[${first}]` : first}:0`;
+    }
+    const host = request.socket.remoteAddress ?? '';
+    return `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
+  }
+
+  listen(accept: AcceptConnection): Promise<void> {
+    const tls = this.#options.tls;
+    const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
+    const maxPayload = this.#options.maxPacketSize;
+    const wss = new WebSocketServer({
+      noServer: true,
+      ...(maxPayload ? { maxPayload } : {}),
+      handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
+    });
+    server.on('request', (_request, response) => {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      response.end('MQTT over WebSocket: connect with a WebSocket client and the "mqtt" subprotocol\n');
+    });
+    server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      const path = (request.url ?? '/').split('?')[0];
+      if (this.#path !== null && path !== this.#path) {
+        reject(socket, 404, 'Not Found');
+        return;
+      }
+      const refusal = this.gate.admit(socket);
+      if (refusal !== undefined) {
+        reject(socket, 503, 'Service Unavailable');
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        const remoteAddress = this.#remote(request);
+        if (tls?.cnAsUsername) rememberCertificateName(request.socket as TLSSocket, this.id, remoteAddress);
+        if (this.#options.maxPacketSize !== undefined) {
+          guardPacketSize(stream, this.#options.maxPacketSize, () => stream.destroy());
+        }
+        accept(stream, { remoteAddress, listener: this.id });
+      });
+    });
+    server.on('clientError', (_error, socket) => socket.destroy());
+    this.#server = server;
+    this.#wss = wss;
+    return new Promise((resolve, rejectListen) => {
+      server.once('error', rejectListen);
+      server.listen(this.#port, this.#host, () => {
+        server.off('error', rejectListen);
+        const address = server.address();
+        if (typeof address === 'object' && address) this.#port = address.port;
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    this.#wss?.close();
+    this.#wss = undefined;
+    if (!server) return Promise.resolve();
+    // The broker closes the MQTT connections (and with them the WebSockets); stop accepting here.
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,76 @@
+import type { Logger } from './logger.js';
+
+/** Broker options. Every limit is bounded and has a default documented here. */
+export interface BrokerOptions {
+  /** Where log lines go. Default: JSON lines on stderr at level `warn`. A pino logger fits. */
+  logger?: Logger;
+  /** Largest packet accepted from clients, in bytes (announced in CONNACK to v5 clients). Default 1 MiB. */
+  maxPacketSize?: number;
+  /** Receive Maximum announced to v5 clients: QoS 1/2 PUBLISHes a client may have unacknowledged. Default 65 535. */
+  receiveMaximum?: number;
+  /** Outbound in-flight window (QoS 1/2) for v3 clients and v5 clients that announce none. Default 32. */
+  maxInflight?: number;
+  /** Messages queued per session while offline or while its in-flight window is full. Default 1000. */
+  maxQueuedMessages?: number;
+  /**
+   * Bytes buffered in a client's socket beyond which that client counts as slow: QoS 0 messages to it
+   * are dropped and QoS 1/2 messages wait in its session queue. Default 1 MiB.
+   */
+  maxOutboundBytes?: number;
+  /** Milliseconds a new connection may take to send CONNECT. Default 10 000. */
+  connectTimeout?: number;
+  /**
+   * Highest Keep Alive the broker accepts, in seconds: a client asking for more (or for 0) is told this
+   * value as Server Keep Alive (v5). Default: none (the client's value is used).
+   */
+  maxKeepAlive?: number;
+  /** Highest Session Expiry Interval granted, in seconds. Default 0xFFFFFFFF (never expire). */
+  maxSessionExpiry?: number;
+  /** Topic Alias Maximum announced to v5 clients (client → server aliases). Default 65 535. */
+  topicAliasMaximum?: number;
+  /** Use topic aliases towards v5 clients that accept them. Default false. */
+  topicAliasesToClients?: boolean;
+  /** Highest QoS supported; announced as Maximum QoS in CONNACK when below 2. Default 2. */
+  maximumQoS?: 0 | 1 | 2;
+  /** Retained messages supported. Default true. */
+  retainAvailable?: boolean;
+  /** Maximum number of retained messages kept; beyond it new topics are not retained. Default 100 000. */
+  maxRetained?: number;
+  /** Period of the keep-alive / expiry sweep in milliseconds. Default 1000. */
+  sweepInterval?: number;
+  /** Period of `$SYS` publications in milliseconds; 0 turns them off. Default 10 000. */
+  sysInterval?: number;
+  /** Maximum simultaneous connections over all listeners. Default 100 000. */
+  maxConnections?: number;
+  /** Prefix of generated client identifiers. Default 'auto-'. */
+  clientIdPrefix?: string;
+  /** Shared subscription member selection. Default 'round-robin'. */
+  sharedSubscriptionStrategy?: 'round-robin' | 'random';
+}
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'maxKeepAlive'>> & {
+  maxKeepAlive: number | undefined;
+};
+
+export function resolveOptions(options: BrokerOptions): ResolvedOptions {
+  return {
+    maxPacketSize: options.maxPacketSize ?? 1024 * 1024,
+    receiveMaximum: options.receiveMaximum ?? 65_535,
+    maxInflight: options.maxInflight ?? 32,
+    maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    maxOutboundBytes: options.maxOutboundBytes ?? 1024 * 1024,
+    connectTimeout: options.connectTimeout ?? 10_000,
+    maxKeepAlive: options.maxKeepAlive,
+    maxSessionExpiry: options.maxSessionExpiry ?? 0xffffffff,
+    topicAliasMaximum: options.topicAliasMaximum ?? 65_535,
+    topicAliasesToClients: options.topicAliasesToClients ?? false,
+    maximumQoS: options.maximumQoS ?? 2,
+    retainAvailable: options.retainAvailable ?? true,
+    maxRetained: options.maxRetained ?? 100_000,
+    sweepInterval: options.sweepInterval ?? 1000,
+    sysInterval: options.sysInterval ?? 10_000,
+    maxConnections: options.maxConnections ?? 100_000,
+    clientIdPrefix: options.clientIdPrefix ?? 'auto-',
+    sharedSubscriptionStrategy: options.sharedSubscriptionStrategy ?? 'round-robin',
+  };
+}

@@ -1,0 +1,264 @@
+import { encode, type PublishPacket } from '@x/packets';
+import type { Broker } from './broker.js';
+import type { Client } from './client.js';
+import type { DropReason, Subscriber } from './hooks.js';
+import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
+import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
+import type { Session } from './session.js';
+
+/** One encoded outbound form of the message being routed, shared by every recipient of those bytes. */
+interface Form {
+  key: string;
+  bytes: Uint8Array;
+  idOffset: number;
+}
+
+/**
+ * Fan-out: one trie match per PUBLISH, one encode per distinct outbound form (protocol family, QoS,
+ * retain flag, subscription identifiers), packet ids patched into copies for QoS 1/2. Delivery
+ * respects each client's in-flight window, maximum packet size and socket backpressure, and never
+ * lets a slow client hold up the others: it is the one whose messages wait or are dropped.
+ */
+export class Router {
+  readonly #broker: Broker;
+  #forms: Form[] = [];
+  #now = 0;
+  readonly #subscribers: Subscriber[] = [];
+
+  constructor(broker: Broker) {
+    this.#broker = broker;
+  }
+
+  /** Routes a message to every matching subscriber; returns how many deliveries were made. */
+  route(message: Message, publisher: Client | undefined): number {
+    const broker = this.#broker;
+    const now = Date.now();
+    this.#now = now;
+    this.#forms.length = 0;
+    const result = broker.subscriptions.matchAll(
+      message.topic,
+      message.origin === '' ? undefined : message.origin,
+    );
+    const hooks = broker.hooks;
+    let count = 0;
+    if (result.shared.length === 0 && !hooks.has('onSelectSubscribers')) {
+      for (const match of result.matches) {
+        const session = broker.sessions.get(match.clientId);
+        if (session === undefined) continue;
+        const ids = match.subscriptionIdentifiers;
+        if (
+          this.#deliverMatch(
+            session,
+            message,
+            match.qos,
+            match.retainAsPublished,
+            ids.length ? (ids as number[]) : undefined,
+          )
+        )
+          count++;
+      }
+    } else {
+      const subscribers = this.#subscribers;
+      subscribers.length = 0;
+      for (const match of result.matches) {
+        const ids = match.subscriptionIdentifiers;
+        subscribers.push({
+          clientId: match.clientId,
+          qos: match.qos,
+          noLocal: match.noLocal,
+          retainAsPublished: match.retainAsPublished,
+          subscriptionIds: ids.length ? (ids as number[]) : undefined,
+        });
+      }
+      for (const group of result.shared) {
+        const member = broker.pickShareMember(group, message.topic, publisher?.id);
+        if (member === undefined) continue;
+        subscribers.push({
+          clientId: member.clientId,
+          qos: member.qos,
+          noLocal: false,
+          retainAsPublished: member.retainAsPublished,
+          subscriptionIds:
+            member.subscriptionIdentifier === undefined ? undefined : [member.subscriptionIdentifier],
+        });
+      }
+      let selected: Subscriber[] = subscribers;
+      for (const h of hooks.on.onSelectSubscribers) selected = h.onSelectSubscribers!(selected, message);
+      for (const s of selected) {
+        const session = broker.sessions.get(s.clientId);
+        if (session === undefined) continue;
+        if (this.#deliverMatch(session, message, s.qos, s.retainAsPublished, s.subscriptionIds)) count++;
+      }
+    }
+    if (broker.inline.hasSubscriptions) count += broker.inline.deliver(message);
+    return count;
+  }
+
+  #deliverMatch(
+    session: Session,
+    message: Message,
+    subQos: 0 | 1 | 2,
+    retainAsPublished: boolean,
+    subscriptionIds: number[] | undefined,
+  ): boolean {
+    const qos = message.qos < subQos ? message.qos : subQos; // [MQTT-3.8.4-8]
+    // [MQTT-3.3.1-12] [MQTT-3.3.1-13] retain flag as published only when asked
+    const retain = retainAsPublished ? message.retain : false;
+    return this.deliver(session, { message, qos, retain, subscriptionIds }, true);
+  }
+
+  /**
+   * Delivers to one session: now when it is online and has room, into its bounded queue otherwise.
+   * `shared` lets the encoded bytes be reused by other recipients of the current route.
+   */
+  deliver(session: Session, delivery: Delivery, shared: boolean): boolean {
+    const client = session.client;
+    const { message } = delivery;
+    if (client === undefined || client.state !== 'connected') {
+      // QoS 0 messages are not kept for offline sessions (section 4.1 allows either).
+      if (delivery.qos === 0) return false;
+      return this.#enqueue(session, delivery);
+    }
+    if (delivery.qos === 0) {
+      if (client.congested) {
+        this.#drop(session.clientId, message, 'slow-client');
+        return false;
+      }
+      return this.#send(client, delivery, 0, false, shared);
+    }
+    if (session.queue.length > 0 || session.inflight.size >= client.sendQuota || client.congested) {
+      return this.#enqueue(session, delivery);
+    }
+    return this.#sendQos(session, client, delivery, shared);
+  }
+
+  /** Sends queued messages while the client is online and has room in its window and socket. */
+  drain(session: Session): void {
+    const client = session.client;
+    if (client === undefined || client.state !== 'connected') return;
+    const now = Date.now();
+    this.#now = now;
+    while (session.queue.length > 0 && session.inflight.size < client.sendQuota && !client.congested) {
+      const delivery = session.queue.shift()!;
+      if (isExpired(delivery.message, now)) {
+        this.#drop(session.clientId, delivery.message, 'expired');
+        continue;
+      }
+      if (delivery.qos === 0) this.#send(client, delivery, 0, false, false);
+      else this.#sendQos(session, client, delivery, false);
+    }
+  }
+
+  /**
+   * Re-sends a resumed session's unacknowledged messages in their original order, PUBLISH with DUP
+   * [MQTT-3.3.1-1] [MQTT-4.4.0-1], PUBREL as PUBREL [MQTT-4.3.3-?].
+   */
+  resend(session: Session, client: Client): void {
+    const now = Date.now();
+    this.#now = now;
+    const hooks = this.#broker.hooks;
+    for (const entry of session.inflight.values()) {
+      if (entry.state === 'pubrel') {
+        client.send({ type: 'pubrel', packetId: entry.packetId });
+        continue;
+      }
+      entry.resends++;
+      const packet = publishPacket(entry.delivery, client.protocolVersion, entry.packetId, true, now);
+      this.#write(client, packet, undefined);
+      for (const h of hooks.on.onQosPublish)
+        h.onQosPublish!(session.clientId, entry.packetId, entry.delivery.message, true);
+    }
+  }
+
+  #enqueue(session: Session, delivery: Delivery): boolean {
+    if (session.queue.length >= this.#broker.options.maxQueuedMessages) {
+      this.#drop(session.clientId, delivery.message, 'queue-full');
+      return false;
+    }
+    ownPayload(delivery.message);
+    session.queue.push(delivery);
+    return true;
+  }
+
+  #sendQos(session: Session, client: Client, delivery: Delivery, shared: boolean): boolean {
+    const packetId = session.inflight.allocate();
+    if (packetId === 0) {
+      for (const h of this.#broker.hooks.on.onPacketIdExhausted)
+        h.onPacketIdExhausted!(session.clientId, delivery.message);
+      return this.#enqueue(session, delivery);
+    }
+    if (!this.#send(client, delivery, packetId, false, shared)) return false;
+    ownPayload(delivery.message);
+    session.inflight.add({ packetId, delivery, state: 'publish', resends: 0 });
+    for (const h of this.#broker.hooks.on.onQosPublish)
+      h.onQosPublish!(session.clientId, packetId, delivery.message, false);
+    return true;
+  }
+
+  /** Encodes (or reuses the shared encoding) and writes; false when dropped for size. */
+  #send(client: Client, delivery: Delivery, packetId: number, dup: boolean, shared: boolean): boolean {
+    if (client.aliasesOut !== undefined || !shared) {
+      const packet = publishPacket(delivery, client.protocolVersion, packetId, dup, this.#now);
+      return this.#write(client, packet, delivery.message);
+    }
+    const version = client.protocolVersion === 5 ? 5 : 4;
+    const ids = delivery.subscriptionIds;
+    const key =
+      ids === undefined || version !== 5
+        ? `${version}${delivery.qos}${delivery.retain ? 1 : 0}`
+        : `${version}${delivery.qos}${delivery.retain ? 1 : 0}${ids.join(',')}`;
+    let form: Form | undefined;
+    for (const f of this.#forms) {
+      if (f.key === key) {
+        form = f;
+        break;
+      }
+    }
+    if (form === undefined) {
+      const packet = publishPacket(delivery, version, 1, false, this.#now);
+      const bytes = encode(packet, version);
+      form = { key, bytes, idOffset: delivery.qos > 0 ? packetIdOffset(bytes) : 0 };
+      this.#forms.push(form);
+    }
+    // [MQTT-3.1.2-24] never send a packet larger than the client's Maximum Packet Size
+    if (form.bytes.length > client.maxPacketSize) {
+      this.#drop(client.id, delivery.message, 'packet-too-large');
+      return false;
+    }
+    client.write(delivery.qos > 0 ? withPacketId(form.bytes, form.idOffset, packetId, dup) : form.bytes);
+    this.#broker.stats.messagesSent++;
+    return true;
+  }
+
+  /** Individual encoding: server → client topic aliases, queued and re-sent messages. */
+  #write(client: Client, packet: PublishPacket, message: Message | undefined): boolean {
+    let aliasAssigned: string | undefined;
+    const aliases = client.aliasesOut;
+    if (aliases !== undefined) {
+      const alias = aliases.get(packet.topic);
+      if (alias !== undefined) {
+        packet.properties = { ...packet.properties, topicAlias: alias };
+        packet.topic = '';
+      } else if (aliases.size < client.topicAliasMaximum) {
+        const next = aliases.size + 1;
+        aliases.set(packet.topic, next);
+        aliasAssigned = packet.topic;
+        packet.properties = { ...packet.properties, topicAlias: next };
+      }
+    }
+    const bytes = encode(packet, client.protocolVersion);
+    if (bytes.length > client.maxPacketSize) {
+      if (aliasAssigned !== undefined) aliases!.delete(aliasAssigned);
+      if (message) this.#drop(client.id, message, 'packet-too-large');
+      return false;
+    }
+    client.write(bytes);
+    this.#broker.stats.messagesSent++;
+    return true;
+  }
+
+  #drop(clientId: string, message: Message, reason: DropReason): void {
+    this.#broker.stats.publishDropped++;
+    for (const h of this.#broker.hooks.on.onPublishDropped) h.onPublishDropped!(clientId, message, reason);
+  }
+}

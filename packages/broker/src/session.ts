@@ -1,0 +1,48 @@
+import type { ProtocolVersion, QoS, Will } from '@x/packets';
+import type { Client } from './client.js';
+import { Inflight } from './inflight.js';
+import type { Delivery } from './message.js';
+import { RingQueue } from './queue.js';
+
+/** One subscription of a session, as granted. */
+export interface SessionSubscription {
+  topicFilter: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionIdentifier: number | undefined;
+}
+
+export const NEVER_EXPIRES = 0xffffffff;
+
+/**
+ * Session state: what survives a disconnection (subscriptions, in-flight and queued messages, QoS 2
+ * packet ids awaiting PUBREL, a delayed will). The connection (`Client`) is attached while online.
+ */
+export class Session {
+  readonly clientId: string;
+  protocolVersion: ProtocolVersion;
+  readonly subscriptions = new Map<string, SessionSubscription>();
+  readonly inflight = new Inflight();
+  /** Messages waiting for the client to come online or for room in its in-flight window. */
+  readonly queue = new RingQueue<Delivery>();
+  /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
+  readonly inboundQos2 = new Set<number>();
+  /** The live connection, when online. */
+  client: Client | undefined;
+  /** Session Expiry Interval in seconds to apply on disconnection. */
+  expiryInterval = 0;
+  /** Epoch ms at which an offline session expires; 0 when not scheduled. */
+  expiresAt = 0;
+  /** The will of the current (or last) connection. */
+  will: Will | undefined;
+  /** A will waiting for its Will Delay Interval, and when it is due (epoch ms). */
+  pendingWill: Will | undefined;
+  willDueAt = 0;
+
+  constructor(clientId: string, protocolVersion: ProtocolVersion) {
+    this.clientId = clientId;
+    this.protocolVersion = protocolVersion;
+  }
+}

@@ -1,0 +1,71 @@
+import type { Broker } from './broker.js';
+
+/** The broker's figures, published under `$SYS/broker/` every `sysInterval`. */
+export interface SysInfo {
+  version: string;
+  /** Epoch ms of `start()`. */
+  started: number;
+  clientsConnected: number;
+  /** Sessions known, online or not. */
+  clientsTotal: number;
+  /** Highest `clientsConnected` seen. */
+  clientsMaximum: number;
+  messagesReceived: number;
+  messagesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+  subscriptions: number;
+  retained: number;
+  inflight: number;
+  /** Messages dropped (slow client, full queue, too large, expired). */
+  publishDropped: number;
+  /** Connections accepted since start. */
+  connectionsTotal: number;
+}
+
+export function newSysInfo(version: string): SysInfo {
+  return {
+    version,
+    started: Date.now(),
+    clientsConnected: 0,
+    clientsTotal: 0,
+    clientsMaximum: 0,
+    messagesReceived: 0,
+    messagesSent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    subscriptions: 0,
+    retained: 0,
+    inflight: 0,
+    publishDropped: 0,
+    connectionsTotal: 0,
+  };
+}
+
+/** Topic suffix → figure, as Mosquitto names them where it has a name. */
+const topics: Array<[string, (info: SysInfo, now: number) => string | number]> = [
+  ['version', (i) => `@x/broker ${i.version}`],
+  ['uptime', (i, now) => `${Math.floor((now - i.started) / 1000)} seconds`],
+  ['clients/connected', (i) => i.clientsConnected],
+  ['clients/total', (i) => i.clientsTotal],
+  ['clients/maximum', (i) => i.clientsMaximum],
+  ['messages/received', (i) => i.messagesReceived],
+  ['messages/sent', (i) => i.messagesSent],
+  ['bytes/received', (i) => i.bytesReceived],
+  ['bytes/sent', (i) => i.bytesSent],
+  ['subscriptions/count', (i) => i.subscriptions],
+  ['retained messages/count', (i) => i.retained],
+  ['messages/inflight', (i) => i.inflight],
+  ['messages/dropped', (i) => i.publishDropped],
+  ['connections/total', (i) => i.connectionsTotal],
+];
+
+/** Refreshes the derived figures and publishes every `$SYS/broker/...` topic as a retained message. */
+export function publishSysTopics(broker: Broker): void {
+  const info = broker.refreshStats();
+  const now = Date.now();
+  for (const [suffix, value] of topics) {
+    broker.publish(`$SYS/broker/${suffix}`, String(value(info, now)), { retain: true });
+  }
+  for (const h of broker.hooks.on.onSysInfoTick) h.onSysInfoTick!(info);
+}

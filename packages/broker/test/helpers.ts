@@ -1,0 +1,45 @@
+import {
+  AllowAllHook,
+  Broker,
+  type BrokerOptions,
+  type Hook,
+  silentLogger,
+  TcpListener,
+} from '../src/index.js';
+
+export interface TestBroker {
+  broker: Broker;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Our broker on a free 127.0.0.1 port, allow-all unless other hooks are given. */
+export async function startTestBroker(
+  options: BrokerOptions = {},
+  hooks: Hook[] = [new AllowAllHook()],
+): Promise<TestBroker> {
+  const broker = new Broker({ logger: silentLogger, sysInterval: 0, ...options });
+  for (const hook of hooks) broker.addHook(hook);
+  const listener = new TcpListener({ port: 0 });
+  await broker.addListener(listener);
+  await broker.start();
+  return {
+    broker,
+    port: listener.port,
+    url: `mqtt://127.0.0.1:${listener.port}`,
+    close: () => broker.close(),
+  };
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `check` until it is true or `timeout` ms pass. */
+export async function until(check: () => boolean, timeout = 3000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
