@@ -1,3 +1,4 @@
+export { type RunningBroker, type StartBrokerOptions, startBroker } from './broker.js';
 export { type MosquittoOptions, type RunningMosquitto, startMosquitto } from './mosquitto.js';
 export { freePort } from './ports.js';
 export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js';
