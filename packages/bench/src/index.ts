@@ -7,7 +7,18 @@ export {
   SubscriberLedger,
   type TallyMap,
 } from './accounting.js';
+export {
+  BenchConnection,
+  BenchPublisher,
+  ConnectError,
+  type ConnectionOptions,
+  type DeliverySink,
+  type PublisherOptions,
+} from './connection.js';
+export { fanoutOf, type Progress, type RunHooks, runScenario } from './coordinator.js';
+export { FrameError, FrameReader } from './frames.js';
 export { Histogram, type HistogramSnapshot } from './histogram.js';
+export { OptionError, type ResolvedScenario, resolveScenario, type ScenarioInput } from './options.js';
 export {
   isBenchPayload,
   monotonicNs,
@@ -16,6 +27,7 @@ export {
   stampPayload,
   writePayloadTemplate,
 } from './payload.js';
+export type { CommonOptions, ConnOptions, FleetOptions, StressOptions } from './plan.js';
 export {
   type ConnectionSummary,
   judge,
@@ -40,6 +52,8 @@ export {
   stresserHistogram,
   stresserMedian,
 } from './stresser-summary.js';
+
+export { type BrokerAddress, parseBroker, type TlsOptions } from './transports.js';
 
 /** Package version, for diagnostics. */
 export const VERSION = '0.0.0';

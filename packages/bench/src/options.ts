@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { QoS } from '@x/packets';
+import { PAYLOAD_HEADER_SIZE } from './payload.js';
+import type { CommonOptions, ConnOptions, FleetOptions, StressOptions } from './plan.js';
+import type { ScenarioName } from './result.js';
+import type { TlsOptions } from './transports.js';
+
+/**
+ * Everything a caller may set, all optional, in one flat object (the CLI's flags map onto it).
+ * `numClients` is the client count of every scenario: stresser workers for `stress`, connections for
+ * `conn`, and the default for `publishers`/`subscribers` where a scenario takes it.
+ */
+export interface ScenarioInput {
+  broker?: string;
+  tls?: TlsOptions;
+  protocolVersion?: 4 | 5;
+  /** Sets both QoS values unless they are given separately. */
+  qos?: QoS;
+  publisherQos?: QoS;
+  subscriberQos?: QoS;
+  payloadSize?: number;
+  clean?: boolean;
+  sessionExpiry?: number;
+  username?: string;
+  password?: string;
+  keepalive?: number;
+  retain?: boolean;
+  timeoutMs?: number;
+  globalTimeoutMs?: number;
+  rampUpSize?: number;
+  rampUpDelayMs?: number;
+  connectRate?: number;
+  maxInflight?: number;
+  workers?: number;
+  topicBase?: string;
+  clientIdPrefix?: string;
+  numClients?: number;
+  numMessages?: number;
+  pauseBetweenMessagesMs?: number;
+  holdLimit?: number;
+  fixReport?: boolean;
+  publishers?: number;
+  subscribers?: number;
+  topics?: number;
+  wildcard?: boolean;
+  durationMs?: number;
+  rate?: number;
+  drainTimeoutMs?: number;
+  holdMs?: number;
+}
+
+/** A scenario's options with every default filled in. */
+export interface ResolvedScenario {
+  scenario: ScenarioName;
+  common: CommonOptions;
+  stress?: StressOptions;
+  fleet?: FleetOptions;
+  conn?: ConnOptions;
+}
+
+/** Invalid options: the message says which one and why. */
+export class OptionError extends Error {
+  override name = 'OptionError';
+}
+
+function int(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || Math.floor(v) !== v || v < min || v > max) {
+    throw new OptionError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return v;
+}
+
+function num(name: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < min)
+    throw new OptionError(`${name} must be a number ≥ ${min}, got ${value}`);
+  return v;
+}
+
+function qos(name: string, value: number | undefined): QoS {
+  const v = value ?? 0;
+  if (v !== 0 && v !== 1 && v !== 2) throw new OptionError(`${name} must be 0, 1 or 2, got ${value}`);
+  return v;
+}
+
+/** Fills in defaults and checks ranges; throws `OptionError` on bad input. */
+export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): ResolvedScenario {
+  if (!input.broker) throw new OptionError('a broker address is required (--broker tcp://host:1883)');
+  const runId = randomBytes(3).toString('hex');
+  const host = hostname();
+  const stress = scenario === 'stress';
+  const protocolVersion = input.protocolVersion ?? 4;
+  if (protocolVersion !== 4 && protocolVersion !== 5) {
+    throw new OptionError(`protocol version must be 4 (3.1.1) or 5, got ${protocolVersion}`);
+  }
+  const common: CommonOptions = {
+    broker: input.broker,
+    tls: input.tls ?? {},
+    protocolVersion,
+    publisherQos: qos('publisher QoS', input.publisherQos ?? input.qos),
+    subscriberQos: qos('subscriber QoS', input.subscriberQos ?? input.qos),
+    payloadSize: int(
+      'payload size',
+      input.payloadSize,
+      stress ? PAYLOAD_HEADER_SIZE : 64,
+      PAYLOAD_HEADER_SIZE,
+      256 * 1024 * 1024,
+    ),
+    clean: input.clean ?? true,
+    sessionExpiry: int('session expiry', input.sessionExpiry, 3600, 0, 0xffff_ffff),
+    keepalive: int('keepalive', input.keepalive, 30, 0, 65_535),
+    retain: input.retain ?? false,
+    timeoutMs: num('timeout', input.timeoutMs, stress ? 5_000 : 10_000, 1),
+    globalTimeoutMs: num('global timeout', input.globalTimeoutMs, 60_000, 1),
+    rampUpSize: int(
+      'ramp-up size',
+      input.rampUpSize !== undefined && input.rampUpSize < 0 ? 100 : input.rampUpSize,
+      100,
+      1,
+    ),
+    rampUpDelayMs: num('ramp-up delay', input.rampUpDelayMs, stress ? 500 : 0, 0),
+    connectRate: num('connect rate', input.connectRate, 0, 0),
+    maxInflight: int('max inflight', input.maxInflight, 100, 1, 65_535),
+    workers: int('workers', input.workers, 1, 1, 256),
+    topicBase: input.topicBase || (stress ? 'internal/mqtt-stresser' : `mqtt-bench/${runId}`),
+    clientIdPrefix: input.clientIdPrefix || `mqtt-bench-${host}-${runId}`,
+    runTag: Number.parseInt(runId.slice(0, 4), 16),
+    ...(input.username !== undefined ? { username: input.username } : {}),
+    ...(input.password !== undefined ? { password: input.password } : {}),
+  };
+  const out: ResolvedScenario = { scenario, common };
+  if (stress) {
+    out.stress = {
+      numClients: int('num-clients', input.numClients, 10, 1),
+      numMessages: int('num-messages', input.numMessages, 10, 1),
+      pauseBetweenMessagesMs: num('pause between messages', input.pauseBetweenMessagesMs, 0, 0),
+      holdLimit: int('hold limit', input.holdLimit, 100, 1),
+      fixReport: input.fixReport ?? false,
+    };
+  } else if (scenario === 'conn') {
+    out.conn = {
+      clients: int('num-clients', input.numClients, 100, 1),
+      holdMs: num('hold', input.holdMs, 0, 0),
+    };
+  } else {
+    const latency = scenario === 'latency';
+    const defaults = { pub: [10, 1], sub: [1, 10], latency: [1, 1] } as const;
+    const [p, s] = defaults[scenario];
+    const fleet: FleetOptions = {
+      publishers: int(
+        'publishers',
+        input.publishers ?? (scenario === 'pub' ? input.numClients : undefined),
+        p,
+        0,
+      ),
+      subscribers: int(
+        'subscribers',
+        input.subscribers ?? (scenario === 'sub' ? input.numClients : undefined),
+        s,
+        0,
+      ),
+      topics: int('topics', input.topics, 1, 1),
+      wildcard: input.wildcard ?? false,
+      numMessages: int('num-messages', input.numMessages, input.durationMs ? 0 : latency ? 0 : 1000, 0),
+      durationMs: num('duration', input.durationMs, latency ? 10_000 : 0, 0),
+      rate: num('rate', input.rate, latency ? 1000 : 0, 0),
+      drainTimeoutMs: num('drain timeout', input.drainTimeoutMs, 5_000, 0),
+    };
+    if (latency && fleet.rate <= 0)
+      throw new OptionError('the latency scenario needs a fixed --rate above 0');
+    if (fleet.numMessages === 0 && fleet.durationMs <= 0) {
+      throw new OptionError('give --num-messages or --duration, or publishing would never end');
+    }
+    if (fleet.publishers === 0 && fleet.subscribers === 0)
+      throw new OptionError('nothing to run: no publishers and no subscribers');
+    out.fleet = fleet;
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { createWebSocketStream, WebSocket } from 'ws';
+
+/** Where and how to reach the broker. */
+export interface BrokerAddress {
+  transport: 'tcp' | 'tls' | 'ws' | 'wss';
+  host: string;
+  port: number;
+  /** WebSocket path (default `/mqtt`). */
+  path: string;
+  /** The address as given, for reports. */
+  url: string;
+}
+
+/** TLS settings for `tls` and `wss`. File paths are read once, when the options are resolved. */
+export interface TlsOptions {
+  /** PEM file of the CA that signed the broker's certificate. */
+  caFile?: string;
+  /** PEM client certificate, with `keyFile`, for mutual TLS. */
+  certFile?: string;
+  keyFile?: string;
+  /** Accept any broker certificate (`--insecure`, mqtt-stresser's `-skip-tls-verification`). */
+  insecure?: boolean;
+  /** Server name for SNI and verification; the host by default. */
+  servername?: string;
+}
+
+const DEFAULT_PORTS = { tcp: 1883, tls: 8883, ws: 80, wss: 443 } as const;
+
+/**
+ * Parses a broker address the way mqtt-stresser does, plus the usual MQTT.js schemes:
+ * `tcp://` `mqtt://`, `ssl://` `tls://` `tcps://` `mqtts://`, `ws://`, `wss://`; `:1883` means
+ * 127.0.0.1:1883 and an address without a scheme is TCP.
+ */
+export function parseBroker(input: string): BrokerAddress {
+  let text = input.trim();
+  if (text.startsWith(':')) text = `127.0.0.1${text}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `tcp://${text}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (cause) {
+    throw new TypeError(`invalid broker address "${input}"`, { cause });
+  }
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  const transport =
+    scheme === 'tcp' || scheme === 'mqtt'
+      ? 'tcp'
+      : scheme === 'ssl' || scheme === 'tls' || scheme === 'tcps' || scheme === 'mqtts'
+        ? 'tls'
+        : scheme === 'ws' || scheme === 'wss'
+          ? scheme
+          : undefined;
+  if (!transport) throw new TypeError(`unsupported broker scheme "${scheme}" in "${input}"`);
+  const host = url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = url.port ? Number(url.port) : DEFAULT_PORTS[transport];
+  const path = url.pathname && url.pathname !== '/' ? url.pathname + url.search : '/mqtt';
+  return { transport, host, port, path, url: input };
+}
+
+/** TLS material loaded from files, ready for `tls.connect`. */
+export interface ResolvedTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized: boolean;
+  servername?: string;
+}
+
+/** Reads the TLS files once, so a thousand connections do not read them a thousand times. */
+export function resolveTls(options: TlsOptions = {}): ResolvedTls {
+  if (Boolean(options.certFile) !== Boolean(options.keyFile)) {
+    throw new TypeError('a client certificate and its key must be given together (--cert and --key)');
+  }
+  const out: ResolvedTls = { rejectUnauthorized: !options.insecure };
+  if (options.caFile) out.ca = readFileSync(options.caFile);
+  if (options.certFile) out.cert = readFileSync(options.certFile);
+  if (options.keyFile) out.key = readFileSync(options.keyFile);
+  if (options.servername) out.servername = options.servername;
+  return out;
+}
+
+/** Opens the byte stream to the broker; resolves once it is connected (TLS and WebSocket included). */
+export function openTransport(address: BrokerAddress, tls: ResolvedTls, timeoutMs: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let stream: Duplex | undefined;
+    const timer = setTimeout(() => {
+      fail(new Error(`connecting to ${address.url} timed out after ${timeoutMs} ms`));
+      stream?.destroy();
+    }, timeoutMs);
+    const done = (s: Duplex) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.removeListener('error', fail);
+      resolve(s);
+    };
+    function fail(error: Error) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    }
+    const servername = tls.servername ?? (isIp(address.host) ? undefined : address.host);
+    if (address.transport === 'tcp') {
+      const socket = netConnect({ host: address.host, port: address.port, noDelay: true });
+      stream = socket;
+      socket.once('error', fail);
+      socket.once('connect', () => done(socket));
+    } else if (address.transport === 'tls') {
+      const socket = tlsConnect({
+        host: address.host,
+        port: address.port,
+        ...tls,
+        ...(servername ? { servername } : {}),
+      });
+      socket.setNoDelay(true);
+      stream = socket;
+      socket.once('error', fail);
+      socket.once('secureConnect', () => done(socket));
+    } else {
+      const target = `${address.transport}://${formatHost(address.host)}:${address.port}${address.path}`;
+      const ws = new WebSocket(target, ['mqtt'], {
+        ...(address.transport === 'wss' ? { ...tls, ...(servername ? { servername } : {}) } : {}),
+        perMessageDeflate: false,
+      });
+      const duplex = createWebSocketStream(ws);
+      stream = duplex;
+      ws.once('error', fail);
+      duplex.once('error', fail);
+      ws.once('open', () => {
+        ws.removeListener('error', fail);
+        done(duplex);
+      });
+    }
+  });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
