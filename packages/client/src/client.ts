@@ -1,0 +1,1331 @@
+import type {
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+} from '@x/packets';
+import { validateTopicFilter, validateTopicName } from '@x/topics';
+import { AckQueue, type AckTicket } from './ack-queue.js';
+import { toBytes } from './bytes.js';
+import { Connection, toClientError } from './connection.js';
+import { Emitter } from './emitter.js';
+import { ClientErrorCode, ConnackError, MqttClientError, reasonName } from './errors.js';
+import { Message } from './message.js';
+import { MessageStream } from './message-stream.js';
+import type {
+  AuthResponse,
+  ClientOptions,
+  ConnackInfo,
+  DisconnectInfo,
+  PublishOptions,
+  PublishResult,
+  RedirectInfo,
+  SubscribeOptions,
+  SubscribeResult,
+  UnsubscribeOptions,
+  UnsubscribeResult,
+} from './options.js';
+import { Backoff } from './reconnect.js';
+import { type RequestOptions, RequestTracker } from './request.js';
+import { OutgoingAliases } from './topic-alias.js';
+import { type Endpoint, type OpenTransport, parseEndpoint, type Transport } from './transports/transport.js';
+
+/** Events of a {@link Client}. */
+export interface ClientEvents {
+  /** An application message arrived. With `manualAck`, a returned promise delays the acknowledgement. */
+  message: (message: Message) => unknown;
+  /** A connection (the first or a reconnect) was accepted. */
+  connect: (connack: ConnackInfo) => void;
+  /** A reconnect attempt starts. */
+  reconnect: (info: { attempt: number }) => void;
+  /** The connection was lost; `delay` is when the next attempt runs (undefined: none will). */
+  offline: (info: { error: Error | undefined; delay: number | undefined }) => void;
+  /** The server sent DISCONNECT (v5), with its reason. */
+  disconnect: (info: DisconnectInfo) => void;
+  /** The server pointed to another server (reason 0x9C/0x9D with a Server Reference). */
+  redirect: (info: RedirectInfo) => void;
+  /** Something failed that no promise reports: protocol errors, failed reconnects, listener throws. */
+  error: (error: MqttClientError) => void;
+  /** The client is closed for good: `end()`, reconnect gave up or was refused for good. */
+  close: () => void;
+}
+
+const Kind = { PUBLISH: 0, SUBSCRIBE: 1, UNSUBSCRIBE: 2 } as const;
+
+/** An operation waiting for its turn or for its acknowledgement. */
+interface Operation {
+  kind: 0 | 1 | 2;
+  packet: PublishPacket | SubscribePacket | UnsubscribePacket;
+  /** PUBLISH QoS 2: 0 until PUBREC arrives, then 1 (PUBREL sent, waiting for PUBCOMP). */
+  released: boolean;
+  resolve: ((value: never) => void) | undefined;
+  reject: ((error: Error) => void) | undefined;
+}
+
+const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 });
+const QOS0_DONE: Promise<PublishResult> = Promise.resolve(QOS0_RESULT);
+
+/** CONNACK reasons after which retrying the same connection is pointless. */
+const PERMANENT_REFUSALS = new Set([0x01, 0x02, 0x04, 0x05, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
+
+interface Handshake {
+  connection: Connection;
+  resolve: (connack: ConnackPacket) => void;
+  reject: (error: Error) => void;
+}
+
+/** `x-` and 16 hex digits: 18 characters, inside v3's limit of 23 [MQTT-3.1.3-5]. */
+function randomClientId(): string {
+  let id = 'x-';
+  for (let i = 0; i < 16; i++) id += Math.floor(Math.random() * 16).toString(16);
+  return id;
+}
+
+/**
+ * An MQTT client. Create one with `connect()`; every method returns a promise that settles: nothing
+ * is left pending after `end()` or a final close.
+ */
+export class Client extends Emitter<ClientEvents> {
+  readonly protocolVersion: ProtocolVersion;
+  #clientId: string;
+  readonly #options: ClientOptions;
+  readonly #openTransport: OpenTransport;
+  #endpoint: Endpoint;
+  readonly #backoff: Backoff | undefined;
+  readonly #resumable: boolean;
+
+  #connection: Connection | undefined;
+  #handshake: Handshake | undefined;
+  #state: 'connecting' | 'connected' | 'offline' | 'closed' = 'connecting';
+  #connectedAt = 0;
+  #everConnected = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeWaiters: (() => void)[] = [];
+  #lastConnack: ConnackInfo | undefined;
+  #shutDown = false;
+
+  // Session state: survives reconnects.
+  readonly #inflight = new Map<number, Operation>();
+  #publishing = 0;
+  #nextPacketId = 1;
+  #queue: (Operation | undefined)[] = [];
+  #queueHead = 0;
+  readonly #incomingQos2 = new Set<number>();
+  readonly #acks: AckQueue;
+  readonly #subscriptions = new Map<
+    string,
+    { subscription: Subscription; properties: Properties | undefined }
+  >();
+
+  // Per connection.
+  #sendQuota = 65_535;
+  #maximumQoS: QoS = 2;
+  #retainAvailable = true;
+  #incomingAliases = new Map<number, string>();
+  #outgoingAliases: OutgoingAliases | undefined;
+  #receiveMaximum: number;
+  #topicAliasMaximum: number;
+
+  // Delivery.
+  #holding = false;
+  #held: Message[] = [];
+  readonly #streams = new Set<MessageStream>();
+  #writable: Promise<void> | undefined;
+  #resolveWritable: (() => void) | undefined;
+  readonly #requests: RequestTracker;
+  #reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
+  /** @internal Use `connect()`. */
+  constructor(url: string, options: ClientOptions, openTransport: OpenTransport) {
+    super();
+    this.#options = options;
+    this.#openTransport = options.transport ?? openTransport;
+    this.#endpoint = parseEndpoint(url);
+    const version = options.protocolVersion ?? 5;
+    if (version !== 3 && version !== 4 && version !== 5) {
+      throw new MqttClientError(
+        ClientErrorCode.INVALID_ARGUMENT,
+        `protocolVersion must be 3, 4 or 5, not ${version}`,
+      );
+    }
+    this.protocolVersion = version;
+    this.#clientId = options.clientId ?? randomClientId();
+    const reconnect = options.reconnect ?? true;
+    const period = options.reconnectPeriod;
+    if (reconnect !== false && period !== 0) {
+      this.#backoff = new Backoff({
+        ...(period !== undefined ? { initialDelay: period } : {}),
+        ...(typeof reconnect === 'object' ? reconnect : {}),
+      });
+    }
+    const clean = options.cleanStart ?? options.clean ?? true;
+    this.#resumable = version === 5 ? this.#sessionExpiry() > 0 : !clean;
+    this.#receiveMaximum = options.properties?.receiveMaximum ?? 65_535;
+    this.#topicAliasMaximum = options.properties?.topicAliasMaximum ?? 0;
+    this.#acks = new AckQueue((ticket) => this.#sendAck(ticket));
+    this.#requests = new RequestTracker(this);
+  }
+
+  /** The client identifier in use (the server's Assigned Client Identifier when it gave one). */
+  get clientId(): string {
+    return this.#clientId;
+  }
+
+  /** True while a connection is up. */
+  get connected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  /** 'connecting' | 'connected' | 'offline' (waiting to reconnect) | 'closed'. */
+  get state(): 'connecting' | 'connected' | 'offline' | 'closed' {
+    return this.#state;
+  }
+
+  /** The CONNACK of the current (or last) connection. */
+  get connack(): ConnackInfo | undefined {
+    return this.#lastConnack;
+  }
+
+  /** QoS 1/2 publishes, subscribes and unsubscribes sent and not yet acknowledged. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Operations waiting for the connection or for the server's Receive Maximum. */
+  get queued(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  /** @internal First connection; rejects and closes the client when it fails. */
+  async start(): Promise<void> {
+    try {
+      await this.#attempt();
+    } catch (error) {
+      this.#shutdown(error as Error);
+      throw error;
+    }
+  }
+
+  // ─── Publishing ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Publishes a message. Resolves when its QoS flow completes: at once for QoS 0 (unless the
+   * connection is congested: then when it drains), on PUBACK for QoS 1, on PUBCOMP for QoS 2, with
+   * the v5 reason code. Beyond the server's Receive Maximum it waits its turn; while offline it is
+   * queued (bounded by `queueLimit`) and sent after the reconnect.
+   * @throws (rejects) MqttClientError: INVALID_ARGUMENT, PACKET_TOO_LARGE, PUBLISH_REJECTED, QUEUE_FULL, CLIENT_CLOSED.
+   */
+  publish(topic: string, payload: string | Uint8Array, options?: PublishOptions): Promise<PublishResult> {
+    const qos = options?.qos ?? 0;
+    const retain = options?.retain ?? false;
+    const properties = options?.properties;
+    try {
+      if (this.#state === 'closed') throw closedError();
+      if (qos !== 0 && qos !== 1 && qos !== 2) {
+        throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, `qos must be 0, 1 or 2, not ${qos}`);
+      }
+      if (topic !== '' || properties?.topicAlias === undefined) {
+        // [MQTT-3.3.2-2] no wildcards; [MQTT-4.7.3-1] at least one character
+        validateTopicName(topic);
+      }
+      if (qos > this.#maximumQoS) {
+        // [MQTT-3.2.2-11]
+        throw new MqttClientError(
+          ClientErrorCode.INVALID_ARGUMENT,
+          `the server accepts QoS ${this.#maximumQoS} at most`,
+          {
+            reasonCode: 0x9b,
+            clause: 'MQTT-3.2.2-11',
+          },
+        );
+      }
+      if (retain && !this.#retainAvailable) {
+        // [MQTT-3.2.2-14]
+        throw new MqttClientError(
+          ClientErrorCode.INVALID_ARGUMENT,
+          'the server does not support retained messages',
+          {
+            reasonCode: 0x9a,
+            clause: 'MQTT-3.2.2-14',
+          },
+        );
+      }
+    } catch (error) {
+      return Promise.reject(toClientError(error));
+    }
+    const packet: PublishPacket = {
+      type: 'publish',
+      topic,
+      payload: toBytes(payload),
+      qos,
+      retain,
+      dup: false,
+      packetId: undefined,
+      properties,
+    };
+    const connection = this.#connection;
+    if (qos === 0) {
+      if (connection && this.#queueHead === this.#queue.length) {
+        try {
+          this.#sendPublish(connection, packet);
+        } catch (error) {
+          return Promise.reject(toClientError(error));
+        }
+        return connection.congested ? this.#whenWritable().then(() => QOS0_RESULT) : QOS0_DONE;
+      }
+      if (this.#options.queueQoSZero === false) {
+        return Promise.reject(
+          new MqttClientError(
+            ClientErrorCode.CONNECTION_CLOSED,
+            'offline: QoS 0 publish not queued (queueQoSZero false)',
+          ),
+        );
+      }
+    }
+    return this.#submit(Kind.PUBLISH, packet) as Promise<PublishResult>;
+  }
+
+  /**
+   * Subscribes to one or more topic filters. Resolves with one result per filter, in order:
+   * the granted QoS, or a failure reason code (0x80 and up) for a filter the server refused.
+   */
+  subscribe(
+    filters: string | string[] | Subscription[],
+    options?: SubscribeOptions,
+  ): Promise<SubscribeResult[]> {
+    let packet: SubscribePacket;
+    try {
+      if (this.#state === 'closed') throw closedError();
+      const list = Array.isArray(filters) ? filters : [filters];
+      if (list.length === 0)
+        throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'subscribe: no topic filter');
+      const subscriptions = list.map((item): Subscription => {
+        const sub: Subscription =
+          typeof item === 'string'
+            ? {
+                topicFilter: item,
+                qos: options?.qos ?? 0,
+                noLocal: options?.nl ?? false,
+                retainAsPublished: options?.rap ?? false,
+                retainHandling: options?.rh ?? 0,
+              }
+            : item;
+        validateTopicFilter(sub.topicFilter);
+        if (sub.qos !== 0 && sub.qos !== 1 && sub.qos !== 2) {
+          throw new MqttClientError(
+            ClientErrorCode.INVALID_ARGUMENT,
+            `qos must be 0, 1 or 2, not ${sub.qos}`,
+          );
+        }
+        return sub;
+      });
+      packet = { type: 'subscribe', packetId: 0, subscriptions, properties: options?.properties };
+    } catch (error) {
+      return Promise.reject(toClientError(error));
+    }
+    return this.#submit(Kind.SUBSCRIBE, packet) as Promise<SubscribeResult[]>;
+  }
+
+  /** Unsubscribes; resolves with one result per filter (v5 reason codes; 0 in v3/4). */
+  unsubscribe(filters: string | string[], options?: UnsubscribeOptions): Promise<UnsubscribeResult[]> {
+    let packet: UnsubscribePacket;
+    try {
+      if (this.#state === 'closed') throw closedError();
+      const list = Array.isArray(filters) ? filters : [filters];
+      if (list.length === 0)
+        throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'unsubscribe: no topic filter');
+      for (const filter of list) validateTopicFilter(filter);
+      packet = { type: 'unsubscribe', packetId: 0, topicFilters: list, properties: options?.properties };
+    } catch (error) {
+      return Promise.reject(toClientError(error));
+    }
+    return this.#submit(Kind.UNSUBSCRIBE, packet) as Promise<UnsubscribeResult[]>;
+  }
+
+  /**
+   * Incoming messages as an async iterator, optionally only those matching `filter` (matched
+   * locally; subscribe separately). Ends when the client closes; `break` detaches it.
+   */
+  messages(filter?: string, options?: { bufferSize?: number }): AsyncIterableIterator<Message> {
+    if (filter !== undefined) validateTopicFilter(filter);
+    const stream = new MessageStream(
+      filter,
+      options?.bufferSize ?? this.#options.iteratorBufferSize ?? 10_000,
+      (s) => this.#streams.delete(s),
+    );
+    if (this.#state === 'closed') stream.end();
+    else this.#streams.add(stream);
+    return stream;
+  }
+
+  /**
+   * v5 request/response: publishes with a Response Topic and Correlation Data and resolves with the
+   * matching response. The client subscribes to its response topic on first use.
+   */
+  request(topic: string, payload: string | Uint8Array, options?: RequestOptions): Promise<Message> {
+    return this.#requests.request(topic, payload, options);
+  }
+
+  /** Answers a request message (publishes to its Response Topic with its Correlation Data). */
+  respond(request: Message, payload: string | Uint8Array, options?: PublishOptions): Promise<PublishResult> {
+    const responseTopic = request.properties?.responseTopic;
+    if (!responseTopic) {
+      return Promise.reject(
+        new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'the message has no Response Topic'),
+      );
+    }
+    const correlationData = request.properties?.correlationData;
+    return this.publish(responseTopic, payload, {
+      ...options,
+      properties: { ...options?.properties, ...(correlationData ? { correlationData } : {}) },
+    });
+  }
+
+  /** v5: starts a re-authentication (AUTH 0x19); resolves when the server answers AUTH Success. */
+  reauthenticate(authenticationData?: Uint8Array): Promise<void> {
+    const connection = this.#connection;
+    const method = this.#options.properties?.authenticationMethod;
+    if (!connection || this.protocolVersion !== 5 || !method) {
+      return Promise.reject(
+        new MqttClientError(
+          ClientErrorCode.INVALID_ARGUMENT,
+          'reauthenticate needs a v5 connection and an authenticationMethod',
+        ),
+      );
+    }
+    if (this.#reauth)
+      return Promise.reject(
+        new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 're-authentication in progress'),
+      );
+    return new Promise((resolve, reject) => {
+      this.#reauth = { resolve, reject };
+      const properties: Properties = { authenticationMethod: method };
+      if (authenticationData) properties.authenticationData = authenticationData;
+      connection.send({ type: 'auth', reasonCode: 0x19, properties });
+    });
+  }
+
+  /**
+   * Closes the client: sends DISCONNECT (the session stays on the server for its Session Expiry
+   * Interval), closes the connection and rejects whatever is still pending with CLIENT_CLOSED.
+   * Await your publishes first if they must complete.
+   */
+  async end(options?: { reasonCode?: number; properties?: Properties }): Promise<void> {
+    if (this.#state === 'closed') return;
+    const connection = this.#connection;
+    const handshake = this.#handshake;
+    this.#state = 'closed';
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    if (connection) {
+      const closed = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
+      const disconnect: DisconnectPacket = { type: 'disconnect' };
+      if (this.protocolVersion === 5) {
+        disconnect.reasonCode = options?.reasonCode ?? 0;
+        if (options?.properties) disconnect.properties = options.properties;
+      }
+      connection.end(disconnect);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, 2_000)))]);
+      clearTimeout(timer);
+      connection.destroy();
+    }
+    handshake?.reject(closedError());
+    this.#shutdown(closedError());
+  }
+
+  // ─── Operations: queue, packet ids, quota ─────────────────────────────────────────────────────
+
+  #submit(kind: 0 | 1 | 2, packet: Operation['packet']): Promise<unknown> {
+    if (this.queued >= (this.#options.queueLimit ?? 65_536)) {
+      return Promise.reject(
+        new MqttClientError(
+          ClientErrorCode.QUEUE_FULL,
+          `${this.queued} operations already queued (queueLimit)`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const op: Operation = {
+        kind,
+        packet,
+        released: false,
+        resolve: resolve as Operation['resolve'],
+        reject,
+      };
+      if (this.#connection && this.#queueHead === this.#queue.length && this.#canStart(op)) this.#start(op);
+      else this.#queue.push(op);
+    });
+  }
+
+  #canStart(op: Operation): boolean {
+    return (
+      op.kind !== Kind.PUBLISH ||
+      op.packet.type !== 'publish' ||
+      op.packet.qos === 0 ||
+      this.#publishing < this.#sendQuota
+    );
+  }
+
+  /** Sends an operation for the first time on the current connection. */
+  #start(op: Operation): void {
+    const connection = this.#connection as Connection;
+    const packet = op.packet;
+    if (packet.type === 'publish' && packet.qos === 0) {
+      try {
+        this.#sendPublish(connection, packet);
+        op.resolve?.(QOS0_RESULT as never);
+      } catch (error) {
+        op.reject?.(toClientError(error));
+      }
+      return;
+    }
+    const id = this.#allocatePacketId();
+    packet.packetId = id;
+    this.#inflight.set(id, op);
+    if (packet.type === 'publish') this.#publishing++;
+    try {
+      this.#sendOperation(connection, op, false);
+    } catch (error) {
+      this.#finish(id, op);
+      op.reject?.(toClientError(error));
+    }
+  }
+
+  #sendOperation(connection: Connection, op: Operation, dup: boolean): void {
+    const packet = op.packet;
+    if (packet.type === 'publish') {
+      if (op.released) {
+        connection.send({ type: 'pubrel', packetId: packet.packetId as number });
+        return;
+      }
+      packet.dup = dup; // [MQTT-3.3.1-1] DUP on a re-delivery
+      this.#sendPublish(connection, packet);
+    } else {
+      connection.send(packet);
+    }
+  }
+
+  #sendPublish(connection: Connection, packet: PublishPacket): void {
+    const aliases = this.#outgoingAliases;
+    connection.send(aliases ? aliases.apply(packet) : packet);
+  }
+
+  #allocatePacketId(): number {
+    // [MQTT-2.2.1-3] a packet identifier is unique among the ones in use
+    for (;;) {
+      const id = this.#nextPacketId;
+      this.#nextPacketId = id === 65_535 ? 1 : id + 1;
+      if (!this.#inflight.has(id)) return id;
+    }
+  }
+
+  #finish(id: number, op: Operation): void {
+    this.#inflight.delete(id);
+    if (op.kind === Kind.PUBLISH) this.#publishing--;
+    if (this.#queueHead < this.#queue.length) this.#pump();
+  }
+
+  /** Starts queued operations while the connection, the quota and back-pressure allow. */
+  #pump(): void {
+    const connection = this.#connection;
+    if (!connection) return;
+    const queue = this.#queue;
+    while (this.#queueHead < queue.length) {
+      const op = queue[this.#queueHead] as Operation;
+      if (!this.#canStart(op) || connection.congested) break;
+      queue[this.#queueHead++] = undefined;
+      this.#start(op);
+    }
+    if (this.#queueHead === queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > queue.length) {
+      this.#queue = queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+  }
+
+  #whenWritable(): Promise<void> {
+    if (!this.#writable) {
+      this.#writable = new Promise((resolve) => {
+        this.#resolveWritable = resolve;
+      });
+    }
+    return this.#writable;
+  }
+
+  #onDrain(): void {
+    const resolve = this.#resolveWritable;
+    this.#writable = this.#resolveWritable = undefined;
+    resolve?.();
+    this.#pump();
+  }
+
+  // ─── Connecting ────────────────────────────────────────────────────────────────────────────────
+
+  #sessionExpiry(): number {
+    return this.#options.sessionExpiryInterval ?? this.#options.properties?.sessionExpiryInterval ?? 0;
+  }
+
+  #connectPacket(): ConnectPacket {
+    const options = this.#options;
+    const v = this.protocolVersion;
+    const clean = options.cleanStart ?? options.clean ?? true;
+    const packet: ConnectPacket = {
+      type: 'connect',
+      protocolVersion: v,
+      clientId: this.#clientId,
+      // After the first connection a resumable session is resumed, not started over.
+      clean: this.#everConnected && this.#resumable ? false : clean,
+      keepalive: options.keepalive ?? 60,
+    };
+    if (options.username !== undefined) packet.username = options.username;
+    if (options.password !== undefined) packet.password = toBytes(options.password);
+    if (options.will) {
+      const will = options.will;
+      packet.will = {
+        topic: will.topic,
+        payload: toBytes(will.payload),
+        qos: will.qos ?? 0,
+        retain: will.retain ?? false,
+        ...(v === 5 && will.properties ? { properties: will.properties } : {}),
+      };
+    }
+    if (v === 5) {
+      const properties: Properties = { ...options.properties };
+      const expiry = this.#sessionExpiry();
+      if (expiry > 0) properties.sessionExpiryInterval = expiry;
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+    }
+    return packet;
+  }
+
+  /** One connection attempt: transport, CONNECT, (AUTH exchange), CONNACK. */
+  #attempt(): Promise<void> {
+    const endpoint = this.#endpoint;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let transport: Transport | undefined;
+      let connection: Connection | undefined;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#handshake = undefined;
+        if (connection) connection.destroy();
+        else transport?.destroy();
+        reject(error);
+      };
+      const timeout = this.#options.connectTimeout ?? 30_000;
+      const timer = setTimeout(
+        () =>
+          fail(
+            new MqttClientError(
+              ClientErrorCode.CONNECT_TIMEOUT,
+              `no CONNACK from ${endpoint.href} within ${timeout} ms`,
+            ),
+          ),
+        timeout,
+      );
+      this.#openTransport(endpoint, this.#options, {
+        data: (chunk) => connection?.receive(chunk),
+        drain: () => connection?.drained(),
+        close: (error) => {
+          if (connection && connection === this.#connection) this.#connectionLost(connection, error);
+          else {
+            connection?.destroy();
+            fail(
+              new MqttClientError(
+                ClientErrorCode.CONNECTION_CLOSED,
+                `connection to ${endpoint.href} closed before CONNACK`,
+                {
+                  cause: error,
+                },
+              ),
+            );
+          }
+          const waiters = this.#closeWaiters;
+          this.#closeWaiters = [];
+          for (const waiter of waiters) waiter();
+        },
+      }).then(
+        (opened) => {
+          transport = opened;
+          if (settled) {
+            opened.destroy();
+            return;
+          }
+          const conn = new Connection(
+            opened,
+            this.protocolVersion,
+            this.#options.properties?.maximumPacketSize,
+            {
+              packet: (packet) => this.#onPacket(conn, packet),
+              protocolError: (error) => this.#protocolError(conn, error),
+              drain: () => this.#onDrain(),
+            },
+          );
+          connection = conn;
+          this.#handshake = {
+            connection: conn,
+            resolve: (connack) => {
+              if (settled) return;
+              settled = true;
+              clearTimeout(timer);
+              this.#handshake = undefined;
+              this.#connected(conn, connack);
+              resolve();
+            },
+            reject: fail,
+          };
+          try {
+            conn.send(this.#connectPacket());
+            conn.flush();
+          } catch (error) {
+            fail(toClientError(error));
+          }
+        },
+        (error: Error) =>
+          fail(
+            new MqttClientError(
+              ClientErrorCode.TRANSPORT_ERROR,
+              `cannot connect to ${endpoint.href}: ${error.message}`,
+              {
+                cause: error,
+              },
+            ),
+          ),
+      );
+    });
+  }
+
+  #onConnack(connection: Connection, packet: ConnackPacket): void {
+    const handshake = this.#handshake;
+    if (!handshake || handshake.connection !== connection) {
+      // [MQTT-3.2.0-2] only one CONNACK per connection
+      this.#protocolError(connection, protocolViolation('a second CONNACK', 'MQTT-3.2.0-2'));
+      return;
+    }
+    if (packet.reasonCode !== 0) {
+      this.#checkRedirect(packet.reasonCode, packet.properties);
+      handshake.reject(
+        new ConnackError(packet.reasonCode, packet.properties as Record<string, unknown> | undefined),
+      );
+      return;
+    }
+    handshake.resolve(packet);
+  }
+
+  /** A CONNACK with Success: the session is ready. */
+  #connected(connection: Connection, connack: ConnackPacket): void {
+    const props = connack.properties;
+    this.#connection = connection;
+    this.#state = 'connected';
+    this.#connectedAt = Date.now();
+    const first = !this.#everConnected;
+    this.#everConnected = true;
+    if (props?.assignedClientIdentifier) this.#clientId = props.assignedClientIdentifier;
+    this.#sendQuota = props?.receiveMaximum ?? 65_535;
+    this.#maximumQoS = props?.maximumQoS ?? 2;
+    this.#retainAvailable = props?.retainAvailable ?? true;
+    if (props?.maximumPacketSize) connection.maxOutgoingPacketSize = props.maximumPacketSize;
+    this.#incomingAliases = new Map();
+    this.#outgoingAliases =
+      this.#options.autoAssignTopicAlias && props?.topicAliasMaximum
+        ? new OutgoingAliases(props.topicAliasMaximum)
+        : undefined;
+    this.#lastConnack = {
+      sessionPresent: connack.sessionPresent,
+      reasonCode: connack.reasonCode,
+      properties: props,
+    };
+
+    // [MQTT-3.2.2-21] the server's Keep Alive replaces ours
+    const keepalive = props?.serverKeepAlive ?? this.#options.keepalive ?? 60;
+    const interval = keepalive * 1000;
+    const pingTimeout = this.#options.pingTimeout ?? Math.min(30_000, Math.max(1_000, interval / 2));
+    connection.startKeepalive(interval, pingTimeout, () =>
+      this.#fatal(
+        connection,
+        new MqttClientError(
+          ClientErrorCode.KEEPALIVE_TIMEOUT,
+          `no answer to PINGREQ within ${pingTimeout} ms`,
+          {
+            reasonCode: 0x8d,
+          },
+        ),
+        0x8d,
+      ),
+    );
+
+    if (first) {
+      // Messages that came with the CONNACK wait one macrotask, so that a handler attached right
+      // after `await connect()` receives them.
+      this.#holding = true;
+      setTimeout(() => this.#release(), 0);
+    }
+    this.#resume(connection, connack.sessionPresent, first);
+    this.emit('connect', this.#lastConnack);
+  }
+
+  /** After CONNACK: resubscribe, re-send what is unacknowledged, then the queue. */
+  #resume(connection: Connection, sessionPresent: boolean, first: boolean): void {
+    if (!sessionPresent) {
+      // [MQTT-3.2.2-5] no session on the server: our session state about it is void
+      this.#incomingQos2.clear();
+      this.#acks.clear();
+      if (!first && this.#options.resubscribe !== false) this.#resubscribe();
+    }
+    // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) and PUBREL, in their original order
+    for (const [id, op] of [...this.#inflight]) {
+      if (!sessionPresent && op.released) {
+        // The server had taken the message (PUBREC); its new session cannot complete the flow.
+        this.#finish(id, op);
+        op.resolve?.({ reasonCode: 0 } as never);
+        continue;
+      }
+      try {
+        this.#sendOperation(connection, op, sessionPresent && op.kind === Kind.PUBLISH);
+      } catch (error) {
+        this.#finish(id, op);
+        op.reject?.(toClientError(error));
+      }
+    }
+    if (sessionPresent) this.#acks.flush();
+    this.#pump();
+  }
+
+  #resubscribe(): void {
+    const pending = new Set<string>();
+    for (const op of this.#inflight.values()) {
+      if (op.packet.type === 'subscribe') for (const s of op.packet.subscriptions) pending.add(s.topicFilter);
+    }
+    for (const [filter, entry] of this.#subscriptions) {
+      if (pending.has(filter)) continue;
+      const packet: SubscribePacket = {
+        type: 'subscribe',
+        packetId: 0,
+        subscriptions: [entry.subscription],
+        properties: entry.properties,
+      };
+      const op: Operation = {
+        kind: Kind.SUBSCRIBE,
+        packet,
+        released: false,
+        resolve: undefined,
+        reject: (error) => this.#report(toClientError(error)),
+      };
+      // Resubscriptions go first, before publishes that may depend on them.
+      this.#queue.splice(this.#queueHead, 0, op);
+    }
+  }
+
+  #release(): void {
+    this.#holding = false;
+    const held = this.#held;
+    this.#held = [];
+    for (const message of held) this.#dispatch(message);
+  }
+
+  // ─── Incoming packets ──────────────────────────────────────────────────────────────────────────
+
+  #onPacket(connection: Connection, packet: Packet): void {
+    if (connection !== this.#connection) {
+      if (packet.type === 'connack') this.#onConnack(connection, packet);
+      else if (packet.type === 'auth') this.#onAuth(connection, packet);
+      // [MQTT-3.2.0-1] the server's first packet is CONNACK
+      else
+        this.#protocolError(
+          connection,
+          protocolViolation(`${packet.type.toUpperCase()} before CONNACK`, 'MQTT-3.2.0-1'),
+        );
+      return;
+    }
+    switch (packet.type) {
+      case 'publish':
+        this.#onPublish(connection, packet);
+        return;
+      case 'puback':
+      case 'pubcomp': {
+        const op = this.#inflight.get(packet.packetId);
+        if (!op || op.packet.type !== 'publish' || (packet.type === 'puback') !== (op.packet.qos === 1))
+          return;
+        if (packet.type === 'pubcomp' && !op.released) return;
+        this.#finish(packet.packetId, op);
+        const reasonCode = packet.reasonCode ?? 0;
+        if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, packet.properties));
+        else op.resolve?.({ reasonCode, properties: packet.properties } as never);
+        return;
+      }
+      case 'pubrec': {
+        const op = this.#inflight.get(packet.packetId);
+        if (!op || op.packet.type !== 'publish' || op.packet.qos !== 2) {
+          // [MQTT-4.3.3-?] answer an unknown PUBREC so that the server's flow ends
+          connection.send({
+            type: 'pubrel',
+            packetId: packet.packetId,
+            ...(this.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
+          });
+          return;
+        }
+        const reasonCode = packet.reasonCode ?? 0;
+        if (reasonCode >= 0x80) {
+          // [MQTT-4.3.3-?] a failed PUBREC ends the flow: no PUBREL
+          this.#finish(packet.packetId, op);
+          op.reject?.(publishRejected(reasonCode, packet.properties));
+          return;
+        }
+        if (!op.released) {
+          op.released = true;
+          // PUBRELs are re-sent in PUBREC order [MQTT-4.6.0-3]: move the entry to the end.
+          this.#inflight.delete(packet.packetId);
+          this.#inflight.set(packet.packetId, op);
+        }
+        // [MQTT-4.3.3-9] answer PUBREC with PUBREL
+        connection.send({ type: 'pubrel', packetId: packet.packetId });
+        return;
+      }
+      case 'pubrel': {
+        const known = this.#incomingQos2.delete(packet.packetId);
+        // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP
+        connection.send({
+          type: 'pubcomp',
+          packetId: packet.packetId,
+          ...(!known && this.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
+        });
+        return;
+      }
+      case 'suback':
+        this.#onSuback(packet);
+        return;
+      case 'unsuback':
+        this.#onUnsuback(packet);
+        return;
+      case 'pingresp':
+        return;
+      case 'disconnect':
+        this.#onDisconnect(connection, packet);
+        return;
+      case 'auth':
+        this.#onAuth(connection, packet);
+        return;
+      default:
+        // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and a second CONNACK never come from a server.
+        this.#protocolError(
+          connection,
+          packet.type === 'connack'
+            ? protocolViolation('a second CONNACK', 'MQTT-3.2.0-2')
+            : protocolViolation(`a server sent ${packet.type.toUpperCase()}`, undefined),
+        );
+    }
+  }
+
+  #onSuback(packet: SubackPacket): void {
+    const op = this.#inflight.get(packet.packetId);
+    if (!op || op.packet.type !== 'subscribe') return;
+    this.#finish(packet.packetId, op);
+    const subs = op.packet.subscriptions;
+    const results: SubscribeResult[] = subs.map((sub, i) => {
+      const reasonCode = packet.reasonCodes[i] ?? 0x80;
+      const ok = reasonCode < 0x80;
+      if (ok)
+        this.#subscriptions.set(sub.topicFilter, {
+          subscription: sub,
+          properties: (op.packet as SubscribePacket).properties,
+        });
+      return { topicFilter: sub.topicFilter, reasonCode, qos: ok ? (reasonCode as QoS) : undefined };
+    });
+    if (op.resolve) op.resolve(results as never);
+    else {
+      const failed = results.find((r) => r.reasonCode >= 0x80);
+      if (failed) {
+        this.#report(
+          new MqttClientError(
+            ClientErrorCode.PROTOCOL_ERROR,
+            `resubscribe to ${failed.topicFilter} refused: ${reasonName(failed.reasonCode)}`,
+            {
+              reasonCode: failed.reasonCode,
+            },
+          ),
+        );
+      }
+    }
+  }
+
+  #onUnsuback(packet: UnsubackPacket): void {
+    const op = this.#inflight.get(packet.packetId);
+    if (!op || op.packet.type !== 'unsubscribe') return;
+    this.#finish(packet.packetId, op);
+    const results = op.packet.topicFilters.map((topicFilter, i) => {
+      this.#subscriptions.delete(topicFilter);
+      return { topicFilter, reasonCode: packet.reasonCodes?.[i] ?? 0 };
+    });
+    op.resolve?.(results as never);
+  }
+
+  #onPublish(connection: Connection, packet: PublishPacket): void {
+    let topic = packet.topic;
+    const alias = packet.properties?.topicAlias;
+    if (alias !== undefined) {
+      if (alias === 0 || alias > this.#topicAliasMaximum) {
+        // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
+        this.#protocolError(
+          connection,
+          protocolViolation(
+            `Topic Alias ${alias} outside 1..${this.#topicAliasMaximum}`,
+            'MQTT-3.3.2-10',
+            0x94,
+          ),
+        );
+        return;
+      }
+      if (topic === '') {
+        const known = this.#incomingAliases.get(alias);
+        if (known === undefined) {
+          this.#protocolError(
+            connection,
+            protocolViolation(`unknown Topic Alias ${alias}`, 'MQTT-3.3.4-?', 0x82),
+          );
+          return;
+        }
+        topic = known;
+      } else {
+        this.#incomingAliases.set(alias, topic);
+      }
+    } else if (topic === '') {
+      this.#protocolError(connection, protocolViolation('PUBLISH without topic or alias', 'MQTT-3.3.2-1'));
+      return;
+    }
+    const qos = packet.qos;
+    const id = packet.packetId as number;
+    if (qos > 0) {
+      if (qos === 2 && this.#incomingQos2.has(id)) {
+        // Already received (we sent PUBREC): a re-delivery, not a new message [MQTT-4.3.3-?]
+        connection.send({ type: 'pubrec', packetId: id });
+        return;
+      }
+      if (this.#acks.has(id)) return; // still being processed (manual ack): re-delivery
+      if (this.protocolVersion === 5 && this.#acks.size + this.#incomingQos2.size >= this.#receiveMaximum) {
+        // [MQTT-3.3.4-9] the server exceeded the Receive Maximum we announced
+        this.#protocolError(connection, protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', 0x93));
+        return;
+      }
+    }
+    const message = new Message(
+      topic,
+      packet.payload,
+      qos,
+      packet.retain,
+      packet.dup,
+      packet.properties,
+      packet.packetId,
+    );
+    if (qos > 0 && this.#options.manualAck) {
+      message.ticket = this.#acks.add(id, qos as 1 | 2);
+    }
+    if (this.#holding) this.#held.push(message);
+    else this.#dispatch(message);
+    if (qos > 0 && !message.ticket) {
+      if (qos === 1) connection.send({ type: 'puback', packetId: id });
+      else {
+        this.#incomingQos2.add(id);
+        connection.send({ type: 'pubrec', packetId: id });
+      }
+    }
+  }
+
+  #dispatch(message: Message): void {
+    const ticket = message.ticket;
+    if (this.#requests.handle(message)) {
+      ticket?.release();
+      return;
+    }
+    for (const listener of this.listenersOf('message')) {
+      try {
+        const result = listener(message);
+        if (ticket && isThenable(result)) {
+          ticket.holds++;
+          result.then(
+            () => ticket.release(),
+            (error: unknown) => {
+              ticket.release();
+              this.#report(toClientError(error));
+            },
+          );
+        }
+      } catch (error) {
+        this.#report(toClientError(error));
+      }
+    }
+    for (const stream of this.#streams) if (stream.matches(message.topic)) stream.push(message);
+    ticket?.release();
+  }
+
+  #sendAck(ticket: AckTicket): boolean {
+    const connection = this.#connection;
+    if (!connection) return false;
+    if (ticket.qos === 1) connection.send({ type: 'puback', packetId: ticket.packetId });
+    else {
+      this.#incomingQos2.add(ticket.packetId);
+      connection.send({ type: 'pubrec', packetId: ticket.packetId });
+    }
+    return true;
+  }
+
+  #onAuth(connection: Connection, packet: AuthPacket): void {
+    const handler = this.#options.onAuth;
+    if (packet.reasonCode === 0x00) {
+      const reauth = this.#reauth;
+      this.#reauth = undefined;
+      reauth?.resolve();
+      return;
+    }
+    if (packet.reasonCode !== 0x18 || !handler) {
+      this.#fatal(
+        connection,
+        new MqttClientError(
+          ClientErrorCode.AUTH_FAILED,
+          handler
+            ? `unexpected AUTH reason 0x${packet.reasonCode.toString(16)}`
+            : 'AUTH received but no onAuth handler',
+          {
+            reasonCode: 0x82,
+          },
+        ),
+        0x82,
+      );
+      return;
+    }
+    const props = packet.properties;
+    Promise.resolve()
+      .then(() =>
+        handler({
+          reasonCode: packet.reasonCode,
+          authenticationMethod: props?.authenticationMethod,
+          authenticationData: props?.authenticationData,
+          properties: props,
+        }),
+      )
+      .then(
+        (answer: AuthResponse) => {
+          if (connection.closed) return;
+          const properties: Properties = {
+            authenticationMethod:
+              props?.authenticationMethod ?? this.#options.properties?.authenticationMethod,
+          };
+          if (answer.authenticationData) properties.authenticationData = answer.authenticationData;
+          if (answer.userProperties) properties.userProperties = answer.userProperties;
+          if (answer.reasonString) properties.reasonString = answer.reasonString;
+          connection.send({ type: 'auth', reasonCode: 0x18, properties });
+        },
+        (error: unknown) =>
+          this.#fatal(
+            connection,
+            new MqttClientError(
+              ClientErrorCode.AUTH_FAILED,
+              `onAuth failed: ${(error as Error)?.message ?? error}`,
+              { cause: error },
+            ),
+            0x80,
+          ),
+      );
+  }
+
+  #onDisconnect(connection: Connection, packet: DisconnectPacket): void {
+    const info: DisconnectInfo = { reasonCode: packet.reasonCode ?? 0, properties: packet.properties };
+    this.emit('disconnect', info);
+    this.#checkRedirect(info.reasonCode, packet.properties);
+    const error = new MqttClientError(
+      ClientErrorCode.SERVER_DISCONNECT,
+      `server disconnected: ${reasonName(info.reasonCode)}`,
+      {
+        reasonCode: info.reasonCode,
+      },
+    );
+    connection.destroy();
+    // [MQTT-3.14.4-?] Session taken over: another client uses our id; reconnecting would fight it.
+    this.#connectionLost(connection, error, info.reasonCode === 0x8e);
+  }
+
+  #checkRedirect(reasonCode: number, properties: Properties | undefined): void {
+    if ((reasonCode !== 0x9c && reasonCode !== 0x9d) || !properties?.serverReference) return;
+    const info: RedirectInfo = {
+      reasonCode,
+      serverReference: properties.serverReference,
+      permanent: reasonCode === 0x9d,
+    };
+    this.emit('redirect', info);
+    if (this.#options.followRedirects) {
+      try {
+        this.#endpoint = redirectEndpoint(this.#endpoint, info.serverReference);
+      } catch (error) {
+        this.#report(toClientError(error));
+      }
+    }
+  }
+
+  // ─── Failures and closing ──────────────────────────────────────────────────────────────────────
+
+  /** The server broke the protocol: DISCONNECT with the reason (v5), close, report, reconnect. */
+  #protocolError(connection: Connection, error: MqttClientError): void {
+    this.#fatal(connection, error, error.reasonCode ?? 0x82);
+  }
+
+  #fatal(connection: Connection, error: MqttClientError, reasonCode: number): void {
+    if (connection.closed) return;
+    if (this.protocolVersion === 5) connection.end({ type: 'disconnect', reasonCode });
+    connection.destroy();
+    this.#report(error);
+    if (connection === this.#connection) this.#connectionLost(connection, error);
+    else this.#handshake?.reject(error);
+  }
+
+  #connectionLost(connection: Connection, error: Error | undefined, final = false): void {
+    if (connection !== this.#connection) return;
+    connection.destroy();
+    this.#connection = undefined;
+    this.#reauth?.reject(
+      new MqttClientError(ClientErrorCode.CONNECTION_CLOSED, 'connection lost during re-authentication'),
+    );
+    this.#reauth = undefined;
+    const resolveWritable = this.#resolveWritable;
+    this.#writable = this.#resolveWritable = undefined;
+    resolveWritable?.();
+    if (this.#state === 'closed') return;
+    const backoff = this.#backoff;
+    if (!backoff || final) {
+      this.#state = 'offline';
+      this.emit('offline', { error, delay: undefined });
+      this.#shutdown(
+        error ??
+          new MqttClientError(ClientErrorCode.CONNECTION_CLOSED, 'connection closed and reconnect is off'),
+      );
+      return;
+    }
+    if (Date.now() - this.#connectedAt >= backoff.stableAfter) backoff.reset();
+    this.#state = 'offline';
+    this.#scheduleReconnect(error);
+  }
+
+  #scheduleReconnect(error: Error | undefined): void {
+    const backoff = this.#backoff as Backoff;
+    if (backoff.exhausted) {
+      this.emit('offline', { error, delay: undefined });
+      this.#shutdown(
+        new MqttClientError(
+          ClientErrorCode.CLIENT_CLOSED,
+          `gave up after ${backoff.attempt} reconnect attempts`,
+          { cause: error },
+        ),
+      );
+      return;
+    }
+    const delay = Math.round(backoff.next());
+    this.emit('offline', { error, delay });
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.emit('reconnect', { attempt: backoff.attempt });
+      this.#attempt().then(
+        () => undefined,
+        (failure: Error) => {
+          if (this.#state === 'closed') return;
+          this.#report(toClientError(failure, ClientErrorCode.TRANSPORT_ERROR));
+          if (failure instanceof ConnackError && PERMANENT_REFUSALS.has(failure.reasonCode ?? 0)) {
+            this.#shutdown(failure);
+            return;
+          }
+          this.#scheduleReconnect(failure);
+        },
+      );
+    }, delay);
+  }
+
+  /** Reports an error no promise carries. */
+  #report(error: MqttClientError): void {
+    this.emit('error', error);
+  }
+
+  /** Closed for good: reject everything pending, end iterators. */
+  #shutdown(error: Error): void {
+    const first = !this.#shutDown;
+    this.#shutDown = true;
+    this.#state = 'closed';
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#connection?.destroy();
+    this.#connection = undefined;
+    const reason =
+      error instanceof MqttClientError && error.code === ClientErrorCode.CLIENT_CLOSED
+        ? error
+        : new MqttClientError(ClientErrorCode.CLIENT_CLOSED, `client closed: ${error.message}`, {
+            cause: error,
+            reasonCode: (error as MqttClientError).reasonCode,
+          });
+    const ops = [...this.#inflight.values(), ...this.#queue.slice(this.#queueHead)];
+    this.#inflight.clear();
+    this.#publishing = 0;
+    this.#queue = [];
+    this.#queueHead = 0;
+    for (const op of ops) op?.reject?.(reason);
+    this.#requests.close(reason);
+    for (const stream of [...this.#streams]) stream.end();
+    this.#streams.clear();
+    this.#acks.clear();
+    if (this.#holding) this.#release();
+    const resolveWritable = this.#resolveWritable;
+    this.#writable = this.#resolveWritable = undefined;
+    resolveWritable?.();
+    if (first) this.emit('close');
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function closedError(): MqttClientError {
+  return new MqttClientError(ClientErrorCode.CLIENT_CLOSED, 'the client is closed');
+}
+
+function protocolViolation(what: string, clause: string | undefined, reasonCode = 0x82): MqttClientError {
+  return new MqttClientError(ClientErrorCode.PROTOCOL_ERROR, `protocol error from the server: ${what}`, {
+    reasonCode,
+    clause,
+  });
+}
+
+function publishRejected(reasonCode: number, properties: Properties | undefined): MqttClientError {
+  const reason = properties?.reasonString ? `: ${properties.reasonString}` : '';
+  return new MqttClientError(
+    ClientErrorCode.PUBLISH_REJECTED,
+    `publish refused: ${reasonName(reasonCode)}${reason}`,
+    {
+      reasonCode,
+    },
+  );
+}
+
+/** A Server Reference is free-form (section 4.11); accept a URL or `host[:port]`. */
+function redirectEndpoint(current: Endpoint, reference: string): Endpoint {
+  const first = reference.split(/[\s,]+/)[0] ?? '';
+  if (/^[a-z]+:\/\//i.test(first)) return parseEndpoint(first);
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
+  if (!match) throw new TypeError(`cannot use Server Reference ${JSON.stringify(reference)}`);
+  const host = (match[1] as string).replace(/^\[(.*)\]$/, '$1');
+  const port = match[2] ? Number(match[2]) : current.port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const href = `${current.protocol}://${hostPart}:${port}${current.protocol.startsWith('ws') ? current.path : ''}`;
+  return { ...current, host, port, href };
+}

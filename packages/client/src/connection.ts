@@ -1,0 +1,205 @@
+import type { Packet, ProtocolVersion } from '@x/packets';
+import { Decoder, encodedLength, encodeInto, MqttProtocolError } from '@x/packets';
+import { ClientErrorCode, MqttClientError } from './errors.js';
+import { Keepalive } from './keepalive.js';
+import type { Transport } from './transports/transport.js';
+
+/** Encoded packets collect in a slab of this size and go out in one write per turn of the event loop. */
+const SLAB_SIZE = 64 * 1024;
+/** Unwritten bytes above which the connection reports itself congested. */
+const HIGH_WATER = 256 * 1024;
+
+/** What a connection reports to its owner. */
+export interface ConnectionEvents {
+  packet(packet: Packet): void;
+  /** The server broke the protocol; the owner decides how to close. */
+  protocolError(error: MqttClientError): void;
+  /** Writes may go on (after `congested` was true). */
+  drain(): void;
+}
+
+/** Schedules the write of the collected packets after the current macrotask's synchronous work. */
+const schedule: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function' ? (fn) => globalThis.setImmediate(fn) : queueMicrotask;
+
+/** Allocates slabs: Buffer in Node (the codec writes strings with Buffer's native UTF-8 writer). */
+const allocate: (size: number) => Uint8Array =
+  typeof globalThis.Buffer === 'function'
+    ? (size) => globalThis.Buffer.allocUnsafe(size)
+    : (size) => new Uint8Array(size);
+
+/**
+ * One network connection: encodes packets into a shared slab and writes them in batches, decodes
+ * what arrives, and watches liveness. The client owns the session; this only moves packets.
+ *
+ *   send() ─► encodeInto(slab) ─► [flushStart … end) ─► one transport.write() per tick
+ *
+ * Written ranges of the slab are never reused (the transport may still hold them); a fresh slab is
+ * taken when the current one is full.
+ */
+export class Connection {
+  readonly protocolVersion: ProtocolVersion;
+  readonly #transport: Transport;
+  readonly #decoder: Decoder;
+  readonly #events: ConnectionEvents;
+  #slab: Uint8Array = allocate(SLAB_SIZE);
+  #flushStart = 0;
+  #end = 0;
+  #scheduled = false;
+  #blocked = false;
+  #closed = false;
+  #keepalive: Keepalive | undefined;
+  /** The server's Maximum Packet Size (v5 CONNACK); Infinity until known. */
+  maxOutgoingPacketSize = Number.POSITIVE_INFINITY;
+  readonly #flushBound = () => this.flush();
+
+  constructor(
+    transport: Transport,
+    protocolVersion: ProtocolVersion,
+    maxIncomingPacketSize: number | undefined,
+    events: ConnectionEvents,
+  ) {
+    this.#transport = transport;
+    this.protocolVersion = protocolVersion;
+    this.#events = events;
+    this.#decoder = new Decoder({ protocolVersion, maxPacketSize: maxIncomingPacketSize });
+  }
+
+  /** True when the caller should wait for the `drain` event before sending much more. */
+  get congested(): boolean {
+    return this.#blocked || this.#end - this.#flushStart > HIGH_WATER;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts keep-alive: PINGREQ after `intervalMs` of silence, dead after `timeoutMs` without answer. */
+  startKeepalive(intervalMs: number, timeoutMs: number, dead: () => void): void {
+    this.#keepalive?.stop();
+    if (intervalMs <= 0) return;
+    this.#keepalive = new Keepalive(intervalMs, timeoutMs, {
+      ping: () => {
+        this.send({ type: 'pingreq' });
+        this.flush();
+      },
+      dead,
+    });
+    this.#keepalive.start();
+  }
+
+  /**
+   * Encodes a packet for the next batched write.
+   * @throws {MqttClientError} PACKET_TOO_LARGE beyond the server's Maximum Packet Size [MQTT-3.1.2-24],
+   * or INVALID_ARGUMENT when the codec refuses the packet.
+   */
+  send(packet: Packet): void {
+    if (this.#closed) return;
+    let size: number;
+    try {
+      size = encodedLength(packet, this.protocolVersion);
+    } catch (cause) {
+      throw toClientError(cause);
+    }
+    if (size > this.maxOutgoingPacketSize) {
+      // [MQTT-3.1.2-24] a packet above the server's maximum is never sent
+      throw new MqttClientError(
+        ClientErrorCode.PACKET_TOO_LARGE,
+        `${packet.type.toUpperCase()} of ${size} bytes exceeds the server's Maximum Packet Size of ${this.maxOutgoingPacketSize}`,
+        { reasonCode: 0x95, clause: 'MQTT-3.1.2-24' },
+      );
+    }
+    if (this.#slab.length - this.#end < size) {
+      this.flush();
+      this.#slab = allocate(Math.max(SLAB_SIZE, size));
+      this.#flushStart = this.#end = 0;
+    }
+    try {
+      encodeInto(packet, this.protocolVersion, this.#slab, this.#end);
+    } catch (cause) {
+      throw toClientError(cause);
+    }
+    this.#end += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      schedule(this.#flushBound);
+    }
+  }
+
+  /** Writes what has been collected now. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#closed || this.#end === this.#flushStart) return;
+    const chunk = this.#slab.subarray(this.#flushStart, this.#end);
+    this.#flushStart = this.#end;
+    if (!this.#transport.write(chunk)) this.#blocked = true;
+    this.#keepalive?.sent();
+  }
+
+  /** Bytes from the transport. */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    this.#keepalive?.received();
+    let packets: Packet[];
+    try {
+      packets = this.#decoder.push(chunk);
+    } catch (cause) {
+      this.#events.protocolError(toClientError(cause, ClientErrorCode.PROTOCOL_ERROR));
+      return;
+    }
+    for (let i = 0; i < packets.length && !this.#closed; i++) this.#events.packet(packets[i] as Packet);
+  }
+
+  /** The transport can take more bytes. */
+  drained(): void {
+    this.#blocked = false;
+    if (!this.congested) this.#events.drain();
+  }
+
+  /** Writes what is pending, optionally a last packet, then closes the transport gracefully. */
+  end(last?: Packet): void {
+    if (this.#closed) return;
+    if (last) {
+      try {
+        this.send(last);
+      } catch {
+        // A DISCONNECT that cannot be encoded still must not stop the close.
+      }
+    }
+    this.flush();
+    this.#shut();
+    this.#transport.end();
+    // A peer that never closes its side must not keep the socket open.
+    const timer = setTimeout(() => this.#transport.destroy(), 1_000);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Closes now, dropping unwritten bytes. */
+  destroy(): void {
+    if (this.#closed) return;
+    this.#shut();
+    this.#transport.destroy();
+  }
+
+  #shut(): void {
+    this.#closed = true;
+    this.#keepalive?.stop();
+    this.#keepalive = undefined;
+  }
+}
+
+/** Wraps a codec error (or anything thrown) into the client's error type, keeping reason and clause. */
+export function toClientError(
+  cause: unknown,
+  code: ClientErrorCode = ClientErrorCode.INVALID_ARGUMENT,
+): MqttClientError {
+  if (cause instanceof MqttClientError) return cause;
+  if (cause instanceof MqttProtocolError) {
+    return new MqttClientError(code, cause.message, {
+      reasonCode: cause.reasonCode,
+      clause: cause.clause,
+      cause,
+    });
+  }
+  return new MqttClientError(code, cause instanceof Error ? cause.message : String(cause), { cause });
+}

@@ -1,0 +1,131 @@
+/**
+ * Every error the client raises is an `MqttClientError` with a stable `code` from this table and,
+ * when the failure maps to one, the MQTT `reasonCode` (v5 reason code, or the v3 CONNACK return code).
+ */
+export const ClientErrorCode = {
+  /** The server refused the connection: CONNACK with a failure reason code (see `reasonCode`). */
+  CONNACK_REFUSED: 'CONNACK_REFUSED',
+  /** No CONNACK within `connectTimeout`. */
+  CONNECT_TIMEOUT: 'CONNECT_TIMEOUT',
+  /** The network connection could not be opened or broke (see `cause`). */
+  TRANSPORT_ERROR: 'TRANSPORT_ERROR',
+  /** The connection closed while the operation was in flight and it cannot be kept for resume. */
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+  /** `end()` was called, or reconnecting gave up, before the operation completed. */
+  CLIENT_CLOSED: 'CLIENT_CLOSED',
+  /** The server broke the protocol (malformed packet, unexpected packet, bad topic alias, …). */
+  PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  /** The packet is larger than the server's Maximum Packet Size (reason code 0x95). */
+  PACKET_TOO_LARGE: 'PACKET_TOO_LARGE',
+  /** The offline queue is full (`queueLimit`). */
+  QUEUE_FULL: 'QUEUE_FULL',
+  /** The server answered a PUBLISH with a failure reason code (0x80 and up). */
+  PUBLISH_REJECTED: 'PUBLISH_REJECTED',
+  /** No PINGRESP (or any other packet) within the ping timeout: the connection is dead. */
+  KEEPALIVE_TIMEOUT: 'KEEPALIVE_TIMEOUT',
+  /** The server sent DISCONNECT (see `reasonCode`). */
+  SERVER_DISCONNECT: 'SERVER_DISCONNECT',
+  /** Enhanced authentication failed or no `onAuth` handler was given for an AUTH packet. */
+  AUTH_FAILED: 'AUTH_FAILED',
+  /** A bad argument: invalid topic, QoS, option, … */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** A `request()` got no response in time. */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  /** A `messages()` iterator was not read fast enough and its buffer overflowed. */
+  ITERATOR_OVERFLOW: 'ITERATOR_OVERFLOW',
+} as const;
+
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+export interface MqttClientErrorOptions {
+  reasonCode?: number | undefined;
+  /** The spec rule the failure is about, e.g. `MQTT-3.3.2-8`. */
+  clause?: string | undefined;
+  cause?: unknown;
+}
+
+/** The one error class of the client: `code` says what failed, `reasonCode` carries the MQTT reason. */
+export class MqttClientError extends Error {
+  override name = 'MqttClientError';
+  readonly code: ClientErrorCode;
+  readonly reasonCode: number | undefined;
+  readonly clause: string | undefined;
+
+  constructor(code: ClientErrorCode, message: string, options: MqttClientErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.reasonCode = options.reasonCode;
+    this.clause = options.clause;
+  }
+}
+
+/** The server refused the connection; `reasonCode` is the CONNACK's reason (v5) or return code (v3). */
+export class ConnackError extends MqttClientError {
+  override name = 'ConnackError';
+  readonly properties: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(reasonCode: number, properties?: Readonly<Record<string, unknown>>) {
+    const reason = properties?.reasonString;
+    super(
+      ClientErrorCode.CONNACK_REFUSED,
+      `connection refused: ${reasonName(reasonCode)} (0x${reasonCode.toString(16).padStart(2, '0')})${
+        typeof reason === 'string' ? `: ${reason}` : ''
+      }`,
+      { reasonCode },
+    );
+    this.properties = properties;
+  }
+}
+
+const REASON_NAMES: Record<number, string> = {
+  0: 'Success',
+  1: 'Unacceptable protocol version (v3)',
+  2: 'Identifier rejected (v3)',
+  3: 'Server unavailable (v3)',
+  4: 'Bad user name or password (v3)',
+  5: 'Not authorized (v3)',
+  16: 'No matching subscribers',
+  17: 'No subscription existed',
+  24: 'Continue authentication',
+  25: 'Re-authenticate',
+  128: 'Unspecified error',
+  129: 'Malformed Packet',
+  130: 'Protocol Error',
+  131: 'Implementation specific error',
+  132: 'Unsupported Protocol Version',
+  133: 'Client Identifier not valid',
+  134: 'Bad User Name or Password',
+  135: 'Not authorized',
+  136: 'Server unavailable',
+  137: 'Server busy',
+  138: 'Banned',
+  139: 'Server shutting down',
+  140: 'Bad authentication method',
+  141: 'Keep Alive timeout',
+  142: 'Session taken over',
+  143: 'Topic Filter invalid',
+  144: 'Topic Name invalid',
+  145: 'Packet Identifier in use',
+  146: 'Packet Identifier not found',
+  147: 'Receive Maximum exceeded',
+  148: 'Topic Alias invalid',
+  149: 'Packet too large',
+  150: 'Message rate too high',
+  151: 'Quota exceeded',
+  152: 'Administrative action',
+  153: 'Payload format invalid',
+  154: 'Retain not supported',
+  155: 'QoS not supported',
+  156: 'Use another server',
+  157: 'Server moved',
+  158: 'Shared Subscriptions not supported',
+  159: 'Connection rate exceeded',
+  160: 'Maximum connect time',
+  161: 'Subscription Identifiers not supported',
+  162: 'Wildcard Subscriptions not supported',
+};
+
+/** Readable name of a reason code (v5 names; v3 CONNACK return codes 1..5 where they differ). */
+export function reasonName(code: number): string {
+  return REASON_NAMES[code] || `reason 0x${code.toString(16)}`;
+}

@@ -1,0 +1,93 @@
+/**
+ * The byte pipe under a client connection. One interface, one implementation per medium:
+ * TCP, TLS, Unix socket and WebSocket in Node (`node.ts`), WebSocket in browsers (`browser.ts`).
+ */
+
+/** Where to connect, parsed from the URL given to `connect()`. */
+export interface Endpoint {
+  protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss' | 'unix';
+  host: string;
+  port: number;
+  /** WebSocket path (with query), or the socket path for 'unix'. */
+  path: string;
+  /** The URL as given, for messages and WebSocket. */
+  href: string;
+}
+
+/** Callbacks the transport calls. `close` is called exactly once, after `open` resolved. */
+export interface TransportHandlers {
+  data(chunk: Uint8Array): void;
+  /** Writes may go on again after `write()` returned false. */
+  drain(): void;
+  close(error?: Error): void;
+}
+
+/** An open byte pipe. */
+export interface Transport {
+  /** Queues bytes; false means "slow down": wait for `drain` before writing much more. */
+  write(chunk: Uint8Array): boolean;
+  /** Closes after the queued bytes are written. */
+  end(): void;
+  /** Closes now. */
+  destroy(): void;
+}
+
+/** Options the transports understand (TLS material, WebSocket options). */
+export interface TransportOptions {
+  /** TLS: trusted CA certificates (PEM). */
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
+  /** TLS: client certificate (PEM). */
+  cert?: string | Uint8Array;
+  /** TLS: client private key (PEM). */
+  key?: string | Uint8Array;
+  /** TLS: verify the server certificate. Default true. */
+  rejectUnauthorized?: boolean;
+  /** TLS: SNI server name. Default: the URL's host name when it is not an IP address. */
+  servername?: string;
+  /** Node only: extra options passed to the `ws` package's WebSocket constructor. */
+  wsOptions?: Record<string, unknown>;
+}
+
+/** Opens a transport; rejects when the connection cannot be established. */
+export type OpenTransport = (
+  endpoint: Endpoint,
+  options: TransportOptions,
+  handlers: TransportHandlers,
+) => Promise<Transport>;
+
+const DEFAULT_PORTS = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443, unix: 0 } as const;
+const ALIASES: Record<string, Endpoint['protocol']> = {
+  'mqtt:': 'mqtt',
+  'tcp:': 'mqtt',
+  'mqtts:': 'mqtts',
+  'ssl:': 'mqtts',
+  'tls:': 'mqtts',
+  'ws:': 'ws',
+  'wss:': 'wss',
+  'unix:': 'unix',
+};
+
+/**
+ * Parses `mqtt://host:port`, `mqtts://`, `ws://host:port/path`, `wss://`, `unix:///path/to.sock`
+ * (and `tcp:`, `ssl:`, `tls:` aliases). A string starting with `/` or `.` is a Unix socket path.
+ */
+export function parseEndpoint(url: string): Endpoint {
+  if (url.startsWith('/') || url.startsWith('./') || url.startsWith('../')) {
+    return { protocol: 'unix', host: '', port: 0, path: url, href: url };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new TypeError(`invalid broker URL: ${JSON.stringify(url)}`, { cause });
+  }
+  const protocol = ALIASES[parsed.protocol];
+  if (!protocol) throw new TypeError(`unsupported URL scheme ${parsed.protocol} in ${url}`);
+  if (protocol === 'unix') {
+    return { protocol, host: '', port: 0, path: decodeURIComponent(parsed.pathname), href: url };
+  }
+  // URL keeps IPv6 brackets in hostname; sockets want the bare address.
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost';
+  const port = parsed.port ? Number(parsed.port) : DEFAULT_PORTS[protocol];
+  return { protocol, host, port, path: `${parsed.pathname || '/'}${parsed.search}`, href: url };
+}
