@@ -236,9 +236,9 @@ export class Broker {
 
   // ---- internal, used by Client, Router and the handlers ------------------------------------------
 
-  /** @internal ACL check, skipped for injected packets. */
-  aclAllows(client: Client, topic: string, access: 'read' | 'write'): boolean {
-    return this.#bypassAcl || this.hooks.acl(client, topic, access);
+  /** @internal ACL check, skipped for injected packets: 0 when allowed, else the refusal reason code. */
+  aclCheck(client: Client, topic: string, access: 'read' | 'write'): number {
+    return this.#bypassAcl ? 0 : this.hooks.acl(client, topic, access);
   }
 
   /** @internal A fresh client identifier [MQTT-3.1.3-6]. */

@@ -98,8 +98,11 @@ export interface Hook {
   onConnectAuthenticate?(client: Client, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined>;
   /** Gate (may be async): an AUTH packet during enhanced authentication or re-authentication. */
   onAuthPacket?(client: Client, packet: AuthPacket): MaybePromise<AuthOutcome | undefined>;
-  /** Gate: may this client publish to (`write`) or receive from (`read`) this topic/filter? */
-  onAclCheck?(client: Client, topic: string, access: 'read' | 'write'): boolean | undefined;
+  /**
+   * Gate: may this client publish to (`write`) or subscribe to (`read`) this topic/filter? `false`
+   * refuses with Not authorized (0x87); a number ≥ 0x80 refuses with that reason code (v5).
+   */
+  onAclCheck?(client: Client, topic: string, access: 'read' | 'write'): boolean | number | undefined;
   /** Gate: after authentication; return a CONNACK reason code (≥ 0x80) to refuse. */
   onConnect?(client: Client, packet: ConnectPacket): number | undefined;
   /** Notification: CONNACK sent, the session is live on this connection. */
@@ -236,13 +239,18 @@ export class Hooks {
     return chain(this.on.onAuthPacket, 0, (h) => h.onAuthPacket!(client, packet));
   }
 
-  /** ACL: the first hook with a verdict decides; with no ACL hook everything authenticated is allowed. */
-  acl(client: Client, topic: string, access: 'read' | 'write'): boolean {
+  /**
+   * ACL: the first hook with a verdict decides; with no ACL hook everything authenticated is allowed.
+   * Returns 0 when allowed, otherwise the reason code to refuse with.
+   */
+  acl(client: Client, topic: string, access: 'read' | 'write'): number {
     for (const h of this.on.onAclCheck) {
       const verdict = h.onAclCheck!(client, topic, access);
-      if (verdict !== undefined) return verdict;
+      if (verdict === undefined) continue;
+      if (verdict === true) return 0;
+      return verdict === false ? 0x87 : verdict;
     }
-    return true;
+    return 0;
   }
 }
 

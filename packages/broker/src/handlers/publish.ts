@@ -81,9 +81,9 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     topic = input.topic;
     properties = input.properties;
   }
-  if (reasonCode === RC.SUCCESS && !broker.aclAllows(client, topic, 'write')) {
-    broker.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
-    reasonCode = RC.NOT_AUTHORIZED;
+  if (reasonCode === RC.SUCCESS) {
+    reasonCode = broker.aclCheck(client, topic, 'write');
+    if (reasonCode !== 0) broker.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
   }
 
   if (reasonCode < 0x80) {

@@ -22,9 +22,10 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
   const retainedFor: SessionSubscription[] = [];
 
   for (const s of packet.subscriptions) {
-    if (!broker.aclAllows(client, s.topicFilter, 'read')) {
+    const refusal = broker.aclCheck(client, s.topicFilter, 'read');
+    if (refusal !== 0) {
       broker.log.info({ clientId: client.id, topicFilter: s.topicFilter }, 'SUBSCRIBE refused by ACL');
-      reasonCodes.push(failure(RC.NOT_AUTHORIZED));
+      reasonCodes.push(failure(refusal));
       continue;
     }
     const qos = Math.min(s.qos, broker.options.maximumQoS) as QoS;
