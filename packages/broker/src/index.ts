@@ -17,15 +17,36 @@ export {
   type StoredSubscription,
   type Subscriber,
 } from './hooks.js';
+export { type ApiContext, handleApi } from './http/api.js';
+export { type BlockEntry, BlockListHook } from './http/block-list.js';
+export { brokerMetrics } from './http/metrics.js';
 export { InlineClient, type InlineHandler, type InlineMessage } from './inline.js';
+export { addressWithoutPort, LedgerHook, type LedgerHookOptions } from './ledger/hook.js';
 export { type AuthDecision, Ledger } from './ledger/ledger.js';
 export { formatPath, LedgerRulesError, parseLedgerRules } from './ledger/parse.js';
 export { type HashOptions, hashPassword, verifyPassword } from './ledger/password.js';
 export { Access, type AclRule, type AuthRule, type LedgerClient, type LedgerRules } from './ledger/types.js';
 export { type RuleIssue, validateLedgerRules } from './ledger/validate.js';
+export { HttpListener, type HttpListenerOptions } from './listeners/http.js';
 export type { AcceptConnection, ConnectionInfo, Listener } from './listeners/listener.js';
 export { duplexPair, MemoryListener } from './listeners/memory.js';
+export {
+  ConnectionGate,
+  guardPacketSize,
+  type ListenerLimits,
+  NetServerListener,
+  type NetServerListenerOptions,
+} from './listeners/net-server.js';
 export { TcpListener, type TcpListenerOptions } from './listeners/tcp.js';
+export {
+  certificateIdentities,
+  secureContextOptions,
+  TlsListener,
+  type TlsListenerOptions,
+  type TlsOptions,
+} from './listeners/tls.js';
+export { UnixListener, type UnixListenerOptions } from './listeners/unix.js';
+export { WebSocketListener, type WebSocketListenerOptions } from './listeners/websocket.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
 export type { Delivery, Message } from './message.js';
 export type { BrokerOptions } from './options.js';

@@ -1,0 +1,333 @@
+import { createServer, connect as netConnect, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { createWebSocketStream } from 'ws';
+import {
+  AllowAllHook,
+  Broker,
+  type Hook,
+  Ledger,
+  LedgerHook,
+  type Listener,
+  NetServerListener,
+  silentLogger,
+  TlsListener,
+  UnixListener,
+  WebSocketListener,
+} from '../src/index.js';
+import { makeCertificates, type TestCertificates } from './listeners-fixtures.js';
+
+/**
+ * MQTT.js over a WebSocket opened here. Under vitest's module runner MQTT.js's own `require('ws')`
+ * gets ws's ESM wrapper, whose default export lacks `createWebSocketStream`, so its WebSocket
+ * transport cannot start; the MQTT side is still all MQTT.js.
+ */
+function connectWs(url: string, options: IClientOptions & { ca?: string } = {}): Promise<MqttClient> {
+  const client = new MqttClient(
+    () => createWebSocketStream(new WebSocket(url, ['mqtt'], options.ca ? { ca: options.ca } : {})),
+    { reconnectPeriod: 0, ...options },
+  );
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+  });
+}
+
+async function startBroker(listener: Listener, hooks: Hook[] = [new AllowAllHook()]): Promise<Broker> {
+  const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+  for (const hook of hooks) broker.addHook(hook);
+  await broker.addListener(listener);
+  await broker.start();
+  return broker;
+}
+
+/** Subscribes, publishes to itself and returns what came back. */
+async function roundTrip(client: MqttClient, topic: string): Promise<string> {
+  await client.subscribeAsync(topic, { qos: 1 });
+  const received = new Promise<string>((resolve) =>
+    client.once('message', (_t, payload) => resolve(String(payload))),
+  );
+  await client.publishAsync(topic, `hello ${topic}`, { qos: 1 });
+  return received;
+}
+
+/** Resolves when the socket is closed by the server; rejects if it stays open for `ms`. */
+function closedByServer(port: number, bytes?: Uint8Array, ms = 2000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the server kept the connection open'));
+    }, ms);
+    socket.on('connect', () => bytes && socket.write(bytes));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** A CONNECT (v3.1.1, clean session, client id `id`). */
+function connectBytes(id: string): Buffer {
+  const payload = Buffer.concat([Buffer.from([0, id.length]), Buffer.from(id)]);
+  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60]);
+  return Buffer.concat([Buffer.from([0x10, variable.length + payload.length]), variable, payload]);
+}
+
+describe('TLS listener', () => {
+  let certs: TestCertificates;
+  beforeAll(() => {
+    certs = makeCertificates('device-42');
+  });
+  afterAll(() => certs.cleanup());
+
+  it('serves MQTT over TLS with a certificate from files', async () => {
+    const listener = new TlsListener({
+      port: 0,
+      certFile: certs.files.serverCert,
+      keyFile: certs.files.serverKey,
+    });
+    const broker = await startBroker(listener);
+    try {
+      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${listener.port}`, {
+        ca: certs.caCert,
+        protocolVersion: 5,
+      });
+      expect(await roundTrip(client, 'tls/a')).toBe('hello tls/a');
+      await client.endAsync();
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('uses the client certificate CN as user name and refuses clients without a certificate', async () => {
+    const listener = new TlsListener({
+      port: 0,
+      cert: certs.serverCert,
+      key: certs.serverKey,
+      ca: certs.caCert,
+      requestCert: true,
+      cnAsUsername: true,
+    });
+    const ledger = new Ledger({
+      auth: [{ username: 'device-42' }],
+      acl: [{ filters: { 'devices/%u/#': 'readwrite' } }],
+    });
+    const broker = await startBroker(listener, [new LedgerHook({ ledger })]);
+    try {
+      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${listener.port}`, {
+        ca: certs.caCert,
+        cert: certs.clientCert,
+        key: certs.clientKey,
+        username: 'someone-else', // replaced by the certificate's CN
+        protocolVersion: 5,
+      });
+      expect(broker.client(client.options.clientId!)?.username).toBe('device-42');
+      expect(await roundTrip(client, 'devices/device-42/temp')).toBe('hello devices/device-42/temp');
+      await expect(client.subscribeAsync('devices/other/#')).rejects.toThrow(/Not authorized/);
+      await client.endAsync();
+
+      const anonymous = mqtt.connect(`mqtts://127.0.0.1:${listener.port}`, {
+        ca: certs.caCert,
+        reconnectPeriod: 0,
+        connectTimeout: 2000,
+      });
+      const outcome = await new Promise<string>((resolve) => {
+        anonymous.once('connect', () => resolve('connected'));
+        anonymous.once('error', (error) => resolve(`error: ${error.message}`));
+        anonymous.once('close', () => resolve('closed'));
+        setTimeout(() => resolve('no answer'), 5000);
+      });
+      anonymous.end(true);
+      expect(outcome).toMatch(/^(closed|error)/);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe('WebSocket listener', () => {
+  it('serves MQTT on /mqtt with the mqtt subprotocol, v3.1.1 and v5', async () => {
+    const listener = new WebSocketListener({ port: 0 });
+    const broker = await startBroker(listener);
+    try {
+      for (const protocolVersion of [4, 5] as const) {
+        const client = await connectWs(`ws://127.0.0.1:${listener.port}/mqtt`, { protocolVersion });
+        expect(await roundTrip(client, `ws/${protocolVersion}`)).toBe(`hello ws/${protocolVersion}`);
+        await client.endAsync();
+      }
+      const raw = new WebSocket(`ws://127.0.0.1:${listener.port}/mqtt`, ['mqtt']);
+      await new Promise((resolve, reject) => {
+        raw.once('open', resolve);
+        raw.once('error', reject);
+      });
+      expect(raw.protocol).toBe('mqtt');
+      raw.close();
+      const wrongPath = new WebSocket(`ws://127.0.0.1:${listener.port}/other`, ['mqtt']);
+      const status = await new Promise<number>((resolve) => {
+        wrongPath.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        wrongPath.once('error', () => resolve(-1));
+      });
+      expect(status).toBe(404);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('serves any path when configured so', async () => {
+    const listener = new WebSocketListener({ port: 0, path: null });
+    const broker = await startBroker(listener);
+    try {
+      const client = await connectWs(`ws://127.0.0.1:${listener.port}/anything/here`);
+      expect(await roundTrip(client, 'ws/any')).toBe('hello ws/any');
+      await client.endAsync();
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('serves secure WebSocket', async () => {
+    const certs = makeCertificates();
+    const listener = new WebSocketListener({
+      port: 0,
+      tls: { certFile: certs.files.serverCert, keyFile: certs.files.serverKey },
+    });
+    const broker = await startBroker(listener);
+    try {
+      expect(listener.address()).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/mqtt$/);
+      const client = await connectWs(`wss://127.0.0.1:${listener.port}/mqtt`, {
+        ca: certs.caCert,
+        protocolVersion: 5,
+      });
+      expect(await roundTrip(client, 'wss/a')).toBe('hello wss/a');
+      await client.endAsync();
+    } finally {
+      await broker.close();
+      certs.cleanup();
+    }
+  });
+});
+
+describe('Unix socket listener', () => {
+  it('serves MQTT on a socket file and removes it on close', async () => {
+    const path = join(tmpdir(), `mqtt-${process.pid}-${Date.now()}.sock`);
+    const listener = new UnixListener({ path });
+    const broker = await startBroker(listener);
+    try {
+      const client = await mqtt.connectAsync({ protocol: 'mqtt', path, unixSocket: true } as IClientOptions);
+      expect(await roundTrip(client, 'unix/a')).toBe('hello unix/a');
+      await client.endAsync();
+    } finally {
+      await broker.close();
+    }
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('an existing net.Server', () => {
+  it('takes the sockets of a server the host application owns', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const listener = new NetServerListener({ server });
+    const broker = await startBroker(listener);
+    try {
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
+      expect(await roundTrip(client, 'net/a')).toBe('hello net/a');
+      await client.endAsync();
+    } finally {
+      await broker.close();
+    }
+    expect(server.listening).toBe(true); // the host app's server is its own to close
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('can start the server itself and then closes it', async () => {
+    const server = createServer();
+    const listener = new NetServerListener({ server, listen: { port: 0, host: '127.0.0.1' } });
+    const broker = await startBroker(listener);
+    const port = (server.address() as { port: number }).port;
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
+    await client.endAsync();
+    await broker.close();
+    expect(server.listening).toBe(false);
+  });
+});
+
+describe('per-listener limits', () => {
+  it('closes connections beyond maxConnections', async () => {
+    const server = createServer();
+    const listener = new NetServerListener({
+      server,
+      listen: { port: 0, host: '127.0.0.1' },
+      maxConnections: 1,
+    });
+    const broker = await startBroker(listener);
+    const port = (server.address() as { port: number }).port;
+    try {
+      const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+      await closedByServer(port, connectBytes('second'));
+      expect(listener.gate.refused).toBe(1);
+      await first.endAsync();
+      await new Promise((r) => setTimeout(r, 50));
+      const third = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+      await third.endAsync();
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('closes connections beyond the connection rate', async () => {
+    const listener = new WebSocketListener({ port: 0, connectionRate: 2 });
+    const broker = await startBroker(listener);
+    try {
+      const opened: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const ws = new WebSocket(`ws://127.0.0.1:${listener.port}/mqtt`, ['mqtt']);
+        opened.push(
+          await new Promise<boolean>((resolve) => {
+            ws.once('open', () => {
+              ws.close();
+              resolve(true);
+            });
+            ws.once('unexpected-response', () => resolve(false));
+            ws.once('error', () => resolve(false));
+          }),
+        );
+      }
+      expect(opened).toEqual([true, true, false]);
+      expect(listener.gate.refused).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('closes a connection that sends a packet larger than the listener allows', async () => {
+    const certs = makeCertificates();
+    const listener = new TlsListener({
+      port: 0,
+      cert: certs.serverCert,
+      key: certs.serverKey,
+      maxPacketSize: 200,
+    });
+    const broker = await startBroker(listener);
+    try {
+      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${listener.port}`, {
+        ca: certs.caCert,
+        reconnectPeriod: 0,
+      });
+      expect(await roundTrip(client, 'small')).toBe('hello small');
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      client.publish('big', Buffer.alloc(500));
+      await closed;
+      client.end(true);
+    } finally {
+      await broker.close();
+      certs.cleanup();
+    }
+  });
+});
