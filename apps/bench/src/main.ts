@@ -1,11 +1,32 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { connCommand } from './commands/conn.js';
+import { latencyCommand } from './commands/latency.js';
+import { pubCommand } from './commands/pub.js';
+import { stressCommand } from './commands/stress.js';
+import { subCommand } from './commands/sub.js';
+
+const EXAMPLES = `
+Examples:
+  mqtt-bench stress  --broker tcp://127.0.0.1:1883 --num-clients 100 --num-messages 1000 --qos 1
+  mqtt-bench pub     --broker tcp://127.0.0.1:1883 --publishers 50 --num-messages 10000
+  mqtt-bench sub     --broker ws://127.0.0.1:8080/mqtt --subscribers 500 --qos 1
+  mqtt-bench latency --broker :1883 --rate 5000 --duration 30s --html latency.html
+  mqtt-bench conn    --broker mqtts://broker:8883 --cafile ca.pem --num-clients 5000 --connect-rate 500
+
+Every option also reads MQTT_BENCH_<OPTION> from the environment (MQTT_BENCH_BROKER=…).
+Exit code: 0 when every message was accounted for, 1 when the run found problems, 2 on bad usage.
+`;
 
 const program = new Command('mqtt-bench')
-  .description('Load generator for any MQTT broker')
+  .description('Load generator for any MQTT broker: stress, pub, sub, latency and conn scenarios')
   .version('0.0.0')
-  .action(() => {
-    process.stderr.write('mqtt-bench: no scenario is available in this build yet.\n');
-  });
+  .showHelpAfterError()
+  .addHelpText('after', EXAMPLES);
+program.addCommand(stressCommand());
+program.addCommand(pubCommand());
+program.addCommand(subCommand());
+program.addCommand(latencyCommand());
+program.addCommand(connCommand());
 
-program.parse();
+await program.parseAsync();

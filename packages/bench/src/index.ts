@@ -18,6 +18,7 @@ export {
 export { fanoutOf, type Progress, type RunHooks, runScenario } from './coordinator.js';
 export { FrameError, FrameReader } from './frames.js';
 export { Histogram, type HistogramSnapshot } from './histogram.js';
+export { barChart, lineChart, renderHtml } from './html.js';
 export { OptionError, type ResolvedScenario, resolveScenario, type ScenarioInput } from './options.js';
 export {
   isBenchPayload,
@@ -28,6 +29,7 @@ export {
   writePayloadTemplate,
 } from './payload.js';
 export type { CommonOptions, ConnOptions, FleetOptions, StressOptions } from './plan.js';
+export { CSV_COLUMNS, describeRun, formatProgress, formatSummary, toCsv, toCsvRow } from './report.js';
 export {
   type ConnectionSummary,
   judge,
@@ -41,6 +43,11 @@ export {
   type ThroughputSummary,
   type TimelinePoint,
 } from './result.js';
+export { runConn } from './scenarios/conn.js';
+export { runLatency } from './scenarios/latency.js';
+export { runPub } from './scenarios/pub.js';
+export { runStress } from './scenarios/stress.js';
+export { runSub } from './scenarios/sub.js';
 export {
   buildStresserSummary,
   formatStresserReport,
