@@ -18,14 +18,17 @@
 export class AckTicket {
   readonly packetId: number;
   readonly qos: 1 | 2;
+  /** QoS 2: identity of the message, see `Qos2Receiver`. */
+  readonly fingerprint: number;
   holds = 1;
   done = false;
   /** Set when the session that owned the packet id ended: acking it would answer a stranger. */
   stale = false;
   readonly #queue: AckQueue;
 
-  constructor(queue: AckQueue, packetId: number, qos: 1 | 2) {
+  constructor(queue: AckQueue, packetId: number, qos: 1 | 2, fingerprint: number) {
     this.#queue = queue;
+    this.fingerprint = fingerprint;
     this.packetId = packetId;
     this.qos = qos;
   }
@@ -64,8 +67,8 @@ export class AckQueue {
     return this.#pending.has(packetId);
   }
 
-  add(packetId: number, qos: 1 | 2): AckTicket {
-    const ticket = new AckTicket(this, packetId, qos);
+  add(packetId: number, qos: 1 | 2, fingerprint = 0): AckTicket {
+    const ticket = new AckTicket(this, packetId, qos, fingerprint);
     this.#items.push(ticket);
     this.#pending.add(packetId);
     return ticket;

@@ -35,6 +35,7 @@ import type {
   UnsubscribeOptions,
   UnsubscribeResult,
 } from './options.js';
+import { fingerprint, Qos2Receiver } from './qos2-receiver.js';
 import { Backoff } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
 import { OutgoingAliases } from './topic-alias.js';
@@ -120,7 +121,7 @@ export class Client extends Emitter<ClientEvents> {
   #nextPacketId = 1;
   #queue: (Operation | undefined)[] = [];
   #queueHead = 0;
-  readonly #incomingQos2 = new Set<number>();
+  readonly #incomingQos2 = new Qos2Receiver();
   readonly #acks: AckQueue;
   readonly #subscriptions = new Map<
     string,
@@ -870,7 +871,7 @@ export class Client extends Emitter<ClientEvents> {
       case 'pubrec': {
         const op = this.#inflight.get(packet.packetId);
         if (!op || op.packet.type !== 'publish' || op.packet.qos !== 2) {
-          // [MQTT-4.3.3-?] answer an unknown PUBREC so that the server's flow ends
+          // Answer an unknown PUBREC (v5: 0x92 Packet Identifier not found) so that the server's flow ends.
           connection.send({
             type: 'pubrel',
             packetId: packet.packetId,
@@ -880,7 +881,7 @@ export class Client extends Emitter<ClientEvents> {
         }
         const reasonCode = packet.reasonCode ?? 0;
         if (reasonCode >= 0x80) {
-          // [MQTT-4.3.3-?] a failed PUBREC ends the flow: no PUBREL
+          // A PUBREC with a failure reason ends the flow: no PUBREL (section 4.3.3).
           this.#finish(packet.packetId, op);
           op.reject?.(publishRejected(reasonCode, packet.properties));
           return;
@@ -896,7 +897,7 @@ export class Client extends Emitter<ClientEvents> {
         return;
       }
       case 'pubrel': {
-        const known = this.#incomingQos2.delete(packet.packetId);
+        const known = this.#incomingQos2.release(packet.packetId);
         // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP
         connection.send({
           type: 'pubcomp',
@@ -994,7 +995,7 @@ export class Client extends Emitter<ClientEvents> {
         if (known === undefined) {
           this.#protocolError(
             connection,
-            protocolViolation(`unknown Topic Alias ${alias}`, 'MQTT-3.3.4-?', 0x82),
+            protocolViolation(`unknown Topic Alias ${alias}`, undefined, 0x82),
           );
           return;
         }
@@ -1008,11 +1009,17 @@ export class Client extends Emitter<ClientEvents> {
     }
     const qos = packet.qos;
     const id = packet.packetId as number;
+    let fp = 0;
     if (qos > 0) {
-      if (qos === 2 && this.#incomingQos2.has(id)) {
-        // Already received (we sent PUBREC): a re-delivery, not a new message [MQTT-4.3.3-?]
-        connection.send({ type: 'pubrec', packetId: id });
-        return;
+      if (qos === 2) {
+        fp = fingerprint(topic, packet.payload);
+        // Already received (PUBREC sent), or a stale re-delivery of a completed flow: acknowledge
+        // again, do not deliver again [MQTT-4.3.3-10] (the replay case: see Qos2Receiver).
+        if (this.#incomingQos2.has(id) || (packet.dup && this.#incomingQos2.isReplay(id, fp))) {
+          this.#incomingQos2.received(id, fp);
+          connection.send({ type: 'pubrec', packetId: id });
+          return;
+        }
       }
       if (this.#acks.has(id)) return; // still being processed (manual ack): re-delivery
       if (this.protocolVersion === 5 && this.#acks.size + this.#incomingQos2.size >= this.#receiveMaximum) {
@@ -1031,14 +1038,14 @@ export class Client extends Emitter<ClientEvents> {
       packet.packetId,
     );
     if (qos > 0 && this.#options.manualAck) {
-      message.ticket = this.#acks.add(id, qos as 1 | 2);
+      message.ticket = this.#acks.add(id, qos as 1 | 2, fp);
     }
     if (this.#holding) this.#held.push(message);
     else this.#dispatch(message);
     if (qos > 0 && !message.ticket) {
       if (qos === 1) connection.send({ type: 'puback', packetId: id });
       else {
-        this.#incomingQos2.add(id);
+        this.#incomingQos2.received(id, fp);
         connection.send({ type: 'pubrec', packetId: id });
       }
     }
@@ -1076,7 +1083,7 @@ export class Client extends Emitter<ClientEvents> {
     if (!connection) return false;
     if (ticket.qos === 1) connection.send({ type: 'puback', packetId: ticket.packetId });
     else {
-      this.#incomingQos2.add(ticket.packetId);
+      this.#incomingQos2.received(ticket.packetId, ticket.fingerprint);
       connection.send({ type: 'pubrec', packetId: ticket.packetId });
     }
     return true;
@@ -1153,7 +1160,7 @@ export class Client extends Emitter<ClientEvents> {
       },
     );
     connection.destroy();
-    // [MQTT-3.14.4-?] Session taken over: another client uses our id; reconnecting would fight it.
+    // 0x8E Session taken over: another client uses our id; reconnecting would fight it for ever.
     this.#connectionLost(connection, error, info.reasonCode === 0x8e);
   }
 

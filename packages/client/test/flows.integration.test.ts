@@ -1,15 +1,46 @@
-import { type RunningMosquitto, requireServer, startMosquitto } from '@x/test-helpers';
+import { requireServer, startBroker, startMosquitto } from '@x/test-helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, ConnackError, connect, type Message } from '../src/index.js';
+
+interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
 
 const mosquitto = requireServer('mosquitto');
 
 describe.skipIf(mosquitto.skip)(`against Mosquitto ${mosquitto.reason}`, () => {
-  let broker: RunningMosquitto;
+  // Mosquitto 2.0.11 stalls QoS 2 delivery to a 3.1.1 subscriber once its in-flight window (20)
+  // has been full (MQTT.js subscribers stall the same way); no window avoids that broker bug.
+  flows(() => startMosquitto({ config: ['max_inflight_messages 0'] }));
+
+  it('rejects a refused connection with the CONNACK reason code', async () => {
+    const strict = await startMosquitto({ config: ['allow_anonymous false'] });
+    try {
+      const error = await connect(strict.url, { protocolVersion: 5, reconnect: false }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConnackError);
+      expect((error as ConnackError).reasonCode).toBe(0x87);
+      const v4 = await connect(strict.url, { protocolVersion: 4 }).catch((e: unknown) => e);
+      expect((v4 as ConnackError).reasonCode).toBe(5);
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
+describe('against our broker', () => {
+  flows(async () => {
+    const running = await startBroker();
+    return { url: running.url, stop: () => running.close() };
+  });
+});
+
+function flows(start: () => Promise<Server>): void {
+  let broker: Server;
   beforeAll(async () => {
-    // Mosquitto 2.0.11 stalls QoS 2 delivery to a 3.1.1 subscriber once its in-flight window (20)
-    // has been full (MQTT.js subscribers stall the same way); no window avoids that broker bug.
-    broker = await startMosquitto({ config: ['max_inflight_messages 0'] });
+    broker = await start();
   });
   afterAll(async () => {
     await broker?.stop();
@@ -110,21 +141,6 @@ describe.skipIf(mosquitto.skip)(`against Mosquitto ${mosquitto.reason}`, () => {
     });
   }
 
-  it('rejects a refused connection with the CONNACK reason code', async () => {
-    const strict = await startMosquitto({ config: ['allow_anonymous false'] });
-    try {
-      const error = await connect(strict.url, { protocolVersion: 5, reconnect: false }).catch(
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(ConnackError);
-      expect((error as ConnackError).reasonCode).toBe(0x87);
-      const v4 = await connect(strict.url, { protocolVersion: 4 }).catch((e: unknown) => e);
-      expect((v4 as ConnackError).reasonCode).toBe(5);
-    } finally {
-      await strict.stop();
-    }
-  });
-
   it('rejects with TRANSPORT_ERROR when nothing listens', async () => {
     const error = await connect('mqtt://127.0.0.1:1', {}).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'TRANSPORT_ERROR' });
@@ -137,4 +153,4 @@ describe.skipIf(mosquitto.skip)(`against Mosquitto ${mosquitto.reason}`, () => {
     const settled = await Promise.allSettled(pending);
     expect(settled.every((s) => s.status === 'fulfilled' || s.status === 'rejected')).toBe(true);
   });
-});
+}
