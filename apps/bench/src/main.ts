@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import { connCommand } from './commands/conn.js';
 import { latencyCommand } from './commands/latency.js';
 import { pubCommand } from './commands/pub.js';
@@ -23,10 +23,14 @@ const program = new Command('mqtt-bench')
   .version('0.0.0')
   .showHelpAfterError()
   .addHelpText('after', EXAMPLES);
-program.addCommand(stressCommand());
-program.addCommand(pubCommand());
-program.addCommand(subCommand());
-program.addCommand(latencyCommand());
-program.addCommand(connCommand());
+// Bad usage exits with 2, keeping 1 for "the run found problems"; help and version exit with 0.
+const usageExit = (error: CommanderError) => {
+  process.exit(error.exitCode === 0 ? 0 : 2);
+};
+program.exitOverride(usageExit);
+for (const command of [stressCommand(), pubCommand(), subCommand(), latencyCommand(), connCommand()]) {
+  command.exitOverride(usageExit).showHelpAfterError();
+  program.addCommand(command);
+}
 
 await program.parseAsync();

@@ -1,14 +1,291 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { type RunningMosquitto, requireServer, startMosquitto } from '@x/test-helpers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function bench(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [main, ...args],
+      { env: { ...process.env, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Every key path of a JSON value; array elements are described by their first element as `[]`. */
+function keyPaths(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return value.length > 0 ? keyPaths(value[0], `${prefix}[]`) : [];
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => [
+      `${prefix}${prefix ? '.' : ''}${k}`,
+      ...keyPaths(v, `${prefix}${prefix ? '.' : ''}${k}`),
+    ]);
+  }
+  return [];
+}
+
+// The documented JSON schema (apps/bench/README.md). Changing it is a breaking change.
+const TOP_LEVEL = [
+  'schema',
+  'scenario',
+  'startedAt',
+  'durationMs',
+  'stopReason',
+  'ok',
+  'problems',
+  'config',
+  'messages',
+  'throughput',
+  'latencyMs',
+  'uncorrectedLatencyMs',
+  'connections',
+  'timeline',
+  'stresser',
+  'histograms',
+  'errors',
+];
+const NESTED = [
+  'config.broker',
+  'config.protocolVersion',
+  'config.publisherQos',
+  'config.subscriberQos',
+  'config.payloadSize',
+  'config.publishers',
+  'config.subscribers',
+  'config.messagesPerPublisher',
+  'config.durationMs',
+  'config.rate',
+  'config.clean',
+  'config.workers',
+  'config.globalTimeoutMs',
+  'config.topic',
+  'messages.sent',
+  'messages.expected',
+  'messages.received',
+  'messages.lost',
+  'messages.duplicated',
+  'messages.outOfOrder',
+  'messages.unexpected',
+  'throughput.publishRate',
+  'throughput.receiveRate',
+  'throughput.receiveMBps',
+  'throughput.publishWindowMs',
+  'throughput.receiveWindowMs',
+  'throughput.overruns',
+  'latencyMs.count',
+  'latencyMs.min',
+  'latencyMs.mean',
+  'latencyMs.p50',
+  'latencyMs.p90',
+  'latencyMs.p99',
+  'latencyMs.p999',
+  'latencyMs.max',
+  'connections.attempted',
+  'connections.connected',
+  'connections.failed',
+  'connections.connectRate',
+  'connections.timeToAllMs',
+  'connections.latencyMs',
+  'timeline[].tMs',
+  'timeline[].sent',
+  'timeline[].received',
+  'timeline[].connected',
+  'histograms.latencyUs',
+  'histograms.connectUs',
+];
+
 describe('mqtt-bench binary', () => {
-  it('prints help naming the program', async () => {
-    const { stdout } = await run(process.execPath, [main, '--help']);
-    expect(stdout).toContain('mqtt-bench');
+  it('prints help with ready-to-run examples for the program and each command', async () => {
+    const top = await bench(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('mqtt-bench stress  --broker');
+    for (const command of ['stress', 'pub', 'sub', 'latency', 'conn']) {
+      const help = await bench([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('Examples:');
+      expect(help.stdout).toContain(`mqtt-bench ${command} -b`);
+    }
+  });
+
+  it('exits with 2 on bad usage', async () => {
+    const badQos = await bench(['pub', '--broker', ':1', '--qos', '3']);
+    expect(badQos.code).toBe(2);
+    expect(badQos.stderr).toContain('QoS must be 0, 1 or 2');
+    const noBroker = await bench(['conn']);
+    expect(noBroker.code).toBe(2);
+    expect(noBroker.stderr).toContain('broker address is required');
+  });
+});
+
+const mosquitto = requireServer('mosquitto');
+
+describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto.reason}`, () => {
+  let broker: RunningMosquitto;
+  let dir: string;
+  beforeAll(async () => {
+    broker = await startMosquitto({ config: ['max_queued_messages 0'] });
+    dir = mkdtempSync(join(tmpdir(), 'mqtt-bench-cli-'));
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--json puts only the documented JSON on stdout and exits 0 when all is accounted for', async () => {
+    const ran = await bench([
+      'pub',
+      '--broker',
+      broker.url,
+      '-p',
+      '3',
+      '-S',
+      '2',
+      '-n',
+      '200',
+      '--qos',
+      '1',
+      '--json',
+    ]);
+    expect(ran.code).toBe(0);
+    const result = JSON.parse(ran.stdout);
+    expect(Object.keys(result)).toEqual(TOP_LEVEL);
+    const paths = keyPaths(result);
+    for (const path of NESTED) expect(paths).toContain(path);
+    expect(result.schema).toBe('mqtt-bench/result@1');
+    expect(result.messages).toMatchObject({
+      sent: 600,
+      expected: 1200,
+      received: 1200,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  it('stress --json carries the mqtt-stresser summary', async () => {
+    const ran = await bench([
+      'stress',
+      '--broker',
+      broker.url,
+      '--num-clients',
+      '3',
+      '--num-messages',
+      '20',
+      '--json',
+    ]);
+    expect(ran.code).toBe(0);
+    const result = JSON.parse(ran.stdout);
+    expect(Object.keys(result.stresser).sort()).toEqual(
+      [
+        'aborted',
+        'clients',
+        'completed',
+        'connectFailed',
+        'errors',
+        'inProgress',
+        'messagesPerClient',
+        'publish',
+        'published',
+        'receive',
+        'received',
+        'subscribeFailed',
+        'timeoutExceeded',
+      ].sort(),
+    );
+    expect(Object.keys(result.stresser.publish).sort()).toEqual([
+      'fastest',
+      'histogram',
+      'median',
+      'slowest',
+    ]);
+    expect(result.stresser.published).toBe(60);
+  });
+
+  it('prints the mqtt-stresser report and the accounting table by default', async () => {
+    const ran = await bench(['stress', '--broker', broker.url, '-c', '2', '-n', '10']);
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain('# Publishing Throughput');
+    expect(ran.stdout).toContain('Messages / Client:  20');
+    expect(ran.stdout).toMatch(/result\s+OK/);
+  });
+
+  it('--csv prints a header and one row; the broker may come from the environment', async () => {
+    const ran = await bench(['conn', '-c', '5', '--csv'], { MQTT_BENCH_BROKER: broker.url });
+    expect(ran.code).toBe(0);
+    const [header, row, ...rest] = ran.stdout.trim().split('\n');
+    expect(rest).toEqual([]);
+    expect(header?.split(',').slice(0, 5)).toEqual([
+      'scenario',
+      'startedAt',
+      'durationMs',
+      'stopReason',
+      'ok',
+    ]);
+    expect(row?.split(',')[0]).toBe('conn');
+    expect(header?.split(',').length).toBe(row?.split(',').length);
+  });
+
+  it('--html writes a self-contained report', async () => {
+    const file = join(dir, 'report.html');
+    const ran = await bench([
+      'latency',
+      '--broker',
+      broker.url,
+      '--rate',
+      '1000',
+      '--duration',
+      '500ms',
+      '--html',
+      file,
+    ]);
+    expect(ran.code).toBe(0);
+    const html = readFileSync(file, 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script(?! type="application\/json")/);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+
+  it('exits non-zero and says so when the broker drops messages', async () => {
+    const lossy = await startMosquitto({ config: ['max_queued_messages 10', 'max_inflight_messages 20'] });
+    try {
+      const ran = await bench([
+        'stress',
+        '--broker',
+        lossy.url,
+        '-c',
+        '1',
+        '-n',
+        '300',
+        '--qos',
+        '1',
+        '--global-timeout',
+        '2s',
+        '--json',
+      ]);
+      expect(ran.code).toBe(1);
+      const result = JSON.parse(ran.stdout);
+      expect(result.ok).toBe(false);
+      expect(result.messages.lost).toBeGreaterThan(0);
+      expect(ran.stderr).toMatch(/lost/);
+    } finally {
+      await lossy.stop();
+    }
   });
 });

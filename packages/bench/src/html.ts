@@ -24,7 +24,7 @@ function ticks(max: number, count = 5): number[] {
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? raw;
   const out: number[] = [];
-  for (let v = 0; v <= max + step * 0.5; v += step) out.push(v);
+  for (let v = 0; v < max + step; v += step) out.push(v);
   return out;
 }
 
@@ -151,7 +151,7 @@ export function renderHtml(results: RunResult[]): string {
     const t = r.throughput;
     const c = r.connections;
     let prev = 0;
-    const rates = r.timeline.map((p) => {
+    const rates = [{ tMs: 0, sent: 0, received: 0, connected: 0 }, ...r.timeline].map((p) => {
       const dt = Math.max(1, p.tMs - prev) / 1000;
       prev = p.tMs;
       return { t: p.tMs / 1000, sent: p.sent / dt, received: p.received / dt, connected: p.connected };

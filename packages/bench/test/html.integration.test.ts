@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type RunningMosquitto, requireServer, startMosquitto } from '@x/test-helpers';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runScenario } from '../src/coordinator.js';
+import { renderHtml } from '../src/html.js';
+import { resolveScenario } from '../src/options.js';
+import type { RunResult } from '../src/result.js';
+
+const browser = requireServer('chromium', 'apt-get install -y chromium');
+const mosquitto = requireServer('mosquitto');
+
+describe.skipIf(browser.skip || mosquitto.skip)(
+  `HTML report in headless Chromium ${browser.reason} ${mosquitto.reason}`,
+  () => {
+    let broker: RunningMosquitto;
+    let dir: string;
+    const results: RunResult[] = [];
+    beforeAll(async () => {
+      broker = await startMosquitto({ config: ['max_queued_messages 0'] });
+      dir = mkdtempSync(join(tmpdir(), 'bench-html-'));
+      results.push(
+        await runScenario(resolveScenario('latency', { broker: broker.url, rate: 2000, durationMs: 700 }), {
+          progressIntervalMs: 100,
+        }),
+      );
+      results.push(await runScenario(resolveScenario('conn', { broker: broker.url, numClients: 20 })));
+    });
+    afterAll(async () => {
+      await broker?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('renders offline without errors, with its charts', async () => {
+      const file = join(dir, 'report.html');
+      writeFileSync(file, renderHtml(results));
+      const instance = await chromium.launch({
+        executablePath: browser.path,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+      });
+      try {
+        const page = await instance.newPage();
+        const problems: string[] = [];
+        const requests: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+        });
+        page.on('pageerror', (e) => problems.push(e.message));
+        page.on('request', (r) => {
+          if (!r.url().startsWith('file:')) requests.push(r.url());
+        });
+        await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+        expect(problems).toEqual([]);
+        expect(requests).toEqual([]);
+        expect(await page.title()).toBe('mqtt-bench report');
+        // latency run: throughput, percentiles, histogram, connect latency; conn run: connections, connect latency.
+        expect(await page.locator('svg').count()).toBe(6);
+        expect(await page.locator('svg polyline').count()).toBeGreaterThanOrEqual(3);
+        const box = await page.locator('svg').first().boundingBox();
+        expect(box?.width).toBeGreaterThan(300);
+        expect(await page.locator('section.ok').count()).toBe(2);
+        if (process.env.BENCH_SCREENSHOT)
+          await page.screenshot({ path: process.env.BENCH_SCREENSHOT, fullPage: true });
+        const embedded = await page.locator('#mqtt-bench-results').textContent();
+        expect(JSON.parse(embedded ?? '[]')[0].scenario).toBe('latency');
+      } finally {
+        await instance.close();
+      }
+    });
+  },
+);
