@@ -52,7 +52,8 @@ export class BlockListHook implements Hook {
     if (broker) {
       for (const session of broker.sessions.values()) {
         const client = session.client;
-        if (client?.state === 'connected' && this.#blocked(client)) client.disconnect(0x8a, 'banned');
+        // 0x8A Banned is a CONNACK code only; a live connection is ended with 0x98 Administrative action.
+        if (client?.state === 'connected' && this.#blocked(client)) client.disconnect(0x98, 'blocked');
       }
     }
     return entry;

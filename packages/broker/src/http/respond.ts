@@ -37,13 +37,20 @@ export async function readJson(request: IncomingMessage, limit: number): Promise
   if (!type.startsWith('application/json')) {
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   }
+  const tooLarge = () => new HttpError(413, 'BODY_TOO_LARGE', `the body exceeds ${limit} bytes`);
+  if (Number(request.headers['content-length'] ?? 0) > limit) {
+    // Let the upload drain into nothing, so the client can read the answer instead of a reset.
+    request.resume();
+    throw tooLarge();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'BODY_TOO_LARGE', `the body exceeds ${limit} bytes`);
-    chunks.push(chunk as Buffer);
+    // Keep reading (and dropping) past the limit for the same reason; nothing more is stored.
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
+  if (size > limit) throw tooLarge();
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (error) {
