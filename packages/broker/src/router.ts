@@ -151,7 +151,7 @@ export class Router {
 
   /**
    * Re-sends a resumed session's unacknowledged messages in their original order, PUBLISH with DUP
-   * [MQTT-3.3.1-1] [MQTT-4.4.0-1], PUBREL as PUBREL [MQTT-4.3.3-?].
+   * [MQTT-3.3.1-1] [MQTT-4.4.0-1], PUBREL as PUBREL.
    */
   resend(session: Session, client: Client): void {
     const now = Date.now();

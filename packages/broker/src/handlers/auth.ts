@@ -11,12 +11,8 @@ import { authenticated, pendingConnect } from './connect.js';
 export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): Promise<void> | undefined {
   const method = packet.properties?.authenticationMethod;
   if (client.authenticationMethod === undefined || method !== client.authenticationMethod) {
-    // [MQTT-4.12.0-?] AUTH without (or with a different) method than CONNECT is a protocol error
-    client.violation(
-      RC.PROTOCOL_ERROR,
-      'AUTH with an authentication method other than CONNECT’s',
-      'MQTT-3.15.2-1',
-    );
+    // Section 4.12: AUTH without (or with a different) method than CONNECT is a protocol error
+    client.violation(RC.PROTOCOL_ERROR, 'AUTH with an authentication method other than CONNECT’s', '4.12');
     return undefined;
   }
   const connecting = client.state === 'authenticating';

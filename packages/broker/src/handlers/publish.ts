@@ -29,7 +29,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     if (topic === '') {
       const known = aliases.get(alias);
       if (known === undefined) {
-        client.violation(RC.PROTOCOL_ERROR, `unknown topic alias ${alias}`, 'MQTT-3.3.4-?');
+        client.violation(RC.PROTOCOL_ERROR, `unknown topic alias ${alias}`, '3.3.2.3.4');
         return;
       }
       topic = known;
