@@ -56,6 +56,8 @@ const OVERRUN_NS = 10e6;
 /** Messages per write in closed loop: enough to amortise the write, small enough to interleave. */
 const MAX_BATCH_BYTES = 64 * 1024;
 const MAX_ERRORS = 20;
+/** Batches a closed-loop publisher writes before it yields to the event loop. */
+const MAX_ROUNDS = 16;
 
 /** Records deliveries of one subscriber connection into the agent's ledger and histograms. */
 export class AgentSink implements DeliverySink {
@@ -363,7 +365,14 @@ export class Agent {
     if (p.done) return;
     const publisher = p.publisher;
     const batch = Math.max(1, Math.floor(MAX_BATCH_BYTES / publisher.frameLength));
-    for (;;) {
+    // A fast reader lets every write complete at once; yield now and then so that timers (duration,
+    // progress, global timeout) and the other publishers get their turn.
+    for (let round = 0; ; round++) {
+      if (round === MAX_ROUNDS) {
+        p.pumping = true;
+        setImmediate(p.pump);
+        return;
+      }
       if (this.#stopped || p.connection.closed) {
         this.#finishPublisher(p);
         return;
