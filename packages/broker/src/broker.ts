@@ -125,9 +125,11 @@ export class Broker {
   async close(): Promise<void> {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#state = 'closing';
-    await Promise.all(this.#listeners.map((l) => l.close()));
-    for (const client of [...this.#connections])
+    // Stop accepting first; a listener's close completes only once its connections are gone.
+    const listenersClosed = Promise.all(this.#listeners.map((l) => l.close()));
+    for (const client of [...this.#connections]) {
       client.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down');
+    }
     for (const session of this.#timed) {
       if (session.pendingWill) this.#publishWill(session.clientId, session.pendingWill);
       session.pendingWill = undefined;
@@ -135,6 +137,7 @@ export class Broker {
     clearInterval(this.#sweepTimer);
     clearInterval(this.#sysTimer);
     this.#flush();
+    await listenersClosed;
     this.#state = 'closed';
     for (const h of this.hooks.on.onStopped) h.onStopped!();
   }

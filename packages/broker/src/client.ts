@@ -59,6 +59,7 @@ export class Client {
   /** Packets decoded while an asynchronous step (authentication) was pending. */
   #backlog: Packet[] | undefined;
   #closeError: Error | undefined;
+  #readPaused = false;
   #disconnectCode: number = RC.SUCCESS;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
@@ -212,6 +213,15 @@ export class Client {
       return;
     }
     this.#process(packets, 0);
+    // A peer that sends but does not read its acknowledgements: stop reading it until its socket
+    // drains, instead of buffering replies without bound.
+    if (
+      this.#stream.writableLength > this.#broker.options.maxOutboundBytes &&
+      this.#stream.writableNeedDrain
+    ) {
+      this.#readPaused = true;
+      this.#stream.pause();
+    }
   };
 
   #process(packets: Packet[], start: number): void {
@@ -268,6 +278,10 @@ export class Client {
   };
 
   #onDrain = (): void => {
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      if (this.#backlog === undefined) this.#stream.resume();
+    }
     this.#broker.drained(this);
   };
 }

@@ -1,0 +1,236 @@
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+import { RawClient } from './raw-client.js';
+
+describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
+  let b: TestBroker;
+  const open: Array<MqttClient | RawClient> = [];
+  beforeAll(async () => {
+    b = await startTestBroker({ sweepInterval: 100 });
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) {
+      if (c instanceof RawClient) c.close();
+      else await c.endAsync(true);
+    }
+  });
+  afterAll(() => b.close());
+
+  async function watcher(filter: string): Promise<IPublishPacket[]> {
+    const c = await mqtt.connectAsync(b.url, {
+      clientId: `watch-${filter}`,
+      reconnectPeriod: 0,
+      protocolVersion: 5,
+    });
+    open.push(c);
+    const got: IPublishPacket[] = [];
+    c.on('message', (_t, _p, packet) => got.push(packet));
+    await c.subscribeAsync(filter, { qos: 1 });
+    return got;
+  }
+  const will = (topic: string, extra: object = {}) => ({
+    topic,
+    payload: Buffer.from(`will of ${topic}`),
+    qos: 1 as const,
+    retain: false,
+    ...extra,
+  });
+
+  it('MQTT-3.1.2-8: the will is published when the connection drops without DISCONNECT', async () => {
+    const got = await watcher('will/drop');
+    const c = await RawClient.connect(b.port, { clientId: 'w-drop', will: will('will/drop') }, 4);
+    c.close();
+    await until(() => got.length === 1);
+    expect(got[0]!.payload.toString()).toBe('will of will/drop');
+  });
+
+  it('MQTT-3.1.2-10 MQTT-3.14.4-3: a normal DISCONNECT deletes the will', async () => {
+    const got = await watcher('will/normal');
+    const c = await RawClient.connect(b.port, { clientId: 'w-normal', will: will('will/normal') });
+    c.send({ type: 'disconnect', reasonCode: 0 });
+    await c.waitClosed();
+    await sleep(150);
+    expect(got).toEqual([]);
+  });
+
+  it('DISCONNECT 0x04 (Disconnect with Will Message) publishes the will', async () => {
+    const got = await watcher('will/with');
+    const c = await RawClient.connect(b.port, { clientId: 'w-with', will: will('will/with') });
+    c.send({ type: 'disconnect', reasonCode: 0x04 });
+    await until(() => got.length === 1);
+  });
+
+  it('a server-initiated close (protocol error) publishes the will', async () => {
+    const got = await watcher('will/violation');
+    const c = await RawClient.connect(b.port, { clientId: 'w-viol', will: will('will/violation') });
+    c.send({ type: 'connect', protocolVersion: 5, clientId: 'w-viol', clean: true, keepalive: 0 });
+    await c.waitClosed();
+    await until(() => got.length === 1);
+  });
+
+  it('MQTT-3.1.2-15 MQTT-3.1.2-17: will retain sets a retained message', async () => {
+    const c = await RawClient.connect(
+      b.port,
+      { clientId: 'w-ret', will: will('will/retained', { retain: true }) },
+      4,
+    );
+    c.close();
+    await until(() => b.broker.retained.get('will/retained') !== undefined);
+    const got = await watcher('will/retained');
+    await until(() => got.length === 1);
+    expect(got[0]!.retain).toBe(true);
+  });
+
+  it('MQTT-3.1.3-9: the will waits for the Will Delay Interval and is cancelled by a reconnection', async () => {
+    const got = await watcher('will/delay');
+    const props = { properties: { sessionExpiryInterval: 60 } };
+    const c = await RawClient.connect(b.port, {
+      clientId: 'w-delay',
+      clean: false,
+      ...props,
+      will: will('will/delay', { properties: { willDelayInterval: 1 } }),
+    });
+    c.close();
+    await sleep(300);
+    expect(got).toEqual([]);
+    const again = await RawClient.connect(b.port, { clientId: 'w-delay', clean: false, ...props });
+    open.push(again);
+    await sleep(1200);
+    expect(got).toEqual([]);
+  });
+
+  it('the delayed will is published after the delay', async () => {
+    const got = await watcher('will/delay2');
+    const c = await RawClient.connect(b.port, {
+      clientId: 'w-delay2',
+      properties: { sessionExpiryInterval: 60 },
+      will: will('will/delay2', { properties: { willDelayInterval: 1 } }),
+    });
+    const closedAt = Date.now();
+    c.close();
+    await until(() => got.length === 1, 3000);
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(900);
+  });
+
+  it('the will is published when the session ends before the will delay (session expiry 0)', async () => {
+    const got = await watcher('will/expiry');
+    const c = await RawClient.connect(b.port, {
+      clientId: 'w-expiry',
+      will: will('will/expiry', { properties: { willDelayInterval: 30 } }),
+    });
+    c.close();
+    await until(() => got.length === 1, 1000);
+  });
+
+  it('takeover: the old connection’s will (no delay) is published; MQTT-3.1.4-3', async () => {
+    const got = await watcher('will/takeover');
+    await RawClient.connect(b.port, { clientId: 'w-take', will: will('will/takeover') }, 4);
+    const second = await RawClient.connect(b.port, { clientId: 'w-take' }, 4);
+    open.push(second);
+    await until(() => got.length === 1);
+  });
+
+  it('MQTT-3.1.2-23 session expiry: a session lasts its Session Expiry Interval, then is discarded', async () => {
+    const c = await RawClient.connect(b.port, {
+      clientId: 's-exp',
+      properties: { sessionExpiryInterval: 1 },
+    });
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'sexp/t', qos: 1 }] });
+    await c.next('suback');
+    c.close();
+    await sleep(200);
+    expect(b.broker.sessions.has('s-exp')).toBe(true);
+    await until(() => !b.broker.sessions.has('s-exp'), 2500);
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 's-exp', clean: false, keepalive: 0 });
+    expect((await again.next('connack')).sessionPresent).toBe(false);
+  });
+
+  it('MQTT-3.14.2-2: setting a session expiry at DISCONNECT after 0 at CONNECT is a protocol error', async () => {
+    const c = await RawClient.connect(b.port, { clientId: 's-disc' });
+    c.send({ type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 30 } });
+    expect((await c.next('disconnect')).reasonCode).toBe(0x82);
+    await c.waitClosed();
+  });
+
+  it('DISCONNECT can shorten the session expiry to end the session now', async () => {
+    const c = await RawClient.connect(b.port, {
+      clientId: 's-short',
+      properties: { sessionExpiryInterval: 100 },
+    });
+    c.send({ type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+    await c.waitClosed();
+    await until(() => !b.broker.sessions.has('s-short'));
+  });
+
+  it('MQTT-3.1.2-4 (v3.1.1 clean session 0): QoS 1/2 messages are queued while offline and delivered on return', async () => {
+    const sub = await mqtt.connectAsync(b.url, {
+      clientId: 'offline-q',
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    await sub.subscribeAsync('off/+', { qos: 2 });
+    await sub.endAsync();
+    b.broker.publish('off/0', 'q0', { qos: 0 });
+    b.broker.publish('off/1', 'q1', { qos: 1 });
+    b.broker.publish('off/2', 'q2', { qos: 2 });
+    const back = mqtt.connect(b.url, {
+      clientId: 'offline-q',
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
+    open.push(back);
+    const got: string[] = [];
+    back.on('message', (t, p) => got.push(`${t}=${p}`));
+    await until(() => got.length === 2);
+    await sleep(50);
+    expect(got).toEqual(['off/1=q1', 'off/2=q2']);
+  });
+
+  it('the offline queue is bounded: beyond maxQueuedMessages messages are dropped and counted', async () => {
+    const small = await startTestBroker({ maxQueuedMessages: 5 });
+    try {
+      const dropped: string[] = [];
+      small.broker.addHook({ onPublishDropped: (id, _m, reason) => dropped.push(`${id}:${reason}`) });
+      const c = await RawClient.connect(small.port, { clientId: 'bounded', clean: false }, 4);
+      c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'bq/t', qos: 1 }] });
+      await c.next('suback');
+      c.close();
+      await until(() => small.broker.client('bounded') === undefined);
+      for (let i = 0; i < 20; i++) small.broker.publish('bq/t', String(i), { qos: 1 });
+      const session = small.broker.sessions.get('bounded')!;
+      expect(session.queue.length).toBe(5);
+      expect(dropped.length).toBe(15);
+      expect(dropped[0]).toBe('bounded:queue-full');
+      expect(small.broker.stats.publishDropped).toBe(15);
+      const back = await RawClient.open(small.port, 4);
+      back.send({ type: 'connect', protocolVersion: 4, clientId: 'bounded', clean: false, keepalive: 0 });
+      await back.next('connack');
+      const payloads: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const p = await back.next('publish');
+        payloads.push(Buffer.from(p.payload).toString());
+        back.send({ type: 'puback', packetId: p.packetId! });
+      }
+      expect(payloads).toEqual(['0', '1', '2', '3', '4']);
+      back.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('graceful close: v5 clients get DISCONNECT 0x8B and wills are sent', async () => {
+    const other = await startTestBroker();
+    const got: string[] = [];
+    other.broker.inline.subscribe('bye/#', (m) => got.push(m.topic));
+    const c = await RawClient.connect(other.port, { clientId: 'g5', will: will('bye/g5', { qos: 0 }) });
+    await other.close();
+    expect((await c.next('disconnect')).reasonCode).toBe(0x8b);
+    await c.waitClosed();
+    expect(got).toEqual(['bye/g5']);
+  });
+});

@@ -1,0 +1,73 @@
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DropReason } from '../src/index.js';
+import { startTestBroker, type TestBroker, until } from './helpers.js';
+import { RawClient } from './raw-client.js';
+
+describe('a slow or frozen subscriber never stalls the others (user-pain-points #3, #5)', () => {
+  let b: TestBroker;
+  const drops = new Map<string, number>();
+  beforeAll(async () => {
+    b = await startTestBroker({ maxOutboundBytes: 64 * 1024, maxQueuedMessages: 100 });
+    b.broker.addHook({
+      onPublishDropped: (clientId: string, _m: unknown, reason: DropReason) => {
+        const key = `${clientId}:${reason}`;
+        drops.set(key, (drops.get(key) ?? 0) + 1);
+      },
+    });
+  });
+  afterAll(() => b.close());
+
+  it('frozen QoS 0 and QoS 1 subscribers: bounded buffers and queues, drops counted, the fast one gets everything', async () => {
+    const frozen0 = await RawClient.connect(b.port, { clientId: 'frozen-0' });
+    frozen0.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'slow/t', qos: 0 }] });
+    await frozen0.next('suback');
+    const frozen1 = await RawClient.connect(b.port, {
+      clientId: 'frozen-1',
+      properties: { receiveMaximum: 10 },
+    });
+    frozen1.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'slow/t', qos: 1 }] });
+    await frozen1.next('suback');
+    // Stop reading: the kernel buffers fill, then the broker's side of these sockets backs up.
+    frozen0.socket.pause();
+    frozen1.socket.pause();
+
+    const fast = await mqtt.connectAsync(b.url, { clientId: 'fast', protocolVersion: 5, reconnectPeriod: 0 });
+    let received = 0;
+    fast.on('message', () => received++);
+    await fast.subscribeAsync('slow/t', { qos: 1 });
+
+    const publisher = await mqtt.connectAsync(b.url, {
+      clientId: 'pub',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    const payload = Buffer.alloc(8 * 1024, 0x61);
+    const count = 2500; // 20 MB through each subscriber: more than loopback socket buffers hold
+    let maxBuffered0 = 0;
+    let maxQueued1 = 0;
+    for (let i = 0; i < count; i++) {
+      await publisher.publishAsync('slow/t', payload, { qos: 1 });
+      const c0 = b.broker.client('frozen-0');
+      if (c0) maxBuffered0 = Math.max(maxBuffered0, c0.bufferedBytes);
+      const s1 = b.broker.sessions.get('frozen-1');
+      if (s1) maxQueued1 = Math.max(maxQueued1, s1.queue.length);
+    }
+    await until(() => received === count, 10_000, 'the fast subscriber to get every message');
+
+    // The frozen QoS 0 subscriber's socket buffer stays near the limit: extra messages were dropped.
+    expect(maxBuffered0).toBeLessThanOrEqual(64 * 1024 + payload.length + 64);
+    expect(drops.get('frozen-0:slow-client') ?? 0).toBeGreaterThan(0);
+    // The frozen QoS 1 subscriber: at most its Receive Maximum in flight and a bounded queue.
+    const s1 = b.broker.sessions.get('frozen-1')!;
+    expect(s1.inflight.size).toBeLessThanOrEqual(10);
+    expect(maxQueued1).toBeLessThanOrEqual(100);
+    expect(drops.get('frozen-1:queue-full') ?? 0).toBeGreaterThan(0);
+    expect(drops.get('fast:slow-client') ?? 0).toBe(0);
+    expect(b.broker.stats.publishDropped).toBeGreaterThan(0);
+
+    frozen0.close();
+    frozen1.close();
+    await Promise.all([fast.endAsync(), publisher.endAsync()]);
+  }, 60_000);
+});
