@@ -24,6 +24,7 @@ import {
   utf8Length,
   vbiSize,
   writeBinary,
+  writeString,
   writeU16,
   writeUtf8,
   writeVbi,
@@ -56,6 +57,7 @@ const TYPE_NUMBER: Record<PacketType, number> = {
  */
 let propsLen = 0;
 let willPropsLen = 0;
+let topicLen = 0;
 
 function checkVersion(v: ProtocolVersion, type: PacketType): void {
   if (v !== 3 && v !== 4 && v !== 5)
@@ -83,7 +85,8 @@ function publishLength(p: PublishPacket, v: ProtocolVersion): number {
   checkQos(qos, 'publish', 'QoS');
   // [MQTT-3.3.1-2]
   if (p.dup && qos === 0) invalid('DUP_WITH_QOS0', 'publish', 'DUP set on a QoS 0 message');
-  let len = 2 + topicNameLength(p.topic, 'topic name', 'publish');
+  topicLen = topicNameLength(p.topic, 'topic name', 'publish');
+  let len = 2 + topicLen;
   if (qos !== 0) {
     checkPacketId(p.packetId, 'publish');
     len += 2;
@@ -104,7 +107,7 @@ function publishLength(p: PublishPacket, v: ProtocolVersion): number {
 }
 
 function writePublish(buf: Buffer, pos: number, p: PublishPacket, v: ProtocolVersion): number {
-  pos = writeUtf8(buf, pos, p.topic);
+  pos = writeString(buf, pos, p.topic, topicLen);
   if (p.qos !== 0) pos = writeU16(buf, pos, p.packetId!);
   if (v === 5) pos = writeProperties(buf, pos, p.properties, propsLen);
   const payload = p.payload;
@@ -455,6 +458,49 @@ function protocolOf(packet: Packet, v: ProtocolVersion): ProtocolVersion {
 }
 
 /**
+ * The PUBLISH hot path, in one pass over the topic: it assumes an ASCII topic (its byte length is
+ * then its length), sizes and allocates on that guess, and checks each character while copying it.
+ * Anything unusual (non-ASCII, a wildcard, an invalid field) returns `undefined`, and the general
+ * path measures exactly and reports the error; the guessed buffer is dropped.
+ */
+function encodePublishAscii(p: PublishPacket, v: ProtocolVersion): Buffer | undefined {
+  const { topic, qos, payload } = p;
+  if (typeof topic !== 'string' || !(payload instanceof Uint8Array) || (v !== 4 && v !== 5 && v !== 3))
+    return undefined;
+  const n = topic.length;
+  if (n === 0 || n > 0xffff || (qos !== 0 && qos !== 1 && qos !== 2) || (p.dup && qos === 0))
+    return undefined;
+  let rl = 2 + n + payload.length;
+  if (qos !== 0) {
+    const id = p.packetId;
+    if (id === undefined || !(id >= 1 && id <= 0xffff) || !Number.isInteger(id)) return undefined;
+    rl += 2;
+  }
+  if (v === 5) {
+    propsLen = propertiesLength(p.properties, PropertyContext.publish, 'publish');
+    rl += propertyBlock(propsLen);
+  }
+  if (rl > MAX_VARIABLE_BYTE_INTEGER) return undefined;
+  const buf = Buffer.allocUnsafe(1 + vbiSize(rl) + rl);
+  buf[0] = 0x30 | (p.dup ? 8 : 0) | (qos << 1) | (p.retain ? 1 : 0);
+  let pos = writeVbi(buf, 1, rl);
+  buf[pos] = n >>> 8;
+  buf[pos + 1] = n & 0xff;
+  pos += 2;
+  for (let i = 0; i < n; i++) {
+    const c = topic.charCodeAt(i);
+    // [MQTT-3.3.2-2] and [MQTT-1.5.4-2] are checked by the general path this falls back to
+    if (c === 0 || c >= 0x80 || c === 0x23 || c === 0x2b) return undefined;
+    buf[pos + i] = c;
+  }
+  pos += n;
+  if (qos !== 0) pos = writeU16(buf, pos, p.packetId!);
+  if (v === 5) pos = writeProperties(buf, pos, p.properties, propsLen);
+  buf.set(payload, pos);
+  return buf;
+}
+
+/**
  * The number of bytes `encode(packet, protocolVersion)` produces. Throws {@link MqttProtocolError} for
  * a packet that cannot be encoded.
  */
@@ -470,6 +516,10 @@ export function encodedLength(packet: Packet, protocolVersion: ProtocolVersion):
  * `protocolVersion`. Throws {@link MqttProtocolError} for a packet that cannot be encoded.
  */
 export function encode(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
+  if (packet.type === 'publish') {
+    const fast = encodePublishAscii(packet, protocolVersion);
+    if (fast !== undefined) return fast;
+  }
   const v = protocolOf(packet, protocolVersion);
   const rl = remainingLength(packet, v);
   const buf = Buffer.allocUnsafe(1 + vbiSize(rl) + rl);

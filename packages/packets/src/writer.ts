@@ -4,6 +4,7 @@ import type { PacketType } from './packet.js';
 /** Buffer's native writers, present on every Node Buffer but missing from its typings. */
 interface NativeWrites {
   utf8Write(s: string, offset: number, length: number): number;
+  latin1Write(s: string, offset: number, length: number): number;
 }
 
 /** The largest value a Variable Byte Integer holds, and so the largest Remaining Length. */
@@ -59,14 +60,20 @@ export function utf8Length(s: string, field: string, type: PacketType): number {
   return len;
 }
 
-/** Like {@link utf8Length}, and rejects the wildcards a Topic Name may not contain [MQTT-3.3.2-2]. */
+/**
+ * Like {@link utf8Length}, and rejects the wildcards a Topic Name may not contain [MQTT-3.3.2-2].
+ * One pass: the common all-ASCII topic costs a single scan.
+ */
 export function topicNameLength(s: string, field: string, type: PacketType): number {
-  const len = utf8Length(s, field, type);
-  if (s.indexOf('+') !== -1 || s.indexOf('#') !== -1) {
+  if (typeof s !== 'string') invalid('INVALID_PACKET', type, `${field} must be a string`);
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
     // [MQTT-3.3.2-2]
-    invalid('TOPIC_NAME_WILDCARD', type, `${field} '${s}' contains a wildcard`);
+    if (c === 0x23 || c === 0x2b) invalid('TOPIC_NAME_WILDCARD', type, `${field} '${s}' contains a wildcard`);
+    if (c === 0 || c >= 0x80) return utf8Length(s, field, type);
   }
-  return len;
+  return n > 0xffff ? utf8Length(s, field, type) : n;
 }
 
 export function binaryLength(data: Uint8Array, field: string, type: PacketType): number {
@@ -74,6 +81,26 @@ export function binaryLength(data: Uint8Array, field: string, type: PacketType):
   if (data.length > 0xffff)
     invalid('STRING_TOO_LONG', type, `${field} is ${data.length} bytes, more than 65535`);
   return data.length;
+}
+
+/**
+ * Writes a length-prefixed string of `byteLength` bytes (from {@link utf8Length}); returns the new
+ * offset. An ASCII string (byteLength equal to its length) skips UTF-8 encoding: short ones are copied
+ * in JS, longer ones by the native latin1 writer, both faster than the UTF-8 writer.
+ */
+export function writeString(buf: Buffer, pos: number, s: string, byteLength: number): number {
+  buf[pos] = byteLength >>> 8;
+  buf[pos + 1] = byteLength & 0xff;
+  pos += 2;
+  const n = s.length;
+  if (byteLength !== n) {
+    (buf as unknown as NativeWrites).utf8Write(s, pos, byteLength);
+  } else if (n < 24) {
+    for (let i = 0; i < n; i++) buf[pos + i] = s.charCodeAt(i);
+  } else {
+    (buf as unknown as NativeWrites).latin1Write(s, pos, n);
+  }
+  return pos + byteLength;
 }
 
 /** Writes a length-prefixed UTF-8 string already measured by {@link utf8Length}; returns the new offset. */
