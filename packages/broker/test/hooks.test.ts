@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { Client } from '../src/client.js';
+import { AllowAllHook, type Hook, Hooks } from '../src/index.js';
+
+const client = {} as Client;
+const connect = { type: 'connect', protocolVersion: 5, clientId: 'c', clean: true, keepalive: 0 } as const;
+
+describe('Hooks', () => {
+  it('sorts hooks into one array per event, in the order added', () => {
+    const hooks = new Hooks();
+    const a: Hook = { id: 'a', onPublished() {} };
+    const b: Hook = { id: 'b', onPublished() {}, onAclCheck: () => undefined };
+    hooks.add(a);
+    hooks.add(b);
+    expect(hooks.on.onPublished).toEqual([a, b]);
+    expect(hooks.on.onAclCheck).toEqual([b]);
+    expect(hooks.has('onSubscribe')).toBe(false);
+  });
+
+  it('authentication: the first verdict wins and the chain stays synchronous when every hook is', () => {
+    const hooks = new Hooks();
+    hooks.add({ onConnectAuthenticate: () => undefined });
+    hooks.add({ onConnectAuthenticate: () => false });
+    hooks.add(new AllowAllHook());
+    expect(hooks.authenticate(client, connect)).toBe(false);
+  });
+
+  it('authentication: an async hook makes the result a promise; later hooks run after it', async () => {
+    const hooks = new Hooks();
+    const order: string[] = [];
+    hooks.add({
+      onConnectAuthenticate: async () => {
+        order.push('async');
+        return undefined;
+      },
+    });
+    hooks.add({
+      onConnectAuthenticate: () => {
+        order.push('sync');
+        return { ok: false, reasonCode: 0x86 };
+      },
+    });
+    const result = hooks.authenticate(client, connect);
+    expect(result).toBeInstanceOf(Promise);
+    expect(await result).toEqual({ ok: false, reasonCode: 0x86 });
+    expect(order).toEqual(['async', 'sync']);
+  });
+
+  it('ACL: no hook allows; false refuses with 0x87; a number is the reason code; undefined defers', () => {
+    const hooks = new Hooks();
+    expect(hooks.acl(client, 't', 'read')).toBe(0);
+    hooks.add({ onAclCheck: (_c, topic) => (topic === 'x' ? 0x80 : undefined) });
+    hooks.add({ onAclCheck: (_c, topic) => topic !== 'y' });
+    expect(hooks.acl(client, 'x', 'read')).toBe(0x80);
+    expect(hooks.acl(client, 'y', 'read')).toBe(0x87);
+    expect(hooks.acl(client, 'z', 'write')).toBe(0);
+  });
+});
