@@ -108,6 +108,15 @@ export function guardPacketSize(stream: Duplex, max: number, onOversize: (size: 
   });
 }
 
+/**
+ * Stops a server from accepting and resolves at once: `server.close()`'s own callback waits for every
+ * open connection to end, but the broker closes those only after its listeners have closed.
+ */
+export function stopAccepting(server: { close(callback?: (error?: Error) => void): unknown }): Promise<void> {
+  server.close(() => {});
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** `host:port` of a socket's peer, as the broker logs and the ledger matches it. */
 export function peerAddress(socket: Socket): string {
   const host = socket.remoteAddress ?? '';
@@ -209,7 +218,7 @@ export class NetServerListener implements Listener {
     if (this.#handler) server.off(event, this.#handler);
     this.#handler = undefined;
     if ((this.#options.closeServer ?? this.#started) && server.listening) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopAccepting(server);
     }
   }
 }

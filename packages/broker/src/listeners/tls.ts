@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import type { AcceptConnection, Listener } from './listener.js';
-import { admitSocket, ConnectionGate, type ListenerLimits, peerAddress } from './net-server.js';
+import {
+  admitSocket,
+  ConnectionGate,
+  type ListenerLimits,
+  peerAddress,
+  stopAccepting,
+} from './net-server.js';
 
 /** Certificate settings shared by the TLS and secure WebSocket listeners. */
 export interface TlsOptions {
@@ -132,6 +138,6 @@ export class TlsListener implements Listener {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
+    return stopAccepting(server);
   }
 }

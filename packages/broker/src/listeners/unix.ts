@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import type { AcceptConnection, Listener } from './listener.js';
-import { admitSocket, ConnectionGate, type ListenerLimits } from './net-server.js';
+import { admitSocket, ConnectionGate, type ListenerLimits, stopAccepting } from './net-server.js';
 
 /** Options of {@link UnixListener}. */
 export interface UnixListenerOptions extends ListenerLimits {
@@ -71,7 +71,7 @@ export class UnixListener implements Listener {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return Promise.resolve();
-    // net.Server removes its socket file on close.
-    return new Promise((resolve) => server.close(() => resolve()));
+    // net.Server removes its socket file when the listening handle closes.
+    return stopAccepting(server);
   }
 }

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { AcceptConnection, Listener } from './listener.js';
-import { ConnectionGate, guardPacketSize, type ListenerLimits } from './net-server.js';
+import { ConnectionGate, guardPacketSize, type ListenerLimits, stopAccepting } from './net-server.js';
 import { rememberCertificateName, secureContextOptions, type TlsOptions } from './tls.js';
 
 /** Options of {@link WebSocketListener}. */
@@ -126,6 +126,6 @@ export class WebSocketListener implements Listener {
     this.#wss = undefined;
     if (!server) return Promise.resolve();
     // The broker closes the MQTT connections (and with them the WebSockets); stop accepting here.
-    return new Promise((resolve) => server.close(() => resolve()));
+    return stopAccepting(server);
   }
 }
