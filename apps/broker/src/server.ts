@@ -1,16 +1,110 @@
-import { createLedger } from './auth.js';
-import { unsafeExposure } from './config/safety.js';
+import { Broker, type BrokerOptions, Ledger, LedgerHook } from '@x/broker';
+import { parse } from 'yaml';
+import { readLedgerRules } from './auth.js';
+import { loadConfigFile } from './config/load.js';
+import { printableConfig } from './config/print.js';
+import { httpToken } from './config/resolve.js';
+import { anonymousAllowed, isExposed, unsafeExposure } from './config/safety.js';
 import type { Config } from './config/types.js';
+import { createHttpListener, createListeners } from './listeners.js';
+import { createLogger } from './log.js';
 
 /** Start-up refused for safety; the message says why and what to change. */
 export class StartupRefused extends Error {
   readonly code = 'STARTUP_REFUSED';
 }
 
-/** Runs the broker described by `config` until SIGINT/SIGTERM. */
-export async function runServer(config: Config): Promise<void> {
-  const ledger = createLedger(config);
+/** Where the config came from, so SIGHUP can read the rules again. */
+export interface ServerSource {
+  configFile?: string | undefined;
+}
+
+/**
+ * Runs the broker described by `config` until SIGINT or SIGTERM, then shuts down gracefully:
+ * listeners stop accepting, v5 clients get DISCONNECT 0x8B, wills are sent, storage is flushed, and
+ * the process exits 0 — or exits anyway after `shutdownTimeout`. SIGHUP reloads the auth rules.
+ */
+export async function runServer(config: Config, source: ServerSource = {}): Promise<void> {
+  const log = createLogger(config.log.level, config.log.format);
+  const ledger = new Ledger(readLedgerRules(config));
   const refusal = unsafeExposure(config, ledger.hasAuthRules);
   if (refusal) throw new StartupRefused(refusal);
-  throw new Error('the broker core is not yet available in this build');
+  const allowAnonymous = anonymousAllowed(config);
+
+  const broker = new Broker({ ...(config.broker as BrokerOptions), logger: log });
+  const ledgerHook = new LedgerHook({ ledger, allowAnonymous, logger: log });
+  broker.addHook(ledgerHook);
+  const listeners = createListeners(config);
+  for (const listener of listeners) await broker.addListener(listener);
+  const token = httpToken(config);
+  const http = createHttpListener(config, broker, token, parse(printableConfig(config)));
+  if (http) await broker.addListener(http);
+
+  try {
+    await broker.start();
+  } catch (error) {
+    await broker.close().catch(() => {});
+    throw new StartupRefused(`cannot start: ${(error as Error).message}`);
+  }
+  for (const listener of listeners)
+    log.info({ listener: listener.id, address: listener.address() }, 'listening');
+  if (http) {
+    log.info({ address: http.address(), api: token ? 'enabled' : 'disabled (no token)' }, 'HTTP listening');
+  }
+  if (!ledger.hasAuthRules) {
+    log.info(
+      {},
+      allowAnonymous ? 'no auth rules: anonymous clients allowed' : 'no auth rules: every client is refused',
+    );
+  }
+  if (allowAnonymous && config.listeners.some(isExposed)) {
+    log.warn({}, 'anonymous clients are allowed on listeners reachable from other machines');
+  }
+
+  const reload = () => {
+    try {
+      const fresh = source.configFile && !config.auth.file ? loadConfigFile(source.configFile) : config;
+      ledger.update(readLedgerRules(fresh));
+      log.info(
+        { authRules: ledger.rules.auth?.length ?? 0, aclRules: ledger.rules.acl?.length ?? 0 },
+        'auth rules reloaded',
+      );
+    } catch (error) {
+      log.error({ error: (error as Error).message }, 'auth rules not reloaded: keeping the previous ones');
+    }
+  };
+  process.on('SIGHUP', reload);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal, timeout: config.shutdownTimeout }, 'shutting down');
+      http?.drain();
+      const timer = setTimeout(() => {
+        log.warn({ timeout: config.shutdownTimeout }, 'shutdown took too long: exiting anyway');
+        resolve();
+      }, config.shutdownTimeout);
+      timer.unref();
+      broker.close().then(
+        () => {
+          clearTimeout(timer);
+          log.info({}, 'stopped');
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          log.error({ error: (error as Error).message }, 'error while shutting down');
+          resolve();
+        },
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.off('SIGHUP', reload);
 }

@@ -64,6 +64,8 @@ export function configureServe(program: Command): Command {
         process.stdout.write(printableConfig(config));
         return;
       }
-      await runServer(config);
+      await runServer(config, { configFile: file });
+      // Timers of finished connections may linger; the broker is closed, so leave now.
+      process.exit(0);
     });
 }

@@ -1,0 +1,264 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
+import mqtt, { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { createWebSocketStream } from 'ws';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const run = promisify(execFile);
+
+/** Runs the binary to completion; resolves with its exit code and output (never rejects). */
+async function runBinary(
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [main, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+function startBinary(args: string[], port: number): Promise<SpawnedServer> {
+  return spawnServer({ command: process.execPath, args: [main, ...args, '--log-format', 'json'], port });
+}
+
+/** Waits for the child process to exit and returns its exit code. */
+function exited(server: SpawnedServer): Promise<number | null> {
+  if (server.process.exitCode !== null) return Promise.resolve(server.process.exitCode);
+  return new Promise((resolve) => server.process.once('exit', (code) => resolve(code)));
+}
+
+describe('mqtt-broker binary: command line', () => {
+  it('prints its version and a help with examples', async () => {
+    expect((await run(process.execPath, [main, '--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const help = (await run(process.execPath, [main, '--help'])).stdout;
+    for (const flag of [
+      '--config',
+      '--tcp',
+      '--tls',
+      '--ws',
+      '--http',
+      '--storage',
+      '--log-level',
+      '--allow-anonymous',
+      '--print-config',
+    ]) {
+      expect(help).toContain(flag);
+    }
+    expect(help).toContain('Examples:');
+    expect(help).toContain('passwd');
+  });
+
+  it('prints the effective config', async () => {
+    const { code, stdout } = await runBinary(['--tcp', '127.0.0.1:2000', '--ws', 'off', '--print-config']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('port: 2000');
+    expect(stdout).not.toContain('type: ws');
+    expect(stdout).toContain('port: 8080');
+  });
+
+  it('hashes passwords: argument, stdin, scrypt and bcrypt', async () => {
+    const scrypt = await runBinary(['passwd', 'secret', '--cost', '1024']);
+    expect(scrypt.stdout.trim()).toMatch(/^scrypt\$1024\$8\$1\$\S+\$\S+$/);
+    const bcrypt = await runBinary(['hash-password', '-a', 'bcrypt', '--cost', '4'], 'secret\n');
+    expect(bcrypt.stdout.trim()).toMatch(/^\$2b\$04\$/);
+  });
+
+  it('refuses to listen on other interfaces without auth rules', async () => {
+    const { code, stderr } = await runBinary(['--tcp', '0.0.0.0:0', '--ws', 'off', '--http', 'off']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('refusing to start: tcp://0.0.0.0:0 is reachable from other machines');
+    expect(stderr).toContain('--allow-anonymous');
+  });
+
+  it('reports config errors with file, line and field, and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-cli-'));
+    try {
+      const file = join(dir, 'broker.yaml');
+      writeFileSync(file, 'listeners:\n  - type: tcp\n    prot: 1883\nlog:\n  level: loud\n');
+      const { code, stderr } = await runBinary(['--config', file]);
+      expect(code).toBe(2);
+      expect(stderr).toContain(`${file}:3:5: listeners[0].prot: unknown key "prot"`);
+      expect(stderr).toContain(`${file}:5:10: log.level: level must be one of`);
+      const bad = await runBinary(['--tcp', 'x:99999']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--tcp x:99999: the port must be 0–65535');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mqtt-broker binary: serving', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'broker-bin-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs as the external checks start it and shuts down gracefully on SIGTERM (v5 DISCONNECT 0x8B, exit 0)', async () => {
+    const port = await freePort();
+    const server = await startBinary(['--tcp', `127.0.0.1:${port}`, '--ws', 'off', '--http', 'off'], port);
+    try {
+      const v5 = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      const v4 = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
+      await v4.subscribeAsync('t/#', { qos: 1 });
+      const got = new Promise<string>((resolve) => v4.once('message', (_t, p) => resolve(String(p))));
+      await v5.publishAsync('t/1', 'across versions', { qos: 1 });
+      expect(await got).toBe('across versions');
+      const reason = new Promise<number>((resolve) =>
+        v5.once('disconnect', (packet) => resolve(packet.reasonCode ?? -1)),
+      );
+      const v4Closed = new Promise<void>((resolve) => v4.once('close', () => resolve()));
+      const started = Date.now();
+      server.process.kill('SIGTERM');
+      expect(await reason).toBe(0x8b);
+      await v4Closed;
+      expect(await exited(server)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(server.output()).toContain('"msg":"stopped"');
+      v5.end(true);
+      v4.end(true);
+    } finally {
+      await server.stop(500);
+    }
+  });
+
+  it('serves WebSocket and HTTP, and the management API with its token', async () => {
+    const [tcp, ws, http] = [await freePort(), await freePort(), await freePort()];
+    const server = await startBinary(
+      [
+        '--tcp',
+        `127.0.0.1:${tcp}`,
+        '--ws',
+        `127.0.0.1:${ws}`,
+        '--http',
+        `127.0.0.1:${http}`,
+        '--http-token',
+        'sekret',
+      ],
+      tcp,
+    );
+    try {
+      // MQTT.js over a WebSocket opened here (under vitest, MQTT.js's own ws transport cannot load).
+      const client = new MqttClient(
+        () => createWebSocketStream(new WebSocket(`ws://127.0.0.1:${ws}/mqtt`, ['mqtt'])),
+        {
+          clientId: 'over-ws',
+          protocolVersion: 5,
+          reconnectPeriod: 0,
+        },
+      );
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('error', reject);
+      });
+      expect(
+        ((await (await fetch(`http://127.0.0.1:${http}/healthz`)).json()) as { status: string }).status,
+      ).toBe('ok');
+      const count = await fetch(`http://127.0.0.1:${http}/api/v1/clients/count`, {
+        headers: { authorization: 'Bearer sekret' },
+      });
+      expect(await count.json()).toEqual({ online: 1, sessions: 1 });
+      expect((await fetch(`http://127.0.0.1:${http}/api/v1/clients/count`)).status).toBe(401);
+      const config = (await (
+        await fetch(`http://127.0.0.1:${http}/api/v1/config`, { headers: { authorization: 'Bearer sekret' } })
+      ).json()) as { app: { http: { token: string } } };
+      expect(config.app.http.token).toBe('***');
+      await client.endAsync();
+    } finally {
+      await server.stop(2000);
+    }
+  });
+
+  it('authenticates from an auth file and reloads it on SIGHUP without dropping connections', async () => {
+    const port = await freePort();
+    const rules = join(dir, 'rules.yaml');
+    const config = join(dir, 'broker.yaml');
+    writeFileSync(rules, 'auth:\n  - username: alice\n    password: one\n');
+    writeFileSync(
+      config,
+      `listeners:\n  - type: tcp\n    port: ${port}\nhttp: off\nauth:\n  file: rules.yaml\nlog:\n  level: info\n`,
+    );
+    const server = await startBinary(['--config', config], port);
+    try {
+      const url = `mqtt://127.0.0.1:${port}`;
+      const alice = await mqtt.connectAsync(url, {
+        username: 'alice',
+        password: 'one',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      await expect(
+        mqtt.connectAsync(url, { username: 'bob', password: 'two', protocolVersion: 5, reconnectPeriod: 0 }),
+      ).rejects.toMatchObject({ code: 0x86 });
+      let aliceClosed = false;
+      alice.on('close', () => {
+        aliceClosed = true;
+      });
+      writeFileSync(rules, 'auth:\n  - username: bob\n    password: two\n');
+      server.process.kill('SIGHUP');
+      const deadline = Date.now() + 5000;
+      while (!server.output().includes('auth rules reloaded') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const bob = await mqtt.connectAsync(url, {
+        username: 'bob',
+        password: 'two',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      await expect(
+        mqtt.connectAsync(url, {
+          username: 'alice',
+          password: 'one',
+          protocolVersion: 5,
+          reconnectPeriod: 0,
+        }),
+      ).rejects.toMatchObject({ code: 0x86 });
+      await alice.publishAsync('still/here', 'yes', { qos: 1 });
+      expect(aliceClosed).toBe(false);
+      // A broken file is reported and the rules in force stay.
+      writeFileSync(rules, 'auth:\n  - usernme: bob\n');
+      server.process.kill('SIGHUP');
+      const deadline2 = Date.now() + 5000;
+      while (!server.output().includes('auth rules not reloaded') && Date.now() < deadline2) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(server.output()).toContain('rules.yaml:2:5 auth[0].usernme: unknown key');
+      const again = await mqtt.connectAsync(url, {
+        username: 'bob',
+        password: 'two',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      await Promise.all([alice.endAsync(), bob.endAsync(), again.endAsync()]);
+    } finally {
+      await server.stop(2000);
+    }
+  });
+});
