@@ -1,0 +1,101 @@
+/**
+ * Broker benchmarks, ours against Mosquitto side by side in one run with the same load generator:
+ *
+ * 1. throughput: 10 clients × 10 000 QoS 0 messages, each client publishing to and subscribed on its
+ *    own topic; messages per second delivered and the broker's CPU time per delivered message;
+ * 2. idle connections: resident memory per idle connection with 1 000 connections.
+ *
+ * `pnpm --filter @x/broker bench` (Linux: reads /proc for the brokers' CPU and memory).
+ */
+import { LoadClient } from './load.js';
+import { type BrokerProcess, cpuSeconds, rssBytes, startMosquitto, startOurs } from './servers.js';
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const IDLE = Number(process.env.BENCH_IDLE ?? 1000);
+const PAYLOAD = Buffer.alloc(64, 0x61);
+
+interface Throughput {
+  seconds: number;
+  delivered: number;
+  cpu: number;
+}
+
+async function throughput(broker: BrokerProcess): Promise<Throughput> {
+  const clients = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, i) => LoadClient.connect(broker.port, `tp-${i}`)),
+  );
+  await Promise.all(clients.map((c, i) => c.subscribe(`bench/${i}`)));
+  const cpu0 = cpuSeconds(broker.pid);
+  const t0 = performance.now();
+  await Promise.all(clients.map((c, i) => c.publishMany(`bench/${i}`, PAYLOAD, MESSAGES)));
+  const expected = CLIENTS * MESSAGES;
+  let last = -1;
+  let lastChange = performance.now();
+  let end = performance.now();
+  for (;;) {
+    const delivered = clients.reduce((n, c) => n + c.publishes, 0);
+    if (delivered !== last) {
+      last = delivered;
+      lastChange = end = performance.now();
+    }
+    if (delivered >= expected || performance.now() - lastChange > 2000) break;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const cpu = cpuSeconds(broker.pid) - cpu0;
+  for (const c of clients) c.close();
+  return { seconds: (end - t0) / 1000, delivered: last, cpu };
+}
+
+async function idleMemory(broker: BrokerProcess): Promise<number> {
+  await broker.settle();
+  await new Promise((r) => setTimeout(r, 200));
+  const before = rssBytes(broker.pid);
+  const clients: LoadClient[] = [];
+  for (let i = 0; i < IDLE; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, IDLE - i) }, (_, j) =>
+        LoadClient.connect(broker.port, `idle-${i + j}`),
+      ),
+    );
+    clients.push(...batch);
+  }
+  await broker.settle();
+  await new Promise((r) => setTimeout(r, 500));
+  await broker.settle();
+  const after = rssBytes(broker.pid);
+  for (const c of clients) c.close();
+  return (after - before) / IDLE;
+}
+
+const results: Array<{ name: string; tp: Throughput; idle: number }> = [];
+for (const start of [startOurs, startMosquitto]) {
+  const broker = await start();
+  try {
+    await throughput(broker); // warm-up (JIT) run, not reported
+    const tp = await throughput(broker);
+    const idle = await idleMemory(broker);
+    results.push({ name: broker.name, tp, idle });
+  } finally {
+    await broker.stop();
+  }
+}
+
+const expected = CLIENTS * MESSAGES;
+console.log(
+  `\nthroughput: ${CLIENTS} clients × ${MESSAGES} QoS 0 messages (${PAYLOAD.length}-byte payload), own topic each`,
+);
+console.log('broker        delivered      msg/s   CPU s   CPU µs/msg   idle KiB/conn');
+for (const r of results) {
+  const rate = r.tp.delivered / r.tp.seconds;
+  console.log(
+    `${r.name.padEnd(12)} ${`${r.tp.delivered}/${expected}`.padStart(12)} ${rate.toFixed(0).padStart(10)} ${r.tp.cpu.toFixed(2).padStart(7)} ${((r.tp.cpu / r.tp.delivered) * 1e6).toFixed(2).padStart(12)} ${(r.idle / 1024).toFixed(2).padStart(15)}`,
+  );
+}
+const [ours, mosq] = results;
+if (ours && mosq) {
+  const ratio = ours.tp.delivered / ours.tp.seconds / (mosq.tp.delivered / mosq.tp.seconds);
+  console.log(
+    `\nours / mosquitto: throughput ×${ratio.toFixed(2)}, CPU per message ×${(ours.tp.cpu / ours.tp.delivered / (mosq.tp.cpu / mosq.tp.delivered)).toFixed(2)}, idle memory ×${(ours.idle / mosq.idle).toFixed(1)}`,
+  );
+}
