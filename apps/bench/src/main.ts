@@ -33,4 +33,20 @@ for (const command of [stressCommand(), pubCommand(), subCommand(), latencyComma
   program.addCommand(command);
 }
 
-await program.parseAsync();
+await program.parseAsync(acceptSingleDash(process.argv));
+
+/**
+ * mqtt-stresser takes Go-style single-dash long flags (`-broker tcp://…`, `-num-clients 10`); accept
+ * them too so its command lines can be pasted after `mqtt-bench stress`.
+ */
+function acceptSingleDash(argv: string[]): string[] {
+  const longNames = new Set<string>();
+  for (const command of [program, ...program.commands]) {
+    for (const option of command.options) if (option.long) longNames.add(option.long.slice(2));
+  }
+  return argv.map((arg, i) => {
+    if (i < 2) return arg;
+    const match = /^-([a-z][a-z-]+)(=.*)?$/.exec(arg);
+    return match?.[1] && longNames.has(match[1]) ? `-${arg}` : arg;
+  });
+}

@@ -218,8 +218,17 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto
     expect(result.stresser.published).toBe(60);
   });
 
-  it('prints the mqtt-stresser report and the accounting table by default', async () => {
-    const ran = await bench(['stress', '--broker', broker.url, '-c', '2', '-n', '10']);
+  it('prints the mqtt-stresser report and the accounting table by default, taking its single-dash flags', async () => {
+    const ran = await bench([
+      'stress',
+      '-broker',
+      broker.url,
+      '-num-clients',
+      '2',
+      '-num-messages=10',
+      '-publisher-qos',
+      '1',
+    ]);
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain('# Publishing Throughput');
     expect(ran.stdout).toContain('Messages / Client:  20');

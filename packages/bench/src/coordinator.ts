@@ -279,8 +279,8 @@ function merge(resolved: ResolvedScenario, results: AgentResult[], ctx: MergeCon
     attempted,
     connected: connect.count,
     failed,
-    connectRate: perSecond(connect.count, connectWindowMs),
-    timeToAllMs: connectWindowMs,
+    connectRate: Math.round(perSecond(connect.count, connectWindowMs)),
+    timeToAllMs: Math.round(connectWindowMs * 1000) / 1000,
     latencyMs: summarizeLatency(connect),
   };
   const stresserResults = results.flatMap((r) => r.stresser).sort((a, b) => a.workerId - b.workerId);

@@ -177,7 +177,7 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench against a lossy Mosquitto ${mosquitt
   });
 });
 
-describe.skipIf(mosquitto.skip || !requireServer('openssl').path)(
+describe.skipIf(mosquitto.skip || requireServer('openssl').skip)(
   `mqtt-bench over TLS ${mosquitto.reason}`,
   () => {
     let pki: TestPki;
