@@ -261,4 +261,32 @@ describe('mqtt-broker binary: serving', () => {
       await server.stop(2000);
     }
   });
+
+  it('runs with config/paho-interop.yaml: server keep-alive 60, receive maximum 2, aliases, test/nosubscribe refused', async () => {
+    const port = await freePort();
+    const paho = fileURLToPath(new URL('../config/paho-interop.yaml', import.meta.url));
+    const server = await startBinary(['--config', paho, '--tcp', `127.0.0.1:${port}`], port);
+    try {
+      const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+        protocolVersion: 5,
+        keepalive: 120,
+        reconnectPeriod: 0,
+        properties: { topicAliasMaximum: 10 },
+      });
+      const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('error', reject);
+      });
+      expect(connack.properties).toMatchObject({
+        serverKeepAlive: 60,
+        receiveMaximum: 2,
+        topicAliasMaximum: 2,
+      });
+      await expect(client.subscribeAsync('test/nosubscribe', { qos: 2 })).rejects.toThrow();
+      await client.subscribeAsync('TopicA', { qos: 2 });
+      await client.endAsync();
+    } finally {
+      await server.stop(2000);
+    }
+  });
 });

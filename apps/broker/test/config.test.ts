@@ -226,3 +226,30 @@ describe('print-config', () => {
     expect(text).toContain('token: "***"');
   });
 });
+
+describe('shipped config files', () => {
+  const dir = new URL('../config/', import.meta.url).pathname;
+
+  it('example.yaml is valid and documents the defaults', () => {
+    const config = loadConfigFile(join(dir, 'example.yaml'));
+    expect(config.listeners.map((l) => l.type)).toEqual(['tcp', 'ws']);
+    expect(config.auth.rules).toHaveLength(3);
+    expect(config.broker.maxPacketSize).toBe(1048576);
+    expect(unsafeExposure(config, true)).toBeUndefined();
+  });
+
+  it('paho-interop.yaml carries the settings of Paho’s test broker', () => {
+    const config = loadConfigFile(join(dir, 'paho-interop.yaml'));
+    expect(config.listeners).toEqual([{ type: 'tcp', host: '127.0.0.1', port: 1883 }]);
+    expect(config.http).toBe(false);
+    expect(config.broker).toEqual({
+      maxKeepAlive: 60,
+      receiveMaximum: 2,
+      topicAliasMaximum: 2,
+      topicAliasesToClients: true,
+      maxPacketSize: 1000,
+    });
+    expect(config.auth.acl).toEqual([{ filters: { 'test/nosubscribe': 'deny' } }]);
+    expect(config.auth.aclDefault).toBe('readwrite');
+  });
+});
