@@ -192,6 +192,11 @@ export class Broker {
     return true;
   }
 
+  /** Open connections, including those that have not completed CONNECT. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
   /** Connected clients. */
   get connectedCount(): number {
     let n = 0;
