@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { verifyPassword } from '@x/broker';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
 import { applyFlags, FlagError, parseHostPort } from '../src/config/flags.js';
@@ -230,10 +231,11 @@ describe('print-config', () => {
 describe('shipped config files', () => {
   const dir = new URL('../config/', import.meta.url).pathname;
 
-  it('example.yaml is valid and documents the defaults', () => {
+  it('example.yaml is valid and documents the defaults', async () => {
     const config = loadConfigFile(join(dir, 'example.yaml'));
     expect(config.listeners.map((l) => l.type)).toEqual(['tcp', 'ws']);
     expect(config.auth.rules).toHaveLength(3);
+    expect(await verifyPassword('change-me', config.auth.rules?.[0]?.password ?? '')).toBe(true);
     expect(config.broker.maxPacketSize).toBe(1048576);
     expect(unsafeExposure(config, true)).toBeUndefined();
   });
