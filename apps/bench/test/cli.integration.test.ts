@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,6 +269,30 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<script(?! type="application\/json")/);
     expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+
+  it('on SIGINT stops, prints what it saw and exits 1', async () => {
+    const child = spawn(process.execPath, [
+      main,
+      'latency',
+      '-b',
+      broker.url,
+      '--rate',
+      '200',
+      '--duration',
+      '60s',
+      '--json',
+    ]);
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    setTimeout(() => child.kill('SIGINT'), 800);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    const result = JSON.parse(stdout);
+    expect(result.stopReason).toBe('interrupted');
+    expect(result.messages.sent).toBeGreaterThan(0);
   });
 
   it('exits non-zero and says so when the broker drops messages', async () => {
