@@ -315,7 +315,7 @@ export class Broker {
         this.#timed.add(session);
       }
     }
-    if (wasState !== 'new') {
+    if (wasState === 'connected') {
       for (const h of this.hooks.on.onDisconnect) h.onDisconnect!(client, reasonCode, error, sessionEnded);
     }
   }

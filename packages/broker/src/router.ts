@@ -21,9 +21,7 @@ interface Form {
  */
 export class Router {
   readonly #broker: Broker;
-  #forms: Form[] = [];
   #now = 0;
-  readonly #subscribers: Subscriber[] = [];
 
   constructor(broker: Broker) {
     this.#broker = broker;
@@ -34,7 +32,8 @@ export class Router {
     const broker = this.#broker;
     const now = Date.now();
     this.#now = now;
-    this.#forms.length = 0;
+    // Per call, not per router: a hook may publish from inside a route (re-entrancy).
+    const forms: Form[] = [];
     const result = broker.subscriptions.matchAll(
       message.topic,
       message.origin === '' ? undefined : message.origin,
@@ -48,6 +47,7 @@ export class Router {
         const ids = match.subscriptionIdentifiers;
         if (
           this.#deliverMatch(
+            forms,
             session,
             message,
             match.qos,
@@ -58,8 +58,7 @@ export class Router {
           count++;
       }
     } else {
-      const subscribers = this.#subscribers;
-      subscribers.length = 0;
+      const subscribers: Subscriber[] = [];
       for (const match of result.matches) {
         const ids = match.subscriptionIdentifiers;
         subscribers.push({
@@ -87,7 +86,8 @@ export class Router {
       for (const s of selected) {
         const session = broker.sessions.get(s.clientId);
         if (session === undefined) continue;
-        if (this.#deliverMatch(session, message, s.qos, s.retainAsPublished, s.subscriptionIds)) count++;
+        if (this.#deliverMatch(forms, session, message, s.qos, s.retainAsPublished, s.subscriptionIds))
+          count++;
       }
     }
     if (broker.inline.hasSubscriptions) count += broker.inline.deliver(message);
@@ -95,6 +95,7 @@ export class Router {
   }
 
   #deliverMatch(
+    forms: Form[],
     session: Session,
     message: Message,
     subQos: 0 | 1 | 2,
@@ -104,14 +105,14 @@ export class Router {
     const qos = message.qos < subQos ? message.qos : subQos; // [MQTT-3.8.4-8]
     // [MQTT-3.3.1-12] [MQTT-3.3.1-13] retain flag as published only when asked
     const retain = retainAsPublished ? message.retain : false;
-    return this.deliver(session, { message, qos, retain, subscriptionIds }, true);
+    return this.deliver(session, { message, qos, retain, subscriptionIds }, forms);
   }
 
   /**
    * Delivers to one session: now when it is online and has room, into its bounded queue otherwise.
-   * `shared` lets the encoded bytes be reused by other recipients of the current route.
+   * `forms` (the current route's encodings) lets other recipients reuse the encoded bytes.
    */
-  deliver(session: Session, delivery: Delivery, shared: boolean): boolean {
+  deliver(session: Session, delivery: Delivery, forms: Form[] | undefined): boolean {
     const client = session.client;
     const { message } = delivery;
     if (client === undefined || client.state !== 'connected') {
@@ -124,12 +125,12 @@ export class Router {
         this.#drop(session.clientId, message, 'slow-client');
         return false;
       }
-      return this.#send(client, delivery, 0, false, shared);
+      return this.#send(client, delivery, 0, false, forms);
     }
     if (session.queue.length > 0 || session.inflight.size >= client.sendQuota || client.congested) {
       return this.#enqueue(session, delivery);
     }
-    return this.#sendQos(session, client, delivery, shared);
+    return this.#sendQos(session, client, delivery, forms);
   }
 
   /** Sends queued messages while the client is online and has room in its window and socket. */
@@ -144,8 +145,8 @@ export class Router {
         this.#drop(session.clientId, delivery.message, 'expired');
         continue;
       }
-      if (delivery.qos === 0) this.#send(client, delivery, 0, false, false);
-      else this.#sendQos(session, client, delivery, false);
+      if (delivery.qos === 0) this.#send(client, delivery, 0, false, undefined);
+      else this.#sendQos(session, client, delivery, undefined);
     }
   }
 
@@ -180,14 +181,14 @@ export class Router {
     return true;
   }
 
-  #sendQos(session: Session, client: Client, delivery: Delivery, shared: boolean): boolean {
+  #sendQos(session: Session, client: Client, delivery: Delivery, forms: Form[] | undefined): boolean {
     const packetId = session.inflight.allocate();
     if (packetId === 0) {
       for (const h of this.#broker.hooks.on.onPacketIdExhausted)
         h.onPacketIdExhausted!(session.clientId, delivery.message);
       return this.#enqueue(session, delivery);
     }
-    if (!this.#send(client, delivery, packetId, false, shared)) return false;
+    if (!this.#send(client, delivery, packetId, false, forms)) return false;
     ownPayload(delivery.message);
     session.inflight.add({ packetId, delivery, state: 'publish', resends: 0 });
     for (const h of this.#broker.hooks.on.onQosPublish)
@@ -196,8 +197,14 @@ export class Router {
   }
 
   /** Encodes (or reuses the shared encoding) and writes; false when dropped for size. */
-  #send(client: Client, delivery: Delivery, packetId: number, dup: boolean, shared: boolean): boolean {
-    if (client.aliasesOut !== undefined || !shared) {
+  #send(
+    client: Client,
+    delivery: Delivery,
+    packetId: number,
+    dup: boolean,
+    forms: Form[] | undefined,
+  ): boolean {
+    if (client.aliasesOut !== undefined || forms === undefined) {
       const packet = publishPacket(delivery, client.protocolVersion, packetId, dup, this.#now);
       return this.#write(client, packet, delivery.message);
     }
@@ -208,7 +215,7 @@ export class Router {
         ? `${version}${delivery.qos}${delivery.retain ? 1 : 0}`
         : `${version}${delivery.qos}${delivery.retain ? 1 : 0}${ids.join(',')}`;
     let form: Form | undefined;
-    for (const f of this.#forms) {
+    for (const f of forms) {
       if (f.key === key) {
         form = f;
         break;
@@ -218,7 +225,7 @@ export class Router {
       const packet = publishPacket(delivery, version, 1, false, this.#now);
       const bytes = encode(packet, version);
       form = { key, bytes, idOffset: delivery.qos > 0 ? packetIdOffset(bytes) : 0 };
-      this.#forms.push(form);
+      forms.push(form);
     }
     // [MQTT-3.1.2-24] never send a packet larger than the client's Maximum Packet Size
     if (form.bytes.length > client.maxPacketSize) {

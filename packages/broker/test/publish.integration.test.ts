@@ -449,4 +449,38 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       await denied.close();
     }
   });
+
+  it('a hook that publishes during a fan-out does not disturb the shared encodings (re-entrancy)', async () => {
+    const nested = await startTestBroker();
+    try {
+      let fired = false;
+      nested.broker.addHook({
+        onQosPublish: (_id, _packetId, message) => {
+          if (message.topic === 're/outer' && !fired) {
+            fired = true;
+            nested.broker.publish('re/inner', 'inner', { qos: 1 });
+          }
+        },
+      });
+      const subs = await Promise.all(
+        ['r1', 'r2', 'r3'].map((id) => RawClient.connect(nested.port, { clientId: id })),
+      );
+      for (const c of subs) {
+        c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 're/#', qos: 1 }] });
+        await c.next('suback');
+      }
+      nested.broker.publish('re/outer', 'outer', { qos: 1 });
+      for (const c of subs) {
+        const topics: string[] = [];
+        for (let i = 0; i < 2; i++) {
+          const p = await c.next('publish');
+          topics.push(`${p.topic}=${Buffer.from(p.payload).toString()}`);
+        }
+        expect(topics.sort()).toEqual(['re/inner=inner', 're/outer=outer']);
+        c.close();
+      }
+    } finally {
+      await nested.close();
+    }
+  });
 });

@@ -84,7 +84,7 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
             subscriptionIds:
               sub.subscriptionIdentifier === undefined ? undefined : [sub.subscriptionIdentifier],
           },
-          false,
+          undefined,
         );
       }
     }
