@@ -17,8 +17,17 @@ const plain = (x: unknown): unknown =>
  *   property length where the spec lets the sender leave it out (3.4.2.1, 3.14.2.1). Both forms are
  *   valid; its bytes decode to the same packet with our decoder, which the test checks.
  * - `rejects-valid`: mqtt-packet refuses valid input.
+ * - `loses-order`: mqtt-packet keeps the same user properties but not their order.
  */
-const KNOWN: Record<string, { kind: 'longer-form' | 'rejects-valid'; clause: string; note: string }> = {
+const KNOWN: Record<
+  string,
+  { kind: 'longer-form' | 'rejects-valid' | 'loses-order'; clause: string; note: string }
+> = {
+  'v5-property-user-properties-repeated-order': {
+    kind: 'loses-order',
+    clause: 'MQTT-3.3.2-18',
+    note: 'It keeps user properties in an object keyed by name, so b=1, a=2, b=3 comes back as b=1, b=3, a=2: the order the spec requires a server to keep is lost.',
+  },
   'v5-auth-short': {
     kind: 'rejects-valid',
     clause: '3.15.2.1',
@@ -88,6 +97,14 @@ describe('cross-check with mqtt-packet', () => {
       expect(r.generated).toBeDefined();
       expect(r.generated!.length).toBeGreaterThan(entry.bytes.length);
       expect(plain(decode(r.generated!, v))).toEqual(plain(entry.packet));
+    }
+    if (known.kind === 'loses-order') {
+      const pairs = (p: Packet) =>
+        ((p as { properties?: { userProperties?: string[][] } }).properties?.userProperties ?? [])
+          .map((x) => x.join('='))
+          .sort();
+      expect(pairs(fromTheirs(r.parsed.packet!, v))).toEqual(pairs(entry.packet!));
+      expect(r.parseOk).toBe(false);
     }
   });
 });

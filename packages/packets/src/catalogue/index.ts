@@ -8,6 +8,7 @@ import { ackEntries } from './acks.js';
 import { connackEntries, connectEntries } from './connect.js';
 import type { CatalogueEntry } from './entry.js';
 import { miscEntries } from './misc.js';
+import { propertyEntries } from './properties.js';
 import { publishEntries } from './publish.js';
 import { subscribeEntries } from './subscribe.js';
 
@@ -22,6 +23,7 @@ export const catalogue: readonly CatalogueEntry[] = [
   ...ackEntries,
   ...subscribeEntries,
   ...miscEntries,
+  ...propertyEntries,
 ];
 
 /** The entries that decode to a packet. */
