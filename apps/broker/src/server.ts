@@ -4,7 +4,7 @@ import { readLedgerRules } from './auth.js';
 import { loadConfigFile } from './config/load.js';
 import { printableConfig } from './config/print.js';
 import { httpToken } from './config/resolve.js';
-import { anonymousAllowed, isExposed, unsafeExposure } from './config/safety.js';
+import { anonymousAllowed, isExposed, isLoopback, unsafeExposure } from './config/safety.js';
 import type { Config } from './config/types.js';
 import { createHttpListener, createListeners } from './listeners.js';
 import { createLogger } from './log.js';
@@ -50,6 +50,12 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     log.info({ listener: listener.id, address: listener.address() }, 'listening');
   if (http) {
     log.info({ address: http.address(), api: token ? 'enabled' : 'disabled (no token)' }, 'HTTP listening');
+  }
+  if (http && config.http && !token && !isLoopback(config.http.host)) {
+    log.warn(
+      { address: http.address() },
+      'HTTP is reachable from other machines: /stats and /metrics need no token',
+    );
   }
   if (!ledger.hasAuthRules) {
     log.info(

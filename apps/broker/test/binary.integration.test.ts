@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -287,6 +287,83 @@ describe('mqtt-broker binary: serving', () => {
       await client.endAsync();
     } finally {
       await server.stop(2000);
+    }
+  });
+
+  it('serves TLS and a Unix socket from flags', async () => {
+    const [tls, http] = [await freePort(), await freePort()];
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+    ]);
+    const socket = join(dir, 'mqtt.sock');
+    const server = await startBinary(
+      [
+        '--tcp',
+        'off',
+        '--ws',
+        'off',
+        '--tls',
+        `127.0.0.1:${tls}`,
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+        '--unix',
+        socket,
+        '--http',
+        `127.0.0.1:${http}`,
+      ],
+      http,
+    );
+    try {
+      const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tls}`, {
+        ca: readFileSync(cert),
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      const overUnix = await mqtt.connectAsync({
+        protocol: 'mqtt',
+        path: socket,
+        unixSocket: true,
+        reconnectPeriod: 0,
+      } as mqtt.IClientOptions);
+      await overUnix.subscribeAsync('cross/#', { qos: 1 });
+      const got = new Promise<string>((resolve) => overUnix.once('message', (topic) => resolve(topic)));
+      await overTls.publishAsync('cross/tls', 'x', { qos: 1 });
+      expect(await got).toBe('cross/tls');
+      await Promise.all([overTls.endAsync(), overUnix.endAsync()]);
+    } finally {
+      await server.stop(2000);
+    }
+  });
+
+  it('exits 2 when a port is taken', async () => {
+    const port = await freePort();
+    const first = await startBinary(['--tcp', `127.0.0.1:${port}`, '--ws', 'off', '--http', 'off'], port);
+    try {
+      const second = await runBinary(['--tcp', `127.0.0.1:${port}`, '--ws', 'off', '--http', 'off']);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain('EADDRINUSE');
+    } finally {
+      await first.stop(2000);
     }
   });
 });
