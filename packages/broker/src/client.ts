@@ -95,7 +95,16 @@ export class Client {
     if (hooks.on.onPacketEncode.length > 0) {
       for (const h of hooks.on.onPacketEncode) packet = h.onPacketEncode!(this, packet);
     }
-    const bytes = encode(packet, this.protocolVersion);
+    let bytes = encode(packet, this.protocolVersion);
+    if (bytes.length > this.maxPacketSize) {
+      // [MQTT-3.2.2-19] [MQTT-3.2.2-20] drop the Reason String and User Properties first, then
+      // [MQTT-3.1.2-24] [MQTT-3.1.2-25] do not send at all what still does not fit
+      if (!('properties' in packet) || packet.properties === undefined) return;
+      const { reasonString: _r, userProperties: _u, ...properties } = packet.properties;
+      packet = { ...packet, properties } as Packet;
+      bytes = encode(packet, this.protocolVersion);
+      if (bytes.length > this.maxPacketSize) return;
+    }
     this.write(bytes);
     if (hooks.on.onPacketSent.length > 0) {
       for (const h of hooks.on.onPacketSent) h.onPacketSent!(this, packet, bytes.length);

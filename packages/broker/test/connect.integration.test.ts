@@ -56,14 +56,14 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     c.close();
   });
 
-  it('MQTT-3.1.3-8: v3.1.1 empty client id without clean session gets CONNACK 0x02', async () => {
+  it('MQTT-3.1.3-8: a refused client id (v3.1.1: empty without clean session) gets CONNACK 0x02, then close', async () => {
     const c = await RawClient.open(b.port, 4);
     c.send({ type: 'connect', protocolVersion: 4, clientId: '', clean: false, keepalive: 0 });
     expect((await c.next('connack')).reasonCode).toBe(2);
     await c.waitClosed();
   });
 
-  it('MQTT-3.1.3-6 MQTT-3.2.2-16: v5 empty client id gets an Assigned Client Identifier', async () => {
+  it('MQTT-3.1.3-6 MQTT-3.1.3-7 MQTT-3.2.2-16: v5 empty client id gets an Assigned Client Identifier', async () => {
     const c = await RawClient.open(b.port, 5);
     c.send({ type: 'connect', protocolVersion: 5, clientId: '', clean: true, keepalive: 0 });
     const ack = await c.next('connack');
@@ -72,14 +72,14 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     c.close();
   });
 
-  it('MQTT-3.1.3-7: v3.1.1 empty client id with clean session is accepted', async () => {
+  it('MQTT-3.1.3-6: an empty client id with clean session is accepted and given a unique id (v3.1.1)', async () => {
     const c = await RawClient.open(b.port, 4);
     c.send({ type: 'connect', protocolVersion: 4, clientId: '', clean: true, keepalive: 0 });
     expect((await c.next('connack')).reasonCode).toBe(0);
     c.close();
   });
 
-  it('MQTT-3.1.2-4 MQTT-3.2.2-1: clean start discards the session (session present 0)', async () => {
+  it('MQTT-3.1.2-4 MQTT-3.2.2-2: clean start discards the session (session present 0)', async () => {
     const a = await mqtt.connectAsync(b.url, { clientId: 'clean-1', clean: false, protocolVersion: 4 });
     await a.subscribeAsync('x/clean', { qos: 1 });
     await a.endAsync();
@@ -90,7 +90,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     c.close();
   });
 
-  it('MQTT-3.1.2-5 MQTT-3.2.2-2: a persistent session resumes with session present 1', async () => {
+  it('MQTT-3.1.2-5 MQTT-3.2.2-3: a persistent session resumes with session present 1', async () => {
     const a = await mqtt.connectAsync(b.url, { clientId: 'persist-1', clean: false, protocolVersion: 4 });
     await a.subscribeAsync('x/persist', { qos: 1 });
     await a.endAsync();
@@ -119,7 +119,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   });
 
-  it('MQTT-3.1.2-23: PINGREQ keeps the connection alive; MQTT-3.12.4-1: answered with PINGRESP', async () => {
+  it('MQTT-3.12.4-1: PINGREQ is answered with PINGRESP and keeps the connection alive', async () => {
     const c = await RawClient.connect(b.port, { clientId: 'ping', keepalive: 1 });
     for (let i = 0; i < 4; i++) {
       await new Promise((r) => setTimeout(r, 500));
@@ -162,7 +162,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
 });
 
 describe('authentication', () => {
-  it('MQTT-3.2.2-6: with no authentication hook every CONNECT is refused (v5 0x87, v3 5) and logged', async () => {
+  it('MQTT-3.2.2-6 MQTT-3.2.2-7: with no authentication hook every CONNECT is refused (v5 0x87, v3 5) and logged', async () => {
     const lines: string[] = [];
     const logger = {
       debug() {},
@@ -237,7 +237,7 @@ describe('authentication', () => {
     }
   });
 
-  it('MQTT-4.12.0-1 section 4.12: enhanced authentication with AUTH through a hook', async () => {
+  it('MQTT-4.12.0-2 MQTT-4.12.0-5 MQTT-4.12.1-1: enhanced authentication and re-authentication with AUTH through a hook', async () => {
     const hook: Hook = {
       onConnectAuthenticate: (client) =>
         client.authenticationMethod === 'demo'

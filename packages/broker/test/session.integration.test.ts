@@ -37,7 +37,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     ...extra,
   });
 
-  it('MQTT-3.1.2-8: the will is published when the connection drops without DISCONNECT', async () => {
+  it('MQTT-3.1.2-7 MQTT-3.1.2-8: the will is published when the connection drops without DISCONNECT', async () => {
     const got = await watcher('will/drop');
     const c = await RawClient.connect(b.port, { clientId: 'w-drop', will: will('will/drop') }, 4);
     c.close();
@@ -69,7 +69,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     await until(() => got.length === 1);
   });
 
-  it('MQTT-3.1.2-15 MQTT-3.1.2-17: will retain sets a retained message', async () => {
+  it('MQTT-3.1.2-15: will retain sets a retained message', async () => {
     const c = await RawClient.connect(
       b.port,
       { clientId: 'w-ret', will: will('will/retained', { retain: true }) },
@@ -123,7 +123,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     await until(() => got.length === 1, 1000);
   });
 
-  it('takeover: the old connection’s will (no delay) is published; MQTT-3.1.4-3', async () => {
+  it('MQTT-3.1.4-3 takeover: the old connection’s will (no delay) is published', async () => {
     const got = await watcher('will/takeover');
     await RawClient.connect(b.port, { clientId: 'w-take', will: will('will/takeover') }, 4);
     const second = await RawClient.connect(b.port, { clientId: 'w-take' }, 4);
@@ -165,7 +165,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     await until(() => !b.broker.sessions.has('s-short'));
   });
 
-  it('MQTT-3.1.2-4 (v3.1.1 clean session 0): QoS 1/2 messages are queued while offline and delivered on return', async () => {
+  it('MQTT-3.1.2-5 MQTT-4.1.0-1 (v3.1.1 clean session 0): QoS 1/2 messages are queued while offline and delivered on return', async () => {
     const sub = await mqtt.connectAsync(b.url, {
       clientId: 'offline-q',
       clean: false,

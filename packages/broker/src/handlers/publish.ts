@@ -57,15 +57,15 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     return;
   }
   if (qos === 2 && v5 && session.inboundQos2.size >= options.receiveMaximum) {
-    // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
-    client.violation(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded', 'MQTT-3.3.4-9');
+    // Section 3.3.4: more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
+    client.violation(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded', '3.3.4');
     return;
   }
 
   broker.stats.messagesReceived++;
   let reasonCode: number = RC.SUCCESS;
   if (v5 && properties?.payloadFormatIndicator === true && !isUtf8(packet.payload)) {
-    reasonCode = RC.PAYLOAD_FORMAT_INVALID; // [MQTT-3.3.2-4] may be refused with 0x99
+    reasonCode = RC.PAYLOAD_FORMAT_INVALID; // Section 3.3.2.3.2: may be refused with 0x99
   }
   let input: PublishPacket = packet;
   if (reasonCode === RC.SUCCESS && broker.hooks.on.onPublish.length > 0) {
