@@ -1,4 +1,6 @@
 import { TopicError } from './errors.js';
+import { hashLevel, KidTable, sameLevel } from './kid-table.js';
+import type { MatchCache } from './match-cache.js';
 import {
   ClientEntry,
   Group,
@@ -14,6 +16,7 @@ import type { Match, MatchResult, ShareGroup, Subscription, SubscriptionOptions 
 import { parseSharedFilter, validateTopicFilter } from './validate.js';
 
 const DOLLAR = 0x24;
+const SLASH = 0x2f;
 const SHARE_PREFIX = '$share/';
 const MAX_SUBSCRIPTION_IDENTIFIER = 268_435_455;
 const NO_GROUPS: readonly ShareGroup<never>[] = Object.freeze([]);
@@ -21,18 +24,19 @@ const NO_PUBLISHER: unique symbol = Symbol('no publisher');
 
 /**
  * One topic level. Everything a node may hold is created only when needed, and a node with a single
- * child keeps it directly instead of in a Map (most levels of real topic trees have one child):
+ * child keeps it directly instead of in a table (most levels of real topic trees have one child):
  *
- *   key     "device"                    the level this node stands for
- *   kids    Node | Map<level, Node>     literal children: one inline, a Map from two on
- *   plus    Node                        child for '+'
- *   hash    Node                        child for '#' (a leaf: only subs/shared are used)
- *   subs    Sub | SubList               normal subscriptions ending here: one inline, a list from two
- *   shared  Map<ShareName, Group>       shared subscriptions whose inner filter ends here
+ *   key, keyHash  "device", fnv1a("device")   the level this node stands for
+ *   kids    Node | KidTable                  literal children: one inline, a hash table from two
+ *   plus    Node                             child for '+'
+ *   hash    Node                             child for '#' (a leaf: only subs/shared are used)
+ *   subs    Sub | SubList                    normal subscriptions ending here: one inline, a list from two
+ *   shared  Map<ShareName, Group>            shared subscriptions whose inner filter ends here
  */
 class Node<C> {
   readonly key: string;
-  kids: Node<C> | Map<string, Node<C>> | undefined = undefined;
+  readonly keyHash: number;
+  kids: Node<C> | KidTable<Node<C>> | undefined = undefined;
   plus: Node<C> | undefined = undefined;
   hash: Node<C> | undefined = undefined;
   subs: Sub<C> | SubList<C> | undefined = undefined;
@@ -40,8 +44,28 @@ class Node<C> {
 
   constructor(key: string) {
     this.key = key;
+    this.keyHash = hashLevel(key);
   }
 }
+
+/**
+ * The subscribers of one filter without wildcards, stored in the trie's exact index under the whole
+ * filter string: a topic finds them with one hash lookup instead of a walk, and they cost no nodes.
+ */
+class Leaf<C> {
+  readonly key: string;
+  readonly keyHash: number;
+  subs: Sub<C> | SubList<C> | undefined = undefined;
+  shared: Map<string, Group<C>> | undefined = undefined;
+
+  constructor(key: string) {
+    this.key = key;
+    this.keyHash = hashLevel(key);
+  }
+}
+
+/** Where subscriptions of one filter are kept: a trie node or an exact-index leaf. */
+type Holder<C> = Node<C> | Leaf<C>;
 
 /** Options of {@link SubscriptionTrie}. */
 export interface SubscriptionTrieOptions {
@@ -65,13 +89,23 @@ export interface SubscriptionTrieOptions {
  */
 export class SubscriptionTrie<TClientId = string> {
   #root = new Node<TClientId>('');
+  /** Filters without wildcards, by whole filter string. */
+  #exact = new KidTable<Leaf<TClientId>>();
   #clients = new Map<TClientId, ClientEntry<TClientId>>();
   #size = 0;
+  #version = 0;
+  #noLocal = 0;
   #maxLevels: number;
   #allowShared: boolean;
   // State of the walk in progress, kept on the instance so the recursion passes only (node, level).
   #epoch = 0;
-  #levels: string[] = [];
+  #topic = '';
+  /** Level i of the topic being matched is #topic[#starts[i], #starts[i + 1] - 1), hash #hashes[i]. */
+  #starts: Int32Array<ArrayBuffer> = new Int32Array(64);
+  #hashes: Int32Array<ArrayBuffer> = new Int32Array(64);
+  /** Hash of the whole topic, for the exact index. */
+  #full = 0;
+  #count = 0;
   #out: Match<TClientId>[] = [];
   #groups: Group<TClientId>[] | undefined = undefined;
   #wantShared = false;
@@ -85,6 +119,16 @@ export class SubscriptionTrie<TClientId = string> {
   /** Number of stored subscriptions, shared ones included. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Increases on every change; lets caches (see {@link MatchCache}) know they are stale. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Number of stored subscriptions with No Local set. */
+  get noLocalCount(): number {
+    return this.#noLocal;
   }
 
   /** Number of clients with at least one subscription. */
@@ -119,8 +163,20 @@ export class SubscriptionTrie<TClientId = string> {
       throw new TopicError('SHARED_NO_LOCAL', topicFilter);
     const id = options?.subscriptionIdentifier;
 
-    let node = this.#root;
-    for (const level of inner.split('/')) node = child(node, level);
+    let node: Holder<TClientId>;
+    if (isExact(inner)) {
+      const hash = hashLevel(inner);
+      let leaf = this.#exact.get(hash, inner);
+      if (leaf === undefined) {
+        leaf = new Leaf(inner);
+        this.#exact.add(leaf);
+      }
+      node = leaf;
+    } else {
+      let at = this.#root;
+      for (const level of inner.split('/')) at = child(at, level);
+      node = at;
+    }
 
     let entry = this.#clients.get(clientId);
     if (entry === undefined) {
@@ -130,8 +186,13 @@ export class SubscriptionTrie<TClientId = string> {
     const sub = new Sub(entry, topicFilter, bits, id === undefined ? NO_IDENTIFIERS : [id]);
     const old = shareName === undefined ? addSub(node, sub) : addMember(node, shareName, inner, sub);
     if (old === undefined) this.#size++;
-    else unlink(old);
+    else {
+      unlink(old);
+      if ((old.bits & NO_LOCAL) !== 0) this.#noLocal--;
+    }
+    if ((bits & NO_LOCAL) !== 0) this.#noLocal++;
     link(sub);
+    this.#version++;
     return old;
   }
 
@@ -198,51 +259,88 @@ export class SubscriptionTrie<TClientId = string> {
   }
 
   #run(topicName: string, publisherId: TClientId | undefined): Match<TClientId>[] {
-    const levels = topicName.split('/');
+    this.#scan(topicName);
     const out: Match<TClientId>[] = [];
     this.#epoch++;
-    this.#levels = levels;
     this.#out = out;
     this.#publisher = publisherId === undefined ? NO_PUBLISHER : publisherId;
+    if (this.#exact.count > 0) {
+      const leaf = this.#exact.find(this.#full, topicName, 0, topicName.length);
+      if (leaf !== undefined) this.#collect(leaf);
+    }
     const root = this.#root;
     // [MQTT-4.7.2-1] a topic starting with '$' skips the root's wildcard children.
     if (topicName.charCodeAt(0) !== DOLLAR) {
       if (root.hash !== undefined) this.#collect(root.hash);
       if (root.plus !== undefined) this.#walk(root.plus, 1);
     }
-    const kids = root.kids;
-    if (kids !== undefined) {
-      const first = levels[0]!;
-      const next = kids instanceof Node ? (kids.key === first ? kids : undefined) : kids.get(first);
-      if (next !== undefined) this.#walk(next, 1);
-    }
-    this.#levels = [];
+    const next = this.#literal(root, 0);
+    if (next !== undefined) this.#walk(next, 1);
     this.#out = [];
+    this.#topic = '';
     return out;
+  }
+
+  /** Splits the topic into level offsets and hashes, into buffers reused from call to call. */
+  #scan(topicName: string): void {
+    let starts = this.#starts;
+    let hashes = this.#hashes;
+    let level = 0;
+    let h = 0x811c9dc5 | 0;
+    let full = h;
+    starts[0] = 0;
+    const n = topicName.length;
+    for (let i = 0; i < n; i++) {
+      const c = topicName.charCodeAt(i);
+      full = Math.imul(full ^ c, 0x01000193);
+      if (c === SLASH) {
+        hashes[level] = h;
+        level++;
+        if (level + 1 >= starts.length) {
+          starts = grow(starts);
+          hashes = grow(hashes);
+          this.#starts = starts;
+          this.#hashes = hashes;
+        }
+        starts[level] = i + 1;
+        h = 0x811c9dc5 | 0;
+      } else {
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+    }
+    hashes[level] = h;
+    starts[level + 1] = n + 1;
+    this.#count = level + 1;
+    this.#full = full;
+    this.#topic = topicName;
+  }
+
+  /** The literal child of `node` for topic level `i`. */
+  #literal(node: Node<TClientId>, i: number): Node<TClientId> | undefined {
+    const kids = node.kids;
+    if (kids === undefined) return undefined;
+    const start = this.#starts[i]!;
+    const length = this.#starts[i + 1]! - 1 - start;
+    const hash = this.#hashes[i]!;
+    if (kids instanceof Node) {
+      return kids.keyHash === hash && sameLevel(kids.key, this.#topic, start, length) ? kids : undefined;
+    }
+    return kids.find(hash, this.#topic, start, length);
   }
 
   #walk(node: Node<TClientId>, i: number): void {
     // '#' below this node matches this level too: "a/#" matches "a". [MQTT-4.7.1-1]
     if (node.hash !== undefined) this.#collect(node.hash);
-    const levels = this.#levels;
-    if (i === levels.length) {
+    if (i === this.#count) {
       this.#collect(node);
       return;
     }
-    const kids = node.kids;
-    if (kids !== undefined) {
-      const level = levels[i]!;
-      if (kids instanceof Node) {
-        if (kids.key === level) this.#walk(kids, i + 1);
-      } else {
-        const next = kids.get(level);
-        if (next !== undefined) this.#walk(next, i + 1);
-      }
-    }
+    const next = this.#literal(node, i);
+    if (next !== undefined) this.#walk(next, i + 1);
     if (node.plus !== undefined) this.#walk(node.plus, i + 1);
   }
 
-  #collect(node: Node<TClientId>): void {
+  #collect(node: Holder<TClientId>): void {
     const subs = node.subs;
     if (subs !== undefined) {
       if (subs instanceof Sub) this.#emit(subs);
@@ -277,6 +375,14 @@ export class SubscriptionTrie<TClientId = string> {
     }
   }
 
+  #forget(entry: ClientEntry<TClientId>, old: Sub<TClientId>): void {
+    unlink(old);
+    this.#size--;
+    this.#version++;
+    if ((old.bits & NO_LOCAL) !== 0) this.#noLocal--;
+    if (entry.count === 0) this.#clients.delete(entry.id);
+  }
+
   #remove(entry: ClientEntry<TClientId>, topicFilter: string): boolean {
     let shareName: string | undefined;
     let inner = topicFilter;
@@ -285,6 +391,15 @@ export class SubscriptionTrie<TClientId = string> {
       if (slash === -1) return false;
       shareName = topicFilter.slice(SHARE_PREFIX.length, slash);
       inner = topicFilter.slice(slash + 1);
+    }
+    if (isExact(inner)) {
+      const leaf = this.#exact.get(hashLevel(inner), inner);
+      if (leaf === undefined) return false;
+      const gone = shareName === undefined ? removeSub(leaf, entry) : removeMember(leaf, shareName, entry);
+      if (gone === undefined) return false;
+      if (leaf.subs === undefined && leaf.shared === undefined) this.#exact.remove(leaf);
+      this.#forget(entry, gone);
+      return true;
     }
     const levels = inner.split('/');
     const path: Node<TClientId>[] = [this.#root];
@@ -297,9 +412,7 @@ export class SubscriptionTrie<TClientId = string> {
     }
     const old = shareName === undefined ? removeSub(node, entry) : removeMember(node, shareName, entry);
     if (old === undefined) return false;
-    unlink(old);
-    this.#size--;
-    if (entry.count === 0) this.#clients.delete(entry.id);
+    this.#forget(entry, old);
     // Prune the nodes left empty, deepest first.
     for (let i = path.length - 1; i > 0; i--) {
       const n = path[i]!;
@@ -309,10 +422,14 @@ export class SubscriptionTrie<TClientId = string> {
       const level = levels[i - 1]!;
       if (level === '+') parent.plus = undefined;
       else if (level === '#') parent.hash = undefined;
-      else removeKid(parent, level);
+      else removeKid(parent, n);
     }
     return true;
   }
+}
+
+function isExact(filter: string): boolean {
+  return filter.indexOf('+') === -1 && filter.indexOf('#') === -1;
 }
 
 function encodeOptions(options: SubscriptionOptions | undefined, topicFilter: string): number {
@@ -340,7 +457,7 @@ function kid<C>(node: Node<C>, key: string): Node<C> | undefined {
   const kids = node.kids;
   if (kids === undefined) return undefined;
   if (kids instanceof Node) return kids.key === key ? kids : undefined;
-  return kids.get(key);
+  return kids.get(hashLevel(key), key);
 }
 
 function child<C>(node: Node<C>, level: string): Node<C> {
@@ -361,30 +478,36 @@ function child<C>(node: Node<C>, level: string): Node<C> {
   if (kids instanceof Node) {
     if (kids.key === level) return kids;
     const made = new Node<C>(level);
-    node.kids = new Map([
-      [kids.key, kids],
-      [level, made],
-    ]);
+    const table = new KidTable<Node<C>>();
+    table.add(kids);
+    table.add(made);
+    node.kids = table;
     return made;
   }
-  let next = kids.get(level);
+  let next = kids.get(hashLevel(level), level);
   if (next === undefined) {
     next = new Node<C>(level);
-    kids.set(level, next);
+    kids.add(next);
   }
   return next;
 }
 
-function removeKid<C>(node: Node<C>, key: string): void {
+function removeKid<C>(node: Node<C>, gone: Node<C>): void {
   const kids = node.kids;
   if (kids === undefined) return;
   if (kids instanceof Node) {
-    if (kids.key === key) node.kids = undefined;
+    if (kids === gone) node.kids = undefined;
     return;
   }
-  kids.delete(key);
+  kids.remove(gone);
   // Back to the inline form when one child is left.
-  if (kids.size === 1) node.kids = kids.values().next().value;
+  if (kids.count === 1) node.kids = kids.first();
+}
+
+function grow(buffer: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(buffer.length * 2);
+  bigger.set(buffer);
+  return bigger;
 }
 
 function link<C>(sub: Sub<C>): void {
@@ -428,7 +551,7 @@ function indexIn<C>(subs: SubList<C>, entry: ClientEntry<C>): number {
   return -1;
 }
 
-function addSub<C>(node: Node<C>, sub: Sub<C>): Sub<C> | undefined {
+function addSub<C>(node: Holder<C>, sub: Sub<C>): Sub<C> | undefined {
   const subs = node.subs;
   if (subs === undefined) {
     node.subs = sub;
@@ -455,7 +578,7 @@ function addSub<C>(node: Node<C>, sub: Sub<C>): Sub<C> | undefined {
   return undefined;
 }
 
-function removeSub<C>(node: Node<C>, entry: ClientEntry<C>): Sub<C> | undefined {
+function removeSub<C>(node: Holder<C>, entry: ClientEntry<C>): Sub<C> | undefined {
   const subs = node.subs;
   if (subs === undefined) return undefined;
   if (subs instanceof Sub) {
@@ -479,7 +602,7 @@ function removeSub<C>(node: Node<C>, entry: ClientEntry<C>): Sub<C> | undefined 
   return old;
 }
 
-function addMember<C>(node: Node<C>, shareName: string, inner: string, sub: Sub<C>): Sub<C> | undefined {
+function addMember<C>(node: Holder<C>, shareName: string, inner: string, sub: Sub<C>): Sub<C> | undefined {
   node.shared ??= new Map();
   let group = node.shared.get(shareName);
   if (group === undefined) {
@@ -498,7 +621,7 @@ function addMember<C>(node: Node<C>, shareName: string, inner: string, sub: Sub<
   return undefined;
 }
 
-function removeMember<C>(node: Node<C>, shareName: string, entry: ClientEntry<C>): Sub<C> | undefined {
+function removeMember<C>(node: Holder<C>, shareName: string, entry: ClientEntry<C>): Sub<C> | undefined {
   const group = node.shared?.get(shareName);
   if (group === undefined) return undefined;
   const members = group.members;
