@@ -34,9 +34,11 @@ export interface DecoderOptions {
  * across calls are copied, so the caller may reuse a chunk's memory once `push` has returned and the
  * packets it returned are handled.
  *
- * Errors: `push` throws {@link MqttProtocolError} for malformed or forbidden input (packets the same
- * chunk completed before the bad one are dropped with it), and throws that same error on every later
- * call: after a protocol error the stream cannot be resynchronised and the connection must close.
+ * Errors: `push` throws {@link MqttProtocolError} for malformed or forbidden input, and throws that same
+ * error on every later call: after a protocol error the stream cannot be resynchronised and the
+ * connection must close. The whole packets that the same chunk completed before the bad one are not
+ * lost: they ride on the error as `error.packetsBefore`, so a server can still act on them (deliver a
+ * PUBLISH that preceded the garbage) before it closes the connection.
  */
 export class Decoder {
   #version: ProtocolVersion | undefined;
@@ -77,7 +79,11 @@ export class Decoder {
 
   /** Decodes what `chunk` completes. Returns the whole packets, in order (possibly none). */
   push(chunk: Uint8Array): Packet[] {
-    if (this.#error !== undefined) throw this.#error;
+    if (this.#error !== undefined) {
+      // Packets handed out with the first throw must not be handed out twice.
+      this.#error.packetsBefore = [];
+      throw this.#error;
+    }
     const buf = asBuffer(chunk);
     const out: Packet[] = [];
     try {
@@ -106,7 +112,10 @@ export class Decoder {
         pos = this.#continueBody(buf, pos + headerSize, out);
       }
     } catch (error) {
-      if (error instanceof MqttProtocolError) this.#error = error;
+      if (error instanceof MqttProtocolError) {
+        error.packetsBefore = out;
+        this.#error = error;
+      }
       this.#body = undefined;
       this.#pieces = undefined;
       throw error;

@@ -1,4 +1,4 @@
-import type { PacketType, ProtocolVersion } from './packet.js';
+import type { Packet, PacketType, ProtocolVersion } from './packet.js';
 
 /**
  * Every error the codec raises: its `code`, the MQTT 5 reason code a peer would be sent for it, the
@@ -231,6 +231,11 @@ export class MqttProtocolError extends Error {
   readonly packetType: PacketType | undefined;
   /** The protocol level in force (for a failing CONNECT: its level, once read), when known. */
   readonly protocolVersion: ProtocolVersion | undefined;
+  /**
+   * Set by {@link Decoder.push}: the whole packets the failing chunk completed before the bad bytes,
+   * in order. Empty when none, and on every later throw of the same error.
+   */
+  packetsBefore: Packet[] = [];
 
   constructor(code: PacketErrorCode, message: string, options: MqttProtocolErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

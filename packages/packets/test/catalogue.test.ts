@@ -95,9 +95,18 @@ describe.each(validEntries.map((e) => [e.name, e] as const))('valid: %s', (_name
     expect(plain(decode(entry.bytes, v))).toEqual(plain(entry.packet));
   });
 
-  it.skipIf(entry.decodeOnly)('encodes to the bytes', () => {
-    expect(encode(entry.packet!, v).toString('hex')).toBe(Buffer.from(entry.bytes).toString('hex'));
-  });
+  if (entry.decodeOnly) {
+    // Valid but not the shortest form: the encoder writes the shortest one, which means the same.
+    it('re-encodes to a shorter form that decodes to the same packet', () => {
+      const bytes = encode(entry.packet!, v);
+      expect(bytes.length).toBeLessThan(entry.bytes.length);
+      expect(plain(decode(bytes, v))).toEqual(plain(entry.packet));
+    });
+  } else {
+    it('encodes to the bytes', () => {
+      expect(encode(entry.packet!, v).toString('hex')).toBe(Buffer.from(entry.bytes).toString('hex'));
+    });
+  }
 
   it('decodes through a Decoder split at every byte', () => {
     const bytes = Buffer.from(entry.bytes);
@@ -128,9 +137,12 @@ describe.each(invalidEntries.map((e) => [e.name, e] as const))('invalid: %s', (_
     expect({ code: e.code, reasonCode: e.reasonCode, clause: e.clause }).toEqual(expected);
   };
 
-  it.skipIf(entry.maxPacketSize !== undefined)('decode() raises the error', () => {
-    expectTyped(caught(() => decode(entry.bytes, v)));
-  });
+  // Entries about a configured maximum packet size concern the Decoder only.
+  if (entry.maxPacketSize === undefined) {
+    it('decode() raises the error', () => {
+      expectTyped(caught(() => decode(entry.bytes, v)));
+    });
+  }
 
   it('a Decoder raises it too, however the bytes are split', () => {
     const bytes = Buffer.from(entry.bytes);

@@ -160,3 +160,33 @@ describe('Decoder', () => {
     expect(() => new Decoder({ maxPacketSize: 0 })).toThrow(RangeError);
   });
 });
+
+describe('Decoder: packets before a protocol error', () => {
+  it('keeps the whole packets that preceded the bad bytes in the same chunk on error.packetsBefore', () => {
+    const decoder = new Decoder({ protocolVersion: 4 });
+    const publish: PublishPacket = {
+      type: 'publish',
+      topic: 'a/b',
+      payload: Buffer.from('kept'),
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    // A PUBLISH, then a PINGREQ with a reserved flag set [MQTT-2.1.3-1].
+    const chunk = Buffer.concat([encode(publish, 4), Buffer.from([0xc1, 0x00])]);
+    let caught: unknown;
+    try {
+      decoder.push(chunk);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(MqttProtocolError);
+    const error = caught as MqttProtocolError;
+    expect(error.reasonCode).toBe(0x81);
+    expect(error.packetsBefore).toHaveLength(1);
+    expect(error.packetsBefore[0]).toMatchObject({ type: 'publish', topic: 'a/b' });
+    // The same error again on a later push, without handing the packet out twice.
+    expect(() => decoder.push(Buffer.from([0xc0, 0x00]))).toThrow(error);
+    expect(error.packetsBefore).toHaveLength(0);
+  });
+});
