@@ -4,6 +4,7 @@ import type { Packet, Properties, QoS, Will } from '@x/packets';
 import { type ShareGroup, type Subscription, SubscriptionTrie, validateTopicName } from '@x/topics';
 import { Client, type ClientState } from './client.js';
 import { RC } from './codes.js';
+import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
 import { type Hook, Hooks } from './hooks.js';
 import { InlineClient } from './inline.js';
@@ -316,6 +317,8 @@ export class Broker {
       }
     }
     if (wasState === 'connected') {
+      if (diagnostics.clientDisconnect.hasSubscribers)
+        diagnostics.clientDisconnect.publish({ client, reasonCode, error });
       for (const h of this.hooks.on.onDisconnect) h.onDisconnect!(client, reasonCode, error, sessionEnded);
     }
   }

@@ -9,6 +9,7 @@ import {
 } from '@x/packets';
 import type { Broker } from './broker.js';
 import { RC } from './codes.js';
+import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
 import type { ConnectionInfo } from './listeners/listener.js';
 import type { Session } from './session.js';
@@ -167,6 +168,15 @@ export class Client {
       `protocol violation: ${message}`,
     );
     this.#closeError = new Error(message);
+    if (diagnostics.protocolViolation.hasSubscribers) {
+      diagnostics.protocolViolation.publish({
+        clientId: this.id,
+        remoteAddress: this.remoteAddress,
+        reasonCode,
+        clause,
+        message,
+      });
+    }
     if (this.state === 'connected') this.disconnect(reasonCode, message);
     else if (this.protocolVersion === 5 || reasonCode === RC.UNSUPPORTED_PROTOCOL_VERSION) {
       this.refuse(reasonCode, message);

@@ -3,6 +3,7 @@ export const VERSION = '0.0.0';
 export { BROKER_VERSION, Broker, type PublishOptions } from './broker.js';
 export { Client, type ClientState } from './client.js';
 export { RC } from './codes.js';
+export { diagnostics } from './diagnostics.js';
 export {
   AllowAllHook,
   type AuthOutcome,

@@ -1,6 +1,7 @@
 import { encode, type PublishPacket } from '@x/packets';
 import type { Broker } from './broker.js';
 import type { Client } from './client.js';
+import { diagnostics } from './diagnostics.js';
 import type { DropReason, Subscriber } from './hooks.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
 import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
@@ -267,5 +268,8 @@ export class Router {
   #drop(clientId: string, message: Message, reason: DropReason): void {
     this.#broker.stats.publishDropped++;
     for (const h of this.#broker.hooks.on.onPublishDropped) h.onPublishDropped!(clientId, message, reason);
+    if (diagnostics.publishDropped.hasSubscribers) {
+      diagnostics.publishDropped.publish({ clientId, topic: message.topic, reason });
+    }
   }
 }

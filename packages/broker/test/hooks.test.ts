@@ -56,3 +56,43 @@ describe('Hooks', () => {
     expect(hooks.acl(client, 'z', 'write')).toBe(0);
   });
 });
+
+describe('diagnostics channels', () => {
+  it('publish connect, violation and disconnect events when subscribed', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const { Broker, MemoryListener, silentLogger } = await import('../src/index.js');
+    const { encode } = await import('@x/packets');
+    const seen: string[] = [];
+    const on = (name: string) => (message: unknown) =>
+      seen.push(`${name}:${JSON.stringify(message, (k, v) => (k === 'client' ? v.id : v))}`);
+    const handlers = {
+      'x-broker:client:connect': on('connect'),
+      'x-broker:protocol:violation': on('violation'),
+      'x-broker:client:disconnect': on('disconnect'),
+    };
+    for (const [name, fn] of Object.entries(handlers)) subscribe(name, fn);
+    try {
+      const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+      broker.addHook(new AllowAllHook());
+      const listener = new MemoryListener();
+      await broker.addListener(listener);
+      await broker.start();
+      const stream = listener.connect();
+      stream.on('data', () => {});
+      stream.write(
+        encode({ type: 'connect', protocolVersion: 5, clientId: 'diag', clean: true, keepalive: 0 }, 5),
+      );
+      stream.write(
+        encode({ type: 'connect', protocolVersion: 5, clientId: 'diag', clean: true, keepalive: 0 }, 5),
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      expect(seen[0]).toBe('connect:{"client":"diag"}');
+      expect(seen[1]).toContain('violation:{"clientId":"diag"');
+      expect(seen[1]).toContain('"reasonCode":130');
+      expect(seen[2]).toContain('disconnect:{"client":"diag","reasonCode":130');
+      await broker.close();
+    } finally {
+      for (const [name, fn] of Object.entries(handlers)) unsubscribe(name, fn);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { isValidTopicName } from '@x/topics';
 import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
 import { RC } from '../codes.js';
+import { diagnostics } from '../diagnostics.js';
 import type { AuthOutcome } from '../hooks.js';
 import { Session } from '../session.js';
 
@@ -206,6 +207,7 @@ function establish(
   client.state = 'connected';
   client.send(connack);
   broker.connected();
+  if (diagnostics.clientConnect.hasSubscribers) diagnostics.clientConnect.publish({ client });
   for (const h of broker.hooks.on.onSessionEstablished) h.onSessionEstablished!(client, packet);
   if (sessionPresent) {
     broker.router.resend(session, client);

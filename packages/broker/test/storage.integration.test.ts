@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { AllowAllHook, type Hook } from '../src/index.js';
+import { startTestBroker } from './helpers.js';
+import { RawClient } from './raw-client.js';
+
+describe('storage hooks restore state at start', () => {
+  it('sessions, subscriptions, queued and retained messages come back from a persistence hook (async)', async () => {
+    const store: Hook = {
+      id: 'store',
+      onStoredClients: async () => [
+        { clientId: 'stored', protocolVersion: 5, sessionExpiryInterval: 3600, disconnectedAt: Date.now() },
+        {
+          clientId: 'long-gone',
+          protocolVersion: 4,
+          sessionExpiryInterval: 1,
+          disconnectedAt: Date.now() - 10_000,
+        },
+      ],
+      onStoredSubscriptions: () => [
+        { clientId: 'stored', topicFilter: 'st/#', qos: 1, subscriptionIdentifier: 9 },
+        { clientId: 'long-gone', topicFilter: 'x', qos: 0 },
+      ],
+      onStoredQueuedMessages: async () => [
+        { clientId: 'stored', topic: 'st/queued', payload: Buffer.from('q'), qos: 1, retain: false },
+      ],
+      onStoredRetainedMessages: () => [
+        { topic: 'st/retained', payload: Buffer.from('r'), qos: 0, retain: true },
+      ],
+      onStoredSysInfo: () => ({ messagesReceived: 41 }),
+    };
+    const b = await startTestBroker({}, [store, new AllowAllHook()]);
+    try {
+      expect(b.broker.sessions.has('long-gone')).toBe(false); // expired while the broker was down
+      expect(b.broker.stats.messagesReceived).toBe(41);
+      b.broker.publish('st/live', 'l', { qos: 1 });
+      const c = await RawClient.open(b.port, 5);
+      c.send({
+        type: 'connect',
+        protocolVersion: 5,
+        clientId: 'stored',
+        clean: false,
+        keepalive: 0,
+        properties: { sessionExpiryInterval: 60 },
+      });
+      expect((await c.next('connack')).sessionPresent).toBe(true);
+      const first = await c.next('publish');
+      const second = await c.next('publish');
+      expect([first.topic, second.topic]).toEqual(['st/queued', 'st/live']);
+      expect(second.properties?.subscriptionIdentifiers).toEqual([9]);
+      c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'st/retained', qos: 0 }] });
+      await c.next('suback');
+      const retained = await c.next('publish');
+      expect([retained.topic, retained.retain, Buffer.from(retained.payload).toString()]).toEqual([
+        'st/retained',
+        true,
+        'r',
+      ]);
+      c.close();
+    } finally {
+      await b.close();
+    }
+  });
+});
