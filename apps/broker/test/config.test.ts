@@ -244,14 +244,8 @@ describe('shipped config files', () => {
     const config = loadConfigFile(join(dir, 'paho-interop.yaml'));
     expect(config.listeners).toEqual([{ type: 'tcp', host: '127.0.0.1', port: 1883 }]);
     expect(config.http).toBe(false);
-    expect(config.broker).toEqual({
-      maxKeepAlive: 60,
-      receiveMaximum: 2,
-      topicAliasMaximum: 2,
-      topicAliasesToClients: true,
-      maxPacketSize: 1000,
-    });
-    expect(config.auth.acl).toEqual([{ filters: { 'test/nosubscribe': 'deny' } }]);
+    expect(config.broker).toEqual({ maxKeepAlive: 60, receiveMaximum: 20, topicAliasesToClients: true });
+    expect(config.auth.acl).toEqual([{ reasonCode: 0x80, filters: { 'test/nosubscribe': 'deny' } }]);
     expect(config.auth.aclDefault).toBe('readwrite');
   });
 });

@@ -244,3 +244,29 @@ describe('rules from YAML and JSON', () => {
     expect(() => parseLedgerRules('auth:\n  - username: [a\n', 'r.yaml')).toThrow(/r\.yaml:\d+:\d+ /);
   });
 });
+
+describe('ACL refusal reason codes', () => {
+  const ledger = Ledger.fromText(
+    [
+      'acl:',
+      '  - reasonCode: 0x80',
+      '    filters:',
+      '      test/nosubscribe: deny',
+      '  - filters:',
+      '      "a/#": readwrite',
+    ].join('\n'),
+  );
+
+  it('refuses with the deciding rule’s code, 0x87 otherwise', () => {
+    expect(ledger.checkSubscribe(local, 'test/nosubscribe')).toBe(0x80);
+    expect(ledger.checkWrite(local, 'test/nosubscribe')).toBe(0x80);
+    expect(ledger.checkSubscribe(local, 'a/b')).toBe(true);
+    expect(ledger.checkWrite(local, 'elsewhere')).toBe(0x87);
+  });
+
+  it('accepts only codes valid in SUBACK, PUBACK and PUBREC', () => {
+    expect(() =>
+      parseLedgerRules('acl:\n  - reasonCode: 0x8A\n    filters: { a: deny }\n', 'r.yaml'),
+    ).toThrow(/r\.yaml:2:17 acl\[0\]\.reasonCode: reasonCode must be 0x80, 0x83, 0x87 or 0x97/);
+  });
+});

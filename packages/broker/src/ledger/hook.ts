@@ -79,9 +79,10 @@ export class LedgerHook implements Hook {
     });
   }
 
-  onAclCheck(client: Client, topic: string, access: 'read' | 'write'): boolean {
+  onAclCheck(client: Client, topic: string, access: 'read' | 'write'): true | number {
     const who = this.#who(client);
-    // The core asks `read` for SUBSCRIBE filters and `write` for PUBLISH topic names.
-    return access === 'write' ? this.ledger.canWrite(who, topic) : this.ledger.canSubscribe(who, topic);
+    // The core asks `read` for SUBSCRIBE filters and `write` for PUBLISH topic names; a refusal
+    // carries the deciding rule's reason code.
+    return access === 'write' ? this.ledger.checkWrite(who, topic) : this.ledger.checkSubscribe(who, topic);
   }
 }

@@ -16,7 +16,11 @@ interface CompiledAuth {
 interface CompiledAcl {
   matches: Matcher;
   filters: [filter: string, access: Access][];
+  reasonCode: number;
 }
+
+/** Not authorized: the refusal code of an ACL rule that names none, and of the default. */
+const NOT_AUTHORIZED = 0x87;
 
 interface Compiled {
   auth: CompiledAuth[];
@@ -51,6 +55,7 @@ function compile(rules: LedgerRules): Compiled {
   const acl = (rules.acl ?? []).map((rule) => ({
     matches: compileClient(rule),
     filters: Object.entries(rule.filters) as [string, Access][],
+    reasonCode: rule.reasonCode ?? NOT_AUTHORIZED,
   }));
   return {
     auth: (rules.auth ?? []).map((rule) => ({
@@ -126,7 +131,7 @@ export class Ledger {
 
   /** The access the first matching rule and filter grant on one topic name. */
   accessTo(client: LedgerClient, topic: string): Access {
-    return this.#find(client, (filter) => topicMatches(filter, topic));
+    return this.#find(client, (filter) => topicMatches(filter, topic))[0];
   }
 
   /** Whether the client may publish to `topic`. */
@@ -144,18 +149,30 @@ export class Ledger {
    * subscription can match decides (`sensors/#` covers `sensors/+/temp`).
    */
   canSubscribe(client: LedgerClient, filter: string): boolean {
-    return READS.has(this.#find(client, (acl) => filterCovers(acl, filter)));
+    return READS.has(this.#find(client, (acl) => filterCovers(acl, filter))[0]);
   }
 
-  #find(client: LedgerClient, test: (filter: string) => boolean): Access {
+  /** As {@link canWrite}, but a refusal is the deciding rule's reason code (0x87 by default). */
+  checkWrite(client: LedgerClient, topic: string): true | number {
+    const [access, reasonCode] = this.#find(client, (filter) => topicMatches(filter, topic));
+    return WRITES.has(access) || reasonCode;
+  }
+
+  /** As {@link canSubscribe}, but a refusal is the deciding rule's reason code (0x87 by default). */
+  checkSubscribe(client: LedgerClient, filter: string): true | number {
+    const [access, reasonCode] = this.#find(client, (acl) => filterCovers(acl, filter));
+    return READS.has(access) || reasonCode;
+  }
+
+  #find(client: LedgerClient, test: (filter: string) => boolean): [Access, number] {
     const { acl, aclDefault } = this.#compiled;
     for (const rule of acl) {
       if (!rule.matches(client)) continue;
       for (const [pattern, access] of rule.filters) {
         const filter = expandFilter(pattern, client.clientId, client.username);
-        if (filter !== undefined && test(filter)) return access;
+        if (filter !== undefined && test(filter)) return [access, rule.reasonCode];
       }
     }
-    return aclDefault;
+    return [aclDefault, NOT_AUTHORIZED];
   }
 }

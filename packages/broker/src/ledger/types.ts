@@ -38,6 +38,12 @@ export interface AclRule {
   remote?: string;
   /** Topic filters mapped to access, checked in order. */
   filters: Record<string, Access>;
+  /**
+   * Reason code of a refusal by this rule, in v5 SUBACK/PUBACK/PUBREC: 0x80 (Unspecified error),
+   * 0x83 (Implementation specific error), 0x87 (Not authorized) or 0x97 (Quota exceeded).
+   * Default 0x87.
+   */
+  reasonCode?: number;
 }
 
 /** The rules of a {@link Ledger}, as written in an object, JSON or YAML. */

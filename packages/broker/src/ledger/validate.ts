@@ -11,7 +11,9 @@ export interface RuleIssue {
 }
 
 const AUTH_KEYS = new Set(['clientId', 'username', 'password', 'remote', 'allow']);
-const ACL_KEYS = new Set(['clientId', 'username', 'remote', 'filters']);
+const ACL_KEYS = new Set(['clientId', 'username', 'remote', 'filters', 'reasonCode']);
+/** Refusal codes valid in SUBACK, PUBACK and PUBREC alike. */
+export const ACL_REASON_CODES = [0x80, 0x83, 0x87, 0x97] as const;
 const TOP_KEYS = new Set(['auth', 'acl', 'aclDefault']);
 const ACCESS = new Set<string>(Object.values(Access));
 
@@ -152,6 +154,17 @@ export function validateLedgerRules(
             } else {
               rule.filters[filter] = access as Access;
             }
+          }
+        }
+        if (raw.reasonCode !== undefined) {
+          if (!(ACL_REASON_CODES as readonly unknown[]).includes(raw.reasonCode)) {
+            issues.push({
+              path: [...path, 'reasonCode'],
+              message:
+                'reasonCode must be 0x80, 0x83, 0x87 or 0x97 (a refusal code of SUBACK, PUBACK and PUBREC)',
+            });
+          } else {
+            rule.reasonCode = raw.reasonCode as number;
           }
         }
         rules.acl?.push(rule);
