@@ -61,8 +61,8 @@ export class Broker {
   readonly #connections = new Set<Client>();
   /** Sessions with a pending will or an expiry to watch. */
   readonly #timed = new Set<Session>();
-  #toUncork: Client[] = [];
-  #uncorkScheduled = false;
+  #toFlush: Client[] = [];
+  #flushScheduled = false;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sysTimer: NodeJS.Timeout | undefined;
   #state: 'new' | 'started' | 'closing' | 'closed' = 'new';
@@ -259,19 +259,19 @@ export class Broker {
   }
 
   /** @internal Batches a client's writes of this tick into one socket write. */
-  scheduleUncork(client: Client): void {
-    this.#toUncork.push(client);
-    if (!this.#uncorkScheduled) {
-      this.#uncorkScheduled = true;
+  scheduleFlush(client: Client): void {
+    this.#toFlush.push(client);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
       process.nextTick(this.#flush);
     }
   }
 
   #flush = (): void => {
-    this.#uncorkScheduled = false;
-    const clients = this.#toUncork;
-    this.#toUncork = [];
-    for (const client of clients) client.uncork();
+    this.#flushScheduled = false;
+    const clients = this.#toFlush;
+    this.#toFlush = [];
+    for (const client of clients) client.flush();
   };
 
   /** @internal The client's socket drained: send what its session queued. */

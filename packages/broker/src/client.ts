@@ -56,7 +56,9 @@ export class Client {
   readonly #broker: Broker;
   readonly #stream: Duplex;
   #decoder: Decoder;
-  #corked = false;
+  /** Bytes written this tick, sent together by `flush`. */
+  #pending: Uint8Array[] | undefined;
+  #pendingBytes = 0;
   /** Packets decoded while an asynchronous step (authentication) was pending. */
   #backlog: Packet[] | undefined;
   #closeError: Error | undefined;
@@ -77,16 +79,14 @@ export class Client {
     stream.on('drain', this.#onDrain);
   }
 
-  /** Bytes waiting in the socket. */
+  /** Bytes waiting to be sent (this tick's batch and the socket's buffer). */
   get bufferedBytes(): number {
-    return this.#stream.writableLength;
+    return this.#stream.writableLength + this.#pendingBytes;
   }
 
-  /** True when the socket holds more than `maxOutboundBytes`: QoS 0 to it is dropped, QoS 1/2 queued. */
+  /** True when more than `maxOutboundBytes` wait to be sent: QoS 0 to it is dropped, QoS 1/2 queued. */
   get congested(): boolean {
-    return (
-      this.#stream.writableNeedDrain && this.#stream.writableLength > this.#broker.options.maxOutboundBytes
-    );
+    return this.#stream.writableLength + this.#pendingBytes > this.#broker.options.maxOutboundBytes;
   }
 
   /** Encodes and sends one packet to this client (not for fan-out PUBLISHes, see `write`). */
@@ -112,23 +112,31 @@ export class Client {
     }
   }
 
-  /** Queues encoded bytes; writes made in the same tick go out in one batch (cork/uncork). */
+  /**
+   * Queues encoded bytes. Everything written to a client in one tick goes to the socket as one
+   * buffer in one write: a stream `write()` per packet costs more than copying small packets together.
+   */
   write(bytes: Uint8Array): void {
     if (this.state === 'closed') return;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#stream.cork();
-      this.#broker.scheduleUncork(this);
-    }
-    this.#stream.write(bytes);
+    if (this.#pending === undefined) {
+      this.#pending = [bytes];
+      this.#broker.scheduleFlush(this);
+    } else this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
     this.#broker.stats.bytesSent += bytes.length;
   }
 
   /** @internal Called once per tick by the broker for clients written to. */
-  uncork(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#stream.uncork();
+  flush(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    this.#pending = undefined;
+    const size = this.#pendingBytes;
+    this.#pendingBytes = 0;
+    if (this.#stream.destroyed) return;
+    const drained = this.#stream.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, size));
+    // Below the stream's high-water mark no 'drain' will come: let a waiting queue move now.
+    if (drained && this.session?.queue.length) this.#broker.drained(this);
   }
 
   /**
@@ -187,7 +195,7 @@ export class Client {
   close(error?: Error): void {
     if (this.state === 'closed') return;
     if (error && !this.#closeError) this.#closeError = error;
-    this.uncork();
+    this.flush();
     this.#stream.end();
     // A peer that never reads would keep the socket half-open: destroy after the flush window.
     const stream = this.#stream;

@@ -9,7 +9,7 @@ import type { Session } from './session.js';
 
 /** One encoded outbound form of the message being routed, shared by every recipient of those bytes. */
 interface Form {
-  key: string;
+  key: number | string;
   bytes: Uint8Array;
   idOffset: number;
 }
@@ -211,10 +211,9 @@ export class Router {
     }
     const version = client.protocolVersion === 5 ? 5 : 4;
     const ids = delivery.subscriptionIds;
-    const key =
-      ids === undefined || version !== 5
-        ? `${version}${delivery.qos}${delivery.retain ? 1 : 0}`
-        : `${version}${delivery.qos}${delivery.retain ? 1 : 0}${ids.join(',')}`;
+    // A number for the common forms, a string only when subscription identifiers make it unique.
+    const base = version * 8 + delivery.qos * 2 + (delivery.retain ? 1 : 0);
+    const key: number | string = ids === undefined || version !== 5 ? base : `${base}:${ids.join(',')}`;
     let form: Form | undefined;
     for (const f of forms) {
       if (f.key === key) {
