@@ -24,3 +24,41 @@ describe('smoke', () => {
     });
   }
 });
+
+describe('$SYS', () => {
+  it('publishes the broker figures as retained $SYS/broker/... topics on an interval', async () => {
+    const b = await startTestBroker({ sysInterval: 100 });
+    try {
+      const c = await mqtt.connectAsync(b.url, { clientId: 'sys-all', reconnectPeriod: 0 });
+      const seen = new Map<string, string>();
+      c.on('message', (topic, payload) => seen.set(topic, payload.toString()));
+      await c.subscribeAsync('$SYS/#');
+      await c.publishAsync('sys/x', 'x', { qos: 1 });
+      const deadline = Date.now() + 3000;
+      while (seen.size < 14 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const suffix of [
+        'version',
+        'uptime',
+        'clients/connected',
+        'clients/total',
+        'clients/maximum',
+        'messages/received',
+        'messages/sent',
+        'bytes/received',
+        'bytes/sent',
+        'subscriptions/count',
+        'retained messages/count',
+        'messages/inflight',
+        'messages/dropped',
+      ]) {
+        expect(seen.has(`$SYS/broker/${suffix}`), suffix).toBe(true);
+      }
+      expect(seen.get('$SYS/broker/version')).toMatch(/^@x\/broker /);
+      expect(Number(seen.get('$SYS/broker/clients/connected'))).toBe(1);
+      expect(Number(seen.get('$SYS/broker/subscriptions/count'))).toBe(1);
+      await c.endAsync();
+    } finally {
+      await b.close();
+    }
+  });
+});
