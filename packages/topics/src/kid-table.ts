@@ -27,46 +27,50 @@ export function hashLevel(level: string): number {
 }
 
 /**
- * The children of a trie node that has two or more (and the trie's index of exact filters): an open-addressing hash table (linear probing)
- * holding the child nodes themselves, keyed by their precomputed `keyHash`. One array slot per
- * bucket and no entry objects, so it costs about a third of a Map per child, and a lookup compares
- * a number before it compares a string.
+ * The children of a trie node that has two or more, and the trie's index of exact filters: an
+ * open-addressing hash table (linear probing) of the child nodes themselves, keyed by their
+ * precomputed `keyHash`. Each bucket is two array slots, the hash next to the node, so a probe reads
+ * one cache line and dereferences a node only when its hash matches: a lookup that misses (most
+ * levels of most topics) touches no node at all. No entry objects, about half a Map per child.
  *
- *   slots  [ node | undefined, ... ]   length a power of two, at most 3/4 full
+ *   slots  [ hash0, node0 | undefined, hash1, node1 | undefined, ... ]
+ *          2 × a power of two, at most 3/4 of the buckets used
  */
 export class KidTable<N extends Keyed> {
-  slots: (N | undefined)[];
+  /** Always true (kept on the prototype): tells a table from a single inline child without instanceof. */
+  declare readonly isTable: true;
+  slots: (N | number | undefined)[];
   count = 0;
 
   constructor() {
-    this.slots = [undefined, undefined, undefined, undefined];
+    this.slots = [0, undefined, 0, undefined, 0, undefined, 0, undefined];
   }
 
   /** The child for the level `text[start, start + length)` whose hash is `hash`. */
   find(hash: number, text: string, start: number, length: number): N | undefined {
     const slots = this.slots;
-    const mask = slots.length - 1;
-    for (let i = (hash ^ (hash >>> 15)) & mask; ; i = (i + 1) & mask) {
-      const node = slots[i];
+    const mask = slots.length - 2;
+    for (let i = bucket(hash, mask); ; i = (i + 2) & mask) {
+      const node = slots[i + 1] as N | undefined;
       if (node === undefined) return undefined;
-      if (node.keyHash === hash && sameLevel(node.key, text, start, length)) return node;
+      if (slots[i] === hash && sameLevel(node.key, text, start, length)) return node;
     }
   }
 
   /** The child for the level string `key` (hash `hash`). */
   get(hash: number, key: string): N | undefined {
     const slots = this.slots;
-    const mask = slots.length - 1;
-    for (let i = (hash ^ (hash >>> 15)) & mask; ; i = (i + 1) & mask) {
-      const node = slots[i];
+    const mask = slots.length - 2;
+    for (let i = bucket(hash, mask); ; i = (i + 2) & mask) {
+      const node = slots[i + 1] as N | undefined;
       if (node === undefined) return undefined;
-      if (node.keyHash === hash && node.key === key) return node;
+      if (slots[i] === hash && node.key === key) return node;
     }
   }
 
   /** Adds a child whose key is not in the table yet. */
   add(node: N): void {
-    if ((this.count + 1) * 4 > this.slots.length * 3) this.#grow();
+    if ((this.count + 1) * 8 > this.slots.length * 3) this.#grow();
     this.#place(node);
     this.count++;
   }
@@ -74,43 +78,61 @@ export class KidTable<N extends Keyed> {
   /** Removes a child that is in the table (backward-shift deletion: no tombstones). */
   remove(node: N): void {
     const slots = this.slots;
-    const mask = slots.length - 1;
-    let i = (node.keyHash ^ (node.keyHash >>> 15)) & mask;
-    while (slots[i] !== node) i = (i + 1) & mask;
+    const mask = slots.length - 2;
+    let i = bucket(node.keyHash, mask);
+    while (slots[i + 1] !== node) i = (i + 2) & mask;
     let hole = i;
-    for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
-      const moving = slots[j];
+    for (let j = (hole + 2) & mask; ; j = (j + 2) & mask) {
+      const moving = slots[j + 1] as N | undefined;
       if (moving === undefined) break;
-      const home = (moving.keyHash ^ (moving.keyHash >>> 15)) & mask;
+      const home = bucket(moving.keyHash, mask);
       // Move it into the hole unless its home lies cyclically in (hole, j].
       if (hole <= j ? home <= hole || home > j : home <= hole && home > j) {
-        slots[hole] = moving;
+        slots[hole] = slots[j];
+        slots[hole + 1] = moving;
         hole = j;
       }
     }
-    slots[hole] = undefined;
+    slots[hole] = 0;
+    slots[hole + 1] = undefined;
     this.count--;
   }
 
   /** Any remaining child (used when the table shrinks back to one). */
   first(): N | undefined {
-    for (const node of this.slots) if (node !== undefined) return node;
+    const slots = this.slots;
+    for (let i = 1; i < slots.length; i += 2) if (slots[i] !== undefined) return slots[i] as N;
     return undefined;
+  }
+
+  /** Every child, in table order. */
+  *values(): IterableIterator<N> {
+    const slots = this.slots;
+    for (let i = 1; i < slots.length; i += 2) if (slots[i] !== undefined) yield slots[i] as N;
   }
 
   #place(node: N): void {
     const slots = this.slots;
-    const mask = slots.length - 1;
-    let i = (node.keyHash ^ (node.keyHash >>> 15)) & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
-    slots[i] = node;
+    const mask = slots.length - 2;
+    let i = bucket(node.keyHash, mask);
+    while (slots[i + 1] !== undefined) i = (i + 2) & mask;
+    slots[i] = node.keyHash;
+    slots[i + 1] = node;
   }
 
   #grow(): void {
     const old = this.slots;
-    const slots: (N | undefined)[] = [];
-    for (let i = old.length * 2; i > 0; i--) slots.push(undefined);
+    const slots: (N | number | undefined)[] = [];
+    for (let i = old.length * 2; i > 0; i -= 2) slots.push(0, undefined);
     this.slots = slots;
-    for (const node of old) if (node !== undefined) this.#place(node);
+    for (let i = 1; i < old.length; i += 2) if (old[i] !== undefined) this.#place(old[i] as N);
   }
 }
+
+/** Even index of the home bucket of `hash` (mask = slots.length - 2 keeps the index even). */
+function bucket(hash: number, mask: number): number {
+  return ((hash ^ (hash >>> 15)) << 1) & mask;
+}
+
+// On the prototype, not per instance: a constant V8 folds into the map check it does anyway.
+Object.defineProperty(KidTable.prototype, 'isTable', { value: true });

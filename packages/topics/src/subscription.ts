@@ -31,6 +31,8 @@ export class ClientEntry<C> {
  * allocation per delivery.
  */
 export class Sub<C> implements Match<C>, Subscription<C> {
+  /** False on the prototype: tells one inline subscriber from a SubList without instanceof. */
+  declare readonly isList: false;
   readonly client: ClientEntry<C>;
   readonly topicFilter: string;
   readonly bits: number;
@@ -99,6 +101,8 @@ export class MergedMatch<C> implements Match<C> {
 
 /** Subscribers of one node when there are several: a dense array for the match loop. */
 export class SubList<C> {
+  /** True on the prototype (see Sub.isList). */
+  declare readonly isList: true;
   readonly list: Sub<C>[];
   /** Built only once the list is long, so unsubscribing from a popular filter stays O(1). */
   index: Map<ClientEntry<C>, number> | undefined = undefined;
@@ -107,6 +111,9 @@ export class SubList<C> {
     this.list = [a, b];
   }
 }
+
+Object.defineProperty(Sub.prototype, 'isList', { value: false });
+Object.defineProperty(SubList.prototype, 'isList', { value: true });
 
 /** Lists with at most this many members are searched linearly; longer ones get an index. */
 export const INDEX_THRESHOLD = 16;

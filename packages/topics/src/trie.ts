@@ -1,71 +1,35 @@
 import { TopicError } from './errors.js';
-import { hashLevel, KidTable, sameLevel } from './kid-table.js';
+import { hashLevel, KidTable } from './kid-table.js';
 import type { MatchCache } from './match-cache.js';
 import {
+  addMember,
+  addSub,
+  child,
+  type Holder,
+  kid,
+  Leaf,
+  link,
+  Node,
+  removeKid,
+  removeMember,
+  removeSub,
+  unlink,
+} from './nodes.js';
+import {
   ClientEntry,
-  Group,
-  INDEX_THRESHOLD,
-  MergedMatch,
+  type Group,
   NO_IDENTIFIERS,
   NO_LOCAL,
   RETAIN_AS_PUBLISHED,
   Sub,
-  SubList,
 } from './subscription.js';
 import type { Match, MatchResult, ShareGroup, Subscription, SubscriptionOptions } from './types.js';
 import { parseSharedFilter, validateTopicFilter } from './validate.js';
+import { NO_PUBLISHER, Walker } from './walker.js';
 
-const DOLLAR = 0x24;
-const SLASH = 0x2f;
 const SHARE_PREFIX = '$share/';
 const MAX_SUBSCRIPTION_IDENTIFIER = 268_435_455;
 const NO_GROUPS: readonly ShareGroup<never>[] = Object.freeze([]);
-const NO_PUBLISHER: unique symbol = Symbol('no publisher');
-
-/**
- * One topic level. Everything a node may hold is created only when needed, and a node with a single
- * child keeps it directly instead of in a table (most levels of real topic trees have one child):
- *
- *   key, keyHash  "device", fnv1a("device")   the level this node stands for
- *   kids    Node | KidTable                  literal children: one inline, a hash table from two
- *   plus    Node                             child for '+'
- *   hash    Node                             child for '#' (a leaf: only subs/shared are used)
- *   subs    Sub | SubList                    normal subscriptions ending here: one inline, a list from two
- *   shared  Map<ShareName, Group>            shared subscriptions whose inner filter ends here
- */
-class Node<C> {
-  readonly key: string;
-  readonly keyHash: number;
-  kids: Node<C> | KidTable<Node<C>> | undefined = undefined;
-  plus: Node<C> | undefined = undefined;
-  hash: Node<C> | undefined = undefined;
-  subs: Sub<C> | SubList<C> | undefined = undefined;
-  shared: Map<string, Group<C>> | undefined = undefined;
-
-  constructor(key: string) {
-    this.key = key;
-    this.keyHash = hashLevel(key);
-  }
-}
-
-/**
- * The subscribers of one filter without wildcards, stored in the trie's exact index under the whole
- * filter string: a topic finds them with one hash lookup instead of a walk, and they cost no nodes.
- */
-class Leaf<C> {
-  readonly key: string;
-  readonly keyHash: number;
-  subs: Sub<C> | SubList<C> | undefined = undefined;
-  shared: Map<string, Group<C>> | undefined = undefined;
-
-  constructor(key: string) {
-    this.key = key;
-    this.keyHash = hashLevel(key);
-  }
-}
-
-/** Where subscriptions of one filter are kept: a trie node or an exact-index leaf. */
-type Holder<C> = Node<C> | Leaf<C>;
 
 /** Options of {@link SubscriptionTrie}. */
 export interface SubscriptionTrieOptions {
@@ -97,19 +61,7 @@ export class SubscriptionTrie<TClientId = string> {
   #noLocal = 0;
   #maxLevels: number;
   #allowShared: boolean;
-  // State of the walk in progress, kept on the instance so the recursion passes only (node, level).
-  #epoch = 0;
-  #topic = '';
-  /** Level i of the topic being matched is #topic[#starts[i], #starts[i + 1] - 1), hash #hashes[i]. */
-  #starts: Int32Array<ArrayBuffer> = new Int32Array(64);
-  #hashes: Int32Array<ArrayBuffer> = new Int32Array(64);
-  /** Hash of the whole topic, for the exact index. */
-  #full = 0;
-  #count = 0;
-  #out: Match<TClientId>[] = [];
-  #groups: Group<TClientId>[] | undefined = undefined;
-  #wantShared = false;
-  #publisher: TClientId | typeof NO_PUBLISHER = NO_PUBLISHER;
+  #walker = new Walker<TClientId>();
 
   constructor(options: SubscriptionTrieOptions = {}) {
     this.#maxLevels = options.maxLevels ?? 1024;
@@ -240,8 +192,10 @@ export class SubscriptionTrie<TClientId = string> {
    * `topicName` must be a valid topic name; it is not validated here (hot path).
    */
   match(topicName: string, publisherId?: TClientId): Match<TClientId>[] {
-    this.#wantShared = false;
-    return this.#run(topicName, publisherId);
+    const walker = this.#walker;
+    walker.wantShared = false;
+    walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+    return walker.take();
   }
 
   /**
@@ -251,128 +205,35 @@ export class SubscriptionTrie<TClientId = string> {
    * subscription appears in both: the two copies are distinct deliveries (section 4.8.2).
    */
   matchAll(topicName: string, publisherId?: TClientId): MatchResult<TClientId> {
-    this.#wantShared = true;
-    const matches = this.#run(topicName, publisherId);
-    const groups = this.#groups;
-    this.#groups = undefined;
+    const walker = this.#walker;
+    walker.wantShared = true;
+    walker.groups = undefined;
+    walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+    const matches = walker.take();
+    const groups = walker.groups;
+    walker.groups = undefined;
     return { matches, shared: groups ?? NO_GROUPS };
   }
 
-  #run(topicName: string, publisherId: TClientId | undefined): Match<TClientId>[] {
-    this.#scan(topicName);
-    const out: Match<TClientId>[] = [];
-    this.#epoch++;
-    this.#out = out;
-    this.#publisher = publisherId === undefined ? NO_PUBLISHER : publisherId;
-    if (this.#exact.count > 0) {
-      const leaf = this.#exact.find(this.#full, topicName, 0, topicName.length);
-      if (leaf !== undefined) this.#collect(leaf);
-    }
-    const root = this.#root;
-    // [MQTT-4.7.2-1] a topic starting with '$' skips the root's wildcard children.
-    if (topicName.charCodeAt(0) !== DOLLAR) {
-      if (root.hash !== undefined) this.#collect(root.hash);
-      if (root.plus !== undefined) this.#walk(root.plus, 1);
-    }
-    const next = this.#literal(root, 0);
-    if (next !== undefined) this.#walk(next, 1);
-    this.#out = [];
-    this.#topic = '';
-    return out;
-  }
-
-  /** Splits the topic into level offsets and hashes, into buffers reused from call to call. */
-  #scan(topicName: string): void {
-    let starts = this.#starts;
-    let hashes = this.#hashes;
-    let level = 0;
-    let h = 0x811c9dc5 | 0;
-    let full = h;
-    starts[0] = 0;
-    const n = topicName.length;
-    for (let i = 0; i < n; i++) {
-      const c = topicName.charCodeAt(i);
-      full = Math.imul(full ^ c, 0x01000193);
-      if (c === SLASH) {
-        hashes[level] = h;
-        level++;
-        if (level + 1 >= starts.length) {
-          starts = grow(starts);
-          hashes = grow(hashes);
-          this.#starts = starts;
-          this.#hashes = hashes;
-        }
-        starts[level] = i + 1;
-        h = 0x811c9dc5 | 0;
-      } else {
-        h = Math.imul(h ^ c, 0x01000193);
-      }
-    }
-    hashes[level] = h;
-    starts[level + 1] = n + 1;
-    this.#count = level + 1;
-    this.#full = full;
-    this.#topic = topicName;
-  }
-
-  /** The literal child of `node` for topic level `i`. */
-  #literal(node: Node<TClientId>, i: number): Node<TClientId> | undefined {
-    const kids = node.kids;
-    if (kids === undefined) return undefined;
-    const start = this.#starts[i]!;
-    const length = this.#starts[i + 1]! - 1 - start;
-    const hash = this.#hashes[i]!;
-    if (kids instanceof Node) {
-      return kids.keyHash === hash && sameLevel(kids.key, this.#topic, start, length) ? kids : undefined;
-    }
-    return kids.find(hash, this.#topic, start, length);
-  }
-
-  #walk(node: Node<TClientId>, i: number): void {
-    // '#' below this node matches this level too: "a/#" matches "a". [MQTT-4.7.1-1]
-    if (node.hash !== undefined) this.#collect(node.hash);
-    if (i === this.#count) {
-      this.#collect(node);
-      return;
-    }
-    const next = this.#literal(node, i);
-    if (next !== undefined) this.#walk(next, i + 1);
-    if (node.plus !== undefined) this.#walk(node.plus, i + 1);
-  }
-
-  #collect(node: Holder<TClientId>): void {
-    const subs = node.subs;
-    if (subs !== undefined) {
-      if (subs instanceof Sub) this.#emit(subs);
-      else {
-        const list = subs.list;
-        for (let i = 0; i < list.length; i++) this.#emit(list[i]!);
-      }
-    }
-    if (this.#wantShared && node.shared !== undefined) {
-      this.#groups ??= [];
-      for (const group of node.shared.values()) this.#groups.push(group);
-    }
-  }
-
-  #emit(sub: Sub<TClientId>): void {
-    const entry = sub.client;
-    // [MQTT-3.8.3-3]
-    if ((sub.bits & NO_LOCAL) !== 0 && entry.id === this.#publisher) return;
-    if (entry.epoch !== this.#epoch) {
-      entry.epoch = this.#epoch;
-      entry.slot = this.#out.length;
-      this.#out.push(sub);
-      return;
-    }
-    // The same client again: fold into one delivery. [MQTT-3.3.4-2]
-    const prior = this.#out[entry.slot]!;
-    if (prior instanceof MergedMatch) prior.add(sub);
-    else {
-      const merged = new MergedMatch(prior as Sub<TClientId>);
-      merged.add(sub);
-      this.#out[entry.slot] = merged;
-    }
+  /**
+   * The allocation-free form of {@link matchAll} for a broker's PUBLISH loop: appends the normal
+   * matches to `matches` and the matching share groups to `shared` (both typically arrays the
+   * caller empties and reuses), and returns the number of matches appended.
+   */
+  matchInto(
+    topicName: string,
+    matches: Match<TClientId>[],
+    shared?: ShareGroup<TClientId>[],
+    publisherId?: TClientId,
+  ): number {
+    const walker = this.#walker;
+    walker.wantShared = shared !== undefined;
+    walker.groups = shared as Group<TClientId>[] | undefined;
+    walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+    walker.groups = undefined;
+    const n = walker.n;
+    walker.takeInto(matches);
+    return n;
   }
 
   #forget(entry: ClientEntry<TClientId>, old: Sub<TClientId>): void {
@@ -451,191 +312,4 @@ function encodeOptions(options: SubscriptionOptions | undefined, topicFilter: st
   return (
     qos | (options.noLocal ? NO_LOCAL : 0) | (options.retainAsPublished ? RETAIN_AS_PUBLISHED : 0) | (rh << 4)
   );
-}
-
-function kid<C>(node: Node<C>, key: string): Node<C> | undefined {
-  const kids = node.kids;
-  if (kids === undefined) return undefined;
-  if (kids instanceof Node) return kids.key === key ? kids : undefined;
-  return kids.get(hashLevel(key), key);
-}
-
-function child<C>(node: Node<C>, level: string): Node<C> {
-  if (level === '+') {
-    node.plus ??= new Node(level);
-    return node.plus;
-  }
-  if (level === '#') {
-    node.hash ??= new Node(level);
-    return node.hash;
-  }
-  const kids = node.kids;
-  if (kids === undefined) {
-    const made = new Node<C>(level);
-    node.kids = made;
-    return made;
-  }
-  if (kids instanceof Node) {
-    if (kids.key === level) return kids;
-    const made = new Node<C>(level);
-    const table = new KidTable<Node<C>>();
-    table.add(kids);
-    table.add(made);
-    node.kids = table;
-    return made;
-  }
-  let next = kids.get(hashLevel(level), level);
-  if (next === undefined) {
-    next = new Node<C>(level);
-    kids.add(next);
-  }
-  return next;
-}
-
-function removeKid<C>(node: Node<C>, gone: Node<C>): void {
-  const kids = node.kids;
-  if (kids === undefined) return;
-  if (kids instanceof Node) {
-    if (kids === gone) node.kids = undefined;
-    return;
-  }
-  kids.remove(gone);
-  // Back to the inline form when one child is left.
-  if (kids.count === 1) node.kids = kids.first();
-}
-
-function grow(buffer: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const bigger = new Int32Array(buffer.length * 2);
-  bigger.set(buffer);
-  return bigger;
-}
-
-function link<C>(sub: Sub<C>): void {
-  const entry = sub.client;
-  const head = entry.head;
-  // New subscriptions go to the tail so subscriptionsOf lists them oldest first; the head's prev
-  // points at the tail to make that O(1).
-  if (head === undefined) {
-    entry.head = sub;
-    sub.prev = sub;
-  } else {
-    const tail = head.prev!;
-    tail.next = sub;
-    sub.prev = tail;
-    head.prev = sub;
-  }
-  sub.next = undefined;
-  entry.count++;
-}
-
-function unlink<C>(sub: Sub<C>): void {
-  const entry = sub.client;
-  const head = entry.head!;
-  if (sub === head) {
-    entry.head = sub.next;
-    if (sub.next !== undefined) sub.next.prev = sub.prev;
-  } else {
-    sub.prev!.next = sub.next;
-    if (sub.next !== undefined) sub.next.prev = sub.prev;
-    else head.prev = sub.prev;
-  }
-  sub.prev = undefined;
-  sub.next = undefined;
-  entry.count--;
-}
-
-function indexIn<C>(subs: SubList<C>, entry: ClientEntry<C>): number {
-  if (subs.index !== undefined) return subs.index.get(entry) ?? -1;
-  const list = subs.list;
-  for (let i = 0; i < list.length; i++) if (list[i]!.client === entry) return i;
-  return -1;
-}
-
-function addSub<C>(node: Holder<C>, sub: Sub<C>): Sub<C> | undefined {
-  const subs = node.subs;
-  if (subs === undefined) {
-    node.subs = sub;
-    return undefined;
-  }
-  if (subs instanceof Sub) {
-    if (subs.client === sub.client) {
-      node.subs = sub;
-      return subs;
-    }
-    node.subs = new SubList(subs, sub);
-    return undefined;
-  }
-  const i = indexIn(subs, sub.client);
-  const list = subs.list;
-  if (i >= 0) {
-    const old = list[i]!;
-    list[i] = sub;
-    return old;
-  }
-  list.push(sub);
-  if (subs.index !== undefined) subs.index.set(sub.client, list.length - 1);
-  else if (list.length > INDEX_THRESHOLD) subs.index = new Map(list.map((s, j) => [s.client, j]));
-  return undefined;
-}
-
-function removeSub<C>(node: Holder<C>, entry: ClientEntry<C>): Sub<C> | undefined {
-  const subs = node.subs;
-  if (subs === undefined) return undefined;
-  if (subs instanceof Sub) {
-    if (subs.client !== entry) return undefined;
-    node.subs = undefined;
-    return subs;
-  }
-  const i = indexIn(subs, entry);
-  if (i < 0) return undefined;
-  const list = subs.list;
-  const old = list[i]!;
-  // Swap-remove: order inside a node does not matter for delivery.
-  const last = list.pop()!;
-  if (i < list.length) {
-    list[i] = last;
-    subs.index?.set(last.client, i);
-  }
-  subs.index?.delete(entry);
-  if (list.length === 1) node.subs = list[0];
-  else if (subs.index !== undefined && list.length <= INDEX_THRESHOLD / 2) subs.index = undefined;
-  return old;
-}
-
-function addMember<C>(node: Holder<C>, shareName: string, inner: string, sub: Sub<C>): Sub<C> | undefined {
-  node.shared ??= new Map();
-  let group = node.shared.get(shareName);
-  if (group === undefined) {
-    group = new Group(shareName, inner);
-    node.shared.set(shareName, group);
-  }
-  const members = group.members;
-  for (let i = 0; i < members.length; i++) {
-    if (members[i]!.client === sub.client) {
-      const old = members[i]!;
-      members[i] = sub;
-      return old;
-    }
-  }
-  members.push(sub);
-  return undefined;
-}
-
-function removeMember<C>(node: Holder<C>, shareName: string, entry: ClientEntry<C>): Sub<C> | undefined {
-  const group = node.shared?.get(shareName);
-  if (group === undefined) return undefined;
-  const members = group.members;
-  for (let i = 0; i < members.length; i++) {
-    const member = members[i]!;
-    if (member.client !== entry) continue;
-    members.splice(i, 1);
-    // Keep the round-robin position on the member that was next.
-    if (i < group.cursor) group.cursor--;
-    if (members.length === 0) {
-      node.shared!.delete(shareName);
-      if (node.shared!.size === 0) node.shared = undefined;
-    }
-    return member;
-  }
-  return undefined;
 }

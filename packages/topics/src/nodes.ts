@@ -1,0 +1,241 @@
+import { hashLevel, KidTable } from './kid-table.js';
+import { type ClientEntry, Group, INDEX_THRESHOLD, Sub, SubList } from './subscription.js';
+
+/**
+ * One topic level. Everything a node may hold is created only when needed, and a node with a single
+ * child keeps it directly instead of in a table (most levels of real topic trees have one child):
+ *
+ *   key, keyHash  "device", fnv1a("device")   the level this node stands for
+ *   kids    Node | KidTable                  literal children: one inline, a hash table from two
+ *   plus    Node                             child for '+'
+ *   hash    Node                             child for '#' (a leaf: only subs/shared are used)
+ *   subs    Sub | SubList                    normal subscriptions ending here: one inline, a list from two
+ *   shared  Map<ShareName, Group>            shared subscriptions whose inner filter ends here
+ */
+export class Node<C> {
+  /** False on the prototype (see KidTable.isTable). */
+  declare readonly isTable: false;
+  readonly key: string;
+  readonly keyHash: number;
+  kids: Node<C> | KidTable<Node<C>> | undefined = undefined;
+  plus: Node<C> | undefined = undefined;
+  hash: Node<C> | undefined = undefined;
+  subs: Sub<C> | SubList<C> | undefined = undefined;
+  shared: Map<string, Group<C>> | undefined = undefined;
+
+  constructor(key: string) {
+    this.key = key;
+    this.keyHash = hashLevel(key);
+  }
+}
+
+Object.defineProperty(Node.prototype, 'isTable', { value: false });
+
+/**
+ * The subscribers of one filter without wildcards, stored in the trie's exact index under the whole
+ * filter string: a topic finds them with one hash lookup instead of a walk, and they cost no nodes.
+ */
+export class Leaf<C> {
+  readonly key: string;
+  readonly keyHash: number;
+  subs: Sub<C> | SubList<C> | undefined = undefined;
+  shared: Map<string, Group<C>> | undefined = undefined;
+
+  constructor(key: string) {
+    this.key = key;
+    this.keyHash = hashLevel(key);
+  }
+}
+
+/** Where subscriptions of one filter are kept: a trie node or an exact-index leaf. */
+export type Holder<C> = Node<C> | Leaf<C>;
+
+export function kid<C>(node: Node<C>, key: string): Node<C> | undefined {
+  const kids = node.kids;
+  if (kids === undefined) return undefined;
+  if (kids instanceof Node) return kids.key === key ? kids : undefined;
+  return kids.get(hashLevel(key), key);
+}
+
+export function child<C>(node: Node<C>, level: string): Node<C> {
+  if (level === '+') {
+    node.plus ??= new Node(level);
+    return node.plus;
+  }
+  if (level === '#') {
+    node.hash ??= new Node(level);
+    return node.hash;
+  }
+  const kids = node.kids;
+  if (kids === undefined) {
+    const made = new Node<C>(level);
+    node.kids = made;
+    return made;
+  }
+  if (kids instanceof Node) {
+    if (kids.key === level) return kids;
+    const made = new Node<C>(level);
+    const table = new KidTable<Node<C>>();
+    table.add(kids);
+    table.add(made);
+    node.kids = table;
+    return made;
+  }
+  let next = kids.get(hashLevel(level), level);
+  if (next === undefined) {
+    next = new Node<C>(level);
+    kids.add(next);
+  }
+  return next;
+}
+
+export function removeKid<C>(node: Node<C>, gone: Node<C>): void {
+  const kids = node.kids;
+  if (kids === undefined) return;
+  if (kids instanceof Node) {
+    if (kids === gone) node.kids = undefined;
+    return;
+  }
+  kids.remove(gone);
+  // Back to the inline form when one child is left.
+  if (kids.count === 1) node.kids = kids.first();
+}
+
+export function link<C>(sub: Sub<C>): void {
+  const entry = sub.client;
+  const head = entry.head;
+  // New subscriptions go to the tail so subscriptionsOf lists them oldest first; the head's prev
+  // points at the tail to make that O(1).
+  if (head === undefined) {
+    entry.head = sub;
+    sub.prev = sub;
+  } else {
+    const tail = head.prev!;
+    tail.next = sub;
+    sub.prev = tail;
+    head.prev = sub;
+  }
+  sub.next = undefined;
+  entry.count++;
+}
+
+export function unlink<C>(sub: Sub<C>): void {
+  const entry = sub.client;
+  const head = entry.head!;
+  if (sub === head) {
+    entry.head = sub.next;
+    if (sub.next !== undefined) sub.next.prev = sub.prev;
+  } else {
+    sub.prev!.next = sub.next;
+    if (sub.next !== undefined) sub.next.prev = sub.prev;
+    else head.prev = sub.prev;
+  }
+  sub.prev = undefined;
+  sub.next = undefined;
+  entry.count--;
+}
+
+function indexIn<C>(subs: SubList<C>, entry: ClientEntry<C>): number {
+  if (subs.index !== undefined) return subs.index.get(entry) ?? -1;
+  const list = subs.list;
+  for (let i = 0; i < list.length; i++) if (list[i]!.client === entry) return i;
+  return -1;
+}
+
+export function addSub<C>(node: Holder<C>, sub: Sub<C>): Sub<C> | undefined {
+  const subs = node.subs;
+  if (subs === undefined) {
+    node.subs = sub;
+    return undefined;
+  }
+  if (subs instanceof Sub) {
+    if (subs.client === sub.client) {
+      node.subs = sub;
+      return subs;
+    }
+    node.subs = new SubList(subs, sub);
+    return undefined;
+  }
+  const i = indexIn(subs, sub.client);
+  const list = subs.list;
+  if (i >= 0) {
+    const old = list[i]!;
+    list[i] = sub;
+    return old;
+  }
+  list.push(sub);
+  if (subs.index !== undefined) subs.index.set(sub.client, list.length - 1);
+  else if (list.length > INDEX_THRESHOLD) subs.index = new Map(list.map((s, j) => [s.client, j]));
+  return undefined;
+}
+
+export function removeSub<C>(node: Holder<C>, entry: ClientEntry<C>): Sub<C> | undefined {
+  const subs = node.subs;
+  if (subs === undefined) return undefined;
+  if (subs instanceof Sub) {
+    if (subs.client !== entry) return undefined;
+    node.subs = undefined;
+    return subs;
+  }
+  const i = indexIn(subs, entry);
+  if (i < 0) return undefined;
+  const list = subs.list;
+  const old = list[i]!;
+  // Swap-remove: order inside a node does not matter for delivery.
+  const last = list.pop()!;
+  if (i < list.length) {
+    list[i] = last;
+    subs.index?.set(last.client, i);
+  }
+  subs.index?.delete(entry);
+  if (list.length === 1) node.subs = list[0];
+  else if (subs.index !== undefined && list.length <= INDEX_THRESHOLD / 2) subs.index = undefined;
+  return old;
+}
+
+export function addMember<C>(
+  node: Holder<C>,
+  shareName: string,
+  inner: string,
+  sub: Sub<C>,
+): Sub<C> | undefined {
+  node.shared ??= new Map();
+  let group = node.shared.get(shareName);
+  if (group === undefined) {
+    group = new Group(shareName, inner);
+    node.shared.set(shareName, group);
+  }
+  const members = group.members;
+  for (let i = 0; i < members.length; i++) {
+    if (members[i]!.client === sub.client) {
+      const old = members[i]!;
+      members[i] = sub;
+      return old;
+    }
+  }
+  members.push(sub);
+  return undefined;
+}
+
+export function removeMember<C>(
+  node: Holder<C>,
+  shareName: string,
+  entry: ClientEntry<C>,
+): Sub<C> | undefined {
+  const group = node.shared?.get(shareName);
+  if (group === undefined) return undefined;
+  const members = group.members;
+  for (let i = 0; i < members.length; i++) {
+    const member = members[i]!;
+    if (member.client !== entry) continue;
+    members.splice(i, 1);
+    // Keep the round-robin position on the member that was next.
+    if (i < group.cursor) group.cursor--;
+    if (members.length === 0) {
+      node.shared!.delete(shareName);
+      if (node.shared!.size === 0) node.shared = undefined;
+    }
+    return member;
+  }
+  return undefined;
+}

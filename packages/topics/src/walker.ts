@@ -1,0 +1,189 @@
+import type { KidTable } from './kid-table.js';
+import { sameLevel } from './kid-table.js';
+import type { Holder, Leaf, Node } from './nodes.js';
+import { type Group, MergedMatch, NO_LOCAL, type Sub } from './subscription.js';
+import type { Match } from './types.js';
+
+const DOLLAR = 0x24;
+const SLASH = 0x2f;
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+/** Stands for "no publisher given", so that any client id value, even a falsy one, can be compared. */
+export const NO_PUBLISHER: unique symbol = Symbol('no publisher');
+
+/**
+ * The matching walk of one {@link SubscriptionTrie}: the per-PUBLISH hot path, kept in a class of its
+ * own with plain fields so the recursion passes only (node, level) and V8 can inline freely.
+ *
+ * Level i of `topic` is `topic[starts[i], starts[i + 1] - 1)`, its FNV-1a hash `hashes[i]`; `full` is
+ * the hash of the whole topic for the exact index. Both buffers are reused from call to call.
+ */
+export class Walker<C> {
+  topic = '';
+  starts: Int32Array<ArrayBuffer> = new Int32Array(64);
+  hashes: Int32Array<ArrayBuffer> = new Int32Array(64);
+  count = 0;
+  full = 0;
+  /** Output of the walk in progress, reused from call to call; `n` entries are live. */
+  out: Match<C>[] = [];
+  n = 0;
+  groups: Group<C>[] | undefined = undefined;
+  wantShared = false;
+  publisher: C | typeof NO_PUBLISHER = NO_PUBLISHER;
+  /** Id of the walk in progress; a client stamped with it was already emitted by this walk. */
+  epoch = 0;
+
+  /** Walks for `topicName`; the result is `out[0, n)` until the next call. */
+  run(root: Node<C>, exact: KidTable<Leaf<C>>, topicName: string, publisher: C | typeof NO_PUBLISHER): void {
+    this.scan(topicName);
+    this.epoch++;
+    this.n = 0;
+    this.publisher = publisher;
+    if (exact.count > 0) {
+      const leaf = exact.find(this.full, topicName, 0, topicName.length);
+      if (leaf !== undefined) this.collect(leaf);
+    }
+    // [MQTT-4.7.2-1] a topic starting with '$' skips the root's wildcard children.
+    if (topicName.charCodeAt(0) !== DOLLAR) {
+      if (root.hash !== undefined) this.collect(root.hash);
+      if (root.plus !== undefined) this.walk(root.plus, 1);
+    }
+    const next = this.literal(root, 0);
+    if (next !== undefined) this.walk(next, 1);
+    this.topic = '';
+  }
+
+  /** Copies the result out and drops the walker's references to it. */
+  take(): Match<C>[] {
+    const n = this.n;
+    const out = this.out;
+    const result = out.slice(0, n);
+    for (let i = 0; i < n; i++) out[i] = EMPTY_SLOT as Match<C>;
+    this.n = 0;
+    return result;
+  }
+
+  /** Appends the result to `into` and drops the walker's references to it. */
+  takeInto(into: Match<C>[]): void {
+    const n = this.n;
+    const out = this.out;
+    for (let i = 0; i < n; i++) {
+      into.push(out[i]!);
+      out[i] = EMPTY_SLOT as Match<C>;
+    }
+    this.n = 0;
+  }
+
+  scan(topicName: string): void {
+    let starts = this.starts;
+    let hashes = this.hashes;
+    let level = 0;
+    let h = FNV_OFFSET;
+    let full = FNV_OFFSET;
+    starts[0] = 0;
+    const n = topicName.length;
+    for (let i = 0; i < n; i++) {
+      const c = topicName.charCodeAt(i);
+      full = Math.imul(full ^ c, FNV_PRIME);
+      if (c === SLASH) {
+        hashes[level] = h;
+        level++;
+        if (level + 1 >= starts.length) {
+          starts = grow(starts);
+          hashes = grow(hashes);
+          this.starts = starts;
+          this.hashes = hashes;
+        }
+        starts[level] = i + 1;
+        h = FNV_OFFSET;
+      } else {
+        h = Math.imul(h ^ c, FNV_PRIME);
+      }
+    }
+    hashes[level] = h;
+    starts[level + 1] = n + 1;
+    this.count = level + 1;
+    this.full = full;
+    this.topic = topicName;
+  }
+
+  /** The literal child of `node` for topic level `i`. */
+  literal(node: Node<C>, i: number): Node<C> | undefined {
+    const kids = node.kids;
+    if (kids === undefined) return undefined;
+    const start = this.starts[i]!;
+    const length = this.starts[i + 1]! - 1 - start;
+    const hash = this.hashes[i]!;
+    if (!kids.isTable) {
+      return kids.keyHash === hash && sameLevel(kids.key, this.topic, start, length) ? kids : undefined;
+    }
+    return kids.find(hash, this.topic, start, length);
+  }
+
+  walk(node: Node<C>, i: number): void {
+    // '#' below this node matches this level too: "a/#" matches "a". [MQTT-4.7.1-1]
+    if (node.hash !== undefined) this.collect(node.hash);
+    if (i === this.count) {
+      this.collect(node);
+      return;
+    }
+    const next = this.literal(node, i);
+    if (next !== undefined) this.walk(next, i + 1);
+    if (node.plus !== undefined) this.walk(node.plus, i + 1);
+  }
+
+  collect(node: Holder<C>): void {
+    const subs = node.subs;
+    if (subs !== undefined) {
+      if (!subs.isList) this.emit(subs);
+      else {
+        const list = subs.list;
+        for (let i = 0; i < list.length; i++) this.emit(list[i]!);
+      }
+    }
+    if (this.wantShared && node.shared !== undefined) {
+      this.groups ??= [];
+      for (const group of node.shared.values()) this.groups.push(group);
+    }
+  }
+
+  emit(sub: Sub<C>): void {
+    const entry = sub.client;
+    // [MQTT-3.8.3-3]
+    if ((sub.bits & NO_LOCAL) !== 0 && entry.id === this.publisher) return;
+    const out = this.out;
+    if (entry.epoch !== this.epoch) {
+      entry.epoch = this.epoch;
+      const n = this.n;
+      entry.slot = n;
+      if (n < out.length) out[n] = sub;
+      else out.push(sub);
+      this.n = n + 1;
+      return;
+    }
+    // The same client again: fold into one delivery. [MQTT-3.3.4-2]
+    const prior = out[entry.slot]!;
+    if (prior instanceof MergedMatch) prior.add(sub);
+    else {
+      const merged = new MergedMatch(prior as Sub<C>);
+      merged.add(sub);
+      out[entry.slot] = merged;
+    }
+  }
+}
+
+/** Fills released output slots, so the buffer keeps no subscription alive and one element kind. */
+const EMPTY_SLOT: Match<never> = Object.freeze({
+  clientId: undefined as never,
+  qos: 0,
+  noLocal: false,
+  retainAsPublished: false,
+  subscriptionIdentifiers: [],
+});
+
+function grow(buffer: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(buffer.length * 2);
+  bigger.set(buffer);
+  return bigger;
+}
