@@ -28,10 +28,12 @@ const reason = missing
 
 /** Starts mosquitto_sub and resolves with its output once it has printed `count` lines. */
 function subscribe(
-  port: number,
+  b: TestBroker,
   args: string[],
   count: number,
 ): { ready: Promise<void>; output: Promise<string> } {
+  const port = b.port;
+  const before = b.broker.subscriptions.size;
   const child = spawn(sub!, [
     '-h',
     '127.0.0.1',
@@ -52,8 +54,13 @@ function subscribe(
       code === 0 ? resolve(out) : reject(new Error(`mosquitto_sub exit ${code}: ${out}`)),
     );
   });
-  // mosquitto_sub has no "subscribed" signal: give it a moment to connect and subscribe.
-  const ready = new Promise<void>((r) => setTimeout(r, 300));
+  // mosquitto_sub has no "subscribed" signal: wait until the broker holds its subscription.
+  const ready = (async () => {
+    const deadline = Date.now() + 5000;
+    while (b.broker.subscriptions.size <= before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
   return { ready, output };
 }
 
@@ -67,7 +74,7 @@ describe.skipIf(missing && !inCi)(`cross-checks with mosquitto_pub / mosquitto_s
   for (const version of ['mqttv311', 'mqttv5', 'mqttv31'] as const) {
     it(`${version}: QoS 0/1/2 from mosquitto_pub reach mosquitto_sub`, async () => {
       const topic = `mosq/${version}`;
-      const s = subscribe(b.port, ['-V', version, '-t', topic, '-q', '2', '-v'], 3);
+      const s = subscribe(b, ['-V', version, '-t', topic, '-q', '2', '-v'], 3);
       await s.ready;
       for (const qos of [0, 1, 2]) {
         await run(pub!, [
@@ -103,12 +110,12 @@ describe.skipIf(missing && !inCi)(`cross-checks with mosquitto_pub / mosquitto_s
       '-m',
       'kept',
     ]);
-    const s = subscribe(b.port, ['-t', 'mosq/retained', '-v'], 1);
+    const s = subscribe(b, ['-t', 'mosq/retained', '-v'], 1);
     expect((await s.output).trim()).toBe('mosq/retained kept');
   });
 
   it('v5 user properties survive the broker (mosquitto_pub -D → mosquitto_sub -F %P)', async () => {
-    const s = subscribe(b.port, ['-V', 'mqttv5', '-t', 'mosq/props', '-F', '%P %p'], 1);
+    const s = subscribe(b, ['-V', 'mqttv5', '-t', 'mosq/props', '-F', '%P %p'], 1);
     await s.ready;
     await run(pub!, [
       '-h',
