@@ -73,6 +73,7 @@ interface Operation {
   reject: ((error: Error) => void) | undefined;
 }
 
+/** The result of every plain success (shared: it is frozen). */
 const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 });
 const QOS0_DONE: Promise<PublishResult> = Promise.resolve(QOS0_RESULT);
 
@@ -114,6 +115,8 @@ export class Client extends Emitter<ClientEvents> {
   #closeWaiters: (() => void)[] = [];
   #lastConnack: ConnackInfo | undefined;
   #shutDown = false;
+  /** The last topic that passed validation: publishing to one topic repeatedly checks it once. */
+  #validTopic = '';
 
   // Session state: survives reconnects.
   readonly #inflight = new Map<number, Operation>();
@@ -237,7 +240,10 @@ export class Client extends Emitter<ClientEvents> {
       }
       if (topic !== '' || properties?.topicAlias === undefined) {
         // [MQTT-3.3.2-2] no wildcards; [MQTT-4.7.3-1] at least one character
-        validateTopicName(topic);
+        if (topic !== this.#validTopic) {
+          validateTopicName(topic);
+          this.#validTopic = topic;
+        }
       }
       if (qos > this.#maximumQoS) {
         // [MQTT-3.2.2-11]
@@ -506,7 +512,7 @@ export class Client extends Emitter<ClientEvents> {
     const packet = op.packet;
     if (packet.type === 'publish') {
       if (op.released) {
-        connection.send({ type: 'pubrel', packetId: packet.packetId as number });
+        connection.sendAck(0x62, packet.packetId as number);
         return;
       }
       packet.dup = dup; // [MQTT-3.3.1-1] DUP on a re-delivery
@@ -865,6 +871,7 @@ export class Client extends Emitter<ClientEvents> {
         this.#finish(packet.packetId, op);
         const reasonCode = packet.reasonCode ?? 0;
         if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, packet.properties));
+        else if (reasonCode === 0 && !packet.properties) op.resolve?.(QOS0_RESULT as never);
         else op.resolve?.({ reasonCode, properties: packet.properties } as never);
         return;
       }
@@ -893,17 +900,14 @@ export class Client extends Emitter<ClientEvents> {
           this.#inflight.set(packet.packetId, op);
         }
         // [MQTT-4.3.3-9] answer PUBREC with PUBREL
-        connection.send({ type: 'pubrel', packetId: packet.packetId });
+        connection.sendAck(0x62, packet.packetId);
         return;
       }
       case 'pubrel': {
         const known = this.#incomingQos2.release(packet.packetId);
-        // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP
-        connection.send({
-          type: 'pubcomp',
-          packetId: packet.packetId,
-          ...(!known && this.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
-        });
+        // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP (v5: 0x92 for an unknown packet id)
+        if (known || this.protocolVersion !== 5) connection.sendAck(0x70, packet.packetId);
+        else connection.send({ type: 'pubcomp', packetId: packet.packetId, reasonCode: 0x92 });
         return;
       }
       case 'suback':
@@ -993,10 +997,7 @@ export class Client extends Emitter<ClientEvents> {
       if (topic === '') {
         const known = this.#incomingAliases.get(alias);
         if (known === undefined) {
-          this.#protocolError(
-            connection,
-            protocolViolation(`unknown Topic Alias ${alias}`, undefined, 0x82),
-          );
+          this.#protocolError(connection, protocolViolation(`unknown Topic Alias ${alias}`, undefined, 0x82));
           return;
         }
         topic = known;
@@ -1017,7 +1018,7 @@ export class Client extends Emitter<ClientEvents> {
         // again, do not deliver again [MQTT-4.3.3-10] (the replay case: see Qos2Receiver).
         if (this.#incomingQos2.has(id) || (packet.dup && this.#incomingQos2.isReplay(id, fp))) {
           this.#incomingQos2.received(id, fp);
-          connection.send({ type: 'pubrec', packetId: id });
+          connection.sendAck(0x50, id);
           return;
         }
       }
@@ -1043,10 +1044,10 @@ export class Client extends Emitter<ClientEvents> {
     if (this.#holding) this.#held.push(message);
     else this.#dispatch(message);
     if (qos > 0 && !message.ticket) {
-      if (qos === 1) connection.send({ type: 'puback', packetId: id });
+      if (qos === 1) connection.sendAck(0x40, id);
       else {
         this.#incomingQos2.received(id, fp);
-        connection.send({ type: 'pubrec', packetId: id });
+        connection.sendAck(0x50, id);
       }
     }
   }
@@ -1081,10 +1082,10 @@ export class Client extends Emitter<ClientEvents> {
   #sendAck(ticket: AckTicket): boolean {
     const connection = this.#connection;
     if (!connection) return false;
-    if (ticket.qos === 1) connection.send({ type: 'puback', packetId: ticket.packetId });
+    if (ticket.qos === 1) connection.sendAck(0x40, ticket.packetId);
     else {
       this.#incomingQos2.received(ticket.packetId, ticket.fingerprint);
-      connection.send({ type: 'pubrec', packetId: ticket.packetId });
+      connection.sendAck(0x50, ticket.packetId);
     }
     return true;
   }

@@ -97,10 +97,56 @@ export class Connection {
     if (this.#closed) return;
     let size: number;
     try {
-      size = encodedLength(packet, this.protocolVersion);
-    } catch (cause) {
-      throw toClientError(cause);
+      // One pass: encodeInto measures, and throws a RangeError before writing when the packet does
+      // not fit in the rest of the slab.
+      size = encodeInto(packet, this.protocolVersion, this.#slab, this.#end);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw toClientError(error);
+      let needed: number;
+      try {
+        needed = encodedLength(packet, this.protocolVersion);
+      } catch (cause) {
+        throw toClientError(cause);
+      }
+      this.#checkSize(packet, needed);
+      this.#newSlab(needed);
+      try {
+        size = encodeInto(packet, this.protocolVersion, this.#slab, this.#end);
+      } catch (cause) {
+        throw toClientError(cause);
+      }
     }
+    // Written past #end but not committed: a refused packet simply leaves no trace.
+    this.#checkSize(packet, size);
+    this.#end += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      schedule(this.#flushBound);
+    }
+  }
+
+  /**
+   * PUBACK (0x40), PUBREC (0x50), PUBREL (0x62) or PUBCOMP (0x70) with reason Success and no
+   * properties: four fixed bytes, written without the codec. Remaining Length 2 means Success at
+   * every level [MQTT-3.4.2-1].
+   */
+  sendAck(firstByte: 0x40 | 0x50 | 0x62 | 0x70, packetId: number): void {
+    if (this.#closed) return;
+    if (this.#slab.length - this.#end < 4) this.#newSlab(4);
+    const slab = this.#slab;
+    const end = this.#end;
+    slab[end] = firstByte;
+    slab[end + 1] = 2;
+    slab[end + 2] = packetId >>> 8;
+    slab[end + 3] = packetId & 0xff;
+    this.#end = end + 4;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      schedule(this.#flushBound);
+    }
+  }
+
+  #checkSize(packet: Packet, size: number): void {
     if (size > this.maxOutgoingPacketSize) {
       // [MQTT-3.1.2-24] a packet above the server's maximum is never sent
       throw new MqttClientError(
@@ -109,21 +155,12 @@ export class Connection {
         { reasonCode: 0x95, clause: 'MQTT-3.1.2-24' },
       );
     }
-    if (this.#slab.length - this.#end < size) {
-      this.flush();
-      this.#slab = allocate(Math.max(SLAB_SIZE, size));
-      this.#flushStart = this.#end = 0;
-    }
-    try {
-      encodeInto(packet, this.protocolVersion, this.#slab, this.#end);
-    } catch (cause) {
-      throw toClientError(cause);
-    }
-    this.#end += size;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      schedule(this.#flushBound);
-    }
+  }
+
+  #newSlab(atLeast: number): void {
+    this.flush();
+    this.#slab = allocate(Math.max(SLAB_SIZE, atLeast));
+    this.#flushStart = this.#end = 0;
   }
 
   /** Writes what has been collected now. */
