@@ -1,4 +1,4 @@
-import { Broker, type BrokerOptions, Ledger, LedgerHook } from '@x/broker';
+import { Broker, type BrokerOptions, Ledger, LedgerHook, ListenerLimitsHook } from '@x/broker';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
 import { loadConfigFile } from './config/load.js';
@@ -34,6 +34,8 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const broker = new Broker({ ...(config.broker as BrokerOptions), logger: log });
   const ledgerHook = new LedgerHook({ ledger, allowAnonymous, logger: log });
   broker.addHook(ledgerHook);
+  if (config.listeners.some((l) => l.maxPacketSize !== undefined))
+    broker.addHook(new ListenerLimitsHook(broker));
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -362,6 +363,41 @@ describe('mqtt-broker binary: serving', () => {
       expect(second.stderr).toContain('EADDRINUSE');
     } finally {
       await first.stop(2000);
+    }
+  });
+
+  it('applies per-listener limits from the config file', async () => {
+    const port = await freePort();
+    const config = join(dir, 'limits.yaml');
+    writeFileSync(
+      config,
+      `listeners:\n  - type: tcp\n    port: ${port}\n    maxConnections: 1\n    maxPacketSize: 300\nhttp: off\n`,
+    );
+    const server = await startBinary(['--config', config], port);
+    try {
+      // The readiness probe of startBinary was a connection too; let the listener see it close.
+      await new Promise((r) => setTimeout(r, 200));
+      const url = `mqtt://127.0.0.1:${port}`;
+      const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0 });
+      const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('error', reject);
+      });
+      expect(connack.properties?.maximumPacketSize).toBe(300);
+      // A second connection is over maxConnections: closed at once, before any CONNACK.
+      const second = connect(port, '127.0.0.1');
+      const answer = await new Promise<string>((resolve) => {
+        second.on('data', () => resolve('answered'));
+        second.on('error', () => {});
+        second.on('close', () => resolve('closed'));
+        second.on('connect', () =>
+          second.write(Buffer.from([0x10, 0x0d, 0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, 1, 120])),
+        );
+      });
+      expect(answer).toBe('closed');
+      await client.endAsync();
+    } finally {
+      await server.stop(2000);
     }
   });
 });

@@ -33,10 +33,12 @@ export type { AcceptConnection, ConnectionInfo, Listener } from './listeners/lis
 export { duplexPair, MemoryListener } from './listeners/memory.js';
 export {
   ConnectionGate,
-  guardPacketSize,
   type ListenerLimits,
+  ListenerLimitsHook,
   NetServerListener,
   type NetServerListenerOptions,
+  type PacketLimitedListener,
+  PacketSizeGuard,
 } from './listeners/net-server.js';
 export { TcpListener, type TcpListenerOptions } from './listeners/tcp.js';
 export {

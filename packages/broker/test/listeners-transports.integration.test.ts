@@ -11,6 +11,7 @@ import {
   Ledger,
   LedgerHook,
   type Listener,
+  ListenerLimitsHook,
   NetServerListener,
   silentLogger,
   TlsListener,
@@ -68,6 +69,25 @@ function closedByServer(port: number, bytes?: Uint8Array, ms = 2000): Promise<vo
       resolve();
     });
   });
+}
+
+/** A v5 CONNECT (clean start, client id `id`, no properties). */
+function connectV5(id: string): Buffer {
+  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 0x02, 0, 60, 0]);
+  const payload = Buffer.concat([Buffer.from([0, id.length]), Buffer.from(id)]);
+  return Buffer.concat([Buffer.from([0x10, variable.length + payload.length]), variable, payload]);
+}
+
+/** A v5 QoS 0 PUBLISH of `size` payload bytes. */
+function publishV5(topic: string, size: number): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0, topic.length]),
+    Buffer.from(topic),
+    Buffer.from([0]),
+    Buffer.alloc(size),
+  ]);
+  const length = body.length < 128 ? [body.length] : [(body.length & 0x7f) | 0x80, body.length >> 7];
+  return Buffer.concat([Buffer.from([0x30, ...length]), body]);
 }
 
 /** A CONNECT (v3.1.1, clean session, client id `id`). */
@@ -306,17 +326,60 @@ describe('per-listener limits', () => {
     }
   });
 
-  it('closes a connection that sends a packet larger than the listener allows', async () => {
+  it('keeps packets over the listener limit from the broker: v5 DISCONNECT 0x95, limit announced in CONNACK', async () => {
+    const server = createServer();
+    const listener = new NetServerListener({
+      server,
+      listen: { port: 0, host: '127.0.0.1' },
+      maxPacketSize: 200,
+    });
+    const broker = await startBroker(listener, [new AllowAllHook()]);
+    broker.addHook(new ListenerLimitsHook(broker));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 });
+      const connack = (
+        watcher as unknown as { connackPacket: { properties?: { maximumPacketSize?: number } } }
+      ).connackPacket;
+      expect(connack.properties?.maximumPacketSize).toBe(200);
+      await watcher.subscribeAsync('limit/#');
+      const seen: string[] = [];
+      watcher.on('message', (topic) => seen.push(topic));
+
+      const raw = netConnect(port, '127.0.0.1');
+      const received: Buffer[] = [];
+      raw.on('data', (chunk) => received.push(chunk));
+      const closed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+      await new Promise((resolve) => raw.once('connect', resolve));
+      raw.write(connectV5('raw'));
+      await new Promise((r) => setTimeout(r, 100));
+      // A small PUBLISH and an oversized one in the same write: the first is delivered, the second never.
+      raw.write(Buffer.concat([publishV5('limit/small', 10), publishV5('limit/big', 500)]));
+      await closed;
+      const bytes = Buffer.concat(received);
+      expect(bytes[0]).toBe(0x20); // CONNACK
+      expect(bytes.subarray(-3)).toEqual(Buffer.from([0xe0, 0x01, 0x95]));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toEqual(['limit/small']);
+      await watcher.endAsync();
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('guards TLS and WebSocket listeners too', async () => {
     const certs = makeCertificates();
-    const listener = new TlsListener({
+    const tls = new TlsListener({
       port: 0,
       cert: certs.serverCert,
       key: certs.serverKey,
       maxPacketSize: 200,
     });
-    const broker = await startBroker(listener);
+    const ws = new WebSocketListener({ port: 0, maxPacketSize: 200 });
+    const broker = await startBroker(tls);
+    await broker.addListener(ws);
     try {
-      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${listener.port}`, {
+      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${tls.port}`, {
         ca: certs.caCert,
         reconnectPeriod: 0,
       });
@@ -325,6 +388,19 @@ describe('per-listener limits', () => {
       client.publish('big', Buffer.alloc(500));
       await closed;
       client.end(true);
+
+      const socket = new WebSocket(`ws://127.0.0.1:${ws.port}/mqtt`, ['mqtt']);
+      const frames: Buffer[] = [];
+      socket.on('message', (data) => frames.push(data as Buffer));
+      const wsClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(connectV5('over-ws'));
+      await new Promise((r) => setTimeout(r, 100));
+      socket.send(publishV5('big', 500));
+      await wsClosed;
+      expect(frames[0]?.[0]).toBe(0x20); // CONNACK
+      expect(Buffer.concat(frames).subarray(-3)).toEqual(Buffer.from([0xe0, 0x01, 0x95]));
+      expect(broker.connectedCount).toBe(0);
     } finally {
       await broker.close();
       certs.cleanup();

@@ -109,6 +109,11 @@ export class TlsListener implements Listener {
     return this.#port;
   }
 
+  /** This listener's packet size limit, if any. */
+  get maxPacketSize(): number | undefined {
+    return this.#options.maxPacketSize;
+  }
+
   address(): string {
     return `mqtts://${this.#host}:${this.#port}`;
   }

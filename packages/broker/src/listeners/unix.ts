@@ -38,6 +38,11 @@ export class UnixListener implements Listener {
     this.gate = new ConnectionGate(options);
   }
 
+  /** This listener's packet size limit, if any. */
+  get maxPacketSize(): number | undefined {
+    return this.#options.maxPacketSize;
+  }
+
   address(): string {
     return `unix:${this.path}`;
   }

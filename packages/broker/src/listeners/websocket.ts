@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { AcceptConnection, Listener } from './listener.js';
-import { ConnectionGate, guardPacketSize, type ListenerLimits, stopAccepting } from './net-server.js';
+import { ConnectionGate, type ListenerLimits, PacketSizeGuard, stopAccepting } from './net-server.js';
 import { rememberCertificateName, secureContextOptions, type TlsOptions } from './tls.js';
 
 /** Options of {@link WebSocketListener}. */
@@ -57,6 +57,11 @@ export class WebSocketListener implements Listener {
     return this.#port;
   }
 
+  /** This listener's packet size limit, if any. */
+  get maxPacketSize(): number | undefined {
+    return this.#options.maxPacketSize;
+  }
+
   address(): string {
     return `${this.#options.tls ? 'wss' : 'ws'}://${this.#host}:${this.#port}${this.#path ?? '/'}`;
   }
@@ -74,10 +79,9 @@ export class WebSocketListener implements Listener {
   listen(accept: AcceptConnection): Promise<void> {
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
-    const maxPayload = this.#options.maxPacketSize;
+    // No maxPayload tied to maxPacketSize: one frame may carry many packets; PacketSizeGuard checks packets.
     const wss = new WebSocketServer({
       noServer: true,
-      ...(maxPayload ? { maxPayload } : {}),
       handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
     });
     server.on('request', (_request, response) => {
@@ -99,10 +103,16 @@ export class WebSocketListener implements Listener {
         const stream = createWebSocketStream(ws);
         const remoteAddress = this.#remote(request);
         if (tls?.cnAsUsername) rememberCertificateName(request.socket as TLSSocket, this.id, remoteAddress);
-        if (this.#options.maxPacketSize !== undefined) {
-          guardPacketSize(stream, this.#options.maxPacketSize, () => stream.destroy());
-        }
-        accept(stream, { remoteAddress, listener: this.id });
+        const limit = this.#options.maxPacketSize;
+        accept(
+          limit === undefined
+            ? stream
+            : new PacketSizeGuard(stream, limit, { terminate: () => ws.terminate() }),
+          {
+            remoteAddress,
+            listener: this.id,
+          },
+        );
       });
     });
     server.on('clientError', (_error, socket) => socket.destroy());
