@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, startBroker, startMosquitto } from '@x/test-helpers';
+import { Agent, AgentSink } from '../src/agent.js';
+import { BenchConnection } from '../src/connection.js';
 import { runScenario } from '../src/coordinator.js';
 import { resolveScenario, type ScenarioInput } from '../src/options.js';
+import { parseBroker } from '../src/transports.js';
 
 /**
  * mqtt-bench's own ceiling against what brokers absorb: QoS 0 publishing, closed loop, for a fixed
@@ -30,15 +33,25 @@ async function measure(broker: string, subscribers: number, workers: number) {
   return r;
 }
 
-async function startSink(): Promise<{ url: string; stop(): Promise<number> }> {
+async function startSink(
+  script = 'sink.ts',
+  extra: string[] = [],
+): Promise<{ url: string; stop(): Promise<number> }> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./sink.ts', import.meta.url)), String(port)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    [
+      '--conditions=@x/source',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL(`./${script}`, import.meta.url)),
+      String(port),
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  // Never leave the helper behind, even when this script fails.
+  process.once('exit', () => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (c: Buffer) => {
     out += c.toString();
@@ -104,8 +117,43 @@ for (const subscribers of [0, 1]) {
 }
 await ours.close();
 
+// Receive side: one bench subscriber (frame reader, accounting bitset, two latency histograms per
+// message) fed by a source that streams PUBLISH frames as fast as the socket takes them.
+{
+  const resolved = resolveScenario('sub', { broker: ':1', subscribers: 1, publishers: 0, payloadSize });
+  const agent = new Agent({ ...resolved, agentIndex: 0, agentCount: 1, hostname: 'bench' });
+  const source = await startSink('source.ts', [String(resolved.common.runTag), String(payloadSize)]);
+  const connection = await BenchConnection.open({
+    address: parseBroker(source.url),
+    tls: { rejectUnauthorized: true },
+    protocolVersion: 4,
+    clientId: 'bench-receiver',
+    clean: true,
+    runTag: resolved.common.runTag,
+  });
+  const sink = new AgentSink(agent);
+  connection.sink = sink;
+  await connection.subscribe(['bench/source'], 0);
+  const startCount = agent.delivered;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const rate = ((agent.delivered - startCount) / (performance.now() - started)) * 1000;
+  connection.destroy();
+  await source.stop();
+  rows.push({
+    target: 'source (writes only) → 1 bench subscriber',
+    workers: 1,
+    publishRate: 0,
+    receiveRate: rate,
+    note: `${fmt(sink.ledger.received)} accounted, ${sink.ledger.streams.get(1)?.duplicates ?? 0} duplicates`,
+  });
+}
+
+const brokers = rows.filter((r) => r.target.startsWith('mosquitto') || r.target.startsWith('@x/broker'));
 const sinkBest = Math.max(...rows.filter((r) => r.target.startsWith('sink')).map((r) => r.publishRate));
-const brokerBest = Math.max(...rows.filter((r) => !r.target.startsWith('sink')).map((r) => r.publishRate));
+const brokerBest = Math.max(...brokers.map((r) => r.publishRate));
+const receiverRate = rows.find((r) => r.target.startsWith('source'))?.receiveRate ?? 0;
+const deliveredBest = Math.max(...brokers.map((r) => r.receiveRate));
 console.log(
   `QoS 0, ${publishers} publishers, ${payloadSize} B payload, ${seconds} s closed loop, node ${process.version}\n`,
 );
@@ -113,7 +161,8 @@ console.log('| target | threads | publish msg/s | delivered msg/s | note |');
 console.log('| --- | ---: | ---: | ---: | --- |');
 for (const r of rows) {
   console.log(
-    `| ${r.target} | ${r.workers} | ${fmt(r.publishRate)} | ${r.receiveRate ? fmt(r.receiveRate) : '–'} | ${r.note} |`,
+    `| ${r.target} | ${r.workers} | ${r.publishRate ? fmt(r.publishRate) : '–'} | ${r.receiveRate ? fmt(r.receiveRate) : '–'} | ${r.note} |`,
   );
 }
 console.log(`\nsink / fastest broker ingest: ${(sinkBest / brokerBest).toFixed(1)}×`);
+console.log(`bench subscriber / fastest broker delivery: ${(receiverRate / deliveredBest).toFixed(1)}×`);
