@@ -400,4 +400,38 @@ describe('mqtt-broker binary: serving', () => {
       await server.stop(2000);
     }
   });
+
+  it('reloads inline rules from the config file on SIGHUP', async () => {
+    const port = await freePort();
+    const config = join(dir, 'inline.yaml');
+    const write = (user: string) =>
+      writeFileSync(
+        config,
+        `listeners:\n  - type: tcp\n    port: ${port}\nhttp: off\nauth:\n  rules:\n    - username: ${user}\n`,
+      );
+    write('carol');
+    const server = await startBinary(['--config', config], port);
+    try {
+      const url = `mqtt://127.0.0.1:${port}`;
+      const carol = await mqtt.connectAsync(url, {
+        username: 'carol',
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+      });
+      write('dave');
+      server.process.kill('SIGHUP');
+      const deadline = Date.now() + 5000;
+      while (!server.output().includes('auth rules reloaded') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const dave = await mqtt.connectAsync(url, { username: 'dave', protocolVersion: 5, reconnectPeriod: 0 });
+      await expect(
+        mqtt.connectAsync(url, { username: 'carol', protocolVersion: 5, reconnectPeriod: 0 }),
+      ).rejects.toMatchObject({ code: 0x86 });
+      expect(carol.connected).toBe(true);
+      await Promise.all([carol.endAsync(), dave.endAsync()]);
+    } finally {
+      await server.stop(2000);
+    }
+  });
 });
