@@ -1,27 +1,31 @@
 import type { Match, QoS, RetainHandling, ShareGroup, Subscription } from './types.js';
 
 // Options packed into one small integer so a stored subscription stays small:
-// bits 0-1 qos, bit 2 noLocal, bit 3 retainAsPublished, bits 4-5 retainHandling.
+// bits 0-1 qos, bit 2 noLocal, bit 3 retainAsPublished, bits 4-5 retainHandling, and from bit 8 on
+// the client's number (see ClientEntry.num), so the match walk reads it without touching the entry.
 export const NO_LOCAL = 4;
 export const RETAIN_AS_PUBLISHED = 8;
+export const CLIENT_SHIFT = 8;
+/** Client numbers must fit the bits left in a small integer. */
+export const MAX_CLIENTS = 1 << 22;
 
 export const NO_IDENTIFIERS: readonly number[] = Object.freeze([]);
 
 /**
  * Per-client bookkeeping of one trie: the client's subscriptions as a doubly linked list (O(1)
- * removal, no per-client Map), and the stamp that lets one `match` walk merge a client's overlapping
- * subscriptions without a lookup table.
+ * removal, no per-client Map), and the number under which the walker stamps the client to merge its
+ * overlapping subscriptions without a lookup table.
  */
 export class ClientEntry<C> {
   readonly id: C;
+  /** Small integer, unique among the trie's current clients: indexes the walker's per-client stamps. */
+  readonly num: number;
   head: Sub<C> | undefined = undefined;
   count = 0;
-  /** Id of the last match walk that emitted this client, and where in its output. */
-  epoch = 0;
-  slot = 0;
 
-  constructor(id: C) {
+  constructor(id: C, num: number) {
     this.id = id;
+    this.num = num;
   }
 }
 

@@ -16,8 +16,10 @@ import {
   unlink,
 } from './nodes.js';
 import {
+  CLIENT_SHIFT,
   ClientEntry,
   type Group,
+  MAX_CLIENTS,
   NO_IDENTIFIERS,
   NO_LOCAL,
   RETAIN_AS_PUBLISHED,
@@ -62,6 +64,8 @@ export class SubscriptionTrie<TClientId = string> {
   #maxLevels: number;
   #allowShared: boolean;
   #walker = new Walker<TClientId>();
+  #nextNumber = 0;
+  #freeNumbers: number[] = [];
 
   constructor(options: SubscriptionTrieOptions = {}) {
     this.#maxLevels = options.maxLevels ?? 1024;
@@ -132,10 +136,15 @@ export class SubscriptionTrie<TClientId = string> {
 
     let entry = this.#clients.get(clientId);
     if (entry === undefined) {
-      entry = new ClientEntry(clientId);
+      entry = new ClientEntry(clientId, this.#takeNumber());
       this.#clients.set(clientId, entry);
     }
-    const sub = new Sub(entry, topicFilter, bits, id === undefined ? NO_IDENTIFIERS : [id]);
+    const sub = new Sub(
+      entry,
+      topicFilter,
+      bits | (entry.num << CLIENT_SHIFT),
+      id === undefined ? NO_IDENTIFIERS : [id],
+    );
     const old = shareName === undefined ? addSub(node, sub) : addMember(node, shareName, inner, sub);
     if (old === undefined) this.#size++;
     else {
@@ -241,7 +250,19 @@ export class SubscriptionTrie<TClientId = string> {
     this.#size--;
     this.#version++;
     if ((old.bits & NO_LOCAL) !== 0) this.#noLocal--;
-    if (entry.count === 0) this.#clients.delete(entry.id);
+    if (entry.count === 0) {
+      this.#clients.delete(entry.id);
+      this.#freeNumbers.push(entry.num);
+    }
+  }
+
+  #takeNumber(): number {
+    const reused = this.#freeNumbers.pop();
+    if (reused !== undefined) return reused;
+    const num = this.#nextNumber++;
+    if (num >= MAX_CLIENTS) throw new RangeError(`more than ${MAX_CLIENTS} clients with subscriptions`);
+    this.#walker.reserve(num);
+    return num;
   }
 
   #remove(entry: ClientEntry<TClientId>, topicFilter: string): boolean {

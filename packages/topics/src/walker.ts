@@ -1,7 +1,7 @@
 import type { KidTable } from './kid-table.js';
 import { sameLevel } from './kid-table.js';
 import type { Holder, Leaf, Node } from './nodes.js';
-import { type Group, MergedMatch, NO_LOCAL, type Sub } from './subscription.js';
+import { CLIENT_SHIFT, type Group, MergedMatch, NO_LOCAL, type Sub } from './subscription.js';
 import type { Match } from './types.js';
 
 const DOLLAR = 0x24;
@@ -31,13 +31,34 @@ export class Walker<C> {
   groups: Group<C>[] | undefined = undefined;
   wantShared = false;
   publisher: C | typeof NO_PUBLISHER = NO_PUBLISHER;
-  /** Id of the walk in progress; a client stamped with it was already emitted by this walk. */
+  /**
+   * Id of the walk in progress. `stamps[client number] === epoch` means the client was already
+   * emitted by this walk, at `out[slotOf[client number]]`: two small typed arrays instead of a
+   * write to every client entry, so the walk never has to dereference an entry.
+   */
   epoch = 0;
+  stamps: Int32Array<ArrayBuffer> = new Int32Array(256);
+  slotOf: Int32Array<ArrayBuffer> = new Int32Array(256);
+
+  /** Makes room for client number `num`. */
+  reserve(num: number): void {
+    if (num < this.stamps.length) return;
+    let size = this.stamps.length;
+    while (size <= num) size *= 2;
+    const stamps = new Int32Array(size);
+    stamps.set(this.stamps);
+    this.stamps = stamps;
+    this.slotOf = new Int32Array(size);
+  }
 
   /** Walks for `topicName`; the result is `out[0, n)` until the next call. */
   run(root: Node<C>, exact: KidTable<Leaf<C>>, topicName: string, publisher: C | typeof NO_PUBLISHER): void {
     this.scan(topicName);
-    this.epoch++;
+    if (++this.epoch === 0x7fffffff) {
+      // After 2^31 walks, start over; no stamp can equal the new epoch.
+      this.stamps.fill(0);
+      this.epoch = 1;
+    }
     this.n = 0;
     this.publisher = publisher;
     if (exact.count > 0) {
@@ -149,26 +170,28 @@ export class Walker<C> {
   }
 
   emit(sub: Sub<C>): void {
-    const entry = sub.client;
+    const bits = sub.bits;
     // [MQTT-3.8.3-3]
-    if ((sub.bits & NO_LOCAL) !== 0 && entry.id === this.publisher) return;
+    if ((bits & NO_LOCAL) !== 0 && sub.client.id === this.publisher) return;
+    const num = bits >>> CLIENT_SHIFT;
     const out = this.out;
-    if (entry.epoch !== this.epoch) {
-      entry.epoch = this.epoch;
+    if (this.stamps[num] !== this.epoch) {
+      this.stamps[num] = this.epoch;
       const n = this.n;
-      entry.slot = n;
+      this.slotOf[num] = n;
       if (n < out.length) out[n] = sub;
       else out.push(sub);
       this.n = n + 1;
       return;
     }
     // The same client again: fold into one delivery. [MQTT-3.3.4-2]
-    const prior = out[entry.slot]!;
+    const slot = this.slotOf[num]!;
+    const prior = out[slot]!;
     if (prior instanceof MergedMatch) prior.add(sub);
     else {
       const merged = new MergedMatch(prior as Sub<C>);
       merged.add(sub);
-      out[entry.slot] = merged;
+      out[slot] = merged;
     }
   }
 }
