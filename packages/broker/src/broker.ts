@@ -220,6 +220,18 @@ export class Broker {
 
   /** Accepts a connection from any listener (or any duplex stream the host app has). */
   readonly accept = (stream: Duplex, info: ConnectionInfo): void => {
+    try {
+      this.#accept(stream, info);
+    } catch (error) {
+      this.log.error(
+        { remote: info.remoteAddress, error: String(error) },
+        'error while accepting a connection',
+      );
+      stream.destroy();
+    }
+  };
+
+  #accept(stream: Duplex, info: ConnectionInfo): void {
     if (this.#state !== 'started') {
       stream.destroy();
       return;
@@ -241,7 +253,7 @@ export class Broker {
     }
     this.stats.connectionsTotal++;
     this.#connections.add(new Client(this, stream, info));
-  };
+  }
 
   // ---- internal, used by Client, Router and the handlers ------------------------------------------
 
@@ -415,6 +427,14 @@ export class Broker {
 
   /** One periodic pass instead of a timer per client: CONNECT timeouts, keep-alives, wills, expiry. */
   #sweep(): void {
+    try {
+      this.#sweepOnce();
+    } catch (error) {
+      this.log.error({ error: String(error) }, 'error in the periodic sweep');
+    }
+  }
+
+  #sweepOnce(): void {
     const now = Date.now();
     for (const client of this.#connections) {
       if (client.state === 'new' || client.state === 'authenticating') {

@@ -221,7 +221,11 @@ export class Client {
     const wasState = this.state;
     this.state = 'closed';
     this.#backlog = undefined;
-    this.#broker.detach(this, wasState, this.#disconnectCode, this.#closeError);
+    try {
+      this.#broker.detach(this, wasState, this.#disconnectCode, this.#closeError);
+    } catch (error) {
+      this.#broker.log.error({ clientId: this.id, error: String(error) }, 'error while closing a connection');
+    }
   }
 
   #onData = (chunk: Buffer): void => {
@@ -254,14 +258,33 @@ export class Client {
   #process(packets: Packet[], start: number): void {
     for (let i = start; i < packets.length; i++) {
       if (this.state === 'closed') return;
-      const pending = dispatch(this.#broker, this, packets[i]!);
+      let pending: Promise<void> | undefined;
+      try {
+        pending = dispatch(this.#broker, this, packets[i]!);
+      } catch (error) {
+        // A throwing hook (or a bug) costs this connection, never the broker.
+        this.#broker.log.error(
+          { clientId: this.id, remote: this.remoteAddress, packet: packets[i]!.type, error: String(error) },
+          'error while handling a packet: connection closed',
+        );
+        this.#closeError = error instanceof Error ? error : new Error(String(error));
+        this.disconnect(RC.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error');
+        return;
+      }
       if (pending !== undefined) {
         // An asynchronous step (authentication): hold the rest until it settles.
         this.#backlog = packets.slice(i + 1);
         this.#stream.pause();
         pending.then(
           () => this.#continue(),
-          (error: unknown) => this.close(error instanceof Error ? error : new Error(String(error))),
+          (error: unknown) => {
+            this.#broker.log.error(
+              { clientId: this.id, remote: this.remoteAddress, error: String(error) },
+              'asynchronous hook failed: connection closed',
+            );
+            if (this.state !== 'connected') this.refuse(RC.UNSPECIFIED_ERROR);
+            else this.close(error instanceof Error ? error : new Error(String(error)));
+          },
         );
         return;
       }

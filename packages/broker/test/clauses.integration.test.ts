@@ -384,3 +384,59 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     await until(() => b.broker.sessions.get('shared-refuser')!.inflight.size === 0);
   });
 });
+
+describe('robustness', () => {
+  it('a hook that throws costs the connection (v5 DISCONNECT 0x83), never the broker', async () => {
+    const b = await startTestBroker({}, [
+      new AllowAllHook(),
+      {
+        onPublish: (_c, p) => {
+          if (p.topic === 'boom') throw new Error('hook failure');
+          return p;
+        },
+      },
+    ]);
+    try {
+      const c = await RawClient.connect(b.port, { clientId: 'boom' });
+      c.send({
+        type: 'publish',
+        topic: 'boom',
+        payload: Buffer.from('x'),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId: 1,
+      });
+      expect((await c.next('disconnect')).reasonCode).toBe(0x83);
+      await c.waitClosed();
+      const d = await RawClient.connect(b.port, { clientId: 'fine' });
+      d.send({
+        type: 'publish',
+        topic: 'ok',
+        payload: Buffer.from('x'),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packetId: 1,
+      });
+      expect((await d.next('puback')).packetId).toBe(1);
+      d.close();
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a rejected asynchronous authentication refuses the CONNECT (0x80) and the broker carries on', async () => {
+    const b = await startTestBroker({}, [
+      { onConnectAuthenticate: () => Promise.reject(new Error('auth backend down')) },
+    ]);
+    try {
+      const c = await RawClient.open(b.port, 5);
+      c.send({ type: 'connect', protocolVersion: 5, clientId: 'rej', clean: true, keepalive: 0 });
+      expect((await c.next('connack')).reasonCode).toBe(0x80);
+      await c.waitClosed();
+    } finally {
+      await b.close();
+    }
+  });
+});

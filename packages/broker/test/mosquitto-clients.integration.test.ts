@@ -64,76 +64,83 @@ function subscribe(
   return { ready, output };
 }
 
-describe.skipIf(missing && !inCi)(`cross-checks with mosquitto_pub / mosquitto_sub${reason}`, () => {
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterAll(() => b.close());
-
-  for (const version of ['mqttv311', 'mqttv5', 'mqttv31'] as const) {
-    it(`${version}: QoS 0/1/2 from mosquitto_pub reach mosquitto_sub`, async () => {
-      const topic = `mosq/${version}`;
-      const s = subscribe(b, ['-V', version, '-t', topic, '-q', '2', '-v'], 3);
-      await s.ready;
-      for (const qos of [0, 1, 2]) {
-        await run(pub!, [
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(b.port),
-          '-V',
-          version,
-          '-t',
-          topic,
-          '-q',
-          String(qos),
-          '-m',
-          `m${qos}`,
-        ]);
-      }
-      expect((await s.output).trim().split('\n')).toEqual([`${topic} m0`, `${topic} m1`, `${topic} m2`]);
+// The mosquitto command-line clients now and then give up at once on this shared machine
+// ("Timed out" from mosquitto_sub -W, "Unknown error" from mosquitto_pub, with the broker's side of
+// the exchange complete): a retry tells such a hiccup from a broker fault, which fails every time.
+describe.skipIf(missing && !inCi)(
+  `cross-checks with mosquitto_pub / mosquitto_sub${reason}`,
+  { retry: 2 },
+  () => {
+    let b: TestBroker;
+    beforeAll(async () => {
+      b = await startTestBroker();
     });
-  }
+    afterAll(() => b.close());
 
-  it('retained message from mosquitto_pub is delivered to a later mosquitto_sub with -R off', async () => {
-    await run(pub!, [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(b.port),
-      '-t',
-      'mosq/retained',
-      '-r',
-      '-q',
-      '1',
-      '-m',
-      'kept',
-    ]);
-    const s = subscribe(b, ['-t', 'mosq/retained', '-v'], 1);
-    expect((await s.output).trim()).toBe('mosq/retained kept');
-  });
+    for (const version of ['mqttv311', 'mqttv5', 'mqttv31'] as const) {
+      it(`${version}: QoS 0/1/2 from mosquitto_pub reach mosquitto_sub`, async () => {
+        const topic = `mosq/${version}`;
+        const s = subscribe(b, ['-V', version, '-t', topic, '-q', '2', '-v'], 3);
+        await s.ready;
+        for (const qos of [0, 1, 2]) {
+          await run(pub!, [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(b.port),
+            '-V',
+            version,
+            '-t',
+            topic,
+            '-q',
+            String(qos),
+            '-m',
+            `m${qos}`,
+          ]);
+        }
+        expect((await s.output).trim().split('\n')).toEqual([`${topic} m0`, `${topic} m1`, `${topic} m2`]);
+      });
+    }
 
-  it('v5 user properties survive the broker (mosquitto_pub -D → mosquitto_sub -F %P)', async () => {
-    const s = subscribe(b, ['-V', 'mqttv5', '-t', 'mosq/props', '-F', '%P %p'], 1);
-    await s.ready;
-    await run(pub!, [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(b.port),
-      '-V',
-      'mqttv5',
-      '-t',
-      'mosq/props',
-      '-m',
-      'body',
-      '-D',
-      'publish',
-      'user-property',
-      'colour',
-      'blue',
-    ]);
-    expect((await s.output).trim()).toBe('colour:blue body');
-  });
-});
+    it('retained message from mosquitto_pub is delivered to a later mosquitto_sub with -R off', async () => {
+      await run(pub!, [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(b.port),
+        '-t',
+        'mosq/retained',
+        '-r',
+        '-q',
+        '1',
+        '-m',
+        'kept',
+      ]);
+      const s = subscribe(b, ['-t', 'mosq/retained', '-v'], 1);
+      expect((await s.output).trim()).toBe('mosq/retained kept');
+    });
+
+    it('v5 user properties survive the broker (mosquitto_pub -D → mosquitto_sub -F %P)', async () => {
+      const s = subscribe(b, ['-V', 'mqttv5', '-t', 'mosq/props', '-F', '%P %p'], 1);
+      await s.ready;
+      await run(pub!, [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(b.port),
+        '-V',
+        'mqttv5',
+        '-t',
+        'mosq/props',
+        '-m',
+        'body',
+        '-D',
+        'publish',
+        'user-property',
+        'colour',
+        'blue',
+      ]);
+      expect((await s.output).trim()).toBe('colour:blue body');
+    });
+  },
+);
