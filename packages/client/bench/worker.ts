@@ -140,7 +140,15 @@ if (role === 'pub' || role === 'feed') {
   await settle(client, qos);
   const elapsedMs = performance.now() - start;
   const used = process.cpuUsage(cpu);
-  console.log(JSON.stringify({ cpuMicros: used.user + used.system, elapsedMs, count }));
+  console.log(
+    JSON.stringify({
+      cpuMicros: used.user + used.system,
+      user: used.user,
+      system: used.system,
+      elapsedMs,
+      count,
+    }),
+  );
 } else if (role === 'prepare') {
   await client.subscribe(qos);
 } else {

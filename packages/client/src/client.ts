@@ -75,6 +75,9 @@ interface Operation {
 
 /** The result of every plain success (shared: it is frozen). */
 const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 });
+type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
+const ACK_TYPES: Record<number, AckType> = { 64: 'puback', 80: 'pubrec', 98: 'pubrel', 112: 'pubcomp' };
+
 const QOS0_DONE: Promise<PublishResult> = Promise.resolve(QOS0_RESULT);
 
 /** CONNACK reasons after which retrying the same connection is pointless. */
@@ -672,7 +675,7 @@ export class Client extends Emitter<ClientEvents> {
             opened.destroy();
             return;
           }
-          const conn = new Connection(
+          const conn: Connection = new Connection(
             opened,
             this.protocolVersion,
             this.#options.properties?.maximumPacketSize,
@@ -680,6 +683,8 @@ export class Client extends Emitter<ClientEvents> {
               packet: (packet) => this.#onPacket(conn, packet),
               protocolError: (error) => this.#protocolError(conn, error),
               drain: () => this.#onDrain(),
+              ack: (first, packetId) =>
+                this.#onAck(conn, ACK_TYPES[first] as AckType, packetId, 0, undefined),
             },
           );
           connection = conn;
@@ -863,53 +868,11 @@ export class Client extends Emitter<ClientEvents> {
         this.#onPublish(connection, packet);
         return;
       case 'puback':
-      case 'pubcomp': {
-        const op = this.#inflight.get(packet.packetId);
-        if (!op || op.packet.type !== 'publish' || (packet.type === 'puback') !== (op.packet.qos === 1))
-          return;
-        if (packet.type === 'pubcomp' && !op.released) return;
-        this.#finish(packet.packetId, op);
-        const reasonCode = packet.reasonCode ?? 0;
-        if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, packet.properties));
-        else if (reasonCode === 0 && !packet.properties) op.resolve?.(QOS0_RESULT as never);
-        else op.resolve?.({ reasonCode, properties: packet.properties } as never);
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+        this.#onAck(connection, packet.type, packet.packetId, packet.reasonCode ?? 0, packet.properties);
         return;
-      }
-      case 'pubrec': {
-        const op = this.#inflight.get(packet.packetId);
-        if (!op || op.packet.type !== 'publish' || op.packet.qos !== 2) {
-          // Answer an unknown PUBREC (v5: 0x92 Packet Identifier not found) so that the server's flow ends.
-          connection.send({
-            type: 'pubrel',
-            packetId: packet.packetId,
-            ...(this.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
-          });
-          return;
-        }
-        const reasonCode = packet.reasonCode ?? 0;
-        if (reasonCode >= 0x80) {
-          // A PUBREC with a failure reason ends the flow: no PUBREL (section 4.3.3).
-          this.#finish(packet.packetId, op);
-          op.reject?.(publishRejected(reasonCode, packet.properties));
-          return;
-        }
-        if (!op.released) {
-          op.released = true;
-          // PUBRELs are re-sent in PUBREC order [MQTT-4.6.0-3]: move the entry to the end.
-          this.#inflight.delete(packet.packetId);
-          this.#inflight.set(packet.packetId, op);
-        }
-        // [MQTT-4.3.3-9] answer PUBREC with PUBREL
-        connection.sendAck(0x62, packet.packetId);
-        return;
-      }
-      case 'pubrel': {
-        const known = this.#incomingQos2.release(packet.packetId);
-        // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP (v5: 0x92 for an unknown packet id)
-        if (known || this.protocolVersion !== 5) connection.sendAck(0x70, packet.packetId);
-        else connection.send({ type: 'pubcomp', packetId: packet.packetId, reasonCode: 0x92 });
-        return;
-      }
       case 'suback':
         this.#onSuback(packet);
         return;
@@ -932,6 +895,71 @@ export class Client extends Emitter<ClientEvents> {
             ? protocolViolation('a second CONNACK', 'MQTT-3.2.0-2')
             : protocolViolation(`a server sent ${packet.type.toUpperCase()}`, undefined),
         );
+    }
+  }
+
+  /** PUBACK, PUBREC, PUBREL, PUBCOMP: from the decoder or from the connection's fast path. */
+  #onAck(
+    connection: Connection,
+    type: AckType,
+    packetId: number,
+    reasonCode: number,
+    properties: Properties | undefined,
+  ): void {
+    if (connection !== this.#connection) {
+      // [MQTT-3.2.0-1] the server's first packet is CONNACK
+      this.#protocolError(
+        connection,
+        protocolViolation(`${type.toUpperCase()} before CONNACK`, 'MQTT-3.2.0-1'),
+      );
+      return;
+    }
+    switch (type) {
+      case 'puback':
+      case 'pubcomp': {
+        const op = this.#inflight.get(packetId);
+        if (!op || op.packet.type !== 'publish' || (type === 'puback') !== (op.packet.qos === 1)) return;
+        if (type === 'pubcomp' && !op.released) return;
+        this.#finish(packetId, op);
+        if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, properties));
+        else if (reasonCode === 0 && !properties) op.resolve?.(QOS0_RESULT as never);
+        else op.resolve?.({ reasonCode, properties: properties } as never);
+        return;
+      }
+      case 'pubrec': {
+        const op = this.#inflight.get(packetId);
+        if (!op || op.packet.type !== 'publish' || op.packet.qos !== 2) {
+          // Answer an unknown PUBREC (v5: 0x92 Packet Identifier not found) so that the server's flow ends.
+          connection.send({
+            type: 'pubrel',
+            packetId: packetId,
+            ...(this.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
+          });
+          return;
+        }
+        if (reasonCode >= 0x80) {
+          // A PUBREC with a failure reason ends the flow: no PUBREL (section 4.3.3).
+          this.#finish(packetId, op);
+          op.reject?.(publishRejected(reasonCode, properties));
+          return;
+        }
+        if (!op.released) {
+          op.released = true;
+          // PUBRELs are re-sent in PUBREC order [MQTT-4.6.0-3]: move the entry to the end.
+          this.#inflight.delete(packetId);
+          this.#inflight.set(packetId, op);
+        }
+        // [MQTT-4.3.3-9] answer PUBREC with PUBREL
+        connection.sendAck(0x62, packetId);
+        return;
+      }
+      case 'pubrel': {
+        const known = this.#incomingQos2.release(packetId);
+        // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP (v5: 0x92 for an unknown packet id)
+        if (known || this.protocolVersion !== 5) connection.sendAck(0x70, packetId);
+        else connection.send({ type: 'pubcomp', packetId: packetId, reasonCode: 0x92 });
+        return;
+      }
     }
   }
 

@@ -16,6 +16,11 @@ export interface ConnectionEvents {
   protocolError(error: MqttClientError): void;
   /** Writes may go on (after `congested` was true). */
   drain(): void;
+  /**
+   * A PUBACK (0x40), PUBREC (0x50), PUBREL (0x62) or PUBCOMP (0x70) with reason Success and no
+   * properties, read without the decoder.
+   */
+  ack(firstByte: number, packetId: number): void;
 }
 
 /** Schedules the write of the collected packets after the current macrotask's synchronous work. */
@@ -177,9 +182,27 @@ export class Connection {
   receive(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.#keepalive?.received();
+    let pos = 0;
+    if (this.#decoder.bufferedBytes === 0) {
+      // Fast path for the packets that dominate QoS 1/2 traffic: 4-byte acknowledgements at the
+      // start of the chunk. Anything else, and anything unusual (packet id 0, other flags),
+      // goes to the decoder, which validates it.
+      const len = chunk.length;
+      while (pos + 4 <= len) {
+        const first = chunk[pos] as number;
+        if ((first !== 0x40 && first !== 0x50 && first !== 0x62 && first !== 0x70) || chunk[pos + 1] !== 2)
+          break;
+        const packetId = ((chunk[pos + 2] as number) << 8) | (chunk[pos + 3] as number);
+        if (packetId === 0) break;
+        pos += 4;
+        this.#events.ack(first, packetId);
+        if (this.#closed) return;
+      }
+      if (pos === len) return;
+    }
     let packets: Packet[];
     try {
-      packets = this.#decoder.push(chunk);
+      packets = this.#decoder.push(pos === 0 ? chunk : chunk.subarray(pos));
     } catch (cause) {
       this.#events.protocolError(toClientError(cause, ClientErrorCode.PROTOCOL_ERROR));
       return;

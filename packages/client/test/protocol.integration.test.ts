@@ -1,0 +1,366 @@
+import { startBroker } from '@x/test-helpers';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Client, ConnackError, connect, type Message, type MqttClientError } from '../src/index.js';
+import { type RawServer, startRawServer } from './raw-server.js';
+
+/** Scripted servers on real sockets: each test plays the server's side byte by byte. */
+describe('client against a scripted server', () => {
+  let server: RawServer;
+  let client: Client | undefined;
+  afterEach(async () => {
+    await client?.end();
+    client = undefined;
+    await server?.close();
+  });
+
+  async function connected(options: Parameters<typeof connect>[1] = {}, connack = {}) {
+    server = await startRawServer();
+    const pending = connect(server.url, { reconnect: false, ...options });
+    const peer = await server.peer();
+    const connectPacket = await peer.accept(connack);
+    client = await pending;
+    return { peer, connectPacket };
+  }
+
+  it('closes with DISCONNECT 0x81 and an error event on a malformed packet; pending promises reject', async () => {
+    const { peer } = await connected();
+    const errors: MqttClientError[] = [];
+    client?.on('error', (e) => errors.push(e));
+    const publish = client?.publish('a/b', 'x', { qos: 1 }).catch((e: unknown) => e);
+    await peer.expect('publish');
+    peer.sendRaw([0x60, 0x02, 0x00, 0x01]); // PUBREL with flags 0000 instead of 0010: malformed
+    const disconnect = await peer.expect('disconnect');
+    expect(disconnect.reasonCode).toBe(0x81);
+    expect(await publish).toMatchObject({ code: 'CLIENT_CLOSED', reasonCode: 0x81 });
+    expect(errors[0]).toMatchObject({ code: 'PROTOCOL_ERROR', reasonCode: 0x81 });
+    expect(client?.state).toBe('closed');
+  });
+
+  it('rejects connect() when the server sends something else before CONNACK', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, { reconnect: false });
+    const peer = await server.peer();
+    await peer.expect('connect');
+    peer.send({ type: 'pingresp' });
+    await expect(pending).rejects.toMatchObject({ code: 'PROTOCOL_ERROR', clause: 'MQTT-3.2.0-1' });
+  });
+
+  it('reports a CONNACK redirect and rejects with its reason code', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, { reconnect: false });
+    const peer = await server.peer();
+    await peer.expect('connect');
+    peer.send({
+      type: 'connack',
+      sessionPresent: false,
+      reasonCode: 0x9c,
+      properties: { serverReference: 'other:1884' },
+    });
+    const error = (await pending.catch((e: unknown) => e)) as ConnackError;
+    expect(error).toBeInstanceOf(ConnackError);
+    expect(error.reasonCode).toBe(0x9c);
+  });
+
+  it('surfaces a server DISCONNECT, reconnects with backoff and resubscribes without a session', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, { reconnect: { initialDelay: 20, maxDelay: 50 } });
+    const peer = await server.peer();
+    await peer.accept();
+    client = await pending;
+    await Promise.all([
+      client.subscribe('keep/#', { qos: 1 }),
+      peer
+        .expect('subscribe')
+        .then((s) => peer.send({ type: 'suback', packetId: s.packetId, reasonCodes: [1] })),
+    ]);
+    const disconnects: number[] = [];
+    const offline: (number | undefined)[] = [];
+    client.on('disconnect', (d) => disconnects.push(d.reasonCode));
+    client.on('offline', (o) => offline.push(o.delay));
+    peer.send({ type: 'disconnect', reasonCode: 0x8b, properties: { reasonString: 'maintenance' } });
+    const again = await server.peer();
+    await again.accept();
+    const resubscribe = await again.expect('subscribe');
+    expect(resubscribe.subscriptions).toMatchObject([{ topicFilter: 'keep/#', qos: 1 }]);
+    expect(disconnects).toEqual([0x8b]);
+    expect(offline[0]).toBeLessThanOrEqual(20);
+  });
+
+  it('resolves incoming topic aliases and refuses unknown or out-of-range ones', async () => {
+    const { peer } = await connected({ properties: { topicAliasMaximum: 4 } });
+    const got: string[] = [];
+    client?.on('message', (m) => got.push(`${m.topic}=${m.text()}`));
+    peer.send({
+      type: 'publish',
+      topic: 'long/topic/name',
+      payload: Buffer.from('1'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 3 },
+    });
+    peer.send({
+      type: 'publish',
+      topic: '',
+      payload: Buffer.from('2'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 3 },
+    });
+    peer.send({
+      type: 'publish',
+      topic: 'x',
+      payload: Buffer.from('3'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 5 },
+    });
+    const disconnect = await peer.expect('disconnect');
+    expect(disconnect.reasonCode).toBe(0x94);
+    expect(got).toEqual(['long/topic/name=1', 'long/topic/name=2']);
+  });
+
+  it('assigns outgoing topic aliases when asked and the server allows them', async () => {
+    const { peer } = await connected(
+      { autoAssignTopicAlias: true },
+      { properties: { topicAliasMaximum: 2 } },
+    );
+    await client?.publish('sensors/kitchen/temperature', '20');
+    await client?.publish('sensors/kitchen/temperature', '21');
+    const first = await peer.expect('publish');
+    const second = await peer.expect('publish');
+    expect([first.topic, first.properties?.topicAlias]).toEqual(['sensors/kitchen/temperature', 1]);
+    expect([second.topic, second.properties?.topicAlias]).toEqual(['', 1]);
+  });
+
+  it("holds publishes beyond the server's Receive Maximum until acknowledgements free the quota", async () => {
+    const { peer } = await connected({}, { properties: { receiveMaximum: 2 } });
+    const results = Array.from({ length: 5 }, (_, i) => client?.publish('q', String(i), { qos: 1 }));
+    const a = await peer.expect('publish');
+    const b = await peer.expect('publish');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(client?.inflight).toBe(2);
+    expect(client?.queued).toBe(3);
+    peer.send({ type: 'puback', packetId: a.packetId as number });
+    const c = await peer.expect('publish');
+    expect(c.payload.toString()).toBe('2');
+    for (const p of [b, c]) peer.send({ type: 'puback', packetId: p.packetId as number, reasonCode: 0x10 });
+    for (let i = 0; i < 2; i++) {
+      const p = await peer.expect('publish');
+      peer.send({ type: 'puback', packetId: p.packetId as number });
+    }
+    const settled = await Promise.all(results);
+    expect(settled.map((r) => r?.reasonCode)).toEqual([0, 0x10, 0x10, 0, 0]);
+  });
+
+  it("refuses a packet above the server's Maximum Packet Size without sending it", async () => {
+    const { peer } = await connected({}, { properties: { maximumPacketSize: 100 } });
+    await expect(client?.publish('big', Buffer.alloc(200), { qos: 1 })).rejects.toMatchObject({
+      code: 'PACKET_TOO_LARGE',
+      reasonCode: 0x95,
+    });
+    await client?.publish('small', 'ok', { qos: 0 });
+    expect((await peer.expect('publish')).topic).toBe('small');
+  });
+
+  it('rejects a failed PUBACK with the reason code', async () => {
+    const { peer } = await connected();
+    const result = client?.publish('denied', 'x', { qos: 1 });
+    const p = await peer.expect('publish');
+    peer.send({
+      type: 'puback',
+      packetId: p.packetId as number,
+      reasonCode: 0x87,
+      properties: { reasonString: 'no' },
+    });
+    await expect(result).rejects.toMatchObject({ code: 'PUBLISH_REJECTED', reasonCode: 0x87 });
+  });
+
+  it('finds a dead connection with keep-alive and reports KEEPALIVE_TIMEOUT', async () => {
+    const { peer } = await connected({ keepalive: 1, pingTimeout: 200 });
+    const offline = new Promise<Error | undefined>((resolve) =>
+      client?.on('offline', (o) => resolve(o.error)),
+    );
+    await peer.expect('pingreq'); // and never answer
+    expect(await offline).toMatchObject({ code: 'KEEPALIVE_TIMEOUT' });
+  });
+
+  it('manual acks: PUBACK/PUBREC only when the handler has finished, in arrival order', async () => {
+    const { peer, connectPacket } = await connected({ manualAck: true, properties: { receiveMaximum: 3 } });
+    expect(connectPacket.properties?.receiveMaximum).toBe(3);
+    const finishers: (() => void)[] = [];
+    client?.on('message', () => new Promise<void>((resolve) => finishers.push(resolve)));
+    for (const [id, qos] of [
+      [1, 1],
+      [2, 2],
+      [3, 1],
+    ] as const) {
+      peer.send({
+        type: 'publish',
+        topic: 't',
+        payload: Buffer.from(String(id)),
+        qos,
+        retain: false,
+        dup: false,
+        packetId: id,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(finishers).toHaveLength(3);
+    finishers[2]?.(); // the last finishes first: its PUBACK waits for the older ones
+    finishers[1]?.();
+    await new Promise((r) => setTimeout(r, 30));
+    finishers[0]?.();
+    const acks = [await peer.next(), await peer.next(), await peer.next()];
+    expect(acks.map((a) => `${a.type}:${'packetId' in a ? a.packetId : ''}`)).toEqual([
+      'puback:1',
+      'pubrec:2',
+      'puback:3',
+    ]);
+  });
+
+  it('message.ack() acknowledges before the handler finishes; iterators ack when they move on', async () => {
+    const { peer } = await connected({ manualAck: true });
+    const iterator = client?.messages('t') as AsyncIterableIterator<Message>;
+    peer.send({
+      type: 'publish',
+      topic: 't',
+      payload: Buffer.from('a'),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId: 7,
+    });
+    peer.send({
+      type: 'publish',
+      topic: 't',
+      payload: Buffer.from('b'),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId: 8,
+    });
+    const first = await iterator.next();
+    expect(first.value?.text()).toBe('a');
+    first.value?.ack();
+    expect(await peer.next()).toMatchObject({ type: 'puback', packetId: 7 });
+    await iterator.next(); // moving past 'b'... is only when asking for the one after it
+    const third = iterator.next();
+    expect(await peer.next()).toMatchObject({ type: 'puback', packetId: 8 });
+    await iterator.return?.();
+    expect(await third).toEqual({ value: undefined, done: true });
+  });
+
+  it('enhanced authentication: answers AUTH challenges through onAuth', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, {
+      reconnect: false,
+      properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('hello') },
+      onAuth: ({ authenticationData }) => ({
+        authenticationData: Buffer.from(`answer to ${authenticationData?.toString()}`),
+      }),
+    });
+    const peer = await server.peer();
+    const connectPacket = await peer.expect('connect');
+    expect(connectPacket.properties?.authenticationMethod).toBe('DEMO');
+    peer.send({
+      type: 'auth',
+      reasonCode: 0x18,
+      properties: { authenticationMethod: 'DEMO', authenticationData: Buffer.from('challenge') },
+    });
+    const auth = await peer.expect('auth');
+    expect(auth.reasonCode).toBe(0x18);
+    expect(Buffer.from(auth.properties?.authenticationData ?? []).toString()).toBe('answer to challenge');
+    peer.send({
+      type: 'connack',
+      sessionPresent: false,
+      reasonCode: 0,
+      properties: { authenticationMethod: 'DEMO' },
+    });
+    client = await pending;
+    expect(client.connected).toBe(true);
+  });
+
+  it('re-sends unacknowledged QoS 1 with DUP and QoS 2 as PUBREL when the session resumes', async () => {
+    server = await startRawServer();
+    const options = { sessionExpiryInterval: 60, reconnect: { initialDelay: 10, maxDelay: 20 } };
+    const pending = connect(server.url, options);
+    const peer = await server.peer();
+    await peer.accept();
+    client = await pending;
+    const q1 = client.publish('r/1', 'one', { qos: 1 });
+    const q2 = client.publish('r/2', 'two', { qos: 2 });
+    const p1 = await peer.expect('publish');
+    const p2 = await peer.expect('publish');
+    peer.send({ type: 'pubrec', packetId: p2.packetId as number });
+    await peer.expect('pubrel');
+    const offline = new Promise((resolve) => client?.on('offline', resolve));
+    peer.socket.destroy();
+    await offline;
+    // Offline: this one waits in the queue.
+    const q3 = client.publish('r/3', 'three', { qos: 1 });
+    const again = await server.peer();
+    const reconnect = await again.accept({ sessionPresent: true });
+    expect(reconnect.clean).toBe(false);
+    const resent = await again.expect('publish');
+    expect([resent.packetId, resent.dup, resent.topic]).toEqual([p1.packetId, true, 'r/1']);
+    const pubrel = await again.expect('pubrel');
+    expect(pubrel.packetId).toBe(p2.packetId);
+    const queued = await again.expect('publish');
+    expect([queued.topic, queued.dup]).toEqual(['r/3', false]);
+    again.send({ type: 'puback', packetId: p1.packetId as number });
+    again.send({ type: 'pubcomp', packetId: p2.packetId as number });
+    again.send({ type: 'puback', packetId: queued.packetId as number });
+    await expect(Promise.all([q1, q2, q3])).resolves.toHaveLength(3);
+  });
+
+  it('bounds the offline queue', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, { queueLimit: 2, reconnect: { initialDelay: 5_000 } });
+    const peer = await server.peer();
+    await peer.accept();
+    client = await pending;
+    const offline = new Promise((resolve) => client?.on('offline', resolve));
+    peer.socket.destroy();
+    await offline;
+    const a = client.publish('o', '1', { qos: 1 });
+    const b = client.publish('o', '2', { qos: 0 });
+    await expect(client.publish('o', '3', { qos: 1 })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+    await client.end();
+    await expect(a).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    await expect(b).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
+  it('validates arguments with typed errors', async () => {
+    await connected();
+    await expect(client?.publish('a/+', 'x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client?.subscribe('a/#/b')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client?.publish('a', 'x', { qos: 3 as 0 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+});
+
+describe('request/response (MQTT 5) against our broker', () => {
+  it('request() gets the response that respond() sends', async () => {
+    const broker = await startBroker();
+    const service = await connect(broker.url);
+    const caller = await connect(broker.url);
+    try {
+      await service.subscribe('svc/time');
+      service.on('message', (m) => {
+        void service.respond(m, `now:${m.text()}`);
+      });
+      const response = await caller.request('svc/time', 'please', { timeout: 5_000 });
+      expect(response.text()).toBe('now:please');
+      await expect(caller.request('svc/nobody-home', 'x', { timeout: 100 })).rejects.toMatchObject({
+        code: 'REQUEST_TIMEOUT',
+      });
+    } finally {
+      await Promise.all([service.end(), caller.end()]);
+      await broker.close();
+    }
+  });
+});
