@@ -1,22 +1,28 @@
 import { TopicError } from './errors.js';
+import { hashLevel, KidTable } from './kid-table.js';
 
 const DOLLAR = 0x24;
 const SHARE_PREFIX = '$share/';
 
 /**
  * One topic level. `topic` is set exactly when a value is stored here (so no separate flag), and a
- * node with one child keeps it inline instead of in a Map.
+ * node with one child keeps it inline instead of in a table.
  */
 class Node<T> {
+  /** False on the prototype (see KidTable.isTable). */
+  declare readonly isTable: false;
   readonly key: string;
-  kids: Node<T> | Map<string, Node<T>> | undefined = undefined;
+  readonly keyHash: number;
+  kids: Node<T> | KidTable<Node<T>> | undefined = undefined;
   topic: string | undefined = undefined;
   value: T | undefined = undefined;
 
   constructor(key: string) {
     this.key = key;
+    this.keyHash = hashLevel(key);
   }
 }
+Object.defineProperty(Node.prototype, 'isTable', { value: false });
 
 /** Options of {@link RetainedIndex}. */
 export interface RetainedIndexOptions {
@@ -91,7 +97,7 @@ export class RetainedIndex<T> {
     for (let i = path.length - 1; i > 0; i--) {
       const n = path[i]!;
       if (n.kids !== undefined || n.topic !== undefined) break;
-      removeKid(path[i - 1]!, n.key);
+      removeKid(path[i - 1]!, n);
     }
     return true;
   }
@@ -114,7 +120,10 @@ export class RetainedIndex<T> {
     return out;
   }
 
-  /** Calls `fn(value, topicName)` for every retained topic that `topicFilter` matches. */
+  /**
+   * Calls `fn(value, topicName)` for every retained topic that `topicFilter` matches, without
+   * building an array. `fn` must not change the index (use {@link match} for that).
+   */
   forEachMatch(topicFilter: string, fn: (value: T, topicName: string) => void): void {
     let filter = topicFilter;
     if (filter.startsWith(SHARE_PREFIX)) {
@@ -132,8 +141,9 @@ export class RetainedIndex<T> {
       const node = stack.pop()!;
       if (node.topic !== undefined) yield [node.topic, node.value as T];
       const kids = node.kids;
-      if (kids instanceof Node) stack.push(kids);
-      else if (kids !== undefined) for (const k of kids.values()) stack.push(k);
+      if (kids === undefined) continue;
+      if (!kids.isTable) stack.push(kids);
+      else for (const k of kids.values()) stack.push(k);
     }
   }
 
@@ -174,16 +184,18 @@ function walk<T>(
   if (kids === undefined) return;
   if (level === '+') {
     // [MQTT-4.7.2-1] a leading '+' skips '$' topics.
-    if (kids instanceof Node) {
+    if (!kids.isTable) {
       if (i !== 0 || kids.key.charCodeAt(0) !== DOLLAR) walk(kids, levels, i + 1, fn);
     } else {
-      for (const k of kids.values()) {
-        if (i !== 0 || k.key.charCodeAt(0) !== DOLLAR) walk(k, levels, i + 1, fn);
+      const slots = kids.slots;
+      for (let j = 1; j < slots.length; j += 2) {
+        const k = slots[j] as Node<T> | undefined;
+        if (k !== undefined && (i !== 0 || k.key.charCodeAt(0) !== DOLLAR)) walk(k, levels, i + 1, fn);
       }
     }
     return;
   }
-  const next = kids instanceof Node ? (kids.key === level ? kids : undefined) : kids.get(level);
+  const next = !kids.isTable ? (kids.key === level ? kids : undefined) : kids.get(hashLevel(level), level);
   if (next !== undefined) walk(next, levels, i + 1, fn);
 }
 
@@ -191,20 +203,22 @@ function everything<T>(node: Node<T>, atRoot: boolean, fn: (value: T, topicName:
   if (node.topic !== undefined) fn(node.value as T, node.topic);
   const kids = node.kids;
   if (kids === undefined) return;
-  if (kids instanceof Node) {
+  if (!kids.isTable) {
     if (!atRoot || kids.key.charCodeAt(0) !== DOLLAR) everything(kids, false, fn);
     return;
   }
-  for (const k of kids.values()) {
-    if (!atRoot || k.key.charCodeAt(0) !== DOLLAR) everything(k, false, fn);
+  const slots = kids.slots;
+  for (let j = 1; j < slots.length; j += 2) {
+    const k = slots[j] as Node<T> | undefined;
+    if (k !== undefined && (!atRoot || k.key.charCodeAt(0) !== DOLLAR)) everything(k, false, fn);
   }
 }
 
 function kid<T>(node: Node<T>, key: string): Node<T> | undefined {
   const kids = node.kids;
   if (kids === undefined) return undefined;
-  if (kids instanceof Node) return kids.key === key ? kids : undefined;
-  return kids.get(key);
+  if (!kids.isTable) return kids.key === key ? kids : undefined;
+  return kids.get(hashLevel(key), key);
 }
 
 function child<T>(node: Node<T>, level: string): Node<T> {
@@ -214,30 +228,31 @@ function child<T>(node: Node<T>, level: string): Node<T> {
     node.kids = made;
     return made;
   }
-  if (kids instanceof Node) {
+  if (!kids.isTable) {
     if (kids.key === level) return kids;
     const made = new Node<T>(level);
-    node.kids = new Map([
-      [kids.key, kids],
-      [level, made],
-    ]);
+    const table = new KidTable<Node<T>>();
+    table.add(kids);
+    table.add(made);
+    node.kids = table;
     return made;
   }
-  let next = kids.get(level);
+  const hash = hashLevel(level);
+  let next = kids.get(hash, level);
   if (next === undefined) {
     next = new Node<T>(level);
-    kids.set(level, next);
+    kids.add(next);
   }
   return next;
 }
 
-function removeKid<T>(node: Node<T>, key: string): void {
+function removeKid<T>(node: Node<T>, gone: Node<T>): void {
   const kids = node.kids;
   if (kids === undefined) return;
-  if (kids instanceof Node) {
-    if (kids.key === key) node.kids = undefined;
+  if (!kids.isTable) {
+    if (kids === gone) node.kids = undefined;
     return;
   }
-  kids.delete(key);
-  if (kids.size === 1) node.kids = kids.values().next().value;
+  kids.remove(gone);
+  if (kids.count === 1) node.kids = kids.first();
 }
