@@ -54,4 +54,12 @@ export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logge
 export type { Delivery, Message } from './message.js';
 export type { BrokerOptions } from './options.js';
 export type { Session, SessionSubscription } from './session.js';
+export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export {
+  parseRedisUrl,
+  type RedisAddress,
+  RedisClient,
+  type RedisClientOptions,
+} from './stores/redis-client.js';
+export { RedisError, type RedisErrorCode, RedisErrors, type RespArg, type RespValue } from './stores/resp.js';
 export type { SysInfo } from './system.js';

@@ -1,0 +1,151 @@
+import { decode, encode, type PublishPacket, type QoS } from '@x/packets';
+import type { StoredClient, StoredMessage, StoredSubscription } from '../hooks.js';
+import type { Message } from '../message.js';
+import type { SessionSubscription } from '../session.js';
+
+/**
+ * How the Redis store writes state as bytes. A message is a small fixed header followed by the
+ * message as an MQTT 5 PUBLISH packet, encoded by @x/packets: topic, binary payload and every v5
+ * property (user properties in order, correlation data, content type, …) round-trip exactly, and
+ * the format is specified by the MQTT standard rather than by this file.
+ *
+ * ```
+ * offset 0   format version (1)
+ *        1   flags: bits 0-1 QoS of the delivery, bit 2 retain flag of the delivery,
+ *                   bit 3 the QoS 2 flow has reached PUBREL (already delivered)
+ *        2   expiresAt, float64 big-endian, epoch ms (0: never)
+ *        10  order, float64 big-endian (in-flight messages: when first sent)
+ *        18  the message as a v5 PUBLISH packet (its own QoS and retain flag)
+ * ```
+ * Sessions and subscriptions are small JSON objects with short keys.
+ */
+const FORMAT = 1;
+const HEADER = 18;
+
+/** Encoded PUBLISH bytes per message: a message queued for many sessions is encoded once. */
+const publishBytes = new WeakMap<Message, Buffer>();
+
+export interface MessageRecord {
+  message: StoredMessage;
+  /** True when a QoS 2 delivery had reached PUBREL. */
+  released: boolean;
+  order: number;
+}
+
+/** Encodes a delivery of `message` (with the delivery's QoS and retain flag) as a record. */
+export function encodeMessage(
+  message: Message,
+  qos: QoS,
+  retain: boolean,
+  order = 0,
+  released = false,
+): Buffer {
+  let body = publishBytes.get(message);
+  if (body === undefined) {
+    const packet: PublishPacket = {
+      type: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos,
+      retain: message.retain,
+      dup: false,
+      ...(message.qos > 0 ? { packetId: 1 } : {}),
+      ...(message.properties ? { properties: message.properties } : {}),
+    };
+    body = encode(packet, 5);
+    publishBytes.set(message, body);
+  }
+  const record = Buffer.allocUnsafe(HEADER + body.length);
+  record[0] = FORMAT;
+  record[1] = qos | (retain ? 4 : 0) | (released ? 8 : 0);
+  record.writeDoubleBE(message.expiresAt, 2);
+  record.writeDoubleBE(order, 10);
+  body.copy(record, HEADER);
+  return record;
+}
+
+/** Decodes a record; throws on bytes that are not one (the caller skips and logs it). */
+export function decodeMessage(record: Buffer): MessageRecord {
+  if (record.length < HEADER + 2 || record[0] !== FORMAT) {
+    throw new Error(`not a stored message (format ${record[0]}, ${record.length} bytes)`);
+  }
+  const flags = record[1]!;
+  const qos = flags & 3;
+  if (qos > 2) throw new Error(`stored message with QoS ${qos}`);
+  const expiresAt = record.readDoubleBE(2);
+  const order = record.readDoubleBE(10);
+  const packet = decode(record.subarray(HEADER), 5);
+  if (packet.type !== 'publish') throw new Error(`stored message is a ${packet.type} packet`);
+  const message: StoredMessage = {
+    topic: packet.topic,
+    payload: packet.payload,
+    qos: qos as QoS,
+    retain: (flags & 4) !== 0,
+    expiresAt,
+  };
+  if (packet.properties !== undefined) message.properties = packet.properties;
+  return { message, released: (flags & 8) !== 0, order };
+}
+
+/** A session's record: protocol version, expiry, when it went offline, whether it was online. */
+export function encodeClient(
+  protocolVersion: 3 | 4 | 5,
+  sessionExpiryInterval: number,
+  disconnectedAt: number,
+  online: boolean,
+): string {
+  return JSON.stringify({
+    v: protocolVersion,
+    e: sessionExpiryInterval,
+    d: disconnectedAt,
+    o: online ? 1 : 0,
+  });
+}
+
+/**
+ * Decodes a session record. A session stored as online belonged to a broker that stopped without
+ * closing its connections (a crash): its expiry counts from `now`, the moment it is found offline.
+ */
+export function decodeClient(clientId: string, json: string, now: number): StoredClient {
+  const r = JSON.parse(json) as { v?: unknown; e?: unknown; d?: unknown; o?: unknown };
+  if ((r.v !== 3 && r.v !== 4 && r.v !== 5) || !isU32(r.e) || typeof r.d !== 'number') {
+    throw new Error(`malformed session record ${json}`);
+  }
+  return {
+    clientId,
+    protocolVersion: r.v,
+    sessionExpiryInterval: r.e,
+    disconnectedAt: r.o === 1 ? now : r.d,
+  };
+}
+
+export function encodeSubscription(sub: SessionSubscription): string {
+  return JSON.stringify({
+    q: sub.qos,
+    nl: sub.noLocal ? 1 : 0,
+    rap: sub.retainAsPublished ? 1 : 0,
+    rh: sub.retainHandling,
+    ...(sub.subscriptionIdentifier === undefined ? {} : { id: sub.subscriptionIdentifier }),
+  });
+}
+
+export function decodeSubscription(clientId: string, topicFilter: string, json: string): StoredSubscription {
+  const r = JSON.parse(json) as { q?: unknown; nl?: unknown; rap?: unknown; rh?: unknown; id?: unknown };
+  if ((r.q !== 0 && r.q !== 1 && r.q !== 2) || (r.rh !== 0 && r.rh !== 1 && r.rh !== 2)) {
+    throw new Error(`malformed subscription record ${json}`);
+  }
+  const sub: StoredSubscription = {
+    clientId,
+    topicFilter,
+    qos: r.q,
+    noLocal: r.nl === 1,
+    retainAsPublished: r.rap === 1,
+    retainHandling: r.rh,
+  };
+  if (typeof r.id === 'number') sub.subscriptionIdentifier = r.id;
+  return sub;
+}
+
+function isU32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}

@@ -1,0 +1,835 @@
+import type { ConnectPacket, SubscribePacket, UnsubscribePacket } from '@x/packets';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import type { Hook, StoredClient, StoredMessage, StoredSubscription } from '../hooks.js';
+import type { Logger } from '../logger.js';
+import { type Delivery, isExpired, type Message } from '../message.js';
+import type { Session } from '../session.js';
+import type { SysInfo } from '../system.js';
+import {
+  decodeClient,
+  decodeMessage,
+  decodeSubscription,
+  encodeClient,
+  encodeMessage,
+  encodeSubscription,
+  type MessageRecord,
+} from './records.js';
+import { RedisClient } from './redis-client.js';
+import type { RedisError, RespArg, RespValue } from './resp.js';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://[[username]:password@]host[:port][/db]` (`redis://127.0.0.1:6379`). */
+  url?: string;
+  /** Prefix of every key, so that several brokers can share one Redis (`mqtt:`). */
+  prefix?: string;
+  /** Where connection problems are logged (the broker's logger). */
+  logger?: Logger;
+  /** Milliseconds `start()` waits for Redis before failing (10 000). */
+  connectTimeout?: number;
+  /**
+   * Writes awaiting Redis' replies at most (100 000). Beyond it writes are not queued: the store
+   * rewrites its whole state once Redis keeps up again, so memory stays bounded while Redis is slow.
+   */
+  maxPending?: number;
+  /**
+   * Milliseconds between two comparisons of the persistent sessions' queues with what is stored
+   * (100). Queued messages are written at most this late; the cost of a comparison is one length
+   * check per persistent session.
+   */
+  queueSyncInterval?: number;
+  /** Longest delay between reconnection attempts, ms (5 000). */
+  reconnectMax?: number;
+}
+
+/** What was read at start, shared by the `onStored*` loaders. */
+interface Loaded {
+  clients: StoredClient[];
+  subscriptions: StoredSubscription[];
+  queued: Array<StoredMessage & { clientId: string }>;
+  retained: StoredMessage[];
+  sys: Partial<SysInfo> | undefined;
+}
+
+/** The stored queue of one persistent session, as the deliveries it holds (oldest first). */
+interface QueueMirror {
+  items: Delivery[];
+  head: number;
+}
+
+/** The $SYS figures that accumulate over the broker's life (the others are derived at runtime). */
+const SYS_COUNTERS = [
+  'messagesReceived',
+  'messagesSent',
+  'bytesReceived',
+  'bytesSent',
+  'clientsMaximum',
+  'publishDropped',
+  'connectionsTotal',
+] as const;
+
+/** Most arguments per RPUSH/HSET when a whole session or queue is written. */
+const BATCH = 1000;
+
+/**
+ * A persistence hook on Redis: sessions, subscriptions, in-flight and queued messages, retained
+ * messages and the `$SYS` counters survive a restart of the broker.
+ *
+ * ```ts
+ * const broker = new Broker();
+ * const store = new RedisStore(broker, { url: 'redis://127.0.0.1:6379', prefix: 'mqtt:' });
+ * broker.addHook(store).addHook(new AllowAllHook());
+ * await broker.start(); // loads what was stored
+ * // ...
+ * await broker.close();
+ * await store.close(); // waits for the last writes
+ * ```
+ *
+ * Writes are behind, never on, the message path: notifications only mark what changed (a topic, a
+ * client id, a packet id), and once per event-loop turn the store writes the current state of what
+ * was marked, pipelined on one connection with no promise per message. Because it writes state
+ * rather than replaying events, a lost connection costs nothing but a rewrite: when replies were
+ * lost or writes refused, the whole state is written again once Redis is back, and the broker
+ * carries on meanwhile (the failure is logged).
+ *
+ * Keys (`prefix` first): `clients` (hash: client id → session), `subs:<id>` (hash: filter →
+ * options), `queue:<id>` (list of messages), `inflight:<id>` (hash: packet id → message),
+ * `retained` (hash: topic → message), `sys` (hash: counter → value).
+ */
+export class RedisStore implements Hook {
+  readonly id = 'redis-store';
+  /** The Redis connection (for inspection; the store owns it). */
+  readonly redis: RedisClient;
+  readonly #broker: Broker;
+  readonly #log: Logger;
+  readonly #prefix: string;
+  readonly #keys: { clients: string; retained: string; sys: string };
+  readonly #queueSyncInterval: number;
+  readonly #maxPending: number;
+
+  #loading: Promise<Loaded> | undefined;
+  /** Stored ids and retained topics found at start, checked once against what the broker kept. */
+  #storedIds: string[] = [];
+  #storedTopics: string[] = [];
+  /** Ids that may have something in Redis though this process has not written them. */
+  #maybeStored = new Set<string>();
+
+  /** Sessions as last written: a different object under the same id is a new session. */
+  readonly #written = new Map<string, Session>();
+  readonly #queues = new Map<string, QueueMirror>();
+  /** When each in-flight delivery was first written, to restore them in order. */
+  readonly #order = new WeakMap<Delivery, number>();
+  #orderCounter = 0;
+
+  // What changed since the last write (bounded by the broker's own state: one entry per id/topic).
+  readonly #dirtySessions = new Set<string>();
+  readonly #dirtySubs = new Map<string, Set<string>>();
+  readonly #dirtyInflight = new Map<string, Set<number>>();
+  readonly #dirtyRetained = new Set<string>();
+  #dirtySys: Readonly<SysInfo> | undefined;
+  #queuesDirty = false;
+  #lastQueueSync = 0;
+  #queueTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  #scheduled = false;
+  #needsResync = false;
+  #resyncing = false;
+  #started = false;
+  #closing: Promise<void> | undefined;
+  #errorsLogged = 0;
+  #errorsSuppressed = 0;
+  #errorWindow = 0;
+
+  constructor(broker: Broker, options: RedisStoreOptions = {}) {
+    this.#broker = broker;
+    this.#log = options.logger ?? broker.log;
+    this.#prefix = options.prefix ?? 'mqtt:';
+    this.#keys = {
+      clients: `${this.#prefix}clients`,
+      retained: `${this.#prefix}retained`,
+      sys: `${this.#prefix}sys`,
+    };
+    this.#queueSyncInterval = options.queueSyncInterval ?? 100;
+    this.#maxPending = options.maxPending ?? 100_000;
+    this.redis = new RedisClient({
+      url: options.url,
+      connectTimeout: options.connectTimeout,
+      maxPending: this.#maxPending,
+      reconnectMax: options.reconnectMax,
+      onReady: () => this.#ready(),
+      onLost: (lost) => this.#lost(lost),
+      onError: (error) => this.#error(error),
+    });
+  }
+
+  /** The key prefix in use. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  // ---- loaders (called once each by `Broker.start`) ----------------------------------------------
+
+  async onStoredClients(): Promise<StoredClient[]> {
+    return (await this.#load()).clients;
+  }
+
+  async onStoredSubscriptions(): Promise<StoredSubscription[]> {
+    return (await this.#load()).subscriptions;
+  }
+
+  async onStoredRetainedMessages(): Promise<StoredMessage[]> {
+    return (await this.#load()).retained;
+  }
+
+  /**
+   * Queued messages, each session's unacknowledged in-flight messages first (in the order they were
+   * sent). There is no loader for in-flight state, so they are delivered again as new messages
+   * (QoS 1: at least once holds; a QoS 2 flow that had reached PUBREL is not delivered again).
+   */
+  async onStoredQueuedMessages(): Promise<Array<StoredMessage & { clientId: string }>> {
+    return (await this.#load()).queued;
+  }
+
+  async onStoredSysInfo(): Promise<Partial<SysInfo> | undefined> {
+    return (await this.#load()).sys;
+  }
+
+  // ---- notifications: mark what changed, write it later -----------------------------------------
+
+  onStarted(): void {
+    this.#started = true;
+    // The broker now holds the restored state (expired sessions and messages left out, in-flight
+    // messages moved into the queues): write it back once, and delete what it dropped.
+    for (const id of this.#storedIds) {
+      this.#dirtySessions.add(id);
+      this.#maybeStored.add(id);
+    }
+    for (const session of this.#broker.sessions.values()) this.#dirtySessions.add(session.clientId);
+    for (const topic of this.#storedTopics) {
+      if (this.#broker.retained.get(topic) === undefined) this.#dirtyRetained.add(topic);
+    }
+    this.#storedIds = [];
+    this.#storedTopics = [];
+    this.#schedule();
+  }
+
+  onSessionEstablished(client: Client, _packet: ConnectPacket): void {
+    this.#dirtySessions.add(client.id);
+    this.#queuesDirty = true;
+    this.#schedule();
+  }
+
+  onDisconnect(client: Client): void {
+    if (client.id === '') return;
+    this.#dirtySessions.add(client.id);
+    this.#queuesDirty = true;
+    this.#schedule();
+  }
+
+  onClientExpired(clientId: string): void {
+    this.#dirtySessions.add(clientId);
+    this.#schedule();
+  }
+
+  onSubscribed(client: Client, packet: SubscribePacket): void {
+    const filters = this.#subsOf(client.id);
+    for (const s of packet.subscriptions) filters.add(s.topicFilter);
+    this.#schedule();
+  }
+
+  onUnsubscribed(client: Client, packet: UnsubscribePacket): void {
+    const filters = this.#subsOf(client.id);
+    for (const f of packet.topicFilters) filters.add(f);
+    this.#schedule();
+  }
+
+  onPublished(_client: Client | undefined, message: Message, deliveries: number): void {
+    // Only QoS 1/2 deliveries are queued for sessions; QoS 0 never is.
+    if (message.qos > 0 && deliveries > 0 && this.#queues.size > 0) this.#markQueues();
+  }
+
+  onQosPublish(clientId: string, packetId: number): void {
+    this.#inflightChanged(clientId, packetId);
+  }
+
+  onQosComplete(clientId: string, packetId: number): void {
+    this.#inflightChanged(clientId, packetId);
+  }
+
+  onQosDropped(clientId: string, packetId: number): void {
+    this.#inflightChanged(clientId, packetId);
+  }
+
+  onRetainPublished(_client: Client | undefined, message: Message): void {
+    // `$SYS` figures are republished by the running broker; stale ones are not worth restoring.
+    if (message.topic.startsWith('$')) return;
+    this.#dirtyRetained.add(message.topic);
+    this.#schedule();
+  }
+
+  onRetainedExpired(topic: string): void {
+    this.#dirtyRetained.add(topic);
+    this.#schedule();
+  }
+
+  onSysInfoTick(info: Readonly<SysInfo>): void {
+    this.#dirtySys = info;
+    this.#schedule();
+  }
+
+  onStopped(): void {
+    void this.close();
+  }
+
+  // ---- flushing -----------------------------------------------------------------------------------
+
+  /** Writes everything changed so far and resolves once Redis has answered every write. */
+  async flush(timeout = 10_000): Promise<void> {
+    await this.#drain(Date.now() + timeout);
+  }
+
+  /**
+   * Writes what is left, waits (at most `timeout` ms) for Redis to answer, and closes the
+   * connection. Called by the broker's `onStopped`; await it for a graceful shutdown.
+   */
+  close(timeout = 5_000): Promise<void> {
+    this.#closing ??= (async () => {
+      const deadline = Date.now() + timeout;
+      await this.#drain(deadline);
+      clearTimeout(this.#queueTimer);
+      clearTimeout(this.#retryTimer);
+      await this.redis.close(Math.max(0, deadline - Date.now()));
+    })();
+    return this.#closing;
+  }
+
+  #subsOf(clientId: string): Set<string> {
+    let filters = this.#dirtySubs.get(clientId);
+    if (filters === undefined) {
+      filters = new Set();
+      this.#dirtySubs.set(clientId, filters);
+    }
+    return filters;
+  }
+
+  #inflightChanged(clientId: string, packetId: number): void {
+    let ids = this.#dirtyInflight.get(clientId);
+    if (ids === undefined) {
+      ids = new Set();
+      this.#dirtyInflight.set(clientId, ids);
+    }
+    ids.add(packetId);
+    // A completed window lets the session's queue drain.
+    if (this.#queues.size > 0) this.#markQueues();
+    else this.#schedule();
+  }
+
+  #markQueues(): void {
+    this.#queuesDirty = true;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || !this.#started || this.#closing !== undefined) return;
+    this.#scheduled = true;
+    setImmediate(this.#onTick);
+  }
+
+  #onTick = (): void => {
+    this.#scheduled = false;
+    this.#write(false);
+  };
+
+  /**
+   * Turns what was marked into pipelined writes of the current state. Stops while `maxPending`
+   * writes await replies, leaving the rest marked for when Redis has caught up (backpressure: the
+   * marks are bounded by the broker's own state, so nothing grows while Redis is slow).
+   */
+  #write(force: boolean): void {
+    if (!this.redis.ready || this.#resyncing) return;
+    if (this.#needsResync) {
+      void this.#resync();
+      return;
+    }
+    if (!this.#writeMarked(force)) this.#retryLater();
+  }
+
+  /** Returns false when it stopped for lack of room. */
+  #writeMarked(force: boolean): boolean {
+    for (const id of this.#dirtySessions) {
+      if (!this.#writeSession(id)) return false;
+      this.#dirtySessions.delete(id);
+    }
+    for (const [id, filters] of this.#dirtySubs) {
+      if (!this.#writeSubscriptions(id, filters)) return false;
+      this.#dirtySubs.delete(id);
+    }
+    for (const [id, packetIds] of this.#dirtyInflight) {
+      if (!this.#writeInflight(id, packetIds)) return false;
+      this.#dirtyInflight.delete(id);
+    }
+    if (this.#queuesDirty) {
+      const wait = this.#lastQueueSync + this.#queueSyncInterval - Date.now();
+      if (force || wait <= 0) {
+        if (!this.#syncQueues()) return false;
+      } else if (this.#queueTimer === undefined) {
+        this.#queueTimer = setTimeout(() => {
+          this.#queueTimer = undefined;
+          this.#schedule();
+        }, wait);
+        this.#queueTimer.unref();
+      }
+    }
+    for (const topic of this.#dirtyRetained) {
+      if (!this.#writeRetained(topic)) return false;
+      this.#dirtyRetained.delete(topic);
+    }
+    if (this.#dirtySys !== undefined) {
+      const args: RespArg[] = ['HSET', this.#keys.sys];
+      for (const name of SYS_COUNTERS) args.push(name, this.#dirtySys[name]);
+      if (!this.redis.send(args)) return false;
+      this.#dirtySys = undefined;
+    }
+    return true;
+  }
+
+  /** True when something is marked and not written yet. */
+  #marked(): boolean {
+    return (
+      this.#needsResync ||
+      this.#resyncing ||
+      this.#dirtySessions.size > 0 ||
+      this.#dirtySubs.size > 0 ||
+      this.#dirtyInflight.size > 0 ||
+      this.#dirtyRetained.size > 0 ||
+      this.#queuesDirty ||
+      this.#dirtySys !== undefined
+    );
+  }
+
+  /** Writes until nothing is marked and Redis has answered, Redis is gone, or the deadline passes. */
+  async #drain(deadline: number): Promise<void> {
+    while (this.#started && this.redis.ready && Date.now() < deadline) {
+      this.#write(true);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.redis.idle(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!this.#marked()) return;
+      // A resync may be between its reads and its writes: let it run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined || this.#closing !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#write(false);
+    }, 20);
+    this.#retryTimer.unref();
+  }
+
+  /** A session's current state, or undefined when it is not (or no longer) persistent. */
+  #persistent(clientId: string): Session | undefined {
+    const session = this.#broker.sessions.get(clientId);
+    return session !== undefined && session.expiryInterval > 0 ? session : undefined;
+  }
+
+  /**
+   * Writes a session's record. A session not written before under this id (new, or replacing one
+   * ended by a clean start) is written whole, replacing what was stored, in one transaction; a gone
+   * or non-persistent one is deleted. Returns false, writing nothing, when there is no room.
+   */
+  #writeSession(clientId: string): boolean {
+    const session = this.#persistent(clientId);
+    const k = this.#clientKeys(clientId);
+    if (session === undefined) {
+      // Clean sessions come and go without touching Redis unless something was stored for them.
+      if (this.#written.has(clientId) || this.#maybeStored.has(clientId)) {
+        const commands = [
+          ['HDEL', this.#keys.clients, clientId],
+          ['DEL', k.subs, k.queue, k.inflight],
+        ];
+        if (!this.redis.sendAll(commands)) return false;
+      }
+      this.#written.delete(clientId);
+      this.#maybeStored.delete(clientId);
+      this.#queues.delete(clientId);
+      return true;
+    }
+    const record = this.#clientRecord(session);
+    if (this.#written.get(clientId) === session) {
+      return this.redis.send(['HSET', this.#keys.clients, clientId, record]);
+    }
+    const tx: RespArg[][] = [['MULTI'], ['DEL', k.subs, k.queue, k.inflight]];
+    tx.push(['HSET', this.#keys.clients, clientId, record]);
+    const subs: RespArg[] = [];
+    for (const sub of session.subscriptions.values()) subs.push(sub.topicFilter, encodeSubscription(sub));
+    batched(tx, 'HSET', k.subs, subs);
+    const inflight: RespArg[] = [];
+    for (const entry of session.inflight.values()) {
+      inflight.push(entry.packetId, this.#inflightRecord(entry.delivery, entry.state === 'pubrel'));
+    }
+    batched(tx, 'HSET', k.inflight, inflight);
+    const items = [...session.queue];
+    batched(
+      tx,
+      'RPUSH',
+      k.queue,
+      items.map((d) => encodeMessage(d.message, d.qos, d.retain)),
+    );
+    tx.push(['EXEC']);
+    if (!this.redis.sendAll(tx)) return false;
+    this.#maybeStored.delete(clientId);
+    this.#written.set(clientId, session);
+    this.#queues.set(clientId, { items, head: 0 });
+    // Written whole: the finer marks of this session are covered.
+    this.#dirtySubs.delete(clientId);
+    this.#dirtyInflight.delete(clientId);
+    return true;
+  }
+
+  #clientRecord(session: Session): string {
+    const online = session.client !== undefined;
+    const disconnectedAt =
+      online || session.expiresAt === 0 ? Date.now() : session.expiresAt - session.expiryInterval * 1000;
+    return encodeClient(session.protocolVersion, session.expiryInterval, disconnectedAt, online);
+  }
+
+  #writeSubscriptions(clientId: string, filters: Set<string>): boolean {
+    const session = this.#persistent(clientId);
+    // Not written yet: the session's own write (already marked) carries its subscriptions.
+    if (session === undefined || this.#written.get(clientId) !== session) return true;
+    const key = this.#clientKeys(clientId).subs;
+    for (const filter of filters) {
+      const sub = session.subscriptions.get(filter);
+      const sent =
+        sub === undefined
+          ? this.redis.send(['HDEL', key, filter])
+          : this.redis.send(['HSET', key, filter, encodeSubscription(sub)]);
+      if (!sent) return false;
+      filters.delete(filter);
+    }
+    return true;
+  }
+
+  #writeInflight(clientId: string, packetIds: Set<number>): boolean {
+    const session = this.#persistent(clientId);
+    if (session === undefined || this.#written.get(clientId) !== session) return true;
+    const key = this.#clientKeys(clientId).inflight;
+    for (const packetId of packetIds) {
+      const entry = session.inflight.get(packetId);
+      const sent =
+        entry === undefined
+          ? this.redis.send(['HDEL', key, packetId])
+          : this.redis.send([
+              'HSET',
+              key,
+              packetId,
+              this.#inflightRecord(entry.delivery, entry.state === 'pubrel'),
+            ]);
+      if (!sent) return false;
+      packetIds.delete(packetId);
+    }
+    return true;
+  }
+
+  #inflightRecord(delivery: Delivery, released: boolean): Buffer {
+    let order = this.#order.get(delivery);
+    if (order === undefined) {
+      // Epoch ms scaled, plus a counter: increasing across restarts and within a millisecond.
+      order = Date.now() * 1024 + (this.#orderCounter++ % 1024);
+      this.#order.set(delivery, order);
+    }
+    return encodeMessage(delivery.message, delivery.qos, delivery.retain, order, released);
+  }
+
+  /**
+   * Brings each stored queue in line with its session's queue. A queue only gains at its tail and
+   * loses at its head (or is cleared), so comparing heads tells how many were sent (LTRIM) and the
+   * length tells how many were added (RPUSH); anything else rewrites the list.
+   */
+  #syncQueues(): boolean {
+    this.#lastQueueSync = Date.now();
+    for (const [clientId, mirror] of this.#queues) {
+      const session = this.#written.get(clientId);
+      if (session === undefined || this.#broker.sessions.get(clientId) !== session) continue;
+      const queue = session.queue;
+      const stored = mirror.items.length - mirror.head;
+      const first = queue.peek();
+      if (queue.length === stored && (stored === 0 || first === mirror.items[mirror.head])) continue;
+      const key = this.#clientKeys(clientId).queue;
+      let gone = stored;
+      if (first !== undefined) {
+        const at = mirror.items.indexOf(first, mirror.head);
+        gone = at === -1 ? -1 : at - mirror.head;
+      }
+      const kept = stored - gone;
+      if (gone === -1 || queue.length < kept) {
+        const items = [...queue];
+        const tx: RespArg[][] = [['MULTI'], ['DEL', key]];
+        batched(
+          tx,
+          'RPUSH',
+          key,
+          items.map((d) => encodeMessage(d.message, d.qos, d.retain)),
+        );
+        tx.push(['EXEC']);
+        if (!this.redis.sendAll(tx)) return false;
+        this.#queues.set(clientId, { items, head: 0 });
+        continue;
+      }
+      // Trim and append go together, so the mirror never runs ahead of Redis.
+      const commands: RespArg[][] = [];
+      if (gone > 0) commands.push(kept === 0 ? ['DEL', key] : ['LTRIM', key, gone, -1]);
+      const added: Delivery[] = [];
+      if (queue.length > kept) {
+        let i = 0;
+        for (const d of queue) if (i++ >= kept) added.push(d);
+        batched(
+          commands,
+          'RPUSH',
+          key,
+          added.map((d) => encodeMessage(d.message, d.qos, d.retain)),
+        );
+      }
+      if (!this.redis.sendAll(commands)) return false;
+      mirror.head += gone;
+      for (const d of added) mirror.items.push(d);
+      if (mirror.head > 64 && mirror.head * 2 > mirror.items.length) {
+        mirror.items = mirror.items.slice(mirror.head);
+        mirror.head = 0;
+      }
+    }
+    this.#queuesDirty = false;
+    return true;
+  }
+
+  #writeRetained(topic: string): boolean {
+    const key = this.#keys.retained;
+    const message = this.#broker.retained.get(topic);
+    if (message === undefined || isExpired(message, Date.now())) return this.redis.send(['HDEL', key, topic]);
+    return this.redis.send(['HSET', key, topic, encodeMessage(message, message.qos, true)]);
+  }
+
+  #clientKeys(clientId: string): { subs: string; queue: string; inflight: string } {
+    const p = this.#prefix;
+    return {
+      subs: `${p}subs:${clientId}`,
+      queue: `${p}queue:${clientId}`,
+      inflight: `${p}inflight:${clientId}`,
+    };
+  }
+
+  // ---- connection events --------------------------------------------------------------------------
+
+  #ready(): void {
+    if (!this.#started) return;
+    // Reconnected: the server may have restarted without persistence, or lost writes in flight;
+    // writing the state again costs one pass and makes either harmless.
+    this.#log.info({ store: this.id }, 'Redis connection ready again');
+    this.#needsResync = true;
+    void this.#resync();
+  }
+
+  #lost(lost: number): void {
+    // Unanswered writes may or may not have been applied: write the whole state again.
+    if (lost > 0) this.#needsResync = true;
+  }
+
+  /** Logs errors, at most 10 lines per minute; the rest are counted in the next line. */
+  #error(error: RedisError): void {
+    const now = Date.now();
+    if (now - this.#errorWindow > 60_000) {
+      this.#errorWindow = now;
+      this.#errorsLogged = 0;
+    }
+    if (this.#errorsLogged >= 10) {
+      this.#errorsSuppressed++;
+      return;
+    }
+    this.#errorsLogged++;
+    const suppressed = this.#errorsSuppressed;
+    this.#errorsSuppressed = 0;
+    this.#log.warn(
+      { store: this.id, code: error.code, replyCode: error.replyCode, ...(suppressed ? { suppressed } : {}) },
+      `Redis store: ${error.message}`,
+    );
+  }
+
+  /**
+   * Writes the whole state again after writes were lost or refused: every session and retained
+   * message the broker holds, and deletions of what Redis holds beyond it.
+   */
+  async #resync(): Promise<void> {
+    if (this.#resyncing) return;
+    this.#resyncing = true;
+    try {
+      const [ids, topics] = await Promise.all([
+        this.redis.command(['HKEYS', this.#keys.clients]),
+        this.redis.command(['HKEYS', this.#keys.retained]),
+      ]);
+      this.#needsResync = false;
+      this.#written.clear();
+      this.#queues.clear();
+      this.#dirtySubs.clear();
+      this.#dirtyInflight.clear();
+      for (const id of strings(ids)) {
+        this.#dirtySessions.add(id);
+        this.#maybeStored.add(id);
+      }
+      for (const session of this.#broker.sessions.values()) this.#dirtySessions.add(session.clientId);
+      for (const topic of strings(topics)) this.#dirtyRetained.add(topic);
+      for (const message of this.#broker.retained.all()) this.#dirtyRetained.add(message.topic);
+      this.#log.warn(
+        { store: this.id, sessions: this.#dirtySessions.size, retained: this.#dirtyRetained.size },
+        'Redis store: writing the whole state again (reconnected, or writes were lost or refused)',
+      );
+    } catch (error) {
+      this.#error(error as RedisError);
+      // Still connected (e.g. too many pending replies): try again shortly.
+      if (this.redis.ready) this.#retryLater();
+      return;
+    } finally {
+      this.#resyncing = false;
+    }
+    this.#write(true);
+  }
+
+  // ---- loading ------------------------------------------------------------------------------------
+
+  #load(): Promise<Loaded> {
+    this.#loading ??= this.#read();
+    return this.#loading;
+  }
+
+  async #read(): Promise<Loaded> {
+    await this.redis.connect();
+    const now = Date.now();
+    const redis = this.redis;
+    const [clientsReply, retainedReply, sysReply] = await Promise.all([
+      redis.command(['HGETALL', this.#keys.clients]),
+      redis.command(['HGETALL', this.#keys.retained]),
+      redis.command(['HGETALL', this.#keys.sys]),
+    ]);
+    const loaded: Loaded = { clients: [], subscriptions: [], queued: [], retained: [], sys: undefined };
+
+    for (const [id, value] of pairs(clientsReply)) {
+      this.#storedIds.push(id);
+      try {
+        loaded.clients.push(decodeClient(id, value.toString(), now));
+      } catch (error) {
+        this.#skip('session', id, error);
+      }
+    }
+    const perClient = await Promise.all(
+      loaded.clients.map((c) => {
+        const k = this.#clientKeys(c.clientId);
+        return Promise.all([
+          redis.command(['HGETALL', k.subs]),
+          redis.command(['HGETALL', k.inflight]),
+          redis.command(['LRANGE', k.queue, 0, -1]),
+        ]);
+      }),
+    );
+    for (let i = 0; i < perClient.length; i++) {
+      const clientId = loaded.clients[i]!.clientId;
+      const [subs, inflight, queue] = perClient[i]!;
+      for (const [filter, value] of pairs(subs)) {
+        try {
+          loaded.subscriptions.push(decodeSubscription(clientId, filter, value.toString()));
+        } catch (error) {
+          this.#skip('subscription', `${clientId} ${filter}`, error);
+        }
+      }
+      const unacknowledged: MessageRecord[] = [];
+      for (const [packetId, value] of pairs(inflight)) {
+        try {
+          const record = decodeMessage(value);
+          if (!record.released) unacknowledged.push(record);
+        } catch (error) {
+          this.#skip('in-flight message', `${clientId} ${packetId}`, error);
+        }
+      }
+      unacknowledged.sort((a, b) => a.order - b.order);
+      for (const r of unacknowledged) loaded.queued.push({ ...r.message, clientId });
+      for (const value of Array.isArray(queue) ? queue : []) {
+        if (!Buffer.isBuffer(value)) continue;
+        try {
+          loaded.queued.push({ ...decodeMessage(value).message, clientId });
+        } catch (error) {
+          this.#skip('queued message', clientId, error);
+        }
+      }
+    }
+    for (const [topic, value] of pairs(retainedReply)) {
+      this.#storedTopics.push(topic);
+      try {
+        const { message } = decodeMessage(value);
+        if (message.expiresAt === 0 || (message.expiresAt ?? 0) > now) {
+          loaded.retained.push({ ...message, retain: true });
+        }
+      } catch (error) {
+        this.#skip('retained message', topic, error);
+      }
+    }
+    const sys: Partial<SysInfo> = {};
+    let any = false;
+    for (const [name, value] of pairs(sysReply)) {
+      const n = Number(value.toString());
+      if ((SYS_COUNTERS as readonly string[]).includes(name) && Number.isFinite(n)) {
+        (sys as Record<string, number>)[name] = n;
+        any = true;
+      }
+    }
+    if (any) loaded.sys = sys;
+    this.#log.info(
+      {
+        store: this.id,
+        sessions: loaded.clients.length,
+        subscriptions: loaded.subscriptions.length,
+        queued: loaded.queued.length,
+        retained: loaded.retained.length,
+      },
+      'Redis store: state loaded',
+    );
+    return loaded;
+  }
+
+  #skip(what: string, name: string, error: unknown): void {
+    this.#log.warn(
+      { store: this.id, error: (error as Error).message },
+      `Redis store: stored ${what} ${JSON.stringify(name)} is malformed and was skipped`,
+    );
+  }
+}
+
+/** Appends `command key a b c …` as commands of at most BATCH arguments (none when `args` is empty). */
+function batched(out: RespArg[][], command: string, key: string, args: RespArg[]): void {
+  // BATCH is even, so HSET's field/value pairs stay together.
+  for (let i = 0; i < args.length; i += BATCH) out.push([command, key, ...args.slice(i, i + BATCH)]);
+}
+
+/** The field/value pairs of an HGETALL reply. */
+function* pairs(reply: RespValue): Generator<[string, Buffer]> {
+  if (!Array.isArray(reply)) return;
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const field = reply[i];
+    const value = reply[i + 1];
+    if (Buffer.isBuffer(field) && Buffer.isBuffer(value)) yield [field.toString(), value];
+  }
+}
+
+function strings(reply: RespValue): string[] {
+  if (!Array.isArray(reply)) return [];
+  const out: string[] = [];
+  for (const v of reply) if (Buffer.isBuffer(v)) out.push(v.toString());
+  return out;
+}
