@@ -32,7 +32,12 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const allowAnonymous = anonymousAllowed(config);
 
   const broker = new Broker({ ...(config.broker as BrokerOptions), logger: log });
-  const ledgerHook = new LedgerHook({ ledger, allowAnonymous, logger: log });
+  const ledgerHook = new LedgerHook({
+    ledger,
+    allowAnonymous,
+    checkDelivery: config.auth.checkDelivery ?? false,
+    logger: log,
+  });
   broker.addHook(ledgerHook);
   if (config.listeners.some((l) => l.maxPacketSize !== undefined))
     broker.addHook(new ListenerLimitsHook(broker));

@@ -137,6 +137,13 @@ describe('config file', () => {
     expect(duplicate.issues[0]?.line).toBe(3);
   });
 
+  it('reads auth.checkDelivery and refuses a non-boolean', () => {
+    expect(parseConfig('auth:\n  checkDelivery: true\n').auth.checkDelivery).toBe(true);
+    expect(configError('auth:\n  checkDelivery: sometimes\n').message).toContain(
+      'broker.yaml:2:18: auth.checkDelivery: checkDelivery must be true or false',
+    );
+  });
+
   it('names the file it cannot read', () => {
     expect(() => loadConfigFile('/nonexistent/broker.yaml')).toThrow(
       /\/nonexistent\/broker\.yaml: cannot read/,

@@ -123,3 +123,34 @@ describe('ledger hook over real sockets (rules from YAML)', () => {
     }
   });
 });
+
+describe('ledger hook with delivery checks', () => {
+  it('enforces a deny inside a granted subscription only when checkDelivery is on', async () => {
+    const rules = 'acl:\n  - filters:\n      "secret/#": deny\n      "#": read\n      "pub/#": write\n';
+    const outcomes: Record<string, string[]> = {};
+    for (const checkDelivery of [false, true]) {
+      const ledger = Ledger.fromText(`auth:\n  - {}\n${rules}`);
+      const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+      broker.addHook(new LedgerHook({ ledger, checkDelivery }));
+      const listener = new TcpListener({ port: 0 });
+      await broker.addListener(listener);
+      await broker.start();
+      try {
+        const url = `mqtt://127.0.0.1:${listener.port}`;
+        const reader = await mqtt.connectAsync(url, { clientId: 'reader', protocolVersion: 5 });
+        await reader.subscribeAsync('#');
+        const got: string[] = [];
+        reader.on('message', (topic) => got.push(topic));
+        // The host application publishes (no ACL on the publisher side).
+        broker.publish('secret/plans', 'x');
+        broker.publish('news/today', 'y');
+        await new Promise((r) => setTimeout(r, 150));
+        outcomes[String(checkDelivery)] = got.sort();
+        await reader.endAsync();
+      } finally {
+        await broker.close();
+      }
+    }
+    expect(outcomes).toEqual({ false: ['news/today', 'secret/plans'], true: ['news/today'] });
+  });
+});

@@ -49,6 +49,11 @@ export interface AuthConfig {
    * user name and match no rule). Default: true only when every listener is on loopback.
    */
   allowAnonymous?: boolean;
+  /**
+   * Check read access per delivered message too (a `deny` inside a granted subscription), at a
+   * cost per message. Default false: read access is checked when subscribing.
+   */
+  checkDelivery?: boolean;
   /** A YAML or JSON file with `auth`, `acl` and `aclDefault`, reloaded on SIGHUP. */
   file?: string;
   rules?: AuthRule[];

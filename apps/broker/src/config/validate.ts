@@ -199,11 +199,18 @@ function readHttp(r: Reader, value: unknown): HttpConfig | false | undefined {
 }
 
 function readAuth(r: Reader, value: unknown): AuthConfig {
-  const raw = r.object(value, ['auth'], ['allowAnonymous', 'file', 'rules', 'acl', 'aclDefault'], 'auth');
+  const raw = r.object(
+    value,
+    ['auth'],
+    ['allowAnonymous', 'checkDelivery', 'file', 'rules', 'acl', 'aclDefault'],
+    'auth',
+  );
   if (!raw) return {};
   const out: AuthConfig = {};
   const allowAnonymous = r.boolean(raw, 'allowAnonymous', ['auth']);
   if (allowAnonymous !== undefined) out.allowAnonymous = allowAnonymous;
+  const checkDelivery = r.boolean(raw, 'checkDelivery', ['auth']);
+  if (checkDelivery !== undefined) out.checkDelivery = checkDelivery;
   const file = r.string(raw, 'file', ['auth']);
   if (file !== undefined) out.file = file;
   // The inline rules are the ledger's own format with `rules` in place of `auth`.

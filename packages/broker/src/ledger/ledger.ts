@@ -109,6 +109,11 @@ export class Ledger {
     return this.#compiled.auth.length > 0;
   }
 
+  /** True when at least one ACL rule exists. */
+  get hasAclRules(): boolean {
+    return this.#compiled.acl.length > 0;
+  }
+
   /** Replaces every rule at once (a reload). Throws and keeps the old rules when the new ones are malformed. */
   update(rules: LedgerRules): void {
     const checked = checkLedgerRules(rules);
