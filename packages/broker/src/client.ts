@@ -72,11 +72,14 @@ export class Client {
     this.listener = info.listener;
     this.connectedAt = this.lastSeen = Date.now();
     this.#decoder = new Decoder({ maxPacketSize: broker.options.maxPacketSize });
-    stream.on('data', this.#onData);
-    stream.on('error', this.#onError);
-    stream.on('close', this.#onClose);
-    stream.on('end', this.#onEnd);
-    stream.on('drain', this.#onDrain);
+    // Listeners shared by every connection (no closures per connection): they find the client
+    // through a symbol on the stream.
+    (stream as Tagged)[kClient] = this;
+    stream.on('data', onData);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    stream.on('end', onEnd);
+    stream.on('drain', onDrain);
   }
 
   /** Bytes waiting to be sent (this tick's batch and the socket's buffer). */
@@ -228,7 +231,8 @@ export class Client {
     }
   }
 
-  #onData = (chunk: Buffer): void => {
+  /** @internal */
+  onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastSeen = Date.now();
     this.#broker.stats.bytesReceived += chunk.length;
@@ -253,7 +257,7 @@ export class Client {
       this.#readPaused = true;
       this.#stream.pause();
     }
-  };
+  }
 
   #process(packets: Packet[], start: number): void {
     for (let i = start; i < packets.length; i++) {
@@ -309,31 +313,36 @@ export class Client {
     }
   }
 
-  #onError = (error: Error): void => {
+  /** @internal */
+  onError(error: Error): void {
     if (!this.#closeError) this.#closeError = error;
     this.#stream.destroy();
-  };
+  }
 
-  #onEnd = (): void => {
+  /** @internal */
+  onEnd(): void {
     this.#stream.end();
-  };
+  }
 
-  #onClose = (): void => {
+  /** @internal */
+  onClose(): void {
     if (this.state !== 'closed') {
       if (!this.#closeError) this.#closeError = new Error('connection closed by peer');
       this.#finish();
     }
-    this.#stream.off('data', this.#onData);
-    this.#stream.off('drain', this.#onDrain);
-  };
+    this.#stream.off('data', onData);
+    this.#stream.off('drain', onDrain);
+    (this.#stream as Tagged)[kClient] = undefined;
+  }
 
-  #onDrain = (): void => {
+  /** @internal */
+  onDrain(): void {
     if (this.#readPaused) {
       this.#readPaused = false;
       if (this.#backlog === undefined) this.#stream.resume();
     }
     this.#broker.drained(this);
-  };
+  }
 }
 
 /** The v3.1.1 CONNACK return code that best matches a v5 reason code. */
@@ -353,4 +362,27 @@ export function v3ReturnCode(reasonCode: number): number {
     default:
       return 5;
   }
+}
+
+const kClient = Symbol('x-broker client');
+type Tagged = Duplex & { [kClient]?: Client };
+
+function onData(this: Duplex, chunk: Buffer): void {
+  (this as Tagged)[kClient]?.onData(chunk);
+}
+function onError(this: Duplex, error: Error): void {
+  const client = (this as Tagged)[kClient];
+  if (client) client.onError(error);
+  else this.destroy();
+}
+function onClose(this: Duplex): void {
+  (this as Tagged)[kClient]?.onClose();
+}
+function onEnd(this: Duplex): void {
+  const client = (this as Tagged)[kClient];
+  if (client) client.onEnd();
+  else this.end();
+}
+function onDrain(this: Duplex): void {
+  (this as Tagged)[kClient]?.onDrain();
 }

@@ -11,6 +11,7 @@ export interface InflightEntry {
 }
 
 const MAX_PACKET_ID = 65_535;
+const noEntries: ReadonlyMap<number, InflightEntry> = new Map();
 
 /**
  * A session's outbound in-flight messages by packet id, with packet-id allocation. Allocation walks
@@ -18,41 +19,44 @@ const MAX_PACKET_ID = 65_535;
  * skips ids in use; the in-flight window keeps the walk short.
  */
 export class Inflight {
-  readonly #entries = new Map<number, InflightEntry>();
+  /** Created on first use: most idle sessions never have anything in flight. */
+  #entries: Map<number, InflightEntry> | undefined;
   #lastId = 0;
 
   get size(): number {
-    return this.#entries.size;
+    return this.#entries === undefined ? 0 : this.#entries.size;
   }
 
   /** A free packet id (1..65535), or 0 when all are in use. */
   allocate(): number {
-    if (this.#entries.size >= MAX_PACKET_ID) return 0;
+    const entries = this.#entries;
+    if (entries !== undefined && entries.size >= MAX_PACKET_ID) return 0;
     let id = this.#lastId;
     do {
       id = id === MAX_PACKET_ID ? 1 : id + 1;
-    } while (this.#entries.has(id));
+    } while (entries?.has(id));
     this.#lastId = id;
     return id;
   }
 
   add(entry: InflightEntry): void {
+    if (this.#entries === undefined) this.#entries = new Map();
     this.#entries.set(entry.packetId, entry);
   }
 
   get(packetId: number): InflightEntry | undefined {
-    return this.#entries.get(packetId);
+    return this.#entries?.get(packetId);
   }
 
   delete(packetId: number): boolean {
-    return this.#entries.delete(packetId);
+    return this.#entries?.delete(packetId) ?? false;
   }
 
   values(): IterableIterator<InflightEntry> {
-    return this.#entries.values();
+    return (this.#entries ?? noEntries).values();
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#entries = undefined;
   }
 }

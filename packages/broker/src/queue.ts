@@ -9,13 +9,17 @@
  * ```
  * When full, the buffer doubles and the items are copied once, in order, to the front.
  */
+const noItems: never[] = [];
+
 export class RingQueue<T> {
-  #items: (T | undefined)[];
+  /** Allocated on first push: an empty queue costs nothing (most sessions never queue). */
+  #items: (T | undefined)[] = noItems;
   #head = 0;
   #length = 0;
+  readonly #initialCapacity: number;
 
   constructor(initialCapacity = 4) {
-    this.#items = new Array(Math.max(2, initialCapacity));
+    this.#initialCapacity = Math.max(2, initialCapacity);
   }
 
   get length(): number {
@@ -23,7 +27,8 @@ export class RingQueue<T> {
   }
 
   push(item: T): void {
-    if (this.#length === this.#items.length) this.#grow();
+    if (this.#items === noItems) this.#items = new Array(this.#initialCapacity);
+    else if (this.#length === this.#items.length) this.#grow();
     this.#items[(this.#head + this.#length) % this.#items.length] = item;
     this.#length++;
   }
@@ -42,7 +47,7 @@ export class RingQueue<T> {
   }
 
   clear(): void {
-    this.#items = new Array(4);
+    this.#items = noItems;
     this.#head = 0;
     this.#length = 0;
   }

@@ -23,12 +23,11 @@ export const NEVER_EXPIRES = 0xffffffff;
 export class Session {
   readonly clientId: string;
   protocolVersion: ProtocolVersion;
-  readonly subscriptions = new Map<string, SessionSubscription>();
   readonly inflight = new Inflight();
   /** Messages waiting for the client to come online or for room in its in-flight window. */
   readonly queue = new RingQueue<Delivery>();
-  /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
-  readonly inboundQos2 = new Set<number>();
+  #subscriptions: Map<string, SessionSubscription> | undefined;
+  #inboundQos2: Set<number> | undefined;
   /** The live connection, when online. */
   client: Client | undefined;
   /** Session Expiry Interval in seconds to apply on disconnection. */
@@ -44,5 +43,17 @@ export class Session {
   constructor(clientId: string, protocolVersion: ProtocolVersion) {
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
+  }
+
+  /** The session's subscriptions by filter (created on first use, like the other collections). */
+  get subscriptions(): Map<string, SessionSubscription> {
+    if (this.#subscriptions === undefined) this.#subscriptions = new Map();
+    return this.#subscriptions;
+  }
+
+  /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
+  get inboundQos2(): Set<number> {
+    if (this.#inboundQos2 === undefined) this.#inboundQos2 = new Set();
+    return this.#inboundQos2;
   }
 }
