@@ -37,6 +37,11 @@ export async function execute(scenario: ScenarioName, input: ScenarioInput, o: R
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  if (!live && o.progress !== false) {
+    process.stderr.write(
+      `mqtt-bench ${scenario}: running against ${resolved.common.broker} (SIGINT stops it and reports)\n`,
+    );
+  }
   let result: RunResult;
   try {
     result = await runScenario(resolved, {

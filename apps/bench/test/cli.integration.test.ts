@@ -287,7 +287,10 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
     });
-    setTimeout(() => child.kill('SIGINT'), 800);
+    // Signal only once the binary says it runs, i.e. its handler is in place (startup is slow under load).
+    child.stderr.on('data', (c: Buffer) => {
+      if (c.toString().includes('running against')) setTimeout(() => child.kill('SIGINT'), 800);
+    });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
     const result = JSON.parse(stdout);

@@ -88,7 +88,6 @@ describe.skipIf(mosquitto.skip || passwd.skip)(
 
     it('stops on abort and reports what it saw as interrupted', async () => {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 400);
       const r = await runScenario(
         resolveScenario('latency', {
           broker: broker.url,
@@ -97,11 +96,18 @@ describe.skipIf(mosquitto.skip || passwd.skip)(
           rate: 500,
           durationMs: 30_000,
         }),
-        { signal: controller.signal },
+        {
+          signal: controller.signal,
+          progressIntervalMs: 50,
+          // Abort once publishing is under way, however slow the start on a loaded machine.
+          onProgress: (p) => {
+            if (p.sent >= 50) controller.abort();
+          },
+        },
       );
       expect(r.stopReason).toBe('interrupted');
       expect(r.ok).toBe(false);
-      expect(r.messages.sent).toBeGreaterThan(50);
+      expect(r.messages.sent).toBeGreaterThanOrEqual(50);
       expect(r.durationMs).toBeLessThan(5000);
     });
   },

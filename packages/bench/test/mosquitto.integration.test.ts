@@ -144,8 +144,8 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench against Mosquitto ${mosquitto.reason
       subscribers: 1,
       numMessages: 0,
       durationMs: 60_000,
-      rate: 500,
-      globalTimeoutMs: 700,
+      rate: 2000,
+      globalTimeoutMs: 1500,
     });
     expect(r.stopReason).toBe('timeout');
     expect(r.messages.sent).toBeGreaterThan(0);
