@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScenario } from '../src/coordinator.js';
 import { resolveScenario, type ScenarioInput } from '../src/options.js';
 import type { ScenarioName } from '../src/result.js';
+import { startFaultyProxy } from './support/faulty-proxy.js';
 import { makePki, type TestPki } from './support/tls.js';
 import { startWsBridge } from './support/ws-bridge.js';
 
@@ -118,6 +119,33 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench against Mosquitto ${mosquitto.reason
     expect(r.ok).toBe(false);
     expect(r.connections.failed).toBe(3);
     expect(r.errors.length).toBeGreaterThan(0);
+  });
+
+  it('counts exactly the losses, duplicates and reorderings a faulty path introduces', async () => {
+    const proxy = await startFaultyProxy(broker.port, { dropEvery: 50, duplicateEvery: 37, swapEvery: 41 });
+    try {
+      // One publisher, one subscriber through the proxy: every delivery crosses it once.
+      const r = await run('pub', {
+        broker: proxy.url,
+        publishers: 1,
+        subscribers: 1,
+        numMessages: 2000,
+        drainTimeoutMs: 500,
+      });
+      const f = proxy.faults;
+      expect(f.dropped).toBeGreaterThan(0);
+      expect(f.duplicated).toBeGreaterThan(0);
+      expect(f.swapped).toBeGreaterThan(0);
+      expect(r.messages.lost).toBe(f.dropped);
+      expect(r.messages.duplicated).toBe(f.duplicated);
+      // A swapped pair arrives as (n+1, n): n is the one below the highest seen.
+      expect(r.messages.outOfOrder).toBe(f.swapped);
+      expect(r.messages.received).toBe(2000 - f.dropped + f.duplicated);
+      expect(r.ok).toBe(false);
+      expect(r.problems.join(' ')).toMatch(/lost.*duplicate.*out of order/);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('speaks MQTT over WebSocket', async () => {
