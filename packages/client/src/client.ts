@@ -8,19 +8,17 @@ import type {
   ProtocolVersion,
   PublishPacket,
   QoS,
-  SubackPacket,
   SubscribePacket,
   Subscription,
-  UnsubackPacket,
   UnsubscribePacket,
 } from '@x/packets';
 import { validateTopicFilter, validateTopicName } from '@x/topics';
-import { AckQueue, type AckTicket } from './ack-queue.js';
 import { toBytes } from './bytes.js';
 import { Connection, toClientError } from './connection.js';
 import { Emitter } from './emitter.js';
-import { ClientErrorCode, ConnackError, MqttClientError, reasonName } from './errors.js';
-import { Message } from './message.js';
+import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
+import { Inbox } from './inbox.js';
+import type { Message } from './message.js';
 import { MessageStream } from './message-stream.js';
 import type {
   AuthResponse,
@@ -35,7 +33,7 @@ import type {
   UnsubscribeOptions,
   UnsubscribeResult,
 } from './options.js';
-import { fingerprint, Qos2Receiver } from './qos2-receiver.js';
+import { Kind, Outbox, SUCCESS } from './outbox.js';
 import { Backoff } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
 import { OutgoingAliases } from './topic-alias.js';
@@ -61,24 +59,10 @@ export interface ClientEvents {
   close: () => void;
 }
 
-const Kind = { PUBLISH: 0, SUBSCRIBE: 1, UNSUBSCRIBE: 2 } as const;
-
-/** An operation waiting for its turn or for its acknowledgement. */
-interface Operation {
-  kind: 0 | 1 | 2;
-  packet: PublishPacket | SubscribePacket | UnsubscribePacket;
-  /** PUBLISH QoS 2: 0 until PUBREC arrives, then 1 (PUBREL sent, waiting for PUBCOMP). */
-  released: boolean;
-  resolve: ((value: never) => void) | undefined;
-  reject: ((error: Error) => void) | undefined;
-}
-
-/** The result of every plain success (shared: it is frozen). */
-const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 });
 type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 const ACK_TYPES: Record<number, AckType> = { 64: 'puback', 80: 'pubrec', 98: 'pubrel', 112: 'pubcomp' };
 
-const QOS0_DONE: Promise<PublishResult> = Promise.resolve(QOS0_RESULT);
+const QOS0_DONE: Promise<PublishResult> = Promise.resolve(SUCCESS);
 
 /** CONNACK reasons after which retrying the same connection is pointless. */
 const PERMANENT_REFUSALS = new Set([0x01, 0x02, 0x04, 0x05, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
@@ -122,31 +106,14 @@ export class Client extends Emitter<ClientEvents> {
   #validTopic = '';
 
   // Session state: survives reconnects.
-  readonly #inflight = new Map<number, Operation>();
-  #publishing = 0;
-  #nextPacketId = 1;
-  #queue: (Operation | undefined)[] = [];
-  #queueHead = 0;
-  readonly #incomingQos2 = new Qos2Receiver();
-  readonly #acks: AckQueue;
-  readonly #subscriptions = new Map<
-    string,
-    { subscription: Subscription; properties: Properties | undefined }
-  >();
+  readonly #outbox: Outbox;
+  readonly #inbox: Inbox;
 
   // Per connection.
-  #sendQuota = 65_535;
   #maximumQoS: QoS = 2;
   #retainAvailable = true;
-  #incomingAliases = new Map<number, string>();
-  #outgoingAliases: OutgoingAliases | undefined;
-  #receiveMaximum: number;
-  #topicAliasMaximum: number;
 
   // Delivery.
-  #holding = false;
-  #held: Message[] = [];
-  readonly #streams = new Set<MessageStream>();
   #writable: Promise<void> | undefined;
   #resolveWritable: (() => void) | undefined;
   readonly #requests: RequestTracker;
@@ -177,9 +144,29 @@ export class Client extends Emitter<ClientEvents> {
     }
     const clean = options.cleanStart ?? options.clean ?? true;
     this.#resumable = version === 5 ? this.#sessionExpiry() > 0 : !clean;
-    this.#receiveMaximum = options.properties?.receiveMaximum ?? 65_535;
-    this.#topicAliasMaximum = options.properties?.topicAliasMaximum ?? 0;
-    this.#acks = new AckQueue((ticket) => this.#sendAck(ticket));
+    this.#inbox = new Inbox(
+      {
+        protocolVersion: version,
+        connection: () => this.#connection,
+        listeners: () => this.listenersOf('message'),
+        intercept: (message) => this.#requests.handle(message),
+        protocolError: (connection, error) => this.#protocolError(connection, error),
+        report: (error) => this.#report(error),
+      },
+      {
+        manualAck: options.manualAck ?? false,
+        receiveMaximum: options.properties?.receiveMaximum ?? 65_535,
+        topicAliasMaximum: options.properties?.topicAliasMaximum ?? 0,
+      },
+    );
+    this.#outbox = new Outbox(
+      {
+        protocolVersion: version,
+        connection: () => this.#connection,
+        report: (error) => this.#report(error),
+      },
+      options.queueLimit ?? 65_536,
+    );
     this.#requests = new RequestTracker(this);
   }
 
@@ -205,12 +192,12 @@ export class Client extends Emitter<ClientEvents> {
 
   /** QoS 1/2 publishes, subscribes and unsubscribes sent and not yet acknowledged. */
   get inflight(): number {
-    return this.#inflight.size;
+    return this.#outbox.inflight;
   }
 
   /** Operations waiting for the connection or for the server's Receive Maximum. */
   get queued(): number {
-    return this.#queue.length - this.#queueHead;
+    return this.#outbox.queued;
   }
 
   /** @internal First connection; rejects and closes the client when it fails. */
@@ -285,13 +272,13 @@ export class Client extends Emitter<ClientEvents> {
     };
     const connection = this.#connection;
     if (qos === 0) {
-      if (connection && this.#queueHead === this.#queue.length) {
+      if (connection && this.#outbox.idle) {
         try {
-          this.#sendPublish(connection, packet);
+          this.#outbox.sendPublish(connection, packet);
         } catch (error) {
           return Promise.reject(toClientError(error));
         }
-        return connection.congested ? this.#whenWritable().then(() => QOS0_RESULT) : QOS0_DONE;
+        return connection.congested ? this.#whenWritable().then(() => SUCCESS) : QOS0_DONE;
       }
       if (this.#options.queueQoSZero === false) {
         return Promise.reject(
@@ -302,7 +289,7 @@ export class Client extends Emitter<ClientEvents> {
         );
       }
     }
-    return this.#submit(Kind.PUBLISH, packet) as Promise<PublishResult>;
+    return this.#outbox.submit(Kind.PUBLISH, packet) as Promise<PublishResult>;
   }
 
   /**
@@ -343,7 +330,7 @@ export class Client extends Emitter<ClientEvents> {
     } catch (error) {
       return Promise.reject(toClientError(error));
     }
-    return this.#submit(Kind.SUBSCRIBE, packet) as Promise<SubscribeResult[]>;
+    return this.#outbox.submit(Kind.SUBSCRIBE, packet) as Promise<SubscribeResult[]>;
   }
 
   /** Unsubscribes; resolves with one result per filter (v5 reason codes; 0 in v3/4). */
@@ -359,7 +346,7 @@ export class Client extends Emitter<ClientEvents> {
     } catch (error) {
       return Promise.reject(toClientError(error));
     }
-    return this.#submit(Kind.UNSUBSCRIBE, packet) as Promise<UnsubscribeResult[]>;
+    return this.#outbox.submit(Kind.UNSUBSCRIBE, packet) as Promise<UnsubscribeResult[]>;
   }
 
   /**
@@ -371,10 +358,10 @@ export class Client extends Emitter<ClientEvents> {
     const stream = new MessageStream(
       filter,
       options?.bufferSize ?? this.#options.iteratorBufferSize ?? 10_000,
-      (s) => this.#streams.delete(s),
+      (s) => this.#inbox.streams.delete(s),
     );
     if (this.#state === 'closed') stream.end();
-    else this.#streams.add(stream);
+    else this.#inbox.streams.add(stream);
     return stream;
   }
 
@@ -453,118 +440,6 @@ export class Client extends Emitter<ClientEvents> {
     this.#shutdown(closedError());
   }
 
-  // ─── Operations: queue, packet ids, quota ─────────────────────────────────────────────────────
-
-  #submit(kind: 0 | 1 | 2, packet: Operation['packet']): Promise<unknown> {
-    if (this.queued >= (this.#options.queueLimit ?? 65_536)) {
-      return Promise.reject(
-        new MqttClientError(
-          ClientErrorCode.QUEUE_FULL,
-          `${this.queued} operations already queued (queueLimit)`,
-        ),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const op: Operation = {
-        kind,
-        packet,
-        released: false,
-        resolve: resolve as Operation['resolve'],
-        reject,
-      };
-      if (this.#connection && this.#queueHead === this.#queue.length && this.#canStart(op)) this.#start(op);
-      else this.#queue.push(op);
-    });
-  }
-
-  #canStart(op: Operation): boolean {
-    return (
-      op.kind !== Kind.PUBLISH ||
-      op.packet.type !== 'publish' ||
-      op.packet.qos === 0 ||
-      this.#publishing < this.#sendQuota
-    );
-  }
-
-  /** Sends an operation for the first time on the current connection. */
-  #start(op: Operation): void {
-    const connection = this.#connection as Connection;
-    const packet = op.packet;
-    if (packet.type === 'publish' && packet.qos === 0) {
-      try {
-        this.#sendPublish(connection, packet);
-        op.resolve?.(QOS0_RESULT as never);
-      } catch (error) {
-        op.reject?.(toClientError(error));
-      }
-      return;
-    }
-    const id = this.#allocatePacketId();
-    packet.packetId = id;
-    this.#inflight.set(id, op);
-    if (packet.type === 'publish') this.#publishing++;
-    try {
-      this.#sendOperation(connection, op, false);
-    } catch (error) {
-      this.#finish(id, op);
-      op.reject?.(toClientError(error));
-    }
-  }
-
-  #sendOperation(connection: Connection, op: Operation, dup: boolean): void {
-    const packet = op.packet;
-    if (packet.type === 'publish') {
-      if (op.released) {
-        connection.sendAck(0x62, packet.packetId as number);
-        return;
-      }
-      packet.dup = dup; // [MQTT-3.3.1-1] DUP on a re-delivery
-      this.#sendPublish(connection, packet);
-    } else {
-      connection.send(packet);
-    }
-  }
-
-  #sendPublish(connection: Connection, packet: PublishPacket): void {
-    const aliases = this.#outgoingAliases;
-    connection.send(aliases ? aliases.apply(packet) : packet);
-  }
-
-  #allocatePacketId(): number {
-    // [MQTT-2.2.1-3] a packet identifier is unique among the ones in use
-    for (;;) {
-      const id = this.#nextPacketId;
-      this.#nextPacketId = id === 65_535 ? 1 : id + 1;
-      if (!this.#inflight.has(id)) return id;
-    }
-  }
-
-  #finish(id: number, op: Operation): void {
-    this.#inflight.delete(id);
-    if (op.kind === Kind.PUBLISH) this.#publishing--;
-    if (this.#queueHead < this.#queue.length) this.#pump();
-  }
-
-  /** Starts queued operations while the connection, the quota and back-pressure allow. */
-  #pump(): void {
-    const connection = this.#connection;
-    if (!connection) return;
-    const queue = this.#queue;
-    while (this.#queueHead < queue.length) {
-      const op = queue[this.#queueHead] as Operation;
-      if (!this.#canStart(op) || connection.congested) break;
-      queue[this.#queueHead++] = undefined;
-      this.#start(op);
-    }
-    if (this.#queueHead === queue.length) {
-      this.#queue = [];
-      this.#queueHead = 0;
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > queue.length) {
-      this.#queue = queue.slice(this.#queueHead);
-      this.#queueHead = 0;
-    }
-  }
-
   #whenWritable(): Promise<void> {
     if (!this.#writable) {
       this.#writable = new Promise((resolve) => {
@@ -578,7 +453,7 @@ export class Client extends Emitter<ClientEvents> {
     const resolve = this.#resolveWritable;
     this.#writable = this.#resolveWritable = undefined;
     resolve?.();
-    this.#pump();
+    this.#outbox.pump();
   }
 
   // ─── Connecting ────────────────────────────────────────────────────────────────────────────────
@@ -747,12 +622,12 @@ export class Client extends Emitter<ClientEvents> {
     const first = !this.#everConnected;
     this.#everConnected = true;
     if (props?.assignedClientIdentifier) this.#clientId = props.assignedClientIdentifier;
-    this.#sendQuota = props?.receiveMaximum ?? 65_535;
+    this.#outbox.sendQuota = props?.receiveMaximum ?? 65_535;
     this.#maximumQoS = props?.maximumQoS ?? 2;
     this.#retainAvailable = props?.retainAvailable ?? true;
     if (props?.maximumPacketSize) connection.maxOutgoingPacketSize = props.maximumPacketSize;
-    this.#incomingAliases = new Map();
-    this.#outgoingAliases =
+    this.#inbox.newConnection();
+    this.#outbox.aliases =
       this.#options.autoAssignTopicAlias && props?.topicAliasMaximum
         ? new OutgoingAliases(props.topicAliasMaximum)
         : undefined;
@@ -783,72 +658,18 @@ export class Client extends Emitter<ClientEvents> {
     if (first) {
       // Messages that came with the CONNACK wait one macrotask, so that a handler attached right
       // after `await connect()` receives them.
-      this.#holding = true;
-      setTimeout(() => this.#release(), 0);
+      this.#inbox.hold();
     }
-    this.#resume(connection, connack.sessionPresent, first);
+    if (!connack.sessionPresent) {
+      // [MQTT-3.2.2-5] no session on the server: our session state about it is void
+      this.#inbox.sessionLost();
+    }
+    this.#outbox.resume(connection, connack.sessionPresent, !first && this.#options.resubscribe !== false);
+    if (connack.sessionPresent) this.#inbox.sessionResumed();
     this.emit('connect', this.#lastConnack);
   }
 
   /** After CONNACK: resubscribe, re-send what is unacknowledged, then the queue. */
-  #resume(connection: Connection, sessionPresent: boolean, first: boolean): void {
-    if (!sessionPresent) {
-      // [MQTT-3.2.2-5] no session on the server: our session state about it is void
-      this.#incomingQos2.clear();
-      this.#acks.clear();
-      if (!first && this.#options.resubscribe !== false) this.#resubscribe();
-    }
-    // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) and PUBREL, in their original order
-    for (const [id, op] of [...this.#inflight]) {
-      if (!sessionPresent && op.released) {
-        // The server had taken the message (PUBREC); its new session cannot complete the flow.
-        this.#finish(id, op);
-        op.resolve?.({ reasonCode: 0 } as never);
-        continue;
-      }
-      try {
-        this.#sendOperation(connection, op, sessionPresent && op.kind === Kind.PUBLISH);
-      } catch (error) {
-        this.#finish(id, op);
-        op.reject?.(toClientError(error));
-      }
-    }
-    if (sessionPresent) this.#acks.flush();
-    this.#pump();
-  }
-
-  #resubscribe(): void {
-    const pending = new Set<string>();
-    for (const op of this.#inflight.values()) {
-      if (op.packet.type === 'subscribe') for (const s of op.packet.subscriptions) pending.add(s.topicFilter);
-    }
-    for (const [filter, entry] of this.#subscriptions) {
-      if (pending.has(filter)) continue;
-      const packet: SubscribePacket = {
-        type: 'subscribe',
-        packetId: 0,
-        subscriptions: [entry.subscription],
-        properties: entry.properties,
-      };
-      const op: Operation = {
-        kind: Kind.SUBSCRIBE,
-        packet,
-        released: false,
-        resolve: undefined,
-        reject: (error) => this.#report(toClientError(error)),
-      };
-      // Resubscriptions go first, before publishes that may depend on them.
-      this.#queue.splice(this.#queueHead, 0, op);
-    }
-  }
-
-  #release(): void {
-    this.#holding = false;
-    const held = this.#held;
-    this.#held = [];
-    for (const message of held) this.#dispatch(message);
-  }
-
   // ─── Incoming packets ──────────────────────────────────────────────────────────────────────────
 
   #onPacket(connection: Connection, packet: Packet): void {
@@ -865,7 +686,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     switch (packet.type) {
       case 'publish':
-        this.#onPublish(connection, packet);
+        this.#inbox.onPublish(connection, packet);
         return;
       case 'puback':
       case 'pubrec':
@@ -874,10 +695,10 @@ export class Client extends Emitter<ClientEvents> {
         this.#onAck(connection, packet.type, packet.packetId, packet.reasonCode ?? 0, packet.properties);
         return;
       case 'suback':
-        this.#onSuback(packet);
+        this.#outbox.onSuback(packet);
         return;
       case 'unsuback':
-        this.#onUnsuback(packet);
+        this.#outbox.onUnsuback(packet);
         return;
       case 'pingresp':
         return;
@@ -916,206 +737,14 @@ export class Client extends Emitter<ClientEvents> {
     }
     switch (type) {
       case 'puback':
-      case 'pubcomp': {
-        const op = this.#inflight.get(packetId);
-        if (!op || op.packet.type !== 'publish' || (type === 'puback') !== (op.packet.qos === 1)) return;
-        if (type === 'pubcomp' && !op.released) return;
-        this.#finish(packetId, op);
-        if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, properties));
-        else if (reasonCode === 0 && !properties) op.resolve?.(QOS0_RESULT as never);
-        else op.resolve?.({ reasonCode, properties: properties } as never);
+      case 'pubrec':
+      case 'pubcomp':
+        this.#outbox.onAck(connection, type, packetId, reasonCode, properties);
         return;
-      }
-      case 'pubrec': {
-        const op = this.#inflight.get(packetId);
-        if (!op || op.packet.type !== 'publish' || op.packet.qos !== 2) {
-          // Answer an unknown PUBREC (v5: 0x92 Packet Identifier not found) so that the server's flow ends.
-          connection.send({
-            type: 'pubrel',
-            packetId: packetId,
-            ...(this.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
-          });
-          return;
-        }
-        if (reasonCode >= 0x80) {
-          // A PUBREC with a failure reason ends the flow: no PUBREL (section 4.3.3).
-          this.#finish(packetId, op);
-          op.reject?.(publishRejected(reasonCode, properties));
-          return;
-        }
-        if (!op.released) {
-          op.released = true;
-          // PUBRELs are re-sent in PUBREC order [MQTT-4.6.0-3]: move the entry to the end.
-          this.#inflight.delete(packetId);
-          this.#inflight.set(packetId, op);
-        }
-        // [MQTT-4.3.3-9] answer PUBREC with PUBREL
-        connection.sendAck(0x62, packetId);
+      case 'pubrel':
+        this.#inbox.onPubrel(connection, packetId);
         return;
-      }
-      case 'pubrel': {
-        const known = this.#incomingQos2.release(packetId);
-        // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP (v5: 0x92 for an unknown packet id)
-        if (known || this.protocolVersion !== 5) connection.sendAck(0x70, packetId);
-        else connection.send({ type: 'pubcomp', packetId: packetId, reasonCode: 0x92 });
-        return;
-      }
     }
-  }
-
-  #onSuback(packet: SubackPacket): void {
-    const op = this.#inflight.get(packet.packetId);
-    if (!op || op.packet.type !== 'subscribe') return;
-    this.#finish(packet.packetId, op);
-    const subs = op.packet.subscriptions;
-    const results: SubscribeResult[] = subs.map((sub, i) => {
-      const reasonCode = packet.reasonCodes[i] ?? 0x80;
-      const ok = reasonCode < 0x80;
-      if (ok)
-        this.#subscriptions.set(sub.topicFilter, {
-          subscription: sub,
-          properties: (op.packet as SubscribePacket).properties,
-        });
-      return { topicFilter: sub.topicFilter, reasonCode, qos: ok ? (reasonCode as QoS) : undefined };
-    });
-    if (op.resolve) op.resolve(results as never);
-    else {
-      const failed = results.find((r) => r.reasonCode >= 0x80);
-      if (failed) {
-        this.#report(
-          new MqttClientError(
-            ClientErrorCode.PROTOCOL_ERROR,
-            `resubscribe to ${failed.topicFilter} refused: ${reasonName(failed.reasonCode)}`,
-            {
-              reasonCode: failed.reasonCode,
-            },
-          ),
-        );
-      }
-    }
-  }
-
-  #onUnsuback(packet: UnsubackPacket): void {
-    const op = this.#inflight.get(packet.packetId);
-    if (!op || op.packet.type !== 'unsubscribe') return;
-    this.#finish(packet.packetId, op);
-    const results = op.packet.topicFilters.map((topicFilter, i) => {
-      this.#subscriptions.delete(topicFilter);
-      return { topicFilter, reasonCode: packet.reasonCodes?.[i] ?? 0 };
-    });
-    op.resolve?.(results as never);
-  }
-
-  #onPublish(connection: Connection, packet: PublishPacket): void {
-    let topic = packet.topic;
-    const alias = packet.properties?.topicAlias;
-    if (alias !== undefined) {
-      if (alias === 0 || alias > this.#topicAliasMaximum) {
-        // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-        this.#protocolError(
-          connection,
-          protocolViolation(
-            `Topic Alias ${alias} outside 1..${this.#topicAliasMaximum}`,
-            'MQTT-3.3.2-10',
-            0x94,
-          ),
-        );
-        return;
-      }
-      if (topic === '') {
-        const known = this.#incomingAliases.get(alias);
-        if (known === undefined) {
-          this.#protocolError(connection, protocolViolation(`unknown Topic Alias ${alias}`, undefined, 0x82));
-          return;
-        }
-        topic = known;
-      } else {
-        this.#incomingAliases.set(alias, topic);
-      }
-    } else if (topic === '') {
-      this.#protocolError(connection, protocolViolation('PUBLISH without topic or alias', 'MQTT-3.3.2-1'));
-      return;
-    }
-    const qos = packet.qos;
-    const id = packet.packetId as number;
-    let fp = 0;
-    if (qos > 0) {
-      if (qos === 2) {
-        fp = fingerprint(topic, packet.payload);
-        // Already received (PUBREC sent), or a stale re-delivery of a completed flow: acknowledge
-        // again, do not deliver again [MQTT-4.3.3-10] (the replay case: see Qos2Receiver).
-        if (this.#incomingQos2.has(id) || (packet.dup && this.#incomingQos2.isReplay(id, fp))) {
-          this.#incomingQos2.received(id, fp);
-          connection.sendAck(0x50, id);
-          return;
-        }
-      }
-      if (this.#acks.has(id)) return; // still being processed (manual ack): re-delivery
-      if (this.protocolVersion === 5 && this.#acks.size + this.#incomingQos2.size >= this.#receiveMaximum) {
-        // [MQTT-3.3.4-9] the server exceeded the Receive Maximum we announced
-        this.#protocolError(connection, protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', 0x93));
-        return;
-      }
-    }
-    const message = new Message(
-      topic,
-      packet.payload,
-      qos,
-      packet.retain,
-      packet.dup,
-      packet.properties,
-      packet.packetId,
-    );
-    if (qos > 0 && this.#options.manualAck) {
-      message.ticket = this.#acks.add(id, qos as 1 | 2, fp);
-    }
-    if (this.#holding) this.#held.push(message);
-    else this.#dispatch(message);
-    if (qos > 0 && !message.ticket) {
-      if (qos === 1) connection.sendAck(0x40, id);
-      else {
-        this.#incomingQos2.received(id, fp);
-        connection.sendAck(0x50, id);
-      }
-    }
-  }
-
-  #dispatch(message: Message): void {
-    const ticket = message.ticket;
-    if (this.#requests.handle(message)) {
-      ticket?.release();
-      return;
-    }
-    for (const listener of this.listenersOf('message')) {
-      try {
-        const result = listener(message);
-        if (ticket && isThenable(result)) {
-          ticket.holds++;
-          result.then(
-            () => ticket.release(),
-            (error: unknown) => {
-              ticket.release();
-              this.#report(toClientError(error));
-            },
-          );
-        }
-      } catch (error) {
-        this.#report(toClientError(error));
-      }
-    }
-    for (const stream of this.#streams) if (stream.matches(message.topic)) stream.push(message);
-    ticket?.release();
-  }
-
-  #sendAck(ticket: AckTicket): boolean {
-    const connection = this.#connection;
-    if (!connection) return false;
-    if (ticket.qos === 1) connection.sendAck(0x40, ticket.packetId);
-    else {
-      this.#incomingQos2.received(ticket.packetId, ticket.fingerprint);
-      connection.sendAck(0x50, ticket.packetId);
-    }
-    return true;
   }
 
   #onAuth(connection: Connection, packet: AuthPacket): void {
@@ -1307,17 +936,9 @@ export class Client extends Emitter<ClientEvents> {
             cause: error,
             reasonCode: (error as MqttClientError).reasonCode,
           });
-    const ops = [...this.#inflight.values(), ...this.#queue.slice(this.#queueHead)];
-    this.#inflight.clear();
-    this.#publishing = 0;
-    this.#queue = [];
-    this.#queueHead = 0;
-    for (const op of ops) op?.reject?.(reason);
+    this.#outbox.rejectAll(reason);
     this.#requests.close(reason);
-    for (const stream of [...this.#streams]) stream.end();
-    this.#streams.clear();
-    this.#acks.clear();
-    if (this.#holding) this.#release();
+    this.#inbox.close();
     const resolveWritable = this.#resolveWritable;
     this.#writable = this.#resolveWritable = undefined;
     resolveWritable?.();
@@ -1325,32 +946,8 @@ export class Client extends Emitter<ClientEvents> {
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
 function closedError(): MqttClientError {
   return new MqttClientError(ClientErrorCode.CLIENT_CLOSED, 'the client is closed');
-}
-
-function protocolViolation(what: string, clause: string | undefined, reasonCode = 0x82): MqttClientError {
-  return new MqttClientError(ClientErrorCode.PROTOCOL_ERROR, `protocol error from the server: ${what}`, {
-    reasonCode,
-    clause,
-  });
-}
-
-function publishRejected(reasonCode: number, properties: Properties | undefined): MqttClientError {
-  const reason = properties?.reasonString ? `: ${properties.reasonString}` : '';
-  return new MqttClientError(
-    ClientErrorCode.PUBLISH_REJECTED,
-    `publish refused: ${reasonName(reasonCode)}${reason}`,
-    {
-      reasonCode,
-    },
-  );
 }
 
 /** A Server Reference is free-form (section 4.11); accept a URL or `host[:port]`. */

@@ -129,3 +129,15 @@ const REASON_NAMES: Record<number, string> = {
 export function reasonName(code: number): string {
   return REASON_NAMES[code] || `reason 0x${code.toString(16)}`;
 }
+
+/** A PROTOCOL_ERROR about something the server did, with the reason to DISCONNECT with. */
+export function protocolViolation(
+  what: string,
+  clause: string | undefined,
+  reasonCode = 0x82,
+): MqttClientError {
+  return new MqttClientError(ClientErrorCode.PROTOCOL_ERROR, `protocol error from the server: ${what}`, {
+    reasonCode,
+    clause,
+  });
+}

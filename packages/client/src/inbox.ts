@@ -1,0 +1,233 @@
+import type { ProtocolVersion, PublishPacket } from '@x/packets';
+import { AckQueue, type AckTicket } from './ack-queue.js';
+import { type Connection, toClientError } from './connection.js';
+import { type MqttClientError, protocolViolation } from './errors.js';
+import { Message } from './message.js';
+import type { MessageStream } from './message-stream.js';
+import { fingerprint, Qos2Receiver } from './qos2-receiver.js';
+
+/** What the inbox needs from its client. */
+export interface InboxHost {
+  readonly protocolVersion: ProtocolVersion;
+  /** The live connection (after CONNACK), if any. */
+  connection(): Connection | undefined;
+  /** The 'message' listeners, in order. */
+  listeners(): readonly ((message: Message) => unknown)[];
+  /** Takes a message that answers a `request()`; false for any other. */
+  intercept(message: Message): boolean;
+  /** The server broke the protocol on this connection. */
+  protocolError(connection: Connection, error: MqttClientError): void;
+  /** An error no promise carries. */
+  report(error: MqttClientError): void;
+}
+
+export interface InboxOptions {
+  /** Acknowledge when consumers are done instead of on arrival. */
+  manualAck: boolean;
+  /** The Receive Maximum this client announced. */
+  receiveMaximum: number;
+  /** The Topic Alias Maximum this client announced. */
+  topicAliasMaximum: number;
+}
+
+/**
+ * The receiving half of the session: incoming topic aliases, QoS 1/2 acknowledgement (automatic or
+ * consumer-controlled), QoS 2 de-duplication, and delivery to listeners and iterators.
+ */
+export class Inbox {
+  readonly #host: InboxHost;
+  readonly #options: InboxOptions;
+  #aliases = new Map<number, string>();
+  readonly #qos2 = new Qos2Receiver();
+  readonly #acks: AckQueue;
+  #holding = false;
+  #held: Message[] = [];
+  /** The `messages()` iterators. */
+  readonly streams = new Set<MessageStream>();
+
+  constructor(host: InboxHost, options: InboxOptions) {
+    this.#host = host;
+    this.#options = options;
+    this.#acks = new AckQueue((ticket) => this.#sendAck(ticket));
+  }
+
+  /** Topic aliases live as long as a connection. */
+  newConnection(): void {
+    this.#aliases = new Map();
+  }
+
+  /**
+   * Holds deliveries for one macrotask: messages that came in the same read as the first CONNACK
+   * then reach a handler attached right after `await connect()`.
+   */
+  hold(): void {
+    this.#holding = true;
+    setTimeout(() => this.release(), 0);
+  }
+
+  /** The server has no session: acknowledgement state about the old one is void. */
+  sessionLost(): void {
+    this.#qos2.clear();
+    this.#acks.clear();
+  }
+
+  /** The server kept the session: acknowledgements that waited for the connection go out. */
+  sessionResumed(): void {
+    this.#acks.flush();
+  }
+
+  /** Delivers what was held since the first CONNACK. */
+  release(): void {
+    this.#holding = false;
+    const held = this.#held;
+    this.#held = [];
+    for (const message of held) this.#dispatch(message);
+  }
+
+  /** A PUBLISH from the server: resolve its alias, filter re-deliveries, deliver, acknowledge. */
+  onPublish(connection: Connection, packet: PublishPacket): void {
+    let topic = packet.topic;
+    const alias = packet.properties?.topicAlias;
+    if (alias !== undefined) {
+      if (alias === 0 || alias > this.#options.topicAliasMaximum) {
+        // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
+        this.#host.protocolError(
+          connection,
+          protocolViolation(
+            `Topic Alias ${alias} outside 1..${this.#options.topicAliasMaximum}`,
+            'MQTT-3.3.2-10',
+            0x94,
+          ),
+        );
+        return;
+      }
+      if (topic === '') {
+        const known = this.#aliases.get(alias);
+        if (known === undefined) {
+          this.#host.protocolError(
+            connection,
+            protocolViolation(`unknown Topic Alias ${alias}`, undefined, 0x82),
+          );
+          return;
+        }
+        topic = known;
+      } else {
+        this.#aliases.set(alias, topic);
+      }
+    } else if (topic === '') {
+      this.#host.protocolError(
+        connection,
+        protocolViolation('PUBLISH without topic or alias', 'MQTT-3.3.2-1'),
+      );
+      return;
+    }
+    const qos = packet.qos;
+    const id = packet.packetId as number;
+    let fp = 0;
+    if (qos > 0) {
+      if (qos === 2) {
+        fp = fingerprint(topic, packet.payload);
+        // Already received (PUBREC sent), or a stale re-delivery of a completed flow: acknowledge
+        // again, do not deliver again [MQTT-4.3.3-10] (the replay case: see Qos2Receiver).
+        if (this.#qos2.has(id) || (packet.dup && this.#qos2.isReplay(id, fp))) {
+          this.#qos2.received(id, fp);
+          connection.sendAck(0x50, id);
+          return;
+        }
+      }
+      if (this.#acks.has(id)) return; // still being processed (manual ack): re-delivery
+      if (
+        this.#host.protocolVersion === 5 &&
+        this.#acks.size + this.#qos2.size >= this.#options.receiveMaximum
+      ) {
+        // [MQTT-3.3.4-9] the server exceeded the Receive Maximum we announced
+        this.#host.protocolError(
+          connection,
+          protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', 0x93),
+        );
+        return;
+      }
+    }
+    const message = new Message(
+      topic,
+      packet.payload,
+      qos,
+      packet.retain,
+      packet.dup,
+      packet.properties,
+      packet.packetId,
+    );
+    if (qos > 0 && this.#options.manualAck) {
+      message.ticket = this.#acks.add(id, qos as 1 | 2, fp);
+    }
+    if (this.#holding) this.#held.push(message);
+    else this.#dispatch(message);
+    if (qos > 0 && !message.ticket) {
+      if (qos === 1) connection.sendAck(0x40, id);
+      else {
+        this.#qos2.received(id, fp);
+        connection.sendAck(0x50, id);
+      }
+    }
+  }
+
+  #dispatch(message: Message): void {
+    const ticket = message.ticket;
+    if (this.#host.intercept(message)) {
+      ticket?.release();
+      return;
+    }
+    for (const listener of this.#host.listeners()) {
+      try {
+        const result = listener(message);
+        if (ticket && isThenable(result)) {
+          ticket.holds++;
+          result.then(
+            () => ticket.release(),
+            (error: unknown) => {
+              ticket.release();
+              this.#host.report(toClientError(error));
+            },
+          );
+        }
+      } catch (error) {
+        this.#host.report(toClientError(error));
+      }
+    }
+    for (const stream of this.streams) if (stream.matches(message.topic)) stream.push(message);
+    ticket?.release();
+  }
+
+  #sendAck(ticket: AckTicket): boolean {
+    const connection = this.#host.connection();
+    if (!connection) return false;
+    if (ticket.qos === 1) connection.sendAck(0x40, ticket.packetId);
+    else {
+      this.#qos2.received(ticket.packetId, ticket.fingerprint);
+      connection.sendAck(0x50, ticket.packetId);
+    }
+    return true;
+  }
+
+  /** PUBREL for a QoS 2 message we received. */
+  onPubrel(connection: Connection, packetId: number): void {
+    const known = this.#qos2.release(packetId);
+    // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP (v5: 0x92 for an unknown packet id)
+    if (known || this.#host.protocolVersion !== 5) connection.sendAck(0x70, packetId);
+    else connection.send({ type: 'pubcomp', packetId, reasonCode: 0x92 });
+  }
+
+  /** The client is closed: end the iterators, deliver nothing more. */
+  close(): void {
+    for (const stream of [...this.streams]) stream.end();
+    this.streams.clear();
+    this.#acks.clear();
+    if (this.#holding) this.release();
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}

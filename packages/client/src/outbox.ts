@@ -1,0 +1,362 @@
+import type {
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+} from '@x/packets';
+import { type Connection, toClientError } from './connection.js';
+import { ClientErrorCode, MqttClientError, reasonName } from './errors.js';
+import type { PublishResult, SubscribeResult } from './options.js';
+import type { OutgoingAliases } from './topic-alias.js';
+
+/** What the outbox needs from its client. */
+export interface OutboxHost {
+  readonly protocolVersion: ProtocolVersion;
+  /** The live connection (after CONNACK), if any. */
+  connection(): Connection | undefined;
+  /** An error no promise carries. */
+  report(error: MqttClientError): void;
+}
+
+export const Kind = { PUBLISH: 0, SUBSCRIBE: 1, UNSUBSCRIBE: 2 } as const;
+
+/** An operation waiting for its turn or for its acknowledgement. */
+export interface Operation {
+  kind: 0 | 1 | 2;
+  packet: PublishPacket | SubscribePacket | UnsubscribePacket;
+  /** PUBLISH QoS 2: false until PUBREC arrives, then true (PUBREL sent, waiting for PUBCOMP). */
+  released: boolean;
+  resolve: ((value: never) => void) | undefined;
+  reject: ((error: Error) => void) | undefined;
+}
+
+/** The result of every plain success (shared: it is frozen). */
+export const SUCCESS: PublishResult = Object.freeze({ reasonCode: 0 });
+
+/**
+ * The sending half of the session: packet identifiers, QoS 1/2 publishes, subscribes and
+ * unsubscribes in flight, the queue of operations waiting for the connection or for the server's
+ * Receive Maximum, and the subscriptions to restore. It survives reconnects.
+ *
+ *   submit() ─► queue ─► (connected, quota left) ─► in flight ─► ack ─► resolve
+ *                  ▲                                   │
+ *                  └──────── reconnect: re-sent ◄──────┘
+ */
+export class Outbox {
+  readonly #host: OutboxHost;
+  readonly #queueLimit: number;
+  readonly #inflight = new Map<number, Operation>();
+  #publishing = 0;
+  #nextPacketId = 1;
+  #queue: (Operation | undefined)[] = [];
+  #queueHead = 0;
+  readonly #subscriptions = new Map<
+    string,
+    { subscription: Subscription; properties: Properties | undefined }
+  >();
+  /** The server's Receive Maximum (v5 CONNACK). */
+  sendQuota = 65_535;
+  /** Automatic outgoing topic aliases of the current connection. */
+  aliases: OutgoingAliases | undefined;
+
+  constructor(host: OutboxHost, queueLimit: number) {
+    this.#host = host;
+    this.#queueLimit = queueLimit;
+  }
+
+  /** Operations sent and not yet acknowledged. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Operations waiting to be sent. */
+  get queued(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  /** True when nothing waits, so a new operation may go out at once. */
+  get idle(): boolean {
+    return this.#queueHead === this.#queue.length;
+  }
+
+  /** Sends now when the connection and the quota allow, otherwise queues (bounded by queueLimit). */
+  submit(kind: 0 | 1 | 2, packet: Operation['packet']): Promise<unknown> {
+    if (this.queued >= this.#queueLimit) {
+      return Promise.reject(
+        new MqttClientError(
+          ClientErrorCode.QUEUE_FULL,
+          `${this.queued} operations already queued (queueLimit)`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const op: Operation = {
+        kind,
+        packet,
+        released: false,
+        resolve: resolve as Operation['resolve'],
+        reject,
+      };
+      if (this.#host.connection() && this.#queueHead === this.#queue.length && this.#canStart(op))
+        this.#start(op);
+      else this.#queue.push(op);
+    });
+  }
+
+  #canStart(op: Operation): boolean {
+    return (
+      op.kind !== Kind.PUBLISH ||
+      op.packet.type !== 'publish' ||
+      op.packet.qos === 0 ||
+      this.#publishing < this.sendQuota
+    );
+  }
+
+  /** Sends an operation for the first time on the current connection. */
+  #start(op: Operation): void {
+    const connection = this.#host.connection() as Connection;
+    const packet = op.packet;
+    if (packet.type === 'publish' && packet.qos === 0) {
+      try {
+        this.sendPublish(connection, packet);
+        op.resolve?.(SUCCESS as never);
+      } catch (error) {
+        op.reject?.(toClientError(error));
+      }
+      return;
+    }
+    const id = this.#allocatePacketId();
+    packet.packetId = id;
+    this.#inflight.set(id, op);
+    if (packet.type === 'publish') this.#publishing++;
+    try {
+      this.#sendOperation(connection, op, false);
+    } catch (error) {
+      this.#finish(id, op);
+      op.reject?.(toClientError(error));
+    }
+  }
+
+  #sendOperation(connection: Connection, op: Operation, dup: boolean): void {
+    const packet = op.packet;
+    if (packet.type === 'publish') {
+      if (op.released) {
+        connection.sendAck(0x62, packet.packetId as number);
+        return;
+      }
+      packet.dup = dup; // [MQTT-3.3.1-1] DUP on a re-delivery
+      this.sendPublish(connection, packet);
+    } else {
+      connection.send(packet);
+    }
+  }
+
+  /** Sends a PUBLISH, through the connection's automatic topic aliases when there are any. */
+  sendPublish(connection: Connection, packet: PublishPacket): void {
+    const aliases = this.aliases;
+    connection.send(aliases ? aliases.apply(packet) : packet);
+  }
+
+  #allocatePacketId(): number {
+    // [MQTT-2.2.1-3] a packet identifier is unique among the ones in use
+    for (;;) {
+      const id = this.#nextPacketId;
+      this.#nextPacketId = id === 65_535 ? 1 : id + 1;
+      if (!this.#inflight.has(id)) return id;
+    }
+  }
+
+  #finish(id: number, op: Operation): void {
+    this.#inflight.delete(id);
+    if (op.kind === Kind.PUBLISH) this.#publishing--;
+    if (this.#queueHead < this.#queue.length) this.pump();
+  }
+
+  /** Starts queued operations while the connection, the quota and back-pressure allow. */
+  pump(): void {
+    const connection = this.#host.connection();
+    if (!connection) return;
+    const queue = this.#queue;
+    while (this.#queueHead < queue.length) {
+      const op = queue[this.#queueHead] as Operation;
+      if (!this.#canStart(op) || connection.congested) break;
+      queue[this.#queueHead++] = undefined;
+      this.#start(op);
+    }
+    if (this.#queueHead === queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > queue.length) {
+      this.#queue = queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+  }
+
+  /**
+   * After a CONNACK: without a session on the server, subscribe again (when asked); then re-send
+   * what is unacknowledged and start what is queued.
+   */
+  resume(connection: Connection, sessionPresent: boolean, resubscribe: boolean): void {
+    if (!sessionPresent && resubscribe) this.#resubscribe();
+    // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) and PUBREL, in their original order
+    for (const [id, op] of [...this.#inflight]) {
+      if (!sessionPresent && op.released) {
+        // The server had taken the message (PUBREC); its new session cannot complete the flow.
+        this.#finish(id, op);
+        op.resolve?.({ reasonCode: 0 } as never);
+        continue;
+      }
+      try {
+        this.#sendOperation(connection, op, sessionPresent && op.kind === Kind.PUBLISH);
+      } catch (error) {
+        this.#finish(id, op);
+        op.reject?.(toClientError(error));
+      }
+    }
+    this.pump();
+  }
+
+  #resubscribe(): void {
+    const pending = new Set<string>();
+    for (const op of this.#inflight.values()) {
+      if (op.packet.type === 'subscribe') for (const s of op.packet.subscriptions) pending.add(s.topicFilter);
+    }
+    for (const [filter, entry] of this.#subscriptions) {
+      if (pending.has(filter)) continue;
+      const packet: SubscribePacket = {
+        type: 'subscribe',
+        packetId: 0,
+        subscriptions: [entry.subscription],
+        properties: entry.properties,
+      };
+      const op: Operation = {
+        kind: Kind.SUBSCRIBE,
+        packet,
+        released: false,
+        resolve: undefined,
+        reject: (error) => this.#host.report(toClientError(error)),
+      };
+      // Resubscriptions go first, before publishes that may depend on them.
+      this.#queue.splice(this.#queueHead, 0, op);
+    }
+  }
+
+  /** PUBACK, PUBREC or PUBCOMP for one of our publishes. */
+  onAck(
+    connection: Connection,
+    type: 'puback' | 'pubrec' | 'pubcomp',
+    packetId: number,
+    reasonCode: number,
+    properties: Properties | undefined,
+  ): void {
+    switch (type) {
+      case 'puback':
+      case 'pubcomp': {
+        const op = this.#inflight.get(packetId);
+        if (op?.packet.type !== 'publish' || (type === 'puback') !== (op.packet.qos === 1)) return;
+        if (type === 'pubcomp' && !op.released) return;
+        this.#finish(packetId, op);
+        if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, properties));
+        else if (reasonCode === 0 && !properties) op.resolve?.(SUCCESS as never);
+        else op.resolve?.({ reasonCode, properties: properties } as never);
+        return;
+      }
+      case 'pubrec': {
+        const op = this.#inflight.get(packetId);
+        if (op?.packet.type !== 'publish' || op.packet.qos !== 2) {
+          // Answer an unknown PUBREC (v5: 0x92 Packet Identifier not found) so that the server's flow ends.
+          connection.send({
+            type: 'pubrel',
+            packetId: packetId,
+            ...(this.#host.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
+          });
+          return;
+        }
+        if (reasonCode >= 0x80) {
+          // A PUBREC with a failure reason ends the flow: no PUBREL (section 4.3.3).
+          this.#finish(packetId, op);
+          op.reject?.(publishRejected(reasonCode, properties));
+          return;
+        }
+        if (!op.released) {
+          op.released = true;
+          // PUBRELs are re-sent in PUBREC order [MQTT-4.6.0-3]: move the entry to the end.
+          this.#inflight.delete(packetId);
+          this.#inflight.set(packetId, op);
+        }
+        // [MQTT-4.3.3-9] answer PUBREC with PUBREL
+        connection.sendAck(0x62, packetId);
+        return;
+      }
+    }
+  }
+
+  onSuback(packet: SubackPacket): void {
+    const op = this.#inflight.get(packet.packetId);
+    if (op?.packet.type !== 'subscribe') return;
+    this.#finish(packet.packetId, op);
+    const subs = op.packet.subscriptions;
+    const results: SubscribeResult[] = subs.map((sub, i) => {
+      const reasonCode = packet.reasonCodes[i] ?? 0x80;
+      const ok = reasonCode < 0x80;
+      if (ok)
+        this.#subscriptions.set(sub.topicFilter, {
+          subscription: sub,
+          properties: (op.packet as SubscribePacket).properties,
+        });
+      return { topicFilter: sub.topicFilter, reasonCode, qos: ok ? (reasonCode as QoS) : undefined };
+    });
+    if (op.resolve) op.resolve(results as never);
+    else {
+      const failed = results.find((r) => r.reasonCode >= 0x80);
+      if (failed) {
+        this.#host.report(
+          new MqttClientError(
+            ClientErrorCode.PROTOCOL_ERROR,
+            `resubscribe to ${failed.topicFilter} refused: ${reasonName(failed.reasonCode)}`,
+            {
+              reasonCode: failed.reasonCode,
+            },
+          ),
+        );
+      }
+    }
+  }
+
+  onUnsuback(packet: UnsubackPacket): void {
+    const op = this.#inflight.get(packet.packetId);
+    if (op?.packet.type !== 'unsubscribe') return;
+    this.#finish(packet.packetId, op);
+    const results = op.packet.topicFilters.map((topicFilter, i) => {
+      this.#subscriptions.delete(topicFilter);
+      return { topicFilter, reasonCode: packet.reasonCodes?.[i] ?? 0 };
+    });
+    op.resolve?.(results as never);
+  }
+
+  /** Rejects everything: the client is closed. */
+  rejectAll(reason: Error): void {
+    const ops = [...this.#inflight.values(), ...this.#queue.slice(this.#queueHead)];
+    this.#inflight.clear();
+    this.#publishing = 0;
+    this.#queue = [];
+    this.#queueHead = 0;
+    for (const op of ops) op?.reject?.(reason);
+  }
+}
+
+function publishRejected(reasonCode: number, properties: Properties | undefined): MqttClientError {
+  const reason = properties?.reasonString ? `: ${properties.reasonString}` : '';
+  return new MqttClientError(
+    ClientErrorCode.PUBLISH_REJECTED,
+    `publish refused: ${reasonName(reasonCode)}${reason}`,
+    {
+      reasonCode,
+    },
+  );
+}
