@@ -6,17 +6,12 @@ import type { Logger } from '../logger.js';
 import { type Delivery, isExpired, type Message } from '../message.js';
 import type { Session } from '../session.js';
 import type { SysInfo } from '../system.js';
-import {
-  decodeClient,
-  decodeMessage,
-  decodeSubscription,
-  encodeClient,
-  encodeMessage,
-  encodeSubscription,
-  type MessageRecord,
-} from './records.js';
+import { encodeDelivery, type QueueMirror, syncQueue } from './queue-mirror.js';
+import { encodeClient, encodeMessage, encodeSubscription } from './records.js';
 import { RedisClient } from './redis-client.js';
-import type { RedisError, RespArg, RespValue } from './resp.js';
+import { batched, StoreKeys, SYS_COUNTERS, strings } from './redis-keys.js';
+import { type LoadedState, loadState } from './redis-load.js';
+import type { RedisError, RespArg } from './resp.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -29,8 +24,9 @@ export interface RedisStoreOptions {
   /** Milliseconds `start()` waits for Redis before failing (10 000). */
   connectTimeout?: number;
   /**
-   * Writes awaiting Redis' replies at most (100 000). Beyond it writes are not queued: the store
-   * rewrites its whole state once Redis keeps up again, so memory stays bounded while Redis is slow.
+   * Writes awaiting Redis' replies at most (100 000). Beyond it the store writes nothing more until
+   * replies come: what changed stays marked (one mark per session, filter, packet id or topic), so
+   * memory stays bounded while Redis is slow.
    */
   maxPending?: number;
   /**
@@ -42,35 +38,6 @@ export interface RedisStoreOptions {
   /** Longest delay between reconnection attempts, ms (5 000). */
   reconnectMax?: number;
 }
-
-/** What was read at start, shared by the `onStored*` loaders. */
-interface Loaded {
-  clients: StoredClient[];
-  subscriptions: StoredSubscription[];
-  queued: Array<StoredMessage & { clientId: string }>;
-  retained: StoredMessage[];
-  sys: Partial<SysInfo> | undefined;
-}
-
-/** The stored queue of one persistent session, as the deliveries it holds (oldest first). */
-interface QueueMirror {
-  items: Delivery[];
-  head: number;
-}
-
-/** The $SYS figures that accumulate over the broker's life (the others are derived at runtime). */
-const SYS_COUNTERS = [
-  'messagesReceived',
-  'messagesSent',
-  'bytesReceived',
-  'bytesSent',
-  'clientsMaximum',
-  'publishDropped',
-  'connectionsTotal',
-] as const;
-
-/** Most arguments per RPUSH/HSET when a whole session or queue is written. */
-const BATCH = 1000;
 
 /**
  * A persistence hook on Redis: sessions, subscriptions, in-flight and queued messages, retained
@@ -104,11 +71,11 @@ export class RedisStore implements Hook {
   readonly #broker: Broker;
   readonly #log: Logger;
   readonly #prefix: string;
-  readonly #keys: { clients: string; retained: string; sys: string };
+  readonly #keys: StoreKeys;
   readonly #queueSyncInterval: number;
   readonly #maxPending: number;
 
-  #loading: Promise<Loaded> | undefined;
+  #loading: Promise<LoadedState> | undefined;
   /** Stored ids and retained topics found at start, checked once against what the broker kept. */
   #storedIds: string[] = [];
   #storedTopics: string[] = [];
@@ -146,11 +113,7 @@ export class RedisStore implements Hook {
     this.#broker = broker;
     this.#log = options.logger ?? broker.log;
     this.#prefix = options.prefix ?? 'mqtt:';
-    this.#keys = {
-      clients: `${this.#prefix}clients`,
-      retained: `${this.#prefix}retained`,
-      sys: `${this.#prefix}sys`,
-    };
+    this.#keys = new StoreKeys(this.#prefix);
     this.#queueSyncInterval = options.queueSyncInterval ?? 100;
     this.#maxPending = options.maxPending ?? 100_000;
     this.redis = new RedisClient({
@@ -234,12 +197,15 @@ export class RedisStore implements Hook {
   }
 
   onSubscribed(client: Client, packet: SubscribePacket): void {
+    // A session not written yet gets its subscriptions with its first write; clean ones never do.
+    if (!this.#written.has(client.id)) return;
     const filters = this.#subsOf(client.id);
     for (const s of packet.subscriptions) filters.add(s.topicFilter);
     this.#schedule();
   }
 
   onUnsubscribed(client: Client, packet: UnsubscribePacket): void {
+    if (!this.#written.has(client.id)) return;
     const filters = this.#subsOf(client.id);
     for (const f of packet.topicFilters) filters.add(f);
     this.#schedule();
@@ -315,6 +281,8 @@ export class RedisStore implements Hook {
   }
 
   #inflightChanged(clientId: string, packetId: number): void {
+    // Clean sessions (most of the traffic, usually) cost one lookup here and nothing more.
+    if (!this.#written.has(clientId)) return;
     let ids = this.#dirtyInflight.get(clientId);
     if (ids === undefined) {
       ids = new Set();
@@ -449,13 +417,12 @@ export class RedisStore implements Hook {
    */
   #writeSession(clientId: string): boolean {
     const session = this.#persistent(clientId);
-    const k = this.#clientKeys(clientId);
     if (session === undefined) {
       // Clean sessions come and go without touching Redis unless something was stored for them.
       if (this.#written.has(clientId) || this.#maybeStored.has(clientId)) {
         const commands = [
           ['HDEL', this.#keys.clients, clientId],
-          ['DEL', k.subs, k.queue, k.inflight],
+          ['DEL', this.#keys.subs(clientId), this.#keys.queue(clientId), this.#keys.inflight(clientId)],
         ];
         if (!this.redis.sendAll(commands)) return false;
       }
@@ -468,23 +435,21 @@ export class RedisStore implements Hook {
     if (this.#written.get(clientId) === session) {
       return this.redis.send(['HSET', this.#keys.clients, clientId, record]);
     }
-    const tx: RespArg[][] = [['MULTI'], ['DEL', k.subs, k.queue, k.inflight]];
+    const tx: RespArg[][] = [
+      ['MULTI'],
+      ['DEL', this.#keys.subs(clientId), this.#keys.queue(clientId), this.#keys.inflight(clientId)],
+    ];
     tx.push(['HSET', this.#keys.clients, clientId, record]);
     const subs: RespArg[] = [];
     for (const sub of session.subscriptions.values()) subs.push(sub.topicFilter, encodeSubscription(sub));
-    batched(tx, 'HSET', k.subs, subs);
+    batched(tx, 'HSET', this.#keys.subs(clientId), subs);
     const inflight: RespArg[] = [];
     for (const entry of session.inflight.values()) {
       inflight.push(entry.packetId, this.#inflightRecord(entry.delivery, entry.state === 'pubrel'));
     }
-    batched(tx, 'HSET', k.inflight, inflight);
+    batched(tx, 'HSET', this.#keys.inflight(clientId), inflight);
     const items = [...session.queue];
-    batched(
-      tx,
-      'RPUSH',
-      k.queue,
-      items.map((d) => encodeMessage(d.message, d.qos, d.retain)),
-    );
+    batched(tx, 'RPUSH', this.#keys.queue(clientId), items.map(encodeDelivery));
     tx.push(['EXEC']);
     if (!this.redis.sendAll(tx)) return false;
     this.#maybeStored.delete(clientId);
@@ -507,7 +472,7 @@ export class RedisStore implements Hook {
     const session = this.#persistent(clientId);
     // Not written yet: the session's own write (already marked) carries its subscriptions.
     if (session === undefined || this.#written.get(clientId) !== session) return true;
-    const key = this.#clientKeys(clientId).subs;
+    const key = this.#keys.subs(clientId);
     for (const filter of filters) {
       const sub = session.subscriptions.get(filter);
       const sent =
@@ -523,7 +488,7 @@ export class RedisStore implements Hook {
   #writeInflight(clientId: string, packetIds: Set<number>): boolean {
     const session = this.#persistent(clientId);
     if (session === undefined || this.#written.get(clientId) !== session) return true;
-    const key = this.#clientKeys(clientId).inflight;
+    const key = this.#keys.inflight(clientId);
     for (const packetId of packetIds) {
       const entry = session.inflight.get(packetId);
       const sent =
@@ -551,62 +516,15 @@ export class RedisStore implements Hook {
     return encodeMessage(delivery.message, delivery.qos, delivery.retain, order, released);
   }
 
-  /**
-   * Brings each stored queue in line with its session's queue. A queue only gains at its tail and
-   * loses at its head (or is cleared), so comparing heads tells how many were sent (LTRIM) and the
-   * length tells how many were added (RPUSH); anything else rewrites the list.
-   */
+  /** Brings each stored queue in line with its session's queue (see `syncQueue`). */
   #syncQueues(): boolean {
     this.#lastQueueSync = Date.now();
     for (const [clientId, mirror] of this.#queues) {
       const session = this.#written.get(clientId);
       if (session === undefined || this.#broker.sessions.get(clientId) !== session) continue;
-      const queue = session.queue;
-      const stored = mirror.items.length - mirror.head;
-      const first = queue.peek();
-      if (queue.length === stored && (stored === 0 || first === mirror.items[mirror.head])) continue;
-      const key = this.#clientKeys(clientId).queue;
-      let gone = stored;
-      if (first !== undefined) {
-        const at = mirror.items.indexOf(first, mirror.head);
-        gone = at === -1 ? -1 : at - mirror.head;
-      }
-      const kept = stored - gone;
-      if (gone === -1 || queue.length < kept) {
-        const items = [...queue];
-        const tx: RespArg[][] = [['MULTI'], ['DEL', key]];
-        batched(
-          tx,
-          'RPUSH',
-          key,
-          items.map((d) => encodeMessage(d.message, d.qos, d.retain)),
-        );
-        tx.push(['EXEC']);
-        if (!this.redis.sendAll(tx)) return false;
-        this.#queues.set(clientId, { items, head: 0 });
-        continue;
-      }
-      // Trim and append go together, so the mirror never runs ahead of Redis.
-      const commands: RespArg[][] = [];
-      if (gone > 0) commands.push(kept === 0 ? ['DEL', key] : ['LTRIM', key, gone, -1]);
-      const added: Delivery[] = [];
-      if (queue.length > kept) {
-        let i = 0;
-        for (const d of queue) if (i++ >= kept) added.push(d);
-        batched(
-          commands,
-          'RPUSH',
-          key,
-          added.map((d) => encodeMessage(d.message, d.qos, d.retain)),
-        );
-      }
-      if (!this.redis.sendAll(commands)) return false;
-      mirror.head += gone;
-      for (const d of added) mirror.items.push(d);
-      if (mirror.head > 64 && mirror.head * 2 > mirror.items.length) {
-        mirror.items = mirror.items.slice(mirror.head);
-        mirror.head = 0;
-      }
+      const next = syncQueue(this.redis, this.#keys.queue(clientId), session.queue, mirror);
+      if (next === false) return false;
+      if (next !== mirror) this.#queues.set(clientId, next);
     }
     this.#queuesDirty = false;
     return true;
@@ -617,15 +535,6 @@ export class RedisStore implements Hook {
     const message = this.#broker.retained.get(topic);
     if (message === undefined || isExpired(message, Date.now())) return this.redis.send(['HDEL', key, topic]);
     return this.redis.send(['HSET', key, topic, encodeMessage(message, message.qos, true)]);
-  }
-
-  #clientKeys(clientId: string): { subs: string; queue: string; inflight: string } {
-    const p = this.#prefix;
-    return {
-      subs: `${p}subs:${clientId}`,
-      queue: `${p}queue:${clientId}`,
-      inflight: `${p}inflight:${clientId}`,
-    };
   }
 
   // ---- connection events --------------------------------------------------------------------------
@@ -705,102 +614,27 @@ export class RedisStore implements Hook {
 
   // ---- loading ------------------------------------------------------------------------------------
 
-  #load(): Promise<Loaded> {
-    this.#loading ??= this.#read();
+  #load(): Promise<LoadedState> {
+    this.#loading ??= (async () => {
+      await this.redis.connect();
+      const state = await loadState(this.redis, this.#keys, (what, name, error) =>
+        this.#skip(what, name, error),
+      );
+      this.#storedIds = state.storedIds;
+      this.#storedTopics = state.storedTopics;
+      this.#log.info(
+        {
+          store: this.id,
+          sessions: state.clients.length,
+          subscriptions: state.subscriptions.length,
+          queued: state.queued.length,
+          retained: state.retained.length,
+        },
+        'Redis store: state loaded',
+      );
+      return state;
+    })();
     return this.#loading;
-  }
-
-  async #read(): Promise<Loaded> {
-    await this.redis.connect();
-    const now = Date.now();
-    const redis = this.redis;
-    const [clientsReply, retainedReply, sysReply] = await Promise.all([
-      redis.command(['HGETALL', this.#keys.clients]),
-      redis.command(['HGETALL', this.#keys.retained]),
-      redis.command(['HGETALL', this.#keys.sys]),
-    ]);
-    const loaded: Loaded = { clients: [], subscriptions: [], queued: [], retained: [], sys: undefined };
-
-    for (const [id, value] of pairs(clientsReply)) {
-      this.#storedIds.push(id);
-      try {
-        loaded.clients.push(decodeClient(id, value.toString(), now));
-      } catch (error) {
-        this.#skip('session', id, error);
-      }
-    }
-    const perClient = await Promise.all(
-      loaded.clients.map((c) => {
-        const k = this.#clientKeys(c.clientId);
-        return Promise.all([
-          redis.command(['HGETALL', k.subs]),
-          redis.command(['HGETALL', k.inflight]),
-          redis.command(['LRANGE', k.queue, 0, -1]),
-        ]);
-      }),
-    );
-    for (let i = 0; i < perClient.length; i++) {
-      const clientId = loaded.clients[i]!.clientId;
-      const [subs, inflight, queue] = perClient[i]!;
-      for (const [filter, value] of pairs(subs)) {
-        try {
-          loaded.subscriptions.push(decodeSubscription(clientId, filter, value.toString()));
-        } catch (error) {
-          this.#skip('subscription', `${clientId} ${filter}`, error);
-        }
-      }
-      const unacknowledged: MessageRecord[] = [];
-      for (const [packetId, value] of pairs(inflight)) {
-        try {
-          const record = decodeMessage(value);
-          if (!record.released) unacknowledged.push(record);
-        } catch (error) {
-          this.#skip('in-flight message', `${clientId} ${packetId}`, error);
-        }
-      }
-      unacknowledged.sort((a, b) => a.order - b.order);
-      for (const r of unacknowledged) loaded.queued.push({ ...r.message, clientId });
-      for (const value of Array.isArray(queue) ? queue : []) {
-        if (!Buffer.isBuffer(value)) continue;
-        try {
-          loaded.queued.push({ ...decodeMessage(value).message, clientId });
-        } catch (error) {
-          this.#skip('queued message', clientId, error);
-        }
-      }
-    }
-    for (const [topic, value] of pairs(retainedReply)) {
-      this.#storedTopics.push(topic);
-      try {
-        const { message } = decodeMessage(value);
-        if (message.expiresAt === 0 || (message.expiresAt ?? 0) > now) {
-          loaded.retained.push({ ...message, retain: true });
-        }
-      } catch (error) {
-        this.#skip('retained message', topic, error);
-      }
-    }
-    const sys: Partial<SysInfo> = {};
-    let any = false;
-    for (const [name, value] of pairs(sysReply)) {
-      const n = Number(value.toString());
-      if ((SYS_COUNTERS as readonly string[]).includes(name) && Number.isFinite(n)) {
-        (sys as Record<string, number>)[name] = n;
-        any = true;
-      }
-    }
-    if (any) loaded.sys = sys;
-    this.#log.info(
-      {
-        store: this.id,
-        sessions: loaded.clients.length,
-        subscriptions: loaded.subscriptions.length,
-        queued: loaded.queued.length,
-        retained: loaded.retained.length,
-      },
-      'Redis store: state loaded',
-    );
-    return loaded;
   }
 
   #skip(what: string, name: string, error: unknown): void {
@@ -809,27 +643,4 @@ export class RedisStore implements Hook {
       `Redis store: stored ${what} ${JSON.stringify(name)} is malformed and was skipped`,
     );
   }
-}
-
-/** Appends `command key a b c …` as commands of at most BATCH arguments (none when `args` is empty). */
-function batched(out: RespArg[][], command: string, key: string, args: RespArg[]): void {
-  // BATCH is even, so HSET's field/value pairs stay together.
-  for (let i = 0; i < args.length; i += BATCH) out.push([command, key, ...args.slice(i, i + BATCH)]);
-}
-
-/** The field/value pairs of an HGETALL reply. */
-function* pairs(reply: RespValue): Generator<[string, Buffer]> {
-  if (!Array.isArray(reply)) return;
-  for (let i = 0; i + 1 < reply.length; i += 2) {
-    const field = reply[i];
-    const value = reply[i + 1];
-    if (Buffer.isBuffer(field) && Buffer.isBuffer(value)) yield [field.toString(), value];
-  }
-}
-
-function strings(reply: RespValue): string[] {
-  if (!Array.isArray(reply)) return [];
-  const out: string[] = [];
-  for (const v of reply) if (Buffer.isBuffer(v)) out.push(v.toString());
-  return out;
 }

@@ -1,0 +1,114 @@
+import type { StoredClient, StoredMessage, StoredSubscription } from '../hooks.js';
+import type { SysInfo } from '../system.js';
+import { decodeClient, decodeMessage, decodeSubscription, type MessageRecord } from './records.js';
+import type { RedisClient } from './redis-client.js';
+import { pairs, type StoreKeys, SYS_COUNTERS } from './redis-keys.js';
+
+/** What a store holds, as the broker's `onStored*` loaders return it. */
+export interface LoadedState {
+  clients: StoredClient[];
+  subscriptions: StoredSubscription[];
+  /** Per session: unacknowledged in-flight messages first (in the order sent), then the queue. */
+  queued: Array<StoredMessage & { clientId: string }>;
+  /** Unexpired retained messages. */
+  retained: StoredMessage[];
+  sys: Partial<SysInfo> | undefined;
+  /** Every stored client id and retained topic, including those skipped or expired. */
+  storedIds: string[];
+  storedTopics: string[];
+}
+
+/** Called for a stored entry that cannot be decoded; loading goes on without it. */
+export type SkipEntry = (what: string, name: string, error: unknown) => void;
+
+/**
+ * Reads a store's whole state: three reads, then three per stored session, all pipelined. An entry
+ * that does not decode is reported to `skip` and left out rather than failing the start.
+ */
+export async function loadState(redis: RedisClient, keys: StoreKeys, skip: SkipEntry): Promise<LoadedState> {
+  const now = Date.now();
+  const [clientsReply, retainedReply, sysReply] = await Promise.all([
+    redis.command(['HGETALL', keys.clients]),
+    redis.command(['HGETALL', keys.retained]),
+    redis.command(['HGETALL', keys.sys]),
+  ]);
+  const state: LoadedState = {
+    clients: [],
+    subscriptions: [],
+    queued: [],
+    retained: [],
+    sys: undefined,
+    storedIds: [],
+    storedTopics: [],
+  };
+
+  for (const [id, value] of pairs(clientsReply)) {
+    state.storedIds.push(id);
+    try {
+      state.clients.push(decodeClient(id, value.toString(), now));
+    } catch (error) {
+      skip('session', id, error);
+    }
+  }
+  const perClient = await Promise.all(
+    state.clients.map((c) =>
+      Promise.all([
+        redis.command(['HGETALL', keys.subs(c.clientId)]),
+        redis.command(['HGETALL', keys.inflight(c.clientId)]),
+        redis.command(['LRANGE', keys.queue(c.clientId), 0, -1]),
+      ]),
+    ),
+  );
+  for (let i = 0; i < perClient.length; i++) {
+    const clientId = state.clients[i]!.clientId;
+    const [subs, inflight, queue] = perClient[i]!;
+    for (const [filter, value] of pairs(subs)) {
+      try {
+        state.subscriptions.push(decodeSubscription(clientId, filter, value.toString()));
+      } catch (error) {
+        skip('subscription', `${clientId} ${filter}`, error);
+      }
+    }
+    const unacknowledged: MessageRecord[] = [];
+    for (const [packetId, value] of pairs(inflight)) {
+      try {
+        const record = decodeMessage(value);
+        // Delivered already once the flow reached PUBREL: sending it again would break exactly once.
+        if (!record.released) unacknowledged.push(record);
+      } catch (error) {
+        skip('in-flight message', `${clientId} ${packetId}`, error);
+      }
+    }
+    unacknowledged.sort((a, b) => a.order - b.order);
+    for (const r of unacknowledged) state.queued.push({ ...r.message, clientId });
+    for (const value of Array.isArray(queue) ? queue : []) {
+      if (!Buffer.isBuffer(value)) continue;
+      try {
+        state.queued.push({ ...decodeMessage(value).message, clientId });
+      } catch (error) {
+        skip('queued message', clientId, error);
+      }
+    }
+  }
+  for (const [topic, value] of pairs(retainedReply)) {
+    state.storedTopics.push(topic);
+    try {
+      const { message } = decodeMessage(value);
+      const expiresAt = message.expiresAt ?? 0;
+      if (expiresAt === 0 || expiresAt > now) state.retained.push({ ...message, retain: true });
+    } catch (error) {
+      skip('retained message', topic, error);
+    }
+  }
+  const sys: Record<string, number> = {};
+  let any = false;
+  for (const [name, value] of pairs(sysReply)) {
+    const n = Number(value.toString());
+    if ((SYS_COUNTERS as readonly string[]).includes(name) && Number.isFinite(n)) {
+      sys[name] = n;
+      any = true;
+    }
+  }
+  if (any) state.sys = sys as Partial<SysInfo>;
+  return state;
+}
