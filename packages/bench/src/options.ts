@@ -179,6 +179,11 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
     if (fleet.numMessages === 0 && fleet.durationMs <= 0) {
       throw new OptionError('give --num-messages or --duration, or publishing would never end');
     }
+    if (fleet.publishers === 0 && scenario !== 'pub') {
+      throw new OptionError(
+        `the ${scenario} scenario needs at least one publisher: its subscribers only check the run's own messages`,
+      );
+    }
     if (fleet.publishers === 0 && fleet.subscribers === 0)
       throw new OptionError('nothing to run: no publishers and no subscribers');
     out.fleet = fleet;

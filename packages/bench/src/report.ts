@@ -6,6 +6,10 @@ const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const fixed = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
 const n = (v: number) => number.format(v);
 
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 function versionName(v: number): string {
   return v === 5 ? 'MQTT 5' : 'MQTT 3.1.1';
 }
@@ -27,7 +31,7 @@ export function describeRun(r: RunResult): string {
       ? `${c.publishers} workers × ${c.messagesPerPublisher} messages`
       : r.scenario === 'conn'
         ? `${r.connections.attempted} connections`
-        : `${c.publishers} publishers → ${c.subscribers} subscribers`,
+        : `${plural(c.publishers, 'publisher')} → ${plural(c.subscribers, 'subscriber')}`,
     c.rate ? `${n(c.rate)} msg/s target` : null,
     c.clean ? null : 'persistent sessions',
     `${c.workers} thread${c.workers === 1 ? '' : 's'}`,
