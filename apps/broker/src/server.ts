@@ -1,4 +1,4 @@
-import { Broker, type BrokerOptions, Ledger, LedgerHook, ListenerLimitsHook } from '@x/broker';
+import { Broker, type BrokerOptions, Ledger, LedgerHook, ListenerLimitsHook, RedisStore } from '@x/broker';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
 import { loadConfigFile } from './config/load.js';
@@ -41,6 +41,15 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   broker.addHook(ledgerHook);
   if (config.listeners.some((l) => l.maxPacketSize !== undefined))
     broker.addHook(new ListenerLimitsHook(broker));
+  const store =
+    config.storage.type === 'redis'
+      ? new RedisStore(broker, {
+          url: config.storage.url,
+          ...(config.storage.prefix !== undefined ? { prefix: config.storage.prefix } : {}),
+          logger: log,
+        })
+      : undefined;
+  if (store) broker.addHook(store);
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);
@@ -103,7 +112,13 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
         resolve();
       }, config.shutdownTimeout);
       timer.unref();
-      broker.close().then(
+      const began = Date.now();
+      const shutdown = async () => {
+        await broker.close();
+        // The store's last writes are confirmed by Redis before the process goes.
+        if (store) await store.close(Math.max(0, config.shutdownTimeout - (Date.now() - began)));
+      };
+      shutdown().then(
         () => {
           clearTimeout(timer);
           log.info({}, 'stopped');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
+import { freePort, requireServer, type SpawnedServer, spawnServer, startRedis } from '@x/test-helpers';
 import mqtt, { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
@@ -434,4 +434,43 @@ describe('mqtt-broker binary: serving', () => {
       await server.stop(2000);
     }
   });
+
+  const redis = requireServer('redis-server');
+  it.skipIf(redis.skip)(
+    `keeps persistent sessions in Redis across a graceful restart (--storage redis://…)${redis.skip ? ` (skipped: ${redis.reason})` : ''}`,
+    async () => {
+      const store = await startRedis();
+      try {
+        const port = await freePort();
+        const args = ['--tcp', `127.0.0.1:${port}`, '--ws', 'off', '--http', 'off', '--storage', store.url];
+        const url = `mqtt://127.0.0.1:${port}`;
+        let server = await startBinary(args, port);
+        const keeper = { clientId: 'keeper', clean: false, protocolVersion: 4 as const, reconnectPeriod: 0 };
+        const first = await mqtt.connectAsync(url, keeper);
+        await first.subscribeAsync('kept/#', { qos: 1 });
+        await first.endAsync();
+        const publisher = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+        await publisher.publishAsync('kept/one', 'survives a restart', { qos: 1 });
+        await publisher.endAsync();
+        server.process.kill('SIGTERM');
+        expect(await exited(server)).toBe(0);
+
+        server = await startBinary(args, port);
+        try {
+          const again = mqtt.connect(url, keeper);
+          const message = new Promise<string>((resolve) =>
+            again.once('message', (topic, payload) => resolve(`${topic}:${payload}`)),
+          );
+          const connack = await new Promise<mqtt.IConnackPacket>((resolve) => again.once('connect', resolve));
+          expect(connack.sessionPresent).toBe(true);
+          expect(await message).toBe('kept/one:survives a restart');
+          await again.endAsync();
+        } finally {
+          await server.stop(2000);
+        }
+      } finally {
+        await store.stop();
+      }
+    },
+  );
 });

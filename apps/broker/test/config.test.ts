@@ -144,6 +144,20 @@ describe('config file', () => {
     );
   });
 
+  it('reads a Redis storage section, and masks its password when printing', () => {
+    const config = parseConfig(
+      'storage:\n  type: redis\n  url: redis://:pw@127.0.0.1:6379/1\n  prefix: "b1:"\n',
+    );
+    expect(config.storage).toEqual({ type: 'redis', url: 'redis://:pw@127.0.0.1:6379/1', prefix: 'b1:' });
+    expect(printableConfig(config)).toContain('url: redis://***@127.0.0.1:6379/1');
+    expect(configError('storage:\n  type: memory\n  url: redis://x\n').message).toContain(
+      'broker.yaml:3:3: storage.url: unknown key "url" in storage',
+    );
+    expect(configError('storage:\n  type: redis\n  url: http://x\n').message).toContain(
+      'storage.url: url must start with redis://',
+    );
+  });
+
   it('names the file it cannot read', () => {
     expect(() => loadConfigFile('/nonexistent/broker.yaml')).toThrow(
       /\/nonexistent\/broker\.yaml: cannot read/,
@@ -196,7 +210,13 @@ describe('flags', () => {
   });
 
   it('rejects unknown storage and log levels', () => {
-    expect(() => applyFlags(defaultConfig(), { storage: 'redis' })).toThrow(/only storage is "memory"/);
+    expect(() => applyFlags(defaultConfig(), { storage: 'redis' })).toThrow(
+      /--storage redis: expected "memory" or a redis:\/\//,
+    );
+    expect(applyFlags(defaultConfig(), { storage: 'redis://127.0.0.1:6380/2' }).storage).toEqual({
+      type: 'redis',
+      url: 'redis://127.0.0.1:6380/2',
+    });
     expect(() => applyFlags(defaultConfig(), { logLevel: 'loud' })).toThrow(/--log-level loud/);
   });
 });

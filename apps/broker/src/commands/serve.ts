@@ -42,7 +42,10 @@ export function configureServe(program: Command): Command {
         'MQTT_BROKER_HTTP_TOKEN',
       ),
     )
-    .addOption(new Option('--storage <kind>', 'session and retained message storage').choices(['memory']))
+    .option(
+      '--storage <memory|redis://host:port>',
+      'where sessions and retained messages are kept (default memory)',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level (default info)')
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

@@ -144,8 +144,14 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     config.http = { ...config.http, token: flags.httpToken };
     delete config.http.tokenFile;
   }
-  if (flags.storage !== undefined && flags.storage !== 'memory') {
-    throw new FlagError(`--storage ${flags.storage}: the only storage is "memory"`);
+  if (flags.storage !== undefined) {
+    if (flags.storage === 'memory') config.storage = { type: 'memory' };
+    else if (/^redis:\/\//.test(flags.storage)) {
+      const prefix = config.storage.type === 'redis' ? config.storage.prefix : undefined;
+      config.storage = { type: 'redis', url: flags.storage, ...(prefix !== undefined ? { prefix } : {}) };
+    } else {
+      throw new FlagError(`--storage ${flags.storage}: expected "memory" or a redis://host:port[/db] URL`);
+    }
   }
   if (flags.logLevel !== undefined) {
     if (!LogLevels.includes(flags.logLevel as LogLevel)) {

@@ -6,5 +6,6 @@ export function printableConfig(config: Config): string {
   const copy = structuredClone(config) as Config;
   if (copy.http && copy.http.token !== undefined) copy.http.token = '***';
   for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
+  if (copy.storage.type === 'redis') copy.storage.url = copy.storage.url.replace(/\/\/([^@/]*)@/, '//***@');
   return stringify(copy);
 }

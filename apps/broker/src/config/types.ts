@@ -88,10 +88,11 @@ export interface CoreConfig {
   sharedSubscriptionStrategy?: 'round-robin' | 'random';
 }
 
-export interface StorageConfig {
-  /** Only `memory` exists today: sessions and retained messages live as long as the process. */
-  type: 'memory';
-}
+export type StorageConfig =
+  /** Sessions and retained messages live as long as the process. */
+  | { type: 'memory' }
+  /** Kept in Redis too, so persistent sessions, queued and retained messages survive a restart. */
+  | { type: 'redis'; url: string; prefix?: string };
 
 /** The whole effective configuration of `mqtt-broker`. */
 export interface Config {

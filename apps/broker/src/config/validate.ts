@@ -285,8 +285,16 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
   if (raw.auth !== undefined) config.auth = readAuth(r, raw.auth);
   if (raw.broker !== undefined) config.broker = readCore(r, raw.broker);
   if (raw.storage !== undefined) {
-    const storage = r.object(raw.storage, ['storage'], ['type'], 'storage');
-    if (storage) r.choice(storage, 'type', ['storage'], ['memory'] as const);
+    const type = isRecord(raw.storage) ? raw.storage.type : undefined;
+    const keys = type === 'redis' ? ['type', 'url', 'prefix'] : ['type'];
+    const storage = r.object(raw.storage, ['storage'], keys, 'storage');
+    const kind = storage ? r.choice(storage, 'type', ['storage'], ['memory', 'redis'] as const) : undefined;
+    if (storage && kind === 'redis') {
+      const url = r.string(storage, 'url', ['storage']) ?? 'redis://127.0.0.1:6379';
+      if (!/^rediss?:\/\//.test(url)) r.fail(['storage', 'url'], 'url must start with redis://');
+      const prefix = r.string(storage, 'prefix', ['storage']);
+      config.storage = { type: 'redis', url, ...(prefix !== undefined ? { prefix } : {}) };
+    }
   }
   if (raw.log !== undefined) {
     const log = r.object(raw.log, ['log'], ['level', 'format'], 'log');
