@@ -281,10 +281,31 @@ export class Broker {
 
   #flush = (): void => {
     this.#flushScheduled = false;
+    this.tickBytes = 0;
     const clients = this.#toFlush;
     this.#toFlush = [];
     for (const client of clients) client.flush();
   };
+
+  /** @internal Bytes written to clients since the last flush. */
+  tickBytes = 0;
+  #toResume: Client[] = [];
+
+  /** @internal True when this tick's output exceeds `maxBytesPerTick`: publishers are paused. */
+  get overloaded(): boolean {
+    return this.tickBytes > this.options.maxBytesPerTick;
+  }
+
+  /** @internal Resumes a paused publisher once the event loop has turned (writes handed over). */
+  resumeLater(client: Client): void {
+    if (this.#toResume.push(client) === 1) {
+      setImmediate(() => {
+        const clients = this.#toResume;
+        this.#toResume = [];
+        for (const c of clients) if (c.state !== 'closed') c.resume();
+      });
+    }
+  }
 
   /** @internal The client's socket drained: send what its session queued. */
   drained(client: Client): void {

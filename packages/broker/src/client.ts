@@ -127,6 +127,7 @@ export class Client {
     } else this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
     this.#broker.stats.bytesSent += bytes.length;
+    this.#broker.tickBytes += bytes.length;
   }
 
   /** @internal Called once per tick by the broker for clients written to. */
@@ -212,7 +213,7 @@ export class Client {
   }
 
   resume(): void {
-    if (this.#backlog === undefined) this.#stream.resume();
+    if (this.#backlog === undefined && !this.#readPaused) this.#stream.resume();
   }
 
   /** @internal Marks a normal, client-requested disconnection (no will). */
@@ -256,6 +257,13 @@ export class Client {
     ) {
       this.#readPaused = true;
       this.#stream.pause();
+      this.#broker.stats.readPauses++;
+    } else if (this.#broker.overloaded) {
+      // This tick already produced more output than the broker hands to sockets at once: stop
+      // reading this publisher until the writes are out, instead of queueing in memory.
+      this.#stream.pause();
+      this.#broker.stats.readPauses++;
+      this.#broker.resumeLater(this);
     }
   }
 

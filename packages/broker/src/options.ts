@@ -17,6 +17,11 @@ export interface BrokerOptions {
    * are dropped and QoS 1/2 messages wait in its session queue. Default 1 MiB.
    */
   maxOutboundBytes?: number;
+  /**
+   * Output bytes one tick may produce before the broker stops reading from publishers until the
+   * writes are out (fan-out backpressure instead of an in-memory queue). Default 16 MiB.
+   */
+  maxBytesPerTick?: number;
   /** Milliseconds a new connection may take to send CONNECT. Default 10 000. */
   connectTimeout?: number;
   /**
@@ -59,6 +64,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     maxInflight: options.maxInflight ?? 32,
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
     maxOutboundBytes: options.maxOutboundBytes ?? 1024 * 1024,
+    maxBytesPerTick: options.maxBytesPerTick ?? 16 * 1024 * 1024,
     connectTimeout: options.connectTimeout ?? 10_000,
     maxKeepAlive: options.maxKeepAlive,
     maxSessionExpiry: options.maxSessionExpiry ?? 0xffffffff,

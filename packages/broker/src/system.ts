@@ -21,6 +21,8 @@ export interface SysInfo {
   publishDropped: number;
   /** Connections accepted since start. */
   connectionsTotal: number;
+  /** Times reading from a client was paused for backpressure (its replies, or the broker's output). */
+  readPauses: number;
 }
 
 export function newSysInfo(version: string): SysInfo {
@@ -39,6 +41,7 @@ export function newSysInfo(version: string): SysInfo {
     inflight: 0,
     publishDropped: 0,
     connectionsTotal: 0,
+    readPauses: 0,
   };
 }
 
@@ -58,6 +61,7 @@ const topics: Array<[string, (info: SysInfo, now: number) => string | number]> =
   ['messages/inflight', (i) => i.inflight],
   ['messages/dropped', (i) => i.publishDropped],
   ['connections/total', (i) => i.connectionsTotal],
+  ['load/reads paused', (i) => i.readPauses],
 ];
 
 /** Refreshes the derived figures and publishes every `$SYS/broker/...` topic as a retained message. */

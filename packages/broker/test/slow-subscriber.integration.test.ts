@@ -1,3 +1,4 @@
+import { encode } from '@x/packets';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DropReason } from '../src/index.js';
@@ -70,4 +71,36 @@ describe('a slow or frozen subscriber never stalls the others (user-pain-points 
     frozen1.close();
     await Promise.all([fast.endAsync(), publisher.endAsync()]);
   }, 60_000);
+});
+
+describe('fan-out backpressure on publishers', () => {
+  it('stops reading from a publisher while a tick’s output is over maxBytesPerTick, and loses nothing', async () => {
+    const b = await startTestBroker({ maxBytesPerTick: 8 * 1024 });
+    try {
+      const subscribers = await Promise.all(
+        [1, 2, 3, 4, 5].map((i) => mqtt.connectAsync(b.url, { clientId: `fan-${i}`, reconnectPeriod: 0 })),
+      );
+      const counts = subscribers.map(() => 0);
+      for (const [i, s] of subscribers.entries()) {
+        s.on('message', () => {
+          counts[i]!++;
+        });
+      }
+      for (const s of subscribers) await s.subscribeAsync('fan/t', { qos: 0 });
+      const publisher = await RawClient.connect(b.port, { clientId: 'fan-pub' }, 4);
+      const one = encode(
+        { type: 'publish', topic: 'fan/t', payload: Buffer.alloc(200), qos: 0, retain: false, dup: false },
+        4,
+      );
+      // Many small writes, so the broker sees many chunks and must pause between them.
+      for (let i = 0; i < 2000; i++) publisher.socket.write(one);
+      await until(() => counts.every((n) => n === 2000), 20_000, 'every subscriber to get every message');
+      expect(b.broker.stats.readPauses).toBeGreaterThan(0);
+      expect(b.broker.stats.publishDropped).toBe(0);
+      publisher.close();
+      await Promise.all(subscribers.map((s) => s.endAsync()));
+    } finally {
+      await b.close();
+    }
+  }, 40_000);
 });
