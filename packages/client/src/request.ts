@@ -29,6 +29,7 @@ export interface RequestHost {
 }
 
 interface Pending {
+  responseTopic: string;
   resolve: (message: Message) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -82,7 +83,7 @@ export class RequestTracker {
           ),
         );
       }, timeout);
-      this.#pending.set(key, { resolve, reject, timer });
+      this.#pending.set(key, { responseTopic, resolve, reject, timer });
     });
     const correlationData = new TextEncoder().encode(key);
     this.#host
@@ -96,9 +97,11 @@ export class RequestTracker {
     if (this.#pending.size === 0) return false;
     const data = message.properties?.correlationData;
     if (!data) return false;
-    const pending = this.#settle(toText(data));
-    if (!pending) return false;
-    pending.resolve(message);
+    // Same correlation data on another topic is not the answer: it may be the request itself,
+    // when the requester also subscribes to the request topic.
+    const key = toText(data);
+    if (this.#pending.get(key)?.responseTopic !== message.topic) return false;
+    (this.#settle(key) as Pending).resolve(message);
     return true;
   }
 

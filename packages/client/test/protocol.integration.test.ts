@@ -353,6 +353,8 @@ describe('request/response (MQTT 5) against our broker', () => {
       service.on('message', (m) => {
         void service.respond(m, `now:${m.text()}`);
       });
+      // The caller also hears its own request (same correlation data): that is not the answer.
+      await caller.subscribe('svc/#');
       const response = await caller.request('svc/time', 'please', { timeout: 5_000 });
       expect(response.text()).toBe('now:please');
       await expect(caller.request('svc/nobody-home', 'x', { timeout: 100 })).rejects.toMatchObject({
