@@ -550,6 +550,28 @@ export class Broker {
         session.queue.push({ message, qos: m.qos, retain: m.retain, subscriptionIds: undefined });
       }
     }
+    for (const h of this.hooks.on.onStoredInflightMessages) {
+      for (const m of await h.onStoredInflightMessages!()) {
+        const session = this.sessions.get(m.clientId);
+        if (session === undefined || session.inflight.get(m.packetId) !== undefined) continue;
+        const message: Message = {
+          topic: m.topic,
+          payload: m.payload,
+          qos: m.qos,
+          retain: m.retain,
+          properties: m.properties,
+          expiresAt: m.expiresAt ?? 0,
+          origin: '',
+          owned: true,
+        };
+        session.inflight.add({
+          packetId: m.packetId,
+          delivery: { message, qos: m.qos, retain: m.retain, subscriptionIds: undefined },
+          state: m.pubrel ? 'pubrel' : 'publish',
+          resends: 0,
+        });
+      }
+    }
     for (const h of this.hooks.on.onStoredSysInfo) {
       const info = await h.onStoredSysInfo!();
       if (info) Object.assign(this.stats, info, { version: BROKER_VERSION });

@@ -167,6 +167,13 @@ export interface Hook {
   onStoredRetainedMessages?(): MaybePromise<StoredMessage[]>;
   /** Store: queued messages per client id to restore at start. */
   onStoredQueuedMessages?(): MaybePromise<Array<StoredMessage & { clientId: string }>>;
+  /**
+   * Store: outbound QoS 1/2 messages that were in flight per client id, to re-send with DUP when the
+   * session resumes (`pubrel: true` for QoS 2 flows that had reached PUBREL).
+   */
+  onStoredInflightMessages?(): MaybePromise<
+    Array<StoredMessage & { clientId: string; packetId: number; pubrel?: boolean }>
+  >;
   /** Store: $SYS counters to restore at start. */
   onStoredSysInfo?(): MaybePromise<Partial<SysInfo> | undefined>;
 }
@@ -210,6 +217,7 @@ const events: HookEvent[] = [
   'onStoredSubscriptions',
   'onStoredRetainedMessages',
   'onStoredQueuedMessages',
+  'onStoredInflightMessages',
   'onStoredSysInfo',
 ];
 

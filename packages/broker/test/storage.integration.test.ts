@@ -23,6 +23,25 @@ describe('storage hooks restore state at start', () => {
       onStoredQueuedMessages: async () => [
         { clientId: 'stored', topic: 'st/queued', payload: Buffer.from('q'), qos: 1, retain: false },
       ],
+      onStoredInflightMessages: () => [
+        {
+          clientId: 'stored',
+          packetId: 300,
+          topic: 'st/inflight',
+          payload: Buffer.from('i'),
+          qos: 1,
+          retain: false,
+        },
+        {
+          clientId: 'stored',
+          packetId: 301,
+          topic: 'st/rel',
+          payload: Buffer.from('p'),
+          qos: 2,
+          retain: false,
+          pubrel: true,
+        },
+      ],
       onStoredRetainedMessages: () => [
         { topic: 'st/retained', payload: Buffer.from('r'), qos: 0, retain: true },
       ],
@@ -43,6 +62,10 @@ describe('storage hooks restore state at start', () => {
         properties: { sessionExpiryInterval: 60 },
       });
       expect((await c.next('connack')).sessionPresent).toBe(true);
+      // In-flight messages first, re-sent as they were (PUBLISH with DUP, PUBREL), then the queue.
+      const inflight = await c.next('publish');
+      expect([inflight.topic, inflight.packetId, inflight.dup]).toEqual(['st/inflight', 300, true]);
+      expect((await c.next('pubrel')).packetId).toBe(301);
       const first = await c.next('publish');
       const second = await c.next('publish');
       expect([first.topic, second.topic]).toEqual(['st/queued', 'st/live']);
