@@ -396,6 +396,71 @@ describe.skipIf(redisServer.skip)(
       }
     });
 
+    it('after a crash (no graceful close) the sessions that were online come back, expiring from the restart', async () => {
+      const prefix = 'crash:';
+      const first = await startWithStore({ url: redis.url, prefix });
+      let second: Running | undefined;
+      try {
+        const online = await connectMqtt(first.url, {
+          clientId: 'online',
+          protocolVersion: 5,
+          properties: { sessionExpiryInterval: 30 },
+        });
+        await online.subscribeAsync({ 'c/#': { qos: 1 }, '$share/g/c/s': { qos: 1 } });
+        await first.store.flush();
+        // The crash: the store's connection goes before the broker can write anything more.
+        await first.store.redis.close();
+        await first.broker.close();
+        online.end(true);
+
+        const before = Date.now();
+        second = await startWithStore({ url: redis.url, prefix });
+        const session = second.broker.sessions.get('online');
+        expect([...(session?.subscriptions.keys() ?? [])].sort()).toEqual(['$share/g/c/s', 'c/#']);
+        expect(session!.expiresAt).toBeGreaterThanOrEqual(before + 30_000);
+        const again = await connectMqtt(second.url, {
+          clientId: 'online',
+          protocolVersion: 5,
+          clean: false,
+          properties: { sessionExpiryInterval: 30 },
+        });
+        expect(again.sessionPresent).toBe(true);
+        second.broker.publish('c/s', 'shared', { qos: 1 });
+        second.broker.publish('c/x', 'direct', { qos: 1 });
+        await until(() => again.got.length === 3, 3000, 'deliveries');
+        expect(again.got.map((m) => m.topic).sort()).toEqual(['c/s', 'c/s', 'c/x']);
+        await again.endAsync();
+      } finally {
+        await first.close();
+        await second?.close();
+      }
+    });
+
+    it('malformed stored entries are skipped with a warning, the rest loads', async () => {
+      const prefix = 'garbage:';
+      const good = JSON.stringify({ v: 4, e: 0xffffffff, d: Date.now(), o: 0 });
+      await control.command(['HSET', `${prefix}clients`, 'bad', 'not json', 'good', good]);
+      await control.command(['HSET', `${prefix}subs:good`, 'ok/#', '{"q":1,"rh":0}', 'bad/#', '{"q":9}']);
+      await control.command(['RPUSH', `${prefix}queue:good`, 'garbage']);
+      await control.command(['HSET', `${prefix}retained`, 'r', Buffer.from([1, 2, 3])]);
+      const logger = recordingLogger();
+      const b = await startWithStore({ url: redis.url, prefix }, { logger });
+      try {
+        expect([...b.broker.sessions.keys()]).toEqual(['good']);
+        expect([...b.broker.sessions.get('good')!.subscriptions.keys()]).toEqual(['ok/#']);
+        expect(b.broker.retained.size).toBe(0);
+        const skipped = logger.lines.filter((l) => l.includes('is malformed and was skipped'));
+        expect(skipped).toHaveLength(4);
+        // What the broker dropped is deleted from Redis after the start.
+        await b.store.flush();
+        expect(await control.command(['HEXISTS', `${prefix}clients`, 'bad'])).toBe(0);
+        expect(await control.command(['HLEN', `${prefix}retained`])).toBe(0);
+        expect(await control.command(['HKEYS', `${prefix}subs:good`])).toEqual([Buffer.from('ok/#')]);
+      } finally {
+        await b.close();
+      }
+    });
+
     it('start fails with a clear error when Redis cannot be reached', async () => {
       const broker = new Broker({ logger: recordingLogger(), sysInterval: 0 });
       const store = new RedisStore(broker, { url: 'redis://127.0.0.1:1', connectTimeout: 300 });

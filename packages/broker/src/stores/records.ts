@@ -52,7 +52,14 @@ export function encodeMessage(
       ...(message.qos > 0 ? { packetId: 1 } : {}),
       ...(message.properties ? { properties: message.properties } : {}),
     };
-    body = encode(packet, 5);
+    try {
+      body = encode(packet, 5);
+    } catch {
+      // Properties the codec refuses can only come from the host application (clients' packets
+      // were decoded by the same codec): keep the message itself rather than lose it.
+      const { properties: _dropped, ...bare } = packet;
+      body = encode(bare, 5);
+    }
     publishBytes.set(message, body);
   }
   const record = Buffer.allocUnsafe(HEADER + body.length);

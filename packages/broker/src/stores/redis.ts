@@ -307,7 +307,12 @@ export class RedisStore implements Hook {
 
   #onTick = (): void => {
     this.#scheduled = false;
-    this.#write(false);
+    try {
+      this.#write(false);
+    } catch (error) {
+      // A bug here must not take the broker down with it.
+      this.#log.error({ store: this.id, error: (error as Error).message }, 'Redis store: write failed');
+    }
   };
 
   /**
@@ -399,7 +404,7 @@ export class RedisStore implements Hook {
     if (this.#retryTimer !== undefined || this.#closing !== undefined) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      this.#write(false);
+      this.#onTick();
     }, 20);
     this.#retryTimer.unref();
   }
