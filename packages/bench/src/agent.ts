@@ -1,13 +1,9 @@
 import { SubscriberLedger, type TallyMap } from './accounting.js';
-import {
-  BenchConnection,
-  type BenchPublisher,
-  type ConnectionOptions,
-  type DeliverySink,
-} from './connection.js';
+import { BenchConnection, type ConnectionOptions, type DeliverySink } from './connection.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import { monotonicNs, PAYLOAD_HEADER_SIZE, writePayloadTemplate } from './payload.js';
 import type { AgentPlan } from './plan.js';
+import { BenchPublisher } from './publisher.js';
 import { runStressWorker } from './scenarios/stress-worker.js';
 import type { StresserWorkerResult } from './stresser-summary.js';
 import { parseBroker, resolveTls } from './transports.js';
@@ -126,6 +122,12 @@ export class Agent {
   lastSendNs = 0;
   lastDeliveryNs = 0;
   overruns = 0;
+  /** Messages sent by stress workers (each reaches exactly its own subscriber). */
+  stressSent = 0;
+  /** Messages sent per stress publisher id. */
+  readonly stressSentBy: Record<number, number> = {};
+  /** QoS 1/2 flows of stress publishers that completed. */
+  stressAcknowledged = 0;
   #stopped = false;
   #stopReason: 'timeout' | 'interrupted' = 'timeout';
   #ticker: NodeJS.Timeout | null = null;
@@ -287,7 +289,7 @@ export class Agent {
         await this.rampUp(fleet.subscribers + i, startNs);
         const connection = await this.connect(`${c.clientIdPrefix}-pub-${i}`);
         if (!connection) return;
-        const publisher = connection.publisher({
+        const publisher = new BenchPublisher(connection, {
           topic: this.topicOf(i),
           qos: c.publisherQos,
           retain: c.retain,
@@ -505,11 +507,6 @@ export class Agent {
     };
   }
 
-  /** Messages sent by stress workers (each reaches exactly its own subscriber). */
-  stressSent = 0;
-  /** Publisher ids and counts of stress workers. */
-  readonly stressSentBy: Record<number, number> = {};
-
   /** Stops publishing and connecting; pending waits return at once. */
   stop(reason: 'timeout' | 'interrupted'): void {
     if (this.#stopped) return;
@@ -562,6 +559,4 @@ export class Agent {
       errors: this.errors,
     };
   }
-
-  stressAcknowledged = 0;
 }

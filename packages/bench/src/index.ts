@@ -9,11 +9,10 @@ export {
 } from './accounting.js';
 export {
   BenchConnection,
-  BenchPublisher,
   ConnectError,
   type ConnectionOptions,
   type DeliverySink,
-  type PublisherOptions,
+  type PublishFlows,
 } from './connection.js';
 export { fanoutOf, type Progress, type RunHooks, runScenario } from './coordinator.js';
 export { FrameError, FrameReader } from './frames.js';
@@ -29,6 +28,7 @@ export {
   writePayloadTemplate,
 } from './payload.js';
 export type { CommonOptions, ConnOptions, FleetOptions, StressOptions } from './plan.js';
+export { BenchPublisher, type PublisherOptions } from './publisher.js';
 export { CSV_COLUMNS, describeRun, formatProgress, formatSummary, toCsv, toCsvRow } from './report.js';
 export {
   type ConnectionSummary,

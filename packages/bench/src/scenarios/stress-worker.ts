@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import type { Agent, AgentSink } from '../agent.js';
-import type { BenchPublisher, DeliverySink } from '../connection.js';
+import type { DeliverySink } from '../connection.js';
 import { monotonicNs } from '../payload.js';
+import { BenchPublisher } from '../publisher.js';
 import { StresserEvent, type StresserWorkerResult } from '../stresser-summary.js';
 
 /** Counts one stresser worker's deliveries and notes when the last one arrived. */
@@ -113,7 +114,7 @@ export async function runStressWorker(agent: Agent, w: number): Promise<Stresser
       result.event = agent.stopped ? stopEvent() : StresserEvent.connectFailed;
       return result;
     }
-    const publisher = connection.publisher({
+    const publisher = new BenchPublisher(connection, {
       topic,
       qos: c.publisherQos,
       retain: c.retain,
