@@ -59,6 +59,7 @@ export function createListeners(config: Config): Listener[] {
           host: listener.host,
           port: listener.port,
           path: listener.path,
+          ...(listener.trustProxy !== undefined ? { trustProxy: listener.trustProxy } : {}),
           ...limits,
         });
       case 'wss':
@@ -67,6 +68,7 @@ export function createListeners(config: Config): Listener[] {
           host: listener.host,
           port: listener.port,
           path: listener.path,
+          ...(listener.trustProxy !== undefined ? { trustProxy: listener.trustProxy } : {}),
           tls: tlsOf(listener),
           ...limits,
         });

@@ -197,6 +197,28 @@ describe('WebSocket listener', () => {
     }
   });
 
+  it('takes the client address from X-Forwarded-For only when told to trust the proxy', async () => {
+    const addresses: string[] = [];
+    for (const trustProxy of [false, true]) {
+      const listener = new WebSocketListener({ port: 0, trustProxy });
+      const broker = await startBroker(listener);
+      try {
+        const socket = new WebSocket(`ws://127.0.0.1:${listener.port}/mqtt`, ['mqtt'], {
+          headers: { 'x-forwarded-for': '10.1.2.3, 192.168.0.1' },
+        });
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(connectV5(`proxied-${trustProxy}`));
+        await new Promise((resolve) => socket.once('message', resolve));
+        addresses.push(broker.client(`proxied-${trustProxy}`)?.remoteAddress ?? '');
+        socket.close();
+      } finally {
+        await broker.close();
+      }
+    }
+    expect(addresses[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(addresses[1]).toBe('10.1.2.3:0');
+  });
+
   it('serves any path when configured so', async () => {
     const listener = new WebSocketListener({ port: 0, path: null });
     const broker = await startBroker(listener);

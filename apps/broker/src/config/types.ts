@@ -28,8 +28,9 @@ export interface TlsFiles {
 export type ListenerConfig =
   | ({ type: 'tcp'; host: string; port: number } & ListenerLimits)
   | ({ type: 'tls'; host: string; port: number } & TlsFiles & ListenerLimits)
-  | ({ type: 'ws'; host: string; port: number; path: string } & ListenerLimits)
-  | ({ type: 'wss'; host: string; port: number; path: string } & TlsFiles & ListenerLimits)
+  | ({ type: 'ws'; host: string; port: number; path: string; trustProxy?: boolean } & ListenerLimits)
+  | ({ type: 'wss'; host: string; port: number; path: string; trustProxy?: boolean } & TlsFiles &
+      ListenerLimits)
   | ({ type: 'unix'; path: string } & ListenerLimits);
 
 export type ListenerType = ListenerConfig['type'];

@@ -93,8 +93,8 @@ const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnA
 const LISTENER_KEYS = {
   tcp: ['type', 'host', 'port', ...LIMIT_KEYS],
   tls: ['type', 'host', 'port', ...TLS_KEYS, ...LIMIT_KEYS],
-  ws: ['type', 'host', 'port', 'path', ...LIMIT_KEYS],
-  wss: ['type', 'host', 'port', 'path', ...TLS_KEYS, ...LIMIT_KEYS],
+  ws: ['type', 'host', 'port', 'path', 'trustProxy', ...LIMIT_KEYS],
+  wss: ['type', 'host', 'port', 'path', 'trustProxy', ...TLS_KEYS, ...LIMIT_KEYS],
   unix: ['type', 'path', ...LIMIT_KEYS],
 } as const;
 const LISTENER_TYPES = Object.keys(LISTENER_KEYS) as (keyof typeof LISTENER_KEYS)[];
@@ -174,6 +174,8 @@ function readListener(r: Reader, value: unknown, path: Path): ListenerConfig | u
       if (wsPath !== undefined && !wsPath.startsWith('/'))
         r.fail([...path, 'path'], 'path must start with /');
       out.path = wsPath ?? '/mqtt';
+      const trustProxy = r.boolean(raw, 'trustProxy', path);
+      if (trustProxy !== undefined) out.trustProxy = trustProxy;
     }
     if (type === 'tls' || type === 'wss') readTls(r, raw, path, out);
   }
