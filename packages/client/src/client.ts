@@ -1,7 +1,6 @@
 import type {
   AuthPacket,
   ConnackPacket,
-  ConnectPacket,
   DisconnectPacket,
   Packet,
   Properties,
@@ -13,15 +12,17 @@ import type {
   UnsubscribePacket,
 } from '@x/packets';
 import { validateTopicFilter, validateTopicName } from '@x/topics';
+import { answerAuth } from './auth.js';
 import { toBytes } from './bytes.js';
+import { connectPacket, randomClientId } from './connect-packet.js';
 import { Connection, toClientError } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
 import { Inbox } from './inbox.js';
 import type { Message } from './message.js';
 import { MessageStream } from './message-stream.js';
+import { subscribePacket, unsubscribePacket } from './operations.js';
 import type {
-  AuthResponse,
   ClientOptions,
   ConnackInfo,
   DisconnectInfo,
@@ -37,7 +38,13 @@ import { Kind, Outbox, SUCCESS } from './outbox.js';
 import { Backoff } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
 import { OutgoingAliases } from './topic-alias.js';
-import { type Endpoint, type OpenTransport, parseEndpoint, type Transport } from './transports/transport.js';
+import {
+  type Endpoint,
+  type OpenTransport,
+  parseEndpoint,
+  redirectEndpoint,
+  type Transport,
+} from './transports/transport.js';
 
 /** Events of a {@link Client}. */
 export interface ClientEvents {
@@ -71,13 +78,6 @@ interface Handshake {
   connection: Connection;
   resolve: (connack: ConnackPacket) => void;
   reject: (error: Error) => void;
-}
-
-/** `x-` and 16 hex digits: 18 characters, inside v3's limit of 23 [MQTT-3.1.3-5]. */
-function randomClientId(): string {
-  let id = 'x-';
-  for (let i = 0; i < 16; i++) id += Math.floor(Math.random() * 16).toString(16);
-  return id;
 }
 
 /**
@@ -303,30 +303,7 @@ export class Client extends Emitter<ClientEvents> {
     let packet: SubscribePacket;
     try {
       if (this.#state === 'closed') throw closedError();
-      const list = Array.isArray(filters) ? filters : [filters];
-      if (list.length === 0)
-        throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'subscribe: no topic filter');
-      const subscriptions = list.map((item): Subscription => {
-        const sub: Subscription =
-          typeof item === 'string'
-            ? {
-                topicFilter: item,
-                qos: options?.qos ?? 0,
-                noLocal: options?.nl ?? false,
-                retainAsPublished: options?.rap ?? false,
-                retainHandling: options?.rh ?? 0,
-              }
-            : item;
-        validateTopicFilter(sub.topicFilter);
-        if (sub.qos !== 0 && sub.qos !== 1 && sub.qos !== 2) {
-          throw new MqttClientError(
-            ClientErrorCode.INVALID_ARGUMENT,
-            `qos must be 0, 1 or 2, not ${sub.qos}`,
-          );
-        }
-        return sub;
-      });
-      packet = { type: 'subscribe', packetId: 0, subscriptions, properties: options?.properties };
+      packet = subscribePacket(filters, options);
     } catch (error) {
       return Promise.reject(toClientError(error));
     }
@@ -338,11 +315,7 @@ export class Client extends Emitter<ClientEvents> {
     let packet: UnsubscribePacket;
     try {
       if (this.#state === 'closed') throw closedError();
-      const list = Array.isArray(filters) ? filters : [filters];
-      if (list.length === 0)
-        throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'unsubscribe: no topic filter');
-      for (const filter of list) validateTopicFilter(filter);
-      packet = { type: 'unsubscribe', packetId: 0, topicFilters: list, properties: options?.properties };
+      packet = unsubscribePacket(filters, options);
     } catch (error) {
       return Promise.reject(toClientError(error));
     }
@@ -462,39 +435,6 @@ export class Client extends Emitter<ClientEvents> {
     return this.#options.sessionExpiryInterval ?? this.#options.properties?.sessionExpiryInterval ?? 0;
   }
 
-  #connectPacket(): ConnectPacket {
-    const options = this.#options;
-    const v = this.protocolVersion;
-    const clean = options.cleanStart ?? options.clean ?? true;
-    const packet: ConnectPacket = {
-      type: 'connect',
-      protocolVersion: v,
-      clientId: this.#clientId,
-      // After the first connection a resumable session is resumed, not started over.
-      clean: this.#everConnected && this.#resumable ? false : clean,
-      keepalive: options.keepalive ?? 60,
-    };
-    if (options.username !== undefined) packet.username = options.username;
-    if (options.password !== undefined) packet.password = toBytes(options.password);
-    if (options.will) {
-      const will = options.will;
-      packet.will = {
-        topic: will.topic,
-        payload: toBytes(will.payload),
-        qos: will.qos ?? 0,
-        retain: will.retain ?? false,
-        ...(v === 5 && will.properties ? { properties: will.properties } : {}),
-      };
-    }
-    if (v === 5) {
-      const properties: Properties = { ...options.properties };
-      const expiry = this.#sessionExpiry();
-      if (expiry > 0) properties.sessionExpiryInterval = expiry;
-      if (Object.keys(properties).length > 0) packet.properties = properties;
-    }
-    return packet;
-  }
-
   /** One connection attempt: transport, CONNECT, (AUTH exchange), CONNACK. */
   #attempt(): Promise<void> {
     const endpoint = this.#endpoint;
@@ -576,7 +516,14 @@ export class Client extends Emitter<ClientEvents> {
             reject: fail,
           };
           try {
-            conn.send(this.#connectPacket());
+            conn.send(
+              connectPacket(
+                this.#options,
+                this.protocolVersion,
+                this.#clientId,
+                this.#everConnected && this.#resumable,
+              ),
+            );
             conn.flush();
           } catch (error) {
             fail(toClientError(error));
@@ -771,39 +718,9 @@ export class Client extends Emitter<ClientEvents> {
       );
       return;
     }
-    const props = packet.properties;
-    Promise.resolve()
-      .then(() =>
-        handler({
-          reasonCode: packet.reasonCode,
-          authenticationMethod: props?.authenticationMethod,
-          authenticationData: props?.authenticationData,
-          properties: props,
-        }),
-      )
-      .then(
-        (answer: AuthResponse) => {
-          if (connection.closed) return;
-          const properties: Properties = {
-            authenticationMethod:
-              props?.authenticationMethod ?? this.#options.properties?.authenticationMethod,
-          };
-          if (answer.authenticationData) properties.authenticationData = answer.authenticationData;
-          if (answer.userProperties) properties.userProperties = answer.userProperties;
-          if (answer.reasonString) properties.reasonString = answer.reasonString;
-          connection.send({ type: 'auth', reasonCode: 0x18, properties });
-        },
-        (error: unknown) =>
-          this.#fatal(
-            connection,
-            new MqttClientError(
-              ClientErrorCode.AUTH_FAILED,
-              `onAuth failed: ${(error as Error)?.message ?? error}`,
-              { cause: error },
-            ),
-            0x80,
-          ),
-      );
+    answerAuth(connection, packet, handler, this.#options.properties?.authenticationMethod, (error) =>
+      this.#fatal(connection, error, 0x80),
+    );
   }
 
   #onDisconnect(connection: Connection, packet: DisconnectPacket): void {
@@ -948,17 +865,4 @@ export class Client extends Emitter<ClientEvents> {
 
 function closedError(): MqttClientError {
   return new MqttClientError(ClientErrorCode.CLIENT_CLOSED, 'the client is closed');
-}
-
-/** A Server Reference is free-form (section 4.11); accept a URL or `host[:port]`. */
-function redirectEndpoint(current: Endpoint, reference: string): Endpoint {
-  const first = reference.split(/[\s,]+/)[0] ?? '';
-  if (/^[a-z]+:\/\//i.test(first)) return parseEndpoint(first);
-  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
-  if (!match) throw new TypeError(`cannot use Server Reference ${JSON.stringify(reference)}`);
-  const host = (match[1] as string).replace(/^\[(.*)\]$/, '$1');
-  const port = match[2] ? Number(match[2]) : current.port;
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  const href = `${current.protocol}://${hostPart}:${port}${current.protocol.startsWith('ws') ? current.path : ''}`;
-  return { ...current, host, port, href };
 }

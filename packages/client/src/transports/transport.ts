@@ -91,3 +91,16 @@ export function parseEndpoint(url: string): Endpoint {
   const port = parsed.port ? Number(parsed.port) : DEFAULT_PORTS[protocol];
   return { protocol, host, port, path: `${parsed.pathname || '/'}${parsed.search}`, href: url };
 }
+
+/** A Server Reference is free-form (section 4.11); accept a URL or `host[:port]`. */
+export function redirectEndpoint(current: Endpoint, reference: string): Endpoint {
+  const first = reference.split(/[\s,]+/)[0] ?? '';
+  if (/^[a-z]+:\/\//i.test(first)) return parseEndpoint(first);
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(first);
+  if (!match) throw new TypeError(`cannot use Server Reference ${JSON.stringify(reference)}`);
+  const host = (match[1] as string).replace(/^\[(.*)\]$/, '$1');
+  const port = match[2] ? Number(match[2]) : current.port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const href = `${current.protocol}://${hostPart}:${port}${current.protocol.startsWith('ws') ? current.path : ''}`;
+  return { ...current, host, port, href };
+}
