@@ -212,7 +212,7 @@ describe.skipIf(redisServer.skip)(
       }
     });
 
-    it('unacknowledged in-flight messages are delivered again after a restart; acknowledged ones are not', async () => {
+    it('in-flight QoS 1/2 flows resume after a restart: PUBLISH again with DUP and the same packet id, PUBREL as PUBREL', async () => {
       const prefix = 'inflight:';
       const first = await startWithStore({ url: redis.url, prefix });
       let second: Running | undefined;
@@ -222,17 +222,20 @@ describe.skipIf(redisServer.skip)(
           clean: true,
           properties: { sessionExpiryInterval: 600 },
         });
-        raw.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'f/#', qos: 1 }] });
+        raw.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'f/#', qos: 2 }] });
         await raw.next('suback');
         first.broker.publish('f/acked', 'a', { qos: 1 });
         const acked = await raw.next('publish');
         raw.send({ type: 'puback', packetId: acked.packetId! });
         first.broker.publish('f/unacked', Buffer.from([0, 1, 2]), { qos: 1 });
         const unacked = await raw.next('publish');
-        expect(unacked.topic).toBe('f/unacked');
-        await sleep(20);
+        first.broker.publish('f/released', 'two', { qos: 2 });
+        const released = await raw.next('publish');
+        raw.send({ type: 'pubrec', packetId: released.packetId! });
+        await raw.next('pubrel'); // and no PUBCOMP: the QoS 2 flow stays open
+        expect([unacked.topic, released.topic]).toEqual(['f/unacked', 'f/released']);
         await first.store.flush();
-        expect(await control.command(['HLEN', `${prefix}inflight:slow`])).toBe(1);
+        expect(await control.command(['HLEN', `${prefix}inflight:slow`])).toBe(2);
         raw.close();
         await first.close();
 
@@ -248,13 +251,22 @@ describe.skipIf(redisServer.skip)(
         });
         expect((await again.next('connack')).sessionPresent).toBe(true);
         const redelivered = await again.next('publish');
-        expect([redelivered.topic, Buffer.from(redelivered.payload)]).toEqual([
-          'f/unacked',
-          Buffer.from([0, 1, 2]),
-        ]);
+        expect({
+          topic: redelivered.topic,
+          payload: Buffer.from(redelivered.payload),
+          dup: redelivered.dup,
+          packetId: redelivered.packetId,
+        }).toEqual({
+          topic: 'f/unacked',
+          payload: Buffer.from([0, 1, 2]),
+          dup: true,
+          packetId: unacked.packetId,
+        });
+        const pubrel = await again.next('pubrel'); // [MQTT-4.4.0-1] not the PUBLISH again
+        expect(pubrel.packetId).toBe(released.packetId);
         again.send({ type: 'puback', packetId: redelivered.packetId! });
+        again.send({ type: 'pubcomp', packetId: pubrel.packetId });
         expect(await again.idle(200)).toEqual([]);
-        await sleep(150);
         await second.store.flush();
         expect(await control.command(['HLEN', `${prefix}inflight:slow`])).toBe(0);
         expect(await control.command(['LLEN', `${prefix}queue:slow`])).toBe(0);

@@ -8,8 +8,10 @@ import { pairs, type StoreKeys, SYS_COUNTERS } from './redis-keys.js';
 export interface LoadedState {
   clients: StoredClient[];
   subscriptions: StoredSubscription[];
-  /** Per session: unacknowledged in-flight messages first (in the order sent), then the queue. */
+  /** Per session, oldest first. */
   queued: Array<StoredMessage & { clientId: string }>;
+  /** Per session in the order first sent: outbound QoS 1/2 flows awaiting acknowledgement. */
+  inflight: Array<StoredMessage & { clientId: string; packetId: number; pubrel: boolean }>;
   /** Unexpired retained messages. */
   retained: StoredMessage[];
   sys: Partial<SysInfo> | undefined;
@@ -36,6 +38,7 @@ export async function loadState(redis: RedisClient, keys: StoreKeys, skip: SkipE
     clients: [],
     subscriptions: [],
     queued: [],
+    inflight: [],
     retained: [],
     sys: undefined,
     storedIds: [],
@@ -69,18 +72,22 @@ export async function loadState(redis: RedisClient, keys: StoreKeys, skip: SkipE
         skip('subscription', `${clientId} ${filter}`, error);
       }
     }
-    const unacknowledged: MessageRecord[] = [];
-    for (const [packetId, value] of pairs(inflight)) {
+    const unacknowledged: Array<MessageRecord & { packetId: number }> = [];
+    for (const [field, value] of pairs(inflight)) {
+      const packetId = Number(field);
       try {
-        const record = decodeMessage(value);
-        // Delivered already once the flow reached PUBREL: sending it again would break exactly once.
-        if (!record.released) unacknowledged.push(record);
+        if (!Number.isInteger(packetId) || packetId < 1 || packetId > 65_535) {
+          throw new Error(`packet id ${JSON.stringify(field)} out of range`);
+        }
+        unacknowledged.push({ ...decodeMessage(value), packetId });
       } catch (error) {
-        skip('in-flight message', `${clientId} ${packetId}`, error);
+        skip('in-flight message', `${clientId} ${field}`, error);
       }
     }
     unacknowledged.sort((a, b) => a.order - b.order);
-    for (const r of unacknowledged) state.queued.push({ ...r.message, clientId });
+    for (const r of unacknowledged) {
+      state.inflight.push({ ...r.message, clientId, packetId: r.packetId, pubrel: r.released });
+    }
     for (const value of Array.isArray(queue) ? queue : []) {
       if (!Buffer.isBuffer(value)) continue;
       try {

@@ -146,13 +146,18 @@ export class RedisStore implements Hook {
     return (await this.#load()).retained;
   }
 
-  /**
-   * Queued messages, each session's unacknowledged in-flight messages first (in the order they were
-   * sent). There is no loader for in-flight state, so they are delivered again as new messages
-   * (QoS 1: at least once holds; a QoS 2 flow that had reached PUBREL is not delivered again).
-   */
   async onStoredQueuedMessages(): Promise<Array<StoredMessage & { clientId: string }>> {
     return (await this.#load()).queued;
+  }
+
+  /**
+   * Unacknowledged outbound QoS 1/2 messages with their packet ids, re-sent with DUP (or as PUBREL)
+   * when their sessions resume.
+   */
+  async onStoredInflightMessages(): Promise<
+    Array<StoredMessage & { clientId: string; packetId: number; pubrel: boolean }>
+  > {
+    return (await this.#load()).inflight;
   }
 
   async onStoredSysInfo(): Promise<Partial<SysInfo> | undefined> {
@@ -246,6 +251,12 @@ export class RedisStore implements Hook {
   }
 
   onStopped(): void {
+    // No notification marks a QoS 2 flow reaching PUBREL: look for them once, before the last writes.
+    for (const [clientId, session] of this.#written) {
+      for (const entry of session.inflight.values()) {
+        if (entry.state === 'pubrel') this.#inflightChanged(clientId, entry.packetId);
+      }
+    }
     void this.close();
   }
 
@@ -633,6 +644,7 @@ export class RedisStore implements Hook {
           sessions: state.clients.length,
           subscriptions: state.subscriptions.length,
           queued: state.queued.length,
+          inflight: state.inflight.length,
           retained: state.retained.length,
         },
         'Redis store: state loaded',
