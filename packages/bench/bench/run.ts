@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, startBroker, startMosquitto } from '@x/test-helpers';
+import mqtt from 'mqtt';
 import { Agent, AgentSink } from '../src/agent.js';
 import { BenchConnection } from '../src/connection.js';
 import { runScenario } from '../src/coordinator.js';
@@ -90,6 +91,57 @@ for (const workers of [1, 2]) {
     note: `sink read ${fmt(bytes / frame)} messages`,
   });
 }
+// The competitor: the same load from a general client (MQTT.js), QoS 0, as fast as it completes
+// its writes, at most 900 messages outstanding per client (MQTT.js waits on drain once per message, and warns past 1000 waiters).
+async function mqttJs(url: string): Promise<number> {
+  const payload = Buffer.alloc(payloadSize, 0x2e);
+  const clients = await Promise.all(
+    Array.from({ length: publishers }, (_, i) =>
+      mqtt.connectAsync(url, { clientId: `mqttjs-${i}`, reconnectPeriod: 0 }),
+    ),
+  );
+  let done = 0;
+  let stop = false;
+  const runners = clients.map(
+    (client) =>
+      new Promise<void>((resolve) => {
+        let outstanding = 0;
+        const completed = () => {
+          outstanding--;
+          done++;
+          if (!stop && outstanding === 400) setImmediate(fill);
+          if (stop && outstanding === 0) resolve();
+        };
+        const fill = () => {
+          while (!stop && outstanding < 900) {
+            outstanding++;
+            client.publish('mqtt-bench/mqttjs/0', payload, { qos: 0 }, completed);
+          }
+        };
+        fill();
+      }),
+  );
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  stop = true;
+  const rate = (done / (performance.now() - started)) * 1000;
+  await Promise.race([Promise.all(runners), new Promise((r) => setTimeout(r, 2000))]);
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  return rate;
+}
+{
+  const sink = await startSink();
+  const rate = await mqttJs(sink.url);
+  await sink.stop();
+  rows.push({
+    target: 'sink, MQTT.js v5 instead of mqtt-bench (competitor)',
+    workers: 1,
+    publishRate: rate,
+    receiveRate: 0,
+    note: '',
+  });
+}
+
 const mosquitto = await startMosquitto({ config: ['max_queued_messages 0'] });
 for (const subscribers of [0, 1]) {
   const r = await measure(mosquitto.url, subscribers, 2);
@@ -120,7 +172,7 @@ await ours.close();
 // Receive side: one bench subscriber (frame reader, accounting bitset, two latency histograms per
 // message) fed by a source that streams PUBLISH frames as fast as the socket takes them.
 {
-  const resolved = resolveScenario('sub', { broker: ':1', subscribers: 1, publishers: 0, payloadSize });
+  const resolved = resolveScenario('pub', { broker: ':1', subscribers: 1, publishers: 0, payloadSize });
   const agent = new Agent({ ...resolved, agentIndex: 0, agentCount: 1, hostname: 'bench' });
   const source = await startSink('source.ts', [String(resolved.common.runTag), String(payloadSize)]);
   const connection = await BenchConnection.open({
@@ -149,8 +201,10 @@ await ours.close();
   });
 }
 
+const mqttJsRate = rows.find((r) => r.target.includes('MQTT.js'))?.publishRate ?? 0;
+const oneThread = rows.find((r) => r.target.startsWith('sink') && r.workers === 1)?.publishRate ?? 0;
 const brokers = rows.filter((r) => r.target.startsWith('mosquitto') || r.target.startsWith('@x/broker'));
-const sinkBest = Math.max(...rows.filter((r) => r.target.startsWith('sink')).map((r) => r.publishRate));
+const sinkBest = Math.max(...rows.filter((r) => r.target.startsWith('sink (')).map((r) => r.publishRate));
 const brokerBest = Math.max(...brokers.map((r) => r.publishRate));
 const receiverRate = rows.find((r) => r.target.startsWith('source'))?.receiveRate ?? 0;
 const deliveredBest = Math.max(...brokers.map((r) => r.receiveRate));
@@ -164,5 +218,6 @@ for (const r of rows) {
     `| ${r.target} | ${r.workers} | ${r.publishRate ? fmt(r.publishRate) : '–'} | ${r.receiveRate ? fmt(r.receiveRate) : '–'} | ${r.note} |`,
   );
 }
-console.log(`\nsink / fastest broker ingest: ${(sinkBest / brokerBest).toFixed(1)}×`);
+console.log(`\nmqtt-bench / MQTT.js into the sink, one thread each: ${(oneThread / mqttJsRate).toFixed(1)}×`);
+console.log(`sink / fastest broker ingest: ${(sinkBest / brokerBest).toFixed(1)}×`);
 console.log(`bench subscriber / fastest broker delivery: ${(receiverRate / deliveredBest).toFixed(1)}×`);
