@@ -80,3 +80,18 @@ describe.skipIf(browser.skip || mosquitto.skip)(
     });
   },
 );
+
+describe('HTML report text', () => {
+  it('escapes what it echoes and keeps the embedded JSON inside its script element', async () => {
+    // Nothing listens on port 1: the run fails at once, which is all this needs.
+    const hostile = 'tcp://127.0.0.1:1/</script><img src=x onerror=alert(1)>';
+    const r = await runScenario(resolveScenario('conn', { broker: hostile, numClients: 1, timeoutMs: 2000 }));
+    expect(r.ok).toBe(false);
+    const html = renderHtml([r]);
+    expect(html).not.toContain('<img');
+    expect(html.match(/<\/script>/g)?.length).toBe(1);
+    expect(html).toContain('&#60;img src=x');
+    const json = html.slice(html.indexOf('<script type="application/json"'), html.lastIndexOf('</script>'));
+    expect(JSON.parse(json.slice(json.indexOf('>') + 1))[0].config.broker).toBe(hostile);
+  });
+});
