@@ -3,6 +3,7 @@ import { Command, type CommanderError } from 'commander';
 import { connCommand } from './commands/conn.js';
 import { latencyCommand } from './commands/latency.js';
 import { pubCommand } from './commands/pub.js';
+import { reportCommand } from './commands/report.js';
 import { stressCommand } from './commands/stress.js';
 import { subCommand } from './commands/sub.js';
 
@@ -13,13 +14,16 @@ Examples:
   mqtt-bench sub     --broker ws://127.0.0.1:8080/mqtt --subscribers 500 --qos 1
   mqtt-bench latency --broker :1883 --rate 5000 --duration 30s --html latency.html
   mqtt-bench conn    --broker mqtts://broker:8883 --cafile ca.pem --num-clients 5000 --connect-rate 500
+  mqtt-bench report  mosquitto.json emqx.json --html compare.html
 
 Every option also reads MQTT_BENCH_<OPTION> from the environment (MQTT_BENCH_BROKER=…).
 Exit code: 0 when every message was accounted for, 1 when the run found problems, 2 on bad usage.
 `;
 
 const program = new Command('mqtt-bench')
-  .description('Load generator for any MQTT broker: stress, pub, sub, latency and conn scenarios')
+  .description(
+    'Load generator for any MQTT broker: stress, pub, sub, latency and conn scenarios, and reports',
+  )
   .version('0.0.0')
   .showHelpAfterError()
   .addHelpText('after', EXAMPLES);
@@ -28,7 +32,14 @@ const usageExit = (error: CommanderError) => {
   process.exit(error.exitCode === 0 ? 0 : 2);
 };
 program.exitOverride(usageExit);
-for (const command of [stressCommand(), pubCommand(), subCommand(), latencyCommand(), connCommand()]) {
+for (const command of [
+  stressCommand(),
+  pubCommand(),
+  subCommand(),
+  latencyCommand(),
+  connCommand(),
+  reportCommand(),
+]) {
   command.exitOverride(usageExit).showHelpAfterError();
   program.addCommand(command);
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,11 +115,11 @@ describe('mqtt-bench binary', () => {
     const top = await bench(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('mqtt-bench stress  --broker');
-    for (const command of ['stress', 'pub', 'sub', 'latency', 'conn']) {
+    for (const command of ['stress', 'pub', 'sub', 'latency', 'conn', 'report']) {
       const help = await bench([command, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('Examples:');
-      expect(help.stdout).toContain(`mqtt-bench ${command} -b`);
+      expect(help.stdout).toContain(command === 'report' ? 'mqtt-bench report ' : `mqtt-bench ${command} -b`);
     }
   });
 
@@ -269,6 +269,28 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<script(?! type="application\/json")/);
     expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+
+  it('report merges saved --json results into one CSV and one HTML report', async () => {
+    const a = await bench(['conn', '-b', broker.url, '-c', '3', '--json']);
+    const b = await bench(['latency', '-b', broker.url, '--rate', '500', '--duration', '300ms', '--json']);
+    const fileA = join(dir, 'a.json');
+    const fileB = join(dir, 'b.json');
+    writeFileSync(fileA, a.stdout);
+    writeFileSync(fileB, b.stdout);
+    const csv = await bench(['report', fileA, fileB, '--csv', '--html', join(dir, 'both.html')]);
+    expect(csv.code).toBe(0);
+    expect(
+      csv.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(',')[0]),
+    ).toEqual(['scenario', 'conn', 'latency']);
+    expect(readFileSync(join(dir, 'both.html'), 'utf8').match(/<section /g)?.length).toBe(2);
+    writeFileSync(join(dir, 'other.json'), '{"hello": 1}');
+    const refused = await bench(['report', join(dir, 'other.json')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('not a mqtt-bench/result@1 document');
   });
 
   it('on SIGINT stops, prints what it saw and exits 1', async () => {
