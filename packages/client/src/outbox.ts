@@ -261,7 +261,10 @@ export class Outbox {
         if (op?.packet.type !== 'publish' || (type === 'puback') !== (op.packet.qos === 1)) return;
         if (type === 'pubcomp' && !op.released) return;
         this.#finish(packetId, op);
-        if (reasonCode >= 0x80) op.reject?.(publishRejected(reasonCode, properties));
+        // A PUBCOMP never fails the publish: the server took the message with its PUBREC. Its only
+        // failure code, 0x92, means it no longer knows the packet id (a session restored without
+        // that state): the flow is over all the same, so resolve and report the code.
+        if (reasonCode >= 0x80 && type === 'puback') op.reject?.(publishRejected(reasonCode, properties));
         else if (reasonCode === 0 && !properties) op.resolve?.(SUCCESS as never);
         else op.resolve?.({ reasonCode, properties: properties } as never);
         return;

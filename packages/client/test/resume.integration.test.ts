@@ -1,11 +1,18 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RunningMosquitto, requireServer, startMosquitto } from '@x/test-helpers';
+import { AllowAllHook, Broker, RedisStore, silentLogger, TcpListener } from '@x/broker';
+import { freePort, type RunningRedis, requireServer, startMosquitto, startRedis } from '@x/test-helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, connect } from '../src/index.js';
 
 const mosquitto = requireServer('mosquitto');
+const redis = requireServer('redis-server');
+
+interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
 const COUNT = 400;
 
 /**
@@ -13,10 +20,9 @@ const COUNT = 400;
  * through it. Publisher and subscriber reconnect on their own, resume their sessions and re-send
  * what was unacknowledged: every message arrives, and at QoS 2 exactly once.
  */
-describe.skipIf(mosquitto.skip)(`session resume across a broker restart ${mosquitto.reason}`, () => {
+describe.skipIf(mosquitto.skip)(`session resume across a Mosquitto restart ${mosquitto.reason}`, () => {
   let dir: string;
   let port: number;
-  let broker: RunningMosquitto | undefined;
   const start = () =>
     startMosquitto({
       port,
@@ -34,14 +40,56 @@ describe.skipIf(mosquitto.skip)(`session resume across a broker restart ${mosqui
     chmodSync(dir, 0o777);
     port = await freePort();
   });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  restarts(() => start());
+});
+
+/** Our broker keeps sessions in Redis (RedisStore); a new broker process-equivalent takes over. */
+describe.skipIf(redis.skip)(
+  `session resume across a restart of our broker with RedisStore ${redis.reason}`,
+  () => {
+    let store: RunningRedis;
+    let port: number;
+    let generation = 0;
+    beforeAll(async () => {
+      store = await startRedis();
+      port = await freePort();
+    });
+    afterAll(async () => {
+      await store?.stop();
+    });
+    restarts(
+      async () => {
+        const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+        const redisStore = new RedisStore(broker, { url: store.url, prefix: `resume-${generation}:` });
+        broker.addHook(redisStore).addHook(new AllowAllHook());
+        await broker.addListener(new TcpListener({ host: '127.0.0.1', port }));
+        await broker.start();
+        return {
+          url: `mqtt://127.0.0.1:${port}`,
+          stop: async () => {
+            await broker.close();
+            await redisStore.close();
+          },
+        };
+      },
+      () => generation++,
+    );
+  },
+);
+
+function restarts(start: () => Promise<Server>, nextTest: () => void = () => undefined): void {
+  let broker: Server | undefined;
   afterAll(async () => {
     await broker?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   for (const protocolVersion of [5, 4] as const) {
     for (const qos of [1, 2] as const) {
       it(`MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}, QoS ${qos}: every message delivered${qos === 2 ? ' exactly once' : ''}`, async () => {
+        nextTest();
         broker = await start();
         const tag = `${protocolVersion}-${qos}-${Math.random().toString(16).slice(2, 8)}`;
         const topic = `stream/${tag}`;
@@ -100,4 +148,4 @@ describe.skipIf(mosquitto.skip)(`session resume across a broker restart ${mosqui
       });
     }
   }
-});
+}
