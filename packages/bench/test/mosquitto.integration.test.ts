@@ -242,6 +242,29 @@ describe.skipIf(mosquitto.skip || requireServer('openssl').skip)(
       expect(r.messages.received).toBe(200);
     });
 
+    it('speaks MQTT over secure WebSocket', async () => {
+      // The WebSocket front terminates TLS and forwards to the plain TCP listener of the same broker.
+      const plain = await startMosquitto({ config: ['max_queued_messages 0'] });
+      const bridge = await startWsBridge(plain.port, { certFile: pki.serverCert, keyFile: pki.serverKey });
+      try {
+        const r = await run('pub', {
+          broker: bridge.url,
+          tls: { caFile: pki.caFile },
+          publishers: 2,
+          subscribers: 1,
+          numMessages: 100,
+          qos: 1,
+          protocolVersion: 5,
+        });
+        expect(bridge.url.startsWith('wss://')).toBe(true);
+        expect(r.problems).toEqual([]);
+        expect(r.messages.received).toBe(200);
+      } finally {
+        await bridge.close();
+        await plain.stop();
+      }
+    });
+
     it('fails verification without the CA, and passes with --insecure', async () => {
       const refused = await run('conn', {
         broker: `ssl://127.0.0.1:${tlsPort}`,

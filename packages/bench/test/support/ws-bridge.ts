@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
 import { connect } from 'node:net';
 import { WebSocketServer } from 'ws';
 
@@ -5,9 +7,18 @@ import { WebSocketServer } from 'ws';
  * A WebSocket front for a TCP broker (the Debian Mosquitto is built without WebSockets): each binary
  * message goes to the broker as bytes, each chunk from the broker goes back as a binary message.
  */
-export async function startWsBridge(brokerPort: number): Promise<{ url: string; close(): Promise<void> }> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'mqtt' });
-  await new Promise<void>((resolve) => server.once('listening', resolve));
+export async function startWsBridge(
+  brokerPort: number,
+  tls?: { certFile: string; keyFile: string },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const https = tls
+    ? createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) })
+    : undefined;
+  const server = https
+    ? new WebSocketServer({ server: https, handleProtocols: () => 'mqtt' })
+    : new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'mqtt' });
+  if (https) await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  else await new Promise<void>((resolve) => server.once('listening', resolve));
   server.on('connection', (ws) => {
     const tcp = connect({ host: '127.0.0.1', port: brokerPort });
     tcp.on('data', (chunk) => ws.send(chunk));
@@ -16,14 +27,14 @@ export async function startWsBridge(brokerPort: number): Promise<{ url: string; 
     ws.on('message', (data) => tcp.write(data as Buffer));
     ws.on('close', () => tcp.destroy());
   });
-  const address = server.address();
+  const address = https ? https.address() : server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `ws://127.0.0.1:${port}/mqtt`,
+    url: `${https ? 'wss' : 'ws'}://127.0.0.1:${port}/mqtt`,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
+        server.close(() => (https ? https.close(() => resolve()) : resolve()));
       }),
   };
 }
