@@ -56,10 +56,11 @@ export interface RedisStoreOptions {
  *
  * Writes are behind, never on, the message path: notifications only mark what changed (a topic, a
  * client id, a packet id), and once per event-loop turn the store writes the current state of what
- * was marked, pipelined on one connection with no promise per message. Because it writes state
- * rather than replaying events, a lost connection costs nothing but a rewrite: when replies were
- * lost or writes refused, the whole state is written again once Redis is back, and the broker
- * carries on meanwhile (the failure is logged).
+ * was marked, pipelined on one connection with no promise per message (in-flight and queued
+ * messages every `syncInterval`). Because it writes state rather than replaying events, trouble
+ * costs little: while Redis is slow the marks wait (bounded by the broker's own state), and after a
+ * reconnection the whole state is written again; the broker carries on meanwhile, and failures
+ * are logged.
  *
  * Keys (`prefix` first): `clients` (hash: client id → session), `subs:<id>` (hash: filter →
  * options), `queue:<id>` (list of messages), `inflight:<id>` (hash: packet id → message),
