@@ -165,6 +165,78 @@ describe('client against a scripted server', () => {
     expect((await peer.expect('publish')).topic).toBe('small');
   });
 
+  it('refuses an incoming packet above its own Maximum Packet Size with DISCONNECT 0x95', async () => {
+    const { peer, connectPacket } = await connected({ properties: { maximumPacketSize: 64 } });
+    expect(connectPacket.properties?.maximumPacketSize).toBe(64);
+    const errors: MqttClientError[] = [];
+    client?.on('error', (e) => errors.push(e));
+    peer.send({ type: 'publish', topic: 't', payload: Buffer.alloc(100), qos: 0, retain: false, dup: false });
+    expect((await peer.expect('disconnect')).reasonCode).toBe(0x95);
+    expect(errors[0]).toMatchObject({ code: 'PROTOCOL_ERROR', reasonCode: 0x95 });
+  });
+
+  it('never storms: delays grow while a server accepts and drops connections at once', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, {
+      reconnect: { initialDelay: 10, factor: 2, maxDelay: 1_000, jitter: 'none' },
+    });
+    const first = await server.peer();
+    await first.accept();
+    client = await pending;
+    const delays: number[] = [];
+    client.on('offline', ({ delay }) => delay !== undefined && delays.push(delay));
+    first.socket.destroy();
+    for (let i = 0; i < 4; i++) {
+      const peer = await server.peer();
+      await peer.accept();
+      peer.socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    // The first drop came from the connection made by connect(); each later connection lived
+    // shorter than `stableAfter`, so the backoff was never reset.
+    expect(delays.slice(0, 5)).toEqual([10, 20, 40, 80, 160]);
+  });
+
+  it('follows a server redirect (DISCONNECT 0x9C with a Server Reference) when asked', async () => {
+    server = await startRawServer();
+    const other = await startRawServer();
+    try {
+      const pending = connect(server.url, { followRedirects: true, reconnect: { initialDelay: 10 } });
+      const peer = await server.peer();
+      await peer.accept();
+      client = await pending;
+      const redirects: string[] = [];
+      client.on('redirect', (r) => redirects.push(r.serverReference));
+      peer.send({
+        type: 'disconnect',
+        reasonCode: 0x9c,
+        properties: { serverReference: `127.0.0.1:${other.port}` },
+      });
+      const moved = await other.peer();
+      await moved.accept();
+      expect(redirects).toEqual([`127.0.0.1:${other.port}`]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(client.connected).toBe(true);
+    } finally {
+      await client?.end();
+      client = undefined;
+      await other.close();
+    }
+  });
+
+  it('does not fight another client for its session (DISCONNECT 0x8E ends the client)', async () => {
+    server = await startRawServer();
+    const pending = connect(server.url, { reconnect: { initialDelay: 10 } });
+    const peer = await server.peer();
+    await peer.accept();
+    client = await pending;
+    const closed = new Promise<void>((resolve) => client?.on('close', resolve));
+    peer.send({ type: 'disconnect', reasonCode: 0x8e });
+    await closed;
+    expect(client.state).toBe('closed');
+    await expect(client.publish('t', 'x')).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
   it('rejects a failed PUBACK with the reason code', async () => {
     const { peer } = await connected();
     const result = client?.publish('denied', 'x', { qos: 1 });
