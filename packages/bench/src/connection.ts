@@ -60,8 +60,28 @@ export class ConnectError extends Error {
 }
 
 const PACKET_TYPE = { publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7 } as const;
-const ACK_BUFFER_SIZE = 16 * 1024;
+const ACK_BUFFER_SIZE = 4 * 1024;
 const MAX_PACKET_ID = 0xffff;
+
+/** One flag per packet id (1..65535) in an 8 KiB bitset, allocated when the first flag is set. */
+class PacketIdFlags {
+  #bits: Uint8Array | null = null;
+
+  has(id: number): boolean {
+    const bits = this.#bits;
+    return bits !== null && ((bits[id >>> 3] ?? 0) & (1 << (id & 7))) !== 0;
+  }
+
+  set(id: number): void {
+    if (!this.#bits) this.#bits = new Uint8Array((MAX_PACKET_ID + 1) >>> 3);
+    this.#bits[id >>> 3] = (this.#bits[id >>> 3] ?? 0) | (1 << (id & 7));
+  }
+
+  clear(id: number): void {
+    const bits = this.#bits;
+    if (bits) bits[id >>> 3] = (bits[id >>> 3] ?? 0) & ~(1 << (id & 7));
+  }
+}
 
 interface Waiter {
   resolve(packet: Packet): void;
@@ -87,12 +107,13 @@ export class BenchConnection {
   readonly #pubrelTemplate: Buffer;
   readonly #pubcompTemplate: Buffer;
   readonly #pingreq: Buffer;
-  #ackBuffer = Buffer.allocUnsafe(ACK_BUFFER_SIZE);
+  // Allocated on first use: a fleet of idle connections (conn storms) keeps a few hundred bytes each.
+  #ackBuffer: Buffer | null = null;
   #ackLength = 0;
   /** Incoming QoS 2 packet ids between PUBREC and PUBREL: a re-sent PUBLISH is not delivered twice. */
-  readonly #awaitingRelease = new Uint8Array(MAX_PACKET_ID + 1);
+  readonly #awaitingRelease = new PacketIdFlags();
   #nextPacketId = 1;
-  readonly #usedIds = new Uint8Array(MAX_PACKET_ID + 1);
+  readonly #usedIds = new PacketIdFlags();
   #publisher: PublishFlows | null = null;
   #pingTimer: NodeJS.Timeout | null = null;
   #held: number[] | null = null;
@@ -333,8 +354,8 @@ export class BenchConnection {
     for (let tries = 0; tries < MAX_PACKET_ID; tries++) {
       const id = this.#nextPacketId;
       this.#nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
-      if (this.#usedIds[id] === 0) {
-        this.#usedIds[id] = 1;
+      if (!this.#usedIds.has(id)) {
+        this.#usedIds.set(id);
         return id;
       }
     }
@@ -342,7 +363,7 @@ export class BenchConnection {
   }
 
   #releaseId(id: number): void {
-    this.#usedIds[id] = 0;
+    this.#usedIds.clear(id);
   }
 
   #expect(key: string, timeoutMs: number): Promise<Packet> {
@@ -391,7 +412,7 @@ export class BenchConnection {
       const reasonCode =
         this.protocolVersion === 5 && frame.length > bodyStart + 2 ? (frame[bodyStart + 2] ?? 0) : 0;
       if (type === PACKET_TYPE.pubrel) {
-        this.#awaitingRelease[packetId] = 0;
+        this.#awaitingRelease.clear(packetId);
         this.#queueAck(this.#pubcompTemplate, packetId);
       } else if (type === PACKET_TYPE.pubrec && reasonCode < 0x80) {
         this.#queueAck(this.#pubrelTemplate, packetId);
@@ -469,7 +490,7 @@ export class BenchConnection {
       this.#stream.destroy();
       return;
     }
-    if (qos === 2 && this.#awaitingRelease[packetId] === 1) {
+    if (qos === 2 && this.#awaitingRelease.has(packetId)) {
       // A re-sent QoS 2 PUBLISH before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-10].
       this.#queueAck(this.#pubrecTemplate, packetId);
       return;
@@ -498,7 +519,7 @@ export class BenchConnection {
   ): void {
     if (qos === 1) this.#queueAck(this.#pubackTemplate, packetId);
     else if (qos === 2) {
-      this.#awaitingRelease[packetId] = 1;
+      this.#awaitingRelease.set(packetId);
       this.#queueAck(this.#pubrecTemplate, packetId);
     }
     const sink = this.sink;
@@ -508,7 +529,8 @@ export class BenchConnection {
   }
 
   #queueAck(template: Buffer, packetId: number): void {
-    if (this.#ackLength + template.length > this.#ackBuffer.length) this.#flushAcks();
+    if (this.#ackLength + template.length > ACK_BUFFER_SIZE) this.#flushAcks();
+    if (!this.#ackBuffer) this.#ackBuffer = Buffer.allocUnsafe(ACK_BUFFER_SIZE);
     template.copy(this.#ackBuffer, this.#ackLength);
     // Every ack template is 2 header bytes then the packet id.
     this.#ackBuffer.writeUInt16BE(packetId, this.#ackLength + 2);
@@ -516,11 +538,10 @@ export class BenchConnection {
   }
 
   #flushAcks(): void {
-    if (this.#ackLength === 0) return;
-    // The stream keeps a reference to what it was given, so hand it the filled part and start a
-    // fresh buffer rather than copying.
-    const out = this.#ackBuffer.subarray(0, this.#ackLength);
-    this.#ackBuffer = Buffer.allocUnsafe(ACK_BUFFER_SIZE);
+    if (this.#ackLength === 0 || !this.#ackBuffer) return;
+    // The stream keeps what it is given until it is written: hand it a copy (small ones come from
+    // Node's shared pool) and keep reusing the one 4 KiB buffer.
+    const out = Buffer.from(this.#ackBuffer.subarray(0, this.#ackLength));
     this.#ackLength = 0;
     this.#write(out);
   }
