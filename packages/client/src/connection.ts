@@ -261,5 +261,11 @@ export function toClientError(
       cause,
     });
   }
-  return new MqttClientError(code, cause instanceof Error ? cause.message : String(cause), { cause });
+  // Other typed errors (the topic validators' TopicError) carry a reason code and clause too.
+  const typed = cause as { reasonCode?: unknown; clause?: unknown } | null;
+  return new MqttClientError(code, cause instanceof Error ? cause.message : String(cause), {
+    cause,
+    reasonCode: typeof typed?.reasonCode === 'number' ? typed.reasonCode : undefined,
+    clause: typeof typed?.clause === 'string' ? typed.clause : undefined,
+  });
 }

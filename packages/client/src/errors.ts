@@ -31,6 +31,8 @@ export const ClientErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   /** A `request()` got no response in time. */
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  /** A 'message' listener threw or its promise rejected (see `cause`); delivery went on. */
+  LISTENER_ERROR: 'LISTENER_ERROR',
   /** A `messages()` iterator was not read fast enough and its buffer overflowed. */
   ITERATOR_OVERFLOW: 'ITERATOR_OVERFLOW',
 } as const;

@@ -1,7 +1,7 @@
 import type { ProtocolVersion, PublishPacket } from '@x/packets';
 import { AckQueue, type AckTicket } from './ack-queue.js';
 import { type Connection, toClientError } from './connection.js';
-import { type MqttClientError, protocolViolation } from './errors.js';
+import { ClientErrorCode, type MqttClientError, protocolViolation } from './errors.js';
 import { Message } from './message.js';
 import type { MessageStream } from './message-stream.js';
 import { fingerprint, Qos2Receiver } from './qos2-receiver.js';
@@ -180,22 +180,31 @@ export class Inbox {
     for (const listener of this.#host.listeners()) {
       try {
         const result = listener(message);
-        if (ticket && isThenable(result)) {
-          ticket.holds++;
-          result.then(
-            () => ticket.release(),
-            (error: unknown) => {
-              ticket.release();
-              this.#host.report(toClientError(error));
-            },
-          );
+        if (result !== undefined && isThenable(result)) {
+          if (ticket) {
+            ticket.holds++;
+            result.then(
+              () => ticket.release(),
+              (error: unknown) => {
+                ticket.release();
+                this.#reportListenerError(error);
+              },
+            );
+          } else {
+            // An async listener that fails is reported, not left as an unhandled rejection.
+            result.then(undefined, (error: unknown) => this.#reportListenerError(error));
+          }
         }
       } catch (error) {
-        this.#host.report(toClientError(error));
+        this.#reportListenerError(error);
       }
     }
     for (const stream of this.streams) if (stream.matches(message.topic)) stream.push(message);
     ticket?.release();
+  }
+
+  #reportListenerError(error: unknown): void {
+    this.#host.report(toClientError(error, ClientErrorCode.LISTENER_ERROR));
   }
 
   #sendAck(ticket: AckTicket): boolean {

@@ -405,9 +405,44 @@ describe('client against a scripted server', () => {
     await expect(b).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
   });
 
+  it('reports throwing and rejecting listeners on error and keeps delivering', async () => {
+    const { peer } = await connected();
+    const errors: MqttClientError[] = [];
+    const seen: string[] = [];
+    client?.on('error', (e) => errors.push(e));
+    client?.on('message', () => {
+      throw new Error('sync bug');
+    });
+    client?.on('message', async () => {
+      throw new Error('async bug');
+    });
+    client?.on('message', (m) => {
+      seen.push(m.text());
+    });
+    peer.send({
+      type: 'publish',
+      topic: 't',
+      payload: Buffer.from('still here'),
+      qos: 1,
+      retain: false,
+      dup: false,
+      packetId: 3,
+    });
+    expect(await peer.expect('puback')).toMatchObject({ packetId: 3 });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual(['still here']);
+    expect(errors.map((e) => [e.code, (e.cause as Error).message])).toEqual([
+      ['LISTENER_ERROR', 'sync bug'],
+      ['LISTENER_ERROR', 'async bug'],
+    ]);
+  });
+
   it('validates arguments with typed errors', async () => {
     await connected();
-    await expect(client?.publish('a/+', 'x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client?.publish('a/+', 'x')).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      reasonCode: 0x90,
+    });
     await expect(client?.subscribe('a/#/b')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(client?.publish('a', 'x', { qos: 3 as 0 })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
