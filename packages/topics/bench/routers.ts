@@ -1,6 +1,6 @@
 import { Qlobber } from 'qlobber';
 import QlobberSub from 'qlobber/aedes/qlobber-sub.js';
-import { type Match, type ShareGroup, SubscriptionTrie } from '../src/index.ts';
+import { MatchBuffer, SubscriptionTrie } from '../src/index.ts';
 import { MatchCache } from '../src/match-cache.ts';
 import { AEDES_QLOBBER_OPTIONS, type Subscribe } from './workload.ts';
 
@@ -39,13 +39,12 @@ export const ours: RouterKind = {
   },
 };
 
-/** Ours through matchInto with arrays the caller reuses, as a broker's PUBLISH loop would. */
+/** Ours through matchInto with a MatchBuffer the caller reuses, as a broker's PUBLISH loop would. */
 export const oursInto: RouterKind = {
   name: '@x/topics matchInto',
   create() {
     const trie = new SubscriptionTrie();
-    const matches: Match[] = [];
-    const shared: ShareGroup[] = [];
+    const buffer = new MatchBuffer();
     return {
       subscribe: (s) => {
         trie.subscribe(s.clientId, s.topicFilter, { qos: s.qos });
@@ -54,11 +53,10 @@ export const oursInto: RouterKind = {
         trie.unsubscribe(s.clientId, s.topicFilter);
       },
       match: (topic) => {
-        matches.length = 0;
-        shared.length = 0;
-        trie.matchInto(topic, matches, shared);
-        let n = shared.length;
-        for (let i = 0; i < matches.length; i++) n += matches[i]!.qos >= 0 ? 1 : 0;
+        const count = trie.matchInto(topic, buffer);
+        const matches = buffer.matches;
+        let n = buffer.sharedCount;
+        for (let i = 0; i < count; i++) n += matches[i]!.qos >= 0 ? 1 : 0;
         return n;
       },
     };

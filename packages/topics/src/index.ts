@@ -7,7 +7,7 @@ export type { RetainedIndexOptions } from './retained.js';
 export { RetainedIndex } from './retained.js';
 export { fewestInflight, hashOf, random, roundRobin } from './share-strategies.js';
 export type { SubscriptionTrieOptions } from './trie.js';
-export { SubscriptionTrie } from './trie.js';
+export { MatchBuffer, SubscriptionTrie } from './trie.js';
 export type {
   Match,
   MatchResult,

@@ -33,6 +33,26 @@ const SHARE_PREFIX = '$share/';
 const MAX_SUBSCRIPTION_IDENTIFIER = 268_435_455;
 const NO_GROUPS: readonly ShareGroup<never>[] = Object.freeze([]);
 
+/**
+ * Reusable output of {@link SubscriptionTrie.matchInto}: valid entries are `matches[0, count)` and
+ * `shared[0, sharedCount)`; entries past the counts are left over from earlier calls. Keep one per
+ * PUBLISH loop (or per connection) and pass it every time.
+ */
+export class MatchBuffer<TClientId = string> {
+  readonly matches: Match<TClientId>[] = [];
+  count = 0;
+  readonly shared: ShareGroup<TClientId>[] = [];
+  sharedCount = 0;
+
+  /** Drops every reference the buffer holds (the subscriptions of the last matches). */
+  clear(): void {
+    this.matches.length = 0;
+    this.shared.length = 0;
+    this.count = 0;
+    this.sharedCount = 0;
+  }
+}
+
 /** Options of {@link SubscriptionTrie}. */
 export interface SubscriptionTrieOptions {
   /** Most levels a subscribed filter may have; bounds the depth of every walk. Default: 1024. */
@@ -216,33 +236,31 @@ export class SubscriptionTrie<TClientId = string> {
   matchAll(topicName: string, publisherId?: TClientId): MatchResult<TClientId> {
     const walker = this.#walker;
     walker.wantShared = true;
-    walker.groups = undefined;
     walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
     const matches = walker.take();
-    const groups = walker.groups;
-    walker.groups = undefined;
-    return { matches, shared: groups ?? NO_GROUPS };
+    return { matches, shared: walker.takeGroups() ?? NO_GROUPS };
   }
 
   /**
-   * The allocation-free form of {@link matchAll} for a broker's PUBLISH loop: appends the normal
-   * matches to `matches` and the matching share groups to `shared` (both typically arrays the
-   * caller empties and reuses), and returns the number of matches appended.
+   * {@link matchAll} without allocating: the walk writes straight into `buffer`, which the caller
+   * keeps and passes again for every PUBLISH. Returns `buffer.count`.
    */
-  matchInto(
-    topicName: string,
-    matches: Match<TClientId>[],
-    shared?: ShareGroup<TClientId>[],
-    publisherId?: TClientId,
-  ): number {
+  matchInto(topicName: string, buffer: MatchBuffer<TClientId>, publisherId?: TClientId): number {
     const walker = this.#walker;
-    walker.wantShared = shared !== undefined;
-    walker.groups = shared as Group<TClientId>[] | undefined;
-    walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
-    walker.groups = undefined;
-    const n = walker.n;
-    walker.takeInto(matches);
-    return n;
+    walker.wantShared = true;
+    walker.out = buffer.matches;
+    walker.groups = buffer.shared as Group<TClientId>[];
+    try {
+      walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+    } finally {
+      buffer.count = walker.n;
+      buffer.sharedCount = walker.groupCount;
+      walker.out = walker.own;
+      walker.groups = walker.ownGroups;
+      walker.n = 0;
+      walker.groupCount = 0;
+    }
+    return buffer.count;
   }
 
   #forget(entry: ClientEntry<TClientId>, old: Sub<TClientId>): void {

@@ -2,7 +2,7 @@ import type { KidTable } from './kid-table.js';
 import { sameLevel } from './kid-table.js';
 import type { Holder, Leaf, Node } from './nodes.js';
 import { CLIENT_SHIFT, type Group, MergedMatch, NO_LOCAL, type Sub } from './subscription.js';
-import type { Match } from './types.js';
+import type { Match, ShareGroup } from './types.js';
 
 const DOLLAR = 0x24;
 const SLASH = 0x2f;
@@ -25,10 +25,17 @@ export class Walker<C> {
   hashes: Int32Array<ArrayBuffer> = new Int32Array(64);
   count = 0;
   full = 0;
-  /** Output of the walk in progress, reused from call to call; `n` entries are live. */
-  out: Match<C>[] = [];
+  /**
+   * Output of the walk in progress: `out[0, n)`. Normally the walker's own array, reused from call to
+   * call; a MatchBuffer's array during matchInto, so results land where the caller reads them.
+   */
+  own: Match<C>[] = [];
+  out: Match<C>[] = this.own;
   n = 0;
-  groups: Group<C>[] | undefined = undefined;
+  /** Matching share groups, `groups[0, groupCount)`, collected only when `wantShared`. */
+  ownGroups: Group<C>[] = [];
+  groups: Group<C>[] = this.ownGroups;
+  groupCount = 0;
   wantShared = false;
   publisher: C | typeof NO_PUBLISHER = NO_PUBLISHER;
   /**
@@ -60,6 +67,7 @@ export class Walker<C> {
       this.epoch = 1;
     }
     this.n = 0;
+    this.groupCount = 0;
     this.publisher = publisher;
     if (exact.count > 0) {
       const leaf = exact.find(this.full, topicName, 0, topicName.length);
@@ -75,7 +83,7 @@ export class Walker<C> {
     this.topic = '';
   }
 
-  /** Copies the result out and drops the walker's references to it. */
+  /** Copies the result out of the walker's own array and drops the walker's references to it. */
   take(): Match<C>[] {
     const n = this.n;
     const out = this.out;
@@ -85,15 +93,15 @@ export class Walker<C> {
     return result;
   }
 
-  /** Appends the result to `into` and drops the walker's references to it. */
-  takeInto(into: Match<C>[]): void {
-    const n = this.n;
-    const out = this.out;
-    for (let i = 0; i < n; i++) {
-      into.push(out[i]!);
-      out[i] = EMPTY_SLOT as Match<C>;
-    }
-    this.n = 0;
+  /** Copies the share groups found and drops the walker's references to them. */
+  takeGroups(): Group<C>[] | undefined {
+    const n = this.groupCount;
+    if (n === 0) return undefined;
+    const groups = this.groups;
+    const result = groups.slice(0, n);
+    for (let i = 0; i < n; i++) groups[i] = EMPTY_GROUP as unknown as Group<C>;
+    this.groupCount = 0;
+    return result;
   }
 
   scan(topicName: string): void {
@@ -164,8 +172,12 @@ export class Walker<C> {
       }
     }
     if (this.wantShared && node.shared !== undefined) {
-      this.groups ??= [];
-      for (const group of node.shared.values()) this.groups.push(group);
+      const groups = this.groups;
+      for (const group of node.shared.values()) {
+        const k = this.groupCount++;
+        if (k < groups.length) groups[k] = group;
+        else groups.push(group);
+      }
     }
   }
 
@@ -195,6 +207,14 @@ export class Walker<C> {
     }
   }
 }
+
+/** Fills released group slots, like EMPTY_SLOT. */
+const EMPTY_GROUP: ShareGroup<never> = Object.freeze({
+  shareName: '',
+  topicFilter: '',
+  members: [],
+  cursor: 0,
+});
 
 /** Fills released output slots, so the buffer keeps no subscription alive and one element kind. */
 const EMPTY_SLOT: Match<never> = Object.freeze({

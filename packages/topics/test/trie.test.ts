@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Match, matchesFilter, SubscriptionTrie, TopicError } from '../src/index.ts';
+import { type Match, MatchBuffer, matchesFilter, SubscriptionTrie, TopicError } from '../src/index.ts';
 import { MATCH_CATALOGUE } from './catalogue.ts';
 
 function clientsOf(matches: Match[]): string[] {
@@ -223,5 +223,43 @@ describe('SubscriptionTrie shared subscriptions', () => {
     } catch (error) {
       expect((error as TopicError).reasonCode).toBe(0x9e);
     }
+  });
+});
+
+describe('SubscriptionTrie.matchInto', () => {
+  it('MQTT-3.3.4-2 writes the same matches as matchAll into a reused buffer', () => {
+    const trie = new SubscriptionTrie();
+    trie.subscribe('a', 'x/#', { qos: 1 });
+    trie.subscribe('a', 'x/+', { qos: 2, subscriptionIdentifier: 4 });
+    trie.subscribe('b', 'x/y');
+    trie.subscribe('c', '$share/g/x/y');
+    const buffer = new MatchBuffer();
+    expect(trie.matchInto('x/y', buffer)).toBe(2);
+    const got = buffer.matches
+      .slice(0, buffer.count)
+      .map((m) => [m.clientId, m.qos, m.subscriptionIdentifiers]);
+    expect(got.sort()).toEqual([
+      ['a', 2, [4]],
+      ['b', 0, []],
+    ]);
+    expect(buffer.sharedCount).toBe(1);
+    expect(buffer.shared[0]?.shareName).toBe('g');
+    // Reused: a topic with fewer matches overwrites the counts, not the array length.
+    expect(trie.matchInto('x/z', buffer)).toBe(1);
+    expect(buffer.matches[0]?.clientId).toBe('a');
+    expect(buffer.sharedCount).toBe(0);
+    expect(trie.matchInto('nothing', buffer)).toBe(0);
+    buffer.clear();
+    expect(buffer.matches).toEqual([]);
+    // The trie's own results are unaffected by the buffer.
+    expect(trie.matchAll('x/y').matches.length).toBe(2);
+  });
+
+  it('MQTT-3.8.3-3 applies No Local for the given publisher', () => {
+    const trie = new SubscriptionTrie();
+    trie.subscribe('p', 'x', { noLocal: true });
+    const buffer = new MatchBuffer();
+    expect(trie.matchInto('x', buffer, 'p')).toBe(0);
+    expect(trie.matchInto('x', buffer, 'q')).toBe(1);
   });
 });
