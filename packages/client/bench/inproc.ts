@@ -28,11 +28,13 @@ const fake: OpenTransport = async (_endpoint, _options, handlers) => {
   return {
     write(chunk) {
       for (const packet of decoder.push(Buffer.from(chunk))) {
-        if (packet.type === 'connect') reply(encode({ type: 'connack', sessionPresent: false, reasonCode: 0 }, 5));
+        if (packet.type === 'connect')
+          reply(encode({ type: 'connack', sessionPresent: false, reasonCode: 0 }, 5));
         else if (packet.type === 'publish') {
           const id = packet.packetId as number;
           reply(Buffer.from([packet.qos === 1 ? 0x40 : 0x50, 2, id >> 8, id & 0xff]));
-        } else if (packet.type === 'pubrel') reply(Buffer.from([0x70, 2, packet.packetId >> 8, packet.packetId & 0xff]));
+        } else if (packet.type === 'pubrel')
+          reply(Buffer.from([0x70, 2, packet.packetId >> 8, packet.packetId & 0xff]));
       }
       return true;
     },
