@@ -47,24 +47,36 @@ async function throughput(broker: BrokerProcess): Promise<Throughput> {
   return { seconds: (end - t0) / 1000, delivered: last, cpu };
 }
 
-async function idleMemory(broker: BrokerProcess): Promise<number> {
-  await broker.settle();
-  await new Promise((r) => setTimeout(r, 200));
-  const before = rssBytes(broker.pid);
+async function connectIdle(broker: BrokerProcess, prefix: string, count: number): Promise<LoadClient[]> {
   const clients: LoadClient[] = [];
-  for (let i = 0; i < IDLE; i += 50) {
+  for (let i = 0; i < count; i += 50) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(50, IDLE - i) }, (_, j) =>
-        LoadClient.connect(broker.port, `idle-${i + j}`),
+      Array.from({ length: Math.min(50, count - i) }, (_, j) =>
+        LoadClient.connect(broker.port, `${prefix}-${i + j}`),
       ),
     );
     clients.push(...batch);
   }
+  return clients;
+}
+
+async function settledRss(broker: BrokerProcess): Promise<number> {
   await broker.settle();
   await new Promise((r) => setTimeout(r, 500));
   await broker.settle();
-  const after = rssBytes(broker.pid);
-  for (const c of clients) c.close();
+  return rssBytes(broker.pid);
+}
+
+/**
+ * Resident memory per idle connection: a first batch of IDLE connections warms the allocators
+ * (transient read buffers, heap pages), then the growth of a second batch of IDLE is measured.
+ */
+async function idleMemory(broker: BrokerProcess): Promise<number> {
+  const warm = await connectIdle(broker, 'warm', IDLE);
+  const before = await settledRss(broker);
+  const idle = await connectIdle(broker, 'idle', IDLE);
+  const after = await settledRss(broker);
+  for (const c of [...warm, ...idle]) c.close();
   return (after - before) / IDLE;
 }
 
@@ -72,16 +84,23 @@ const results: Array<{ name: string; tp: Throughput; idle: number }> = [];
 for (const start of [startOurs, startMosquitto]) {
   const broker = await start();
   try {
-    await throughput(broker); // warm-up (JIT) run, not reported
-    const tp = await throughput(broker);
+    // Idle memory first, on a fresh process (a heap grown by the throughput runs would hide it).
     const idle = await idleMemory(broker);
+    await throughput(broker); // warm-up (JIT) run, not reported
+    // Three measured runs added up: /proc CPU time has a 10 ms resolution.
+    const runs = [await throughput(broker), await throughput(broker), await throughput(broker)];
+    const tp: Throughput = {
+      seconds: runs.reduce((n, r) => n + r.seconds, 0),
+      delivered: runs.reduce((n, r) => n + r.delivered, 0),
+      cpu: runs.reduce((n, r) => n + r.cpu, 0),
+    };
     results.push({ name: broker.name, tp, idle });
   } finally {
     await broker.stop();
   }
 }
 
-const expected = CLIENTS * MESSAGES;
+const expected = 3 * CLIENTS * MESSAGES;
 console.log(
   `\nthroughput: ${CLIENTS} clients × ${MESSAGES} QoS 0 messages (${PAYLOAD.length}-byte payload), own topic each`,
 );
