@@ -5,7 +5,16 @@ import type { MatchResult } from './types.js';
 export interface MatchCacheOptions {
   /** Most topics remembered; the oldest is dropped first. Default: 10 000. */
   maxEntries?: number;
+  /**
+   * Below this hit rate over a window of 1024 lookups the cache stops storing results for the next
+   * 16 windows (topics that do not repeat only pay for the bookkeeping), then tries again.
+   * Default: 0.125. Set 0 to always store.
+   */
+  minHitRate?: number;
 }
+
+const WINDOW = 1024;
+const BYPASS_WINDOWS = 16;
 
 /**
  * Remembers `matchAll` results per topic for workloads that publish to the same topics again and
@@ -13,7 +22,8 @@ export interface MatchCacheOptions {
  * never stale. The trie is fast without it; this only saves the walk for hot topics.
  *
  * Results are shared between calls: do not mutate them. Calls that pass a publisher while the trie
- * holds No Local subscriptions bypass the cache (their result depends on the publisher).
+ * holds No Local subscriptions bypass the cache (their result depends on the publisher), and so do
+ * all calls for a while after a run of lookups that mostly missed (see `minHitRate`).
  */
 export class MatchCache<TClientId = string> {
   #trie: SubscriptionTrie<TClientId>;
@@ -22,10 +32,16 @@ export class MatchCache<TClientId = string> {
   #version: number;
   #hits = 0;
   #misses = 0;
+  #minHitRate: number;
+  #windowLookups = 0;
+  #windowHits = 0;
+  /** Lookups left to pass straight to the trie after a window with too few hits. */
+  #bypass = 0;
 
   constructor(trie: SubscriptionTrie<TClientId>, options: MatchCacheOptions = {}) {
     this.#trie = trie;
     this.#max = Math.max(1, options.maxEntries ?? 10_000);
+    this.#minHitRate = options.minHitRate ?? 0.125;
     this.#version = trie.version;
   }
 
@@ -33,6 +49,18 @@ export class MatchCache<TClientId = string> {
   matchAll(topicName: string, publisherId?: TClientId): MatchResult<TClientId> {
     const trie = this.#trie;
     if (publisherId !== undefined && trie.noLocalCount > 0) return trie.matchAll(topicName, publisherId);
+    if (this.#bypass === 0 && ++this.#windowLookups === WINDOW) {
+      if (this.#windowHits < WINDOW * this.#minHitRate) {
+        this.#bypass = WINDOW * BYPASS_WINDOWS;
+        this.#entries.clear();
+      }
+      this.#windowLookups = 0;
+      this.#windowHits = 0;
+    }
+    if (this.#bypass > 0) {
+      this.#bypass--;
+      return trie.matchAll(topicName);
+    }
     if (trie.version !== this.#version) {
       this.#entries.clear();
       this.#version = trie.version;
@@ -40,6 +68,7 @@ export class MatchCache<TClientId = string> {
     let result = this.#entries.get(topicName);
     if (result !== undefined) {
       this.#hits++;
+      this.#windowHits++;
       return result;
     }
     this.#misses++;

@@ -47,3 +47,17 @@ describe('MatchCache', () => {
     expect(cache.matchAll('x', 'q').matches.length).toBe(2);
   });
 });
+
+describe('MatchCache adaptivity', () => {
+  it('stops storing while topics do not repeat, and stays correct', () => {
+    const trie = new SubscriptionTrie();
+    trie.subscribe('a', 'x/+');
+    const cache = new MatchCache(trie);
+    for (let i = 0; i < 1000; i++) expect(cache.matchAll(`x/${i}`).matches.length).toBe(1);
+    expect(cache.stats.size).toBe(1000);
+    for (let i = 0; i < 1000; i++) expect(cache.matchAll(`x/n${i}`).matches.length).toBe(1);
+    expect(cache.stats.size).toBe(0);
+    // A repeating workload in the same cache stays correct either way.
+    expect(cache.matchAll('x/1').matches.map((m) => m.clientId)).toEqual(['a']);
+  });
+});
