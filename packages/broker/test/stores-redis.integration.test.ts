@@ -473,6 +473,25 @@ describe.skipIf(redisServer.skip)(
       }
     });
 
+    it('loads more sessions than maxPending allows reads at once (reads go in slices)', async () => {
+      const prefix = 'many:';
+      const record = JSON.stringify({ v: 4, e: 0xffffffff, d: Date.now(), o: 0 });
+      const args: string[] = [];
+      for (let i = 0; i < 500; i++) args.push(`c${i}`, record);
+      await control.command(['HSET', `${prefix}clients`, ...args]);
+      await control.command(['HSET', `${prefix}subs:c499`, 'last/#', '{"q":1,"rh":0}']);
+      const b = await startWithStore({ url: redis.url, prefix, maxPending: 30 });
+      try {
+        expect(b.broker.sessions.size).toBe(500);
+        expect(b.broker.sessions.get('c499')?.subscriptions.has('last/#')).toBe(true);
+        await b.store.flush(); // the start's rewrite of 500 sessions also fits through 30 pending
+        expect(await control.command(['HLEN', `${prefix}clients`])).toBe(500);
+        expect(await control.command(['HKEYS', `${prefix}subs:c499`])).toEqual([Buffer.from('last/#')]);
+      } finally {
+        await b.close();
+      }
+    });
+
     it('start fails with a clear error when Redis cannot be reached', async () => {
       const broker = new Broker({ logger: recordingLogger(), sysInterval: 0 });
       const store = new RedisStore(broker, { url: 'redis://127.0.0.1:1', connectTimeout: 300 });

@@ -51,6 +51,7 @@ export function syncQueue(
   for (const d of queue) if (i++ >= kept) added.push(d);
   batched(commands, 'RPUSH', key, added.map(encodeDelivery));
   if (!redis.sendAll(commands)) return false;
+  if (kept === 0) return { items: added, head: 0 };
   mirror.head += gone;
   for (const d of added) mirror.items.push(d);
   if (mirror.head > 64 && mirror.head * 2 > mirror.items.length) {

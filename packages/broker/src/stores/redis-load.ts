@@ -3,6 +3,7 @@ import type { SysInfo } from '../system.js';
 import { decodeClient, decodeMessage, decodeSubscription, type MessageRecord } from './records.js';
 import type { RedisClient } from './redis-client.js';
 import { pairs, type StoreKeys, SYS_COUNTERS } from './redis-keys.js';
+import type { RespValue } from './resp.js';
 
 /** What a store holds, as the broker's `onStored*` loaders return it. */
 export interface LoadedState {
@@ -27,7 +28,13 @@ export type SkipEntry = (what: string, name: string, error: unknown) => void;
  * Reads a store's whole state: three reads, then three per stored session, all pipelined. An entry
  * that does not decode is reported to `skip` and left out rather than failing the start.
  */
-export async function loadState(redis: RedisClient, keys: StoreKeys, skip: SkipEntry): Promise<LoadedState> {
+export async function loadState(
+  redis: RedisClient,
+  keys: StoreKeys,
+  skip: SkipEntry,
+  /** Sessions read at once (three reads each): keep it within the client's `maxPending`. */
+  slice = 1000,
+): Promise<LoadedState> {
   const now = Date.now();
   const [clientsReply, retainedReply, sysReply] = await Promise.all([
     redis.command(['HGETALL', keys.clients]),
@@ -53,15 +60,21 @@ export async function loadState(redis: RedisClient, keys: StoreKeys, skip: SkipE
       skip('session', id, error);
     }
   }
-  const perClient = await Promise.all(
-    state.clients.map((c) =>
-      Promise.all([
-        redis.command(['HGETALL', keys.subs(c.clientId)]),
-        redis.command(['HGETALL', keys.inflight(c.clientId)]),
-        redis.command(['LRANGE', keys.queue(c.clientId), 0, -1]),
-      ]),
-    ),
-  );
+  // In slices, so that a large store never has more reads outstanding than the client allows.
+  const perClient: Array<[RespValue, RespValue, RespValue]> = [];
+  for (let from = 0; from < state.clients.length; from += slice) {
+    const part = state.clients.slice(from, from + slice);
+    const replies = await Promise.all(
+      part.map((c) =>
+        Promise.all([
+          redis.command(['HGETALL', keys.subs(c.clientId)]),
+          redis.command(['HGETALL', keys.inflight(c.clientId)]),
+          redis.command(['LRANGE', keys.queue(c.clientId), 0, -1]),
+        ]),
+      ),
+    );
+    for (const r of replies) perClient.push(r);
+  }
   for (let i = 0; i < perClient.length; i++) {
     const clientId = state.clients[i]!.clientId;
     const [subs, inflight, queue] = perClient[i]!;

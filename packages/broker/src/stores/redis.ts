@@ -643,8 +643,12 @@ export class RedisStore implements Hook {
   #load(): Promise<LoadedState> {
     this.#loading ??= (async () => {
       await this.redis.connect();
-      const state = await loadState(this.redis, this.#keys, (what, name, error) =>
-        this.#skip(what, name, error),
+      const slice = Math.max(1, Math.min(1000, Math.floor(this.#maxPending / 3)));
+      const state = await loadState(
+        this.redis,
+        this.#keys,
+        (what, name, error) => this.#skip(what, name, error),
+        slice,
       );
       this.#storedIds = state.storedIds;
       this.#storedTopics = state.storedTopics;
