@@ -15,9 +15,10 @@ import { validateTopicFilter, validateTopicName } from '@x/topics';
 import { answerAuth } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
-import { Connection, toClientError } from './connection.js';
+import { type Connection, toClientError } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
+import { type Handshake, handshake } from './handshake.js';
 import { Inbox } from './inbox.js';
 import type { Message } from './message.js';
 import { MessageStream } from './message-stream.js';
@@ -43,7 +44,6 @@ import {
   type OpenTransport,
   parseEndpoint,
   redirectEndpoint,
-  type Transport,
 } from './transports/transport.js';
 
 /** Events of a {@link Client}. */
@@ -73,12 +73,6 @@ const QOS0_DONE: Promise<PublishResult> = Promise.resolve(SUCCESS);
 
 /** CONNACK reasons after which retrying the same connection is pointless. */
 const PERMANENT_REFUSALS = new Set([0x01, 0x02, 0x04, 0x05, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
-
-interface Handshake {
-  connection: Connection;
-  resolve: (connack: ConnackPacket) => void;
-  reject: (error: Error) => void;
-}
 
 /**
  * An MQTT client. Create one with `connect()`; every method returns a promise that settles: nothing
@@ -409,7 +403,7 @@ export class Client extends Emitter<ClientEvents> {
       clearTimeout(timer);
       connection.destroy();
     }
-    handshake?.reject(closedError());
+    handshake?.abort(closedError());
     this.#shutdown(closedError());
   }
 
@@ -436,128 +430,49 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /** One connection attempt: transport, CONNECT, (AUTH exchange), CONNACK. */
-  #attempt(): Promise<void> {
-    const endpoint = this.#endpoint;
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let transport: Transport | undefined;
-      let connection: Connection | undefined;
-      const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#handshake = undefined;
-        if (connection) connection.destroy();
-        else transport?.destroy();
-        reject(error);
-      };
-      const timeout = this.#options.connectTimeout ?? 30_000;
-      const timer = setTimeout(
-        () =>
-          fail(
-            new MqttClientError(
-              ClientErrorCode.CONNECT_TIMEOUT,
-              `no CONNACK from ${endpoint.href} within ${timeout} ms`,
-            ),
-          ),
-        timeout,
-      );
-      this.#openTransport(endpoint, this.#options, {
-        data: (chunk) => connection?.receive(chunk),
-        drain: () => connection?.drained(),
-        close: (error) => {
-          if (connection && connection === this.#connection) this.#connectionLost(connection, error);
-          else {
-            connection?.destroy();
-            fail(
-              new MqttClientError(
-                ClientErrorCode.CONNECTION_CLOSED,
-                `connection to ${endpoint.href} closed before CONNACK`,
-                {
-                  cause: error,
-                },
-              ),
-            );
-          }
-          const waiters = this.#closeWaiters;
-          this.#closeWaiters = [];
-          for (const waiter of waiters) waiter();
-        },
-      }).then(
-        (opened) => {
-          transport = opened;
-          if (settled) {
-            opened.destroy();
-            return;
-          }
-          const conn: Connection = new Connection(
-            opened,
-            this.protocolVersion,
-            this.#options.properties?.maximumPacketSize,
-            {
-              packet: (packet) => this.#onPacket(conn, packet),
-              protocolError: (error) => this.#protocolError(conn, error),
-              drain: () => this.#onDrain(),
-              ack: (first, packetId) =>
-                this.#onAck(conn, ACK_TYPES[first] as AckType, packetId, 0, undefined),
-            },
-          );
-          connection = conn;
-          this.#handshake = {
-            connection: conn,
-            resolve: (connack) => {
-              if (settled) return;
-              settled = true;
-              clearTimeout(timer);
-              this.#handshake = undefined;
-              this.#connected(conn, connack);
-              resolve();
-            },
-            reject: fail,
-          };
-          try {
-            conn.send(
-              connectPacket(
-                this.#options,
-                this.protocolVersion,
-                this.#clientId,
-                this.#everConnected && this.#resumable,
-              ),
-            );
-            conn.flush();
-          } catch (error) {
-            fail(toClientError(error));
-          }
-        },
-        (error: Error) =>
-          fail(
-            new MqttClientError(
-              ClientErrorCode.TRANSPORT_ERROR,
-              `cannot connect to ${endpoint.href}: ${error.message}`,
-              {
-                cause: error,
-              },
-            ),
-          ),
-      );
+  async #attempt(): Promise<void> {
+    const attempt = handshake({
+      endpoint: this.#endpoint,
+      openTransport: this.#openTransport,
+      transportOptions: this.#options,
+      protocolVersion: this.protocolVersion,
+      maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
+      connect: connectPacket(
+        this.#options,
+        this.protocolVersion,
+        this.#clientId,
+        this.#everConnected && this.#resumable,
+      ),
+      timeout: this.#options.connectTimeout ?? 30_000,
+      auth: (connection, packet) => this.#onAuth(connection, packet),
+      handover: (connection, connack) => {
+        this.#connected(connection, connack);
+        return {
+          packet: (packet) => this.#onPacket(connection, packet),
+          protocolError: (error) => this.#protocolError(connection, error),
+          drain: () => this.#onDrain(),
+          ack: (first, packetId) =>
+            this.#onAck(connection, ACK_TYPES[first] as AckType, packetId, 0, undefined),
+        };
+      },
+      closed: (connection, error) => {
+        this.#connectionLost(connection, error);
+        const waiters = this.#closeWaiters;
+        this.#closeWaiters = [];
+        for (const waiter of waiters) waiter();
+      },
     });
-  }
-
-  #onConnack(connection: Connection, packet: ConnackPacket): void {
-    const handshake = this.#handshake;
-    if (!handshake || handshake.connection !== connection) {
-      // [MQTT-3.2.0-2] only one CONNACK per connection
-      this.#protocolError(connection, protocolViolation('a second CONNACK', 'MQTT-3.2.0-2'));
-      return;
+    this.#handshake = attempt;
+    try {
+      await attempt.done;
+    } catch (error) {
+      if (error instanceof ConnackError) {
+        this.#checkRedirect(error.reasonCode ?? 0, error.properties as Properties | undefined);
+      }
+      throw error;
+    } finally {
+      if (this.#handshake === attempt) this.#handshake = undefined;
     }
-    if (packet.reasonCode !== 0) {
-      this.#checkRedirect(packet.reasonCode, packet.properties);
-      handshake.reject(
-        new ConnackError(packet.reasonCode, packet.properties as Record<string, unknown> | undefined),
-      );
-      return;
-    }
-    handshake.resolve(packet);
   }
 
   /** A CONNACK with Success: the session is ready. */
@@ -620,17 +535,8 @@ export class Client extends Emitter<ClientEvents> {
   // ─── Incoming packets ──────────────────────────────────────────────────────────────────────────
 
   #onPacket(connection: Connection, packet: Packet): void {
-    if (connection !== this.#connection) {
-      if (packet.type === 'connack') this.#onConnack(connection, packet);
-      else if (packet.type === 'auth') this.#onAuth(connection, packet);
-      // [MQTT-3.2.0-1] the server's first packet is CONNACK
-      else
-        this.#protocolError(
-          connection,
-          protocolViolation(`${packet.type.toUpperCase()} before CONNACK`, 'MQTT-3.2.0-1'),
-        );
-      return;
-    }
+    // A connection that was replaced says nothing more (the handshake handles the time before CONNACK).
+    if (connection !== this.#connection) return;
     switch (packet.type) {
       case 'publish':
         this.#inbox.onPublish(connection, packet);
@@ -674,14 +580,7 @@ export class Client extends Emitter<ClientEvents> {
     reasonCode: number,
     properties: Properties | undefined,
   ): void {
-    if (connection !== this.#connection) {
-      // [MQTT-3.2.0-1] the server's first packet is CONNACK
-      this.#protocolError(
-        connection,
-        protocolViolation(`${type.toUpperCase()} before CONNACK`, 'MQTT-3.2.0-1'),
-      );
-      return;
-    }
+    if (connection !== this.#connection) return;
     switch (type) {
       case 'puback':
       case 'pubrec':
@@ -769,7 +668,7 @@ export class Client extends Emitter<ClientEvents> {
     connection.destroy();
     this.#report(error);
     if (connection === this.#connection) this.#connectionLost(connection, error);
-    else this.#handshake?.reject(error);
+    else this.#handshake?.abort(error);
   }
 
   #connectionLost(connection: Connection, error: Error | undefined, final = false): void {

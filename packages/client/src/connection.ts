@@ -46,7 +46,7 @@ export class Connection {
   readonly protocolVersion: ProtocolVersion;
   readonly #transport: Transport;
   readonly #decoder: Decoder;
-  readonly #events: ConnectionEvents;
+  #events: ConnectionEvents;
   #slab: Uint8Array = allocate(SLAB_SIZE);
   #flushStart = 0;
   #end = 0;
@@ -68,6 +68,11 @@ export class Connection {
     this.protocolVersion = protocolVersion;
     this.#events = events;
     this.#decoder = new Decoder({ protocolVersion, maxPacketSize: maxIncomingPacketSize });
+  }
+
+  /** Redirects what the connection reports (the handshake hands the connection to the client). */
+  setEvents(events: ConnectionEvents): void {
+    this.#events = events;
   }
 
   /** True when the caller should wait for the `drain` event before sending much more. */
