@@ -279,6 +279,12 @@ export class RedisStore implements Hook {
     this.#closing ??= (async () => {
       const deadline = Date.now() + timeout;
       await this.#drain(deadline);
+      if (this.#started && this.#marked()) {
+        this.#log.warn(
+          { store: this.id, redisReady: this.redis.ready, sessions: this.#dirtySessions.size },
+          'Redis store: closed with changes not written (Redis unreachable or too slow)',
+        );
+      }
       clearTimeout(this.#syncTimer);
       clearTimeout(this.#retryTimer);
       await this.redis.close(Math.max(0, deadline - Date.now()));
