@@ -14,11 +14,37 @@ export interface QueueMirror {
   head: number;
 }
 
+/** A delivery no queue holds: a mirror made of it matches nothing, so the next sync rewrites. */
+const UNKNOWN: Delivery = {
+  message: {
+    topic: '',
+    payload: new Uint8Array(0),
+    qos: 0,
+    retain: false,
+    properties: undefined,
+    expiresAt: 0,
+    origin: '',
+    owned: true,
+  },
+  qos: 0,
+  retain: false,
+  subscriptionIds: undefined,
+};
+
+/**
+ * A mirror whose next sync rewrites the whole list: for a queue changed in a way the comparison
+ * cannot see (a delivery taken from its head and put back at its tail when packet ids ran out).
+ */
+export function staleMirror(): QueueMirror {
+  return { items: [UNKNOWN], head: 0 };
+}
+
 /**
  * Brings the stored list `key` in line with `queue`. A session's queue only gains at its tail and
  * loses at its head (or is cleared), so the position of its first delivery in the mirror tells how
  * many were sent (LTRIM) and its length how many were added (RPUSH); anything else rewrites the
- * list in one transaction. Returns the mirror of what is now stored, or false, sending nothing,
+ * list in one transaction. (A delivery put back at the tail would fool the comparison: the caller
+ * replaces the mirror with `staleMirror()` when that happens.) Returns the mirror of what is now stored, or false, sending nothing,
  * when the client has no room for the commands.
  */
 export function syncQueue(

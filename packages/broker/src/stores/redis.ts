@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { type Delivery, isExpired, type Message } from '../message.js';
 import type { Session } from '../session.js';
 import type { SysInfo } from '../system.js';
-import { encodeDelivery, type QueueMirror, syncQueue } from './queue-mirror.js';
+import { encodeDelivery, type QueueMirror, staleMirror, syncQueue } from './queue-mirror.js';
 import { encodeClient, encodeMessage, encodeSubscription } from './records.js';
 import { RedisClient } from './redis-client.js';
 import { batched, StoreKeys, SYS_COUNTERS, strings } from './redis-keys.js';
@@ -235,6 +235,14 @@ export class RedisStore implements Hook {
 
   onQosDropped(clientId: string, packetId: number): void {
     this.#inflightChanged(clientId, packetId);
+  }
+
+  onPacketIdExhausted(clientId: string): void {
+    // The router puts the delivery it took from the queue back at the tail: write the list again.
+    if (this.#queues.has(clientId)) {
+      this.#queues.set(clientId, staleMirror());
+      this.#markQueues();
+    }
   }
 
   onRetainPublished(_client: Client | undefined, message: Message): void {
