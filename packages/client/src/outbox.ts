@@ -31,6 +31,8 @@ export interface Operation {
   packet: PublishPacket | SubscribePacket | UnsubscribePacket;
   /** PUBLISH QoS 2: false until PUBREC arrives, then true (PUBREL sent, waiting for PUBCOMP). */
   released: boolean;
+  /** Order in which PUBRECs arrived, for re-sending PUBRELs in that order. */
+  releasedAt: number;
   resolve: ((value: never) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -53,6 +55,7 @@ export class Outbox {
   readonly #inflight = new Map<number, Operation>();
   #publishing = 0;
   #nextPacketId = 1;
+  #releases = 0;
   #queue: (Operation | undefined)[] = [];
   #queueHead = 0;
   readonly #subscriptions = new Map<
@@ -99,6 +102,7 @@ export class Outbox {
         kind,
         packet,
         released: false,
+        releasedAt: 0,
         resolve: resolve as Operation['resolve'],
         reject,
       };
@@ -203,8 +207,13 @@ export class Outbox {
    */
   resume(connection: Connection, sessionPresent: boolean, resubscribe: boolean): void {
     if (!sessionPresent && resubscribe) this.#resubscribe();
-    // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) and PUBREL, in their original order
-    for (const [id, op] of [...this.#inflight]) {
+    // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) in their original order, then PUBREL in
+    // the order their PUBRECs arrived [MQTT-4.6.0-3].
+    const entries = [...this.#inflight];
+    const released = entries
+      .filter(([, op]) => op.released)
+      .sort((a, b) => a[1].releasedAt - b[1].releasedAt);
+    for (const [id, op] of [...entries.filter(([, op]) => !op.released), ...released]) {
       if (!sessionPresent && op.released) {
         // The server had taken the message (PUBREC); its new session cannot complete the flow.
         this.#finish(id, op);
@@ -238,6 +247,7 @@ export class Outbox {
         kind: Kind.SUBSCRIBE,
         packet,
         released: false,
+        releasedAt: 0,
         resolve: undefined,
         reject: (error) => this.#host.report(toClientError(error)),
       };
@@ -288,9 +298,7 @@ export class Outbox {
         }
         if (!op.released) {
           op.released = true;
-          // PUBRELs are re-sent in PUBREC order [MQTT-4.6.0-3]: move the entry to the end.
-          this.#inflight.delete(packetId);
-          this.#inflight.set(packetId, op);
+          op.releasedAt = ++this.#releases;
         }
         // [MQTT-4.3.3-9] answer PUBREC with PUBREL
         connection.sendAck(0x62, packetId);

@@ -90,6 +90,7 @@ function restarts(start: () => Promise<Server>, nextTest: () => void = () => und
     for (const qos of [1, 2] as const) {
       it(`MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}, QoS ${qos}: every message delivered${qos === 2 ? ' exactly once' : ''}`, async () => {
         nextTest();
+        await broker?.stop(); // left over by a failed test
         broker = await start();
         const tag = `${protocolVersion}-${qos}-${Math.random().toString(16).slice(2, 8)}`;
         const topic = `stream/${tag}`;
