@@ -95,7 +95,7 @@ describe('catalogue: malformed packets sent raw get the right reaction', () => {
     expect(misdirected.length).toBeGreaterThan(5);
   });
 
-  it('MQTT-4.13.1-1: every malformed entry closes the connection (v5: DISCONNECT with its reason code first)', async () => {
+  it('MQTT-4.13.1-1 MQTT-3.1.4-1 MQTT-3.14.4-1 MQTT-3.14.4-2: every malformed entry closes the connection (v5: DISCONNECT with its reason code first, nothing after it)', async () => {
     const failures: string[] = [];
     const queue = [...streamable];
     const worker = async () => {

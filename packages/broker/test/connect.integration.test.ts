@@ -20,7 +20,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     expect(c.received).toEqual([]);
   });
 
-  it('MQTT-3.1.0-2: a second CONNECT is a protocol error (v5: DISCONNECT 0x82, then close)', async () => {
+  it('MQTT-3.1.0-2 MQTT-4.13.2-1: a second CONNECT is a protocol error (v5: DISCONNECT 0x82, then close)', async () => {
     const c = await RawClient.connect(b.port, { clientId: 'twice' });
     c.send({ type: 'connect', protocolVersion: 5, clientId: 'twice', clean: true, keepalive: 0 });
     const d = await c.next('disconnect');
@@ -48,7 +48,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     await c.waitClosed();
   });
 
-  it('MQTT-3.2.0-1: the first packet from the server is CONNACK', async () => {
+  it('MQTT-3.2.0-1 MQTT-3.2.0-2 MQTT-3.1.4-5: the first packet from the server is one CONNACK (0x00)', async () => {
     const c = await RawClient.open(b.port, 4);
     c.sendRaw(CONNECT_V4);
     const ack = await c.next('connack');
@@ -111,7 +111,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     second.close();
   });
 
-  it('MQTT-3.1.2-22: no packet within 1.5 × Keep Alive closes the connection (v5: 0x8D)', async () => {
+  it('MQTT-3.1.2-22 MQTT-3.2.2-22: no packet within 1.5 × the client Keep Alive closes the connection (v5: 0x8D)', async () => {
     const c = await RawClient.connect(b.port, { clientId: 'ka', keepalive: 1 });
     const started = Date.now();
     expect((await c.next('disconnect', 3000)).reasonCode).toBe(0x8d);

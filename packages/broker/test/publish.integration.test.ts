@@ -100,7 +100,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     expect(got.map((p) => Number(p.payload.toString()))).toEqual([...Array(50).keys()]);
   });
 
-  it('MQTT-3.3.1-1 MQTT-4.4.0-1: unacknowledged messages are re-sent with DUP on session resume', async () => {
+  it('MQTT-3.3.1-1 MQTT-4.4.0-1 MQTT-4.3.2-3 MQTT-4.3.3-3: unacknowledged messages are re-sent with DUP on session resume', async () => {
     const c1 = await RawClient.connect(b.port, { clientId: 'redeliver', clean: false }, 4);
     c1.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'redo/+', qos: 2 }] });
     await c1.next('suback');
@@ -360,7 +360,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     await c.waitClosed();
   });
 
-  it('MQTT-3.3.4-9 MQTT-4.9.0-3: the broker sends no more QoS 1/2 than the client Receive Maximum', async () => {
+  it('MQTT-3.3.4-9 MQTT-4.9.0-1 MQTT-4.9.0-3 MQTT-4.3.2-1: the broker sends no more QoS 1/2 than the client Receive Maximum', async () => {
     const c = await RawClient.connect(b.port, { clientId: 'window', properties: { receiveMaximum: 2 } });
     open.push(c);
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'win/t', qos: 1 }] });

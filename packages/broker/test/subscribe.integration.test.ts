@@ -223,7 +223,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
     expect(new Set(all).size).toBe(30);
   });
 
-  it('MQTT-4.7.2-1: filters starting with a wildcard do not match $ topics; $SYS is published', async () => {
+  it('MQTT-4.7.2-1 MQTT-3.3.2-3: filters starting with a wildcard do not match $ topics; $SYS is published', async () => {
     const sys = await startTestBroker({ sysInterval: 100 });
     try {
       const c = await mqtt.connectAsync(sys.url, { clientId: 'sys', reconnectPeriod: 0 });
