@@ -69,6 +69,10 @@ describe.skipIf(redisServer.skip)(
         expect(client.send(['LPUSH', 'str', 'z'])).toBe(true);
         await client.idle();
         expect(errors.map((e) => e.replyCode)).toEqual(['WRONGTYPE']);
+        // Inside a transaction the failure is an element of EXEC's answer: reported all the same.
+        expect(client.sendAll([['MULTI'], ['SET', 'ok', '1'], ['LPUSH', 'str', 'w'], ['EXEC']])).toBe(true);
+        await client.idle();
+        expect(errors.map((e) => e.replyCode)).toEqual(['WRONGTYPE', 'WRONGTYPE']);
       } finally {
         await client.close();
       }
@@ -122,10 +126,13 @@ describe.skipIf(redisServer.skip)(
       await admin.connect();
       try {
         await client.command(['CLIENT', 'SETNAME', 'victim']);
-        const blocked = client.command(['BLPOP', 'never', '0']); // waits until the kill
+        // Waits until the kill; its failure is expected before the kill is even answered.
+        const blocked = expect(client.command(['BLPOP', 'never', '0'])).rejects.toMatchObject({
+          code: 'CONNECTION_LOST',
+        });
         await until(() => client.pending === 1, 2000, 'BLPOP sent');
         await admin.command(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']);
-        await expect(blocked).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+        await blocked;
         expect(lost).toEqual([1]);
         await expect(client.command(['PING'])).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
         await until(() => client.ready, 3000, 'reconnection');

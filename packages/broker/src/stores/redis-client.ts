@@ -325,6 +325,10 @@ export class RedisClient {
       if (waiter === NO_WAITER) this.#onError?.(value);
       else waiter.reject(value);
     } else if (waiter !== NO_WAITER) waiter.resolve(value);
+    else if (Array.isArray(value)) {
+      // EXEC answers with one reply per queued command: a failed one is an error value inside.
+      for (const item of value) if (item instanceof RedisError) this.#onError?.(item);
+    }
     if (this.#pending.length === 0 && this.#idleWaiters.length > 0) this.#wakeIdle();
   }
 
