@@ -4,6 +4,7 @@ import {
   isValidTopicFilter,
   isValidTopicName,
   type Match,
+  MatchBuffer,
   matchesFilter,
   type QoS,
   RetainedIndex,
@@ -160,6 +161,7 @@ describe('property: SubscriptionTrie agrees with a naive matcher written from th
         fc.option(fc.constantFrom(...CLIENTS)),
         (ops, topics, publisher) => {
           const trie = new SubscriptionTrie();
+          const buffer = new MatchBuffer();
           const model: Model = new Map();
           for (const op of ops) apply(trie, model, op);
           let size = 0;
@@ -195,6 +197,15 @@ describe('property: SubscriptionTrie agrees with a naive matcher written from th
               )
               .sort();
             expect(groups).toEqual(want.groups);
+            // The allocation-free form agrees, through a buffer reused across topics.
+            const count = trie.matchInto(topic, buffer, pub);
+            expect(
+              buffer.matches
+                .slice(0, count)
+                .map(normalize)
+                .sort((x, y) => x.clientId.localeCompare(y.clientId)),
+            ).toEqual(want.matches);
+            expect(buffer.sharedCount).toBe(want.groups.length);
           }
           // Removing everything leaves an empty trie that matches nothing.
           for (const client of CLIENTS) trie.removeClient(client);
