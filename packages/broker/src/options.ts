@@ -49,12 +49,20 @@ export interface BrokerOptions {
   maxConnections?: number;
   /** Prefix of generated client identifiers. Default 'auto-'. */
   clientIdPrefix?: string;
+  /**
+   * Response Information for v5 clients that request it (the base of their response topics, e.g.
+   * 'responses/'). Default: none (not sent) [MQTT-3.1.2-28].
+   */
+  responseInformation?: string;
   /** Shared subscription member selection. Default 'round-robin'. */
   sharedSubscriptionStrategy?: 'round-robin' | 'random';
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'maxKeepAlive'>> & {
+export type ResolvedOptions = Required<
+  Omit<BrokerOptions, 'logger' | 'maxKeepAlive' | 'responseInformation'>
+> & {
   maxKeepAlive: number | undefined;
+  responseInformation: string | undefined;
 };
 
 export function resolveOptions(options: BrokerOptions): ResolvedOptions {
@@ -78,5 +86,6 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     maxConnections: options.maxConnections ?? 100_000,
     clientIdPrefix: options.clientIdPrefix ?? 'auto-',
     sharedSubscriptionStrategy: options.sharedSubscriptionStrategy ?? 'round-robin',
+    responseInformation: options.responseInformation,
   };
 }

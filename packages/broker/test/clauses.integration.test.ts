@@ -41,6 +41,29 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     expect(b.broker.sessions.has('fresh-session')).toBe(true);
   });
 
+  it('MQTT-3.1.2-28: Response Information only for clients that request it', async () => {
+    const withInfo = await startTestBroker({ responseInformation: 'replies/' });
+    try {
+      const asking = await RawClient.open(withInfo.port, 5);
+      asking.send({
+        type: 'connect',
+        protocolVersion: 5,
+        clientId: 'ri-1',
+        clean: true,
+        keepalive: 0,
+        properties: { requestResponseInformation: true },
+      });
+      expect((await asking.next('connack')).properties?.responseInformation).toBe('replies/');
+      const silent = await RawClient.open(withInfo.port, 5);
+      silent.send({ type: 'connect', protocolVersion: 5, clientId: 'ri-2', clean: true, keepalive: 0 });
+      expect((await silent.next('connack')).properties?.responseInformation).toBeUndefined();
+      asking.close();
+      silent.close();
+    } finally {
+      await withInfo.close();
+    }
+  });
+
   it('MQTT-3.1.3-5: client ids of 1 to 23 characters [0-9a-zA-Z] are accepted (and longer ones too)', async () => {
     await raw('0123456789abcdefghijKLM');
     await raw('a');

@@ -202,6 +202,10 @@ function establish(
     if (!options.retainAvailable) p.retainAvailable = false;
     if (expiry < requestedExpiry) p.sessionExpiryInterval = expiry;
     if (client.authenticationMethod !== undefined) p.authenticationMethod = client.authenticationMethod;
+    // [MQTT-3.1.2-28] only to clients that asked for it
+    if (options.responseInformation !== undefined && packet.properties?.requestResponseInformation) {
+      p.responseInformation = options.responseInformation;
+    }
     connack.properties = p;
   }
   client.state = 'connected';
