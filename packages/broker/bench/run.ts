@@ -13,6 +13,8 @@ import { type BrokerProcess, cpuSeconds, rssBytes, startMosquitto, startOurs } f
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const IDLE = Number(process.env.BENCH_IDLE ?? 1000);
+const FANOUT = Number(process.env.BENCH_FANOUT ?? 50);
+const FANOUT_MESSAGES = Number(process.env.BENCH_FANOUT_MESSAGES ?? 20_000);
 const PAYLOAD = Buffer.alloc(64, 0x61);
 
 interface Throughput {
@@ -44,6 +46,34 @@ async function throughput(broker: BrokerProcess): Promise<Throughput> {
   }
   const cpu = cpuSeconds(broker.pid) - cpu0;
   for (const c of clients) c.close();
+  return { seconds: (end - t0) / 1000, delivered: last, cpu };
+}
+
+/** Fan-out: one publisher, FANOUT subscribers on the same topic (shared encodings at work). */
+async function fanout(broker: BrokerProcess): Promise<Throughput> {
+  const subscribers = await Promise.all(
+    Array.from({ length: FANOUT }, (_, i) => LoadClient.connect(broker.port, `fo-sub-${i}`)),
+  );
+  await Promise.all(subscribers.map((c) => c.subscribe('fanout/t')));
+  const publisher = await LoadClient.connect(broker.port, 'fo-pub');
+  const cpu0 = cpuSeconds(broker.pid);
+  const t0 = performance.now();
+  await publisher.publishMany('fanout/t', PAYLOAD, FANOUT_MESSAGES, 20);
+  const expected = FANOUT * FANOUT_MESSAGES;
+  let last = -1;
+  let lastChange = performance.now();
+  let end = lastChange;
+  for (;;) {
+    const delivered = subscribers.reduce((n, c) => n + c.publishes, 0);
+    if (delivered !== last) {
+      last = delivered;
+      lastChange = end = performance.now();
+    }
+    if (delivered >= expected || performance.now() - lastChange > 2000) break;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const cpu = cpuSeconds(broker.pid) - cpu0;
+  for (const c of [...subscribers, publisher]) c.close();
   return { seconds: (end - t0) / 1000, delivered: last, cpu };
 }
 
@@ -80,7 +110,7 @@ async function idleMemory(broker: BrokerProcess): Promise<number> {
   return (after - before) / IDLE;
 }
 
-const results: Array<{ name: string; tp: Throughput; idle: number }> = [];
+const results: Array<{ name: string; tp: Throughput; idle: number; fan: Throughput }> = [];
 for (const start of [startOurs, startMosquitto]) {
   const broker = await start();
   try {
@@ -94,7 +124,9 @@ for (const start of [startOurs, startMosquitto]) {
       delivered: runs.reduce((n, r) => n + r.delivered, 0),
       cpu: runs.reduce((n, r) => n + r.cpu, 0),
     };
-    results.push({ name: broker.name, tp, idle });
+    await fanout(broker); // warm-up
+    const fan = await fanout(broker);
+    results.push({ name: broker.name, tp, idle, fan });
   } finally {
     await broker.stop();
   }
@@ -111,10 +143,23 @@ for (const r of results) {
     `${r.name.padEnd(12)} ${`${r.tp.delivered}/${expected}`.padStart(12)} ${rate.toFixed(0).padStart(10)} ${r.tp.cpu.toFixed(2).padStart(7)} ${((r.tp.cpu / r.tp.delivered) * 1e6).toFixed(2).padStart(12)} ${(r.idle / 1024).toFixed(2).padStart(15)}`,
   );
 }
+console.log(`\nfan-out: 1 publisher → ${FANOUT} subscribers on one topic, ${FANOUT_MESSAGES} QoS 0 messages`);
+console.log('broker        delivered      msg/s   CPU s   CPU µs/msg');
+for (const r of results) {
+  const rate = r.fan.delivered / r.fan.seconds;
+  console.log(
+    `${r.name.padEnd(12)} ${`${r.fan.delivered}/${FANOUT * FANOUT_MESSAGES}`.padStart(12)} ${rate.toFixed(0).padStart(10)} ${r.fan.cpu.toFixed(2).padStart(7)} ${((r.fan.cpu / r.fan.delivered) * 1e6).toFixed(2).padStart(12)}`,
+  );
+}
 const [ours, mosq] = results;
 if (ours && mosq) {
   const ratio = ours.tp.delivered / ours.tp.seconds / (mosq.tp.delivered / mosq.tp.seconds);
   console.log(
     `\nours / mosquitto: throughput ×${ratio.toFixed(2)}, CPU per message ×${(ours.tp.cpu / ours.tp.delivered / (mosq.tp.cpu / mosq.tp.delivered)).toFixed(2)}, idle memory ×${(ours.idle / mosq.idle).toFixed(1)}`,
+  );
+  const fanRatio = ours.fan.delivered / ours.fan.seconds / (mosq.fan.delivered / mosq.fan.seconds);
+  const fanCpu = ours.fan.cpu / ours.fan.delivered / (mosq.fan.cpu / mosq.fan.delivered);
+  console.log(
+    `fan-out ours / mosquitto: throughput ×${fanRatio.toFixed(2)}, CPU per message ×${fanCpu.toFixed(2)}`,
   );
 }
