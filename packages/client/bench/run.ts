@@ -16,7 +16,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const COUNT = Number(process.env.COUNT ?? 50_000);
 const VERSION = Number(process.env.PROTOCOL ?? 5);
 /** Runs per row and library, alternating; the best one counts (other processes share the machine). */
-const REPEAT = Number(process.env.REPEAT ?? 3);
+const REPEAT = Number(process.env.REPEAT ?? 5);
 
 interface Result {
   cpuMicros: number;
