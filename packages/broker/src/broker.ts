@@ -103,7 +103,14 @@ export class Broker {
     await this.#restore();
     this.#state = 'started';
     this.stats.started = Date.now();
-    for (const listener of this.#listeners) await listener.listen(this.accept);
+    try {
+      for (const listener of this.#listeners) await listener.listen(this.accept);
+    } catch (error) {
+      // A listener that cannot listen (port in use…) leaves nothing half-started behind.
+      await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
+      this.#state = 'closed';
+      throw error;
+    }
     this.#sweepTimer = setInterval(() => this.#sweep(), this.options.sweepInterval);
     this.#sweepTimer.unref();
     if (this.options.sysInterval > 0) {

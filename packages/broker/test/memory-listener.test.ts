@@ -30,3 +30,18 @@ describe('MemoryListener', () => {
     expect(got.at(-1)).toMatchObject({ type: 'disconnect', reasonCode: 0x8b });
   });
 });
+
+describe('start()', () => {
+  it('fails cleanly when a listener cannot listen (port in use)', async () => {
+    const { createServer } = await import('node:net');
+    const { TcpListener } = await import('../src/index.js');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+    await broker.addListener(new TcpListener({ port }));
+    await expect(broker.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await broker.close();
+    blocker.close();
+  });
+});
