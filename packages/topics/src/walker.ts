@@ -83,12 +83,15 @@ export class Walker<C> {
     this.topic = '';
   }
 
-  /** Copies the result out of the walker's own array and drops the walker's references to it. */
+  /**
+   * Hands the walker's own array over as the result (trimmed to the matches) and starts a fresh one
+   * for the next walk: one allocation per walk and no copy.
+   */
   take(): Match<C>[] {
-    const n = this.n;
-    const out = this.out;
-    const result = out.slice(0, n);
-    for (let i = 0; i < n; i++) out[i] = EMPTY_SLOT as Match<C>;
+    const result = this.own;
+    result.length = this.n;
+    this.own = [];
+    this.out = this.own;
     this.n = 0;
     return result;
   }
@@ -208,21 +211,12 @@ export class Walker<C> {
   }
 }
 
-/** Fills released group slots, like EMPTY_SLOT. */
+/** Fills released group slots, so the buffer keeps no group alive and one element kind. */
 const EMPTY_GROUP: ShareGroup<never> = Object.freeze({
   shareName: '',
   topicFilter: '',
   members: [],
   cursor: 0,
-});
-
-/** Fills released output slots, so the buffer keeps no subscription alive and one element kind. */
-const EMPTY_SLOT: Match<never> = Object.freeze({
-  clientId: undefined as never,
-  qos: 0,
-  noLocal: false,
-  retainAsPublished: false,
-  subscriptionIdentifiers: [],
 });
 
 function grow(buffer: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
