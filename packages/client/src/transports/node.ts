@@ -42,7 +42,7 @@ function openSocket(endpoint: Endpoint, options: TransportOptions, handlers: Tra
     });
     socket.once(readyEvent, () => {
       opened = true;
-      socket.setNoDelay(true);
+      socket.setNoDelay(options.noDelay ?? true);
       socket.on('data', handlers.data);
       socket.on('drain', handlers.drain);
       // Later errors are reported by 'close'; keep a listener so they never go unhandled.

@@ -44,6 +44,12 @@ export interface TransportOptions {
   rejectUnauthorized?: boolean;
   /** TLS: SNI server name. Default: the URL's host name when it is not an IP address. */
   servername?: string;
+  /**
+   * Node TCP/TLS: disable Nagle's algorithm. Default true: the client already gathers the packets
+   * of one event-loop turn into one write, and Nagle would delay small packets (acknowledgements,
+   * PINGREQ) by up to a delayed-ACK interval.
+   */
+  noDelay?: boolean;
   /** Node only: extra options passed to the `ws` package's WebSocket constructor. */
   wsOptions?: Record<string, unknown>;
 }
