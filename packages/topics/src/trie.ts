@@ -72,6 +72,15 @@ export interface SubscriptionTrieOptions {
  *   options combine); shared subscriptions are kept apart and reported per group by `matchAll`.
  *
  * `TClientId` is whatever identifies a session for the caller (a string client id, a session object).
+ *
+ * Layout: filters without wildcards skip the trie; the rest are a trie of levels.
+ *
+ *   #exact  table by whole filter ──► Leaf "site/1/device/7/temp" ── subs: Sub | SubList
+ *   #root   Node ""
+ *            ├─ kids "site" ──► Node ── kids "1" ──► Node ── hash ──► Node "#"    site/1/#
+ *            │                   └─ plus ──► Node ── kids "device" ──► Node ── plus ──► ...
+ *            └─ hash ──► Node "#"                                                  #
+ *   #clients  clientId ──► ClientEntry ── head ──► Sub ⇄ Sub ⇄ Sub   (that client's subscriptions)
  */
 export class SubscriptionTrie<TClientId = string> {
   #root = new Node<TClientId>('');
