@@ -7,7 +7,7 @@ export const NO_LOCAL = 4;
 export const RETAIN_AS_PUBLISHED = 8;
 export const CLIENT_SHIFT = 8;
 /** Client numbers must fit the bits left in a small integer. */
-export const MAX_CLIENTS = 1 << 22;
+export const MAX_CLIENTS = 1 << 23;
 
 export const NO_IDENTIFIERS: readonly number[] = Object.freeze([]);
 
