@@ -61,6 +61,8 @@ export class Client {
   #pendingBytes = 0;
   /** Packets decoded while an asynchronous step (authentication) was pending. */
   #backlog: Packet[] | undefined;
+  /** A decode error met while the backlog was held: handled once the packets before it are. */
+  #backlogError: unknown;
   #closeError: Error | undefined;
   #readPaused = false;
   #disconnectCode: number = RC.SUCCESS;
@@ -225,6 +227,7 @@ export class Client {
     const wasState = this.state;
     this.state = 'closed';
     this.#backlog = undefined;
+    this.#backlogError = undefined;
     try {
       this.#broker.detach(this, wasState, this.#disconnectCode, this.#closeError);
     } catch (error) {
@@ -238,17 +241,27 @@ export class Client {
     this.lastSeen = Date.now();
     this.#broker.stats.bytesReceived += chunk.length;
     let packets: Packet[];
+    let decodeError: unknown;
     try {
       packets = this.#decoder.push(chunk);
     } catch (error) {
-      this.#decodeError(error);
-      return;
+      // The whole packets that came before the bad bytes in this chunk are the peer's too: act on
+      // them (a PUBLISH is delivered) before reacting to the violation.
+      decodeError = error;
+      packets = error instanceof MqttProtocolError ? error.packetsBefore : [];
     }
     if (this.#backlog !== undefined) {
-      this.#backlog.push(...packets);
+      for (const packet of packets) this.#backlog.push(packet);
+      if (decodeError !== undefined) this.#backlogError ??= decodeError;
       return;
     }
-    this.#process(packets, 0);
+    if (packets.length > 0) this.#process(packets, 0);
+    if (decodeError !== undefined) {
+      // An asynchronous step (authentication) started by one of those packets: react after it.
+      if (this.#backlog !== undefined) this.#backlogError ??= decodeError;
+      else this.#decodeError(decodeError);
+      return;
+    }
     // A peer that sends but does not read its acknowledgements: stop reading it until its socket
     // drains, instead of buffering replies without bound.
     if (
@@ -309,6 +322,11 @@ export class Client {
     if (this.state === 'closed' || backlog === undefined) return;
     this.#stream.resume();
     this.#process(backlog, 0);
+    const error = this.#backlogError;
+    if (error !== undefined && this.#backlog === undefined) {
+      this.#backlogError = undefined;
+      this.#decodeError(error);
+    }
   }
 
   #decodeError(error: unknown): void {
