@@ -1,4 +1,4 @@
-import { Broker, type BrokerOptions, Ledger, LedgerHook, ListenerLimitsHook, RedisStore } from '@x/broker';
+import { Broker, type BrokerOptions, Ledger, LedgerHook, RedisStore } from '@x/broker';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
 import { loadConfigFile } from './config/load.js';
@@ -39,8 +39,6 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     logger: log,
   });
   broker.addHook(ledgerHook);
-  if (config.listeners.some((l) => l.maxPacketSize !== undefined))
-    broker.addHook(new ListenerLimitsHook(broker));
   const store =
     config.storage.type === 'redis'
       ? new RedisStore(broker, {

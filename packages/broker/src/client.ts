@@ -40,6 +40,10 @@ export class Client {
   sendQuota = 65_535;
   /** The peer's Maximum Packet Size. */
   maxPacketSize = Number.POSITIVE_INFINITY;
+  /** The largest packet read from this client: the broker's limit or the listener's, the smaller. */
+  readonly receivePacketLimit: number;
+  /** The identity the transport established (see `ConnectionInfo.username`), used as user name. */
+  readonly transportUsername: string | undefined;
   /** The peer's Topic Alias Maximum (server → client aliases); 0 when not used. */
   topicAliasMaximum = 0;
   /** v5: whether reason strings and user properties may be sent on errors. */
@@ -73,7 +77,11 @@ export class Client {
     this.remoteAddress = info.remoteAddress;
     this.listener = info.listener;
     this.connectedAt = this.lastSeen = Date.now();
-    this.#decoder = new Decoder({ maxPacketSize: broker.options.maxPacketSize });
+    this.transportUsername = info.username;
+    const limit = info.maxPacketSize;
+    this.receivePacketLimit =
+      limit !== undefined && limit < broker.options.maxPacketSize ? limit : broker.options.maxPacketSize;
+    this.#decoder = new Decoder({ maxPacketSize: this.receivePacketLimit });
     // Listeners shared by every connection (no closures per connection): they find the client
     // through a symbol on the stream.
     (stream as Tagged)[kClient] = this;

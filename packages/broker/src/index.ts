@@ -34,15 +34,12 @@ export { duplexPair, MemoryListener } from './listeners/memory.js';
 export {
   ConnectionGate,
   type ListenerLimits,
-  ListenerLimitsHook,
   NetServerListener,
   type NetServerListenerOptions,
-  type PacketLimitedListener,
-  PacketSizeGuard,
 } from './listeners/net-server.js';
 export { TcpListener, type TcpListenerOptions } from './listeners/tcp.js';
 export {
-  certificateIdentities,
+  certificateName,
   secureContextOptions,
   TlsListener,
   type TlsListenerOptions,

@@ -1,6 +1,6 @@
 import { Decoder, encode, type Packet } from '@x/packets';
 import { describe, expect, it } from 'vitest';
-import { AllowAllHook, Broker, MemoryListener, silentLogger } from '../src/index.js';
+import { AllowAllHook, Broker, duplexPair, MemoryListener, silentLogger } from '../src/index.js';
 
 describe('MemoryListener', () => {
   it('serves MQTT over an in-memory duplex pair', async () => {
@@ -43,5 +43,66 @@ describe('start()', () => {
     await expect(broker.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
     await broker.close();
     blocker.close();
+  });
+});
+
+describe('ConnectionInfo from a listener', () => {
+  it('maxPacketSize is enforced by the decoder and announced in CONNACK; username replaces the CONNECT user name', async () => {
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0, maxPacketSize: 4096 });
+    let seenUsername: string | undefined;
+    broker.addHook({
+      onConnectAuthenticate: (client) => {
+        seenUsername = client.username;
+        return true;
+      },
+    });
+    broker.addHook(new AllowAllHook());
+    await broker.start();
+    const [server, peer] = duplexPair();
+    broker.accept(server, {
+      remoteAddress: 'memory:1',
+      listener: 'custom',
+      maxPacketSize: 100,
+      username: 'cert-cn',
+    });
+    const decoder = new Decoder({ protocolVersion: 5 });
+    const got: Packet[] = [];
+    peer.on('data', (chunk: Buffer) => got.push(...decoder.push(chunk)));
+    peer.write(
+      encode(
+        {
+          type: 'connect',
+          protocolVersion: 5,
+          clientId: 'info',
+          clean: true,
+          keepalive: 0,
+          username: 'claimed',
+        },
+        5,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seenUsername).toBe('cert-cn');
+    expect(broker.client('info')?.username).toBe('cert-cn');
+    expect(got[0]).toMatchObject({ type: 'connack', reasonCode: 0, properties: { maximumPacketSize: 100 } });
+    // 101 bytes: over the listener's limit though far below the broker's.
+    const publish = encode(
+      {
+        type: 'publish',
+        topic: 't',
+        payload: Buffer.alloc(101 - 2 - 3 - 1),
+        qos: 0,
+        retain: false,
+        dup: false,
+      },
+      5,
+    );
+    expect(publish.length).toBe(101);
+    peer.write(publish);
+    for (let i = 0; i < 100 && got.at(-1)?.type !== 'disconnect'; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(got.at(-1)).toMatchObject({ type: 'disconnect', reasonCode: 0x95 });
+    expect(broker.connectionCount).toBe(0);
+    await broker.close();
   });
 });

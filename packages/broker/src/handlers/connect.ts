@@ -20,7 +20,8 @@ export function handleConnect(
   const v5 = packet.protocolVersion === 5;
   client.protocolVersion = packet.protocolVersion;
   client.state = 'authenticating';
-  client.username = packet.username;
+  // A transport identity (TLS client certificate) replaces the CONNECT's User Name.
+  client.username = client.transportUsername ?? packet.username;
   const props = packet.properties;
 
   let assigned = false;
@@ -194,7 +195,7 @@ function establish(
   if (v5) {
     const p: Properties = { ...authProperties };
     if (options.receiveMaximum < 65_535) p.receiveMaximum = options.receiveMaximum;
-    p.maximumPacketSize = options.maxPacketSize;
+    p.maximumPacketSize = client.receivePacketLimit;
     if (options.topicAliasMaximum > 0) p.topicAliasMaximum = options.topicAliasMaximum;
     if (assigned) p.assignedClientIdentifier = id; // [MQTT-3.2.2-16]
     if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;

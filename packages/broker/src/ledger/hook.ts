@@ -1,7 +1,6 @@
 import type { ConnectPacket } from '@x/packets';
 import type { Client } from '../client.js';
 import type { AuthOutcome, Hook, Subscriber } from '../hooks.js';
-import { certificateIdentities } from '../listeners/tls.js';
 import type { Logger } from '../logger.js';
 import type { Message } from '../message.js';
 import type { Ledger } from './ledger.js';
@@ -99,9 +98,7 @@ export class LedgerHook implements Hook {
   }
 
   onConnectAuthenticate(client: Client, packet: ConnectPacket): AuthOutcome | Promise<AuthOutcome> {
-    // A verified client certificate's CN replaces the CONNECT's user name (listener `cnAsUsername`).
-    const certificateName = certificateIdentities.get(`${client.listener}|${client.remoteAddress}`);
-    if (certificateName !== undefined) client.username = certificateName;
+    // `client.username` is already a verified client certificate's CN when the listener uses it.
     if (!this.ledger.hasAuthRules && this.allowAnonymous) return true;
     const who = this.#who(client);
     return this.ledger.authenticate(who, packet.password).then((decision): AuthOutcome => {

@@ -6,6 +6,18 @@ export interface ConnectionInfo {
   remoteAddress: string;
   /** Id of the listener that accepted it. */
   listener: string;
+  /**
+   * The listener's own limit on packets read, in bytes, fixed header included. The connection's
+   * decoder enforces the smaller of it and the broker's `maxPacketSize` (a larger packet: v5
+   * DISCONNECT 0x95), and v5 clients are told it in CONNACK (Maximum Packet Size).
+   */
+  maxPacketSize?: number | undefined;
+  /**
+   * An identity the transport established (e.g. a verified TLS client certificate's CN, when the
+   * listener is configured to use it): it replaces the CONNECT's User Name, so authentication and
+   * ACL hooks see it as `client.username`.
+   */
+  username?: string | undefined;
 }
 
 /** Called by a listener for every accepted connection. */

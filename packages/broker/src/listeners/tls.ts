@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
-import type { AcceptConnection, Listener } from './listener.js';
+import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
 import {
   admitSocket,
   ConnectionGate,
@@ -50,29 +50,12 @@ export function secureContextOptions(options: TlsOptions): SecureContextOptions 
   };
 }
 
-/**
- * User names taken from client certificates, by `listener|remoteAddress` of the live connection.
- * The ledger hook (or any auth hook) reads it to authenticate the certificate's CN as the user.
- */
-export const certificateIdentities = new Map<string, string>();
-
 /** The certificate CN of a verified TLS client, or undefined. */
 export function certificateName(socket: TLSSocket): string | undefined {
   if (!socket.authorized) return undefined;
   const subject = socket.getPeerCertificate()?.subject as { CN?: string | string[] } | undefined;
   const cn = subject?.CN;
   return Array.isArray(cn) ? cn[0] : cn;
-}
-
-/** Records a verified client's CN for the life of its connection (see {@link certificateIdentities}). */
-export function rememberCertificateName(socket: TLSSocket, listener: string, remoteAddress: string): void {
-  const name = certificateName(socket);
-  if (name === undefined) return;
-  const key = `${listener}|${remoteAddress}`;
-  certificateIdentities.set(key, name);
-  socket.once('close', () => {
-    if (certificateIdentities.get(key) === name) certificateIdentities.delete(key);
-  });
 }
 
 /** Options of {@link TlsListener}. */
@@ -121,9 +104,9 @@ export class TlsListener implements Listener {
   listen(accept: AcceptConnection): Promise<void> {
     const server = createServer(secureContextOptions(this.#options), (socket) => {
       socket.setNoDelay(true);
-      const remoteAddress = peerAddress(socket);
-      if (this.#options.cnAsUsername) rememberCertificateName(socket, this.id, remoteAddress);
-      admitSocket(socket, { remoteAddress, listener: this.id }, this.gate, this.#options, accept);
+      const info: ConnectionInfo = { remoteAddress: peerAddress(socket), listener: this.id };
+      if (this.#options.cnAsUsername) info.username = certificateName(socket);
+      admitSocket(socket, info, this.gate, this.#options, accept);
     });
     // A failed handshake is the client's problem; it must not reach the process as an error.
     server.on('tlsClientError', () => {});

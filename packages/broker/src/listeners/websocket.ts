@@ -3,9 +3,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { AcceptConnection, Listener } from './listener.js';
-import { ConnectionGate, type ListenerLimits, PacketSizeGuard, stopAccepting } from './net-server.js';
-import { rememberCertificateName, secureContextOptions, type TlsOptions } from './tls.js';
+import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
+import { ConnectionGate, type ListenerLimits, stopAccepting } from './net-server.js';
+import { certificateName, secureContextOptions, type TlsOptions } from './tls.js';
 
 /** Options of {@link WebSocketListener}. */
 export interface WebSocketListenerOptions extends ListenerLimits {
@@ -79,7 +79,7 @@ export class WebSocketListener implements Listener {
   listen(accept: AcceptConnection): Promise<void> {
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
-    // No maxPayload tied to maxPacketSize: one frame may carry many packets; PacketSizeGuard checks packets.
+    // No maxPayload tied to maxPacketSize: one frame may carry many packets; the decoder checks packets.
     const wss = new WebSocketServer({
       noServer: true,
       handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
@@ -100,19 +100,10 @@ export class WebSocketListener implements Listener {
         return;
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const stream = createWebSocketStream(ws);
-        const remoteAddress = this.#remote(request);
-        if (tls?.cnAsUsername) rememberCertificateName(request.socket as TLSSocket, this.id, remoteAddress);
-        const limit = this.#options.maxPacketSize;
-        accept(
-          limit === undefined
-            ? stream
-            : new PacketSizeGuard(stream, limit, { terminate: () => ws.terminate() }),
-          {
-            remoteAddress,
-            listener: this.id,
-          },
-        );
+        const info: ConnectionInfo = { remoteAddress: this.#remote(request), listener: this.id };
+        if (tls?.cnAsUsername) info.username = certificateName(request.socket as TLSSocket);
+        if (this.#options.maxPacketSize !== undefined) info.maxPacketSize = this.#options.maxPacketSize;
+        accept(createWebSocketStream(ws), info);
       });
     });
     server.on('clientError', (_error, socket) => socket.destroy());
