@@ -6,7 +6,7 @@ import { Client, type ClientState } from './client.js';
 import { RC } from './codes.js';
 import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
-import { type Hook, Hooks } from './hooks.js';
+import { type Hook, Hooks, mayDeliver } from './hooks.js';
 import { InlineClient } from './inline.js';
 import type { ConnectionInfo, Listener } from './listeners/listener.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -405,27 +405,36 @@ export class Broker {
     for (const h of this.hooks.on.onRetainPublished) h.onRetainPublished!(client, message);
   }
 
-  /** @internal Picks the member of a share group that gets the message, preferring online ones. */
+  /**
+   * @internal Picks the member of a share group that gets the message, preferring online ones, among
+   * the members the delivery gates (`onAclCheckDelivery`) allow.
+   */
   pickShareMember(
     group: ShareGroup<string>,
-    _topic: string,
+    message: Message,
     _publisher: string | undefined,
   ): Subscription<string> | undefined {
     const members = group.members;
     const n = members.length;
     if (n === 0) return undefined;
+    const hooks = this.hooks;
+    const gated = hooks.on.onAclCheckDelivery.length > 0;
     const start =
       this.options.sharedSubscriptionStrategy === 'random' ? Math.floor(Math.random() * n) : group.cursor;
+    let offline: Subscription<string> | undefined;
     for (let i = 0; i < n; i++) {
       const index = (start + i) % n;
       const member = members[index]!;
-      if (this.sessions.get(member.clientId)?.client?.state === 'connected') {
+      const session = this.sessions.get(member.clientId);
+      if (gated && !mayDeliver(hooks, member.clientId, session?.client, message)) continue;
+      if (session?.client?.state === 'connected') {
         group.cursor = index + 1;
         return member;
       }
+      offline ??= member;
     }
     group.cursor = start + 1;
-    return members[start % n];
+    return offline;
   }
 
   #publishWill(clientId: string, will: Will): void {

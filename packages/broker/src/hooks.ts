@@ -103,6 +103,13 @@ export interface Hook {
    * refuses with Not authorized (0x87); a number ≥ 0x80 refuses with that reason code (v5).
    */
   onAclCheck?(client: Client, topic: string, access: 'read' | 'write'): boolean | number | undefined;
+  /**
+   * Gate: may this message be delivered to this session? Consulted for every live delivery (online
+   * or queued for an offline session; `client` is undefined then) and for the retained messages sent
+   * when subscribing, so a read `deny` inside a granted subscription (`secret/#` under `#`) holds.
+   * `false` from any hook skips that delivery. Only consulted when some hook implements it.
+   */
+  onAclCheckDelivery?(clientId: string, client: Client | undefined, message: Message): boolean | undefined;
   /** Gate: after authentication; return a CONNACK reason code (≥ 0x80) to refuse. */
   onConnect?(client: Client, packet: ConnectPacket): number | undefined;
   /** Notification: CONNACK sent, the session is live on this connection. */
@@ -187,6 +194,7 @@ const events: HookEvent[] = [
   'onConnectAuthenticate',
   'onAuthPacket',
   'onAclCheck',
+  'onAclCheckDelivery',
   'onConnect',
   'onSessionEstablished',
   'onDisconnect',
@@ -260,6 +268,22 @@ export class Hooks {
     }
     return 0;
   }
+}
+
+/**
+ * The delivery gates: false when any hook refuses this delivery. Callers check
+ * `hooks.on.onAclCheckDelivery.length` first, so brokers without such a hook pay nothing.
+ */
+export function mayDeliver(
+  hooks: Hooks,
+  clientId: string,
+  client: Client | undefined,
+  message: Message,
+): boolean {
+  for (const h of hooks.on.onAclCheckDelivery) {
+    if (h.onAclCheckDelivery!(clientId, client, message) === false) return false;
+  }
+  return true;
 }
 
 function chain<T>(

@@ -2,7 +2,7 @@ import { encode, type PublishPacket } from '@x/packets';
 import type { Broker } from './broker.js';
 import type { Client } from './client.js';
 import { diagnostics } from './diagnostics.js';
-import type { DropReason, Subscriber } from './hooks.js';
+import { type DropReason, mayDeliver, type Subscriber } from './hooks.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
 import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
 import type { Session } from './session.js';
@@ -40,11 +40,13 @@ export class Router {
       message.origin === '' ? undefined : message.origin,
     );
     const hooks = broker.hooks;
+    const gated = hooks.on.onAclCheckDelivery.length > 0;
     let count = 0;
     if (result.shared.length === 0 && !hooks.has('onSelectSubscribers')) {
       for (const match of result.matches) {
         const session = broker.sessions.get(match.clientId);
         if (session === undefined) continue;
+        if (gated && !mayDeliver(hooks, session.clientId, session.client, message)) continue;
         const ids = match.subscriptionIdentifiers;
         if (
           this.#deliverMatch(
@@ -71,7 +73,7 @@ export class Router {
         });
       }
       for (const group of result.shared) {
-        const member = broker.pickShareMember(group, message.topic, publisher?.id);
+        const member = broker.pickShareMember(group, message, publisher?.id);
         if (member === undefined) continue;
         subscribers.push({
           clientId: member.clientId,
@@ -87,6 +89,7 @@ export class Router {
       for (const s of selected) {
         const session = broker.sessions.get(s.clientId);
         if (session === undefined) continue;
+        if (gated && !mayDeliver(hooks, session.clientId, session.client, message)) continue;
         if (this.#deliverMatch(forms, session, message, s.qos, s.retainAsPublished, s.subscriptionIds))
           count++;
       }

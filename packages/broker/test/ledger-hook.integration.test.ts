@@ -125,22 +125,27 @@ describe('ledger hook over real sockets (rules from YAML)', () => {
 });
 
 describe('ledger hook with delivery checks', () => {
-  it('enforces a deny inside a granted subscription only when checkDelivery is on', async () => {
+  it('enforces a deny inside a granted subscription (live and retained) only when checkDelivery is on', async () => {
     const rules = 'acl:\n  - filters:\n      "secret/#": deny\n      "#": read\n      "pub/#": write\n';
     const outcomes: Record<string, string[]> = {};
     for (const checkDelivery of [false, true]) {
       const ledger = Ledger.fromText(`auth:\n  - {}\n${rules}`);
       const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
       broker.addHook(new LedgerHook({ ledger, checkDelivery }));
+      // The delivery gate, not a subscriber selection hook: the router keeps its fast path.
+      expect(broker.hooks.has('onSelectSubscribers')).toBe(false);
+      expect(broker.hooks.has('onAclCheckDelivery')).toBe(checkDelivery);
       const listener = new TcpListener({ port: 0 });
       await broker.addListener(listener);
       await broker.start();
       try {
         const url = `mqtt://127.0.0.1:${listener.port}`;
+        broker.publish('secret/old', 'r', { retain: true });
+        broker.publish('news/old', 'r', { retain: true });
         const reader = await mqtt.connectAsync(url, { clientId: 'reader', protocolVersion: 5 });
-        await reader.subscribeAsync('#');
         const got: string[] = [];
         reader.on('message', (topic) => got.push(topic));
+        await reader.subscribeAsync('#');
         // The host application publishes (no ACL on the publisher side).
         broker.publish('secret/plans', 'x');
         broker.publish('news/today', 'y');
@@ -151,6 +156,9 @@ describe('ledger hook with delivery checks', () => {
         await broker.close();
       }
     }
-    expect(outcomes).toEqual({ false: ['news/today', 'secret/plans'], true: ['news/today'] });
+    expect(outcomes).toEqual({
+      false: ['news/old', 'news/today', 'secret/old', 'secret/plans'],
+      true: ['news/old', 'news/today'],
+    });
   });
 });

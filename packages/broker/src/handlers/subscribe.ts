@@ -3,6 +3,7 @@ import { TopicError } from '@x/topics';
 import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
 import { RC } from '../codes.js';
+import { mayDeliver } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { SessionSubscription } from '../session.js';
 
@@ -70,11 +71,13 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
 
   if (retainedFor.length > 0) {
     const now = Date.now();
+    const gated = broker.hooks.on.onAclCheckDelivery.length > 0;
     for (const sub of retainedFor) {
       const messages: Message[] = broker.retained.match(sub.topicFilter, now, (topic) => {
         for (const h of broker.hooks.on.onRetainedExpired) h.onRetainedExpired!(topic);
       });
       for (const message of messages) {
+        if (gated && !mayDeliver(broker.hooks, client.id, client, message)) continue;
         broker.router.deliver(
           session,
           {

@@ -1,6 +1,6 @@
 import type { ConnectPacket } from '@x/packets';
 import type { Client } from '../client.js';
-import type { AuthOutcome, Hook, Subscriber } from '../hooks.js';
+import type { AuthOutcome, Hook } from '../hooks.js';
 import type { Logger } from '../logger.js';
 import type { Message } from '../message.js';
 import type { Ledger } from './ledger.js';
@@ -15,9 +15,10 @@ export interface LedgerHookOptions {
    */
   allowAnonymous?: boolean;
   /**
-   * Also check `read` access for every message delivered, not only when subscribing, so a `deny`
-   * inside a granted subscription (`secret/#` under `#`) is enforced. It costs a rule lookup per
-   * subscriber per message and takes the broker off its fastest routing path. Default false.
+   * Also check `read` access for every message delivered (live and retained), not only when
+   * subscribing, so a `deny` inside a granted subscription (`secret/#` under `#`) is enforced. It
+   * costs a rule lookup per subscriber per message (none while the ledger has no ACL rules), through
+   * the broker's `onAclCheckDelivery` gate. Default false.
    */
   checkDelivery?: boolean;
   /** Where refusals are logged (at `info`). */
@@ -47,33 +48,28 @@ export class LedgerHook implements Hook {
   /** Who each session belongs to, for delivery checks of offline sessions too. */
   readonly #sessions = new Map<string, LedgerClient>();
   /** Present only with `checkDelivery` (an absent method costs the router nothing). */
-  readonly onSelectSubscribers?: (subscribers: Subscriber[], message: Message) => Subscriber[];
+  readonly onAclCheckDelivery?: (clientId: string, client: Client | undefined, message: Message) => boolean;
 
   constructor(options: LedgerHookOptions) {
     this.ledger = options.ledger;
     this.allowAnonymous = options.allowAnonymous ?? false;
     this.#log = options.logger;
     if (options.checkDelivery)
-      this.onSelectSubscribers = (subscribers, message) => this.#readable(subscribers, message);
+      this.onAclCheckDelivery = (clientId, client, message) => this.#readable(clientId, client, message);
   }
 
-  #readable(subscribers: Subscriber[], message: Message): Subscriber[] {
-    if (!this.ledger.hasAclRules) return subscribers;
-    let kept: Subscriber[] | undefined;
-    for (let i = 0; i < subscribers.length; i++) {
-      const subscriber = subscribers[i]!;
-      const who = this.#sessions.get(subscriber.clientId) ?? {
-        clientId: subscriber.clientId,
-        remoteAddress: '',
-      };
-      if (this.ledger.canRead(who, message.topic)) kept?.push(subscriber);
-      else kept ??= subscribers.slice(0, i);
-    }
-    return kept ?? subscribers;
+  #readable(clientId: string, client: Client | undefined, message: Message): boolean {
+    if (!this.ledger.hasAclRules) return true;
+    // An offline session is judged as the client that last held it.
+    const who =
+      client !== undefined
+        ? this.#who(client)
+        : (this.#sessions.get(clientId) ?? { clientId, remoteAddress: '' });
+    return this.ledger.canRead(who, message.topic);
   }
 
   onSessionEstablished(client: Client): void {
-    if (this.onSelectSubscribers) this.#sessions.set(client.id, this.#who(client));
+    if (this.onAclCheckDelivery) this.#sessions.set(client.id, this.#who(client));
   }
 
   onDisconnect(client: Client, _reasonCode: number, _error: Error | undefined, sessionEnded: boolean): void {
