@@ -84,16 +84,36 @@ export class Walker<C> {
   }
 
   /**
-   * Hands the walker's own array over as the result (trimmed to the matches) and starts a fresh one
-   * for the next walk: one allocation per walk and no copy.
+   * Copies the matches out of the walker's own array, which stays the walk's output (its slots are
+   * reused, so the walk never grows an array from empty). Small results, the usual case, are built
+   * as array literals of their exact size: one inline allocation, packed, no trimming.
    */
   take(): Match<C>[] {
-    const result = this.own;
-    result.length = this.n;
-    this.own = [];
-    this.out = this.own;
+    const n = this.n;
+    const o = this.own;
     this.n = 0;
-    return result;
+    switch (n) {
+      case 0:
+        return [];
+      case 1:
+        return [o[0]!];
+      case 2:
+        return [o[0]!, o[1]!];
+      case 3:
+        return [o[0]!, o[1]!, o[2]!];
+      case 4:
+        return [o[0]!, o[1]!, o[2]!, o[3]!];
+      case 5:
+        return [o[0]!, o[1]!, o[2]!, o[3]!, o[4]!];
+      case 6:
+        return [o[0]!, o[1]!, o[2]!, o[3]!, o[4]!, o[5]!];
+      case 7:
+        return [o[0]!, o[1]!, o[2]!, o[3]!, o[4]!, o[5]!, o[6]!];
+      case 8:
+        return [o[0]!, o[1]!, o[2]!, o[3]!, o[4]!, o[5]!, o[6]!, o[7]!];
+      default:
+        return o.slice(0, n);
+    }
   }
 
   /** Copies the share groups found and drops the walker's references to them. */
