@@ -104,7 +104,6 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
       }
       stopping = true;
       log.info({ signal, timeout: config.shutdownTimeout }, 'shutting down');
-      http?.drain();
       const timer = setTimeout(() => {
         log.warn({ timeout: config.shutdownTimeout }, 'shutdown took too long: exiting anyway');
         resolve();

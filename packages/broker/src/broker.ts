@@ -19,6 +19,12 @@ import { newSysInfo, publishSysTopics, type SysInfo } from './system.js';
 
 export const BROKER_VERSION = '0.0.0';
 
+/**
+ * Where a broker is in its life: `new` until `start()`, `starting` while stored state loads and the
+ * listeners open, `running`, `closing` from `close()` until every listener has closed, `closed`.
+ */
+export type BrokerState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
+
 /** Options of `Broker.publish`. */
 export interface PublishOptions {
   /** Default 0. */
@@ -65,7 +71,7 @@ export class Broker {
   #flushScheduled = false;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sysTimer: NodeJS.Timeout | undefined;
-  #state: 'new' | 'started' | 'closing' | 'closed' = 'new';
+  #state: BrokerState = 'new';
   #bypassAcl = false;
   #idCounter = 0;
   readonly #idPrefix: string;
@@ -90,18 +96,29 @@ export class Broker {
       throw new Error(`a listener with id '${listener.id}' already exists`);
     }
     this.#listeners.push(listener);
-    if (this.#state === 'started') await listener.listen(this.accept);
+    // While starting, start() reaches listeners added to the array in its own loop.
+    if (this.#state === 'running') await listener.listen(this.accept);
   }
 
   get listeners(): readonly Listener[] {
     return this.#listeners;
   }
 
+  /** Where the broker is in its life (readiness probes: ready while `running`). */
+  get state(): BrokerState {
+    return this.#state;
+  }
+
   /** Loads stored state (storage hooks), starts the listeners and the timers. */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error(`broker cannot start: it is ${this.#state}`);
-    await this.#restore();
-    this.#state = 'started';
+    this.#state = 'starting';
+    try {
+      await this.#restore();
+    } catch (error) {
+      this.#state = 'closed';
+      throw error;
+    }
     this.stats.started = Date.now();
     try {
       for (const listener of this.#listeners) await listener.listen(this.accept);
@@ -111,6 +128,8 @@ export class Broker {
       this.#state = 'closed';
       throw error;
     }
+    if (this.#state !== 'starting') return; // closed while starting
+    this.#state = 'running';
     this.#sweepTimer = setInterval(() => this.#sweep(), this.options.sweepInterval);
     this.#sweepTimer.unref();
     if (this.options.sysInterval > 0) {
@@ -148,6 +167,29 @@ export class Broker {
     await listenersClosed;
     this.#state = 'closed';
     for (const h of this.hooks.on.onStopped) h.onStopped!();
+  }
+
+  /**
+   * Deletes the retained message of `topic`, as a PUBLISH with an empty retained payload would
+   * [MQTT-3.3.1-6] (retain hooks and storage see the deletion), without sending anything to
+   * subscribers. Returns false when the topic had no retained message (or a hook kept it).
+   */
+  deleteRetained(topic: string): boolean {
+    if (this.retained.get(topic) === undefined) return false;
+    this.retainMessage(
+      {
+        topic,
+        payload: Buffer.alloc(0),
+        qos: 0,
+        retain: true,
+        properties: undefined,
+        expiresAt: 0,
+        origin: '',
+        owned: true,
+      },
+      undefined,
+    );
+    return this.retained.get(topic) === undefined;
   }
 
   /** Publishes a message from the host application (no ACL). */
@@ -239,7 +281,8 @@ export class Broker {
   };
 
   #accept(stream: Duplex, info: ConnectionInfo): void {
-    if (this.#state !== 'started') {
+    // Listeners open during `starting`: their first connections are served.
+    if (this.#state !== 'running' && this.#state !== 'starting') {
       stream.destroy();
       return;
     }

@@ -1,6 +1,6 @@
 /** Package version, for diagnostics. */
 export const VERSION = '0.0.0';
-export { BROKER_VERSION, Broker, type PublishOptions } from './broker.js';
+export { BROKER_VERSION, Broker, type BrokerState, type PublishOptions } from './broker.js';
 export { Client, type ClientState } from './client.js';
 export { RC } from './codes.js';
 export { diagnostics } from './diagnostics.js';

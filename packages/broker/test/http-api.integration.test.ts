@@ -275,7 +275,18 @@ describe('HTTP listener', () => {
     const response = await fetch(`http://127.0.0.1:${other.port}/api/v1/info`);
     expect(response.status).toBe(403);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('API_DISABLED');
-    other.drain();
-    expect((await fetch(`http://127.0.0.1:${other.port}/readyz`)).status).toBe(503);
+  });
+
+  it('answers /readyz 503 with the broker state while it is not running', async () => {
+    const idle = new Broker({ logger: silentLogger, sysInterval: 0 });
+    const probe = new HttpListener({ broker: idle, port: 0 });
+    await probe.listen(); // served by hand: the broker itself is never started
+    try {
+      const response = await fetch(`http://127.0.0.1:${probe.port}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ status: 'new' });
+    } finally {
+      await probe.close();
+    }
   });
 });

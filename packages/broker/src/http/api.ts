@@ -270,20 +270,9 @@ export async function handleApi(
       }
       if (!broker.retained.get(topic))
         throw new HttpError(404, 'RETAINED_NOT_FOUND', `no retained message on "${topic}"`);
-      // Through the broker so storage hooks see the deletion; nothing is routed to subscribers.
-      broker.retainMessage(
-        {
-          topic,
-          payload: Buffer.alloc(0),
-          qos: 0,
-          retain: true,
-          properties: undefined,
-          expiresAt: 0,
-          origin: '',
-          owned: true,
-        },
-        undefined,
-      );
+      // Storage hooks see the deletion; nothing is routed to subscribers.
+      if (!broker.deleteRetained(topic))
+        throw new HttpError(409, 'RETAINED_KEPT', `a hook kept the retained message on "${topic}"`);
       return reply({ deleted: topic });
     }
     case 'GET subscriptions': {

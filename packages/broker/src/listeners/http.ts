@@ -34,7 +34,7 @@ export interface HttpListenerOptions {
 
 /**
  * Serves, over HTTP: `/stats` (the `$SYS` figures as JSON), `/healthz` (the process answers),
- * `/readyz` (the broker accepts connections), `/metrics` (Prometheus), and the bearer-token
+ * `/readyz` (200 while the broker is `running`, 503 while it starts or closes), `/metrics` (Prometheus), and the bearer-token
  * management API under `/api/v1/`. Added to a broker like any listener, so it starts and stops with it.
  */
 export class HttpListener implements Listener {
@@ -46,7 +46,6 @@ export class HttpListener implements Listener {
   readonly #metrics: Registry;
   #port: number;
   #server: Server | undefined;
-  #draining = false;
 
   constructor(options: HttpListenerOptions) {
     this.id = options.id ?? 'http';
@@ -66,11 +65,6 @@ export class HttpListener implements Listener {
 
   address(): string {
     return `http://${this.#host}:${this.#port}`;
-  }
-
-  /** From now on `/readyz` answers 503, so load balancers stop sending clients (call at shutdown). */
-  drain(): void {
-    this.#draining = true;
   }
 
   listen(): Promise<void> {
@@ -125,8 +119,11 @@ export class HttpListener implements Listener {
     const { broker } = this.#options;
     if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const ready = !this.#draining && broker.listeners.length > 0;
-      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'draining' });
+      // Ready only while running: 503 before start completes and from the moment close() begins,
+      // so load balancers stop sending clients as soon as shutdown starts.
+      const state = broker.state;
+      const ready = state === 'running';
+      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : state });
     }
     if (path === '/stats') {
       if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');

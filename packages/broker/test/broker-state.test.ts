@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AllowAllHook,
+  Broker,
+  type Hook,
+  type Listener,
+  MemoryListener,
+  silentLogger,
+} from '../src/index.js';
+
+describe('Broker.state', () => {
+  it('goes new → starting → running → closing → closed', async () => {
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+    broker.addHook(new AllowAllHook());
+    const seen: string[] = [broker.state];
+    let release!: () => void;
+    const slowListener: Listener = {
+      id: 'slow',
+      address: () => 'slow://',
+      listen: () => {
+        seen.push(broker.state);
+        return Promise.resolve();
+      },
+      close: () => {
+        seen.push(broker.state);
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+    };
+    await broker.addListener(slowListener);
+    await broker.start();
+    seen.push(broker.state);
+    const closing = broker.close();
+    seen.push(broker.state);
+    release();
+    await closing;
+    seen.push(broker.state);
+    expect(seen).toEqual(['new', 'starting', 'running', 'closing', 'closing', 'closed']);
+  });
+
+  it('a start that fails leaves it closed', async () => {
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+    const failing: Hook = { onStoredClients: () => Promise.reject(new Error('store down')) };
+    broker.addHook(failing);
+    await expect(broker.start()).rejects.toThrow('store down');
+    expect(broker.state).toBe('closed');
+  });
+});
+
+describe('Broker.deleteRetained', () => {
+  it('deletes through the retain hooks without routing anything', async () => {
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+    const published: Array<{ topic: string; bytes: number }> = [];
+    const routed: string[] = [];
+    broker.addHook(new AllowAllHook());
+    broker.addHook({
+      onRetainPublished: (_client, message) =>
+        published.push({ topic: message.topic, bytes: message.payload.length }),
+      onPublished: (_client, message) => routed.push(message.topic),
+    });
+    const listener = new MemoryListener();
+    await broker.addListener(listener);
+    await broker.start();
+    broker.publish('keep/a', 'x', { retain: true });
+    broker.publish('keep/b', 'y', { retain: true });
+    routed.length = 0;
+    expect(broker.deleteRetained('keep/a')).toBe(true);
+    expect(broker.retained.get('keep/a')).toBeUndefined();
+    expect(broker.retained.get('keep/b')).toBeDefined();
+    expect(broker.deleteRetained('keep/a')).toBe(false);
+    expect(published.at(-1)).toEqual({ topic: 'keep/a', bytes: 0 });
+    expect(routed).toEqual([]);
+
+    // A hook that refuses the deletion keeps the message, and the caller learns it.
+    broker.addHook({ onRetainMessage: () => false });
+    expect(broker.deleteRetained('keep/b')).toBe(false);
+    expect(broker.retained.get('keep/b')).toBeDefined();
+    await broker.close();
+  });
+});
