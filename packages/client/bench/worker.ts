@@ -15,7 +15,8 @@ const qos = Number(qosArg) as 0 | 1 | 2;
 const count = Number(countArg);
 const protocolVersion = Number(versionArg) as 4 | 5;
 const payload = Buffer.alloc(64, 'x');
-const WINDOW = 256;
+/** Publishes outstanding at once (`WINDOW` to change). */
+const WINDOW = Number(process.env.WINDOW ?? 256);
 const WARMUP = 3_000;
 
 interface Adapter {
