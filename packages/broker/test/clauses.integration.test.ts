@@ -127,7 +127,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     }
   });
 
-  it('MQTT-3.1.2-27 MQTT-3.3.2-12: no topic alias towards a client that allows none', async () => {
+  it('MQTT-3.1.2-27 MQTT-3.3.2-11: no topic alias towards a client that allows none', async () => {
     const aliasing = await startTestBroker({ topicAliasesToClients: true });
     try {
       const c = await RawClient.connect(aliasing.port, { clientId: 'no-alias' });
@@ -253,7 +253,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     expect(b.broker.retained.get('r0/new')).toBeUndefined();
   });
 
-  it('MQTT-3.3.4-6: subscription identifiers are per hop (a publish carries only the receiver’s)', async () => {
+  it('MQTT-3.3.4-3 MQTT-3.3.4-4: a publish carries only its receiver’s subscription identifiers (one copy, all of them)', async () => {
     const a = await raw('sid-a');
     await subscribe(a, 'sid/hop', 0, {});
     a.send({
@@ -301,7 +301,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     await until(() => b.broker.sessions.get('unsub-inflight')!.inflight.size === 0);
   });
 
-  it('MQTT-4.3.2-5 MQTT-4.3.3-11: after PUBACK / PUBCOMP the same packet id starts a new message', async () => {
+  it('MQTT-4.3.2-5 MQTT-4.3.3-12: after PUBACK / PUBCOMP the same packet id starts a new message', async () => {
     const sub = await raw('newid-sub');
     await subscribe(sub, 'newid/t', 2);
     const pub = await raw('newid-pub');

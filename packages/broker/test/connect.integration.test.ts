@@ -174,7 +174,7 @@ describe('authentication', () => {
     try {
       const v5 = await RawClient.open(b.port, 5);
       v5.send({ type: 'connect', protocolVersion: 5, clientId: 'n5', clean: true, keepalive: 0 });
-      expect((await v5.next('connack')).reasonCode).toBe(0x87);
+      expect(await v5.next('connack')).toMatchObject({ reasonCode: 0x87, sessionPresent: false });
       await v5.waitClosed();
       const v4 = await RawClient.open(b.port, 4);
       v4.send({ type: 'connect', protocolVersion: 4, clientId: 'n4', clean: true, keepalive: 0 });

@@ -148,7 +148,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     expect((await again.next('connack')).sessionPresent).toBe(false);
   });
 
-  it('MQTT-3.14.2-2: setting a session expiry at DISCONNECT after 0 at CONNECT is a protocol error', async () => {
+  it('section 3.14.2.2.2: setting a session expiry at DISCONNECT after 0 at CONNECT is a protocol error', async () => {
     const c = await RawClient.connect(b.port, { clientId: 's-disc' });
     c.send({ type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 30 } });
     expect((await c.next('disconnect')).reasonCode).toBe(0x82);

@@ -47,7 +47,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
     expect(await c.next('suback')).toMatchObject({ packetId: 42, reasonCodes: [2, 0, 1] });
   });
 
-  it('MQTT-3.8.3-1 MQTT-4.7.1-1: invalid filters get a failure code per filter (v5 0x8F, v3.1.1 0x80), others succeed', async () => {
+  it('MQTT-4.7.1-1 MQTT-4.7.1-2 MQTT-3.8.4-7: invalid filters get a failure code per filter (v5 0x8F, v3.1.1 0x80), others succeed', async () => {
     const c5 = await raw('badfilter5');
     c5.send({
       type: 'subscribe',
@@ -81,7 +81,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
     expect(got.map((p) => p.qos)).toEqual([1]);
   });
 
-  it('MQTT-3.3.4-2 MQTT-3.3.4-3: overlapping subscriptions give one copy at the highest QoS with every subscription identifier', async () => {
+  it('MQTT-3.3.4-2 MQTT-3.3.4-3 MQTT-3.3.4-4: overlapping subscriptions give one copy at the highest QoS with every subscription identifier', async () => {
     const c = await RawClient.connect(b.port, { clientId: 'overlap' });
     open.push(c);
     c.send({

@@ -10,12 +10,9 @@ export function handleDisconnect(broker: Broker, client: Client, packet: Disconn
   const expiry = packet.properties?.sessionExpiryInterval;
   if (expiry !== undefined) {
     if (session.expiryInterval === 0 && expiry !== 0) {
-      // [MQTT-3.14.2-2] a session that was to end may not be extended at DISCONNECT
-      client.violation(
-        RC.PROTOCOL_ERROR,
-        'session expiry set at DISCONNECT after 0 at CONNECT',
-        'MQTT-3.14.2-2',
-      );
+      // Section 3.14.2.2.2 (a Protocol Error without a numbered clause): a session that was to end
+      // may not be extended at DISCONNECT.
+      client.violation(RC.PROTOCOL_ERROR, 'session expiry set at DISCONNECT after 0 at CONNECT');
       return;
     }
     session.expiryInterval = Math.min(expiry, broker.options.maxSessionExpiry);

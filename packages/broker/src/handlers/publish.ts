@@ -19,9 +19,10 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
 
   if (v5 && properties?.topicAlias !== undefined) {
     const alias = properties.topicAlias;
-    // [MQTT-3.3.2-9] [MQTT-3.3.2-10] alias 0 or above our Topic Alias Maximum
+    // [MQTT-3.3.2-8] alias 0, [MQTT-3.3.2-9] above our Topic Alias Maximum
     if (alias === 0 || alias > options.topicAliasMaximum) {
-      client.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} out of range`, 'MQTT-3.3.2-9');
+      const clause = alias === 0 ? 'MQTT-3.3.2-8' : 'MQTT-3.3.2-9';
+      client.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} out of range`, clause);
       return;
     }
     if (client.aliasesIn === undefined) client.aliasesIn = new Map();
@@ -52,7 +53,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   }
   const packetId = packet.packetId ?? 0;
   if (qos === 2 && session.inboundQos2.has(packetId)) {
-    // [MQTT-4.3.3-9] a re-sent QoS 2 PUBLISH whose id awaits PUBREL is not delivered twice
+    // [MQTT-4.3.3-10] a re-sent QoS 2 PUBLISH whose id awaits PUBREL is not delivered twice
     client.send({ type: 'pubrec', packetId });
     return;
   }
@@ -112,7 +113,10 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   }
 }
 
-/** Topic Alias and Subscription Identifiers belong to one hop and are not forwarded [MQTT-3.3.4-6]. */
+/**
+ * Topic Alias [MQTT-3.3.2-7] and Subscription Identifiers [MQTT-3.3.4-6] belong to one hop and are
+ * not forwarded.
+ */
 function stripHopProperties(properties: Properties | undefined): Properties | undefined {
   if (properties === undefined) return undefined;
   if (properties.topicAlias === undefined && properties.subscriptionIdentifiers === undefined) {

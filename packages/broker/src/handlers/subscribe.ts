@@ -83,7 +83,7 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
           {
             message,
             qos: Math.min(message.qos, sub.qos) as QoS,
-            retain: true, // [MQTT-3.3.1-8]
+            retain: true, // v3.1.1 [MQTT-3.3.1-8]; v5 section 3.3.1.3
             subscriptionIds:
               sub.subscriptionIdentifier === undefined ? undefined : [sub.subscriptionIdentifier],
           },

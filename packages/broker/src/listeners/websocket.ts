@@ -23,7 +23,10 @@ export interface WebSocketListenerOptions extends ListenerLimits {
   trustProxy?: boolean;
 }
 
-/** MQTT subprotocol names a client may offer, in order of preference ([MQTT-6.0.0-3]: 'mqtt'). */
+/**
+ * MQTT subprotocol names a client may offer ([MQTT-6.0.0-3]: 'mqtt'), in order of preference: the
+ * one selected is returned [MQTT-6.0.0-4].
+ */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 
 function reject(socket: Socket, status: number, reason: string): void {
