@@ -17,6 +17,8 @@ const COUNT = Number(process.env.COUNT ?? 50_000);
 const VERSION = Number(process.env.PROTOCOL ?? 5);
 /** Runs per row and library, alternating; the best one counts (other processes share the machine). */
 const REPEAT = Number(process.env.REPEAT ?? 5);
+/** `ROWS=pub` or `ROWS=sub` runs only those rows (for profiling one path). */
+const ROWS = process.env.ROWS ?? 'all';
 
 interface Result {
   cpuMicros: number;
@@ -64,7 +66,7 @@ const broker = await startMosquitto({
 });
 const rows: { name: string; ours: Result | undefined; theirs: Result | undefined }[] = [];
 try {
-  for (const qos of [0, 1, 2] as const) {
+  for (const qos of ROWS === 'sub' ? [] : ([0, 1, 2] as const)) {
     const count = qos === 0 ? COUNT * 2 : COUNT;
     const run = (lib: string) =>
       worker([
@@ -78,7 +80,7 @@ try {
       ]);
     rows.push({ name: `publish QoS ${qos}`, ...(await best(run)) });
   }
-  for (const qos of [0, 1, 2] as const) {
+  for (const qos of ROWS === 'pub' ? [] : ([0, 1, 2] as const)) {
     const count = qos === 0 ? COUNT * 2 : COUNT;
     const run = async (lib: string) => {
       const topic = `bench/sub/${qos}/${lib}`;

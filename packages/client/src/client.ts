@@ -151,6 +151,7 @@ export class Client extends Emitter<ClientEvents> {
         manualAck: options.manualAck ?? false,
         receiveMaximum: options.properties?.receiveMaximum ?? 65_535,
         topicAliasMaximum: options.properties?.topicAliasMaximum ?? 0,
+        qos2ReplayGuard: nonNegativeInteger(options.qos2ReplayGuard ?? 0, 'qos2ReplayGuard'),
       },
     );
     this.#outbox = new Outbox(
@@ -764,4 +765,15 @@ export class Client extends Emitter<ClientEvents> {
 
 function closedError(): MqttClientError {
   return new MqttClientError(ClientErrorCode.CLIENT_CLOSED, 'the client is closed');
+}
+
+/** A count option: a whole number, 0 or more (Infinity allowed where it means "no limit"). */
+function nonNegativeInteger(value: number, name: string): number {
+  if (!(value >= 0) || (!Number.isInteger(value) && value !== Number.POSITIVE_INFINITY)) {
+    throw new MqttClientError(
+      ClientErrorCode.INVALID_ARGUMENT,
+      `${name} must be a whole number of 0 or more, not ${value}`,
+    );
+  }
+  return value;
 }

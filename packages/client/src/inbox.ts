@@ -28,6 +28,8 @@ export interface InboxOptions {
   receiveMaximum: number;
   /** The Topic Alias Maximum this client announced. */
   topicAliasMaximum: number;
+  /** Completed QoS 2 flows remembered to drop a broker's stale re-delivery (0: none, the spec's rule). */
+  qos2ReplayGuard: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export class Inbox {
   readonly #host: InboxHost;
   readonly #options: InboxOptions;
   #aliases = new Map<number, string>();
-  readonly #qos2 = new Qos2Receiver();
+  readonly #qos2: Qos2Receiver;
   readonly #acks: AckQueue;
   #holding = false;
   #held: Message[] = [];
@@ -48,6 +50,7 @@ export class Inbox {
   constructor(host: InboxHost, options: InboxOptions) {
     this.#host = host;
     this.#options = options;
+    this.#qos2 = new Qos2Receiver(options.qos2ReplayGuard);
     this.#acks = new AckQueue((ticket) => this.#sendAck(ticket));
   }
 
@@ -128,7 +131,8 @@ export class Inbox {
       if (qos === 2) {
         fp = fingerprint(topic, packet.payload);
         // Already received (PUBREC sent), or a stale re-delivery of a completed flow: acknowledge
-        // again, do not deliver again [MQTT-4.3.3-10] (the replay case: see Qos2Receiver).
+        // again, do not deliver again [MQTT-4.3.3-10] (the replay case, only with the
+        // qos2ReplayGuard option: see Qos2Receiver).
         if (this.#qos2.has(id) || (packet.dup && this.#qos2.isReplay(id, fp))) {
           this.#qos2.received(id, fp);
           connection.sendAck(0x50, id);

@@ -88,6 +88,15 @@ export interface ClientOptions extends TransportOptions {
   autoAssignTopicAlias?: boolean;
   /** v5 enhanced authentication: answers AUTH challenges (set `properties.authenticationMethod`). */
   onAuth?: AuthHandler;
+  /**
+   * How many completed incoming QoS 2 flows to remember so that a DUP PUBLISH repeating one of them
+   * (same packet id, topic and payload) is acknowledged and not delivered again. Mosquitto 2.0
+   * restarted from its persistent store re-sends QoS 2 flows that had completed; this keeps such a
+   * restart exactly-once. It departs from MQTT-4.3.3-12 (after PUBCOMP, a PUBLISH with that packet
+   * id is a new message: a publisher sending the same payload twice to the same topic could lose
+   * the second one), so it is off by default. Default 0 (the spec's behaviour).
+   */
+  qos2ReplayGuard?: number;
   /** Messages buffered per `messages()` iterator before it fails with ITERATOR_OVERFLOW. Default 10 000. */
   iteratorBufferSize?: number;
   /** Replaces the transport (tests, custom media). Default: TCP/TLS/WebSocket in Node, WebSocket in browsers. */

@@ -1,21 +1,25 @@
-/** How many completed QoS 2 receptions are remembered to recognise a broker's stale re-delivery. */
-const REMEMBERED = 256;
-
 /**
  * The receiving side of QoS 2 (section 4.3.3, method B: deliver on PUBLISH, remember the packet id
  * until PUBREL).
  *
- * It also guards against a broker that loses track of a completed flow: Mosquitto 2.0 restarted from
- * its persistent store re-sends, with DUP set, a PUBLISH whose PUBREL/PUBCOMP had already been
- * exchanged. A DUP PUBLISH is by definition a re-delivery [MQTT-3.3.1-1] and a reused packet id
- * would first arrive without DUP, so a DUP PUBLISH whose id, topic and payload match a recently
- * completed one is the same message again: it is acknowledged, not delivered twice.
+ * Optionally (`remember` > 0, the `qos2ReplayGuard` option) it also guards against a broker that
+ * loses track of a completed flow: Mosquitto 2.0 restarted from its persistent store re-sends, with
+ * DUP set, a PUBLISH whose PUBREL/PUBCOMP had already been exchanged. A DUP PUBLISH whose id, topic
+ * and payload match one of the last `remember` completed flows is then acknowledged, not delivered
+ * twice. That departs from [MQTT-4.3.3-12] (after PUBCOMP a PUBLISH with that packet id is a new
+ * message), hence off by default.
  */
 export class Qos2Receiver {
   /** PUBREC sent, waiting for PUBREL: packet id → fingerprint. */
   readonly #pending = new Map<number, number>();
   /** Recently completed (PUBCOMP sent), oldest first. */
   readonly #completed = new Map<number, number>();
+  /** Completed flows remembered; 0 keeps none (spec behaviour). */
+  readonly #remember: number;
+
+  constructor(remember = 0) {
+    this.#remember = remember;
+  }
 
   /** Flows waiting for PUBREL. */
   get size(): number {
@@ -28,7 +32,7 @@ export class Qos2Receiver {
 
   /** True for a DUP PUBLISH that repeats a message whose flow already completed. */
   isReplay(packetId: number, fingerprint: number): boolean {
-    return this.#completed.get(packetId) === fingerprint;
+    return this.#remember > 0 && this.#completed.get(packetId) === fingerprint;
   }
 
   /** PUBREC is being sent for this packet id. */
@@ -42,8 +46,9 @@ export class Qos2Receiver {
     const fingerprint = this.#pending.get(packetId);
     if (fingerprint === undefined) return false;
     this.#pending.delete(packetId);
+    if (this.#remember === 0) return true;
     this.#completed.set(packetId, fingerprint);
-    if (this.#completed.size > REMEMBERED) {
+    if (this.#completed.size > this.#remember) {
       const oldest = this.#completed.keys().next().value as number;
       this.#completed.delete(oldest);
     }

@@ -388,6 +388,39 @@ describe('client against a scripted server', () => {
     await expect(Promise.all([q1, q2, q3])).resolves.toHaveLength(3);
   });
 
+  /** One QoS 2 flow played by the server (PUBLISH, PUBREL), returning what the client delivered. */
+  async function completedFlowResent(options: Parameters<typeof connect>[1]) {
+    const { peer } = await connected(options);
+    const delivered: string[] = [];
+    client?.on('message', (m) => delivered.push(`${m.text()} dup=${m.dup}`));
+    const publish = {
+      type: 'publish',
+      topic: 'q2/t',
+      payload: Buffer.from('same'),
+      qos: 2,
+      retain: false,
+    } as const;
+    peer.send({ ...publish, packetId: 7, dup: false });
+    expect((await peer.expect('pubrec')).packetId).toBe(7);
+    peer.send({ type: 'pubrel', packetId: 7 });
+    expect((await peer.expect('pubcomp')).packetId).toBe(7);
+    // The flow is complete; the same packet id, topic and payload come again with DUP.
+    peer.send({ ...publish, packetId: 7, dup: true });
+    expect((await peer.expect('pubrec')).packetId).toBe(7);
+    peer.send({ type: 'pubrel', packetId: 7 });
+    expect((await peer.expect('pubcomp')).packetId).toBe(7);
+    return delivered;
+  }
+
+  it("by default delivers a PUBLISH re-using a completed QoS 2 flow's packet id as a new message", async () => {
+    // [MQTT-4.3.3-12] after PUBCOMP, a PUBLISH with that packet id is a new application message
+    expect(await completedFlowResent({})).toEqual(['same dup=false', 'same dup=true']);
+  });
+
+  it('with qos2ReplayGuard drops a DUP re-send of a completed QoS 2 flow (acknowledged, not delivered)', async () => {
+    expect(await completedFlowResent({ qos2ReplayGuard: 16 })).toEqual(['same dup=false']);
+  });
+
   it('bounds the offline queue', async () => {
     server = await startRawServer();
     const pending = connect(server.url, { queueLimit: 2, reconnect: { initialDelay: 5_000 } });
