@@ -33,7 +33,10 @@ export interface BrokerOptions {
   maxSessionExpiry?: number;
   /** Topic Alias Maximum announced to v5 clients (client → server aliases). Default 65 535. */
   topicAliasMaximum?: number;
-  /** Use topic aliases towards v5 clients that accept them. Default false. */
+  /**
+   * Use topic aliases towards v5 clients that accept them; once a client's Topic Alias Maximum is
+   * reached, the least recently used topic's alias is reassigned. Default false.
+   */
   topicAliasesToClients?: boolean;
   /** Highest QoS supported; announced as Maximum QoS in CONNACK when below 2. Default 2. */
   maximumQoS?: 0 | 1 | 2;

@@ -240,25 +240,47 @@ export class Router {
     return true;
   }
 
-  /** Individual encoding: server → client topic aliases, queued and re-sent messages. */
+  /**
+   * Individual encoding: server → client topic aliases, queued and re-sent messages. Aliases are
+   * kept in least-recently-used order (a Map's insertion order: a use moves the topic to the end);
+   * once the client's Topic Alias Maximum is reached, a new topic takes over the alias of the least
+   * recently used one, sent with its full name so the client re-maps it [MQTT-3.3.2-11].
+   */
   #write(client: Client, packet: PublishPacket, message: Message | undefined): boolean {
-    let aliasAssigned: string | undefined;
     const aliases = client.aliasesOut;
+    const topic = packet.topic;
+    let assigned = 0;
+    let evicted: string | undefined;
     if (aliases !== undefined) {
-      const alias = aliases.get(packet.topic);
+      const alias = aliases.get(topic);
       if (alias !== undefined) {
+        aliases.delete(topic);
+        aliases.set(topic, alias);
         packet.properties = { ...packet.properties, topicAlias: alias };
         packet.topic = '';
-      } else if (aliases.size < client.topicAliasMaximum) {
-        const next = aliases.size + 1;
-        aliases.set(packet.topic, next);
-        aliasAssigned = packet.topic;
-        packet.properties = { ...packet.properties, topicAlias: next };
+      } else {
+        if (aliases.size < client.topicAliasMaximum) assigned = aliases.size + 1;
+        else {
+          const oldest = aliases.keys().next();
+          if (!oldest.done) {
+            evicted = oldest.value;
+            assigned = aliases.get(evicted)!;
+            aliases.delete(evicted);
+          }
+        }
+        if (assigned !== 0) {
+          aliases.set(topic, assigned);
+          packet.properties = { ...packet.properties, topicAlias: assigned };
+        }
       }
     }
     const bytes = encode(packet, client.protocolVersion);
     if (bytes.length > client.maxPacketSize) {
-      if (aliasAssigned !== undefined) aliases!.delete(aliasAssigned);
+      // Not sent: the client's mappings stay as they were.
+      if (assigned !== 0) {
+        aliases!.delete(topic);
+        if (evicted !== undefined) aliases!.set(evicted, assigned);
+      }
       if (message) this.#drop(client.id, message, 'packet-too-large');
       return false;
     }

@@ -323,6 +323,46 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     }
   });
 
+  it('MQTT-3.3.2-11: once the client Topic Alias Maximum is reached, the least recently used alias is reassigned', async () => {
+    const aliasing = await startTestBroker({ topicAliasesToClients: true });
+    try {
+      const c = await RawClient.connect(aliasing.port, {
+        clientId: 'talias-lru',
+        properties: { topicAliasMaximum: 2 },
+      });
+      c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'lru/#', qos: 0 }] });
+      await c.next('suback');
+      const sent = ['a', 'b', 'a', 'c', 'c', 'b', 'a', 'a'].map((t) => `lru/${t}`);
+      for (const topic of sent) aliasing.broker.publish(topic, topic);
+      // What a client sees: [topic name as sent, alias], and the topic it resolves through its own map.
+      const wire: Array<[string, number | undefined]> = [];
+      const mapping = new Map<number, string>();
+      const resolved: string[] = [];
+      for (let i = 0; i < sent.length; i++) {
+        const p = await c.next('publish');
+        const alias = p.properties?.topicAlias;
+        wire.push([p.topic, alias]);
+        if (alias !== undefined && p.topic !== '') mapping.set(alias, p.topic);
+        resolved.push(p.topic !== '' ? p.topic : mapping.get(alias!)!);
+        expect(Buffer.from(p.payload).toString()).toBe(resolved[i]);
+      }
+      expect(resolved).toEqual(sent);
+      expect(wire).toEqual([
+        ['lru/a', 1],
+        ['lru/b', 2],
+        ['', 1],
+        ['lru/c', 2], // b was the least recently used
+        ['', 2],
+        ['lru/b', 1], // now a is
+        ['lru/a', 2],
+        ['', 2],
+      ]);
+      c.close();
+    } finally {
+      await aliasing.close();
+    }
+  });
+
   it('MQTT-3.1.2-24 MQTT-3.1.2-25: a message larger than the client Maximum Packet Size is not sent to it', async () => {
     const small = await RawClient.connect(b.port, { clientId: 'mps', properties: { maximumPacketSize: 64 } });
     open.push(small);
