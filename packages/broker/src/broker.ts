@@ -56,7 +56,10 @@ export class Broker {
   readonly sessions = new Map<string, Session>();
   /** Every subscription, for matching. */
   readonly subscriptions = new SubscriptionTrie<string>();
-  readonly retained = new RetainedStore();
+  /** Retained messages; expired ones are removed by the sweep or when met (`onRetainedExpired`). */
+  readonly retained = new RetainedStore((topic) => {
+    for (const h of this.hooks.on.onRetainedExpired) h.onRetainedExpired!(topic);
+  });
   /** The host application's own client: subscribe with callbacks, publish without ACL. */
   readonly inline: InlineClient;
   /** @internal */
@@ -505,7 +508,10 @@ export class Broker {
     for (const h of this.hooks.on.onPublished) h.onPublished!(undefined, message, count);
   }
 
-  /** One periodic pass instead of a timer per client: CONNECT timeouts, keep-alives, wills, expiry. */
+  /**
+   * One periodic pass instead of a timer per client: CONNECT timeouts, keep-alives, wills, session
+   * expiry, and retained messages whose Message Expiry Interval has passed.
+   */
   #sweep(): void {
     try {
       this.#sweepOnce();
@@ -516,6 +522,7 @@ export class Broker {
 
   #sweepOnce(): void {
     const now = Date.now();
+    this.retained.sweep(now);
     for (const client of this.#connections) {
       if (client.state === 'new' || client.state === 'authenticating') {
         if (now - client.connectedAt > this.options.connectTimeout) {

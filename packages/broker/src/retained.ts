@@ -4,12 +4,26 @@ import { isExpired, type Message } from './message.js';
 /**
  * Retained messages by topic name, indexed by level so a subscription walks only the matching
  * branches. Stored messages own their payload (copied out of the socket chunk before they get here).
+ * Messages with a Message Expiry Interval are also listed apart, so the periodic sweep removes them
+ * once expired by looking at those only, not at every retained message.
  */
 export class RetainedStore {
   readonly #index = new RetainedIndex<Message>();
+  readonly #expiring = new Map<string, Message>();
+  readonly #onExpired: ((topic: string) => void) | undefined;
+
+  /** @param onExpired told of every message removed because it expired (by `match` or `sweep`). */
+  constructor(onExpired?: (topic: string) => void) {
+    this.#onExpired = onExpired;
+  }
 
   get size(): number {
     return this.#index.size;
+  }
+
+  /** Retained messages that carry an expiry. */
+  get expiringCount(): number {
+    return this.#expiring.size;
   }
 
   get(topic: string): Message | undefined {
@@ -19,25 +33,39 @@ export class RetainedStore {
   /** Stores (replacing [MQTT-3.3.1-5]) the retained message of its topic. */
   set(message: Message): void {
     this.#index.set(message.topic, message);
+    if (message.expiresAt !== 0) this.#expiring.set(message.topic, message);
+    else if (this.#expiring.size > 0) this.#expiring.delete(message.topic);
   }
 
   delete(topic: string): boolean {
+    if (this.#expiring.size > 0) this.#expiring.delete(topic);
     return this.#index.delete(topic);
   }
 
   /** The retained messages whose topic matches a filter; expired ones are removed and reported. */
-  match(topicFilter: string, now: number, onExpired?: (topic: string) => void): Message[] {
+  match(topicFilter: string, now: number): Message[] {
     const out: Message[] = [];
     const expired: string[] = [];
     this.#index.forEachMatch(topicFilter, (message) => {
       if (isExpired(message, now)) expired.push(message.topic);
       else out.push(message);
     });
-    for (const topic of expired) {
-      this.#index.delete(topic);
-      onExpired?.(topic);
-    }
+    for (const topic of expired) this.#expire(topic);
     return out;
+  }
+
+  /** Removes every expired retained message (reported like those `match` finds); returns how many. */
+  sweep(now: number): number {
+    if (this.#expiring.size === 0) return 0;
+    const expired: string[] = [];
+    for (const message of this.#expiring.values()) if (isExpired(message, now)) expired.push(message.topic);
+    for (const topic of expired) this.#expire(topic);
+    return expired.length;
+  }
+
+  #expire(topic: string): void {
+    this.delete(topic);
+    this.#onExpired?.(topic);
   }
 
   /** Every retained message except those of `$` topics (for management and persistence). */

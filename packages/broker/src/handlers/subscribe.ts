@@ -73,9 +73,7 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
     const now = Date.now();
     const gated = broker.hooks.on.onAclCheckDelivery.length > 0;
     for (const sub of retainedFor) {
-      const messages: Message[] = broker.retained.match(sub.topicFilter, now, (topic) => {
-        for (const h of broker.hooks.on.onRetainedExpired) h.onRetainedExpired!(topic);
-      });
+      const messages: Message[] = broker.retained.match(sub.topicFilter, now);
       for (const message of messages) {
         if (gated && !mayDeliver(broker.hooks, client.id, client, message)) continue;
         broker.router.deliver(
