@@ -161,6 +161,7 @@ export class Client extends Emitter<ClientEvents> {
         report: (error) => this.#report(error),
       },
       options.queueLimit ?? 65_536,
+      positiveTime(options.operationTimeout ?? 600_000, 'operationTimeout'),
     );
     this.#requests = new RequestTracker(this);
   }
@@ -696,6 +697,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     if (Date.now() - this.#connectedAt >= backoff.stableAfter) backoff.reset();
     this.#state = 'offline';
+    this.#outbox.offline();
     this.#scheduleReconnect(error);
   }
 
@@ -774,6 +776,14 @@ function nonNegativeInteger(value: number, name: string): number {
       ClientErrorCode.INVALID_ARGUMENT,
       `${name} must be a whole number of 0 or more, not ${value}`,
     );
+  }
+  return value;
+}
+
+/** A duration option in ms: above 0, Infinity for no limit. */
+function positiveTime(value: number, name: string): number {
+  if (!(value > 0)) {
+    throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, `${name} must be above 0 ms, not ${value}`);
   }
   return value;
 }

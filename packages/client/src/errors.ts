@@ -17,6 +17,8 @@ export const ClientErrorCode = {
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   /** The packet is larger than the server's Maximum Packet Size (reason code 0x95). */
   PACKET_TOO_LARGE: 'PACKET_TOO_LARGE',
+  /** The operation waited offline (queued, or in flight for a session resume) longer than `operationTimeout`. */
+  OPERATION_TIMEOUT: 'OPERATION_TIMEOUT',
   /** The offline queue is full (`queueLimit`). */
   QUEUE_FULL: 'QUEUE_FULL',
   /** The server answered a PUBLISH with a failure reason code (0x80 and up). */

@@ -75,6 +75,14 @@ export interface ClientOptions extends TransportOptions {
   resubscribe?: boolean;
   /** Most operations held while offline or waiting for the server's Receive Maximum. Default 65 536. */
   queueLimit?: number;
+  /**
+   * Milliseconds an operation (publish, subscribe, unsubscribe) may wait while the client is offline,
+   * counted from the loss of the connection or from the call when it came later; then it rejects with
+   * OPERATION_TIMEOUT. A publish already sent keeps its packet id so that a resumed session still
+   * completes its flow (it may then arrive after all). `Infinity` waits as long as reconnecting goes
+   * on. Default 600 000 (10 minutes).
+   */
+  operationTimeout?: number;
   /** Queue QoS 0 publishes while offline (otherwise they fail with CONNECTION_CLOSED). Default true. */
   queueQoSZero?: boolean;
   /**

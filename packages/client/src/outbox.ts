@@ -33,6 +33,10 @@ export interface Operation {
   released: boolean;
   /** Order in which PUBRECs arrived, for re-sending PUBRELs in that order. */
   releasedAt: number;
+  /** Date.now() when it was submitted while offline (0 otherwise): the offline wait starts then. */
+  since: number;
+  /** Rejected by operationTimeout while in flight; kept only to finish its flow if the session resumes. */
+  timedOut: boolean;
   resolve: ((value: never) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -52,6 +56,12 @@ export const SUCCESS: PublishResult = Object.freeze({ reasonCode: 0 });
 export class Outbox {
   readonly #host: OutboxHost;
   readonly #queueLimit: number;
+  /** ms an operation may wait while offline (operationTimeout); Infinity: no limit. */
+  readonly #operationTimeout: number;
+  /** Date.now() when the connection was lost; 0 while connected. */
+  #offlineSince = 0;
+  /** The one timer that expires operations waiting offline (none per operation). */
+  #expiry: ReturnType<typeof setTimeout> | undefined;
   readonly #inflight = new Map<number, Operation>();
   #publishing = 0;
   #nextPacketId = 1;
@@ -67,9 +77,10 @@ export class Outbox {
   /** Automatic outgoing topic aliases of the current connection. */
   aliases: OutgoingAliases | undefined;
 
-  constructor(host: OutboxHost, queueLimit: number) {
+  constructor(host: OutboxHost, queueLimit: number, operationTimeout = Number.POSITIVE_INFINITY) {
     this.#host = host;
     this.#queueLimit = queueLimit;
+    this.#operationTimeout = operationTimeout;
   }
 
   /** Operations sent and not yet acknowledged. */
@@ -103,12 +114,19 @@ export class Outbox {
         packet,
         released: false,
         releasedAt: 0,
+        since: 0,
+        timedOut: false,
         resolve: resolve as Operation['resolve'],
         reject,
       };
-      if (this.#host.connection() && this.#queueHead === this.#queue.length && this.#canStart(op))
-        this.#start(op);
-      else this.#queue.push(op);
+      if (this.#host.connection()) {
+        if (this.#queueHead === this.#queue.length && this.#canStart(op)) this.#start(op);
+        else this.#queue.push(op);
+        return;
+      }
+      op.since = Date.now();
+      this.#queue.push(op);
+      if (this.#offlineSince > 0 && this.#expiry === undefined) this.#expire();
     });
   }
 
@@ -206,6 +224,9 @@ export class Outbox {
    * what is unacknowledged and start what is queued.
    */
   resume(connection: Connection, sessionPresent: boolean, resubscribe: boolean): void {
+    this.#offlineSince = 0;
+    if (this.#expiry !== undefined) clearTimeout(this.#expiry);
+    this.#expiry = undefined;
     if (!sessionPresent && resubscribe) this.#resubscribe();
     // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) in their original order, then PUBREL in
     // the order their PUBRECs arrived [MQTT-4.6.0-3].
@@ -214,6 +235,11 @@ export class Outbox {
       .filter(([, op]) => op.released)
       .sort((a, b) => a[1].releasedAt - b[1].releasedAt);
     for (const [id, op] of [...entries.filter(([, op]) => !op.released), ...released]) {
+      if (!sessionPresent && op.timedOut) {
+        // Its promise already rejected and a new session owes it nothing: do not send it now.
+        this.#finish(id, op);
+        continue;
+      }
       if (!sessionPresent && op.released) {
         // The server had taken the message (PUBREC); its new session cannot complete the flow.
         this.#finish(id, op);
@@ -248,6 +274,8 @@ export class Outbox {
         packet,
         released: false,
         releasedAt: 0,
+        since: 0,
+        timedOut: false,
         resolve: undefined,
         reject: (error) => this.#host.report(toClientError(error)),
       };
@@ -350,8 +378,73 @@ export class Outbox {
     op.resolve?.(results as never);
   }
 
+  /**
+   * The connection is lost and a reconnect will follow: from now on operations may wait at most
+   * operationTimeout (counted from now, or from their submission when later).
+   */
+  offline(): void {
+    if (this.#operationTimeout === Number.POSITIVE_INFINITY) return;
+    this.#offlineSince = Date.now();
+    this.#expire();
+  }
+
+  /**
+   * Rejects operations that waited offline longer than operationTimeout with OPERATION_TIMEOUT, then
+   * sets the one timer for the next deadline. Queued operations leave the queue; operations in
+   * flight keep their packet id (a resumed session still completes their flow, MQTT-4.4.0-1) but
+   * their promise settles now.
+   */
+  #expire(): void {
+    this.#expiry = undefined;
+    if (this.#offlineSince === 0 || this.#host.connection()) return;
+    const now = Date.now();
+    const timeout = this.#operationTimeout;
+    let next = Number.POSITIVE_INFINITY;
+    const expired: Operation[] = [];
+    const check = (op: Operation): boolean => {
+      // Internal operations (resubscriptions) and the already expired have nothing to settle.
+      if (op.resolve === undefined || op.timedOut) return false;
+      const deadline = Math.max(op.since, this.#offlineSince) + timeout;
+      if (deadline <= now) return true;
+      if (deadline < next) next = deadline;
+      return false;
+    };
+    for (const op of this.#inflight.values()) {
+      if (!check(op)) continue;
+      op.timedOut = true;
+      expired.push(op);
+    }
+    const queue = this.#queue;
+    let kept = this.#queueHead;
+    for (let i = this.#queueHead; i < queue.length; i++) {
+      const op = queue[i] as Operation;
+      if (check(op)) expired.push(op);
+      else queue[kept++] = op;
+    }
+    queue.length = kept;
+    if (next !== Number.POSITIVE_INFINITY) {
+      this.#expiry = setTimeout(() => this.#expire(), next - now);
+      (this.#expiry as { unref?: () => void }).unref?.();
+    }
+    for (const op of expired) {
+      const reject = op.reject;
+      op.resolve = op.reject = undefined;
+      reject?.(
+        new MqttClientError(
+          ClientErrorCode.OPERATION_TIMEOUT,
+          `${operationName(op)} waited offline for more than ${timeout} ms (operationTimeout)${
+            op.timedOut ? '; it was sent before and may still complete if the session resumes' : ''
+          }`,
+        ),
+      );
+    }
+  }
+
   /** Rejects everything: the client is closed. */
   rejectAll(reason: Error): void {
+    if (this.#expiry !== undefined) clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+    this.#offlineSince = 0;
     const ops = [...this.#inflight.values(), ...this.#queue.slice(this.#queueHead)];
     this.#inflight.clear();
     this.#publishing = 0;
@@ -359,6 +452,14 @@ export class Outbox {
     this.#queueHead = 0;
     for (const op of ops) op?.reject?.(reason);
   }
+}
+
+function operationName(op: Operation): string {
+  return op.packet.type === 'publish'
+    ? `publish to ${op.packet.topic} (QoS ${op.packet.qos})`
+    : op.packet.type === 'subscribe'
+      ? 'subscribe'
+      : 'unsubscribe';
 }
 
 function publishRejected(reasonCode: number, properties: Properties | undefined): MqttClientError {

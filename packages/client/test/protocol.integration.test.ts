@@ -438,6 +438,54 @@ describe('client against a scripted server', () => {
     await expect(b).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
   });
 
+  it('operationTimeout: operations waiting offline reject with OPERATION_TIMEOUT; a sent one still completes its flow on resume', async () => {
+    server = await startRawServer();
+    const options = {
+      sessionExpiryInterval: 60,
+      operationTimeout: 150,
+      reconnect: { initialDelay: 10, maxDelay: 20 },
+    };
+    const pending = connect(server.url, options);
+    const peer = await server.peer();
+    await peer.accept();
+    client = await pending;
+    const inflight = client.publish('t/1', 'sent', { qos: 1 }).catch((e: unknown) => e);
+    const sent = await peer.expect('publish');
+    const offline = new Promise((resolve) => client?.on('offline', resolve));
+    peer.socket.destroy();
+    await offline;
+    const queued = client.publish('t/2', 'queued', { qos: 1 }).catch((e: unknown) => e);
+    const subscribe = client.subscribe('t/#').catch((e: unknown) => e);
+    // The server takes the reconnection but answers only after the operations expired.
+    const again = await server.peer();
+    await again.expect('connect');
+    const started = Date.now();
+    expect(await inflight).toMatchObject({ code: 'OPERATION_TIMEOUT' });
+    expect(await queued).toMatchObject({ code: 'OPERATION_TIMEOUT' });
+    expect(await subscribe).toMatchObject({ code: 'OPERATION_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(client.queued).toBe(0);
+    again.send({ type: 'connack', sessionPresent: true, reasonCode: 0 });
+    // [MQTT-4.4.0-1] the resumed session still re-sends the expired but unacknowledged PUBLISH.
+    const resent = await again.expect('publish');
+    expect([resent.topic, resent.packetId, resent.dup]).toEqual(['t/1', sent.packetId, true]);
+    again.send({ type: 'puback', packetId: resent.packetId as number });
+    const after = client.publish('t/3', 'after', { qos: 1 });
+    const next = await again.expect('publish');
+    expect(next.topic).toBe('t/3');
+    again.send({ type: 'puback', packetId: next.packetId as number });
+    await expect(after).resolves.toMatchObject({ reasonCode: 0 });
+  });
+
+  it('refuses an operationTimeout that is not above 0', async () => {
+    await expect(connect('mqtt://127.0.0.1:1', { operationTimeout: 0 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(connect('mqtt://127.0.0.1:1', { qos2ReplayGuard: -1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+
   it('reports throwing and rejecting listeners on error and keeps delivering', async () => {
     const { peer } = await connected();
     const errors: MqttClientError[] = [];
