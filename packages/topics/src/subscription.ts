@@ -103,16 +103,51 @@ export class MergedMatch<C> implements Match<C> {
   }
 }
 
-/** Subscribers of one node when there are several: a dense array for the match loop. */
+/**
+ * Subscribers of one node when there are several: a dense array for the match loop, each
+ * subscription's packed options (`Sub.bits`) stored next to it, `[bits0, sub0, bits1, sub1, ...]`.
+ * The walk decides from the bits alone (client number for the per-client merge, No Local) and only
+ * copies the reference out, so it reads one cache line for several subscribers instead of touching
+ * every subscription object.
+ */
 export class SubList<C> {
   /** True on the prototype (see Sub.isList). */
   declare readonly isList: true;
-  readonly list: Sub<C>[];
-  /** Built only once the list is long, so unsubscribing from a popular filter stays O(1). */
+  readonly pairs: (number | Sub<C>)[];
+  /**
+   * Pair number (`pairs[2k + 1]` is the subscription) by client; built only once the list is long,
+   * so unsubscribing from a popular filter stays O(1).
+   */
   index: Map<ClientEntry<C>, number> | undefined = undefined;
 
   constructor(a: Sub<C>, b: Sub<C>) {
-    this.list = [a, b];
+    this.pairs = [a.bits, a, b.bits, b];
+  }
+
+  /** Number of subscriptions. */
+  get size(): number {
+    return this.pairs.length >> 1;
+  }
+
+  /** Subscription number `k`. */
+  at(k: number): Sub<C> {
+    return this.pairs[2 * k + 1] as Sub<C>;
+  }
+
+  /** Stores `sub` as subscription number `k` (k = size appends). */
+  put(k: number, sub: Sub<C>): void {
+    const pairs = this.pairs;
+    if (2 * k < pairs.length) {
+      pairs[2 * k] = sub.bits;
+      pairs[2 * k + 1] = sub;
+    } else pairs.push(sub.bits, sub);
+  }
+
+  /** Removes and returns the last subscription. */
+  pop(): Sub<C> {
+    const sub = this.pairs.pop() as Sub<C>;
+    this.pairs.pop();
+    return sub;
   }
 }
 

@@ -188,10 +188,10 @@ export class Walker<C> {
   collect(node: Holder<C>): void {
     const subs = node.subs;
     if (subs !== undefined) {
-      if (!subs.isList) this.emit(subs);
+      if (!subs.isList) this.emit(subs.bits, subs);
       else {
-        const list = subs.list;
-        for (let i = 0; i < list.length; i++) this.emit(list[i]!);
+        const pairs = subs.pairs;
+        for (let i = 0; i < pairs.length; i += 2) this.emit(pairs[i] as number, pairs[i + 1] as Sub<C>);
       }
     }
     if (this.wantShared && node.shared !== undefined) {
@@ -204,8 +204,8 @@ export class Walker<C> {
     }
   }
 
-  emit(sub: Sub<C>): void {
-    const bits = sub.bits;
+  /** `bits` is `sub.bits`, passed in so that the common case never dereferences `sub`. */
+  emit(bits: number, sub: Sub<C>): void {
     // [MQTT-3.8.3-3]
     if ((bits & NO_LOCAL) !== 0 && sub.client.id === this.publisher) return;
     const num = bits >>> CLIENT_SHIFT;
