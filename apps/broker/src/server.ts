@@ -35,7 +35,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const ledgerHook = new LedgerHook({
     ledger,
     allowAnonymous,
-    checkDelivery: config.auth.checkDelivery ?? false,
+    checkDelivery: config.auth.checkDelivery ?? true,
     logger: log,
   });
   broker.addHook(ledgerHook);

@@ -125,7 +125,12 @@ describe('ledger hook over real sockets (rules from YAML)', () => {
 });
 
 describe('ledger hook with delivery checks', () => {
-  it('enforces a deny inside a granted subscription (live and retained) only when checkDelivery is on', async () => {
+  it('checks deliveries by default', () => {
+    const hook = new LedgerHook({ ledger: Ledger.fromText('auth:\n  - {}\n') });
+    expect(typeof hook.onAclCheckDelivery).toBe('function');
+  });
+
+  it('enforces a deny inside a granted subscription (live and retained) unless checkDelivery is turned off', async () => {
     const rules = 'acl:\n  - filters:\n      "secret/#": deny\n      "#": read\n      "pub/#": write\n';
     const outcomes: Record<string, string[]> = {};
     for (const checkDelivery of [false, true]) {

@@ -18,7 +18,8 @@ export interface LedgerHookOptions {
    * Also check `read` access for every message delivered (live and retained), not only when
    * subscribing, so a `deny` inside a granted subscription (`secret/#` under `#`) is enforced. It
    * costs a rule lookup per subscriber per message (none while the ledger has no ACL rules), through
-   * the broker's `onAclCheckDelivery` gate. Default false.
+   * the broker's `onAclCheckDelivery` gate. Default true: a deny rule is kept whatever filter a
+   * client subscribed with; turn it off only when no deny rule sits inside a readable filter.
    */
   checkDelivery?: boolean;
   /** Where refusals are logged (at `info`). */
@@ -54,7 +55,7 @@ export class LedgerHook implements Hook {
     this.ledger = options.ledger;
     this.allowAnonymous = options.allowAnonymous ?? false;
     this.#log = options.logger;
-    if (options.checkDelivery)
+    if (options.checkDelivery ?? true)
       this.onAclCheckDelivery = (clientId, client, message) => this.#readable(clientId, client, message);
   }
 
