@@ -46,6 +46,8 @@ export class Connection {
   readonly protocolVersion: ProtocolVersion;
   readonly #transport: Transport;
   readonly #decoder: Decoder;
+  /** The transport reuses its read buffer: keep nothing of a chunk without copying it. */
+  readonly #borrowed: boolean;
   #events: ConnectionEvents;
   #slab: Uint8Array = allocate(SLAB_SIZE);
   #flushStart = 0;
@@ -65,6 +67,7 @@ export class Connection {
     events: ConnectionEvents,
   ) {
     this.#transport = transport;
+    this.#borrowed = transport.borrowsChunks === true;
     this.protocolVersion = protocolVersion;
     this.#events = events;
     this.#decoder = new Decoder({ protocolVersion, maxPacketSize: maxIncomingPacketSize });
@@ -205,9 +208,16 @@ export class Connection {
       }
       if (pos === len) return;
     }
+    let rest = pos === 0 ? chunk : chunk.subarray(pos);
+    if (this.#borrowed) {
+      // The decoder keeps partial packets and payloads refer to its input: give it bytes of its own.
+      const own = allocate(rest.length);
+      own.set(rest);
+      rest = own;
+    }
     let packets: Packet[];
     try {
-      packets = this.#decoder.push(pos === 0 ? chunk : chunk.subarray(pos));
+      packets = this.#decoder.push(rest);
     } catch (cause) {
       this.#events.protocolError(toClientError(cause, ClientErrorCode.PROTOCOL_ERROR));
       return;

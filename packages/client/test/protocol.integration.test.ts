@@ -393,6 +393,8 @@ describe('client against a scripted server', () => {
     const { peer } = await connected(options);
     const delivered: string[] = [];
     client?.on('message', (m) => delivered.push(`${m.text()} dup=${m.dup}`));
+    // Past the one macrotask for which messages right after the first CONNACK are held.
+    await new Promise((resolve) => setTimeout(resolve, 10));
     const publish = {
       type: 'publish',
       topic: 'q2/t',

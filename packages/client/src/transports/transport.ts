@@ -30,6 +30,11 @@ export interface Transport {
   end(): void;
   /** Closes now. */
   destroy(): void;
+  /**
+   * True when the chunks given to `data()` are only valid during the call (a read buffer the
+   * transport reuses): the receiver copies whatever it keeps.
+   */
+  readonly borrowsChunks?: boolean;
 }
 
 /** Options the transports understand (TLS material, WebSocket options). */
