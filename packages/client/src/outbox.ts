@@ -108,26 +108,28 @@ export class Outbox {
         ),
       );
     }
-    return new Promise((resolve, reject) => {
-      const op: Operation = {
-        kind,
-        packet,
-        released: false,
-        releasedAt: 0,
-        since: 0,
-        timedOut: false,
-        resolve: resolve as Operation['resolve'],
-        reject,
-      };
-      if (this.#host.connection()) {
-        if (this.#queueHead === this.#queue.length && this.#canStart(op)) this.#start(op);
-        else this.#queue.push(op);
-        return;
-      }
-      op.since = Date.now();
-      this.#queue.push(op);
-      if (this.#offlineSince > 0 && this.#expiry === undefined) this.#expire();
-    });
+    const op: Operation = {
+      kind,
+      packet,
+      released: false,
+      releasedAt: 0,
+      since: 0,
+      timedOut: false,
+      resolve: undefined,
+      reject: undefined,
+    };
+    // The promise's settle functions go straight into the operation: no closure per operation.
+    capturing = op;
+    const promise = new Promise(capture);
+    if (this.#host.connection()) {
+      if (this.#queueHead === this.#queue.length && this.#canStart(op)) this.#start(op);
+      else this.#queue.push(op);
+      return promise;
+    }
+    op.since = Date.now();
+    this.#queue.push(op);
+    if (this.#offlineSince > 0 && this.#expiry === undefined) this.#expire();
+    return promise;
   }
 
   #canStart(op: Operation): boolean {
@@ -452,6 +454,17 @@ export class Outbox {
     this.#queueHead = 0;
     for (const op of ops) op?.reject?.(reason);
   }
+}
+
+/** The operation whose promise `capture` is creating (set right before `new Promise(capture)`). */
+let capturing: Operation | undefined;
+
+/** A Promise executor shared by all operations: stores the settle functions in `capturing`. */
+function capture(resolve: (value: unknown) => void, reject: (error: Error) => void): void {
+  const op = capturing as Operation;
+  capturing = undefined;
+  op.resolve = resolve as Operation['resolve'];
+  op.reject = reject;
 }
 
 function operationName(op: Operation): string {
