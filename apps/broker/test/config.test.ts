@@ -156,6 +156,12 @@ describe('config file', () => {
     expect(configError('storage:\n  type: redis\n  url: http://x\n').message).toContain(
       'storage.url: url must start with redis://',
     );
+    expect(configError('storage:\n  type: redis\n  url: rediss://x\n').message).toContain(
+      'storage.url: url must start with redis://',
+    );
+    expect(configError('storage:\n  type: redis\n  url: redis://h:6379/abc\n').message).toMatch(
+      /broker\.yaml:3:\d+: storage\.url: invalid Redis URL "redis:\/\/h:6379\/abc": database "abc" is not a number/,
+    );
   });
 
   it('names the file it cannot read', () => {
@@ -212,6 +218,9 @@ describe('flags', () => {
   it('rejects unknown storage and log levels', () => {
     expect(() => applyFlags(defaultConfig(), { storage: 'redis' })).toThrow(
       /--storage redis: expected "memory" or a redis:\/\//,
+    );
+    expect(() => applyFlags(defaultConfig(), { storage: 'redis://127.0.0.1:port' })).toThrow(
+      /--storage: invalid Redis URL "redis:\/\/127\.0\.0\.1:port"/,
     );
     expect(applyFlags(defaultConfig(), { storage: 'redis://127.0.0.1:6380/2' }).storage).toEqual({
       type: 'redis',

@@ -1,3 +1,4 @@
+import { parseRedisUrl } from '@x/broker';
 import { DEFAULT_PORTS } from './defaults.js';
 import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
 
@@ -147,6 +148,11 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   if (flags.storage !== undefined) {
     if (flags.storage === 'memory') config.storage = { type: 'memory' };
     else if (/^redis:\/\//.test(flags.storage)) {
+      try {
+        parseRedisUrl(flags.storage);
+      } catch (error) {
+        throw new FlagError(`--storage: ${(error as Error).message}`);
+      }
       const prefix = config.storage.type === 'redis' ? config.storage.prefix : undefined;
       config.storage = { type: 'redis', url: flags.storage, ...(prefix !== undefined ? { prefix } : {}) };
     } else {

@@ -1,4 +1,4 @@
-import { type RuleIssue, validateLedgerRules } from '@x/broker';
+import { parseRedisUrl, type RuleIssue, validateLedgerRules } from '@x/broker';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import {
   type AuthConfig,
@@ -293,7 +293,15 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     const kind = storage ? r.choice(storage, 'type', ['storage'], ['memory', 'redis'] as const) : undefined;
     if (storage && kind === 'redis') {
       const url = r.string(storage, 'url', ['storage']) ?? 'redis://127.0.0.1:6379';
-      if (!/^rediss?:\/\//.test(url)) r.fail(['storage', 'url'], 'url must start with redis://');
+      if (!/^redis:\/\//.test(url)) r.fail(['storage', 'url'], 'url must start with redis://');
+      else {
+        // The store's own parser: what passes here is what the store will connect to.
+        try {
+          parseRedisUrl(url);
+        } catch (error) {
+          r.fail(['storage', 'url'], (error as Error).message);
+        }
+      }
       const prefix = r.string(storage, 'prefix', ['storage']);
       config.storage = { type: 'redis', url, ...(prefix !== undefined ? { prefix } : {}) };
     }
