@@ -1,4 +1,5 @@
 import { encode, type PublishPacket } from '@x/packets';
+import { MatchBuffer } from '@x/topics';
 import type { Broker } from './broker.js';
 import type { Client } from './client.js';
 import { diagnostics } from './diagnostics.js';
@@ -23,6 +24,12 @@ interface Form {
 export class Router {
   readonly #broker: Broker;
   #now = 0;
+  /**
+   * Match results are written into reused buffers instead of fresh arrays per PUBLISH. A hook may
+   * publish from inside a route, so each nesting depth has its own buffer.
+   */
+  readonly #buffers: MatchBuffer<string>[] = [];
+  #depth = 0;
 
   constructor(broker: Broker) {
     this.#broker = broker;
@@ -30,20 +37,33 @@ export class Router {
 
   /** Routes a message to every matching subscriber; returns how many deliveries were made. */
   route(message: Message, publisher: Client | undefined): number {
+    const depth = this.#depth++;
+    try {
+      const buffer = this.#buffers[depth] ?? (this.#buffers[depth] = new MatchBuffer<string>());
+      return this.#route(message, publisher, buffer);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #route(message: Message, publisher: Client | undefined, buffer: MatchBuffer<string>): number {
     const broker = this.#broker;
     const now = Date.now();
     this.#now = now;
     // Per call, not per router: a hook may publish from inside a route (re-entrancy).
     const forms: Form[] = [];
-    const result = broker.subscriptions.matchAll(
+    const matchCount = broker.subscriptions.matchInto(
       message.topic,
+      buffer,
       message.origin === '' ? undefined : message.origin,
     );
+    const matches = buffer.matches;
     const hooks = broker.hooks;
     const gated = hooks.on.onAclCheckDelivery.length > 0;
     let count = 0;
-    if (result.shared.length === 0 && !hooks.has('onSelectSubscribers')) {
-      for (const match of result.matches) {
+    if (buffer.sharedCount === 0 && !hooks.has('onSelectSubscribers')) {
+      for (let i = 0; i < matchCount; i++) {
+        const match = matches[i]!;
         const session = broker.sessions.get(match.clientId);
         if (session === undefined) continue;
         if (gated && !mayDeliver(hooks, session.clientId, session.client, message)) continue;
@@ -62,7 +82,8 @@ export class Router {
       }
     } else {
       const subscribers: Subscriber[] = [];
-      for (const match of result.matches) {
+      for (let i = 0; i < matchCount; i++) {
+        const match = matches[i]!;
         const ids = match.subscriptionIdentifiers;
         subscribers.push({
           clientId: match.clientId,
@@ -72,8 +93,8 @@ export class Router {
           subscriptionIds: ids.length ? (ids as number[]) : undefined,
         });
       }
-      for (const group of result.shared) {
-        const member = broker.pickShareMember(group, message, publisher?.id);
+      for (let g = 0; g < buffer.sharedCount; g++) {
+        const member = broker.pickShareMember(buffer.shared[g]!, message, publisher?.id);
         if (member === undefined) continue;
         subscribers.push({
           clientId: member.clientId,
