@@ -12,7 +12,7 @@ import type {
 import type { Client } from './client.js';
 import type { ConnectionInfo } from './listeners/listener.js';
 import type { Logger } from './logger.js';
-import type { Message } from './message.js';
+import type { Delivery, Message } from './message.js';
 import type { SysInfo } from './system.js';
 
 /**
@@ -149,10 +149,27 @@ export interface Hook {
   onRetainPublished?(client: Client | undefined, message: Message): void;
   /** Notification: a QoS 1/2 message was sent (or re-sent) to a client. */
   onQosPublish?(clientId: string, packetId: number, message: Message, resend: boolean): void;
+  /**
+   * Notification: an outbound QoS 2 flow got its PUBREC and moved to the PUBREL state: the message is
+   * delivered, only PUBCOMP is awaited, and a resumed session re-sends PUBREL rather than the PUBLISH
+   * [MQTT-4.4.0-1]. A PUBREC with a failure reason code ends the flow instead (`onQosComplete`).
+   * Only called when some hook implements it.
+   */
+  onQosPubrec?(clientId: string, packetId: number): void;
   /** Notification: a QoS 1/2 outbound flow completed. */
   onQosComplete?(clientId: string, packetId: number): void;
   /** Notification: an in-flight QoS 1/2 message was dropped (session ended, expired). */
   onQosDropped?(clientId: string, packetId: number, message: Message): void;
+  /**
+   * Notification: a QoS 1/2 delivery was appended to a session's queue (the session is offline, its
+   * in-flight window is full, its socket is congested, or older messages are still waiting). With
+   * `requeued` true, the delivery had just been taken from the head of the queue to be sent and was put
+   * back at the tail because every packet id was in use (after `onPacketIdExhausted`): the queue's
+   * length is unchanged but its order is not. Not called when a full queue refuses the delivery
+   * (`onPublishDropped`, 'queue-full') nor for queued messages restored from storage at start.
+   * Only called when some hook implements it.
+   */
+  onMessageQueued?(clientId: string, delivery: Delivery, requeued: boolean): void;
   /** Notification: every packet id of a session is in use. */
   onPacketIdExhausted?(clientId: string, message: Message): void;
   /** Transform: a will about to be published; return undefined to cancel it. */
@@ -213,8 +230,10 @@ const events: HookEvent[] = [
   'onRetainMessage',
   'onRetainPublished',
   'onQosPublish',
+  'onQosPubrec',
   'onQosComplete',
   'onQosDropped',
+  'onMessageQueued',
   'onPacketIdExhausted',
   'onWill',
   'onWillSent',

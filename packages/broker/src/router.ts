@@ -39,7 +39,11 @@ export class Router {
   route(message: Message, publisher: Client | undefined): number {
     const depth = this.#depth++;
     try {
-      const buffer = this.#buffers[depth] ?? (this.#buffers[depth] = new MatchBuffer<string>());
+      let buffer = this.#buffers[depth];
+      if (buffer === undefined) {
+        buffer = new MatchBuffer<string>();
+        this.#buffers[depth] = buffer;
+      }
       return this.#route(message, publisher, buffer);
     } finally {
       this.#depth--;
@@ -143,7 +147,7 @@ export class Router {
     if (client === undefined || client.state !== 'connected') {
       // QoS 0 messages are not kept for offline sessions (section 4.1 allows either).
       if (delivery.qos === 0) return false;
-      return this.#enqueue(session, delivery);
+      return this.#enqueue(session, delivery, false);
     }
     if (delivery.qos === 0) {
       if (client.congested) {
@@ -153,9 +157,9 @@ export class Router {
       return this.#send(client, delivery, 0, false, forms);
     }
     if (session.queue.length > 0 || session.inflight.size >= client.sendQuota || client.congested) {
-      return this.#enqueue(session, delivery);
+      return this.#enqueue(session, delivery, false);
     }
-    return this.#sendQos(session, client, delivery, forms);
+    return this.#sendQos(session, client, delivery, forms, false);
   }
 
   /** Sends queued messages while the client is online and has room in its window and socket. */
@@ -171,7 +175,7 @@ export class Router {
         continue;
       }
       if (delivery.qos === 0) this.#send(client, delivery, 0, false, undefined);
-      else this.#sendQos(session, client, delivery, undefined);
+      else this.#sendQos(session, client, delivery, undefined, true);
     }
   }
 
@@ -196,22 +200,32 @@ export class Router {
     }
   }
 
-  #enqueue(session: Session, delivery: Delivery): boolean {
+  /** Appends to the session's queue; `requeued` when the delivery was just taken from its head. */
+  #enqueue(session: Session, delivery: Delivery, requeued: boolean): boolean {
     if (session.queue.length >= this.#broker.options.maxQueuedMessages) {
       this.#drop(session.clientId, delivery.message, 'queue-full');
       return false;
     }
     ownPayload(delivery.message);
     session.queue.push(delivery);
+    const queued = this.#broker.hooks.on.onMessageQueued;
+    if (queued.length > 0) for (const h of queued) h.onMessageQueued!(session.clientId, delivery, requeued);
     return true;
   }
 
-  #sendQos(session: Session, client: Client, delivery: Delivery, forms: Form[] | undefined): boolean {
+  /** `fromQueue`: the delivery was taken from the session's queue (by `drain`). */
+  #sendQos(
+    session: Session,
+    client: Client,
+    delivery: Delivery,
+    forms: Form[] | undefined,
+    fromQueue: boolean,
+  ): boolean {
     const packetId = session.inflight.allocate();
     if (packetId === 0) {
       for (const h of this.#broker.hooks.on.onPacketIdExhausted)
         h.onPacketIdExhausted!(session.clientId, delivery.message);
-      return this.#enqueue(session, delivery);
+      return this.#enqueue(session, delivery, fromQueue);
     }
     if (!this.#send(client, delivery, packetId, false, forms)) return false;
     ownPayload(delivery.message);

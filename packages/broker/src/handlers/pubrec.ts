@@ -22,6 +22,11 @@ export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacke
     if (session.queue.length > 0) broker.router.drain(session);
     return;
   }
-  entry.state = 'pubrel';
+  if (entry.state !== 'pubrel') {
+    entry.state = 'pubrel';
+    // Once per flow: a repeated PUBREC only gets its PUBREL again.
+    const released = broker.hooks.on.onQosPubrec;
+    if (released.length > 0) for (const h of released) h.onQosPubrec!(session.clientId, packet.packetId);
+  }
   client.send({ type: 'pubrel', packetId: packet.packetId });
 }
