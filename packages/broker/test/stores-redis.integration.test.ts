@@ -448,6 +448,54 @@ describe.skipIf(redisServer.skip)(
       }
     });
 
+    it('after a crash, a QoS 2 flow that reached PUBREL resumes with PUBREL, not the PUBLISH', async () => {
+      const prefix = 'crash-pubrel:';
+      const first = await startWithStore({ url: redis.url, prefix });
+      let second: Running | undefined;
+      try {
+        const raw = await RawClient.connect(first.port, {
+          clientId: 'q2',
+          clean: true,
+          properties: { sessionExpiryInterval: 600 },
+        });
+        raw.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'p/#', qos: 2 }] });
+        await raw.next('suback');
+        first.broker.publish('p/x', 'exactly once', { qos: 2 });
+        const publish = await raw.next('publish');
+        // Stored in its PUBLISH state first, so only the PUBREC notification can change the record.
+        await first.store.flush();
+        raw.send({ type: 'pubrec', packetId: publish.packetId! });
+        await raw.next('pubrel');
+        await first.store.flush();
+        // The crash: no graceful close writes anything more.
+        await first.store.redis.close();
+        await first.broker.close();
+        raw.close();
+
+        second = await startWithStore({ url: redis.url, prefix });
+        const again = await RawClient.open(second.port, 5);
+        again.send({
+          type: 'connect',
+          protocolVersion: 5,
+          clientId: 'q2',
+          clean: false,
+          keepalive: 0,
+          properties: { sessionExpiryInterval: 600 },
+        });
+        expect((await again.next('connack')).sessionPresent).toBe(true);
+        const pubrel = await again.next('pubrel'); // [MQTT-4.4.0-1] the PUBLISH is not sent again
+        expect(pubrel.packetId).toBe(publish.packetId);
+        again.send({ type: 'pubcomp', packetId: pubrel.packetId });
+        expect(await again.idle(200)).toEqual([]);
+        await second.store.flush();
+        expect(await control.command(['HLEN', `${prefix}inflight:q2`])).toBe(0);
+        again.close();
+      } finally {
+        await first.close();
+        await second?.close();
+      }
+    });
+
     it('malformed stored entries are skipped with a warning, the rest loads', async () => {
       const prefix = 'garbage:';
       const good = JSON.stringify({ v: 4, e: 0xffffffff, d: Date.now(), o: 0 });

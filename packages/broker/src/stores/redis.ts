@@ -32,8 +32,8 @@ export interface RedisStoreOptions {
   /**
    * Milliseconds between two writes of message state: in-flight messages and the persistent
    * sessions' queues (100). A QoS 1/2 flow completed within it is never written; a crash can lose
-   * what changed within it (a graceful close loses nothing). Each write compares every persistent
-   * session's queue with the stored one (a length check each).
+   * what changed within it (a graceful close loses nothing). Each write compares the queues that
+   * changed (marked by `onMessageQueued` and the QoS notifications) with the stored ones.
    */
   syncInterval?: number;
   /** Longest delay between reconnection attempts, ms (5 000). */
@@ -99,7 +99,8 @@ export class RedisStore implements Hook {
   readonly #dirtyInflight = new Map<string, Set<number>>();
   readonly #dirtyRetained = new Set<string>();
   #dirtySys: Readonly<SysInfo> | undefined;
-  #queuesDirty = false;
+  /** Sessions whose queue may differ from the stored list. */
+  readonly #dirtyQueues = new Set<string>();
   #lastSync = 0;
   #syncTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -189,15 +190,13 @@ export class RedisStore implements Hook {
 
   onSessionEstablished(client: Client, _packet: ConnectPacket): void {
     this.#dirtySessions.add(client.id);
-    this.#queuesDirty = true;
-    this.#schedule();
+    this.#markQueue(client.id);
   }
 
   onDisconnect(client: Client): void {
     if (client.id === '') return;
     this.#dirtySessions.add(client.id);
-    this.#queuesDirty = true;
-    this.#schedule();
+    this.#markQueue(client.id);
   }
 
   onClientExpired(clientId: string): void {
@@ -220,12 +219,24 @@ export class RedisStore implements Hook {
     this.#schedule();
   }
 
-  onPublished(_client: Client | undefined, message: Message, deliveries: number): void {
-    // Only QoS 1/2 deliveries are queued for sessions; QoS 0 never is.
-    if (message.qos > 0 && deliveries > 0 && this.#queues.size > 0) this.#markQueues();
+  onMessageQueued(clientId: string, _delivery: Delivery, requeued: boolean): void {
+    if (!this.#queues.has(clientId)) return; // not written yet: its first write carries the queue
+    // Put back at the tail (packet ids ran out): the comparison by head and length cannot see it.
+    if (requeued) this.#queues.set(clientId, staleMirror());
+    this.#markQueue(clientId);
+  }
+
+  onPublishDropped(clientId: string): void {
+    // A delivery taken from the queue may be dropped (expired, too large) instead of sent.
+    if (this.#queues.has(clientId)) this.#markQueue(clientId);
   }
 
   onQosPublish(clientId: string, packetId: number): void {
+    this.#inflightChanged(clientId, packetId);
+  }
+
+  onQosPubrec(clientId: string, packetId: number): void {
+    // Stored with its PUBREL state, so that a crash after it resumes with PUBREL [MQTT-4.4.0-1].
     this.#inflightChanged(clientId, packetId);
   }
 
@@ -235,14 +246,6 @@ export class RedisStore implements Hook {
 
   onQosDropped(clientId: string, packetId: number): void {
     this.#inflightChanged(clientId, packetId);
-  }
-
-  onPacketIdExhausted(clientId: string): void {
-    // The router puts the delivery it took from the queue back at the tail: write the list again.
-    if (this.#queues.has(clientId)) {
-      this.#queues.set(clientId, staleMirror());
-      this.#markQueues();
-    }
   }
 
   onRetainPublished(_client: Client | undefined, message: Message): void {
@@ -263,12 +266,6 @@ export class RedisStore implements Hook {
   }
 
   onStopped(): void {
-    // No notification marks a QoS 2 flow reaching PUBREL: look for them once, before the last writes.
-    for (const [clientId, session] of this.#written) {
-      for (const entry of session.inflight.values()) {
-        if (entry.state === 'pubrel') this.#inflightChanged(clientId, entry.packetId);
-      }
-    }
     void this.close();
   }
 
@@ -318,13 +315,12 @@ export class RedisStore implements Hook {
       this.#dirtyInflight.set(clientId, ids);
     }
     ids.add(packetId);
-    // A completed window lets the session's queue drain.
-    if (this.#queues.size > 0) this.#markQueues();
-    else this.#schedule();
+    // A sent message may have come from the queue, and a completed flow lets the queue drain.
+    this.#markQueue(clientId);
   }
 
-  #markQueues(): void {
-    this.#queuesDirty = true;
+  #markQueue(clientId: string): void {
+    this.#dirtyQueues.add(clientId);
     this.#schedule();
   }
 
@@ -370,7 +366,7 @@ export class RedisStore implements Hook {
     }
     // Message state (in-flight and queued messages) goes at most every `syncInterval`: most QoS 1/2
     // flows complete within it and then cost Redis nothing at all.
-    if (this.#dirtyInflight.size > 0 || this.#queuesDirty) {
+    if (this.#dirtyInflight.size > 0 || this.#dirtyQueues.size > 0) {
       const wait = this.#lastSync + this.#syncInterval - Date.now();
       if (force || wait <= 0) {
         this.#lastSync = Date.now();
@@ -379,7 +375,7 @@ export class RedisStore implements Hook {
           if (!this.#writeInflight(id, packetIds)) return false;
           this.#dirtyInflight.delete(id);
         }
-        if (this.#queuesDirty && !this.#syncQueues()) return false;
+        if (!this.#syncQueues()) return false;
       } else if (this.#syncTimer === undefined) {
         this.#syncTimer = setTimeout(() => {
           this.#syncTimer = undefined;
@@ -410,7 +406,7 @@ export class RedisStore implements Hook {
       this.#dirtySubs.size > 0 ||
       this.#dirtyInflight.size > 0 ||
       this.#dirtyRetained.size > 0 ||
-      this.#queuesDirty ||
+      this.#dirtyQueues.size > 0 ||
       this.#dirtySys !== undefined
     );
   }
@@ -556,16 +552,19 @@ export class RedisStore implements Hook {
     return encodeMessage(delivery.message, delivery.qos, delivery.retain, order, released);
   }
 
-  /** Brings each stored queue in line with its session's queue (see `syncQueue`). */
+  /** Brings each marked stored queue in line with its session's queue (see `syncQueue`). */
   #syncQueues(): boolean {
-    for (const [clientId, mirror] of this.#queues) {
+    for (const clientId of this.#dirtyQueues) {
+      const mirror = this.#queues.get(clientId);
       const session = this.#written.get(clientId);
-      if (session === undefined || this.#broker.sessions.get(clientId) !== session) continue;
-      const next = syncQueue(this.redis, this.#keys.queue(clientId), session.queue, mirror);
-      if (next === false) return false;
-      if (next !== mirror) this.#queues.set(clientId, next);
+      // Not written (yet), or replaced: the session's own write carries its queue.
+      if (mirror !== undefined && session !== undefined && this.#broker.sessions.get(clientId) === session) {
+        const next = syncQueue(this.redis, this.#keys.queue(clientId), session.queue, mirror);
+        if (next === false) return false;
+        if (next !== mirror) this.#queues.set(clientId, next);
+      }
+      this.#dirtyQueues.delete(clientId);
     }
-    this.#queuesDirty = false;
     return true;
   }
 
@@ -628,6 +627,7 @@ export class RedisStore implements Hook {
       this.#written.clear();
       this.#storedInflight.clear();
       this.#queues.clear();
+      this.#dirtyQueues.clear();
       this.#dirtySubs.clear();
       this.#dirtyInflight.clear();
       for (const id of strings(ids)) {
