@@ -7,6 +7,7 @@ import { BlockListHook } from '../http/block-list.js';
 import { brokerMetrics } from '../http/metrics.js';
 import { HttpError, sendError, sendJson } from '../http/respond.js';
 import type { Listener } from './listener.js';
+import { listenOn } from './net-server.js';
 
 /** Options of {@link HttpListener}. */
 export interface HttpListenerOptions {
@@ -80,14 +81,8 @@ export class HttpListener implements Listener {
     });
     server.on('clientError', (_error, socket) => socket.destroy());
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#port, this.#host, () => {
-        server.off('error', reject);
-        const address = server.address();
-        if (typeof address === 'object' && address) this.#port = address.port;
-        resolve();
-      });
+    return listenOn(server, this.#port, this.#host).then((port) => {
+      this.#port = port;
     });
   }
 

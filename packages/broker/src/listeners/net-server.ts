@@ -71,6 +71,21 @@ export function stopAccepting(server: { close(callback?: (error?: Error) => void
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Binds a server to `host:port` and resolves with the port it got (the OS picks one for port 0);
+ * rejects with the bind error (EADDRINUSE, EACCES) instead of letting it reach the process.
+ */
+export function listenOn(server: Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
 /** `host:port` of a socket's peer, as the broker logs and the ledger matches it. */
 export function peerAddress(socket: Socket): string {
   const host = socket.remoteAddress ?? '';

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AcceptConnection, Listener } from './listener.js';
+import { listenOn } from './net-server.js';
 
 export interface TcpListenerOptions {
   /** Default 'tcp'. */
@@ -40,14 +41,8 @@ export class TcpListener implements Listener {
       });
     });
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#port, this.#host, () => {
-        server.off('error', reject);
-        const address = server.address();
-        if (typeof address === 'object' && address) this.#port = address.port;
-        resolve();
-      });
+    return listenOn(server, this.#port, this.#host).then((port) => {
+      this.#port = port;
     });
   }
 

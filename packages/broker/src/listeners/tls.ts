@@ -5,6 +5,7 @@ import {
   admitSocket,
   ConnectionGate,
   type ListenerLimits,
+  listenOn,
   peerAddress,
   stopAccepting,
 } from './net-server.js';
@@ -111,14 +112,8 @@ export class TlsListener implements Listener {
     // A failed handshake is the client's problem; it must not reach the process as an error.
     server.on('tlsClientError', () => {});
     this.#server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#port, this.#host, () => {
-        server.off('error', reject);
-        const address = server.address();
-        if (typeof address === 'object' && address) this.#port = address.port;
-        resolve();
-      });
+    return listenOn(server, this.#port, this.#host).then((port) => {
+      this.#port = port;
     });
   }
 

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
-import { ConnectionGate, type ListenerLimits, stopAccepting } from './net-server.js';
+import { ConnectionGate, type ListenerLimits, listenOn, stopAccepting } from './net-server.js';
 import { certificateName, secureContextOptions, type TlsOptions } from './tls.js';
 
 /** Options of {@link WebSocketListener}. */
@@ -112,14 +112,8 @@ export class WebSocketListener implements Listener {
     server.on('clientError', (_error, socket) => socket.destroy());
     this.#server = server;
     this.#wss = wss;
-    return new Promise((resolve, rejectListen) => {
-      server.once('error', rejectListen);
-      server.listen(this.#port, this.#host, () => {
-        server.off('error', rejectListen);
-        const address = server.address();
-        if (typeof address === 'object' && address) this.#port = address.port;
-        resolve();
-      });
+    return listenOn(server, this.#port, this.#host).then((port) => {
+      this.#port = port;
     });
   }
 
