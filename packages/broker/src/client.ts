@@ -108,6 +108,7 @@ export class Client {
     const hooks = this.#broker.hooks;
     if (hooks.on.onPacketEncode.length > 0) {
       for (const h of hooks.on.onPacketEncode) packet = h.onPacketEncode!(this, packet);
+      if (!this.requestProblemInformation) packet = withoutProblemInformation(packet);
     }
     let bytes = encode(packet, this.protocolVersion);
     if (bytes.length > this.maxPacketSize) {
@@ -419,4 +420,17 @@ function onEnd(this: Duplex): void {
 }
 function onDrain(this: Duplex): void {
   (this as Tagged)[kClient]?.onDrain();
+}
+
+/**
+ * [MQTT-3.1.2-29] a client that set Request Problem Information to 0 gets no Reason String or User
+ * Property except on PUBLISH, CONNACK and DISCONNECT. The broker adds none elsewhere itself; this
+ * strips what an `onPacketEncode` hook may have added.
+ */
+function withoutProblemInformation(packet: Packet): Packet {
+  if (packet.type === 'publish' || packet.type === 'connack' || packet.type === 'disconnect') return packet;
+  if (!('properties' in packet) || packet.properties === undefined) return packet;
+  const { reasonString, userProperties, ...properties } = packet.properties;
+  if (reasonString === undefined && userProperties === undefined) return packet;
+  return { ...packet, properties } as Packet;
 }
