@@ -582,4 +582,209 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const got = await c.next('publish');
     expect(got.qos).toBe(0);
   });
+  /** A v5 CONNECT: flags byte and payload bytes as given, Keep Alive 0, no properties. */
+  const rawConnect = (flags: number, payload: number[]) => {
+    const body = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, flags, 0x00, 0x00, 0x00, ...payload];
+    return new Uint8Array([0x10, body.length, ...body]);
+  };
+  const str = (...bytes: number[]) => [0x00, bytes.length, ...bytes];
+
+  it.each([
+    [
+      'MQTT-3.1.2-9 MQTT-3.1.3-1',
+      'Will Flag 1 without a Will Topic and Payload',
+      rawConnect(0x06, [...str(0x61), 0x00]),
+    ],
+    [
+      'MQTT-3.1.2-16',
+      'a User Name without the User Name Flag',
+      rawConnect(0x02, [...str(0x61), ...str(0x75)]),
+    ],
+    ['MQTT-3.1.2-17', 'User Name Flag 1 without a User Name', rawConnect(0x82, str(0x61))],
+    [
+      'MQTT-3.1.2-18',
+      'a Password without the Password Flag',
+      rawConnect(0x82, [...str(0x61), ...str(0x75), ...str(0x70)]),
+    ],
+    ['MQTT-3.1.2-19', 'Password Flag 1 without a Password', rawConnect(0xc2, [...str(0x61), ...str(0x75)])],
+    ['MQTT-3.1.3-3', 'no Client Identifier at all', rawConnect(0x02, [])],
+    ['MQTT-3.1.3-4', 'a Client Identifier that is not UTF-8', rawConnect(0x02, str(0x61, 0xff))],
+    [
+      'MQTT-3.1.3-11',
+      'a Will Topic that is not UTF-8',
+      rawConnect(0x06, [...str(0x61), 0x00, ...str(0x61, 0xff), ...str(0x78)]),
+    ],
+    ['MQTT-3.1.3-12', 'a User Name that is not UTF-8', rawConnect(0x82, [...str(0x61), ...str(0x75, 0xc0)])],
+  ])('%s: a CONNECT with %s is refused and the connection closed', async (_clause, _what, bytes) => {
+    const c = await sendMalformed(bytes, true);
+    expect(c.received.map((p) => p.type)).not.toContain('disconnect');
+    const connack = c.received.find((p) => p.type === 'connack') as { reasonCode: number } | undefined;
+    if (connack !== undefined) expect(connack.reasonCode).toBeGreaterThanOrEqual(0x80);
+  });
+
+  it.each([
+    // SUBSCRIBE id 1, no properties, filter "a\xff", options 0
+    ['MQTT-3.8.3-1', 'SUBSCRIBE filter', [0x82, 0x08, 0x00, 0x01, 0x00, 0x00, 0x02, 0x61, 0xff, 0x00], 0x81],
+    // UNSUBSCRIBE id 1, no properties, filter "a\xff"
+    ['MQTT-3.10.3-1', 'UNSUBSCRIBE filter', [0xa2, 0x07, 0x00, 0x01, 0x00, 0x00, 0x02, 0x61, 0xff], 0x81],
+    // PUBLISH "t", Content Type "a\xff"
+    [
+      'MQTT-3.3.2-19',
+      'Content Type',
+      [0x30, 0x09, 0x00, 0x01, 0x74, 0x05, 0x03, 0x00, 0x02, 0x61, 0xff],
+      0x81,
+    ],
+    // PUBLISH "t", Response Topic "a\xff"
+    [
+      'MQTT-3.3.2-13',
+      'Response Topic',
+      [0x30, 0x09, 0x00, 0x01, 0x74, 0x05, 0x08, 0x00, 0x02, 0x61, 0xff],
+      0x81,
+    ],
+  ])(
+    '%s: a %s that is not UTF-8 is malformed (DISCONNECT 0x81, close)',
+    async (_clause, _what, bytes, code) => {
+      const c = await sendMalformed(new Uint8Array(bytes), false);
+      expect((c.received.find((p) => p.type === 'disconnect') as { reasonCode: number }).reasonCode).toBe(
+        code,
+      );
+    },
+  );
+
+  it('MQTT-3.3.2-14: a Response Topic with a wildcard is a protocol error (DISCONNECT 0x82, close)', async () => {
+    // PUBLISH "t", Response Topic "a/#"
+    const bytes = [0x30, 0x0a, 0x00, 0x01, 0x74, 0x06, 0x08, 0x00, 0x03, 0x61, 0x2f, 0x23];
+    const c = await sendMalformed(new Uint8Array(bytes), false);
+    const d = c.received.find((p) => p.type === 'disconnect') as { reasonCode: number };
+    expect(d.reasonCode).toBe(0x82);
+  });
+
+  it('MQTT-3.14.2-3 MQTT-3.14.2-4: a server DISCONNECT leaves out Reason String and User Properties that would not fit', async () => {
+    const note = 'n'.repeat(200);
+    const hook: Hook = {
+      onPacketEncode: (_client, packet) =>
+        packet.type === 'disconnect'
+          ? ({ ...packet, properties: { reasonString: note, userProperties: [['k', note]] } } as Packet)
+          : packet,
+    };
+    const annotated = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const small = await raw('mps-disc', { properties: { maximumPacketSize: 64 } }, annotated.port);
+      await raw('mps-disc', {}, annotated.port);
+      const d = await small.next('disconnect');
+      expect(d.reasonCode).toBe(0x8e);
+      expect(d.properties?.reasonString).toBeUndefined();
+      expect(d.properties?.userProperties).toBeUndefined();
+      const roomy = await raw('roomy-disc', {}, annotated.port);
+      await raw('roomy-disc', {}, annotated.port);
+      expect((await roomy.next('disconnect')).properties?.reasonString).toBe(note);
+    } finally {
+      await annotated.close();
+    }
+  });
+
+  it('MQTT-3.15.2-1 MQTT-3.15.2-2 MQTT-3.15.2-3 MQTT-4.12.0-4: AUTH uses a table code and drops what does not fit; a rejected exchange gets CONNACK ≥ 0x80 and close', async () => {
+    const note = 'n'.repeat(200);
+    const hook: Hook = {
+      onConnectAuthenticate: () => ({ continue: true, authenticationData: Buffer.from('challenge') }),
+      onAuthPacket: (_client, packet) =>
+        Buffer.from(packet.properties?.authenticationData ?? []).toString() === 'response'
+          ? { ok: true }
+          : { ok: false, reasonCode: 0x87 },
+      onPacketEncode: (_client, packet) =>
+        packet.type === 'auth'
+          ? ({
+              ...packet,
+              properties: { ...packet.properties, reasonString: note, userProperties: [['k', note]] },
+            } as Packet)
+          : packet,
+    };
+    const auth = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const start = async (clientId: string, maximumPacketSize?: number) => {
+        const c = await RawClient.open(auth.port, 5);
+        open.push(c);
+        c.send({
+          type: 'connect',
+          protocolVersion: 5,
+          clientId,
+          clean: true,
+          keepalive: 0,
+          properties: { authenticationMethod: 'demo', ...(maximumPacketSize ? { maximumPacketSize } : {}) },
+        });
+        return c;
+      };
+      const small = await start('auth-small', 100);
+      const challenge = await small.next('auth');
+      expect([0x00, 0x18, 0x19]).toContain(challenge.reasonCode ?? 0);
+      expect(challenge.properties?.authenticationMethod).toBe('demo');
+      expect(challenge.properties?.reasonString).toBeUndefined();
+      expect(challenge.properties?.userProperties).toBeUndefined();
+      small.send({
+        type: 'auth',
+        reasonCode: 0x18,
+        properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('response') },
+      } as Packet);
+      expect((await small.next('connack')).reasonCode).toBe(0);
+
+      const rejected = await start('auth-rejected');
+      expect((await rejected.next('auth')).properties?.reasonString).toBe(note); // room: kept
+      rejected.send({
+        type: 'auth',
+        reasonCode: 0x18,
+        properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('wrong') },
+      } as Packet);
+      expect((await rejected.next('connack')).reasonCode).toBe(0x87);
+      await rejected.waitClosed();
+    } finally {
+      await auth.close();
+    }
+  });
+
+  it('MQTT-4.3.3-9: after a PUBREC ≥ 0x80 the same packet id is a new publication', async () => {
+    let denials = 1;
+    const hook: Hook = {
+      onAclCheck: (_client, topic, access) => {
+        if (access === 'write' && topic === 'deny/t' && denials > 0) {
+          denials--;
+          return false;
+        }
+        return true;
+      },
+    };
+    const acl = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const sub = await raw('deny-sub', {}, acl.port);
+      await subscribe(sub, 'deny/t', 2);
+      const pub = await raw('deny-pub', {}, acl.port);
+      publish(pub, 'deny/t', 2, 5);
+      expect((await pub.next('pubrec')).reasonCode).toBeGreaterThanOrEqual(0x80);
+      publish(pub, 'deny/t', 2, 5);
+      const rec = await pub.next('pubrec');
+      expect(rec.packetId).toBe(5);
+      expect(rec.reasonCode ?? 0).toBeLessThan(0x80);
+      expect((await sub.next('publish')).topic).toBe('deny/t');
+    } finally {
+      await acl.close();
+    }
+  });
+
+  it('MQTT-4.3.3-7: a QoS 2 message already sent is not expired: it is re-sent on resume after its expiry', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const c = await raw('q2-expiry', conn);
+    await subscribe(c, 'q2e/t', 2);
+    b.broker.publish('q2e/t', 'x', { qos: 2, properties: { messageExpiryInterval: 1 } });
+    const first = await c.next('publish');
+    c.close();
+    await until(() => b.broker.sessions.get('q2-expiry')?.client === undefined, 2000, 'offline session');
+    await new Promise((r) => setTimeout(r, 1100)); // the expiry itself is what is under test
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'q2-expiry', keepalive: 0, ...conn });
+    await again.next('connack');
+    const resent = await again.next('publish');
+    expect(resent.packetId).toBe(first.packetId);
+    expect(resent.dup).toBe(true);
+    b.broker.sessions.delete('q2-expiry');
+  });
 });

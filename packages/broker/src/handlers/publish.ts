@@ -42,6 +42,13 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     return;
   }
 
+  const responseTopic = properties?.responseTopic;
+  if (responseTopic !== undefined && (responseTopic.includes('+') || responseTopic.includes('#'))) {
+    // [MQTT-3.3.2-14] a Response Topic is a topic name: it must not hold wildcards
+    client.violation(RC.PROTOCOL_ERROR, 'response topic contains a wildcard', 'MQTT-3.3.2-14');
+    return;
+  }
+
   const qos = packet.qos;
   if (qos > options.maximumQoS) {
     client.violation(RC.QOS_NOT_SUPPORTED, `QoS ${qos} not supported`, 'MQTT-3.2.2-11');
