@@ -787,4 +787,66 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     expect(resent.dup).toBe(true);
     b.broker.sessions.delete('q2-expiry');
   });
+  it('MQTT-4.3.3-13: the inbound QoS 2 exchange completes after the message expiry passed', async () => {
+    const pub = await raw('q2-in-expiry');
+    publish(pub, 'q2in/t', 2, 11, { messageExpiryInterval: 1 });
+    expect((await pub.next('pubrec')).reasonCode ?? 0).toBeLessThan(0x80);
+    await new Promise((r) => setTimeout(r, 1100)); // the expiry itself is what is under test
+    pub.send({ type: 'pubrel', packetId: 11, reasonCode: 0 } as Packet);
+    const comp = await pub.next('pubcomp');
+    expect(comp.packetId).toBe(11);
+    expect(comp.reasonCode ?? 0).toBe(0);
+  });
+
+  it('MQTT-4.8.2-4: a shared message in flight to a member is completed with that member when it reconnects', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const a = await raw('sh-a', conn);
+    await subscribe(a, '$share/g4/sh4/t', 1);
+    const other = await raw('sh-b');
+    await subscribe(other, '$share/g4/sh4/t', 1);
+    // Publish until member A holds one (the group may choose B first).
+    let held: Extract<Packet, { type: 'publish' }> | undefined;
+    for (let i = 0; i < 10 && held === undefined; i++) {
+      b.broker.publish('sh4/t', `m${i}`, { qos: 1 });
+      await until(
+        () =>
+          a.received.some((p) => p.type === 'publish') || other.received.some((p) => p.type === 'publish'),
+        2000,
+        'a delivery',
+      );
+      if (a.received.some((p) => p.type === 'publish')) held = await a.next('publish');
+      else {
+        const got = await other.next('publish');
+        other.send({ type: 'puback', packetId: got.packetId!, reasonCode: 0 } as Packet);
+      }
+    }
+    expect(held).toBeDefined();
+    a.close(); // no PUBACK
+    await until(() => b.broker.sessions.get('sh-a')?.client === undefined, 2000, 'offline session');
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'sh-a', keepalive: 0, ...conn });
+    await again.next('connack');
+    const resent = await again.next('publish');
+    expect(Buffer.from(resent.payload).toString()).toBe(Buffer.from(held!.payload).toString());
+    expect(resent.dup).toBe(true);
+    const elsewhere = other.received.filter((p) => p.type === 'publish');
+    expect(
+      elsewhere.map((p) => Buffer.from((p as { payload: Uint8Array }).payload).toString()),
+    ).not.toContain(Buffer.from(held!.payload).toString());
+    b.broker.sessions.delete('sh-a');
+  });
+
+  it('MQTT-4.8.2-5: a shared message in flight to a member whose session ends goes to no other member', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 1 } };
+    const a = await raw('sh5-a', conn);
+    await subscribe(a, '$share/g5/sh5/t', 1);
+    b.broker.publish('sh5/t', 'only-a', { qos: 1 }); // A is the only member
+    await a.next('publish');
+    const other = await raw('sh5-b');
+    await subscribe(other, '$share/g5/sh5/t', 1);
+    a.close(); // no PUBACK
+    await until(() => !b.broker.sessions.has('sh5-a'), 3000, 'session expired');
+    expect((await other.idle(50)).filter((p) => p.type === 'publish')).toEqual([]);
+  });
 });
