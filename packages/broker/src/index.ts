@@ -24,7 +24,13 @@ export { brokerMetrics } from './http/metrics.js';
 export { InlineClient, type InlineHandler, type InlineMessage } from './inline.js';
 export { addressWithoutPort, LedgerHook, type LedgerHookOptions } from './ledger/hook.js';
 export { type AuthDecision, Ledger } from './ledger/ledger.js';
-export { formatPath, LedgerRulesError, parseLedgerRules } from './ledger/parse.js';
+export {
+  formatPath,
+  LedgerRulesError,
+  type PositionedIssue,
+  parseLedgerRules,
+  parseWithPositions,
+} from './ledger/parse.js';
 export { type HashOptions, hashPassword, verifyPassword } from './ledger/password.js';
 export { Access, type AclRule, type AuthRule, type LedgerClient, type LedgerRules } from './ledger/types.js';
 export { type RuleIssue, validateLedgerRules } from './ledger/validate.js';

@@ -1,15 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { formatPath, type RuleIssue } from '@x/broker';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { formatPath, type PositionedIssue, parseWithPositions } from '@x/broker';
 import type { Config } from './types.js';
 import { validateConfig } from './validate.js';
 
 /** A problem in the config, with its position in the file when known. */
-export interface ConfigIssue extends RuleIssue {
-  line?: number;
-  column?: number;
-}
+export type ConfigIssue = PositionedIssue;
 
 /** The config cannot be used; the message lists every problem, one per line, as `file:line:col path: why`. */
 export class ConfigError extends Error {
@@ -31,62 +27,21 @@ export class ConfigError extends Error {
   }
 }
 
-function locate(root: unknown, path: readonly (string | number)[], key: boolean): Node | undefined {
-  let node = root as Node | undefined;
-  let keyNode: Node | undefined;
-  for (const part of path) {
-    keyNode = undefined;
-    if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(part));
-      if (!pair) return node;
-      keyNode = pair.key as Node;
-      node = (pair.value ?? pair.key) as Node;
-    } else if (isSeq(node) && typeof part === 'number') {
-      const item = node.items[part] as Node | undefined;
-      if (!item) return node;
-      node = item;
-    } else {
-      return node;
-    }
-  }
-  return key && keyNode ? keyNode : node;
-}
-
 /**
  * Parses config text (YAML, or JSON, which the YAML parser reads too, with positions) and checks it.
  * Relative file names inside (certificates, auth file) are resolved against `baseDir`.
  */
 export function parseConfig(text: string, source = '<config>', baseDir = process.cwd()): Config {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      source,
-      doc.errors.map((error) => {
-        const pos = lineCounter.linePos(error.pos[0]);
-        return {
-          path: [],
-          message: error.message.split('\n')[0] ?? error.message,
-          line: pos.line,
-          column: pos.col,
-        };
-      }),
-    );
+  const result = parseWithPositions(text, (raw) => {
+    const { config, issues } = validateConfig(raw);
+    return { value: config, issues };
+  });
+  if (result.value === undefined) {
+    const byPosition = (a: ConfigIssue, b: ConfigIssue) =>
+      (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
+    throw new ConfigError(source, result.issues.sort(byPosition));
   }
-  const { config, issues } = validateConfig(doc.toJS());
-  if (issues.length > 0) {
-    throw new ConfigError(
-      source,
-      issues
-        .map((issue): ConfigIssue => {
-          const node = locate(doc.contents, issue.path, issue.key === true);
-          if (!node?.range) return issue;
-          const pos = lineCounter.linePos(node.range[0]);
-          return { ...issue, line: pos.line, column: pos.col };
-        })
-        .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
-    );
-  }
+  const config = result.value;
   resolvePaths(config, baseDir);
   return config;
 }

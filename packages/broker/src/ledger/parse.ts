@@ -5,9 +5,9 @@ import { type RuleIssue, validateLedgerRules } from './validate.js';
 /** A rule set that could not be read: every problem, each with its line and column. */
 export class LedgerRulesError extends Error {
   readonly code = 'LEDGER_RULES_INVALID';
-  readonly issues: readonly (RuleIssue & { line?: number; column?: number })[];
+  readonly issues: readonly PositionedIssue[];
 
-  constructor(source: string, issues: (RuleIssue & { line?: number; column?: number })[]) {
+  constructor(source: string, issues: PositionedIssue[]) {
     const lines = issues.map((issue) => {
       const where = issue.line === undefined ? '' : `${issue.line}:${issue.column ?? 1} `;
       const path = issue.path.length ? `${formatPath(issue.path)}: ` : '';
@@ -52,17 +52,27 @@ export function locateNode(root: unknown, path: readonly (string | number)[], ke
   return key && keyNode ? keyNode : node;
 }
 
+/** A problem found in a YAML or JSON document, at its line and column when known. */
+export interface PositionedIssue extends RuleIssue {
+  line?: number;
+  column?: number;
+}
+
 /**
- * Reads rules from JSON or YAML text (JSON is read by the YAML parser, so both give line
- * numbers). Throws {@link LedgerRulesError} listing every problem with its position.
+ * Parses YAML or JSON text (JSON is read by the YAML parser, so both give line numbers) and checks it
+ * with `validate`. Returns the checked value, or every problem: syntax errors first, then what
+ * `validate` found, each placed at the line and column of the node (or key) it is about.
  */
-export function parseLedgerRules(text: string, source = '<rules>'): LedgerRules {
+export function parseWithPositions<T>(
+  text: string,
+  validate: (raw: unknown) => { value: T; issues: RuleIssue[] },
+): { value: T; issues: [] } | { value: undefined; issues: PositionedIssue[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new LedgerRulesError(
-      source,
-      doc.errors.map((error) => {
+    return {
+      value: undefined,
+      issues: doc.errors.map((error) => {
         const pos = lineCounter.linePos(error.pos[0]);
         return {
           path: [],
@@ -71,21 +81,32 @@ export function parseLedgerRules(text: string, source = '<rules>'): LedgerRules 
           column: pos.col,
         };
       }),
-    );
+    };
   }
-  const { rules, issues } = validateLedgerRules(doc.toJS());
-  if (issues.length > 0) {
-    throw new LedgerRulesError(
-      source,
-      issues.map((issue) => {
-        const node = locateNode(doc.contents, issue.path, issue.key);
-        if (!node?.range) return issue;
-        const pos = lineCounter.linePos(node.range[0]);
-        return { ...issue, line: pos.line, column: pos.col };
-      }),
-    );
-  }
-  return rules;
+  const { value, issues } = validate(doc.toJS());
+  if (issues.length === 0) return { value, issues: [] };
+  return {
+    value: undefined,
+    issues: issues.map((issue) => {
+      const node = locateNode(doc.contents, issue.path, issue.key === true);
+      if (!node?.range) return issue;
+      const pos = lineCounter.linePos(node.range[0]);
+      return { ...issue, line: pos.line, column: pos.col };
+    }),
+  };
+}
+
+/**
+ * Reads rules from JSON or YAML text. Throws {@link LedgerRulesError} listing every problem with its
+ * position.
+ */
+export function parseLedgerRules(text: string, source = '<rules>'): LedgerRules {
+  const result = parseWithPositions(text, (raw) => {
+    const { rules, issues } = validateLedgerRules(raw);
+    return { value: rules, issues };
+  });
+  if (result.value === undefined) throw new LedgerRulesError(source, result.issues);
+  return result.value;
 }
 
 /** Checks an object (for example from JSON.parse) and returns it typed, or throws {@link LedgerRulesError}. */
