@@ -15,7 +15,7 @@ import { validateTopicFilter, validateTopicName } from '@x/topics';
 import { answerAuth } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
-import { type Connection, toClientError } from './connection.js';
+import { type Connection, GATHER_FROM, toClientError } from './connection.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
 import { type Handshake, handshake } from './handshake.js';
@@ -437,8 +437,11 @@ export class Client extends Emitter<ClientEvents> {
       endpoint: this.#endpoint,
       openTransport: this.#openTransport,
       transportOptions: this.#options,
-      protocolVersion: this.protocolVersion,
-      maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
+      connection: {
+        protocolVersion: this.protocolVersion,
+        maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
+        gatherWritesFrom: this.#options.gatherWritesFrom ?? GATHER_FROM,
+      },
       connect: connectPacket(
         this.#options,
         this.protocolVersion,
@@ -455,6 +458,7 @@ export class Client extends Emitter<ClientEvents> {
           drain: () => this.#onDrain(),
           ack: (first, packetId) =>
             this.#onAck(connection, ACK_TYPES[first] as AckType, packetId, 0, undefined),
+          awaiting: () => this.#outbox.inflight,
         };
       },
       closed: (connection, error) => {

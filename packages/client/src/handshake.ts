@@ -1,5 +1,5 @@
-import type { AuthPacket, ConnackPacket, ConnectPacket, ProtocolVersion } from '@x/packets';
-import { Connection, type ConnectionEvents, toClientError } from './connection.js';
+import type { AuthPacket, ConnackPacket, ConnectPacket } from '@x/packets';
+import { Connection, type ConnectionEvents, type ConnectionSettings, toClientError } from './connection.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation } from './errors.js';
 import type { Endpoint, OpenTransport, Transport, TransportOptions } from './transports/transport.js';
 
@@ -8,9 +8,7 @@ export interface HandshakeOptions {
   endpoint: Endpoint;
   openTransport: OpenTransport;
   transportOptions: TransportOptions;
-  protocolVersion: ProtocolVersion;
-  /** The client's Maximum Packet Size, enforced by the decoder. */
-  maxIncomingPacketSize: number | undefined;
+  connection: ConnectionSettings;
   connect: ConnectPacket;
   /** Milliseconds until CONNACK. */
   timeout: number;
@@ -69,7 +67,7 @@ export function handshake(options: HandshakeOptions): Handshake {
   );
 
   const protocolError = (conn: Connection, error: MqttClientError) => {
-    if (options.protocolVersion === 5) conn.end({ type: 'disconnect', reasonCode: error.reasonCode ?? 0x82 });
+    if (options.connection.protocolVersion === 5) conn.end({ type: 'disconnect', reasonCode: error.reasonCode ?? 0x82 });
     fail(error);
   };
   const beforeConnack = (conn: Connection): ConnectionEvents => ({
@@ -93,6 +91,7 @@ export function handshake(options: HandshakeOptions): Handshake {
     protocolError: (error) => protocolError(conn, error),
     drain: () => undefined,
     ack: () => protocolError(conn, protocolViolation('an acknowledgement before CONNACK', 'MQTT-3.2.0-1')),
+    awaiting: () => 0,
   });
 
   options
@@ -123,11 +122,12 @@ export function handshake(options: HandshakeOptions): Handshake {
           opened.destroy();
           return;
         }
-        const conn = new Connection(opened, options.protocolVersion, options.maxIncomingPacketSize, {
+        const conn = new Connection(opened, options.connection, {
           packet: () => undefined,
           protocolError: () => undefined,
           drain: () => undefined,
           ack: () => undefined,
+          awaiting: () => 0,
         });
         conn.setEvents(beforeConnack(conn));
         connection = conn;

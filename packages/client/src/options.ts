@@ -105,6 +105,14 @@ export interface ClientOptions extends TransportOptions {
    * the second one), so it is off by default. Default 0 (the spec's behaviour).
    */
   qos2ReplayGuard?: number;
+  /**
+   * Operations in flight (publishes QoS 1/2, subscribes, unsubscribes) from which outgoing packets
+   * gather for up to 1 ms into one write instead of one write per turn of the event loop. With that
+   * many in flight the server always has work, so throughput holds while the system calls per
+   * message drop several-fold. Fewer in flight (one request at a time, say) never wait.
+   * Default 128; `Infinity` turns gathering off.
+   */
+  gatherWritesFrom?: number;
   /** Messages buffered per `messages()` iterator before it fails with ITERATOR_OVERFLOW. Default 10 000. */
   iteratorBufferSize?: number;
   /** Replaces the transport (tests, custom media). Default: TCP/TLS/WebSocket in Node, WebSocket in browsers. */
