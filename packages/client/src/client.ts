@@ -441,6 +441,7 @@ export class Client extends Emitter<ClientEvents> {
         protocolVersion: this.protocolVersion,
         maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
         gatherWritesFrom: this.#options.gatherWritesFrom ?? GATHER_FROM,
+        gatherReads: this.#options.gatherReads ?? true,
       },
       connect: connectPacket(
         this.#options,

@@ -39,6 +39,12 @@ const GATHER_MS = 1;
 const GATHER_BYTES = 16 * 1024;
 /** Default of `gatherWritesFrom`: operations in flight from which writes gather. */
 export const GATHER_FROM = 128;
+/**
+ * PUBLISH packets in one read from which reading pauses for GATHER_MS: messages are streaming in,
+ * and the next read takes a batch instead of a handful (a wake-up and a read per few messages
+ * cost more than the messages). A request answered one at a time is never held.
+ */
+const GATHER_READS_FROM = 8;
 
 /** How a connection reads and writes. */
 export interface ConnectionSettings {
@@ -47,6 +53,8 @@ export interface ConnectionSettings {
   maxIncomingPacketSize: number | undefined;
   /** Operations in flight from which writes gather (see `#schedule`); Infinity: never. */
   gatherWritesFrom: number;
+  /** Pause reading briefly while messages stream in (see GATHER_READS_FROM). */
+  gatherReads: boolean;
 }
 
 /** Allocates slabs: Buffer in Node (the codec writes strings with Buffer's native UTF-8 writer). */
@@ -77,6 +85,7 @@ export class Connection {
   /** A write is scheduled for the end of this turn of the event loop. */
   #scheduled = false;
   readonly #gatherFrom: number;
+  readonly #gatherReads: boolean;
   /** The gathering timer is armed. */
   #gathering = false;
   #gatherTimer: ReturnType<typeof setTimeout> | undefined;
@@ -94,6 +103,7 @@ export class Connection {
     this.#borrowed = transport.borrowsChunks === true;
     this.protocolVersion = settings.protocolVersion;
     this.#gatherFrom = settings.gatherWritesFrom;
+    this.#gatherReads = settings.gatherReads;
     this.#events = events;
     this.#decoder = new Decoder({
       protocolVersion: settings.protocolVersion,
@@ -278,7 +288,15 @@ export class Connection {
       this.#events.protocolError(toClientError(cause, ClientErrorCode.PROTOCOL_ERROR));
       return;
     }
-    for (let i = 0; i < packets.length && !this.#closed; i++) this.#events.packet(packets[i] as Packet);
+    let publishes = 0;
+    for (let i = 0; i < packets.length && !this.#closed; i++) {
+      const packet = packets[i] as Packet;
+      if (packet.type === 'publish') publishes++;
+      this.#events.packet(packet);
+    }
+    if (publishes >= GATHER_READS_FROM && this.#gatherReads && !this.#closed) {
+      this.#transport.holdReads?.(GATHER_MS);
+    }
   }
 
   /** The transport can take more bytes. */

@@ -67,7 +67,8 @@ export function handshake(options: HandshakeOptions): Handshake {
   );
 
   const protocolError = (conn: Connection, error: MqttClientError) => {
-    if (options.connection.protocolVersion === 5) conn.end({ type: 'disconnect', reasonCode: error.reasonCode ?? 0x82 });
+    if (options.connection.protocolVersion === 5)
+      conn.end({ type: 'disconnect', reasonCode: error.reasonCode ?? 0x82 });
     fail(error);
   };
   const beforeConnack = (conn: Connection): ConnectionEvents => ({

@@ -9,6 +9,7 @@ import { type Client, connect, type OpenTransport, type TransportHandlers } from
  */
 function recordingTransport() {
   const writes: Packet[][] = [];
+  const holds: number[] = [];
   const decoder = new Decoder({ protocolVersion: 5 });
   let handlers: TransportHandlers | undefined;
   const open: OpenTransport = async (_endpoint, _options, h) => {
@@ -24,10 +25,11 @@ function recordingTransport() {
       },
       end: () => h.close(),
       destroy: () => h.close(),
+      holdReads: (ms) => holds.push(ms),
     };
   };
   const reply = (packets: Packet[]) => handlers?.data(Buffer.concat(packets.map((p) => encode(p, 5))));
-  return { open, writes, reply };
+  return { open, writes, holds, reply };
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -46,7 +48,11 @@ describe('write gathering (gatherWritesFrom)', () => {
 
   it('writes at the end of the turn while fewer operations than gatherWritesFrom are in flight', async () => {
     const medium = recordingTransport();
-    client = await connect('mqtt://in-process', { transport: medium.open, keepalive: 0, gatherWritesFrom: 8 });
+    client = await connect('mqtt://in-process', {
+      transport: medium.open,
+      keepalive: 0,
+      gatherWritesFrom: 8,
+    });
     medium.writes.length = 0;
     for (let i = 0; i < 3; i++) unanswered(client.publish('t', 'x', { qos: 1 }));
     await turn();
@@ -61,7 +67,11 @@ describe('write gathering (gatherWritesFrom)', () => {
 
   it('gathers for at most a millisecond or two while many are in flight, then writes them together', async () => {
     const medium = recordingTransport();
-    client = await connect('mqtt://in-process', { transport: medium.open, keepalive: 0, gatherWritesFrom: 8 });
+    client = await connect('mqtt://in-process', {
+      transport: medium.open,
+      keepalive: 0,
+      gatherWritesFrom: 8,
+    });
     medium.writes.length = 0;
     const done: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) done.push(client.publish('t', String(i), { qos: 1 }));
@@ -110,5 +120,43 @@ describe('write gathering (gatherWritesFrom)', () => {
     unanswered(client.publish('t', 'x', { qos: 1 }));
     await turn();
     expect(medium.writes.map((w) => w.length)).toEqual([300, 1]);
+  });
+});
+
+describe('read gathering (gatherReads)', () => {
+  const publishes = (n: number): Packet[] =>
+    Array.from({ length: n }, (_, i) => ({
+      type: 'publish' as const,
+      topic: 't',
+      payload: Buffer.from(String(i)),
+      qos: 0 as const,
+      retain: false,
+      dup: false,
+    }));
+
+  it('holds reads for a millisecond after a read of 8 or more messages, never after fewer', async () => {
+    const medium = recordingTransport();
+    const client = await connect('mqtt://in-process', { transport: medium.open, keepalive: 0 });
+    const received: string[] = [];
+    client.on('message', (m) => received.push(m.payload.toString()));
+    medium.reply(publishes(7));
+    expect(medium.holds).toEqual([]);
+    medium.reply(publishes(8));
+    expect(medium.holds).toEqual([1]);
+    await turn();
+    expect(received).toHaveLength(15);
+    await client.end();
+  });
+
+  it('never holds with gatherReads: false', async () => {
+    const medium = recordingTransport();
+    const client = await connect('mqtt://in-process', {
+      transport: medium.open,
+      keepalive: 0,
+      gatherReads: false,
+    });
+    medium.reply(publishes(50));
+    expect(medium.holds).toEqual([]);
+    await client.end();
   });
 });

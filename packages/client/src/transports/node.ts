@@ -18,8 +18,9 @@ function openSocket(endpoint: Endpoint, options: TransportOptions, handlers: Tra
   return new Promise<Transport>((resolve, reject) => {
     let socket: Socket;
     let readyEvent = 'connect';
+    const reads = new ReadHold(() => socket);
     if (endpoint.protocol === 'unix') {
-      socket = netConnect({ path: endpoint.path, onread: reusedRead(handlers) });
+      socket = netConnect({ path: endpoint.path, onread: reusedRead(handlers, reads) });
     } else if (endpoint.protocol === 'mqtts') {
       socket = tlsConnect({
         host: endpoint.host,
@@ -32,7 +33,7 @@ function openSocket(endpoint: Endpoint, options: TransportOptions, handlers: Tra
       } as ConnectionOptions);
       readyEvent = 'secureConnect';
     } else {
-      socket = netConnect({ host: endpoint.host, port: endpoint.port, onread: reusedRead(handlers) });
+      socket = netConnect({ host: endpoint.host, port: endpoint.port, onread: reusedRead(handlers, reads) });
     }
     let opened = false;
     let failure: Error | undefined;
@@ -45,34 +46,78 @@ function openSocket(endpoint: Endpoint, options: TransportOptions, handlers: Tra
       socket.setNoDelay(options.noDelay ?? true);
       // Plain TCP reads into one reused buffer (onread): no Buffer per read and no stream 'data'
       // machinery, which are much of the cost of a read carrying a few acknowledgements.
-      if (readyEvent !== 'connect') socket.on('data', handlers.data);
+      if (readyEvent !== 'connect') {
+        socket.on('data', (chunk: Buffer) => {
+          handlers.data(chunk);
+          if (reads.held) socket.pause();
+        });
+      }
       socket.on('drain', handlers.drain);
       // Later errors are reported by 'close'; keep a listener so they never go unhandled.
       socket.on('error', (error) => {
         failure = error;
       });
-      socket.once('close', () => handlers.close(failure));
+      socket.once('close', () => {
+        reads.cancel();
+        handlers.close(failure);
+      });
       resolve({
         write: (chunk) => socket.write(chunk),
         end: () => socket.end(),
         destroy: () => socket.destroy(),
         borrowsChunks: readyEvent === 'connect',
+        holdReads: (ms) => reads.hold(ms),
       });
     });
   });
+}
+
+/**
+ * A pause of reading asked for from within a `data()` call: the read callback sees `held` and
+ * stops the socket; a timer resumes it.
+ */
+class ReadHold {
+  held = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #socket: () => Socket;
+  readonly #resume = () => {
+    this.held = false;
+    const socket = this.#socket();
+    if (!socket.destroyed) socket.resume();
+  };
+
+  constructor(socket: () => Socket) {
+    this.#socket = socket;
+  }
+
+  hold(ms: number): void {
+    if (this.held) return;
+    this.held = true;
+    if (this.#timer === undefined) this.#timer = setTimeout(this.#resume, ms);
+    else this.#timer.refresh();
+  }
+
+  cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.held = false;
+  }
 }
 
 /** Size of the read buffer a plain TCP or Unix socket reuses. */
 const READ_BUFFER_SIZE = 64 * 1024;
 
 /** net's `onread`: every read lands in the same buffer, handed to `data` as a borrowed view. */
-function reusedRead(handlers: TransportHandlers) {
+function reusedRead(handlers: TransportHandlers, reads: ReadHold) {
   const buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   return {
     buffer,
     callback(bytes: number, into: Uint8Array): boolean {
       handlers.data(into.subarray(0, bytes));
-      return true;
+      // A full buffer means more is waiting already: no reason to wait for it.
+      if (reads.held && bytes === READ_BUFFER_SIZE) reads.cancel();
+      // false pauses the socket (net's onread contract) until ReadHold resumes it.
+      return !reads.held;
     },
   };
 }

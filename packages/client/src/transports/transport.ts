@@ -35,6 +35,12 @@ export interface Transport {
    * transport reuses): the receiver copies whatever it keeps.
    */
   readonly borrowsChunks?: boolean;
+  /**
+   * Reads nothing more for about `ms` milliseconds (called from within `data()`): while messages
+   * stream in, the next read then takes a batch instead of a few. Optional; a transport that
+   * cannot pause simply lacks it.
+   */
+  holdReads?(ms: number): void;
 }
 
 /** Options the transports understand (TLS material, WebSocket options). */
