@@ -555,6 +555,9 @@ export class Client extends Emitter<ClientEvents> {
         this.#onAck(connection, packet.type, packet.packetId, packet.reasonCode ?? 0, packet.properties);
         return;
       case 'suback':
+        // Retained messages often come in the same read: they wait one macrotask, so that a
+        // handler attached right after `await subscribe()` receives them.
+        this.#inbox.hold();
         this.#outbox.onSuback(packet);
         return;
       case 'unsuback':

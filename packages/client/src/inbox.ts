@@ -61,9 +61,10 @@ export class Inbox {
 
   /**
    * Holds deliveries for one macrotask: messages that came in the same read as the first CONNACK
-   * then reach a handler attached right after `await connect()`.
+   * (or a SUBACK) then reach a handler attached right after `await connect()` (`await subscribe()`).
    */
   hold(): void {
+    if (this.#holding) return;
     this.#holding = true;
     setTimeout(() => this.release(), 0);
   }

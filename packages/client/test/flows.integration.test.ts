@@ -107,6 +107,20 @@ function flows(start: () => Promise<Server>): void {
         await second.end({ properties: protocolVersion === 5 ? { sessionExpiryInterval: 0 } : undefined });
       });
 
+      it('delivers retained messages that come with the SUBACK to a handler attached after subscribe', async () => {
+        const topic = `retained/${protocolVersion}/${Math.random()}`;
+        const publisher = await connect(broker.url, { protocolVersion });
+        await publisher.publish(topic, 'kept', { qos: 1, retain: true });
+        await publisher.end();
+        const client = await connect(broker.url, { protocolVersion });
+        await client.subscribe(topic, { qos: 1 });
+        const got = await new Promise<Message>((resolve) => client.on('message', resolve));
+        expect(got.text()).toBe('kept');
+        expect(got.retain).toBe(true);
+        await client.publish(topic, '', { qos: 1, retain: true });
+        await client.end();
+      });
+
       it('iterates messages per filter', async () => {
         const client = await connect(broker.url, { protocolVersion });
         const base = `it/${protocolVersion}/${Math.random()}`;

@@ -33,6 +33,12 @@ function recordingTransport() {
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Continues in the timers phase of the event loop: a 1 ms timer set there cannot fire before the
+ * check phase of the same iteration, where `turn()` resumes. (From the check phase, `turn()` would
+ * resume only after the next timers phase.)
+ */
+const timersPhase = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 /** Publishes left unanswered are rejected by end() with CLIENT_CLOSED. */
 const unanswered = (promise: Promise<unknown>) => {
   promise.catch(() => undefined);
@@ -80,6 +86,7 @@ describe('write gathering (gatherWritesFrom)', () => {
     expect(medium.writes.map((w) => w.length)).toEqual([20]);
     const burst = ids(medium.writes[0] as Packet[]);
     // Two answers free two slots; two new publishes with 20 in flight gather instead of going out.
+    await timersPhase();
     medium.reply(burst.slice(0, 2).map((id) => ({ type: 'puback', packetId: id as number, reasonCode: 0 })));
     for (let i = 0; i < 2; i++) done.push(client.publish('t', `more ${i}`, { qos: 1 }));
     await turn();
@@ -137,14 +144,17 @@ describe('read gathering (gatherReads)', () => {
   it('holds reads for a millisecond after a read of 8 or more messages, never after fewer', async () => {
     const medium = recordingTransport();
     const client = await connect('mqtt://in-process', { transport: medium.open, keepalive: 0 });
-    const received: string[] = [];
-    client.on('message', (m) => received.push(m.payload.toString()));
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      client.on('message', () => {
+        if (++received === 15) resolve();
+      }),
+    );
     medium.reply(publishes(7));
     expect(medium.holds).toEqual([]);
     medium.reply(publishes(8));
     expect(medium.holds).toEqual([1]);
-    await turn();
-    expect(received).toHaveLength(15);
+    await all;
     await client.end();
   });
 
