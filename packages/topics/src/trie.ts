@@ -1,4 +1,5 @@
 import { TopicError } from './errors.js';
+import { HashFilter } from './hash-filter.js';
 import { hashLevel, KidTable } from './kid-table.js';
 import type { MatchCache } from './match-cache.js';
 import {
@@ -86,6 +87,10 @@ export class SubscriptionTrie<TClientId = string> {
   #root = new Node<TClientId>('');
   /** Filters without wildcards, by whole filter string. */
   #exact = new KidTable<Leaf<TClientId>>();
+  /** Which whole-topic hashes may have an entry in #exact (see HashFilter). */
+  #exactFilter = new HashFilter();
+  /** Exact filters removed since #exactFilter was last rebuilt (their bits are stale). */
+  #exactRemoved = 0;
   #clients = new Map<TClientId, ClientEntry<TClientId>>();
   #size = 0;
   #version = 0;
@@ -155,6 +160,7 @@ export class SubscriptionTrie<TClientId = string> {
       if (leaf === undefined) {
         leaf = new Leaf(inner);
         this.#exact.add(leaf);
+        if (!this.#exactFilter.add(hash)) this.#rebuildExactFilter();
       }
       node = leaf;
     } else {
@@ -232,7 +238,13 @@ export class SubscriptionTrie<TClientId = string> {
   match(topicName: string, publisherId?: TClientId): Match<TClientId>[] {
     const walker = this.#walker;
     walker.wantShared = false;
-    walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+    walker.run(
+      this.#root,
+      this.#exact,
+      this.#exactFilter,
+      topicName,
+      publisherId === undefined ? NO_PUBLISHER : publisherId,
+    );
     return walker.take();
   }
 
@@ -245,7 +257,13 @@ export class SubscriptionTrie<TClientId = string> {
   matchAll(topicName: string, publisherId?: TClientId): MatchResult<TClientId> {
     const walker = this.#walker;
     walker.wantShared = true;
-    walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+    walker.run(
+      this.#root,
+      this.#exact,
+      this.#exactFilter,
+      topicName,
+      publisherId === undefined ? NO_PUBLISHER : publisherId,
+    );
     const matches = walker.take();
     return { matches, shared: walker.takeGroups() ?? NO_GROUPS };
   }
@@ -260,7 +278,13 @@ export class SubscriptionTrie<TClientId = string> {
     walker.out = buffer.matches;
     walker.groups = buffer.shared as Group<TClientId>[];
     try {
-      walker.run(this.#root, this.#exact, topicName, publisherId === undefined ? NO_PUBLISHER : publisherId);
+      walker.run(
+        this.#root,
+        this.#exact,
+        this.#exactFilter,
+        topicName,
+        publisherId === undefined ? NO_PUBLISHER : publisherId,
+      );
     } finally {
       buffer.count = walker.n;
       buffer.sharedCount = walker.groupCount;
@@ -292,6 +316,14 @@ export class SubscriptionTrie<TClientId = string> {
     return num;
   }
 
+  #rebuildExactFilter(): void {
+    const slots = this.#exact.slots;
+    const hashes: number[] = [];
+    for (let i = 0; i < slots.length; i += 2) if (slots[i + 1] !== undefined) hashes.push(slots[i] as number);
+    this.#exactFilter.rebuild(hashes, hashes.length);
+    this.#exactRemoved = 0;
+  }
+
   #remove(entry: ClientEntry<TClientId>, topicFilter: string): boolean {
     let shareName: string | undefined;
     let inner = topicFilter;
@@ -306,7 +338,10 @@ export class SubscriptionTrie<TClientId = string> {
       if (leaf === undefined) return false;
       const gone = shareName === undefined ? removeSub(leaf, entry) : removeMember(leaf, shareName, entry);
       if (gone === undefined) return false;
-      if (leaf.subs === undefined && leaf.shared === undefined) this.#exact.remove(leaf);
+      if (leaf.subs === undefined && leaf.shared === undefined) {
+        this.#exact.remove(leaf);
+        if (++this.#exactRemoved > this.#exact.count + 1024) this.#rebuildExactFilter();
+      }
       this.#forget(entry, gone);
       return true;
     }

@@ -1,3 +1,4 @@
+import type { HashFilter } from './hash-filter.js';
 import type { KidTable } from './kid-table.js';
 import { sameLevel } from './kid-table.js';
 import type { Holder, Leaf, Node } from './nodes.js';
@@ -59,7 +60,13 @@ export class Walker<C> {
   }
 
   /** Walks for `topicName`; the result is `out[0, n)` until the next call. */
-  run(root: Node<C>, exact: KidTable<Leaf<C>>, topicName: string, publisher: C | typeof NO_PUBLISHER): void {
+  run(
+    root: Node<C>,
+    exact: KidTable<Leaf<C>>,
+    exactFilter: HashFilter,
+    topicName: string,
+    publisher: C | typeof NO_PUBLISHER,
+  ): void {
     this.scan(topicName);
     if (++this.epoch === 0x7fffffff) {
       // After 2^31 walks, start over; no stamp can equal the new epoch.
@@ -69,7 +76,7 @@ export class Walker<C> {
     this.n = 0;
     this.groupCount = 0;
     this.publisher = publisher;
-    if (exact.count > 0) {
+    if (exact.count > 0 && exactFilter.mayHave(this.full)) {
       const leaf = exact.find(this.full, topicName, 0, topicName.length);
       if (leaf !== undefined) this.collect(leaf);
     }

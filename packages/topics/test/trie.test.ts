@@ -159,6 +159,22 @@ describe('SubscriptionTrie subscriptions', () => {
     expect(trie.size).toBe(50);
   });
 
+  it('finds every exact filter through growth, removal and re-adding (the exact index and its filter)', () => {
+    const trie = new SubscriptionTrie();
+    const topic = (i: number) => `dev/${i}/t`;
+    for (let i = 0; i < 5000; i++) trie.subscribe(`c${i % 50}`, topic(i));
+    for (let i = 0; i < 5000; i++) if (i % 5 !== 0) trie.unsubscribe(`c${i % 50}`, topic(i));
+    for (let i = 0; i < 3000; i += 3) trie.subscribe(`c${i % 50}`, topic(i));
+    const present = (i: number) => (i < 5000 && i % 5 === 0) || (i < 3000 && i % 3 === 0);
+    const wrong: number[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const got = trie.match(topic(i)).map((m) => m.clientId);
+      const want = present(i) ? [`c${i % 50}`] : [];
+      if (got.join() !== want.join()) wrong.push(i);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('works with non-string client ids', () => {
     const a = { name: 'a' };
     const trie = new SubscriptionTrie<object>();
