@@ -13,12 +13,12 @@ export const NO_IDENTIFIERS: readonly number[] = Object.freeze([]);
 
 /**
  * Per-client bookkeeping of one trie: the client's subscriptions as a doubly linked list (O(1)
- * removal, no per-client Map), and the number under which the walker stamps the client to merge its
+ * removal, no per-client Map), and the number under which the walker marks the client to merge its
  * overlapping subscriptions without a lookup table.
  */
 export class ClientEntry<C> {
   readonly id: C;
-  /** Small integer, unique among the trie's current clients: indexes the walker's per-client stamps. */
+  /** Small integer, unique among the trie's current clients: indexes the walker's per-client marks. */
   readonly num: number;
   head: Sub<C> | undefined = undefined;
   count = 0;

@@ -40,23 +40,22 @@ export class Walker<C> {
   wantShared = false;
   publisher: C | typeof NO_PUBLISHER = NO_PUBLISHER;
   /**
-   * Id of the walk in progress. `stamps[client number] === epoch` means the client was already
-   * emitted by this walk, at `out[slotOf[client number]]`: two small typed arrays instead of a
-   * write to every client entry, so the walk never has to dereference an entry.
+   * Per-client marks that merge a client's overlapping subscriptions without touching its entry:
+   * `marks[client number] - base`, when not negative, is the slot in `out` where this walk emitted
+   * the client. Each walk starts at a `base` above every mark of the walks before it, so nothing
+   * needs clearing between walks; one Int32 per client is read (and written once) per delivery.
    */
-  epoch = 0;
-  stamps: Int32Array<ArrayBuffer> = new Int32Array(256);
-  slotOf: Int32Array<ArrayBuffer> = new Int32Array(256);
+  base = 1;
+  marks: Int32Array<ArrayBuffer> = new Int32Array(256);
 
   /** Makes room for client number `num`. */
   reserve(num: number): void {
-    if (num < this.stamps.length) return;
-    let size = this.stamps.length;
+    if (num < this.marks.length) return;
+    let size = this.marks.length;
     while (size <= num) size *= 2;
-    const stamps = new Int32Array(size);
-    stamps.set(this.stamps);
-    this.stamps = stamps;
-    this.slotOf = new Int32Array(size);
+    const marks = new Int32Array(size);
+    marks.set(this.marks);
+    this.marks = marks;
   }
 
   /** Walks for `topicName`; the result is `out[0, n)` until the next call. */
@@ -68,10 +67,9 @@ export class Walker<C> {
     publisher: C | typeof NO_PUBLISHER,
   ): void {
     this.scan(topicName);
-    if (++this.epoch === 0x7fffffff) {
-      // After 2^31 walks, start over; no stamp can equal the new epoch.
-      this.stamps.fill(0);
-      this.epoch = 1;
+    if (this.base > MAX_BASE) {
+      this.marks.fill(0);
+      this.base = 1;
     }
     this.n = 0;
     this.groupCount = 0;
@@ -88,6 +86,8 @@ export class Walker<C> {
     const next = this.literal(root, 0);
     if (next !== undefined) this.walk(next, 1);
     this.topic = '';
+    // The next walk's marks start above this one's (at most base + n - 1).
+    this.base += this.n + 1;
   }
 
   /**
@@ -180,16 +180,25 @@ export class Walker<C> {
     return kids.find(hash, this.topic, start, length);
   }
 
+  /**
+   * Walks the subtree of `node` for levels `i` and below. The '+' branches recurse; the literal
+   * branch, the one most steps take, continues in the loop.
+   */
   walk(node: Node<C>, i: number): void {
-    // '#' below this node matches this level too: "a/#" matches "a". [MQTT-4.7.1-1]
-    if (node.hash !== undefined) this.collect(node.hash);
-    if (i === this.count) {
-      this.collect(node);
-      return;
+    const count = this.count;
+    for (;;) {
+      // '#' below this node matches this level too: "a/#" matches "a". [MQTT-4.7.1-1]
+      if (node.hash !== undefined) this.collect(node.hash);
+      if (i === count) {
+        this.collect(node);
+        return;
+      }
+      if (node.plus !== undefined) this.walk(node.plus, i + 1);
+      const next = this.literal(node, i);
+      if (next === undefined) return;
+      node = next;
+      i++;
     }
-    const next = this.literal(node, i);
-    if (next !== undefined) this.walk(next, i + 1);
-    if (node.plus !== undefined) this.walk(node.plus, i + 1);
   }
 
   collect(node: Holder<C>): void {
@@ -217,17 +226,16 @@ export class Walker<C> {
     if ((bits & NO_LOCAL) !== 0 && sub.client.id === this.publisher) return;
     const num = bits >>> CLIENT_SHIFT;
     const out = this.out;
-    if (this.stamps[num] !== this.epoch) {
-      this.stamps[num] = this.epoch;
+    const slot = this.marks[num]! - this.base;
+    if (slot < 0) {
       const n = this.n;
-      this.slotOf[num] = n;
+      this.marks[num] = this.base + n;
       if (n < out.length) out[n] = sub;
       else out.push(sub);
       this.n = n + 1;
       return;
     }
     // The same client again: fold into one delivery. [MQTT-3.3.4-2]
-    const slot = this.slotOf[num]!;
     const prior = out[slot]!;
     if (prior instanceof MergedMatch) prior.add(sub);
     else {
@@ -237,6 +245,9 @@ export class Walker<C> {
     }
   }
 }
+
+/** Largest base before the marks start over (a walk adds at most its match count to it). */
+const MAX_BASE = 0x3fffffff;
 
 /** Fills released group slots, so the buffer keeps no group alive and one element kind. */
 const EMPTY_GROUP: ShareGroup<never> = Object.freeze({
