@@ -3,21 +3,23 @@ import { type ClientEntry, Group, INDEX_THRESHOLD, Sub, SubList } from './subscr
 
 /**
  * One topic level. Everything a node may hold is created only when needed, and a node with a single
- * child keeps it directly instead of in a table (most levels of real topic trees have one child):
+ * literal child keeps it directly instead of in a table (most levels of real topic trees have one):
  *
  *   key, keyHash  "device", fnv1a("device")   the level this node stands for
- *   kids    Node | KidTable                  literal children: one inline, a hash table from two
+ *   kid, kidHash  Node, its keyHash            the only literal child; its hash is kept here so
+ *                                              that a topic level that differs never loads the child
+ *   kids    KidTable                         literal children, when two or more
  *   plus    Node                             child for '+'
  *   hash    Node                             child for '#' (a leaf: only subs/shared are used)
  *   subs    Sub | SubList                    normal subscriptions ending here: one inline, a list from two
  *   shared  Map<ShareName, Group>            shared subscriptions whose inner filter ends here
  */
 export class Node<C> {
-  /** False on the prototype (see KidTable.isTable). */
-  declare readonly isTable: false;
   readonly key: string;
   readonly keyHash: number;
-  kids: Node<C> | KidTable<Node<C>> | undefined = undefined;
+  kid: Node<C> | undefined = undefined;
+  kidHash = 0;
+  kids: KidTable<Node<C>> | undefined = undefined;
   plus: Node<C> | undefined = undefined;
   hash: Node<C> | undefined = undefined;
   subs: Sub<C> | SubList<C> | undefined = undefined;
@@ -28,8 +30,6 @@ export class Node<C> {
     this.keyHash = hashLevel(key);
   }
 }
-
-Object.defineProperty(Node.prototype, 'isTable', { value: false });
 
 /**
  * The subscribers of one filter without wildcards, stored in the trie's exact index under the whole
@@ -57,10 +57,9 @@ export class Leaf<C> {
 export type Holder<C> = Node<C> | Leaf<C>;
 
 export function kid<C>(node: Node<C>, key: string): Node<C> | undefined {
-  const kids = node.kids;
-  if (kids === undefined) return undefined;
-  if (kids instanceof Node) return kids.key === key ? kids : undefined;
-  return kids.get(hashLevel(key), key);
+  const only = node.kid;
+  if (only !== undefined) return only.key === key ? only : undefined;
+  return node.kids?.get(hashLevel(key), key);
 }
 
 export function child<C>(node: Node<C>, level: string): Node<C> {
@@ -72,19 +71,23 @@ export function child<C>(node: Node<C>, level: string): Node<C> {
     node.hash ??= new Node(level);
     return node.hash;
   }
+  const only = node.kid;
+  if (only !== undefined) {
+    if (only.key === level) return only;
+    const made = new Node<C>(level);
+    const table = new KidTable<Node<C>>();
+    table.add(only);
+    table.add(made);
+    node.kids = table;
+    node.kid = undefined;
+    node.kidHash = 0;
+    return made;
+  }
   const kids = node.kids;
   if (kids === undefined) {
     const made = new Node<C>(level);
-    node.kids = made;
-    return made;
-  }
-  if (kids instanceof Node) {
-    if (kids.key === level) return kids;
-    const made = new Node<C>(level);
-    const table = new KidTable<Node<C>>();
-    table.add(kids);
-    table.add(made);
-    node.kids = table;
+    node.kid = made;
+    node.kidHash = made.keyHash;
     return made;
   }
   let next = kids.get(hashLevel(level), level);
@@ -96,15 +99,21 @@ export function child<C>(node: Node<C>, level: string): Node<C> {
 }
 
 export function removeKid<C>(node: Node<C>, gone: Node<C>): void {
-  const kids = node.kids;
-  if (kids === undefined) return;
-  if (kids instanceof Node) {
-    if (kids === gone) node.kids = undefined;
+  if (node.kid === gone) {
+    node.kid = undefined;
+    node.kidHash = 0;
     return;
   }
+  const kids = node.kids;
+  if (kids === undefined) return;
   kids.remove(gone);
   // Back to the inline form when one child is left.
-  if (kids.count === 1) node.kids = kids.first();
+  if (kids.count === 1) {
+    const only = kids.first() as Node<C>;
+    node.kid = only;
+    node.kidHash = only.keyHash;
+    node.kids = undefined;
+  }
 }
 
 export function link<C>(sub: Sub<C>): void {

@@ -360,7 +360,7 @@ export class SubscriptionTrie<TClientId = string> {
     // Prune the nodes left empty, deepest first.
     for (let i = path.length - 1; i > 0; i--) {
       const n = path[i]!;
-      if (n.kids !== undefined || n.plus !== undefined || n.hash !== undefined) break;
+      if (n.kid !== undefined || n.kids !== undefined || n.plus !== undefined || n.hash !== undefined) break;
       if (n.subs !== undefined || n.shared !== undefined) break;
       const parent = path[i - 1]!;
       const level = levels[i - 1]!;

@@ -169,15 +169,17 @@ export class Walker<C> {
 
   /** The literal child of `node` for topic level `i`. */
   literal(node: Node<C>, i: number): Node<C> | undefined {
+    const only = node.kid;
+    if (only !== undefined) {
+      // The hash is kept in the parent: a level that differs is refused without loading the child.
+      if (node.kidHash !== this.hashes[i]) return undefined;
+      const start = this.starts[i]!;
+      return sameLevel(only.key, this.topic, start, this.starts[i + 1]! - 1 - start) ? only : undefined;
+    }
     const kids = node.kids;
     if (kids === undefined) return undefined;
     const start = this.starts[i]!;
-    const length = this.starts[i + 1]! - 1 - start;
-    const hash = this.hashes[i]!;
-    if (!kids.isTable) {
-      return kids.keyHash === hash && sameLevel(kids.key, this.topic, start, length) ? kids : undefined;
-    }
-    return kids.find(hash, this.topic, start, length);
+    return kids.find(this.hashes[i]!, this.topic, start, this.starts[i + 1]! - 1 - start);
   }
 
   /**
@@ -205,10 +207,7 @@ export class Walker<C> {
     const subs = node.subs;
     if (subs !== undefined) {
       if (!subs.isList) this.emit(subs.bits, subs);
-      else {
-        const pairs = subs.pairs;
-        for (let i = 0; i < pairs.length; i += 2) this.emit(pairs[i] as number, pairs[i + 1] as Sub<C>);
-      }
+      else this.emitAll(subs.pairs);
     }
     if (this.wantShared && node.shared !== undefined) {
       const groups = this.groups;
@@ -218,6 +217,31 @@ export class Walker<C> {
         else groups.push(group);
       }
     }
+  }
+
+  /** {@link emit} for every `[bits, sub]` pair of a SubList, with the walk's state kept in locals. */
+  emitAll(pairs: (number | Sub<C>)[]): void {
+    const marks = this.marks;
+    const base = this.base;
+    const out = this.out;
+    let n = this.n;
+    for (let i = 0; i < pairs.length; i += 2) {
+      const bits = pairs[i] as number;
+      const sub = pairs[i + 1] as Sub<C>;
+      // [MQTT-3.8.3-3]
+      if ((bits & NO_LOCAL) !== 0 && sub.client.id === this.publisher) continue;
+      const num = bits >>> CLIENT_SHIFT;
+      const slot = marks[num]! - base;
+      if (slot >= 0) {
+        this.merge(slot, sub);
+        continue;
+      }
+      marks[num] = base + n;
+      if (n < out.length) out[n] = sub;
+      else out.push(sub);
+      n++;
+    }
+    this.n = n;
   }
 
   /** `bits` is `sub.bits`, passed in so that the common case never dereferences `sub`. */
@@ -235,7 +259,12 @@ export class Walker<C> {
       this.n = n + 1;
       return;
     }
-    // The same client again: fold into one delivery. [MQTT-3.3.4-2]
+    this.merge(slot, sub);
+  }
+
+  /** The same client again: fold into one delivery. [MQTT-3.3.4-2] */
+  merge(slot: number, sub: Sub<C>): void {
+    const out = this.out;
     const prior = out[slot]!;
     if (prior instanceof MergedMatch) prior.add(sub);
     else {
