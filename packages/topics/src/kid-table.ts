@@ -21,6 +21,31 @@ export function sameLevel(key: string, text: string, start: number, length: numb
   return true;
 }
 
+/**
+ * Levels of up to 8 ASCII characters are also kept "packed": the character codes, one per byte,
+ * in two 32-bit integers (`packLow` chars 0-3, `packHigh` chars 4-7). Topic characters are never 0
+ * [MQTT-4.7.3-2], so two such levels are equal exactly when both integers are: a comparison that
+ * reads no string. Any other level packs to UNPACKED and is compared character by character.
+ */
+export const UNPACKED = -1;
+
+export function packLow(level: string): number {
+  if (level.length > 8) return UNPACKED;
+  let lo = 0;
+  for (let k = 0; k < level.length; k++) {
+    const c = level.charCodeAt(k);
+    if (c > 0x7f) return UNPACKED;
+    if (k < 4) lo |= c << (k << 3);
+  }
+  return lo;
+}
+
+export function packHigh(level: string): number {
+  let hi = 0;
+  for (let k = 4; k < level.length && k < 8; k++) hi |= level.charCodeAt(k) << ((k - 4) << 3);
+  return hi;
+}
+
 /** Hash of a whole level string, equal to {@link hashRange} over the same characters. */
 export function hashLevel(level: string): number {
   return hashRange(level, 0, level.length);
@@ -130,7 +155,7 @@ export class KidTable<N extends Keyed> {
 }
 
 /** Even index of the home bucket of `hash` (mask = slots.length - 2 keeps the index even). */
-function bucket(hash: number, mask: number): number {
+export function bucket(hash: number, mask: number): number {
   return ((hash ^ (hash >>> 15)) << 1) & mask;
 }
 

@@ -1,4 +1,4 @@
-import { hashLevel, KidTable } from './kid-table.js';
+import { hashLevel, KidTable, packHigh, packLow } from './kid-table.js';
 import { type ClientEntry, Group, INDEX_THRESHOLD, Sub, SubList } from './subscription.js';
 
 /**
@@ -17,6 +17,9 @@ import { type ClientEntry, Group, INDEX_THRESHOLD, Sub, SubList } from './subscr
 export class Node<C> {
   readonly key: string;
   readonly keyHash: number;
+  /** The key packed (see packLow): compared to a topic level without reading the key string. */
+  readonly packLo: number;
+  readonly packHi: number;
   kid: Node<C> | undefined = undefined;
   kidHash = 0;
   kids: KidTable<Node<C>> | undefined = undefined;
@@ -28,6 +31,8 @@ export class Node<C> {
   constructor(key: string) {
     this.key = key;
     this.keyHash = hashLevel(key);
+    this.packLo = packLow(key);
+    this.packHi = packHigh(key);
   }
 }
 

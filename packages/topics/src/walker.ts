@@ -1,6 +1,6 @@
 import type { HashFilter } from './hash-filter.js';
 import type { KidTable } from './kid-table.js';
-import { sameLevel } from './kid-table.js';
+import { bucket, sameLevel, UNPACKED } from './kid-table.js';
 import type { Holder, Leaf, Node } from './nodes.js';
 import { CLIENT_SHIFT, type Group, MergedMatch, NO_LOCAL, type Sub } from './subscription.js';
 import type { Match, ShareGroup } from './types.js';
@@ -24,6 +24,9 @@ export class Walker<C> {
   topic = '';
   starts: Int32Array<ArrayBuffer> = new Int32Array(64);
   hashes: Int32Array<ArrayBuffer> = new Int32Array(64);
+  /** Level i packed (see packLow): `los[i]` (UNPACKED when it cannot be) and `his[i]`. */
+  los: Int32Array<ArrayBuffer> = new Int32Array(64);
+  his: Int32Array<ArrayBuffer> = new Int32Array(64);
   count = 0;
   full = 0;
   /**
@@ -137,9 +140,16 @@ export class Walker<C> {
   scan(topicName: string): void {
     let starts = this.starts;
     let hashes = this.hashes;
+    let los = this.los;
+    let his = this.his;
     let level = 0;
     let h = FNV_OFFSET;
     let full = FNV_OFFSET;
+    // The level being read packed (see packLow): low and high words, OR of its characters.
+    let lo = 0;
+    let hi = 0;
+    let seen = 0;
+    let start = 0;
     starts[0] = 0;
     const n = topicName.length;
     for (let i = 0; i < n; i++) {
@@ -147,39 +157,65 @@ export class Walker<C> {
       full = Math.imul(full ^ c, FNV_PRIME);
       if (c === SLASH) {
         hashes[level] = h;
+        los[level] = i - start <= 8 && seen <= 0x7f ? lo : UNPACKED;
+        his[level] = hi;
         level++;
         if (level + 1 >= starts.length) {
           starts = grow(starts);
           hashes = grow(hashes);
+          los = grow(los);
+          his = grow(his);
           this.starts = starts;
           this.hashes = hashes;
+          this.los = los;
+          this.his = his;
         }
         starts[level] = i + 1;
+        start = i + 1;
         h = FNV_OFFSET;
+        lo = hi = seen = 0;
       } else {
         h = Math.imul(h ^ c, FNV_PRIME);
+        const k = i - start;
+        if (k < 4) lo |= c << (k << 3);
+        else if (k < 8) hi |= c << ((k - 4) << 3);
+        seen |= c;
       }
     }
     hashes[level] = h;
+    los[level] = n - start <= 8 && seen <= 0x7f ? lo : UNPACKED;
+    his[level] = hi;
     starts[level + 1] = n + 1;
     this.count = level + 1;
     this.full = full;
     this.topic = topicName;
   }
 
+  /** Whether `node` stands for topic level `i` (whose hash is already known to match). */
+  same(node: Node<C>, i: number): boolean {
+    const lo = this.los[i]!;
+    if (lo !== UNPACKED) return node.packLo === lo && node.packHi === this.his[i];
+    const start = this.starts[i]!;
+    return sameLevel(node.key, this.topic, start, this.starts[i + 1]! - 1 - start);
+  }
+
   /** The literal child of `node` for topic level `i`. */
   literal(node: Node<C>, i: number): Node<C> | undefined {
+    const hash = this.hashes[i]!;
     const only = node.kid;
     if (only !== undefined) {
       // The hash is kept in the parent: a level that differs is refused without loading the child.
-      if (node.kidHash !== this.hashes[i]) return undefined;
-      const start = this.starts[i]!;
-      return sameLevel(only.key, this.topic, start, this.starts[i + 1]! - 1 - start) ? only : undefined;
+      return node.kidHash === hash && this.same(only, i) ? only : undefined;
     }
     const kids = node.kids;
     if (kids === undefined) return undefined;
-    const start = this.starts[i]!;
-    return kids.find(this.hashes[i]!, this.topic, start, this.starts[i + 1]! - 1 - start);
+    const slots = kids.slots;
+    const mask = slots.length - 2;
+    for (let j = bucket(hash, mask); ; j = (j + 2) & mask) {
+      const kid = slots[j + 1] as Node<C> | undefined;
+      if (kid === undefined) return undefined;
+      if (slots[j] === hash && this.same(kid, i)) return kid;
+    }
   }
 
   /**

@@ -279,3 +279,24 @@ describe('SubscriptionTrie.matchInto', () => {
     expect(trie.matchInto('x', buffer, 'q')).toBe(1);
   });
 });
+
+describe('SubscriptionTrie level comparison', () => {
+  it('MQTT-4.7.1-2 tells apart levels that share a hash bucket, packed or not (ASCII, long, non-ASCII, empty)', () => {
+    const trie = new SubscriptionTrie();
+    const levels = ['', 'a', 'ab', 'abcd', 'abcde', 'abcdefgh', 'abcdefghi', 'é', 'aé', 'ü1234567', '日本'];
+    // Many siblings so the levels sit in one table, each under its own '+' tail.
+    for (const level of levels) trie.subscribe(`c-${level}`, `root/${level}/+`);
+    for (const level of levels) {
+      expect(clientsOf(trie.match(`root/${level}/x`))).toEqual([`c-${level}`]);
+      // One character more or less never matches.
+      expect(trie.match(`root/${level}z/x`)).toEqual([]);
+      if (level.length > 0) expect(trie.match(`root/${level.slice(0, -1)}Z/x`)).toEqual([]);
+    }
+    // A single child (kept inline, compared through the parent's copy of its hash).
+    const single = new SubscriptionTrie();
+    single.subscribe('s', 'one/abcdefgh/+');
+    expect(clientsOf(single.match('one/abcdefgh/x'))).toEqual(['s']);
+    expect(single.match('one/abcdefgi/x')).toEqual([]);
+    expect(single.match('one/abcdefg/x')).toEqual([]);
+  });
+});
