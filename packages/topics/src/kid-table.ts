@@ -23,9 +23,10 @@ export function sameLevel(key: string, text: string, start: number, length: numb
 
 /**
  * Levels of up to 8 ASCII characters are also kept "packed": the character codes, one per byte,
- * in two 32-bit integers (`packLow` chars 0-3, `packHigh` chars 4-7). Topic characters are never 0
- * [MQTT-4.7.3-2], so two such levels are equal exactly when both integers are: a comparison that
- * reads no string. Any other level packs to UNPACKED and is compared character by character.
+ * the last four in one 32-bit integer (`packLow`) and the ones before in another (`packHigh`), as
+ * the walk accumulates them while scanning a topic. Topic characters are never 0 [MQTT-4.7.3-2], so
+ * two such levels are equal exactly when both integers are: a comparison that reads no string. Any
+ * other level packs to UNPACKED and is compared character by character.
  */
 export const UNPACKED = -1;
 
@@ -35,14 +36,18 @@ export function packLow(level: string): number {
   for (let k = 0; k < level.length; k++) {
     const c = level.charCodeAt(k);
     if (c > 0x7f) return UNPACKED;
-    if (k < 4) lo |= c << (k << 3);
+    lo = (lo << 8) | c;
   }
   return lo;
 }
 
 export function packHigh(level: string): number {
   let hi = 0;
-  for (let k = 4; k < level.length && k < 8; k++) hi |= level.charCodeAt(k) << ((k - 4) << 3);
+  let lo = 0;
+  for (let k = 0; k < level.length && k < 8; k++) {
+    hi = (hi << 8) | (lo >>> 24);
+    lo = (lo << 8) | level.charCodeAt(k);
+  }
   return hi;
 }
 

@@ -176,9 +176,9 @@ export class Walker<C> {
         lo = hi = seen = 0;
       } else {
         h = Math.imul(h ^ c, FNV_PRIME);
-        const k = i - start;
-        if (k < 4) lo |= c << (k << 3);
-        else if (k < 8) hi |= c << ((k - 4) << 3);
+        // Rolling: lo holds the last four characters, hi the four before them.
+        hi = (hi << 8) | (lo >>> 24);
+        lo = (lo << 8) | c;
         seen |= c;
       }
     }
