@@ -1,18 +1,16 @@
 import type {
-  AuthPacket,
   ConnackPacket,
   DisconnectPacket,
   Packet,
   Properties,
   ProtocolVersion,
   PublishPacket,
-  QoS,
   SubscribePacket,
   Subscription,
   UnsubscribePacket,
 } from '@x/packets';
-import { validateTopicFilter, validateTopicName } from '@x/topics';
-import { answerAuth } from './auth.js';
+import { validateTopicFilter } from '@x/topics';
+import { AuthExchange } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
 import { type Connection, GATHER_FROM, toClientError } from './connection.js';
@@ -36,8 +34,10 @@ import type {
   UnsubscribeResult,
 } from './options.js';
 import { Kind, Outbox, SUCCESS } from './outbox.js';
-import { Backoff } from './reconnect.js';
+import { PublishGate } from './publish-gate.js';
+import type { Backoff } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
+import { clientSettings } from './settings.js';
 import { OutgoingAliases } from './topic-alias.js';
 import {
   type Endpoint,
@@ -96,22 +96,18 @@ export class Client extends Emitter<ClientEvents> {
   #closeWaiters: (() => void)[] = [];
   #lastConnack: ConnackInfo | undefined;
   #shutDown = false;
-  /** The last topic that passed validation: publishing to one topic repeatedly checks it once. */
-  #validTopic = '';
+  /** Per connection: follows the server's CONNACK. */
+  readonly #gate = new PublishGate();
 
   // Session state: survives reconnects.
   readonly #outbox: Outbox;
   readonly #inbox: Inbox;
 
-  // Per connection.
-  #maximumQoS: QoS = 2;
-  #retainAvailable = true;
-
   // Delivery.
   #writable: Promise<void> | undefined;
   #resolveWritable: (() => void) | undefined;
   readonly #requests: RequestTracker;
-  #reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  readonly #auth: AuthExchange;
 
   /** @internal Use `connect()`. */
   constructor(url: string, options: ClientOptions, openTransport: OpenTransport) {
@@ -119,25 +115,12 @@ export class Client extends Emitter<ClientEvents> {
     this.#options = options;
     this.#openTransport = options.transport ?? openTransport;
     this.#endpoint = parseEndpoint(url);
-    const version = options.protocolVersion ?? 5;
-    if (version !== 3 && version !== 4 && version !== 5) {
-      throw new MqttClientError(
-        ClientErrorCode.INVALID_ARGUMENT,
-        `protocolVersion must be 3, 4 or 5, not ${version}`,
-      );
-    }
+    const settings = clientSettings(options);
+    const version = settings.protocolVersion;
     this.protocolVersion = version;
     this.#clientId = options.clientId ?? randomClientId();
-    const reconnect = options.reconnect ?? true;
-    const period = options.reconnectPeriod;
-    if (reconnect !== false && period !== 0) {
-      this.#backoff = new Backoff({
-        ...(period !== undefined ? { initialDelay: period } : {}),
-        ...(typeof reconnect === 'object' ? reconnect : {}),
-      });
-    }
-    const clean = options.cleanStart ?? options.clean ?? true;
-    this.#resumable = version === 5 ? this.#sessionExpiry() > 0 : !clean;
+    this.#backoff = settings.backoff;
+    this.#resumable = settings.resumable;
     this.#inbox = new Inbox(
       {
         protocolVersion: version,
@@ -147,12 +130,7 @@ export class Client extends Emitter<ClientEvents> {
         protocolError: (connection, error) => this.#protocolError(connection, error),
         report: (error) => this.#report(error),
       },
-      {
-        manualAck: options.manualAck ?? false,
-        receiveMaximum: options.properties?.receiveMaximum ?? 65_535,
-        topicAliasMaximum: options.properties?.topicAliasMaximum ?? 0,
-        qos2ReplayGuard: nonNegativeInteger(options.qos2ReplayGuard ?? 0, 'qos2ReplayGuard'),
-      },
+      settings.inbox,
     );
     this.#outbox = new Outbox(
       {
@@ -160,10 +138,17 @@ export class Client extends Emitter<ClientEvents> {
         connection: () => this.#connection,
         report: (error) => this.#report(error),
       },
-      options.queueLimit ?? 65_536,
-      positiveTime(options.operationTimeout ?? 600_000, 'operationTimeout'),
+      settings.queueLimit,
+      settings.operationTimeout,
     );
     this.#requests = new RequestTracker(this);
+    this.#auth = new AuthExchange(
+      {
+        protocolVersion: version,
+        fail: (connection, error, reasonCode) => this.#fatal(connection, error, reasonCode),
+      },
+      options,
+    );
   }
 
   /** The client identifier in use (the server's Assigned Client Identifier when it gave one). */
@@ -221,38 +206,7 @@ export class Client extends Emitter<ClientEvents> {
     const properties = options?.properties;
     try {
       if (this.#state === 'closed') throw closedError();
-      if (qos !== 0 && qos !== 1 && qos !== 2) {
-        throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, `qos must be 0, 1 or 2, not ${qos}`);
-      }
-      if (topic !== '' || properties?.topicAlias === undefined) {
-        // [MQTT-3.3.2-2] no wildcards; [MQTT-4.7.3-1] at least one character
-        if (topic !== this.#validTopic) {
-          validateTopicName(topic);
-          this.#validTopic = topic;
-        }
-      }
-      if (qos > this.#maximumQoS) {
-        // [MQTT-3.2.2-11]
-        throw new MqttClientError(
-          ClientErrorCode.INVALID_ARGUMENT,
-          `the server accepts QoS ${this.#maximumQoS} at most`,
-          {
-            reasonCode: 0x9b,
-            clause: 'MQTT-3.2.2-11',
-          },
-        );
-      }
-      if (retain && !this.#retainAvailable) {
-        // [MQTT-3.2.2-14]
-        throw new MqttClientError(
-          ClientErrorCode.INVALID_ARGUMENT,
-          'the server does not support retained messages',
-          {
-            reasonCode: 0x9a,
-            clause: 'MQTT-3.2.2-14',
-          },
-        );
-      }
+      this.#gate.check(topic, qos, retain, properties);
     } catch (error) {
       return Promise.reject(toClientError(error));
     }
@@ -359,26 +313,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** v5: starts a re-authentication (AUTH 0x19); resolves when the server answers AUTH Success. */
   reauthenticate(authenticationData?: Uint8Array): Promise<void> {
-    const connection = this.#connection;
-    const method = this.#options.properties?.authenticationMethod;
-    if (!connection || this.protocolVersion !== 5 || !method) {
-      return Promise.reject(
-        new MqttClientError(
-          ClientErrorCode.INVALID_ARGUMENT,
-          'reauthenticate needs a v5 connection and an authenticationMethod',
-        ),
-      );
-    }
-    if (this.#reauth)
-      return Promise.reject(
-        new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 're-authentication in progress'),
-      );
-    return new Promise((resolve, reject) => {
-      this.#reauth = { resolve, reject };
-      const properties: Properties = { authenticationMethod: method };
-      if (authenticationData) properties.authenticationData = authenticationData;
-      connection.send({ type: 'auth', reasonCode: 0x19, properties });
-    });
+    return this.#auth.reauthenticate(this.#connection, authenticationData);
   }
 
   /**
@@ -427,10 +362,6 @@ export class Client extends Emitter<ClientEvents> {
 
   // ─── Connecting ────────────────────────────────────────────────────────────────────────────────
 
-  #sessionExpiry(): number {
-    return this.#options.sessionExpiryInterval ?? this.#options.properties?.sessionExpiryInterval ?? 0;
-  }
-
   /** One connection attempt: transport, CONNECT, (AUTH exchange), CONNACK. */
   async #attempt(): Promise<void> {
     const attempt = handshake({
@@ -450,7 +381,7 @@ export class Client extends Emitter<ClientEvents> {
         this.#everConnected && this.#resumable,
       ),
       timeout: this.#options.connectTimeout ?? 30_000,
-      auth: (connection, packet) => this.#onAuth(connection, packet),
+      auth: (connection, packet) => this.#auth.onAuth(connection, packet),
       handover: (connection, connack) => {
         this.#connected(connection, connack);
         return {
@@ -492,8 +423,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#everConnected = true;
     if (props?.assignedClientIdentifier) this.#clientId = props.assignedClientIdentifier;
     this.#outbox.sendQuota = props?.receiveMaximum ?? 65_535;
-    this.#maximumQoS = props?.maximumQoS ?? 2;
-    this.#retainAvailable = props?.retainAvailable ?? true;
+    this.#gate.connected(connack);
     if (props?.maximumPacketSize) connection.maxOutgoingPacketSize = props.maximumPacketSize;
     this.#inbox.newConnection();
     this.#outbox.aliases =
@@ -569,7 +499,7 @@ export class Client extends Emitter<ClientEvents> {
         this.#onDisconnect(connection, packet);
         return;
       case 'auth':
-        this.#onAuth(connection, packet);
+        this.#auth.onAuth(connection, packet);
         return;
       default:
         // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and a second CONNACK never come from a server.
@@ -601,35 +531,6 @@ export class Client extends Emitter<ClientEvents> {
         this.#inbox.onPubrel(connection, packetId);
         return;
     }
-  }
-
-  #onAuth(connection: Connection, packet: AuthPacket): void {
-    const handler = this.#options.onAuth;
-    if (packet.reasonCode === 0x00) {
-      const reauth = this.#reauth;
-      this.#reauth = undefined;
-      reauth?.resolve();
-      return;
-    }
-    if (packet.reasonCode !== 0x18 || !handler) {
-      this.#fatal(
-        connection,
-        new MqttClientError(
-          ClientErrorCode.AUTH_FAILED,
-          handler
-            ? `unexpected AUTH reason 0x${packet.reasonCode.toString(16)}`
-            : 'AUTH received but no onAuth handler',
-          {
-            reasonCode: 0x82,
-          },
-        ),
-        0x82,
-      );
-      return;
-    }
-    answerAuth(connection, packet, handler, this.#options.properties?.authenticationMethod, (error) =>
-      this.#fatal(connection, error, 0x80),
-    );
   }
 
   #onDisconnect(connection: Connection, packet: DisconnectPacket): void {
@@ -685,10 +586,7 @@ export class Client extends Emitter<ClientEvents> {
     if (connection !== this.#connection) return;
     connection.destroy();
     this.#connection = undefined;
-    this.#reauth?.reject(
-      new MqttClientError(ClientErrorCode.CONNECTION_CLOSED, 'connection lost during re-authentication'),
-    );
-    this.#reauth = undefined;
+    this.#auth.connectionLost();
     const resolveWritable = this.#resolveWritable;
     this.#writable = this.#resolveWritable = undefined;
     resolveWritable?.();
@@ -775,23 +673,4 @@ export class Client extends Emitter<ClientEvents> {
 
 function closedError(): MqttClientError {
   return new MqttClientError(ClientErrorCode.CLIENT_CLOSED, 'the client is closed');
-}
-
-/** A count option: a whole number, 0 or more (Infinity allowed where it means "no limit"). */
-function nonNegativeInteger(value: number, name: string): number {
-  if (!(value >= 0) || (!Number.isInteger(value) && value !== Number.POSITIVE_INFINITY)) {
-    throw new MqttClientError(
-      ClientErrorCode.INVALID_ARGUMENT,
-      `${name} must be a whole number of 0 or more, not ${value}`,
-    );
-  }
-  return value;
-}
-
-/** A duration option in ms: above 0, Infinity for no limit. */
-function positiveTime(value: number, name: string): number {
-  if (!(value > 0)) {
-    throw new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, `${name} must be above 0 ms, not ${value}`);
-  }
-  return value;
 }

@@ -110,7 +110,7 @@ describe('transports against our broker', () => {
       let disorder = 0;
       const all = new Promise<void>((resolve) =>
         sub.on('message', (m) => {
-          if (m.payload.readUInt32BE(0) !== next) disorder++;
+          if (new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0) !== next) disorder++;
           if (++next === count) resolve();
         }),
       );
