@@ -14,7 +14,7 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
   return client;
 }
 
-export { Client, type ClientEvents } from './client.js';
+export { Client } from './client.js';
 export {
   ClientErrorCode,
   ConnackError,
@@ -22,6 +22,7 @@ export {
   type MqttClientErrorOptions,
   reasonName,
 } from './errors.js';
+export type { ClientEvents } from './events.js';
 export { Keepalive, type KeepaliveHooks } from './keepalive.js';
 export { Message } from './message.js';
 export type {

@@ -14,8 +14,10 @@ import { AuthExchange } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
 import { type Connection, GATHER_FROM, toClientError } from './connection.js';
+import { DrainSignal } from './drain-signal.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
+import type { ClientEvents } from './events.js';
 import { type Handshake, handshake } from './handshake.js';
 import { Inbox } from './inbox.js';
 import type { Message } from './message.js';
@@ -35,7 +37,7 @@ import type {
 } from './options.js';
 import { Kind, Outbox, SUCCESS } from './outbox.js';
 import { PublishGate } from './publish-gate.js';
-import type { Backoff } from './reconnect.js';
+import { type Backoff, permanentRefusal } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
 import { clientSettings } from './settings.js';
 import { OutgoingAliases } from './topic-alias.js';
@@ -46,33 +48,10 @@ import {
   redirectEndpoint,
 } from './transports/transport.js';
 
-/** Events of a {@link Client}. */
-export interface ClientEvents {
-  /** An application message arrived. With `manualAck`, a returned promise delays the acknowledgement. */
-  message: (message: Message) => unknown;
-  /** A connection (the first or a reconnect) was accepted. */
-  connect: (connack: ConnackInfo) => void;
-  /** A reconnect attempt starts. */
-  reconnect: (info: { attempt: number }) => void;
-  /** The connection was lost; `delay` is when the next attempt runs (undefined: none will). */
-  offline: (info: { error: Error | undefined; delay: number | undefined }) => void;
-  /** The server sent DISCONNECT (v5), with its reason. */
-  disconnect: (info: DisconnectInfo) => void;
-  /** The server pointed to another server (reason 0x9C/0x9D with a Server Reference). */
-  redirect: (info: RedirectInfo) => void;
-  /** Something failed that no promise reports: protocol errors, failed reconnects, listener throws. */
-  error: (error: MqttClientError) => void;
-  /** The client is closed for good: `end()`, reconnect gave up or was refused for good. */
-  close: () => void;
-}
-
 type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 const ACK_TYPES: Record<number, AckType> = { 64: 'puback', 80: 'pubrec', 98: 'pubrel', 112: 'pubcomp' };
 
 const QOS0_DONE: Promise<PublishResult> = Promise.resolve(SUCCESS);
-
-/** CONNACK reasons after which retrying the same connection is pointless. */
-const PERMANENT_REFUSALS = new Set([0x01, 0x02, 0x04, 0x05, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
 
 /**
  * An MQTT client. Create one with `connect()`; every method returns a promise that settles: nothing
@@ -104,8 +83,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #inbox: Inbox;
 
   // Delivery.
-  #writable: Promise<void> | undefined;
-  #resolveWritable: (() => void) | undefined;
+  readonly #drained = new DrainSignal();
   readonly #requests: RequestTracker;
   readonly #auth: AuthExchange;
 
@@ -228,7 +206,7 @@ export class Client extends Emitter<ClientEvents> {
         } catch (error) {
           return Promise.reject(toClientError(error));
         }
-        return connection.congested ? this.#whenWritable().then(() => SUCCESS) : QOS0_DONE;
+        return connection.congested ? this.#drained.wait().then(() => SUCCESS) : QOS0_DONE;
       }
       if (this.#options.queueQoSZero === false) {
         return Promise.reject(
@@ -298,17 +276,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Answers a request message (publishes to its Response Topic with its Correlation Data). */
   respond(request: Message, payload: string | Uint8Array, options?: PublishOptions): Promise<PublishResult> {
-    const responseTopic = request.properties?.responseTopic;
-    if (!responseTopic) {
-      return Promise.reject(
-        new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'the message has no Response Topic'),
-      );
-    }
-    const correlationData = request.properties?.correlationData;
-    return this.publish(responseTopic, payload, {
-      ...options,
-      properties: { ...options?.properties, ...(correlationData ? { correlationData } : {}) },
-    });
+    return this.#requests.respond(request, payload, options);
   }
 
   /** v5: starts a re-authentication (AUTH 0x19); resolves when the server answers AUTH Success. */
@@ -344,19 +312,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#shutdown(closedError());
   }
 
-  #whenWritable(): Promise<void> {
-    if (!this.#writable) {
-      this.#writable = new Promise((resolve) => {
-        this.#resolveWritable = resolve;
-      });
-    }
-    return this.#writable;
-  }
-
   #onDrain(): void {
-    const resolve = this.#resolveWritable;
-    this.#writable = this.#resolveWritable = undefined;
-    resolve?.();
+    this.#drained.release();
     this.#outbox.pump();
   }
 
@@ -446,9 +403,7 @@ export class Client extends Emitter<ClientEvents> {
         new MqttClientError(
           ClientErrorCode.KEEPALIVE_TIMEOUT,
           `no answer to PINGREQ within ${pingTimeout} ms`,
-          {
-            reasonCode: 0x8d,
-          },
+          { reasonCode: 0x8d },
         ),
         0x8d,
       ),
@@ -468,7 +423,6 @@ export class Client extends Emitter<ClientEvents> {
     this.emit('connect', this.#lastConnack);
   }
 
-  /** After CONNACK: resubscribe, re-send what is unacknowledged, then the queue. */
   // ─── Incoming packets ──────────────────────────────────────────────────────────────────────────
 
   #onPacket(connection: Connection, packet: Packet): void {
@@ -540,9 +494,7 @@ export class Client extends Emitter<ClientEvents> {
     const error = new MqttClientError(
       ClientErrorCode.SERVER_DISCONNECT,
       `server disconnected: ${reasonName(info.reasonCode)}`,
-      {
-        reasonCode: info.reasonCode,
-      },
+      { reasonCode: info.reasonCode },
     );
     connection.destroy();
     // 0x8E Session taken over: another client uses our id; reconnecting would fight it for ever.
@@ -587,9 +539,7 @@ export class Client extends Emitter<ClientEvents> {
     connection.destroy();
     this.#connection = undefined;
     this.#auth.connectionLost();
-    const resolveWritable = this.#resolveWritable;
-    this.#writable = this.#resolveWritable = undefined;
-    resolveWritable?.();
+    this.#drained.release();
     if (this.#state === 'closed') return;
     const backoff = this.#backoff;
     if (!backoff || final) {
@@ -630,7 +580,7 @@ export class Client extends Emitter<ClientEvents> {
         (failure: Error) => {
           if (this.#state === 'closed') return;
           this.#report(toClientError(failure, ClientErrorCode.TRANSPORT_ERROR));
-          if (failure instanceof ConnackError && PERMANENT_REFUSALS.has(failure.reasonCode ?? 0)) {
+          if (permanentRefusal(failure)) {
             this.#shutdown(failure);
             return;
           }
@@ -664,9 +614,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#outbox.rejectAll(reason);
     this.#requests.close(reason);
     this.#inbox.close();
-    const resolveWritable = this.#resolveWritable;
-    this.#writable = this.#resolveWritable = undefined;
-    resolveWritable?.();
+    this.#drained.release();
     if (first) this.emit('close');
   }
 }

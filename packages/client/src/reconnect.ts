@@ -1,3 +1,5 @@
+import { ConnackError } from './errors.js';
+
 /** Reconnect policy: exponential backoff with full jitter, so a fleet of clients never reconnects in step. */
 export interface ReconnectOptions {
   /** Base delay in milliseconds for the first retry. Default 1000. */
@@ -63,4 +65,12 @@ export class Backoff {
   reset(): void {
     this.#attempt = 0;
   }
+}
+
+/** CONNACK reasons after which retrying the same connection is pointless. */
+const PERMANENT_REFUSALS = new Set([0x01, 0x02, 0x04, 0x05, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
+
+/** True for a refusal that a reconnect would only meet again (bad credentials, banned, …). */
+export function permanentRefusal(failure: Error): boolean {
+  return failure instanceof ConnackError && PERMANENT_REFUSALS.has(failure.reasonCode ?? 0);
 }

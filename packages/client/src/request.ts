@@ -92,6 +92,21 @@ export class RequestTracker {
     return response;
   }
 
+  /** Answers a request message: publishes to its Response Topic with its Correlation Data. */
+  respond(request: Message, payload: string | Uint8Array, options?: PublishOptions): Promise<PublishResult> {
+    const responseTopic = request.properties?.responseTopic;
+    if (!responseTopic) {
+      return Promise.reject(
+        new MqttClientError(ClientErrorCode.INVALID_ARGUMENT, 'the message has no Response Topic'),
+      );
+    }
+    const correlationData = request.properties?.correlationData;
+    return this.#host.publish(responseTopic, payload, {
+      ...options,
+      properties: { ...options?.properties, ...(correlationData ? { correlationData } : {}) },
+    });
+  }
+
   /** Takes a message that answers a pending request; false for any other message. */
   handle(message: Message): boolean {
     if (this.#pending.size === 0) return false;
