@@ -61,6 +61,7 @@ describe('config file', () => {
         '  receiveMaximum: 10',
         '  maxKeepAlive: 60',
         '  topicAliasesToClients: true',
+        '  queueQos0Messages: true',
         'log: { level: debug }',
       ].join('\n'),
       'broker.yaml',
@@ -83,7 +84,12 @@ describe('config file', () => {
     expect(config.http).toEqual({ host: '127.0.0.1', port: 9090, token: 't0k3n' });
     expect(config.auth.rules).toEqual([{ username: 'alice', password: '1234' }]);
     expect(config.auth.acl).toEqual([{ filters: { 'users/%u/#': 'readwrite' } }]);
-    expect(config.broker).toEqual({ receiveMaximum: 10, maxKeepAlive: 60, topicAliasesToClients: true });
+    expect(config.broker).toEqual({
+      receiveMaximum: 10,
+      maxKeepAlive: 60,
+      topicAliasesToClients: true,
+      queueQos0Messages: true,
+    });
     expect(config.log).toEqual({ level: 'debug', format: 'auto' });
     expect(unsafeExposure(config, true)).toBeUndefined();
   });

@@ -13,6 +13,12 @@ export interface BrokerOptions {
   /** Messages queued per session while offline or while its in-flight window is full. Default 1000. */
   maxQueuedMessages?: number;
   /**
+   * Also queue QoS 0 messages for persistent sessions that are offline (within `maxQueuedMessages`),
+   * as Mosquitto's `queue_qos0_messages` does. Default false: QoS 0 is only sent to connected
+   * clients (section 4.1 allows either).
+   */
+  queueQos0Messages?: boolean;
+  /**
    * Bytes buffered in a client's socket beyond which that client counts as slow: QoS 0 messages to it
    * are dropped and QoS 1/2 messages wait in its session queue. Default 1 MiB.
    */
@@ -74,6 +80,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     receiveMaximum: options.receiveMaximum ?? 65_535,
     maxInflight: options.maxInflight ?? 32,
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    queueQos0Messages: options.queueQos0Messages ?? false,
     maxOutboundBytes: options.maxOutboundBytes ?? 1024 * 1024,
     maxBytesPerTick: options.maxBytesPerTick ?? 16 * 1024 * 1024,
     connectTimeout: options.connectTimeout ?? 10_000,

@@ -145,8 +145,8 @@ export class Router {
     const client = session.client;
     const { message } = delivery;
     if (client === undefined || client.state !== 'connected') {
-      // QoS 0 messages are not kept for offline sessions (section 4.1 allows either).
-      if (delivery.qos === 0) return false;
+      // QoS 0 messages are kept for offline sessions only when asked (section 4.1 allows either).
+      if (delivery.qos === 0 && !this.#broker.options.queueQos0Messages) return false;
       return this.#enqueue(session, delivery, false);
     }
     if (delivery.qos === 0) {

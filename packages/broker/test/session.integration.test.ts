@@ -191,6 +191,27 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     expect(got).toEqual(['off/1=q1', 'off/2=q2']);
   });
 
+  it('queueQos0Messages: QoS 0 messages are queued for an offline session too, in order with QoS 1/2', async () => {
+    const keeping = await startTestBroker({ queueQos0Messages: true });
+    try {
+      const opts = { clientId: 'offline-q0', clean: false, protocolVersion: 4 as const, reconnectPeriod: 0 };
+      const sub = await mqtt.connectAsync(keeping.url, opts);
+      await sub.subscribeAsync('off0/+', { qos: 2 });
+      await sub.endAsync();
+      keeping.broker.publish('off0/a', 'q0', { qos: 0 });
+      keeping.broker.publish('off0/b', 'q1', { qos: 1 });
+      keeping.broker.publish('off0/c', 'q0 again', { qos: 0 });
+      const back = mqtt.connect(keeping.url, opts);
+      open.push(back);
+      const got: string[] = [];
+      back.on('message', (t, p, packet) => got.push(`${t}=${p}@${packet.qos}`));
+      await until(() => got.length === 3);
+      expect(got).toEqual(['off0/a=q0@0', 'off0/b=q1@1', 'off0/c=q0 again@0']);
+    } finally {
+      await keeping.close();
+    }
+  });
+
   it('the offline queue is bounded: beyond maxQueuedMessages messages are dropped and counted', async () => {
     const small = await startTestBroker({ maxQueuedMessages: 5 });
     try {

@@ -73,6 +73,7 @@ export interface CoreConfig {
   receiveMaximum?: number;
   maxInflight?: number;
   maxQueuedMessages?: number;
+  queueQos0Messages?: boolean;
   maxOutboundBytes?: number;
   connectTimeout?: number;
   maxKeepAlive?: number;

@@ -119,6 +119,7 @@ const CORE_INTEGERS: Record<string, [number, number]> = {
 const CORE_KEYS = [
   ...Object.keys(CORE_INTEGERS),
   'topicAliasesToClients',
+  'queueQos0Messages',
   'maximumQoS',
   'retainAvailable',
   'clientIdPrefix',
@@ -242,7 +243,7 @@ function readCore(r: Reader, value: unknown): CoreConfig {
     const v = r.integer(raw, key, ['broker'], min, max);
     if (v !== undefined) out[key] = v;
   }
-  for (const key of ['topicAliasesToClients', 'retainAvailable'] as const) {
+  for (const key of ['topicAliasesToClients', 'retainAvailable', 'queueQos0Messages'] as const) {
     const v = r.boolean(raw, key, ['broker']);
     if (v !== undefined) out[key] = v;
   }
