@@ -575,9 +575,16 @@ export class Broker {
       for (const c of await h.onStoredClients!()) {
         const session = new Session(c.clientId, c.protocolVersion);
         session.expiryInterval = c.sessionExpiryInterval;
+        if (c.pendingWill !== undefined) {
+          // The first sweep publishes it when due, or ends the session (publishing it) when the
+          // session expired meanwhile: after loading, so that restored subscribers receive it.
+          session.pendingWill = c.pendingWill.will;
+          session.willDueAt = c.pendingWill.dueAt;
+          this.#timed.add(session);
+        }
         if (c.sessionExpiryInterval !== NEVER_EXPIRES) {
           session.expiresAt = c.disconnectedAt + c.sessionExpiryInterval * 1000;
-          if (session.expiresAt <= now) continue;
+          if (session.expiresAt <= now && session.pendingWill === undefined) continue;
           this.#timed.add(session);
         }
         this.sessions.set(c.clientId, session);

@@ -55,6 +55,11 @@ export interface StoredClient {
   sessionExpiryInterval: number;
   /** Epoch ms of the disconnection, for expiry. */
   disconnectedAt: number;
+  /**
+   * A will still owed: published at `dueAt` (epoch ms) or when the session ends, whichever comes
+   * first, and cancelled if the client comes back before [MQTT-3.1.3-9].
+   */
+  pendingWill?: { will: Will; dueAt: number };
 }
 
 export interface StoredSubscription {

@@ -94,6 +94,35 @@ describe('stored sessions and subscriptions', () => {
     expect(decodeClient('c', encodeClient(4, 0xffffffff, 1000, true), 5000).disconnectedAt).toBe(5000);
   });
 
+  it("MQTT-3.1.3-9: a delayed will keeps its due time; an online session's connection will is due after its delay from now", () => {
+    const will = {
+      topic: 'w/t',
+      payload: Buffer.from([0, 1, 2, 255]),
+      qos: 1 as const,
+      retain: true,
+      properties: {
+        willDelayInterval: 30,
+        contentType: 'x/y',
+        userProperties: [['k', 'v']] as [string, string][],
+      },
+    };
+    const pending = decodeClient('c', encodeClient(5, 3600, 1000, false, { will, dueAt: 9000 }), 5000);
+    expect(pending.pendingWill?.dueAt).toBe(9000);
+    expect(pending.pendingWill?.will).toEqual({
+      topic: 'w/t',
+      payload: Buffer.from([0, 1, 2, 255]),
+      qos: 1,
+      retain: true,
+      // The delay is spent: what is left are the properties of the PUBLISH to come.
+      properties: { contentType: 'x/y', userProperties: [['k', 'v']] },
+    });
+    // A crash while online: the connection's will counts as dropped at `now`, delay capped by the expiry.
+    const crashed = decodeClient('c', encodeClient(5, 10, 1000, true, { will, dueAt: undefined }), 5000);
+    expect(crashed.pendingWill?.dueAt).toBe(5000 + 10_000);
+    // An offline session's record never carries the connection will (it was published or cancelled).
+    expect(decodeClient('c', encodeClient(5, 10, 1000, false), 5000).pendingWill).toBeUndefined();
+  });
+
   it('subscriptions keep every option', () => {
     const json = encodeSubscription({
       topicFilter: '$share/g/t/#',

@@ -448,6 +448,82 @@ describe.skipIf(redisServer.skip)(
       }
     });
 
+    it("MQTT-3.1.3-9 wills survive a crash: a delayed one waiting, an online client's own; a return cancels one", async () => {
+      const prefix = 'wills:';
+      const first = await startWithStore({ url: redis.url, prefix });
+      let second: Running | undefined;
+      const session = {
+        protocolVersion: 5 as const,
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
+      };
+      const will = (topic: string, willDelayInterval: number) => ({
+        topic,
+        payload: Buffer.from(`will of ${topic}`),
+        qos: 1 as const,
+        retain: false,
+        properties: { willDelayInterval },
+      });
+      try {
+        // The watcher's session (subscription) is stored; it is away during the crash.
+        const watcher = await connectMqtt(first.url, { clientId: 'watcher', ...session });
+        await watcher.subscribeAsync('wills/#', { qos: 1 });
+        await watcher.endAsync();
+        // Dropped without DISCONNECT: their wills wait for their delay.
+        const delayed = await connectMqtt(first.url, {
+          clientId: 'delayed',
+          ...session,
+          will: will('wills/delayed', 2),
+        });
+        const back = await connectMqtt(first.url, {
+          clientId: 'back',
+          ...session,
+          will: will('wills/back', 30),
+        });
+        delayed.end(true);
+        back.end(true);
+        // Online when the broker crashes: its will is owed too.
+        const online = await connectMqtt(first.url, {
+          clientId: 'online',
+          ...session,
+          will: will('wills/online', 0),
+        });
+        await until(
+          () => first.broker.sessions.get('back')?.pendingWill !== undefined,
+          3000,
+          'pending wills',
+        );
+        await until(
+          () => first.broker.sessions.get('delayed')?.pendingWill !== undefined,
+          3000,
+          'pending wills',
+        );
+        await first.store.flush();
+        await first.store.redis.close();
+        await first.broker.close();
+        online.end(true);
+
+        second = await startWithStore({ url: redis.url, prefix }, { sweepInterval: 100 });
+        // "back" returns before its delay: its will is cancelled.
+        const returned = await connectMqtt(second.url, { clientId: 'back', ...session });
+        expect(returned.sessionPresent).toBe(true);
+        const again = await connectMqtt(second.url, { clientId: 'watcher', ...session });
+        await until(() => again.got.length >= 2, 5000, 'the owed wills');
+        await sleep(300);
+        expect(again.got.map((m) => m.payload.toString()).sort()).toEqual([
+          'will of wills/delayed',
+          'will of wills/online',
+        ]);
+        await second.store.flush();
+        const record = await control.command(['HGET', `${prefix}clients`, 'back']);
+        expect(JSON.parse(String(record))).not.toHaveProperty('w');
+        await Promise.all([again.endAsync(), returned.endAsync()]);
+      } finally {
+        await first.close();
+        await second?.close();
+      }
+    });
+
     it('after a crash, a QoS 2 flow that reached PUBREL resumes with PUBREL, not the PUBLISH', async () => {
       const prefix = 'crash-pubrel:';
       const first = await startWithStore({ url: redis.url, prefix });

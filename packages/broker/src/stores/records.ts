@@ -1,4 +1,4 @@
-import { decode, encode, type PublishPacket, type QoS } from '@x/packets';
+import { decode, encode, type PublishPacket, type QoS, type Will } from '@x/packets';
 import type { StoredClient, StoredMessage, StoredSubscription } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { SessionSubscription } from '../session.js';
@@ -94,36 +94,105 @@ export function decodeMessage(record: Buffer): MessageRecord {
   return { message, released: (flags & 8) !== 0, order };
 }
 
-/** A session's record: protocol version, expiry, when it went offline, whether it was online. */
+/**
+ * The will a session's record carries: a delayed will waiting for its time (`dueAt`, epoch ms), or,
+ * for a session that is online, the will of its connection (`dueAt` undefined), which a broker that
+ * finds the session still marked online (it crashed) owes as if the connection had just dropped.
+ */
+export interface RecordedWill {
+  will: Will;
+  dueAt: number | undefined;
+}
+
+/** A session's record: protocol version, expiry, when it went offline, whether it was online, its will. */
 export function encodeClient(
   protocolVersion: 3 | 4 | 5,
   sessionExpiryInterval: number,
   disconnectedAt: number,
   online: boolean,
+  will?: RecordedWill,
 ): string {
-  return JSON.stringify({
+  const record: Record<string, unknown> = {
     v: protocolVersion,
     e: sessionExpiryInterval,
     d: disconnectedAt,
     o: online ? 1 : 0,
-  });
+  };
+  if (will !== undefined) {
+    const bytes = encodeWill(will.will);
+    if (bytes !== undefined) {
+      record.w = bytes.toString('base64');
+      if (will.dueAt !== undefined) record.wd = will.dueAt;
+      else record.wl = will.will.properties?.willDelayInterval ?? 0;
+    }
+  }
+  return JSON.stringify(record);
 }
 
 /**
  * Decodes a session record. A session stored as online belonged to a broker that stopped without
- * closing its connections (a crash): its expiry counts from `now`, the moment it is found offline.
+ * closing its connections (a crash): its expiry counts from `now`, the moment it is found offline,
+ * and its connection's will is due as for a connection that dropped now [MQTT-3.1.2-8]: after its
+ * Will Delay Interval, or when the session ends if that comes first [MQTT-3.1.3-9].
  */
 export function decodeClient(clientId: string, json: string, now: number): StoredClient {
-  const r = JSON.parse(json) as { v?: unknown; e?: unknown; d?: unknown; o?: unknown };
+  const r = JSON.parse(json) as {
+    v?: unknown;
+    e?: unknown;
+    d?: unknown;
+    o?: unknown;
+    w?: unknown;
+    wd?: unknown;
+    wl?: unknown;
+  };
   if ((r.v !== 3 && r.v !== 4 && r.v !== 5) || !isU32(r.e) || typeof r.d !== 'number') {
     throw new Error(`malformed session record ${json}`);
   }
-  return {
+  const client: StoredClient = {
     clientId,
     protocolVersion: r.v,
     sessionExpiryInterval: r.e,
     disconnectedAt: r.o === 1 ? now : r.d,
   };
+  if (typeof r.w === 'string') {
+    const will = decodeWill(Buffer.from(r.w, 'base64'));
+    if (typeof r.wd === 'number') client.pendingWill = { will, dueAt: r.wd };
+    else if (r.o === 1 && isU32(r.wl)) {
+      client.pendingWill = { will, dueAt: now + Math.min(r.wl, r.e) * 1000 };
+    }
+  }
+  return client;
+}
+
+/**
+ * A will as a v5 PUBLISH packet (its QoS, retain flag and properties); the Will Delay Interval is
+ * not a PUBLISH property and is carried by the record instead. Undefined when the codec refuses it.
+ */
+function encodeWill(will: Will): Buffer | undefined {
+  const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
+  const packet: PublishPacket = {
+    type: 'publish',
+    topic: will.topic,
+    payload: will.payload,
+    qos: will.qos,
+    retain: will.retain,
+    dup: false,
+    ...(will.qos > 0 ? { packetId: 1 } : {}),
+    ...(Object.keys(properties).length > 0 ? { properties } : {}),
+  };
+  try {
+    return encode(packet, 5);
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeWill(bytes: Buffer): Will {
+  const packet = decode(bytes, 5);
+  if (packet.type !== 'publish') throw new Error(`stored will is a ${packet.type} packet`);
+  const will: Will = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain };
+  if (packet.properties !== undefined) will.properties = packet.properties;
+  return will;
 }
 
 export function encodeSubscription(sub: SessionSubscription): string {

@@ -42,7 +42,8 @@ export interface RedisStoreOptions {
 
 /**
  * A persistence hook on Redis: sessions, subscriptions, in-flight and queued messages, retained
- * messages and the `$SYS` counters survive a restart of the broker.
+ * messages, the `$SYS` counters and the wills still owed (a delayed will waiting; after a crash, the
+ * wills of the clients that were online) survive a restart of the broker.
  *
  * ```ts
  * const broker = new Broker();
@@ -197,6 +198,12 @@ export class RedisStore implements Hook {
     if (client.id === '') return;
     this.#dirtySessions.add(client.id);
     this.#markQueue(client.id);
+  }
+
+  /** A will went out (or a delayed one ended with its session): the record must no longer carry it. */
+  onWillSent(clientId: string): void {
+    this.#dirtySessions.add(clientId);
+    this.#schedule();
   }
 
   onClientExpired(clientId: string): void {
@@ -501,7 +508,14 @@ export class RedisStore implements Hook {
     const online = session.client !== undefined;
     const disconnectedAt =
       online || session.expiresAt === 0 ? Date.now() : session.expiresAt - session.expiryInterval * 1000;
-    return encodeClient(session.protocolVersion, session.expiryInterval, disconnectedAt, online);
+    // A crash must not lose a will: the delayed one waiting, or the connection's own while online.
+    const will =
+      session.pendingWill !== undefined
+        ? { will: session.pendingWill, dueAt: session.willDueAt }
+        : online && session.will !== undefined
+          ? { will: session.will, dueAt: undefined }
+          : undefined;
+    return encodeClient(session.protocolVersion, session.expiryInterval, disconnectedAt, online, will);
   }
 
   #writeSubscriptions(clientId: string, filters: Set<string>): boolean {
