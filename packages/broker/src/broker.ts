@@ -620,7 +620,7 @@ export class Broker {
           origin: '',
           owned: true,
         };
-        session.queue.push({ message, qos: m.qos, retain: m.retain, subscriptionIds: undefined });
+        session.queue.push({ message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds });
       }
     }
     for (const h of this.hooks.on.onStoredInflightMessages) {
@@ -639,7 +639,7 @@ export class Broker {
         };
         session.inflight.add({
           packetId: m.packetId,
-          delivery: { message, qos: m.qos, retain: m.retain, subscriptionIds: undefined },
+          delivery: { message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds },
           state: m.pubrel ? 'pubrel' : 'publish',
           resends: 0,
         });

@@ -80,6 +80,8 @@ export interface StoredMessage {
   properties?: Properties;
   /** Epoch ms, 0 when it never expires. */
   expiresAt?: number;
+  /** Queued and in-flight deliveries: the Subscription Identifiers they go out with [MQTT-3.3.4-3]. */
+  subscriptionIds?: number[];
 }
 
 /**

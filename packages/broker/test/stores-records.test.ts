@@ -51,6 +51,17 @@ describe('stored message records', () => {
     });
   });
 
+  it('MQTT-3.3.4-3: round-trip the subscription identifiers of a delivery (1 to 268 435 455), none when it had none', () => {
+    const m = message({ properties: { userProperties: [['a', 'b']] } });
+    const ids = [1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455];
+    const r = decodeMessage(encodeMessage(m, 2, false, 7, false, ids));
+    expect(r.message.subscriptionIds).toEqual(ids);
+    expect(r.message.properties).toEqual({ userProperties: [['a', 'b']] });
+    expect(r.order).toBe(7);
+    expect(decodeMessage(encodeMessage(m, 2, false, 0, false, [])).message.subscriptionIds).toBeUndefined();
+    expect(decodeMessage(encodeMessage(m, 2, false)).message.subscriptionIds).toBeUndefined();
+  });
+
   it('encode a message once for every delivery (the PUBLISH bytes are cached per message)', () => {
     const m = message({ qos: 0, retain: false });
     const a = encodeMessage(m, 0, false);
@@ -78,6 +89,14 @@ describe('stored message records', () => {
     ['unknown format', Buffer.concat([Buffer.from([2]), Buffer.alloc(30)])],
     ['QoS 3', Buffer.concat([Buffer.from([1, 3]), Buffer.alloc(16), Buffer.from([0x30, 0])])],
     ['not a PUBLISH', Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(16), Buffer.from([0xc0, 0])])],
+    [
+      'shorter than its packet',
+      Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(16), Buffer.from([0x30, 9, 0])]),
+    ],
+    [
+      'a broken identifier trailer',
+      Buffer.concat([Buffer.from([1, 16]), Buffer.alloc(16), Buffer.from([0x30, 4, 0, 1, 0x61, 0, 0xff])]),
+    ],
   ])('refuse a record that is %s', (_name, bytes) => {
     expect(() => decodeMessage(bytes)).toThrow();
   });

@@ -448,6 +448,35 @@ describe.skipIf(redisServer.skip)(
       }
     });
 
+    it('MQTT-3.3.4-3 a queued message keeps its Subscription Identifiers across a restart', async () => {
+      const prefix = 'sid:';
+      const first = await startWithStore({ url: redis.url, prefix });
+      let second: Running | undefined;
+      const opts = {
+        clientId: 'sid',
+        protocolVersion: 5 as const,
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
+      };
+      try {
+        const c = await connectMqtt(first.url, opts);
+        await c.subscribeAsync('sid/#', { qos: 1, properties: { subscriptionIdentifier: 42 } });
+        await c.subscribeAsync('sid/+', { qos: 1, properties: { subscriptionIdentifier: 7 } });
+        await c.endAsync();
+        first.broker.publish('sid/x', 'kept', { qos: 1 });
+        await first.close();
+        second = await startWithStore({ url: redis.url, prefix });
+        const again = await connectMqtt(second.url, opts);
+        await until(() => again.got.length === 1, 3000, 'the queued message');
+        const ids = again.got[0]!.packet.properties?.subscriptionIdentifier;
+        expect((Array.isArray(ids) ? ids : [ids]).sort((a, b) => Number(a) - Number(b))).toEqual([7, 42]);
+        await again.endAsync();
+      } finally {
+        await first.close();
+        await second?.close();
+      }
+    });
+
     it("MQTT-3.1.3-9 wills survive a crash: a delayed one waiting, an online client's own; a return cancels one", async () => {
       const prefix = 'wills:';
       const first = await startWithStore({ url: redis.url, prefix });

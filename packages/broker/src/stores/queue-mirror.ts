@@ -88,5 +88,5 @@ export function syncQueue(
 
 /** A queued delivery as stored: the message with the delivery's QoS and retain flag. */
 export function encodeDelivery(d: Delivery): Buffer {
-  return encodeMessage(d.message, d.qos, d.retain);
+  return encodeMessage(d.message, d.qos, d.retain, 0, false, d.subscriptionIds);
 }

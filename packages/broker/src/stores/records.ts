@@ -12,20 +12,24 @@ import type { SessionSubscription } from '../session.js';
  * ```
  * offset 0   format version (1)
  *        1   flags: bits 0-1 QoS of the delivery, bit 2 retain flag of the delivery,
- *                   bit 3 the QoS 2 flow has reached PUBREL (already delivered)
+ *                   bit 3 the QoS 2 flow has reached PUBREL (already delivered),
+ *                   bit 4 subscription identifiers follow the packet
  *        2   expiresAt, float64 big-endian, epoch ms (0: never)
  *        10  order, float64 big-endian (in-flight messages: when first sent)
  *        18  the message as a v5 PUBLISH packet (its own QoS and retain flag)
+ *        …   (bit 4) the delivery's subscription identifiers, each a Variable Byte Integer
  * ```
  * Sessions and subscriptions are small JSON objects with short keys.
  */
 const FORMAT = 1;
 const HEADER = 18;
+const HAS_SUBSCRIPTION_IDS = 16;
 
 /** Encoded PUBLISH bytes per message: a message queued for many sessions is encoded once. */
 const publishBytes = new WeakMap<Message, Buffer>();
 
 export interface MessageRecord {
+  /** With the delivery's subscription identifiers, when it had any. */
   message: StoredMessage;
   /** True when a QoS 2 delivery had reached PUBREL. */
   released: boolean;
@@ -39,6 +43,7 @@ export function encodeMessage(
   retain: boolean,
   order = 0,
   released = false,
+  subscriptionIds?: readonly number[],
 ): Buffer {
   let body = publishBytes.get(message);
   if (body === undefined) {
@@ -62,13 +67,48 @@ export function encodeMessage(
     }
     publishBytes.set(message, body);
   }
-  const record = Buffer.allocUnsafe(HEADER + body.length);
+  const ids = subscriptionIds !== undefined && subscriptionIds.length > 0 ? subscriptionIds : undefined;
+  let trailer = 0;
+  if (ids !== undefined) for (const id of ids) trailer += vbiLength(id);
+  const record = Buffer.allocUnsafe(HEADER + body.length + trailer);
   record[0] = FORMAT;
-  record[1] = qos | (retain ? 4 : 0) | (released ? 8 : 0);
+  record[1] = qos | (retain ? 4 : 0) | (released ? 8 : 0) | (ids !== undefined ? HAS_SUBSCRIPTION_IDS : 0);
   record.writeDoubleBE(message.expiresAt, 2);
   record.writeDoubleBE(order, 10);
   body.copy(record, HEADER);
+  if (ids !== undefined) {
+    let at = HEADER + body.length;
+    for (const id of ids) at = writeVbi(record, at, id);
+  }
   return record;
+}
+
+function vbiLength(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+}
+
+function writeVbi(out: Buffer, at: number, n: number): number {
+  let rest = n;
+  do {
+    const byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+    out[at++] = rest > 0 ? byte | 0x80 : byte;
+  } while (rest > 0);
+  return at;
+}
+
+/** Reads a Variable Byte Integer at `at`: [value, next offset]; throws on one that does not end. */
+function readVbi(bytes: Buffer, at: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 4; i++) {
+    const byte = bytes[at + i];
+    if (byte === undefined) break;
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) return [value, at + i + 1];
+    scale *= 128;
+  }
+  throw new Error('malformed variable byte integer in a stored message');
 }
 
 /** Decodes a record; throws on bytes that are not one (the caller skips and logs it). */
@@ -81,7 +121,11 @@ export function decodeMessage(record: Buffer): MessageRecord {
   if (qos > 2) throw new Error(`stored message with QoS ${qos}`);
   const expiresAt = record.readDoubleBE(2);
   const order = record.readDoubleBE(10);
-  const packet = decode(record.subarray(HEADER), 5);
+  // The packet's own length (fixed header + Remaining Length) tells where a trailer starts.
+  const [remaining, bodyStart] = readVbi(record, HEADER + 1);
+  const end = bodyStart + remaining;
+  if (end > record.length) throw new Error('stored message shorter than its packet');
+  const packet = decode(record.subarray(HEADER, end), 5);
   if (packet.type !== 'publish') throw new Error(`stored message is a ${packet.type} packet`);
   const message: StoredMessage = {
     topic: packet.topic,
@@ -91,6 +135,15 @@ export function decodeMessage(record: Buffer): MessageRecord {
     expiresAt,
   };
   if (packet.properties !== undefined) message.properties = packet.properties;
+  if ((flags & HAS_SUBSCRIPTION_IDS) !== 0) {
+    const ids: number[] = [];
+    for (let at = end; at < record.length; ) {
+      const [id, next] = readVbi(record, at);
+      ids.push(id);
+      at = next;
+    }
+    message.subscriptionIds = ids;
+  }
   return { message, released: (flags & 8) !== 0, order };
 }
 

@@ -563,7 +563,14 @@ export class RedisStore implements Hook {
       order = Date.now() * 1024 + (this.#orderCounter++ % 1024);
       this.#order.set(delivery, order);
     }
-    return encodeMessage(delivery.message, delivery.qos, delivery.retain, order, released);
+    return encodeMessage(
+      delivery.message,
+      delivery.qos,
+      delivery.retain,
+      order,
+      released,
+      delivery.subscriptionIds,
+    );
   }
 
   /** Brings each marked stored queue in line with its session's queue (see `syncQueue`). */
