@@ -300,3 +300,20 @@ describe('SubscriptionTrie level comparison', () => {
     expect(single.match('one/abcdefg/x')).toEqual([]);
   });
 });
+
+describe('SubscriptionTrie with the longest topics', () => {
+  it('MQTT-4.7.3-3 matches topics up to 65 535 characters and 65 536 levels; longer ones match nothing', () => {
+    const trie = new SubscriptionTrie({ maxLevels: 70_000 });
+    trie.subscribe('all', '#');
+    trie.subscribe('deep', `${'/'.repeat(65_534)}#`);
+    trie.subscribe('exact', `${'a/'.repeat(32_767)}a`);
+    trie.subscribe('tail', `${'a/'.repeat(32_766)}+/#`);
+    // 65 535 slashes: 65 536 empty levels.
+    expect(clientsOf(trie.match('/'.repeat(65_535)))).toEqual(['all', 'deep']);
+    // 32 768 levels of one character.
+    expect(clientsOf(trie.match(`${'a/'.repeat(32_767)}a`))).toEqual(['all', 'exact', 'tail']);
+    expect(trie.match('/'.repeat(65_536))).toEqual([]);
+    // Deep but ordinary: more levels than any walk needed before.
+    expect(clientsOf(trie.match(`${'x/'.repeat(300)}x`))).toEqual(['all']);
+  });
+});
