@@ -45,7 +45,8 @@ export class Decoder {
   readonly #maxPacketSize: number;
   #error: MqttProtocolError | undefined;
   /** The partial fixed header: first byte and up to 4 Remaining Length bytes. */
-  readonly #head = Buffer.alloc(5);
+  /** A fixed header split across chunks (made on first need: most connections never split one). */
+  #head: Buffer | undefined;
   #headLength = 0;
   /** The partial body, once the header is known: its first byte, header and body lengths. */
   #first = 0;
@@ -96,6 +97,7 @@ export class Decoder {
         this.#checkFirstByte(first);
         const rl = readRemainingLength(buf, pos + 1, len, pos);
         if (rl === NEED_MORE) {
+          this.#head ??= Buffer.alloc(5);
           buf.copy(this.#head, 0, pos, len);
           this.#headLength = len - pos;
           break;
@@ -152,7 +154,7 @@ export class Decoder {
 
   /** Feeds bytes into a partial fixed header; returns where the chunk continues. */
   #continueHeader(buf: Buffer, out: Packet[]): number {
-    const head = this.#head;
+    const head = this.#head as Buffer;
     let pos = 0;
     while (pos < buf.length) {
       head[this.#headLength++] = buf[pos++]!;
