@@ -54,9 +54,8 @@ export class Client {
   aliasesIn: Map<number, string> | undefined;
   /** Server → client topic aliases. */
   aliasesOut: Map<string, number> | undefined;
-  /** Free-form per-connection storage for hooks (e.g. the ACL rules resolved for this user). */
-  readonly data: Record<string, unknown> = {};
 
+  #data: Record<string, unknown> | undefined;
   readonly #broker: Broker;
   readonly #stream: Duplex;
   #decoder: Decoder;
@@ -90,6 +89,15 @@ export class Client {
     stream.on('close', onClose);
     stream.on('end', onEnd);
     stream.on('drain', onDrain);
+  }
+
+  /**
+   * Free-form per-connection storage for hooks (e.g. the ACL rules resolved for this user), made
+   * on first use: most connections never need one.
+   */
+  get data(): Record<string, unknown> {
+    this.#data ??= {};
+    return this.#data;
   }
 
   /** Bytes waiting to be sent (this tick's batch and the socket's buffer). */
