@@ -116,8 +116,8 @@ export interface ClientOptions extends TransportOptions {
   /**
    * While messages stream in (8 or more in one read), pause reading for about 1 ms so that the next
    * read takes a batch: a fraction of the CPU per message, at the price of up to 1 ms of latency
-   * during such a stream. A message arriving on its own is never held. Node TCP, TLS and Unix
-   * sockets. Default true.
+   * during such a stream. A message arriving on its own is never held. Node TCP, TLS, Unix and
+   * WebSocket connections (browsers' WebSocket cannot pause). Default true.
    */
   gatherReads?: boolean;
   /** Messages buffered per `messages()` iterator before it fails with ITERATOR_OVERFLOW. Default 10 000. */

@@ -98,8 +98,13 @@ describe('transports against our broker', () => {
 
   // Streams make the client pause reading for a moment after each read of 8+ messages
   // (gatherReads): every pause must resume, on each kind of socket, and nothing may be lost.
-  it('a stream of 20 000 messages arrives whole and in order over TCP, Unix and TLS sockets', async () => {
-    const urls = [broker.url, socketPath, ...(openssl.skip ? [] : [`mqtts://localhost:${tlsPort}`])];
+  it('a stream of 20 000 messages arrives whole and in order over TCP, Unix, WebSocket and TLS', async () => {
+    const urls = [
+      broker.url,
+      socketPath,
+      `ws://127.0.0.1:${wsPort}/mqtt`,
+      ...(openssl.skip ? [] : [`mqtts://localhost:${tlsPort}`]),
+    ];
     for (const url of urls) {
       const sub = await connect(url, { ca: cert || undefined });
       const pub = await connect(broker.url);

@@ -147,7 +147,15 @@ function openWebSocket(endpoint: Endpoint, options: TransportOptions, handlers: 
     ws.once('open', () => {
       opened = true;
       ws.on('message', (data: Buffer) => handlers.data(data));
-      ws.once('close', () => handlers.close(failure));
+      let held: ReturnType<typeof setTimeout> | undefined;
+      const resume = () => {
+        held = undefined;
+        if (ws.readyState === WebSocket.OPEN) ws.resume();
+      };
+      ws.once('close', () => {
+        if (held !== undefined) clearTimeout(held);
+        handlers.close(failure);
+      });
       const drained = () => {
         if (ws.bufferedAmount < WS_HIGH_WATER) handlers.drain();
       };
@@ -163,6 +171,11 @@ function openWebSocket(endpoint: Endpoint, options: TransportOptions, handlers: 
         },
         end: () => ws.close(1000),
         destroy: () => ws.terminate(),
+        holdReads(ms) {
+          if (held !== undefined) return;
+          ws.pause();
+          held = setTimeout(resume, ms);
+        },
       });
     });
   });
