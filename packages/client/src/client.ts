@@ -13,7 +13,7 @@ import { validateTopicFilter } from '@x/topics';
 import { AuthExchange } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
-import { type Connection, GATHER_FROM, toClientError } from './connection.js';
+import { type Connection, toClientError } from './connection.js';
 import { DrainSignal } from './drain-signal.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
@@ -65,6 +65,8 @@ export class Client extends Emitter<ClientEvents> {
   #endpoint: Endpoint;
   readonly #backoff: Backoff | undefined;
   readonly #resumable: boolean;
+  readonly #gatherWritesFrom: number;
+  readonly #gatherReads: boolean;
 
   #connection: Connection | undefined;
   #handshake: Handshake | undefined;
@@ -99,6 +101,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#clientId = options.clientId ?? randomClientId();
     this.#backoff = settings.backoff;
     this.#resumable = settings.resumable;
+    this.#gatherWritesFrom = settings.gatherWritesFrom;
+    this.#gatherReads = settings.gatherReads;
     this.#inbox = new Inbox(
       {
         protocolVersion: version,
@@ -328,8 +332,8 @@ export class Client extends Emitter<ClientEvents> {
       connection: {
         protocolVersion: this.protocolVersion,
         maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
-        gatherWritesFrom: this.#options.gatherWritesFrom ?? GATHER_FROM,
-        gatherReads: this.#options.gatherReads ?? true,
+        gatherWritesFrom: this.#gatherWritesFrom,
+        gatherReads: this.#gatherReads,
       },
       connect: connectPacket(
         this.#options,

@@ -1,4 +1,5 @@
 import type { ProtocolVersion } from '@x/packets';
+import { GATHER_FROM } from './connection.js';
 import { ClientErrorCode, MqttClientError } from './errors.js';
 import type { InboxOptions } from './inbox.js';
 import type { ClientOptions } from './options.js';
@@ -16,6 +17,9 @@ export interface ClientSettings {
   queueLimit: number;
   /** Milliseconds an operation may wait while offline. */
   operationTimeout: number;
+  /** Operations in flight from which writes gather (see Connection). */
+  gatherWritesFrom: number;
+  gatherReads: boolean;
 }
 
 /**
@@ -55,6 +59,8 @@ export function clientSettings(options: ClientOptions): ClientSettings {
     },
     queueLimit: options.queueLimit ?? 65_536,
     operationTimeout: positiveTime(options.operationTimeout ?? 600_000, 'operationTimeout'),
+    gatherWritesFrom: nonNegativeInteger(options.gatherWritesFrom ?? GATHER_FROM, 'gatherWritesFrom'),
+    gatherReads: options.gatherReads ?? true,
   };
 }
 

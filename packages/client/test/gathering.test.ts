@@ -112,6 +112,15 @@ describe('write gathering (gatherWritesFrom)', () => {
     await expect(Promise.all(done)).resolves.toHaveLength(32);
   });
 
+  it('refuses a gatherWritesFrom that is not a whole number of 0 or more', async () => {
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      const medium = recordingTransport();
+      await expect(
+        connect('mqtt://in-process', { transport: medium.open, keepalive: 0, gatherWritesFrom: bad }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+  });
+
   it('never gathers with gatherWritesFrom: Infinity', async () => {
     const medium = recordingTransport();
     client = await connect('mqtt://in-process', {
