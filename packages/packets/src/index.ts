@@ -1,4 +1,4 @@
-export { decode } from './decode.js';
+export { decode, NEED_MORE, readRemainingLength } from './decode.js';
 export { Decoder, type DecoderOptions, MAX_PACKET_SIZE } from './decoder.js';
 export { encode, encodedLength, encodeInto } from './encode.js';
 export {
@@ -43,4 +43,4 @@ export {
   type ReasonCodeName,
   reasonCodeName,
 } from './reason-codes.js';
-export { MAX_VARIABLE_BYTE_INTEGER } from './writer.js';
+export { MAX_VARIABLE_BYTE_INTEGER, vbiSize, writeVbi } from './writer.js';

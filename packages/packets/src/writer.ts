@@ -20,6 +20,7 @@ export function vbiSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
 }
 
+/** Writes `n` as a Variable Byte Integer at `pos` (shortest form); returns the position after it. */
 export function writeVbi(buf: Uint8Array, pos: number, n: number): number {
   while (n >= 0x80) {
     buf[pos++] = (n & 0x7f) | 0x80;

@@ -1,4 +1,14 @@
-import { decode, encode, type PublishPacket, type QoS, type Will } from '@x/packets';
+import {
+  decode,
+  encode,
+  NEED_MORE,
+  type PublishPacket,
+  type QoS,
+  readRemainingLength,
+  vbiSize,
+  type Will,
+  writeVbi,
+} from '@x/packets';
 import type { StoredClient, StoredMessage, StoredSubscription } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { SessionSubscription } from '../session.js';
@@ -69,7 +79,7 @@ export function encodeMessage(
   }
   const ids = subscriptionIds !== undefined && subscriptionIds.length > 0 ? subscriptionIds : undefined;
   let trailer = 0;
-  if (ids !== undefined) for (const id of ids) trailer += vbiLength(id);
+  if (ids !== undefined) for (const id of ids) trailer += vbiSize(id);
   const record = Buffer.allocUnsafe(HEADER + body.length + trailer);
   record[0] = FORMAT;
   record[1] = qos | (retain ? 4 : 0) | (released ? 8 : 0) | (ids !== undefined ? HAS_SUBSCRIPTION_IDS : 0);
@@ -83,32 +93,11 @@ export function encodeMessage(
   return record;
 }
 
-function vbiLength(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
-}
-
-function writeVbi(out: Buffer, at: number, n: number): number {
-  let rest = n;
-  do {
-    const byte = rest & 0x7f;
-    rest = Math.floor(rest / 128);
-    out[at++] = rest > 0 ? byte | 0x80 : byte;
-  } while (rest > 0);
-  return at;
-}
-
-/** Reads a Variable Byte Integer at `at`: [value, next offset]; throws on one that does not end. */
-function readVbi(bytes: Buffer, at: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 4; i++) {
-    const byte = bytes[at + i];
-    if (byte === undefined) break;
-    value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) return [value, at + i + 1];
-    scale *= 128;
-  }
-  throw new Error('malformed variable byte integer in a stored message');
+/** Reads the Variable Byte Integer at `at` of a record; throws when the record ends inside it. */
+function readVbi(record: Buffer, at: number): number {
+  const value = readRemainingLength(record, at, record.length, at);
+  if (value === NEED_MORE) throw new Error('stored message ends inside a variable byte integer');
+  return value;
 }
 
 /** Decodes a record; throws on bytes that are not one (the caller skips and logs it). */
@@ -122,8 +111,8 @@ export function decodeMessage(record: Buffer): MessageRecord {
   const expiresAt = record.readDoubleBE(2);
   const order = record.readDoubleBE(10);
   // The packet's own length (fixed header + Remaining Length) tells where a trailer starts.
-  const [remaining, bodyStart] = readVbi(record, HEADER + 1);
-  const end = bodyStart + remaining;
+  const remaining = readVbi(record, HEADER + 1);
+  const end = HEADER + 1 + vbiSize(remaining) + remaining;
   if (end > record.length) throw new Error('stored message shorter than its packet');
   const packet = decode(record.subarray(HEADER, end), 5);
   if (packet.type !== 'publish') throw new Error(`stored message is a ${packet.type} packet`);
@@ -138,9 +127,9 @@ export function decodeMessage(record: Buffer): MessageRecord {
   if ((flags & HAS_SUBSCRIPTION_IDS) !== 0) {
     const ids: number[] = [];
     for (let at = end; at < record.length; ) {
-      const [id, next] = readVbi(record, at);
+      const id = readVbi(record, at);
       ids.push(id);
-      at = next;
+      at += vbiSize(id);
     }
     message.subscriptionIds = ids;
   }
