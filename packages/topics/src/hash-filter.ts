@@ -26,10 +26,10 @@ export class HashFilter {
     return ++this.#added * BITS_PER_ENTRY <= this.bits.length * 32;
   }
 
-  /** Starts over with exactly `hashes`, sized for `count` of them. */
-  rebuild(hashes: Iterable<number>, count: number): void {
+  /** Starts over with exactly `hashes`, sized for them. */
+  rebuild(hashes: readonly number[]): void {
     let size = 1024;
-    while (size < count * BITS_PER_ENTRY * 2) size *= 2;
+    while (size < hashes.length * BITS_PER_ENTRY * 2) size *= 2;
     this.bits = new Int32Array(size / 32);
     this.shift = 32 - Math.log2(size);
     this.#added = 0;

@@ -238,13 +238,7 @@ export class SubscriptionTrie<TClientId = string> {
   match(topicName: string, publisherId?: TClientId): Match<TClientId>[] {
     const walker = this.#walker;
     walker.wantShared = false;
-    walker.run(
-      this.#root,
-      this.#exact,
-      this.#exactFilter,
-      topicName,
-      publisherId === undefined ? NO_PUBLISHER : publisherId,
-    );
+    this.#run(topicName, publisherId);
     return walker.take();
   }
 
@@ -257,13 +251,7 @@ export class SubscriptionTrie<TClientId = string> {
   matchAll(topicName: string, publisherId?: TClientId): MatchResult<TClientId> {
     const walker = this.#walker;
     walker.wantShared = true;
-    walker.run(
-      this.#root,
-      this.#exact,
-      this.#exactFilter,
-      topicName,
-      publisherId === undefined ? NO_PUBLISHER : publisherId,
-    );
+    this.#run(topicName, publisherId);
     const matches = walker.take();
     return { matches, shared: walker.takeGroups() ?? NO_GROUPS };
   }
@@ -278,13 +266,7 @@ export class SubscriptionTrie<TClientId = string> {
     walker.out = buffer.matches;
     walker.groups = buffer.shared as Group<TClientId>[];
     try {
-      walker.run(
-        this.#root,
-        this.#exact,
-        this.#exactFilter,
-        topicName,
-        publisherId === undefined ? NO_PUBLISHER : publisherId,
-      );
+      this.#run(topicName, publisherId);
     } finally {
       buffer.count = walker.n;
       buffer.sharedCount = walker.groupCount;
@@ -316,11 +298,22 @@ export class SubscriptionTrie<TClientId = string> {
     return num;
   }
 
+  /** One walk of the trie for `topicName`, into whatever output the walker is set to. */
+  #run(topicName: string, publisherId: TClientId | undefined): void {
+    this.#walker.run(
+      this.#root,
+      this.#exact,
+      this.#exactFilter,
+      topicName,
+      publisherId === undefined ? NO_PUBLISHER : publisherId,
+    );
+  }
+
   #rebuildExactFilter(): void {
     const slots = this.#exact.slots;
     const hashes: number[] = [];
     for (let i = 0; i < slots.length; i += 2) if (slots[i + 1] !== undefined) hashes.push(slots[i] as number);
-    this.#exactFilter.rebuild(hashes, hashes.length);
+    this.#exactFilter.rebuild(hashes);
     this.#exactRemoved = 0;
   }
 
