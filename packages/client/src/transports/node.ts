@@ -18,7 +18,9 @@ function openSocket(endpoint: Endpoint, options: TransportOptions, handlers: Tra
   return new Promise<Transport>((resolve, reject) => {
     let socket: Socket;
     let readyEvent = 'connect';
-    const reads = new ReadHold(() => socket);
+    const reads = new ReadHold(() => {
+      if (!socket.destroyed) socket.resume();
+    });
     if (endpoint.protocol === 'unix') {
       socket = netConnect({ path: endpoint.path, onread: reusedRead(handlers, reads) });
     } else if (endpoint.protocol === 'mqtts') {
@@ -73,27 +75,26 @@ function openSocket(endpoint: Endpoint, options: TransportOptions, handlers: Tra
 }
 
 /**
- * A pause of reading asked for from within a `data()` call: the read callback sees `held` and
- * stops the socket; a timer resumes it.
+ * A pause of reading asked for from within a `data()` call (see `Transport.holdReads`): the
+ * transport stops reading while `held`, and one timer, re-armed for each hold, resumes it.
  */
 class ReadHold {
   held = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #socket: () => Socket;
-  readonly #resume = () => {
+  readonly #resume: () => void;
+  readonly #end = () => {
     this.held = false;
-    const socket = this.#socket();
-    if (!socket.destroyed) socket.resume();
+    this.#resume();
   };
 
-  constructor(socket: () => Socket) {
-    this.#socket = socket;
+  constructor(resume: () => void) {
+    this.#resume = resume;
   }
 
   hold(ms: number): void {
     if (this.held) return;
     this.held = true;
-    if (this.#timer === undefined) this.#timer = setTimeout(this.#resume, ms);
+    if (this.#timer === undefined) this.#timer = setTimeout(this.#end, ms);
     else this.#timer.refresh();
   }
 
@@ -147,13 +148,11 @@ function openWebSocket(endpoint: Endpoint, options: TransportOptions, handlers: 
     ws.once('open', () => {
       opened = true;
       ws.on('message', (data: Buffer) => handlers.data(data));
-      let held: ReturnType<typeof setTimeout> | undefined;
-      const resume = () => {
-        held = undefined;
+      const reads = new ReadHold(() => {
         if (ws.readyState === WebSocket.OPEN) ws.resume();
-      };
+      });
       ws.once('close', () => {
-        if (held !== undefined) clearTimeout(held);
+        reads.cancel();
         handlers.close(failure);
       });
       const drained = () => {
@@ -172,9 +171,9 @@ function openWebSocket(endpoint: Endpoint, options: TransportOptions, handlers: 
         end: () => ws.close(1000),
         destroy: () => ws.terminate(),
         holdReads(ms) {
-          if (held !== undefined) return;
+          if (reads.held) return;
           ws.pause();
-          held = setTimeout(resume, ms);
+          reads.hold(ms);
         },
       });
     });
