@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ledger, type LedgerRules, parseLedgerRules } from '@x/broker';
+import { Ledger, type LedgerRules, parseLedgerRules } from '@x/broker-auth';
 import type { Config } from './config/types.js';
 
 /** The ledger's rules as configured: inline in the config, or read from `auth.file`. */

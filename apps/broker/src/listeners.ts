@@ -1,13 +1,13 @@
 import { createServer } from 'node:net';
 import {
   type Broker,
-  HttpListener,
   type Listener,
   NetServerListener,
   TlsListener,
   UnixListener,
   WebSocketListener,
 } from '@x/broker';
+import { HttpListener } from '@x/broker-http';
 import type { Config, ListenerConfig } from './config/types.js';
 
 function limitsOf(listener: ListenerConfig) {

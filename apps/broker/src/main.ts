@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
-import { LedgerRulesError } from '@x/broker';
+import { LedgerRulesError } from '@x/broker-auth';
 import { Command } from 'commander';
 import { passwdCommand } from './commands/passwd.js';
 import { configureServe } from './commands/serve.js';

@@ -1,4 +1,6 @@
-import { Broker, type BrokerOptions, Ledger, LedgerHook, RedisStore } from '@x/broker';
+import { Broker, type BrokerOptions } from '@x/broker';
+import { Ledger, LedgerHook } from '@x/broker-auth';
+import { RedisStore } from '@x/broker-store-redis';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
 import { loadConfigFile } from './config/load.js';

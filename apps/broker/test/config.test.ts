@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyPassword } from '@x/broker';
+import { verifyPassword } from '@x/broker-auth';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
 import { applyFlags, FlagError, parseHostPort } from '../src/config/flags.js';

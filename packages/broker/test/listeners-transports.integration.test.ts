@@ -9,8 +9,6 @@ import {
   AllowAllHook,
   Broker,
   type Hook,
-  Ledger,
-  LedgerHook,
   type Listener,
   NetServerListener,
   silentLogger,
@@ -139,11 +137,13 @@ describe('TLS listener', () => {
       requestCert: true,
       cnAsUsername: true,
     });
-    const ledger = new Ledger({
-      auth: [{ username: 'device-42' }],
-      acl: [{ filters: { 'devices/%u/#': 'readwrite' } }],
-    });
-    const broker = await startBroker(listener, [new LedgerHook({ ledger })]);
+    // The user name the hooks see is the certificate's CN: only device-42 may connect, and only
+    // under its own topics.
+    const certificateGate: Hook = {
+      onConnectAuthenticate: (client) => client.username === 'device-42',
+      onAclCheck: (client, topic) => topic.startsWith(`devices/${client.username}/`),
+    };
+    const broker = await startBroker(listener, [certificateGate]);
     try {
       const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${listener.port}`, {
         ca: certs.caCert,

@@ -1,7 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AllowAllHook, Broker, RedisStore, silentLogger, TcpListener } from '@x/broker';
+import { AllowAllHook, Broker, silentLogger, TcpListener } from '@x/broker';
+import { RedisStore } from '@x/broker-store-redis';
 import { freePort, type RunningRedis, requireServer, startMosquitto, startRedis } from '@x/test-helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, connect } from '../src/index.js';

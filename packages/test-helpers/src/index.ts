@@ -4,3 +4,4 @@ export { freePort } from './ports.js';
 export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js';
 export { type RunningRedis, startRedis } from './redis.js';
 export { findExecutable, requireServer, type ServerRequirement } from './servers.js';
+export { sleep, until } from './wait.js';

@@ -1,4 +1,4 @@
-import { hashPassword } from '@x/broker';
+import { hashPassword } from '@x/broker-auth';
 import { Command, Option } from 'commander';
 
 async function readSecret(prompt: string): Promise<string> {

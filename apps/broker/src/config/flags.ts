@@ -1,4 +1,4 @@
-import { parseRedisUrl } from '@x/broker';
+import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS } from './defaults.js';
 import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { formatPath, type PositionedIssue, parseWithPositions } from '@x/broker';
+import { formatPath, type PositionedIssue, parseWithPositions } from '@x/broker-auth';
 import type { Config } from './types.js';
 import { validateConfig } from './validate.js';
 

@@ -1,4 +1,4 @@
-import type { Access, AclRule, AuthRule } from '@x/broker';
+import type { Access, AclRule, AuthRule } from '@x/broker-auth';
 
 /** Limits every listener accepts. */
 export interface ListenerLimits {

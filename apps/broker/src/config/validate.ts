@@ -1,4 +1,5 @@
-import { parseRedisUrl, type RuleIssue, validateLedgerRules } from '@x/broker';
+import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
+import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import {
   type AuthConfig,

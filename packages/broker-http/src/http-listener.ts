@@ -1,0 +1,161 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Broker, Listener } from '@x/broker';
+import { listenOn } from '@x/broker';
+import { BlockListHook } from '@x/broker-auth';
+import type { Registry } from 'prom-client';
+import { handleApi } from './api.js';
+import { brokerMetrics } from './metrics.js';
+import { HttpError, sendError, sendJson } from './respond.js';
+
+/** Options of {@link HttpListener}. */
+export interface HttpListenerOptions {
+  broker: Broker;
+  /** Default 'http'. */
+  id?: string;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  /** Bearer token of the management API under /api/v1/. Without one the API answers 403. */
+  token?: string;
+  /**
+   * The block list the API edits. Default: a new one, added to the broker as a hook by the
+   * constructor.
+   */
+  blockList?: BlockListHook;
+  /** Shown by `GET /api/v1/config` (mask secrets first). */
+  config?: unknown;
+  /** Include the Node.js process metrics in /metrics. Default true. */
+  processMetrics?: boolean;
+  /** Largest request body, bytes. Default 1 MiB. */
+  maxBody?: number;
+}
+
+/**
+ * Serves, over HTTP: `/stats` (the `$SYS` figures as JSON), `/healthz` (the process answers),
+ * `/readyz` (200 while the broker is `running`, 503 while it starts or closes), `/metrics` (Prometheus), and the bearer-token
+ * management API under `/api/v1/`. Added to a broker like any listener, so it starts and stops with it.
+ */
+export class HttpListener implements Listener {
+  readonly id: string;
+  readonly blockList: BlockListHook;
+  readonly #options: HttpListenerOptions;
+  readonly #host: string;
+  readonly #token: Buffer | undefined;
+  readonly #metrics: Registry;
+  #port: number;
+  #server: Server | undefined;
+
+  constructor(options: HttpListenerOptions) {
+    this.id = options.id ?? 'http';
+    this.#options = options;
+    this.#host = options.host ?? '127.0.0.1';
+    this.#port = options.port ?? 8080;
+    this.#token = options.token ? Buffer.from(options.token) : undefined;
+    this.blockList = options.blockList ?? new BlockListHook();
+    if (!options.blockList) options.broker.addHook(this.blockList);
+    this.#metrics = brokerMetrics(options.broker, { processMetrics: options.processMetrics ?? true });
+  }
+
+  /** The bound port (the real one after `listen` when 0 was asked). */
+  get port(): number {
+    return this.#port;
+  }
+
+  address(): string {
+    return `http://${this.#host}:${this.#port}`;
+  }
+
+  listen(): Promise<void> {
+    const server = createServer((request, response) => {
+      this.#handle(request, response).catch((error: unknown) => {
+        const failure =
+          error instanceof HttpError
+            ? error
+            : new HttpError(500, 'INTERNAL_ERROR', (error as Error).message ?? 'error');
+        if (response.headersSent) response.destroy();
+        else sendError(response, failure);
+      });
+    });
+    server.on('clientError', (_error, socket) => socket.destroy());
+    this.#server = server;
+    return listenOn(server, this.#port, this.#host).then((port) => {
+      this.#port = port;
+    });
+  }
+
+  close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  #authorized(request: IncomingMessage): void {
+    if (!this.#token) {
+      throw new HttpError(403, 'API_DISABLED', 'the management API is disabled: configure a bearer token');
+    }
+    const header = request.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+      throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong bearer token');
+    }
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const { broker } = this.#options;
+    if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      // Ready only while running: 503 before start completes and from the moment close() begins,
+      // so load balancers stop sending clients as soon as shutdown starts.
+      const state = broker.state;
+      const ready = state === 'running';
+      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : state });
+    }
+    if (path === '/stats') {
+      if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');
+      return sendJson(response, 200, broker.refreshStats());
+    }
+    if (path === '/metrics') {
+      const text = await this.#metrics.metrics();
+      response.writeHead(200, { 'content-type': this.#metrics.contentType });
+      response.end(text);
+      return;
+    }
+    if (path === '/api/v1' || path.startsWith('/api/v1/')) {
+      this.#authorized(request);
+      const parts = path
+        .slice('/api/v1/'.length)
+        .split('/')
+        .filter((p) => p !== '')
+        .map((p) => {
+          try {
+            return decodeURIComponent(p);
+          } catch {
+            throw new HttpError(400, 'INVALID_PATH', `cannot decode "${p}"`);
+          }
+        });
+      return handleApi(
+        {
+          broker,
+          blockList: this.blockList,
+          config: this.#options.config,
+          maxBody: this.#options.maxBody ?? 1024 * 1024,
+        },
+        method,
+        parts,
+        url.searchParams,
+        request,
+        response,
+      );
+    }
+    throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${path}`);
+  }
+}

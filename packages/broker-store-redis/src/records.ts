@@ -1,0 +1,273 @@
+import type {
+  Message,
+  SessionSubscription,
+  StoredClient,
+  StoredMessage,
+  StoredSubscription,
+} from '@x/broker';
+import {
+  decode,
+  encode,
+  NEED_MORE,
+  type PublishPacket,
+  type QoS,
+  readRemainingLength,
+  vbiSize,
+  type Will,
+  writeVbi,
+} from '@x/packets';
+
+/**
+ * How the Redis store writes state as bytes. A message is a small fixed header followed by the
+ * message as an MQTT 5 PUBLISH packet, encoded by @x/packets: topic, binary payload and every v5
+ * property (user properties in order, correlation data, content type, …) round-trip exactly, and
+ * the format is specified by the MQTT standard rather than by this file.
+ *
+ * ```
+ * offset 0   format version (1)
+ *        1   flags: bits 0-1 QoS of the delivery, bit 2 retain flag of the delivery,
+ *                   bit 3 the QoS 2 flow has reached PUBREL (already delivered),
+ *                   bit 4 subscription identifiers follow the packet
+ *        2   expiresAt, float64 big-endian, epoch ms (0: never)
+ *        10  order, float64 big-endian (in-flight messages: when first sent)
+ *        18  the message as a v5 PUBLISH packet (its own QoS and retain flag)
+ *        …   (bit 4) the delivery's subscription identifiers, each a Variable Byte Integer
+ * ```
+ * Sessions and subscriptions are small JSON objects with short keys.
+ */
+const FORMAT = 1;
+const HEADER = 18;
+const HAS_SUBSCRIPTION_IDS = 16;
+
+/** Encoded PUBLISH bytes per message: a message queued for many sessions is encoded once. */
+const publishBytes = new WeakMap<Message, Buffer>();
+
+export interface MessageRecord {
+  /** With the delivery's subscription identifiers, when it had any. */
+  message: StoredMessage;
+  /** True when a QoS 2 delivery had reached PUBREL. */
+  released: boolean;
+  order: number;
+}
+
+/** Encodes a delivery of `message` (with the delivery's QoS and retain flag) as a record. */
+export function encodeMessage(
+  message: Message,
+  qos: QoS,
+  retain: boolean,
+  order = 0,
+  released = false,
+  subscriptionIds?: readonly number[],
+): Buffer {
+  let body = publishBytes.get(message);
+  if (body === undefined) {
+    const packet: PublishPacket = {
+      type: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos,
+      retain: message.retain,
+      dup: false,
+      ...(message.qos > 0 ? { packetId: 1 } : {}),
+      ...(message.properties ? { properties: message.properties } : {}),
+    };
+    try {
+      body = encode(packet, 5);
+    } catch {
+      // Properties the codec refuses can only come from the host application (clients' packets
+      // were decoded by the same codec): keep the message itself rather than lose it.
+      const { properties: _dropped, ...bare } = packet;
+      body = encode(bare, 5);
+    }
+    publishBytes.set(message, body);
+  }
+  const ids = subscriptionIds !== undefined && subscriptionIds.length > 0 ? subscriptionIds : undefined;
+  let trailer = 0;
+  if (ids !== undefined) for (const id of ids) trailer += vbiSize(id);
+  const record = Buffer.allocUnsafe(HEADER + body.length + trailer);
+  record[0] = FORMAT;
+  record[1] = qos | (retain ? 4 : 0) | (released ? 8 : 0) | (ids !== undefined ? HAS_SUBSCRIPTION_IDS : 0);
+  record.writeDoubleBE(message.expiresAt, 2);
+  record.writeDoubleBE(order, 10);
+  body.copy(record, HEADER);
+  if (ids !== undefined) {
+    let at = HEADER + body.length;
+    for (const id of ids) at = writeVbi(record, at, id);
+  }
+  return record;
+}
+
+/** Reads the Variable Byte Integer at `at` of a record; throws when the record ends inside it. */
+function readVbi(record: Buffer, at: number): number {
+  const value = readRemainingLength(record, at, record.length, at);
+  if (value === NEED_MORE) throw new Error('stored message ends inside a variable byte integer');
+  return value;
+}
+
+/** Decodes a record; throws on bytes that are not one (the caller skips and logs it). */
+export function decodeMessage(record: Buffer): MessageRecord {
+  if (record.length < HEADER + 2 || record[0] !== FORMAT) {
+    throw new Error(`not a stored message (format ${record[0]}, ${record.length} bytes)`);
+  }
+  const flags = record[1]!;
+  const qos = flags & 3;
+  if (qos > 2) throw new Error(`stored message with QoS ${qos}`);
+  const expiresAt = record.readDoubleBE(2);
+  const order = record.readDoubleBE(10);
+  // The packet's own length (fixed header + Remaining Length) tells where a trailer starts.
+  const remaining = readVbi(record, HEADER + 1);
+  const end = HEADER + 1 + vbiSize(remaining) + remaining;
+  if (end > record.length) throw new Error('stored message shorter than its packet');
+  const packet = decode(record.subarray(HEADER, end), 5);
+  if (packet.type !== 'publish') throw new Error(`stored message is a ${packet.type} packet`);
+  const message: StoredMessage = {
+    topic: packet.topic,
+    payload: packet.payload,
+    qos: qos as QoS,
+    retain: (flags & 4) !== 0,
+    expiresAt,
+  };
+  if (packet.properties !== undefined) message.properties = packet.properties;
+  if ((flags & HAS_SUBSCRIPTION_IDS) !== 0) {
+    const ids: number[] = [];
+    for (let at = end; at < record.length; ) {
+      const id = readVbi(record, at);
+      ids.push(id);
+      at += vbiSize(id);
+    }
+    message.subscriptionIds = ids;
+  }
+  return { message, released: (flags & 8) !== 0, order };
+}
+
+/**
+ * The will a session's record carries: a delayed will waiting for its time (`dueAt`, epoch ms), or,
+ * for a session that is online, the will of its connection (`dueAt` undefined), which a broker that
+ * finds the session still marked online (it crashed) owes as if the connection had just dropped.
+ */
+export interface RecordedWill {
+  will: Will;
+  dueAt: number | undefined;
+}
+
+/** A session's record: protocol version, expiry, when it went offline, whether it was online, its will. */
+export function encodeClient(
+  protocolVersion: 3 | 4 | 5,
+  sessionExpiryInterval: number,
+  disconnectedAt: number,
+  online: boolean,
+  will?: RecordedWill,
+): string {
+  const record: Record<string, unknown> = {
+    v: protocolVersion,
+    e: sessionExpiryInterval,
+    d: disconnectedAt,
+    o: online ? 1 : 0,
+  };
+  if (will !== undefined) {
+    const bytes = encodeWill(will.will);
+    if (bytes !== undefined) {
+      record.w = bytes.toString('base64');
+      if (will.dueAt !== undefined) record.wd = will.dueAt;
+      else record.wl = will.will.properties?.willDelayInterval ?? 0;
+    }
+  }
+  return JSON.stringify(record);
+}
+
+/**
+ * Decodes a session record. A session stored as online belonged to a broker that stopped without
+ * closing its connections (a crash): its expiry counts from `now`, the moment it is found offline,
+ * and its connection's will is due as for a connection that dropped now [MQTT-3.1.2-8]: after its
+ * Will Delay Interval, or when the session ends if that comes first [MQTT-3.1.3-9].
+ */
+export function decodeClient(clientId: string, json: string, now: number): StoredClient {
+  const r = JSON.parse(json) as {
+    v?: unknown;
+    e?: unknown;
+    d?: unknown;
+    o?: unknown;
+    w?: unknown;
+    wd?: unknown;
+    wl?: unknown;
+  };
+  if ((r.v !== 3 && r.v !== 4 && r.v !== 5) || !isU32(r.e) || typeof r.d !== 'number') {
+    throw new Error(`malformed session record ${json}`);
+  }
+  const client: StoredClient = {
+    clientId,
+    protocolVersion: r.v,
+    sessionExpiryInterval: r.e,
+    disconnectedAt: r.o === 1 ? now : r.d,
+  };
+  if (typeof r.w === 'string') {
+    const will = decodeWill(Buffer.from(r.w, 'base64'));
+    if (typeof r.wd === 'number') client.pendingWill = { will, dueAt: r.wd };
+    else if (r.o === 1 && isU32(r.wl)) {
+      client.pendingWill = { will, dueAt: now + Math.min(r.wl, r.e) * 1000 };
+    }
+  }
+  return client;
+}
+
+/**
+ * A will as a v5 PUBLISH packet (its QoS, retain flag and properties); the Will Delay Interval is
+ * not a PUBLISH property and is carried by the record instead. Undefined when the codec refuses it.
+ */
+function encodeWill(will: Will): Buffer | undefined {
+  const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
+  const packet: PublishPacket = {
+    type: 'publish',
+    topic: will.topic,
+    payload: will.payload,
+    qos: will.qos,
+    retain: will.retain,
+    dup: false,
+    ...(will.qos > 0 ? { packetId: 1 } : {}),
+    ...(Object.keys(properties).length > 0 ? { properties } : {}),
+  };
+  try {
+    return encode(packet, 5);
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeWill(bytes: Buffer): Will {
+  const packet = decode(bytes, 5);
+  if (packet.type !== 'publish') throw new Error(`stored will is a ${packet.type} packet`);
+  const will: Will = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain };
+  if (packet.properties !== undefined) will.properties = packet.properties;
+  return will;
+}
+
+export function encodeSubscription(sub: SessionSubscription): string {
+  return JSON.stringify({
+    q: sub.qos,
+    nl: sub.noLocal ? 1 : 0,
+    rap: sub.retainAsPublished ? 1 : 0,
+    rh: sub.retainHandling,
+    ...(sub.subscriptionIdentifier === undefined ? {} : { id: sub.subscriptionIdentifier }),
+  });
+}
+
+export function decodeSubscription(clientId: string, topicFilter: string, json: string): StoredSubscription {
+  const r = JSON.parse(json) as { q?: unknown; nl?: unknown; rap?: unknown; rh?: unknown; id?: unknown };
+  if ((r.q !== 0 && r.q !== 1 && r.q !== 2) || (r.rh !== 0 && r.rh !== 1 && r.rh !== 2)) {
+    throw new Error(`malformed subscription record ${json}`);
+  }
+  const sub: StoredSubscription = {
+    clientId,
+    topicFilter,
+    qos: r.q,
+    noLocal: r.nl === 1,
+    retainAsPublished: r.rap === 1,
+    retainHandling: r.rh,
+  };
+  if (typeof r.id === 'number') sub.subscriptionIdentifier = r.id;
+  return sub;
+}
+
+function isU32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}

@@ -1,0 +1,175 @@
+import type { Message } from '@x/broker';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeClient,
+  decodeMessage,
+  decodeSubscription,
+  encodeClient,
+  encodeMessage,
+  encodeSubscription,
+} from '../src/records.js';
+
+function message(overrides: Partial<Message> = {}): Message {
+  return {
+    topic: 'a/b',
+    payload: Buffer.from([0, 1, 2, 13, 10, 255]),
+    qos: 2,
+    retain: true,
+    properties: undefined,
+    expiresAt: 0,
+    origin: 'x',
+    owned: true,
+    ...overrides,
+  };
+}
+
+describe('stored message records', () => {
+  it('round-trip topic, binary payload, every kind of v5 property, expiry and the delivery flags', () => {
+    const m = message({
+      properties: {
+        payloadFormatIndicator: false,
+        messageExpiryInterval: 60,
+        contentType: 'application/octet-stream',
+        responseTopic: 'reply/here',
+        correlationData: Buffer.from([9, 8, 7]),
+        userProperties: [
+          ['k', 'v1'],
+          ['k', 'v2'],
+          ['é', '✓'],
+        ],
+      },
+      expiresAt: 1_900_000_000_123,
+    });
+    const r = decodeMessage(encodeMessage(m, 1, false, 42.5, true));
+    expect(r.order).toBe(42.5);
+    expect(r.released).toBe(true);
+    expect(r.message).toMatchObject({ topic: 'a/b', qos: 1, retain: false, expiresAt: 1_900_000_000_123 });
+    expect(Buffer.from(r.message.payload).equals(m.payload)).toBe(true);
+    expect(r.message.properties).toEqual({
+      ...m.properties,
+      correlationData: Buffer.from([9, 8, 7]),
+    });
+  });
+
+  it('MQTT-3.3.4-3: round-trip the subscription identifiers of a delivery (1 to 268 435 455), none when it had none', () => {
+    const m = message({ properties: { userProperties: [['a', 'b']] } });
+    const ids = [1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455];
+    const r = decodeMessage(encodeMessage(m, 2, false, 7, false, ids));
+    expect(r.message.subscriptionIds).toEqual(ids);
+    expect(r.message.properties).toEqual({ userProperties: [['a', 'b']] });
+    expect(r.order).toBe(7);
+    expect(decodeMessage(encodeMessage(m, 2, false, 0, false, [])).message.subscriptionIds).toBeUndefined();
+    expect(decodeMessage(encodeMessage(m, 2, false)).message.subscriptionIds).toBeUndefined();
+  });
+
+  it('encode a message once for every delivery (the PUBLISH bytes are cached per message)', () => {
+    const m = message({ qos: 0, retain: false });
+    const a = encodeMessage(m, 0, false);
+    m.topic = 'changed'; // not seen: the cached encoding is reused
+    const b = encodeMessage(m, 0, true);
+    expect(decodeMessage(b).message.topic).toBe('a/b');
+    expect(a.subarray(18).equals(b.subarray(18))).toBe(true);
+    expect(decodeMessage(b).message.retain).toBe(true);
+  });
+
+  it('keep the message when the host application gave properties the codec refuses', () => {
+    const m = message({ properties: { payloadFormatIndicator: 7 as unknown as boolean } });
+    const r = decodeMessage(encodeMessage(m, 1, false));
+    expect([r.message.topic, r.message.properties]).toEqual(['a/b', undefined]);
+  });
+
+  it('round-trip an empty payload and a QoS 0 message without properties', () => {
+    const r = decodeMessage(encodeMessage(message({ payload: Buffer.alloc(0), qos: 0 }), 0, false));
+    expect(r.message.payload.length).toBe(0);
+    expect(r.message.properties).toBeUndefined();
+  });
+
+  it.each([
+    ['too short', Buffer.from([1, 0])],
+    ['unknown format', Buffer.concat([Buffer.from([2]), Buffer.alloc(30)])],
+    ['QoS 3', Buffer.concat([Buffer.from([1, 3]), Buffer.alloc(16), Buffer.from([0x30, 0])])],
+    ['not a PUBLISH', Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(16), Buffer.from([0xc0, 0])])],
+    [
+      'shorter than its packet',
+      Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(16), Buffer.from([0x30, 9, 0])]),
+    ],
+    [
+      'a broken identifier trailer',
+      Buffer.concat([Buffer.from([1, 16]), Buffer.alloc(16), Buffer.from([0x30, 4, 0, 1, 0x61, 0, 0xff])]),
+    ],
+  ])('refuse a record that is %s', (_name, bytes) => {
+    expect(() => decodeMessage(bytes)).toThrow();
+  });
+});
+
+describe('stored sessions and subscriptions', () => {
+  it('a session stored offline keeps its disconnection time; one stored online counts from now', () => {
+    expect(decodeClient('c', encodeClient(5, 3600, 1000, false), 5000)).toEqual({
+      clientId: 'c',
+      protocolVersion: 5,
+      sessionExpiryInterval: 3600,
+      disconnectedAt: 1000,
+    });
+    expect(decodeClient('c', encodeClient(4, 0xffffffff, 1000, true), 5000).disconnectedAt).toBe(5000);
+  });
+
+  it("MQTT-3.1.3-9: a delayed will keeps its due time; an online session's connection will is due after its delay from now", () => {
+    const will = {
+      topic: 'w/t',
+      payload: Buffer.from([0, 1, 2, 255]),
+      qos: 1 as const,
+      retain: true,
+      properties: {
+        willDelayInterval: 30,
+        contentType: 'x/y',
+        userProperties: [['k', 'v']] as [string, string][],
+      },
+    };
+    const pending = decodeClient('c', encodeClient(5, 3600, 1000, false, { will, dueAt: 9000 }), 5000);
+    expect(pending.pendingWill?.dueAt).toBe(9000);
+    expect(pending.pendingWill?.will).toEqual({
+      topic: 'w/t',
+      payload: Buffer.from([0, 1, 2, 255]),
+      qos: 1,
+      retain: true,
+      // The delay is spent: what is left are the properties of the PUBLISH to come.
+      properties: { contentType: 'x/y', userProperties: [['k', 'v']] },
+    });
+    // A crash while online: the connection's will counts as dropped at `now`, delay capped by the expiry.
+    const crashed = decodeClient('c', encodeClient(5, 10, 1000, true, { will, dueAt: undefined }), 5000);
+    expect(crashed.pendingWill?.dueAt).toBe(5000 + 10_000);
+    // An offline session's record never carries the connection will (it was published or cancelled).
+    expect(decodeClient('c', encodeClient(5, 10, 1000, false), 5000).pendingWill).toBeUndefined();
+  });
+
+  it('subscriptions keep every option', () => {
+    const json = encodeSubscription({
+      topicFilter: '$share/g/t/#',
+      qos: 2,
+      noLocal: true,
+      retainAsPublished: true,
+      retainHandling: 2,
+      subscriptionIdentifier: 77,
+    });
+    expect(decodeSubscription('c', '$share/g/t/#', json)).toEqual({
+      clientId: 'c',
+      topicFilter: '$share/g/t/#',
+      qos: 2,
+      noLocal: true,
+      retainAsPublished: true,
+      retainHandling: 2,
+      subscriptionIdentifier: 77,
+    });
+  });
+
+  it.each([['{"v":6,"e":1,"d":0}'], ['{"v":5,"e":-1,"d":0}'], ['{"v":5,"e":1}'], ['not json']])(
+    'refuse the session record %s',
+    (json) => {
+      expect(() => decodeClient('c', json, 0)).toThrow();
+    },
+  );
+
+  it('refuse a subscription record with a bad QoS', () => {
+    expect(() => decodeSubscription('c', 'f', '{"q":3,"rh":0}')).toThrow(/malformed subscription/);
+  });
+});
