@@ -39,8 +39,16 @@ export {
 export { UnixListener, type UnixListenerOptions } from './listeners/unix.js';
 export { WebSocketListener, type WebSocketListenerOptions } from './listeners/websocket.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
+export { MemoryStore } from './memory-store.js';
 export { type Delivery, isExpired, type Message } from './message.js';
 export type { BrokerOptions } from './options.js';
 export { RingQueue } from './queue.js';
 export { NEVER_EXPIRES, Session, type SessionSubscription } from './session.js';
+export {
+  type Store,
+  type StoredInflight,
+  type StoredSession,
+  type StoredState,
+  storedMessage,
+} from './storage.js';
 export type { SysInfo } from './system.js';
