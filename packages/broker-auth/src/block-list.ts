@@ -1,5 +1,5 @@
-import type { Broker, Client, ConnectionInfo, Hook } from '@x/broker';
-import type { ConnectPacket } from '@x/packets';
+import type { Broker, ClientInfo, ConnectionInfo, Hook } from '@x/broker';
+import { type ConnectPacket, ReasonCode } from '@x/packets';
 import { addressWithoutPort } from './hook.js';
 import { compileRemote, remotePatternError } from './remote.js';
 
@@ -50,7 +50,8 @@ export class BlockListHook implements Hook {
       for (const session of broker.sessions.values()) {
         const client = session.client;
         // 0x8A Banned is a CONNACK code only; a live connection is ended with 0x98 Administrative action.
-        if (client?.state === 'connected' && this.#blocked(client)) client.disconnect(0x98, 'blocked');
+        if (client?.state === 'connected' && this.#blocked(client))
+          broker.kick(session.clientId, ReasonCode.AdministrativeAction);
       }
     }
     return entry;
@@ -60,7 +61,7 @@ export class BlockListHook implements Hook {
     return this.#entries.delete(id);
   }
 
-  #blocked(client: Client): boolean {
+  #blocked(client: ClientInfo): boolean {
     const remote = addressWithoutPort(client.remoteAddress);
     for (const entry of this.#entries.values()) {
       if (entry.clientId !== undefined && entry.clientId === client.id) return true;
@@ -77,8 +78,8 @@ export class BlockListHook implements Hook {
     return undefined;
   }
 
-  onConnect(client: Client, _packet: ConnectPacket): number | undefined {
+  onConnect(client: ClientInfo, _packet: ConnectPacket): number | undefined {
     if (this.#entries.size === 0) return undefined;
-    return this.#blocked(client) ? 0x8a : undefined; // Banned
+    return this.#blocked(client) ? ReasonCode.Banned : undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { AuthOutcome, Client, Hook, Logger, Message } from '@x/broker';
+import type { AuthOutcome, ClientInfo, Hook, Logger, Message } from '@x/broker';
 import type { ConnectPacket } from '@x/packets';
 import type { Ledger } from './ledger.js';
 import type { LedgerClient } from './types.js';
@@ -46,7 +46,7 @@ export class LedgerHook implements Hook {
   /** Who each session belongs to, for delivery checks of offline sessions too. */
   readonly #sessions = new Map<string, LedgerClient>();
   /** Present only with `checkDelivery` (an absent method costs the router nothing). */
-  readonly onAclCheckDelivery?: (clientId: string, client: Client | undefined, message: Message) => boolean;
+  readonly onAclCheckDelivery?: (clientId: string, client: ClientInfo | undefined, message: Message) => boolean;
 
   constructor(options: LedgerHookOptions) {
     this.ledger = options.ledger;
@@ -56,7 +56,7 @@ export class LedgerHook implements Hook {
       this.onAclCheckDelivery = (clientId, client, message) => this.#readable(clientId, client, message);
   }
 
-  #readable(clientId: string, client: Client | undefined, message: Message): boolean {
+  #readable(clientId: string, client: ClientInfo | undefined, message: Message): boolean {
     if (!this.ledger.hasAclRules) return true;
     // An offline session is judged as the client that last held it.
     const who =
@@ -66,11 +66,11 @@ export class LedgerHook implements Hook {
     return this.ledger.canRead(who, message.topic);
   }
 
-  onSessionEstablished(client: Client): void {
+  onSessionEstablished(client: ClientInfo): void {
     if (this.onAclCheckDelivery) this.#sessions.set(client.id, this.#who(client));
   }
 
-  onDisconnect(client: Client, _reasonCode: number, _error: Error | undefined, sessionEnded: boolean): void {
+  onDisconnect(client: ClientInfo, _reasonCode: number, _error: Error | undefined, sessionEnded: boolean): void {
     if (sessionEnded) this.#sessions.delete(client.id);
   }
 
@@ -78,7 +78,7 @@ export class LedgerHook implements Hook {
     this.#sessions.delete(clientId);
   }
 
-  #who(client: Client): LedgerClient {
+  #who(client: ClientInfo): LedgerClient {
     let who = client.data[KEY] as LedgerClient | undefined;
     if (who === undefined || who.clientId !== client.id || who.username !== client.username) {
       who = {
@@ -91,7 +91,7 @@ export class LedgerHook implements Hook {
     return who;
   }
 
-  onConnectAuthenticate(client: Client, packet: ConnectPacket): AuthOutcome | Promise<AuthOutcome> {
+  onConnectAuthenticate(client: ClientInfo, packet: ConnectPacket): AuthOutcome | Promise<AuthOutcome> {
     // `client.username` is already a verified client certificate's CN when the listener uses it.
     if (!this.ledger.hasAuthRules && this.allowAnonymous) return true;
     const who = this.#who(client);
@@ -110,7 +110,7 @@ export class LedgerHook implements Hook {
     });
   }
 
-  onAclCheck(client: Client, topic: string, access: 'read' | 'write'): true | number {
+  onAclCheck(client: ClientInfo, topic: string, access: 'read' | 'write'): true | number {
     const who = this.#who(client);
     // The core asks `read` for SUBSCRIBE filters and `write` for PUBLISH topic names; a refusal
     // carries the deciding rule's reason code.

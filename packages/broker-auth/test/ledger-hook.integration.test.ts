@@ -139,8 +139,8 @@ describe('ledger hook with delivery checks', () => {
       const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
       broker.addHook(new LedgerHook({ ledger, checkDelivery }));
       // The delivery gate, not a subscriber selection hook: the router keeps its fast path.
-      expect(broker.hooks.has('onSelectSubscribers')).toBe(false);
-      expect(broker.hooks.has('onAclCheckDelivery')).toBe(checkDelivery);
+      expect(broker.hasHook('onSelectSubscribers')).toBe(false);
+      expect(broker.hasHook('onAclCheckDelivery')).toBe(checkDelivery);
       const listener = new TcpListener({ port: 0 });
       await broker.addListener(listener);
       await broker.start();

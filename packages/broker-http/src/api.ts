@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Broker, Session } from '@x/broker';
+import type { Broker, SessionInfo } from '@x/broker';
 import type { BlockListHook } from '@x/broker-auth';
 import type { Properties, QoS } from '@x/packets';
 import { isValidTopicFilter, isValidTopicName, matchesFilter } from '@x/topics';
@@ -15,7 +15,7 @@ export interface ApiContext {
   maxBody: number;
 }
 
-function sessionSummary(session: Session) {
+function sessionSummary(session: SessionInfo) {
   const client = session.client?.state === 'connected' ? session.client : undefined;
   return {
     clientId: session.clientId,
@@ -28,20 +28,20 @@ function sessionSummary(session: Session) {
   };
 }
 
-function sessionDetails(session: Session) {
+function sessionDetails(session: SessionInfo) {
   const client = session.client?.state === 'connected' ? session.client : undefined;
   return {
     ...sessionSummary(session),
     keepAlive: client?.keepalive ?? null,
     lastSeen: client ? new Date(client.lastSeen).toISOString() : null,
     sessionExpiryInterval: session.expiryInterval,
-    inflight: session.inflight.size,
-    queued: session.queue.length,
+    inflight: session.inflightCount,
+    queued: session.queuedCount,
     subscriptions: [...session.subscriptions.values()],
   };
 }
 
-function sessionOf(broker: Broker, id: string): Session {
+function sessionOf(broker: Broker, id: string): SessionInfo {
   const session = broker.sessions.get(id);
   if (!session) throw new HttpError(404, 'CLIENT_NOT_FOUND', `no session with client id "${id}"`);
   return session;

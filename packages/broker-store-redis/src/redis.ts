@@ -1,6 +1,6 @@
 import type {
   Broker,
-  Client,
+  ClientInfo as Client,
   Hook,
   Logger,
   Session,
@@ -452,7 +452,8 @@ export class RedisStore implements Hook {
 
   /** A session's current state, or undefined when it is not (or no longer) persistent. */
   #persistent(clientId: string): Session | undefined {
-    const session = this.#broker.sessions.get(clientId);
+    // Transitional: this store reads the broker's sessions until it moves to the Store interface.
+    const session = this.#broker.sessions.get(clientId) as Session | undefined;
     return session !== undefined && session.expiryInterval > 0 ? session : undefined;
   }
 

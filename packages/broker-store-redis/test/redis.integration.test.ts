@@ -1,4 +1,4 @@
-import { AllowAllHook, Broker, type Logger, TcpListener } from '@x/broker';
+import { AllowAllHook, Broker, type Logger, type Session, TcpListener } from '@x/broker';
 import { sleep, until } from '@x/test-helpers';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,7 +151,7 @@ describe.skipIf(redisServer.skip)(
         second = await startWithStore({ url: redis.url, prefix });
         const broker = second.broker;
         expect(broker.stats.messagesReceived).toBeGreaterThanOrEqual(received);
-        expect([...broker.sessions.keys()].sort()).toEqual(['keeper-3', 'keeper-5']);
+        expect([...broker.sessions.values()].map((s) => s.clientId).sort()).toEqual(['keeper-3', 'keeper-5']);
         expect([...broker.sessions.get('keeper-5')!.subscriptions.values()]).toEqual([
           expect.objectContaining({ topicFilter: 'p/#', qos: 1 }),
           expect.objectContaining({ topicFilter: 'x/+', qos: 2 }),
@@ -373,7 +373,7 @@ describe.skipIf(redisServer.skip)(
         reader = await startWithStore({ url: own.url, prefix: 'outage:' });
         expect(reader.broker.retained.get('o/retained')?.payload.toString()).toBe('during outage');
         expect(reader.broker.retained.get('before/outage')?.payload.toString()).toBe('b');
-        const session = reader.broker.sessions.get('during');
+        const session = reader.broker.sessions.get('during') as Session | undefined;
         expect(session?.subscriptions.has('o/#')).toBe(true);
         expect([...session!.queue].map((d) => d.message.topic)).toEqual(['o/0', 'o/1', 'o/2', 'o/3', 'o/4']);
       } finally {
@@ -427,7 +427,7 @@ describe.skipIf(redisServer.skip)(
 
         const before = Date.now();
         second = await startWithStore({ url: redis.url, prefix });
-        const session = second.broker.sessions.get('online');
+        const session = second.broker.sessions.get('online') as Session | undefined;
         expect([...(session?.subscriptions.keys() ?? [])].sort()).toEqual(['$share/g/c/s', 'c/#']);
         expect(session!.expiresAt).toBeGreaterThanOrEqual(before + 30_000);
         const again = await connectMqtt(second.url, {
@@ -518,12 +518,12 @@ describe.skipIf(redisServer.skip)(
           will: will('wills/online', 0),
         });
         await until(
-          () => first.broker.sessions.get('back')?.pendingWill !== undefined,
+          () => (first.broker.sessions.get('back') as Session | undefined)?.pendingWill !== undefined,
           3000,
           'pending wills',
         );
         await until(
-          () => first.broker.sessions.get('delayed')?.pendingWill !== undefined,
+          () => (first.broker.sessions.get('delayed') as Session | undefined)?.pendingWill !== undefined,
           3000,
           'pending wills',
         );
@@ -611,7 +611,7 @@ describe.skipIf(redisServer.skip)(
       const logger = recordingLogger();
       const b = await startWithStore({ url: redis.url, prefix }, { logger });
       try {
-        expect([...b.broker.sessions.keys()]).toEqual(['good']);
+        expect([...b.broker.sessions.values()].map((s) => s.clientId)).toEqual(['good']);
         expect([...b.broker.sessions.get('good')!.subscriptions.keys()]).toEqual(['ok/#']);
         expect(b.broker.retained.size).toBe(0);
         const skipped = logger.lines.filter((l) => l.includes('is malformed and was skipped'));

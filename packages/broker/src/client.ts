@@ -6,15 +6,14 @@ import {
   MqttProtocolError,
   type Packet,
   type ProtocolVersion,
+  ReasonCode,
 } from '@x/packets';
-import type { Broker } from './broker.js';
-import { RC } from './codes.js';
+import type { ClientInfo, ClientState } from './client-info.js';
+import type { BrokerContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
 import type { ConnectionInfo } from './listeners/listener.js';
 import type { Session } from './session.js';
-
-export type ClientState = 'new' | 'authenticating' | 'connected' | 'closed';
 
 /**
  * One network connection. Session state lives in `Session`, which outlives it; this object only
@@ -22,7 +21,7 @@ export type ClientState = 'new' | 'authenticating' | 'connected' | 'closed';
  * Idle connections are cheap: no timers (one broker-wide sweep checks keep-alives) and no buffers
  * beyond the decoder's partial packet.
  */
-export class Client {
+export class Client implements ClientInfo {
   /** Client identifier ('' until CONNECT is handled). */
   id = '';
   readonly remoteAddress: string;
@@ -56,7 +55,7 @@ export class Client {
   aliasesOut: Map<string, number> | undefined;
 
   #data: Record<string, unknown> | undefined;
-  readonly #broker: Broker;
+  readonly #ctx: BrokerContext;
   readonly #stream: Duplex;
   #decoder: Decoder;
   /** Bytes written this tick, sent together by `flush`. */
@@ -68,10 +67,10 @@ export class Client {
   #backlogError: unknown;
   #closeError: Error | undefined;
   #readPaused = false;
-  #disconnectCode: number = RC.SUCCESS;
+  #disconnectCode: number = ReasonCode.Success;
 
-  constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
-    this.#broker = broker;
+  constructor(ctx: BrokerContext, stream: Duplex, info: ConnectionInfo) {
+    this.#ctx = ctx;
     this.#stream = stream;
     this.remoteAddress = info.remoteAddress;
     this.listener = info.listener;
@@ -79,7 +78,7 @@ export class Client {
     this.transportUsername = info.username;
     const limit = info.maxPacketSize;
     this.receivePacketLimit =
-      limit !== undefined && limit < broker.options.maxPacketSize ? limit : broker.options.maxPacketSize;
+      limit !== undefined && limit < ctx.options.maxPacketSize ? limit : ctx.options.maxPacketSize;
     this.#decoder = new Decoder({ maxPacketSize: this.receivePacketLimit });
     // Listeners shared by every connection (no closures per connection): they find the client
     // through a symbol on the stream.
@@ -107,13 +106,13 @@ export class Client {
 
   /** True when more than `maxOutboundBytes` wait to be sent: QoS 0 to it is dropped, QoS 1/2 queued. */
   get congested(): boolean {
-    return this.#stream.writableLength + this.#pendingBytes > this.#broker.options.maxOutboundBytes;
+    return this.#stream.writableLength + this.#pendingBytes > this.#ctx.options.maxOutboundBytes;
   }
 
   /** Encodes and sends one packet to this client (not for fan-out PUBLISHes, see `write`). */
   send(packet: Packet): void {
     if (this.state === 'closed') return;
-    const hooks = this.#broker.hooks;
+    const hooks = this.#ctx.hooks;
     if (hooks.on.onPacketEncode.length > 0) {
       for (const h of hooks.on.onPacketEncode) packet = h.onPacketEncode!(this, packet);
       if (!this.requestProblemInformation) packet = withoutProblemInformation(packet);
@@ -142,14 +141,14 @@ export class Client {
     if (this.state === 'closed') return;
     if (this.#pending === undefined) {
       this.#pending = [bytes];
-      this.#broker.scheduleFlush(this);
+      this.#ctx.output.scheduleFlush(this);
     } else this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
-    this.#broker.stats.bytesSent += bytes.length;
-    this.#broker.tickBytes += bytes.length;
+    this.#ctx.stats.bytesSent += bytes.length;
+    this.#ctx.output.tickBytes += bytes.length;
   }
 
-  /** @internal Called once per tick by the broker for clients written to. */
+  /** Called once per tick by the write scheduler for clients written to. */
   flush(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
@@ -159,7 +158,7 @@ export class Client {
     if (this.#stream.destroyed) return;
     const drained = this.#stream.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, size));
     // Below the stream's high-water mark no 'drain' will come: let a waiting queue move now.
-    if (drained && this.session?.queue.length) this.#broker.drained(this);
+    if (drained && this.session?.queue.length) this.#drained();
   }
 
   /**
@@ -194,7 +193,7 @@ export class Client {
   /** Handles a protocol violation: one log line, the right v5 reaction, then close. */
   violation(reasonCode: number, message: string, clause?: string): void {
     if (this.state === 'closed') return;
-    this.#broker.log.warn(
+    this.#ctx.log.warn(
       { clientId: this.id, remote: this.remoteAddress, reasonCode, clause },
       `protocol violation: ${message}`,
     );
@@ -209,7 +208,7 @@ export class Client {
       });
     }
     if (this.state === 'connected') this.disconnect(reasonCode, message);
-    else if (this.protocolVersion === 5 || reasonCode === RC.UNSUPPORTED_PROTOCOL_VERSION) {
+    else if (this.protocolVersion === 5 || reasonCode === ReasonCode.UnsupportedProtocolVersion) {
       this.refuse(reasonCode, message);
     } else this.close();
   }
@@ -235,7 +234,7 @@ export class Client {
     if (this.#backlog === undefined && !this.#readPaused) this.#stream.resume();
   }
 
-  /** @internal Marks a normal, client-requested disconnection (no will). */
+  /** Marks a normal, client-requested disconnection (no will). */
   set disconnectCode(code: number) {
     this.#disconnectCode = code;
   }
@@ -246,17 +245,16 @@ export class Client {
     this.#backlog = undefined;
     this.#backlogError = undefined;
     try {
-      this.#broker.detach(this, wasState, this.#disconnectCode, this.#closeError);
+      this.#ctx.connectionClosed(this, wasState, this.#disconnectCode, this.#closeError);
     } catch (error) {
-      this.#broker.log.error({ clientId: this.id, error: String(error) }, 'error while closing a connection');
+      this.#ctx.log.error({ clientId: this.id, error: String(error) }, 'error while closing a connection');
     }
   }
 
-  /** @internal */
   onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastSeen = Date.now();
-    this.#broker.stats.bytesReceived += chunk.length;
+    this.#ctx.stats.bytesReceived += chunk.length;
     let packets: Packet[];
     let decodeError: unknown;
     try {
@@ -281,19 +279,16 @@ export class Client {
     }
     // A peer that sends but does not read its acknowledgements: stop reading it until its socket
     // drains, instead of buffering replies without bound.
-    if (
-      this.#stream.writableLength > this.#broker.options.maxOutboundBytes &&
-      this.#stream.writableNeedDrain
-    ) {
+    if (this.#stream.writableLength > this.#ctx.options.maxOutboundBytes && this.#stream.writableNeedDrain) {
       this.#readPaused = true;
       this.#stream.pause();
-      this.#broker.stats.readPauses++;
-    } else if (this.#broker.overloaded) {
+      this.#ctx.stats.readPauses++;
+    } else if (this.#ctx.output.overloaded) {
       // This tick already produced more output than the broker hands to sockets at once: stop
       // reading this publisher until the writes are out, instead of queueing in memory.
       this.#stream.pause();
-      this.#broker.stats.readPauses++;
-      this.#broker.resumeLater(this);
+      this.#ctx.stats.readPauses++;
+      this.#ctx.output.resumeLater(this);
     }
   }
 
@@ -302,15 +297,15 @@ export class Client {
       if (this.state === 'closed') return;
       let pending: Promise<void> | undefined;
       try {
-        pending = dispatch(this.#broker, this, packets[i]!);
+        pending = dispatch(this.#ctx, this, packets[i]!, false);
       } catch (error) {
         // A throwing hook (or a bug) costs this connection, never the broker.
-        this.#broker.log.error(
+        this.#ctx.log.error(
           { clientId: this.id, remote: this.remoteAddress, packet: packets[i]!.type, error: String(error) },
           'error while handling a packet: connection closed',
         );
         this.#closeError = error instanceof Error ? error : new Error(String(error));
-        this.disconnect(RC.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error');
+        this.disconnect(ReasonCode.ImplementationSpecificError, 'internal error');
         return;
       }
       if (pending !== undefined) {
@@ -320,11 +315,11 @@ export class Client {
         pending.then(
           () => this.#continue(),
           (error: unknown) => {
-            this.#broker.log.error(
+            this.#ctx.log.error(
               { clientId: this.id, remote: this.remoteAddress, error: String(error) },
               'asynchronous hook failed: connection closed',
             );
-            if (this.state !== 'connected') this.refuse(RC.UNSPECIFIED_ERROR);
+            if (this.state !== 'connected') this.refuse(ReasonCode.UnspecifiedError);
             else this.close(error instanceof Error ? error : new Error(String(error)));
           },
         );
@@ -352,22 +347,19 @@ export class Client {
         this.protocolVersion = error.protocolVersion;
       this.violation(error.reasonCode, error.message, error.clause);
     } else {
-      this.violation(RC.MALFORMED_PACKET, error instanceof Error ? error.message : String(error));
+      this.violation(ReasonCode.MalformedPacket, error instanceof Error ? error.message : String(error));
     }
   }
 
-  /** @internal */
   onError(error: Error): void {
     if (!this.#closeError) this.#closeError = error;
     this.#stream.destroy();
   }
 
-  /** @internal */
   onEnd(): void {
     this.#stream.end();
   }
 
-  /** @internal */
   onClose(): void {
     if (this.state !== 'closed') {
       if (!this.#closeError) this.#closeError = new Error('connection closed by peer');
@@ -378,29 +370,33 @@ export class Client {
     (this.#stream as Tagged)[kClient] = undefined;
   }
 
-  /** @internal */
   onDrain(): void {
     if (this.#readPaused) {
       this.#readPaused = false;
       if (this.#backlog === undefined) this.#stream.resume();
     }
-    this.#broker.drained(this);
+    this.#drained();
+  }
+
+  /** The socket drained: send what the session queued. */
+  #drained(): void {
+    if (this.session !== undefined && this.state === 'connected') this.#ctx.router.drain(this.session);
   }
 }
 
 /** The v3.1.1 CONNACK return code that best matches a v5 reason code. */
 export function v3ReturnCode(reasonCode: number): number {
   switch (reasonCode) {
-    case RC.SUCCESS:
+    case ReasonCode.Success:
       return 0;
-    case RC.UNSUPPORTED_PROTOCOL_VERSION:
+    case ReasonCode.UnsupportedProtocolVersion:
       return 1;
-    case RC.CLIENT_IDENTIFIER_NOT_VALID:
+    case ReasonCode.ClientIdentifierNotValid:
       return 2;
-    case RC.SERVER_UNAVAILABLE:
-    case RC.SERVER_BUSY:
+    case ReasonCode.ServerUnavailable:
+    case ReasonCode.ServerBusy:
       return 3;
-    case RC.BAD_USERNAME_OR_PASSWORD:
+    case ReasonCode.BadUserNameOrPassword:
       return 4;
     default:
       return 5;

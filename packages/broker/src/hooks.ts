@@ -9,7 +9,8 @@ import type {
   UnsubscribePacket,
   Will,
 } from '@x/packets';
-import type { Client } from './client.js';
+import { ReasonCode } from '@x/packets';
+import type { ClientInfo } from './client-info.js';
 import type { ConnectionInfo } from './listeners/listener.js';
 import type { Logger } from './logger.js';
 import type { Delivery, Message } from './message.js';
@@ -102,58 +103,67 @@ export interface Hook {
   /** Gate: a new connection before any packet is read (block lists, rate limits). `false` closes it. */
   onAccept?(info: ConnectionInfo): boolean | undefined;
   /** Gate (may be async): authenticate a CONNECT. The first hook returning a verdict decides. */
-  onConnectAuthenticate?(client: Client, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined>;
+  onConnectAuthenticate?(client: ClientInfo, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined>;
   /** Gate (may be async): an AUTH packet during enhanced authentication or re-authentication. */
-  onAuthPacket?(client: Client, packet: AuthPacket): MaybePromise<AuthOutcome | undefined>;
+  onAuthPacket?(client: ClientInfo, packet: AuthPacket): MaybePromise<AuthOutcome | undefined>;
   /**
    * Gate: may this client publish to (`write`) or subscribe to (`read`) this topic/filter? `false`
    * refuses with Not authorized (0x87); a number ≥ 0x80 refuses with that reason code (v5).
    */
-  onAclCheck?(client: Client, topic: string, access: 'read' | 'write'): boolean | number | undefined;
+  onAclCheck?(client: ClientInfo, topic: string, access: 'read' | 'write'): boolean | number | undefined;
   /**
    * Gate: may this message be delivered to this session? Consulted for every live delivery (online
    * or queued for an offline session; `client` is undefined then) and for the retained messages sent
    * when subscribing, so a read `deny` inside a granted subscription (`secret/#` under `#`) holds.
    * `false` from any hook skips that delivery. Only consulted when some hook implements it.
    */
-  onAclCheckDelivery?(clientId: string, client: Client | undefined, message: Message): boolean | undefined;
+  onAclCheckDelivery?(
+    clientId: string,
+    client: ClientInfo | undefined,
+    message: Message,
+  ): boolean | undefined;
   /** Gate: after authentication; return a CONNACK reason code (≥ 0x80) to refuse. */
-  onConnect?(client: Client, packet: ConnectPacket): number | undefined;
+  onConnect?(client: ClientInfo, packet: ConnectPacket): number | undefined;
   /** Notification: CONNACK sent, the session is live on this connection. */
-  onSessionEstablished?(client: Client, packet: ConnectPacket): void;
+  onSessionEstablished?(client: ClientInfo, packet: ConnectPacket): void;
   /** Notification: the connection closed (`reasonCode` as sent or received, `error` when abnormal). */
-  onDisconnect?(client: Client, reasonCode: number, error: Error | undefined, sessionEnded: boolean): void;
+  onDisconnect?(
+    client: ClientInfo,
+    reasonCode: number,
+    error: Error | undefined,
+    sessionEnded: boolean,
+  ): void;
   /** Transform: every packet read, before it is handled. */
-  onPacketRead?(client: Client, packet: Packet): Packet;
+  onPacketRead?(client: ClientInfo, packet: Packet): Packet;
   /** Transform: a packet about to be encoded for one client (fan-out PUBLISHes excluded: they are shared). */
-  onPacketEncode?(client: Client, packet: Packet): Packet;
+  onPacketEncode?(client: ClientInfo, packet: Packet): Packet;
   /** Notification: bytes handed to the socket for a packet. */
-  onPacketSent?(client: Client, packet: Packet, bytes: number): void;
+  onPacketSent?(client: ClientInfo, packet: Packet, bytes: number): void;
   /** Notification: a packet was fully handled. */
-  onPacketProcessed?(client: Client, packet: Packet): void;
+  onPacketProcessed?(client: ClientInfo, packet: Packet): void;
   /** Transform: a SUBSCRIBE before it is applied. */
-  onSubscribe?(client: Client, packet: SubscribePacket): SubscribePacket;
+  onSubscribe?(client: ClientInfo, packet: SubscribePacket): SubscribePacket;
   /** Notification: a SUBSCRIBE was applied with these reason codes. */
-  onSubscribed?(client: Client, packet: SubscribePacket, reasonCodes: number[]): void;
+  onSubscribed?(client: ClientInfo, packet: SubscribePacket, reasonCodes: number[]): void;
   /** Transform: an UNSUBSCRIBE before it is applied. */
-  onUnsubscribe?(client: Client, packet: UnsubscribePacket): UnsubscribePacket;
+  onUnsubscribe?(client: ClientInfo, packet: UnsubscribePacket): UnsubscribePacket;
   /** Notification: an UNSUBSCRIBE was applied. */
-  onUnsubscribed?(client: Client, packet: UnsubscribePacket, reasonCodes: number[]): void;
+  onUnsubscribed?(client: ClientInfo, packet: UnsubscribePacket, reasonCodes: number[]): void;
   /**
    * Transform/gate: a PUBLISH from a client before it is routed. Return the packet (possibly changed),
    * or a reason code ≥ 0x80 to refuse it (v5 PUBACK/PUBREC carry the code; QoS 0 is dropped).
    */
-  onPublish?(client: Client, packet: PublishPacket): PublishPacket | number;
+  onPublish?(client: ClientInfo, packet: PublishPacket): PublishPacket | number;
   /** Notification: a message was routed to its subscribers. `client` is undefined for the host app. */
-  onPublished?(client: Client | undefined, message: Message, deliveries: number): void;
+  onPublished?(client: ClientInfo | undefined, message: Message, deliveries: number): void;
   /** Notification: a message was not delivered to one client. */
   onPublishDropped?(clientId: string, message: Message, reason: DropReason): void;
   /** Transform: the subscribers chosen for a message (after shared-group selection). */
   onSelectSubscribers?(subscribers: Subscriber[], message: Message): Subscriber[];
   /** Transform/gate: a retained message about to be stored (empty payload: deleted). `false` skips it. */
-  onRetainMessage?(client: Client | undefined, message: Message): boolean | undefined;
+  onRetainMessage?(client: ClientInfo | undefined, message: Message): boolean | undefined;
   /** Notification: a retained message was stored or deleted. */
-  onRetainPublished?(client: Client | undefined, message: Message): void;
+  onRetainPublished?(client: ClientInfo | undefined, message: Message): void;
   /** Notification: a QoS 1/2 message was sent (or re-sent) to a client. */
   onQosPublish?(clientId: string, packetId: number, message: Message, resend: boolean): void;
   /**
@@ -273,11 +283,11 @@ export class Hooks {
   }
 
   /** Runs the authentication gates in order; the first verdict wins. Stays synchronous when they are. */
-  authenticate(client: Client, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined> {
+  authenticate(client: ClientInfo, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined> {
     return chain(this.on.onConnectAuthenticate, 0, (h) => h.onConnectAuthenticate!(client, packet));
   }
 
-  authPacket(client: Client, packet: AuthPacket): MaybePromise<AuthOutcome | undefined> {
+  authPacket(client: ClientInfo, packet: AuthPacket): MaybePromise<AuthOutcome | undefined> {
     return chain(this.on.onAuthPacket, 0, (h) => h.onAuthPacket!(client, packet));
   }
 
@@ -285,12 +295,12 @@ export class Hooks {
    * ACL: the first hook with a verdict decides; with no ACL hook everything authenticated is allowed.
    * Returns 0 when allowed, otherwise the reason code to refuse with.
    */
-  acl(client: Client, topic: string, access: 'read' | 'write'): number {
+  acl(client: ClientInfo, topic: string, access: 'read' | 'write'): number {
     for (const h of this.on.onAclCheck) {
       const verdict = h.onAclCheck!(client, topic, access);
       if (verdict === undefined) continue;
       if (verdict === true) return 0;
-      return verdict === false ? 0x87 : verdict;
+      return verdict === false ? ReasonCode.NotAuthorized : verdict;
     }
     return 0;
   }
@@ -303,7 +313,7 @@ export class Hooks {
 export function mayDeliver(
   hooks: Hooks,
   clientId: string,
-  client: Client | undefined,
+  client: ClientInfo | undefined,
   message: Message,
 ): boolean {
   for (const h of hooks.on.onAclCheckDelivery) {
@@ -352,26 +362,26 @@ export class DebugHook implements Hook {
   onStopped(): void {
     this.#log.debug({}, 'broker stopped');
   }
-  onSessionEstablished(client: Client, packet: ConnectPacket): void {
+  onSessionEstablished(client: ClientInfo, packet: ConnectPacket): void {
     this.#log.debug(
       { clientId: client.id, remote: client.remoteAddress, version: packet.protocolVersion },
       'client connected',
     );
   }
-  onDisconnect(client: Client, reasonCode: number, error: Error | undefined): void {
+  onDisconnect(client: ClientInfo, reasonCode: number, error: Error | undefined): void {
     this.#log.debug({ clientId: client.id, reasonCode, error: error?.message }, 'client disconnected');
   }
-  onPacketRead(client: Client, packet: Packet): Packet {
+  onPacketRead(client: ClientInfo, packet: Packet): Packet {
     this.#log.debug({ clientId: client.id, type: packet.type }, 'packet read');
     return packet;
   }
-  onSubscribed(client: Client, packet: SubscribePacket, reasonCodes: number[]): void {
+  onSubscribed(client: ClientInfo, packet: SubscribePacket, reasonCodes: number[]): void {
     this.#log.debug(
       { clientId: client.id, filters: packet.subscriptions.map((s) => s.topicFilter), reasonCodes },
       'subscribed',
     );
   }
-  onPublished(client: Client | undefined, message: Message, deliveries: number): void {
+  onPublished(client: ClientInfo | undefined, message: Message, deliveries: number): void {
     this.#log.debug({ clientId: client?.id ?? '', topic: message.topic, deliveries }, 'published');
   }
   onPublishDropped(clientId: string, message: Message, reason: DropReason): void {

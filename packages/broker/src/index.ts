@@ -1,9 +1,15 @@
 /** Package version, for diagnostics. */
 export const VERSION = '0.0.0';
-export { BROKER_VERSION, Broker, type BrokerState, type PublishOptions } from './broker.js';
-export { Client, type ClientState } from './client.js';
-export { RC } from './codes.js';
+export {
+  BROKER_VERSION,
+  Broker,
+  type BrokerState,
+  type PublishOptions,
+  type RetainedView,
+} from './broker.js';
+export type { ClientInfo, ClientState } from './client-info.js';
 export { diagnostics } from './diagnostics.js';
+export { BrokerError, type BrokerErrorCode, BrokerErrors } from './errors.js';
 export {
   AllowAllHook,
   type AuthOutcome,
@@ -18,7 +24,7 @@ export {
   type StoredSubscription,
   type Subscriber,
 } from './hooks.js';
-export { InlineClient, type InlineHandler, type InlineMessage } from './inline.js';
+export type { InlineClient, InlineHandler, InlineMessage } from './inline.js';
 export type { AcceptConnection, ConnectionInfo, Listener } from './listeners/listener.js';
 export { duplexPair, MemoryListener } from './listeners/memory.js';
 export {
@@ -43,7 +49,8 @@ export { MemoryStore } from './memory-store.js';
 export { type Delivery, isExpired, type Message } from './message.js';
 export type { BrokerOptions } from './options.js';
 export { RingQueue } from './queue.js';
-export { NEVER_EXPIRES, Session, type SessionSubscription } from './session.js';
+export { NEVER_EXPIRES, type Session, type SessionInfo, type SessionSubscription } from './session.js';
+export type { SessionsView } from './sessions.js';
 export {
   type Store,
   type StoredInflight,

@@ -1,7 +1,14 @@
 import { encode, type PublishPacket } from '@x/packets';
-import { MatchBuffer } from '@x/topics';
-import type { Broker } from './broker.js';
+import {
+  MatchBuffer,
+  random,
+  roundRobin,
+  type ShareGroup,
+  type ShareStrategy,
+  type Subscription,
+} from '@x/topics';
 import type { Client } from './client.js';
+import type { BrokerContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
 import { type DropReason, mayDeliver, type Subscriber } from './hooks.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
@@ -22,7 +29,8 @@ interface Form {
  * lets a slow client hold up the others: it is the one whose messages wait or are dropped.
  */
 export class Router {
-  readonly #broker: Broker;
+  readonly #ctx: BrokerContext;
+  readonly #pickMember: ShareStrategy<string>;
   #now = 0;
   /**
    * Match results are written into reused buffers instead of fresh arrays per PUBLISH. A hook may
@@ -31,8 +39,9 @@ export class Router {
   readonly #buffers: MatchBuffer<string>[] = [];
   #depth = 0;
 
-  constructor(broker: Broker) {
-    this.#broker = broker;
+  constructor(ctx: BrokerContext) {
+    this.#ctx = ctx;
+    this.#pickMember = ctx.options.sharedSubscriptionStrategy === 'random' ? random() : roundRobin();
   }
 
   /** Routes a message to every matching subscriber; returns how many deliveries were made. */
@@ -51,7 +60,7 @@ export class Router {
   }
 
   #route(message: Message, publisher: Client | undefined, buffer: MatchBuffer<string>): number {
-    const broker = this.#broker;
+    const broker = this.#ctx;
     const now = Date.now();
     this.#now = now;
     // Per call, not per router: a hook may publish from inside a route (re-entrancy).
@@ -98,7 +107,7 @@ export class Router {
         });
       }
       for (let g = 0; g < buffer.sharedCount; g++) {
-        const member = broker.pickShareMember(buffer.shared[g]!, message, publisher?.id);
+        const member = this.#pickShareMember(buffer.shared[g]!, message, publisher?.id);
         if (member === undefined) continue;
         subscribers.push({
           clientId: member.clientId,
@@ -123,6 +132,42 @@ export class Router {
     return count;
   }
 
+  /**
+   * The member of a share group that gets the message, by the configured strategy: an online member
+   * the delivery gates (`onAclCheckDelivery`) allow, else an offline one they allow (its session
+   * queues the message), else none.
+   */
+  #pickShareMember(
+    group: ShareGroup<string>,
+    message: Message,
+    publisherId: string | undefined,
+  ): Subscription<string> | undefined {
+    const outer = this.#shareMessage;
+    this.#shareMessage = message;
+    try {
+      const context = { topicName: message.topic, publisherId, eligible: this.#onlineAllowed };
+      const online = this.#pickMember(group, context);
+      if (online !== undefined) return online;
+      context.eligible = this.#allowed;
+      return this.#pickMember(group, context);
+    } finally {
+      this.#shareMessage = outer;
+    }
+  }
+
+  /** The message whose share group is being resolved, for the two eligibility tests below. */
+  #shareMessage: Message | undefined;
+
+  readonly #allowed = (member: Subscription<string>): boolean => {
+    const hooks = this.#ctx.hooks;
+    if (hooks.on.onAclCheckDelivery.length === 0) return true;
+    const session = this.#ctx.sessions.get(member.clientId);
+    return mayDeliver(hooks, member.clientId, session?.client, this.#shareMessage!);
+  };
+
+  readonly #onlineAllowed = (member: Subscription<string>): boolean =>
+    this.#ctx.sessions.get(member.clientId)?.client?.state === 'connected' && this.#allowed(member);
+
   #deliverMatch(
     forms: Form[],
     session: Session,
@@ -146,7 +191,7 @@ export class Router {
     const { message } = delivery;
     if (client === undefined || client.state !== 'connected') {
       // QoS 0 messages are kept for offline sessions only when asked (section 4.1 allows either).
-      if (delivery.qos === 0 && !this.#broker.options.queueQos0Messages) return false;
+      if (delivery.qos === 0 && !this.#ctx.options.queueQos0Messages) return false;
       return this.#enqueue(session, delivery, false);
     }
     if (delivery.qos === 0) {
@@ -186,7 +231,7 @@ export class Router {
   resend(session: Session, client: Client): void {
     const now = Date.now();
     this.#now = now;
-    const hooks = this.#broker.hooks;
+    const hooks = this.#ctx.hooks;
     for (const entry of session.inflight.values()) {
       if (entry.state === 'pubrel') {
         client.send({ type: 'pubrel', packetId: entry.packetId });
@@ -202,13 +247,13 @@ export class Router {
 
   /** Appends to the session's queue; `requeued` when the delivery was just taken from its head. */
   #enqueue(session: Session, delivery: Delivery, requeued: boolean): boolean {
-    if (session.queue.length >= this.#broker.options.maxQueuedMessages) {
+    if (session.queue.length >= this.#ctx.options.maxQueuedMessages) {
       this.#drop(session.clientId, delivery.message, 'queue-full');
       return false;
     }
     ownPayload(delivery.message);
     session.queue.push(delivery);
-    const queued = this.#broker.hooks.on.onMessageQueued;
+    const queued = this.#ctx.hooks.on.onMessageQueued;
     if (queued.length > 0) for (const h of queued) h.onMessageQueued!(session.clientId, delivery, requeued);
     return true;
   }
@@ -223,14 +268,14 @@ export class Router {
   ): boolean {
     const packetId = session.inflight.allocate();
     if (packetId === 0) {
-      for (const h of this.#broker.hooks.on.onPacketIdExhausted)
+      for (const h of this.#ctx.hooks.on.onPacketIdExhausted)
         h.onPacketIdExhausted!(session.clientId, delivery.message);
       return this.#enqueue(session, delivery, fromQueue);
     }
     if (!this.#send(client, delivery, packetId, false, forms)) return false;
     ownPayload(delivery.message);
     session.inflight.add({ packetId, delivery, state: 'publish', resends: 0 });
-    for (const h of this.#broker.hooks.on.onQosPublish)
+    for (const h of this.#ctx.hooks.on.onQosPublish)
       h.onQosPublish!(session.clientId, packetId, delivery.message, false);
     return true;
   }
@@ -271,7 +316,7 @@ export class Router {
       return false;
     }
     client.write(delivery.qos > 0 ? withPacketId(form.bytes, form.idOffset, packetId, dup) : form.bytes);
-    this.#broker.stats.messagesSent++;
+    this.#ctx.stats.messagesSent++;
     return true;
   }
 
@@ -320,13 +365,13 @@ export class Router {
       return false;
     }
     client.write(bytes);
-    this.#broker.stats.messagesSent++;
+    this.#ctx.stats.messagesSent++;
     return true;
   }
 
   #drop(clientId: string, message: Message, reason: DropReason): void {
-    this.#broker.stats.publishDropped++;
-    for (const h of this.#broker.hooks.on.onPublishDropped) h.onPublishDropped!(clientId, message, reason);
+    this.#ctx.stats.publishDropped++;
+    for (const h of this.#ctx.hooks.on.onPublishDropped) h.onPublishDropped!(clientId, message, reason);
     if (diagnostics.publishDropped.hasSubscribers) {
       diagnostics.publishDropped.publish({ clientId, topic: message.topic, reason });
     }

@@ -1,5 +1,6 @@
 import type { ProtocolVersion, QoS, Will } from '@x/packets';
 import type { Client } from './client.js';
+import type { ClientInfo } from './client-info.js';
 import { Inflight } from './inflight.js';
 import type { Delivery } from './message.js';
 import { RingQueue } from './queue.js';
@@ -16,11 +17,26 @@ export interface SessionSubscription {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
+/** What the host application and plugins see of a session. */
+export interface SessionInfo {
+  readonly clientId: string;
+  readonly protocolVersion: ProtocolVersion;
+  /** The live connection, when online. */
+  readonly client: ClientInfo | undefined;
+  /** Session Expiry Interval in seconds (0xFFFFFFFF: never). */
+  readonly expiryInterval: number;
+  readonly subscriptions: ReadonlyMap<string, Readonly<SessionSubscription>>;
+  /** Outbound QoS 1/2 messages awaiting acknowledgement. */
+  readonly inflightCount: number;
+  /** Messages waiting to be sent. */
+  readonly queuedCount: number;
+}
+
 /**
  * Session state: what survives a disconnection (subscriptions, in-flight and queued messages, QoS 2
  * packet ids awaiting PUBREL, a delayed will). The connection (`Client`) is attached while online.
  */
-export class Session {
+export class Session implements SessionInfo {
   readonly clientId: string;
   protocolVersion: ProtocolVersion;
   readonly inflight = new Inflight();
@@ -49,6 +65,14 @@ export class Session {
   get subscriptions(): Map<string, SessionSubscription> {
     if (this.#subscriptions === undefined) this.#subscriptions = new Map();
     return this.#subscriptions;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  get queuedCount(): number {
+    return this.queue.length;
   }
 
   /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */

@@ -1,4 +1,4 @@
-import type { Broker } from './broker.js';
+import type { Hooks } from './hooks.js';
 
 /** The broker's figures, published under `$SYS/broker/` every `sysInterval`. */
 export interface SysInfo {
@@ -65,11 +65,14 @@ const topics: Array<[string, (info: SysInfo, now: number) => string | number]> =
 ];
 
 /** Refreshes the derived figures and publishes every `$SYS/broker/...` topic as a retained message. */
-export function publishSysTopics(broker: Broker): void {
-  const info = broker.refreshStats();
+export function publishSysTopics(
+  info: Readonly<SysInfo>,
+  publish: (topic: string, payload: string, options: { retain: boolean }) => void,
+  hooks: Hooks,
+): void {
   const now = Date.now();
   for (const [suffix, value] of topics) {
-    broker.publish(`$SYS/broker/${suffix}`, String(value(info, now)), { retain: true });
+    publish(`$SYS/broker/${suffix}`, String(value(info, now)), { retain: true });
   }
-  for (const h of broker.hooks.on.onSysInfoTick) h.onSysInfoTick!(info);
+  for (const h of hooks.on.onSysInfoTick) h.onSysInfoTick!(info);
 }

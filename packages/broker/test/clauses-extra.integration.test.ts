@@ -159,7 +159,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     expect(bytes[2]).toBe(0x00);
     expect(bytes2[2]).toBe(0x01); // session present only, bits 7-1 clear
     expect(CONNACK_CODES).toContain(bytes2[3]);
-    b.broker.sessions.delete('flags-1');
+    b.broker.endSession('flags-1');
   });
 
   it('MQTT-3.1.4-2 MQTT-3.14.0-1: a refused CONNECT gets CONNACK ≥ 0x80 from table 3-1, no DISCONNECT, then close', async () => {
@@ -369,7 +369,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     expect(DISCONNECT_CODES).toContain(d.reasonCode);
     expect(d.properties?.sessionExpiryInterval).toBeUndefined();
     await first.waitClosed();
-    b.broker.sessions.delete('take');
+    b.broker.endSession('take');
   });
 
   it('MQTT-3.1.2-29: with Request Problem Information 0 no Reason String or User Property is sent on other packets', async () => {
@@ -481,7 +481,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     expect((await again.next('pubrel')).packetId).toBe(p.packetId);
     again.send({ type: 'pubcomp', packetId: p.packetId!, reasonCode: 0 } as Packet);
     expect((await again.idle(60)).filter((x) => x.type === 'publish' || x.type === 'pubrel')).toEqual([]);
-    b.broker.sessions.delete('rel-only');
+    b.broker.endSession('rel-only');
   });
 
   it('MQTT-4.4.0-2: a PUBACK ≥ 0x80 from the client acknowledges the message: it is not re-sent on resume', async () => {
@@ -491,7 +491,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     b.broker.publish('nack/t', 'x', { qos: 1 });
     const p = await c.next('publish');
     c.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0x80 } as Packet);
-    await until(() => b.broker.sessions.get('nack')?.inflight.size === 0, 2000, 'acknowledged');
+    await until(() => b.broker.sessions.get('nack')?.inflightCount === 0, 2000, 'acknowledged');
     c.close();
     await until(() => b.broker.sessions.get('nack')?.client === undefined, 2000, 'offline session');
     const again = await RawClient.open(b.port, 5);
@@ -499,7 +499,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'nack', keepalive: 0, ...conn });
     expect((await again.next('connack')).sessionPresent).toBe(true);
     expect((await again.idle(60)).filter((x) => x.type === 'publish')).toEqual([]);
-    b.broker.sessions.delete('nack');
+    b.broker.endSession('nack');
   });
 
   it('MQTT-4.5.0-1 MQTT-4.1.0-2: a message is added to an offline matching session; the session ends after its expiry', async () => {
@@ -785,7 +785,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const resent = await again.next('publish');
     expect(resent.packetId).toBe(first.packetId);
     expect(resent.dup).toBe(true);
-    b.broker.sessions.delete('q2-expiry');
+    b.broker.endSession('q2-expiry');
   });
   it('MQTT-4.3.3-13: the inbound QoS 2 exchange completes after the message expiry passed', async () => {
     const pub = await raw('q2-in-expiry');
@@ -834,7 +834,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     expect(
       elsewhere.map((p) => Buffer.from((p as { payload: Uint8Array }).payload).toString()),
     ).not.toContain(Buffer.from(held!.payload).toString());
-    b.broker.sessions.delete('sh-a');
+    b.broker.endSession('sh-a');
   });
 
   it('MQTT-4.8.2-5: a shared message in flight to a member whose session ends goes to no other member', async () => {

@@ -94,6 +94,6 @@ describe('onAclCheckDelivery: the per-delivery read gate', () => {
 
   it('costs nothing when no hook implements it: the hook list is empty', async () => {
     tb = await startTestBroker();
-    expect(tb.broker.hooks.has('onAclCheckDelivery')).toBe(false);
+    expect(tb.broker.hasHook('onAclCheckDelivery')).toBe(false);
   });
 });

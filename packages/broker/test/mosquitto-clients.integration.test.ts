@@ -33,7 +33,7 @@ function subscribe(
   count: number,
 ): { ready: Promise<void>; output: Promise<string> } {
   const port = b.port;
-  const before = b.broker.subscriptions.size;
+  const before = b.broker.subscriptionCount;
   const child = spawn(sub!, [
     '-h',
     '127.0.0.1',
@@ -57,7 +57,7 @@ function subscribe(
   // mosquitto_sub has no "subscribed" signal: wait until the broker holds its subscription.
   const ready = (async () => {
     const deadline = Date.now() + 5000;
-    while (b.broker.subscriptions.size <= before && Date.now() < deadline) {
+    while (b.broker.subscriptionCount <= before && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
   })();

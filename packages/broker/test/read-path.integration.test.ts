@@ -1,6 +1,5 @@
-import { encode } from '@x/packets';
+import { encode, ReasonCode } from '@x/packets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RC } from '../src/codes.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
 import { RawClient } from './raw-client.js';
 
@@ -44,7 +43,7 @@ describe('read path: packets before a protocol error in the same chunk', () => {
       await pub.waitClosed();
       if (version === 5) {
         const disconnect = pub.received.find((p) => p.type === 'disconnect');
-        expect(disconnect?.type === 'disconnect' && disconnect.reasonCode).toBe(RC.MALFORMED_PACKET);
+        expect(disconnect?.type === 'disconnect' && disconnect.reasonCode).toBe(ReasonCode.MalformedPacket);
         expect(pub.received.filter((p) => p.type !== 'disconnect')).toEqual([]);
       } else {
         expect(pub.received).toEqual([]); // v3: closed without a reply
@@ -80,7 +79,7 @@ describe('read path: packets before a protocol error in the same chunk', () => {
     await pub.waitClosed();
     expect(pub.received.map((p) => p.type)).toEqual(['connack', 'disconnect']);
     const disconnect = pub.received[1];
-    expect(disconnect?.type === 'disconnect' && disconnect.reasonCode).toBe(RC.MALFORMED_PACKET);
+    expect(disconnect?.type === 'disconnect' && disconnect.reasonCode).toBe(ReasonCode.MalformedPacket);
     sub.socket.destroy();
   });
 });

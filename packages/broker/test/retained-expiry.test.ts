@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AllowAllHook, Broker, silentLogger } from '../src/index.js';
+import type { RetainedStore } from '../src/retained.js';
 
 describe('retained message expiry', () => {
   it('the periodic sweep removes expired retained messages and reports them, with no subscriber asking', async () => {
@@ -15,7 +16,7 @@ describe('retained message expiry', () => {
       broker.publish('exp/replaced', 'z', { retain: true, properties: { messageExpiryInterval: 1 } });
       broker.publish('exp/replaced', 'z2', { retain: true });
       expect(broker.retained.size).toBe(3);
-      expect(broker.retained.expiringCount).toBe(1);
+      expect((broker.retained as RetainedStore).expiringCount).toBe(1);
       const deadline = Date.now() + 3000;
       while (broker.retained.get('exp/short') !== undefined && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 25));
@@ -24,7 +25,7 @@ describe('retained message expiry', () => {
       expect(expired).toEqual(['exp/short']);
       expect(broker.retained.get('exp/forever')).toBeDefined();
       expect(broker.retained.get('exp/replaced')?.payload.toString()).toBe('z2');
-      expect(broker.retained.expiringCount).toBe(0);
+      expect((broker.retained as RetainedStore).expiringCount).toBe(0);
     } finally {
       await broker.close();
     }
@@ -45,7 +46,7 @@ describe('retained message expiry', () => {
       broker.inline.subscribe('exp/+', (m) => got.push(m.topic));
       expect(got).toEqual(['exp/met']);
       expect(expired).toEqual(['exp/met']);
-      expect(broker.retained.sweep(Date.now())).toBe(0);
+      expect((broker.retained as RetainedStore).sweep(Date.now())).toBe(0);
     } finally {
       await broker.close();
     }

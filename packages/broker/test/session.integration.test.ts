@@ -224,7 +224,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
       await until(() => small.broker.client('bounded') === undefined);
       for (let i = 0; i < 20; i++) small.broker.publish('bq/t', String(i), { qos: 1 });
       const session = small.broker.sessions.get('bounded')!;
-      expect(session.queue.length).toBe(5);
+      expect(session.queuedCount).toBe(5);
       expect(dropped.length).toBe(15);
       expect(dropped[0]).toBe('bounded:queue-full');
       expect(small.broker.stats.publishDropped).toBe(15);

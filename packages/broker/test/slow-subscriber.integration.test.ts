@@ -52,7 +52,7 @@ describe('a slow or frozen subscriber never stalls the others (user-pain-points 
       const c0 = b.broker.client('frozen-0');
       if (c0) maxBuffered0 = Math.max(maxBuffered0, c0.bufferedBytes);
       const s1 = b.broker.sessions.get('frozen-1');
-      if (s1) maxQueued1 = Math.max(maxQueued1, s1.queue.length);
+      if (s1) maxQueued1 = Math.max(maxQueued1, s1.queuedCount);
     }
     await until(() => received === count, 10_000, 'the fast subscriber to get every message');
 
@@ -61,7 +61,7 @@ describe('a slow or frozen subscriber never stalls the others (user-pain-points 
     expect(drops.get('frozen-0:slow-client') ?? 0).toBeGreaterThan(0);
     // The frozen QoS 1 subscriber: at most its Receive Maximum in flight and a bounded queue.
     const s1 = b.broker.sessions.get('frozen-1')!;
-    expect(s1.inflight.size).toBeLessThanOrEqual(10);
+    expect(s1.inflightCount).toBeLessThanOrEqual(10);
     expect(maxQueued1).toBeLessThanOrEqual(100);
     expect(drops.get('frozen-1:queue-full') ?? 0).toBeGreaterThan(0);
     expect(drops.get('fast:slow-client') ?? 0).toBe(0);

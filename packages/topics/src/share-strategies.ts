@@ -5,22 +5,38 @@ import type { ShareStrategy, Subscription } from './types.js';
  * every group and the order survives members leaving.
  */
 export function roundRobin<TClientId = string>(): ShareStrategy<TClientId> {
-  return (group) => {
+  return (group, context) => {
     const members = group.members;
     const n = members.length;
     if (n === 0) return undefined;
-    const i = group.cursor < n ? group.cursor : 0;
-    group.cursor = i + 1;
-    return members[i];
+    const start = group.cursor < n ? group.cursor : 0;
+    const eligible = context.eligible;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      const member = members[i]!;
+      if (eligible !== undefined && !eligible(member)) continue;
+      group.cursor = i + 1;
+      return member;
+    }
+    return undefined;
   };
 }
 
 /** A uniformly random member. `rand` returns a number in [0, 1). Default: `Math.random`. */
 export function random<TClientId = string>(rand: () => number = Math.random): ShareStrategy<TClientId> {
-  return (group) => {
+  return (group, context) => {
     const members = group.members;
-    if (members.length === 0) return undefined;
-    return members[Math.floor(rand() * members.length)];
+    const n = members.length;
+    if (n === 0) return undefined;
+    const start = Math.floor(rand() * n);
+    const eligible = context.eligible;
+    if (eligible === undefined) return members[start];
+    // From a random start, the next eligible member: uniform when every member is eligible.
+    for (let k = 0; k < n; k++) {
+      const member = members[(start + k) % n]!;
+      if (eligible(member)) return member;
+    }
+    return undefined;
   };
 }
 

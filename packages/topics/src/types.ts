@@ -77,6 +77,11 @@ export interface ShareContext<TClientId = string> {
   readonly topicName: string;
   /** The publishing client, when known. */
   readonly publisherId?: TClientId | undefined;
+  /**
+   * Which members may receive this message (e.g. online ones, or those a per-delivery ACL allows).
+   * The strategy picks among those only, and answers undefined when there is none. Default: all.
+   */
+  readonly eligible?: ((member: Subscription<TClientId>) => boolean) | undefined;
 }
 
 /** Picks the member of a share group that receives a message; undefined when the group is empty. */

@@ -21,6 +21,21 @@ function trieWith(members: string[]): SubscriptionTrie {
 }
 
 describe('share strategies', () => {
+  it('roundRobin and random pick among the eligible members only, undefined when none is', () => {
+    const trie = trieWith(['a', 'b', 'c']);
+    const onlyC = { topicName: 'jobs/1', eligible: (m: { clientId: string }) => m.clientId === 'c' };
+    const none = { topicName: 'jobs/1', eligible: () => false };
+    const rr = roundRobin();
+    expect(rr(groupOf(trie, 'jobs/1'), onlyC)?.clientId).toBe('c');
+    expect(rr(groupOf(trie, 'jobs/1'), none)).toBeUndefined();
+    const notB = { topicName: 'jobs/1', eligible: (m: { clientId: string }) => m.clientId !== 'b' };
+    const got = Array.from({ length: 4 }, () => rr(groupOf(trie, 'jobs/1'), notB)?.clientId);
+    expect(got).toEqual(['a', 'c', 'a', 'c']);
+    const rand = random(() => 0.5); // start at b, which is skipped
+    expect(rand(groupOf(trie, 'jobs/1'), notB)?.clientId).toBe('c');
+    expect(rand(groupOf(trie, 'jobs/1'), none)).toBeUndefined();
+  });
+
   it('MQTT-4.8.2-1 roundRobin gives each member a turn and survives a member leaving', () => {
     const trie = trieWith(['a', 'b', 'c']);
     const pick = roundRobin();

@@ -1,31 +1,39 @@
 import type { AuthPacket } from '@x/packets';
-import type { Broker } from '../broker.js';
+import { ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
+import type { BrokerContext } from '../context.js';
 import { authenticated, pendingConnect } from './connect.js';
 
 /**
  * AUTH: continues an enhanced authentication started by CONNECT, or re-authenticates a connected
  * client (reason 0x19). The exchange itself belongs to the `onAuthPacket` hooks.
  */
-export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): Promise<void> | undefined {
+export function handleAuth(
+  ctx: BrokerContext,
+  client: Client,
+  packet: AuthPacket,
+): Promise<void> | undefined {
   const method = packet.properties?.authenticationMethod;
   if (client.authenticationMethod === undefined || method !== client.authenticationMethod) {
     // Section 4.12: AUTH without (or with a different) method than CONNECT is a protocol error
-    client.violation(RC.PROTOCOL_ERROR, 'AUTH with an authentication method other than CONNECT’s', '4.12');
+    client.violation(
+      ReasonCode.ProtocolError,
+      'AUTH with an authentication method other than CONNECT’s',
+      '4.12',
+    );
     return undefined;
   }
   const connecting = client.state === 'authenticating';
   const pending = connecting ? pendingConnect(client) : undefined;
   if (connecting && pending === undefined) {
-    client.violation(RC.PROTOCOL_ERROR, 'AUTH before the server asked for it');
+    client.violation(ReasonCode.ProtocolError, 'AUTH before the server asked for it');
     return undefined;
   }
-  const outcome = broker.hooks.authPacket(client, packet);
+  const outcome = ctx.hooks.authPacket(client, packet);
   const apply = (result: Awaited<typeof outcome>): void => {
     if (client.state === 'closed') return;
     if (connecting) {
-      authenticated(broker, client, pending!.packet, result, pending!.assigned);
+      authenticated(ctx, client, pending!.packet, result, pending!.assigned);
       return;
     }
     if (
@@ -34,7 +42,9 @@ export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): 
       (typeof result === 'object' && 'ok' in result && !result.ok)
     ) {
       const code =
-        typeof result === 'object' && result.reasonCode !== undefined ? result.reasonCode : RC.NOT_AUTHORIZED;
+        typeof result === 'object' && result.reasonCode !== undefined
+          ? result.reasonCode
+          : ReasonCode.NotAuthorized;
       client.disconnect(code, 're-authentication failed');
       return;
     }
@@ -42,7 +52,9 @@ export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): 
     client.send({
       type: 'auth',
       reasonCode:
-        typeof result === 'object' && 'continue' in result ? RC.CONTINUE_AUTHENTICATION : RC.SUCCESS,
+        typeof result === 'object' && 'continue' in result
+          ? ReasonCode.ContinueAuthentication
+          : ReasonCode.Success,
       properties: {
         authenticationMethod: client.authenticationMethod!,
         ...(data ? { authenticationData: data } : {}),

@@ -1,22 +1,21 @@
 import type { ConnackPacket, ConnectPacket, Properties } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { isValidTopicName } from '@x/topics';
-import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
+import type { BrokerContext } from '../context.js';
 import { diagnostics } from '../diagnostics.js';
 import type { AuthOutcome } from '../hooks.js';
-import { Session } from '../session.js';
 
 /** The CONNECT of a connection whose enhanced authentication is in progress. */
 const pendingConnects = new WeakMap<Client, { packet: ConnectPacket; assigned: boolean }>();
 
 /** CONNECT: validate, authenticate (possibly asynchronously), then establish the session. */
 export function handleConnect(
-  broker: Broker,
+  ctx: BrokerContext,
   client: Client,
   packet: ConnectPacket,
 ): Promise<void> | undefined {
-  const options = broker.options;
+  const options = ctx.options;
   const v5 = packet.protocolVersion === 5;
   client.protocolVersion = packet.protocolVersion;
   client.state = 'authenticating';
@@ -28,14 +27,14 @@ export function handleConnect(
   if (packet.clientId === '') {
     if (!v5 && !packet.clean) {
       // [MQTT-3.1.3-8] a v3.1.1 client with an empty id must ask for a clean session
-      broker.log.info(
+      ctx.log.info(
         { remote: client.remoteAddress },
         'CONNECT refused: empty client id without clean session',
       );
-      client.refuse(RC.CLIENT_IDENTIFIER_NOT_VALID);
+      client.refuse(ReasonCode.ClientIdentifierNotValid);
       return undefined;
     }
-    client.id = broker.generateClientId(); // [MQTT-3.1.3-6]
+    client.id = ctx.sessions.generateClientId(); // [MQTT-3.1.3-6]
     assigned = true;
   } else client.id = packet.clientId;
 
@@ -49,46 +48,46 @@ export function handleConnect(
   const will = packet.will;
   if (will !== undefined) {
     if (will.qos > options.maximumQoS) {
-      client.refuse(RC.QOS_NOT_SUPPORTED, 'will QoS not supported'); // [MQTT-3.2.2-12]
+      client.refuse(ReasonCode.QoSNotSupported, 'will QoS not supported'); // [MQTT-3.2.2-12]
       return undefined;
     }
     if (will.retain && !options.retainAvailable) {
-      client.refuse(RC.RETAIN_NOT_SUPPORTED, 'retain not supported'); // [MQTT-3.2.2-13]
+      client.refuse(ReasonCode.RetainNotSupported, 'retain not supported'); // [MQTT-3.2.2-13]
       return undefined;
     }
     if (!isValidTopicName(will.topic)) {
-      client.violation(RC.TOPIC_NAME_INVALID, `invalid will topic '${will.topic}'`, 'MQTT-3.1.3-11');
+      client.violation(ReasonCode.TopicNameInvalid, `invalid will topic '${will.topic}'`, 'MQTT-3.1.3-11');
       return undefined;
     }
   }
 
   if (v5 && props?.authenticationMethod !== undefined) {
-    if (!broker.hooks.has('onAuthPacket')) {
-      client.refuse(RC.BAD_AUTHENTICATION_METHOD, 'enhanced authentication not supported');
+    if (!ctx.hooks.has('onAuthPacket')) {
+      client.refuse(ReasonCode.BadAuthenticationMethod, 'enhanced authentication not supported');
       return undefined;
     }
     client.authenticationMethod = props.authenticationMethod;
   }
 
-  if (!broker.hooks.has('onConnectAuthenticate')) {
-    broker.log.warn(
+  if (!ctx.hooks.has('onConnectAuthenticate')) {
+    ctx.log.warn(
       { clientId: client.id, remote: client.remoteAddress },
       'CONNECT refused: no authentication hook installed (add AllowAllHook or an auth hook)',
     );
-    client.refuse(RC.NOT_AUTHORIZED, 'no authentication configured');
+    client.refuse(ReasonCode.NotAuthorized, 'no authentication configured');
     return undefined;
   }
-  const outcome = broker.hooks.authenticate(client, packet);
+  const outcome = ctx.hooks.authenticate(client, packet);
   if (outcome instanceof Promise) {
-    return outcome.then((result) => authenticated(broker, client, packet, result, assigned));
+    return outcome.then((result) => authenticated(ctx, client, packet, result, assigned));
   }
-  authenticated(broker, client, packet, outcome, assigned);
+  authenticated(ctx, client, packet, outcome, assigned);
   return undefined;
 }
 
 /** Applies an authentication verdict (from CONNECT or from an AUTH exchange). */
 export function authenticated(
-  broker: Broker,
+  ctx: BrokerContext,
   client: Client,
   packet: ConnectPacket,
   outcome: AuthOutcome | undefined,
@@ -96,19 +95,19 @@ export function authenticated(
 ): void {
   if (client.state === 'closed') return;
   if (outcome === undefined || outcome === false) {
-    broker.log.info({ clientId: client.id, remote: client.remoteAddress }, 'CONNECT refused: not authorized');
-    client.refuse(RC.NOT_AUTHORIZED, 'not authorized'); // [MQTT-3.2.2-6]
+    ctx.log.info({ clientId: client.id, remote: client.remoteAddress }, 'CONNECT refused: not authorized');
+    client.refuse(ReasonCode.NotAuthorized, 'not authorized'); // [MQTT-3.2.2-6]
     return;
   }
   if (outcome === true) {
-    establish(broker, client, packet, assigned, undefined);
+    establish(ctx, client, packet, assigned, undefined);
     return;
   }
   if ('continue' in outcome) {
     pendingConnects.set(client, { packet, assigned });
     client.send({
       type: 'auth',
-      reasonCode: RC.CONTINUE_AUTHENTICATION,
+      reasonCode: ReasonCode.ContinueAuthentication,
       properties: {
         authenticationMethod: client.authenticationMethod!,
         ...(outcome.authenticationData ? { authenticationData: outcome.authenticationData } : {}),
@@ -117,14 +116,14 @@ export function authenticated(
     return;
   }
   if (!outcome.ok) {
-    broker.log.info(
+    ctx.log.info(
       { clientId: client.id, remote: client.remoteAddress, reasonCode: outcome.reasonCode },
       'CONNECT refused by the authentication hook',
     );
-    client.refuse(outcome.reasonCode ?? RC.NOT_AUTHORIZED, outcome.reasonString);
+    client.refuse(outcome.reasonCode ?? ReasonCode.NotAuthorized, outcome.reasonString);
     return;
   }
-  establish(broker, client, packet, assigned, outcome.properties);
+  establish(ctx, client, packet, assigned, outcome.properties);
 }
 
 /** The CONNECT whose enhanced authentication this AUTH continues. */
@@ -133,43 +132,34 @@ export function pendingConnect(client: Client): { packet: ConnectPacket; assigne
 }
 
 function establish(
-  broker: Broker,
+  ctx: BrokerContext,
   client: Client,
   packet: ConnectPacket,
   assigned: boolean,
   authProperties: Properties | undefined,
 ): void {
   pendingConnects.delete(client);
-  for (const h of broker.hooks.on.onConnect) {
+  for (const h of ctx.hooks.on.onConnect) {
     const code = h.onConnect!(client, packet);
     if (code !== undefined && code >= 0x80) {
       client.refuse(code);
       return;
     }
   }
-  const options = broker.options;
+  const options = ctx.options;
   const v5 = packet.protocolVersion === 5;
-  const id = client.id;
-  let session = broker.sessions.get(id);
-  const old = session?.client;
-  if (old !== undefined) {
-    // [MQTT-3.1.4-3] the existing connection is closed (v5: DISCONNECT 0x8E) before this one proceeds
-    broker.log.info({ clientId: id, remote: client.remoteAddress }, 'session taken over by a new connection');
-    old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over');
-    session = broker.sessions.get(id);
-  }
-
-  let sessionPresent = false;
-  if (packet.clean || session === undefined) {
-    // [MQTT-3.1.2-4] [MQTT-3.1.2-6] clean start discards any existing session
-    if (session !== undefined) broker.endSession(session);
-    session = new Session(id, packet.protocolVersion);
-    broker.sessions.set(id, session);
-  } else {
-    sessionPresent = true; // [MQTT-3.2.2-2]
-    session.protocolVersion = packet.protocolVersion;
-    broker.resumeSession(session);
-  }
+  const { session, present: sessionPresent } = ctx.sessions.attach(
+    client,
+    packet.clean,
+    packet.protocolVersion,
+    (old) => {
+      ctx.log.info(
+        { clientId: client.id, remote: client.remoteAddress },
+        'session taken over by a new connection',
+      );
+      old.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+    },
+  );
 
   const requestedExpiry = v5
     ? (packet.properties?.sessionExpiryInterval ?? 0)
@@ -179,8 +169,6 @@ function establish(
   const expiry = Math.min(requestedExpiry, options.maxSessionExpiry);
   session.expiryInterval = expiry;
   session.will = packet.will ? { ...packet.will, payload: Buffer.from(packet.will.payload) } : undefined;
-  session.client = client;
-  client.session = session;
 
   client.keepalive = packet.keepalive;
   let serverKeepAlive: number | undefined;
@@ -191,13 +179,13 @@ function establish(
   }
   if (v5 && options.topicAliasesToClients && client.topicAliasMaximum > 0) client.aliasesOut = new Map();
 
-  const connack: ConnackPacket = { type: 'connack', sessionPresent, reasonCode: RC.SUCCESS };
+  const connack: ConnackPacket = { type: 'connack', sessionPresent, reasonCode: ReasonCode.Success };
   if (v5) {
     const p: Properties = { ...authProperties };
     if (options.receiveMaximum < 65_535) p.receiveMaximum = options.receiveMaximum;
     p.maximumPacketSize = client.receivePacketLimit;
     if (options.topicAliasMaximum > 0) p.topicAliasMaximum = options.topicAliasMaximum;
-    if (assigned) p.assignedClientIdentifier = id; // [MQTT-3.2.2-16]
+    if (assigned) p.assignedClientIdentifier = client.id; // [MQTT-3.2.2-16]
     if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive;
     if (options.maximumQoS < 2) p.maximumQoS = options.maximumQoS as 0 | 1;
     if (!options.retainAvailable) p.retainAvailable = false;
@@ -211,11 +199,11 @@ function establish(
   }
   client.state = 'connected';
   client.send(connack);
-  broker.connected();
+  ctx.clientConnected();
   if (diagnostics.clientConnect.hasSubscribers) diagnostics.clientConnect.publish({ client });
-  for (const h of broker.hooks.on.onSessionEstablished) h.onSessionEstablished!(client, packet);
+  for (const h of ctx.hooks.on.onSessionEstablished) h.onSessionEstablished!(client, packet);
   if (sessionPresent) {
-    broker.router.resend(session, client);
-    broker.router.drain(session);
+    ctx.router.resend(session, client);
+    ctx.router.drain(session);
   }
 }

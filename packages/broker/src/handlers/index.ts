@@ -1,7 +1,7 @@
 import type { Packet } from '@x/packets';
-import type { Broker } from '../broker.js';
+import { ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
+import type { BrokerContext } from '../context.js';
 import { handleAuth } from './auth.js';
 import { handleConnect } from './connect.js';
 import { handleDisconnect } from './disconnect.js';
@@ -17,63 +17,69 @@ import { handleUnsubscribe } from './unsubscribe.js';
 /**
  * Hands one decoded packet to its handler. Returns a promise only while an asynchronous step
  * (authentication) is pending; the client then holds its next packets until it settles.
+ * `trusted`: the host application injected the packet (`Broker.inject`), so no ACL applies.
  */
-export function dispatch(broker: Broker, client: Client, packet: Packet): Promise<void> | undefined {
-  const hooks = broker.hooks;
+export function dispatch(
+  ctx: BrokerContext,
+  client: Client,
+  packet: Packet,
+  trusted: boolean,
+): Promise<void> | undefined {
+  const hooks = ctx.hooks;
   if (hooks.on.onPacketRead.length > 0) {
     for (const h of hooks.on.onPacketRead) packet = h.onPacketRead!(client, packet);
   }
   let pending: Promise<void> | undefined;
   if (client.state !== 'connected') {
-    if (packet.type === 'connect') pending = handleConnect(broker, client, packet);
+    if (packet.type === 'connect') pending = handleConnect(ctx, client, packet);
     else if (packet.type === 'auth' && client.state === 'authenticating')
-      pending = handleAuth(broker, client, packet);
+      pending = handleAuth(ctx, client, packet);
     // [MQTT-3.1.0-1] the first packet must be CONNECT
     else
       client.violation(
-        RC.PROTOCOL_ERROR,
+        ReasonCode.ProtocolError,
         `${packet.type.toUpperCase()} before CONNECT completed`,
         'MQTT-3.1.0-1',
       );
   } else {
     switch (packet.type) {
       case 'publish':
-        handlePublish(broker, client, packet);
+        handlePublish(ctx, client, packet, trusted);
         break;
       case 'puback':
-        handlePuback(broker, client, packet);
+        handlePuback(ctx, client, packet);
         break;
       case 'pubrec':
-        handlePubrec(broker, client, packet);
+        handlePubrec(ctx, client, packet);
         break;
       case 'pubrel':
-        handlePubrel(broker, client, packet);
+        handlePubrel(ctx, client, packet);
         break;
       case 'pubcomp':
-        handlePubcomp(broker, client, packet);
+        handlePubcomp(ctx, client, packet);
         break;
       case 'subscribe':
-        handleSubscribe(broker, client, packet);
+        handleSubscribe(ctx, client, packet, trusted);
         break;
       case 'unsubscribe':
-        handleUnsubscribe(broker, client, packet);
+        handleUnsubscribe(ctx, client, packet);
         break;
       case 'pingreq':
-        handlePingreq(broker, client);
+        handlePingreq(ctx, client);
         break;
       case 'disconnect':
-        handleDisconnect(broker, client, packet);
+        handleDisconnect(ctx, client, packet);
         break;
       case 'auth':
-        pending = handleAuth(broker, client, packet);
+        pending = handleAuth(ctx, client, packet);
         break;
       case 'connect':
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
-        client.violation(RC.PROTOCOL_ERROR, 'second CONNECT on one connection', 'MQTT-3.1.0-2');
+        client.violation(ReasonCode.ProtocolError, 'second CONNECT on one connection', 'MQTT-3.1.0-2');
         break;
       default:
         // Server-to-client packets (CONNACK, SUBACK, UNSUBACK, PINGRESP) sent by a client.
-        client.violation(RC.PROTOCOL_ERROR, `${packet.type.toUpperCase()} is not sent by clients`);
+        client.violation(ReasonCode.ProtocolError, `${packet.type.toUpperCase()} is not sent by clients`);
     }
   }
   if (hooks.on.onPacketProcessed.length > 0 && pending === undefined) {

@@ -1,6 +1,6 @@
-import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
+import type { BrokerContext } from '../context.js';
 
-export function handlePingreq(_broker: Broker, client: Client): void {
+export function handlePingreq(_ctx: BrokerContext, client: Client): void {
   client.send({ type: 'pingresp' }); // [MQTT-3.12.4-1]
 }

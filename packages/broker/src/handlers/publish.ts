@@ -1,18 +1,23 @@
 import { isUtf8 } from 'node:buffer';
 import type { Properties, PublishPacket } from '@x/packets';
-import type { Broker } from '../broker.js';
+import { ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
-import type { Message } from '../message.js';
+import type { BrokerContext } from '../context.js';
+import { createMessage } from '../pipeline.js';
 
 /**
  * Inbound PUBLISH: resolve the topic alias, check limits and permissions, route once, then
  * acknowledge. Routing happens before the acknowledgement, so an acknowledged message has been
  * handed to every subscriber (delivered, in flight or queued): never acknowledged then dropped.
  */
-export function handlePublish(broker: Broker, client: Client, packet: PublishPacket): void {
+export function handlePublish(
+  ctx: BrokerContext,
+  client: Client,
+  packet: PublishPacket,
+  trusted: boolean,
+): void {
   const session = client.session!;
-  const options = broker.options;
+  const options = ctx.options;
   const v5 = client.protocolVersion === 5;
   let topic = packet.topic;
   let properties = packet.properties;
@@ -22,7 +27,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     // [MQTT-3.3.2-8] alias 0, [MQTT-3.3.2-9] above our Topic Alias Maximum
     if (alias === 0 || alias > options.topicAliasMaximum) {
       const clause = alias === 0 ? 'MQTT-3.3.2-8' : 'MQTT-3.3.2-9';
-      client.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} out of range`, clause);
+      client.violation(ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`, clause);
       return;
     }
     if (client.aliasesIn === undefined) client.aliasesIn = new Map();
@@ -30,7 +35,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     if (topic === '') {
       const known = aliases.get(alias);
       if (known === undefined) {
-        client.violation(RC.PROTOCOL_ERROR, `unknown topic alias ${alias}`, '3.3.2.3.4');
+        client.violation(ReasonCode.ProtocolError, `unknown topic alias ${alias}`, '3.3.2.3.4');
         return;
       }
       topic = known;
@@ -38,24 +43,24 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     const { topicAlias: _alias, ...rest } = properties;
     properties = rest;
   } else if (topic === '') {
-    client.violation(RC.PROTOCOL_ERROR, 'empty topic name without a topic alias', 'MQTT-4.7.3-1');
+    client.violation(ReasonCode.ProtocolError, 'empty topic name without a topic alias', 'MQTT-4.7.3-1');
     return;
   }
 
   const responseTopic = properties?.responseTopic;
   if (responseTopic !== undefined && (responseTopic.includes('+') || responseTopic.includes('#'))) {
     // [MQTT-3.3.2-14] a Response Topic is a topic name: it must not hold wildcards
-    client.violation(RC.PROTOCOL_ERROR, 'response topic contains a wildcard', 'MQTT-3.3.2-14');
+    client.violation(ReasonCode.ProtocolError, 'response topic contains a wildcard', 'MQTT-3.3.2-14');
     return;
   }
 
   const qos = packet.qos;
   if (qos > options.maximumQoS) {
-    client.violation(RC.QOS_NOT_SUPPORTED, `QoS ${qos} not supported`, 'MQTT-3.2.2-11');
+    client.violation(ReasonCode.QoSNotSupported, `QoS ${qos} not supported`, 'MQTT-3.2.2-11');
     return;
   }
   if (packet.retain && !options.retainAvailable) {
-    client.violation(RC.RETAIN_NOT_SUPPORTED, 'retain not supported', 'MQTT-3.2.2-14');
+    client.violation(ReasonCode.RetainNotSupported, 'retain not supported', 'MQTT-3.2.2-14');
     return;
   }
   const packetId = packet.packetId ?? 0;
@@ -66,19 +71,19 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   }
   if (qos === 2 && v5 && session.inboundQos2.size >= options.receiveMaximum) {
     // Section 3.3.4: more unacknowledged QoS 2 PUBLISHes than our Receive Maximum
-    client.violation(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded', '3.3.4');
+    client.violation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded', '3.3.4');
     return;
   }
 
-  broker.stats.messagesReceived++;
-  let reasonCode: number = RC.SUCCESS;
+  ctx.stats.messagesReceived++;
+  let reasonCode: number = ReasonCode.Success;
   if (v5 && properties?.payloadFormatIndicator === true && !isUtf8(packet.payload)) {
-    reasonCode = RC.PAYLOAD_FORMAT_INVALID; // Section 3.3.2.3.2: may be refused with 0x99
+    reasonCode = ReasonCode.PayloadFormatInvalid; // Section 3.3.2.3.2: may be refused with 0x99
   }
   let input: PublishPacket = packet;
-  if (reasonCode === RC.SUCCESS && broker.hooks.on.onPublish.length > 0) {
+  if (reasonCode === ReasonCode.Success && ctx.hooks.on.onPublish.length > 0) {
     if (topic !== packet.topic || properties !== packet.properties) input = { ...packet, topic, properties };
-    for (const h of broker.hooks.on.onPublish) {
+    for (const h of ctx.hooks.on.onPublish) {
       const result = h.onPublish!(client, input);
       if (typeof result === 'number') {
         reasonCode = result;
@@ -89,26 +94,23 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     topic = input.topic;
     properties = input.properties;
   }
-  if (reasonCode === RC.SUCCESS) {
-    reasonCode = broker.aclCheck(client, topic, 'write');
-    if (reasonCode !== 0) broker.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
+  if (reasonCode === ReasonCode.Success) {
+    reasonCode = trusted ? 0 : ctx.hooks.acl(client, topic, 'write');
+    if (reasonCode !== 0) ctx.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
   }
 
   if (reasonCode < 0x80) {
-    const expiry = properties?.messageExpiryInterval;
-    const message: Message = {
+    const message = createMessage(
       topic,
-      payload: input.payload,
+      input.payload,
       qos,
-      retain: input.retain,
-      properties: stripHopProperties(properties),
-      expiresAt: expiry === undefined ? 0 : Date.now() + expiry * 1000,
-      origin: client.id,
-      owned: false,
-    };
-    if (message.retain) broker.retainMessage(message, client);
-    const count = broker.router.route(message, client);
-    for (const h of broker.hooks.on.onPublished) h.onPublished!(client, message, count);
+      input.retain,
+      stripHopProperties(properties),
+      client.id,
+      false,
+      Date.now(),
+    );
+    ctx.pipeline.publish(message, client);
   }
 
   // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.

@@ -1,31 +1,31 @@
 import type { PubrecPacket } from '@x/packets';
-import type { Broker } from '../broker.js';
+import { ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
+import type { BrokerContext } from '../context.js';
 
 /** First acknowledgement of an outbound QoS 2 message: answer PUBREL [MQTT-4.3.3-4]. */
-export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacket): void {
+export function handlePubrec(ctx: BrokerContext, client: Client, packet: PubrecPacket): void {
   const session = client.session!;
   const entry = session.inflight.get(packet.packetId);
   if (entry === undefined || entry.delivery.qos !== 2) {
     client.send({
       type: 'pubrel',
       packetId: packet.packetId,
-      ...(client.protocolVersion === 5 ? { reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND } : {}),
+      ...(client.protocolVersion === 5 ? { reasonCode: ReasonCode.PacketIdentifierNotFound } : {}),
     });
     return;
   }
   if ((packet.reasonCode ?? 0) >= 0x80) {
     // The receiver refused the message: the flow ends here (section 4.3.3).
     session.inflight.delete(packet.packetId);
-    for (const h of broker.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
-    if (session.queue.length > 0) broker.router.drain(session);
+    for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
+    if (session.queue.length > 0) ctx.router.drain(session);
     return;
   }
   if (entry.state !== 'pubrel') {
     entry.state = 'pubrel';
     // Once per flow: a repeated PUBREC only gets its PUBREL again.
-    const released = broker.hooks.on.onQosPubrec;
+    const released = ctx.hooks.on.onQosPubrec;
     if (released.length > 0) for (const h of released) h.onQosPubrec!(session.clientId, packet.packetId);
   }
   client.send({ type: 'pubrel', packetId: packet.packetId });

@@ -1,18 +1,18 @@
 import type { PubrelPacket } from '@x/packets';
-import type { Broker } from '../broker.js';
+import { ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
+import type { BrokerContext } from '../context.js';
 
 /**
  * Release of an inbound QoS 2 message: forget its packet id and always answer PUBCOMP
  * [MQTT-4.3.3-11], even for an unknown id (v5: 0x92) so a client retrying after a reconnection
  * never loops.
  */
-export function handlePubrel(_broker: Broker, client: Client, packet: PubrelPacket): void {
+export function handlePubrel(_ctx: BrokerContext, client: Client, packet: PubrelPacket): void {
   const known = client.session!.inboundQos2.delete(packet.packetId);
   client.send({
     type: 'pubcomp',
     packetId: packet.packetId,
-    ...(!known && client.protocolVersion === 5 ? { reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND } : {}),
+    ...(!known && client.protocolVersion === 5 ? { reasonCode: ReasonCode.PacketIdentifierNotFound } : {}),
   });
 }

@@ -1,8 +1,8 @@
 import type { QoS, SubscribePacket } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { TopicError } from '@x/topics';
-import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
-import { RC } from '../codes.js';
+import type { BrokerContext } from '../context.js';
 import { mayDeliver } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { SessionSubscription } from '../session.js';
@@ -12,24 +12,29 @@ import type { SessionSubscription } from '../session.js';
  * answer SUBACK with one code per filter in order [MQTT-3.8.4-6], then send the retained messages the
  * Retain Handling option asks for.
  */
-export function handleSubscribe(broker: Broker, client: Client, input: SubscribePacket): void {
+export function handleSubscribe(
+  ctx: BrokerContext,
+  client: Client,
+  input: SubscribePacket,
+  trusted: boolean,
+): void {
   let packet = input;
-  for (const h of broker.hooks.on.onSubscribe) packet = h.onSubscribe!(client, packet);
+  for (const h of ctx.hooks.on.onSubscribe) packet = h.onSubscribe!(client, packet);
   const session = client.session!;
   const v5 = client.protocolVersion === 5;
-  const failure = (code: number) => (v5 ? code : RC.UNSPECIFIED_ERROR);
+  const failure = (code: number) => (v5 ? code : ReasonCode.UnspecifiedError);
   const subscriptionIdentifier = packet.properties?.subscriptionIdentifier;
   const reasonCodes: number[] = [];
   const retainedFor: SessionSubscription[] = [];
 
   for (const s of packet.subscriptions) {
-    const refusal = broker.aclCheck(client, s.topicFilter, 'read');
+    const refusal = trusted ? 0 : ctx.hooks.acl(client, s.topicFilter, 'read');
     if (refusal !== 0) {
-      broker.log.info({ clientId: client.id, topicFilter: s.topicFilter }, 'SUBSCRIBE refused by ACL');
+      ctx.log.info({ clientId: client.id, topicFilter: s.topicFilter }, 'SUBSCRIBE refused by ACL');
       reasonCodes.push(failure(refusal));
       continue;
     }
-    const qos = Math.min(s.qos, broker.options.maximumQoS) as QoS;
+    const qos = Math.min(s.qos, ctx.options.maximumQoS) as QoS;
     const sub: SessionSubscription = {
       topicFilter: s.topicFilter,
       qos,
@@ -40,15 +45,15 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
     };
     let existed: boolean;
     try {
-      existed = broker.subscriptions.subscribe(client.id, s.topicFilter, sub) !== undefined;
+      existed = ctx.subscriptions.subscribe(client.id, s.topicFilter, sub) !== undefined;
     } catch (error) {
       if (!(error instanceof TopicError)) throw error;
-      if (error.reasonCode === RC.PROTOCOL_ERROR) {
+      if (error.reasonCode === ReasonCode.ProtocolError) {
         // [MQTT-3.8.3-4] No Local on a shared subscription
-        client.violation(RC.PROTOCOL_ERROR, error.message, error.clause);
+        client.violation(ReasonCode.ProtocolError, error.message, error.clause);
         return;
       }
-      broker.log.info(
+      ctx.log.info(
         { clientId: client.id, topicFilter: s.topicFilter },
         `SUBSCRIBE refused: ${error.message}`,
       );
@@ -67,16 +72,16 @@ export function handleSubscribe(broker: Broker, client: Client, input: Subscribe
   }
 
   client.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
-  for (const h of broker.hooks.on.onSubscribed) h.onSubscribed!(client, packet, reasonCodes);
+  for (const h of ctx.hooks.on.onSubscribed) h.onSubscribed!(client, packet, reasonCodes);
 
   if (retainedFor.length > 0) {
     const now = Date.now();
-    const gated = broker.hooks.on.onAclCheckDelivery.length > 0;
+    const gated = ctx.hooks.on.onAclCheckDelivery.length > 0;
     for (const sub of retainedFor) {
-      const messages: Message[] = broker.retained.match(sub.topicFilter, now);
+      const messages: Message[] = ctx.retained.match(sub.topicFilter, now);
       for (const message of messages) {
-        if (gated && !mayDeliver(broker.hooks, client.id, client, message)) continue;
-        broker.router.deliver(
+        if (gated && !mayDeliver(ctx.hooks, client.id, client, message)) continue;
+        ctx.router.deliver(
           session,
           {
             message,
