@@ -46,7 +46,11 @@ export class LedgerHook implements Hook {
   /** Who each session belongs to, for delivery checks of offline sessions too. */
   readonly #sessions = new Map<string, LedgerClient>();
   /** Present only with `checkDelivery` (an absent method costs the router nothing). */
-  readonly onAclCheckDelivery?: (clientId: string, client: ClientInfo | undefined, message: Message) => boolean;
+  readonly onAclCheckDelivery?: (
+    clientId: string,
+    client: ClientInfo | undefined,
+    message: Message,
+  ) => boolean;
 
   constructor(options: LedgerHookOptions) {
     this.ledger = options.ledger;
@@ -70,7 +74,12 @@ export class LedgerHook implements Hook {
     if (this.onAclCheckDelivery) this.#sessions.set(client.id, this.#who(client));
   }
 
-  onDisconnect(client: ClientInfo, _reasonCode: number, _error: Error | undefined, sessionEnded: boolean): void {
+  onDisconnect(
+    client: ClientInfo,
+    _reasonCode: number,
+    _error: Error | undefined,
+    sessionEnded: boolean,
+  ): void {
     if (sessionEnded) this.#sessions.delete(client.id);
   }
 
