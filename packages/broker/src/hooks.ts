@@ -221,7 +221,11 @@ export interface Hook {
 
 export type HookEvent = Exclude<keyof Hook, 'id'>;
 
-const events: HookEvent[] = [
+/**
+ * Every hook event, in one list the `Hooks` registry sorts hooks by. Checked against the `Hook`
+ * interface below at compile time: a method missing here would otherwise never be called.
+ */
+const events = [
   'onStarted',
   'onStopped',
   'onAccept',
@@ -263,7 +267,12 @@ const events: HookEvent[] = [
   'onStoredQueuedMessages',
   'onStoredInflightMessages',
   'onStoredSysInfo',
-];
+] as const satisfies readonly HookEvent[];
+
+/** Compiles only while `events` lists every method of `Hook` (the error names the missing ones). */
+export type UnlistedHookEvents = Exclude<HookEvent, (typeof events)[number]>;
+const everyEventListed: [UnlistedHookEvents] extends [never] ? true : UnlistedHookEvents = true;
+void everyEventListed;
 
 /**
  * The registered hooks, sorted into one array per event when added, so that running an event is a
