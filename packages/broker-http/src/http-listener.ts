@@ -34,7 +34,7 @@ export interface HttpListenerOptions {
 
 /**
  * Serves, over HTTP: `/stats` (the `$SYS` figures as JSON), `/healthz` (the process answers),
- * `/readyz` (200 while the broker is `running`, 503 while it starts or closes), `/metrics` (Prometheus), and the bearer-token
+ * `/readyz` (200 while the broker is running and its store can write, else 503), `/metrics` (Prometheus), and the bearer-token
  * management API under `/api/v1/`. Added to a broker like any listener, so it starts and stops with it.
  */
 export class HttpListener implements Listener {
@@ -113,11 +113,12 @@ export class HttpListener implements Listener {
     const { broker } = this.#options;
     if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
     if (path === '/readyz') {
-      // Ready only while running: 503 before start completes and from the moment close() begins,
-      // so load balancers stop sending clients as soon as shutdown starts.
+      // Ready only while running with a store that can write: 503 before start completes, from the
+      // moment close() begins, and while QoS 1/2 publishes are refused because the store cannot
+      // keep them, so load balancers send clients elsewhere.
       const state = broker.state;
-      const ready = state === 'running';
-      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : state });
+      if (broker.ready) return sendJson(response, 200, { status: 'ready' });
+      return sendJson(response, 503, { status: state === 'running' ? 'store-unavailable' : state });
     }
     if (path === '/stats') {
       if (method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET');

@@ -15,10 +15,12 @@ import { consoleLogger, type Logger } from './logger.js';
 import type { Message } from './message.js';
 import { type BrokerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { WriteScheduler } from './output.js';
+import { Persistence } from './persistence.js';
 import { createMessage, PublishPipeline } from './pipeline.js';
 import { RetainedStore } from './retained.js';
 import { Router } from './router.js';
 import { SessionRegistry, type SessionsView } from './sessions.js';
+import type { Store, StoredState } from './storage.js';
 import { newSysInfo, publishSysTopics, type SysInfo } from './system.js';
 
 export const BROKER_VERSION = '0.0.0';
@@ -76,6 +78,7 @@ export class Broker {
   readonly #sessions: SessionRegistry;
   readonly #subscriptions = new SubscriptionTrie<string>();
   readonly #retained: RetainedStore;
+  readonly #persistence: Persistence;
   readonly #listeners: Listener[] = [];
   /** Every open connection, CONNECTed or not (for the sweep and for close). */
   readonly #connections = new Set<Client>();
@@ -89,7 +92,10 @@ export class Broker {
     this.options = resolved;
     this.log = options.logger ?? consoleLogger('warn');
     const hooks = this.#hooks;
+    const persistence = new Persistence(options.store, true, this.log);
+    this.#persistence = persistence;
     this.#retained = new RetainedStore((topic) => {
+      persistence.retainedDeleted(topic);
       for (const h of hooks.on.onRetainedExpired) h.onRetainedExpired!(topic);
     });
     const inline = new InlineSubscriptions();
@@ -102,6 +108,7 @@ export class Broker {
       subscriptions: this.#subscriptions,
       retained: this.#retained,
       output: new WriteScheduler(resolved.maxBytesPerTick),
+      persistence,
       inline,
       clientConnected: () => {
         if (++this.#connectedCount > this.#stats.clientsMaximum)
@@ -124,6 +131,7 @@ export class Broker {
       {
         hooks,
         subscriptions: this.#subscriptions,
+        persistence,
         publishWill: (clientId, will) => ctx.pipeline.publishWill(clientId, will),
       },
       `${resolved.clientIdPrefix}${randomBytes(4).toString('hex')}-`,
@@ -161,9 +169,24 @@ export class Broker {
     return this.#listeners;
   }
 
-  /** Where the broker is in its life (readiness probes: ready while `running`). */
+  /** Where the broker is in its life. */
   get state(): BrokerState {
     return this.#state;
+  }
+
+  /**
+   * Ready for traffic (readiness probes): running, and its store (if any) can write — while it
+   * cannot, QoS 1/2 publishes are refused rather than acknowledged and lost.
+   */
+  get ready(): boolean {
+    return (
+      this.#state === 'running' && this.#persistence.writable && this.#persistence.lastError === undefined
+    );
+  }
+
+  /** The store given in the options, if any. */
+  get store(): Store | undefined {
+    return this.#persistence.store;
   }
 
   /** Every session, online or not (read-only). */
@@ -186,6 +209,8 @@ export class Broker {
     if (this.#state !== 'new') throw new BrokerError('NOT_STARTABLE', `it is ${this.#state}`);
     this.#state = 'starting';
     try {
+      const store = this.#persistence.store;
+      if (store !== undefined) this.#restoreStore(await store.open());
       await this.#restore();
     } catch (error) {
       this.#state = 'closed';
@@ -205,10 +230,11 @@ export class Broker {
     this.#sweepTimer = setInterval(() => this.#sweep(), this.options.sweepInterval);
     this.#sweepTimer.unref();
     if (this.options.sysInterval > 0) {
-      this.#sysTimer = setInterval(
-        () => publishSysTopics(this.refreshStats(), (t, p, o) => this.publish(t, p, o), this.#hooks),
-        this.options.sysInterval,
-      );
+      this.#sysTimer = setInterval(() => {
+        const info = this.refreshStats();
+        publishSysTopics(info, (t, p, o) => this.publish(t, p, o), this.#hooks);
+        this.#persistence.sysInfo(info);
+      }, this.options.sysInterval);
       this.#sysTimer.unref();
     }
     if (!this.#hooks.has('onConnectAuthenticate')) {
@@ -237,6 +263,12 @@ export class Broker {
     clearInterval(this.#sysTimer);
     this.#ctx.output.flush();
     await listenersClosed;
+    const store = this.#persistence.store;
+    if (store !== undefined) {
+      this.#persistence.sysInfo(this.refreshStats());
+      await this.#persistence.flush();
+      await store.close();
+    }
     this.#state = 'closed';
     for (const h of this.#hooks.on.onStopped) h.onStopped!();
   }
@@ -423,6 +455,60 @@ export class Broker {
         }
       }
     }
+  }
+
+  /**
+   * Rebuilds the state a store kept. Sessions that were online when the broker stopped come back
+   * offline, their expiry counting from now, and owe their connection's will as if it had just
+   * dropped (published by the first sweep, or after its delay). Expired sessions and messages go.
+   */
+  #restoreStore(state: StoredState): void {
+    const now = Date.now();
+    const store = this.#persistence.store!;
+    for (const m of state.retained) {
+      if (m.expiresAt !== 0 && m.expiresAt <= now) store.deleteRetained(m.topic);
+      else this.#retained.set(m);
+    }
+    for (const s of state.sessions) {
+      const wasOnline = s.disconnectedAt === 0;
+      let pendingWill = s.pendingWill;
+      if (wasOnline && s.will !== undefined && pendingWill === undefined) {
+        const delay = Math.min(s.will.properties?.willDelayInterval ?? 0, s.expiryInterval);
+        pendingWill = { will: s.will, dueAt: now + delay * 1000 };
+      }
+      const session = this.#sessions.restore(
+        s.clientId,
+        s.protocolVersion,
+        s.expiryInterval,
+        wasOnline ? now : s.disconnectedAt,
+        pendingWill,
+        now,
+      );
+      if (session === undefined) {
+        store.deleteSession(s.clientId);
+        continue;
+      }
+      session.stored = true;
+      for (const sub of s.subscriptions) {
+        this.#subscriptions.subscribe(s.clientId, sub.topicFilter, sub);
+        session.subscriptions.set(sub.topicFilter, sub);
+      }
+      for (const delivery of s.queue) {
+        if (delivery.seq !== undefined && delivery.seq >= session.nextSeq) session.nextSeq = delivery.seq + 1;
+        session.queue.push(delivery);
+      }
+      for (const entry of s.inflight) {
+        session.inflight.add({
+          packetId: entry.packetId,
+          delivery: entry.delivery,
+          state: entry.released ? 'pubrel' : 'publish',
+          resends: 0,
+        });
+      }
+      for (const packetId of s.inboundQos2) session.inboundQos2.add(packetId);
+      if (wasOnline) this.#persistence.sessionChanged(session);
+    }
+    if (state.sysInfo) Object.assign(this.#stats, state.sysInfo, { version: BROKER_VERSION });
   }
 
   async #restore(): Promise<void> {

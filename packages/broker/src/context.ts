@@ -6,6 +6,7 @@ import type { InlineSubscriptions } from './inline.js';
 import type { Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import type { WriteScheduler } from './output.js';
+import type { Persistence } from './persistence.js';
 import type { PublishPipeline } from './pipeline.js';
 import type { RetainedStore } from './retained.js';
 import type { Router } from './router.js';
@@ -28,6 +29,7 @@ export interface BrokerContext {
   readonly pipeline: PublishPipeline;
   readonly router: Router;
   readonly output: WriteScheduler;
+  readonly persistence: Persistence;
   readonly inline: InlineSubscriptions;
   /** A client completed CONNECT (for the connected count and its maximum). */
   clientConnected(): void;

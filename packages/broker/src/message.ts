@@ -50,4 +50,6 @@ export interface Delivery {
   qos: QoS;
   retain: boolean;
   subscriptionIds: number[] | undefined;
+  /** Its sequence number while it waits in a stored session's queue (see `Store.queueMessage`). */
+  seq?: number | undefined;
 }

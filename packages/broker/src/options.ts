@@ -1,9 +1,17 @@
 import type { Logger } from './logger.js';
+import type { Store } from './storage.js';
 
 /** Broker options. Every limit is bounded and has a default documented here. */
 export interface BrokerOptions {
   /** Where log lines go. Default: JSON lines on stderr at level `warn`. A pino logger fits. */
   logger?: Logger;
+  /**
+   * Where persistent sessions, their messages and retained messages are kept across restarts (see
+   * `Store`). The broker opens it in `start()`, commits to it once per event-loop turn, sends the
+   * acknowledgements that promise durability only after the commit, and closes it in `close()`.
+   * Default: none (everything lives in memory only).
+   */
+  store?: Store;
   /** Largest packet accepted from clients, in bytes (announced in CONNACK to v5 clients). Default 1 MiB. */
   maxPacketSize?: number;
   /** Receive Maximum announced to v5 clients: QoS 1/2 PUBLISHes a client may have unacknowledged. Default 65 535. */
@@ -68,7 +76,7 @@ export interface BrokerOptions {
 }
 
 export type ResolvedOptions = Required<
-  Omit<BrokerOptions, 'logger' | 'maxKeepAlive' | 'responseInformation'>
+  Omit<BrokerOptions, 'logger' | 'store' | 'maxKeepAlive' | 'responseInformation'>
 > & {
   maxKeepAlive: number | undefined;
   responseInformation: string | undefined;

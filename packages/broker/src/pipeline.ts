@@ -4,6 +4,7 @@ import type { Hooks } from './hooks.js';
 import type { Logger } from './logger.js';
 import { type Message, ownPayload } from './message.js';
 import type { ResolvedOptions } from './options.js';
+import type { Persistence } from './persistence.js';
 import type { RetainedStore } from './retained.js';
 import type { Router } from './router.js';
 import type { SysInfo } from './system.js';
@@ -44,6 +45,7 @@ export interface PipelineDeps {
   readonly stats: SysInfo;
   readonly retained: RetainedStore;
   readonly router: Router;
+  readonly persistence: Persistence;
 }
 
 /**
@@ -75,7 +77,7 @@ export class PublishPipeline {
     const { hooks, retained, options } = this.#deps;
     for (const h of hooks.on.onRetainMessage) if (h.onRetainMessage!(publisher, message) === false) return;
     if (message.payload.length === 0) {
-      retained.delete(message.topic); // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
+      if (retained.delete(message.topic)) this.#deps.persistence.retainedDeleted(message.topic); // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
     } else {
       if (retained.size >= options.maxRetained && retained.get(message.topic) === undefined) {
         this.#deps.log.warn({ topic: message.topic }, 'retained message not stored: maxRetained reached');
@@ -83,6 +85,7 @@ export class PublishPipeline {
       }
       ownPayload(message); // [MQTT-3.3.1-5]
       retained.set(message);
+      this.#deps.persistence.retained(message);
     }
     for (const h of hooks.on.onRetainPublished) h.onRetainPublished!(publisher, message);
   }

@@ -215,6 +215,7 @@ export class Router {
     this.#now = now;
     while (session.queue.length > 0 && session.inflight.size < client.sendQuota && !client.congested) {
       const delivery = session.queue.shift()!;
+      this.#ctx.persistence.dequeued(session, delivery);
       if (isExpired(delivery.message, now)) {
         this.#drop(session.clientId, delivery.message, 'expired');
         continue;
@@ -253,6 +254,7 @@ export class Router {
     }
     ownPayload(delivery.message);
     session.queue.push(delivery);
+    this.#ctx.persistence.queued(session, delivery);
     const queued = this.#ctx.hooks.on.onMessageQueued;
     if (queued.length > 0) for (const h of queued) h.onMessageQueued!(session.clientId, delivery, requeued);
     return true;
@@ -275,6 +277,7 @@ export class Router {
     if (!this.#send(client, delivery, packetId, false, forms)) return false;
     ownPayload(delivery.message);
     session.inflight.add({ packetId, delivery, state: 'publish', resends: 0 });
+    this.#ctx.persistence.inflight(session, packetId, delivery, false);
     for (const h of this.#ctx.hooks.on.onQosPublish)
       h.onQosPublish!(session.clientId, packetId, delivery.message, false);
     return true;

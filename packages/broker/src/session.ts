@@ -55,6 +55,12 @@ export class Session implements SessionInfo {
   /** A will waiting for its Will Delay Interval, and when it is due (epoch ms). */
   pendingWill: Will | undefined;
   willDueAt = 0;
+  /** Epoch ms at which the session went offline (0 while online or never connected here). */
+  disconnectedAt = 0;
+  /** True while a store holds this session (it is persistent and the broker has a store). */
+  stored = false;
+  /** Sequence number of the next delivery queued for a stored session. */
+  nextSeq = 1;
 
   constructor(clientId: string, protocolVersion: ProtocolVersion) {
     this.clientId = clientId;

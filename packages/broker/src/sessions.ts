@@ -2,6 +2,7 @@ import type { ProtocolVersion, Will } from '@x/packets';
 import type { SubscriptionTrie } from '@x/topics';
 import type { Client } from './client.js';
 import type { Hooks } from './hooks.js';
+import type { Persistence } from './persistence.js';
 import { NEVER_EXPIRES, Session, type SessionInfo } from './session.js';
 
 /** What the host application sees of the sessions: look-ups and iteration, no changes. */
@@ -16,6 +17,7 @@ export interface SessionsView {
 export interface SessionRegistryDeps {
   readonly hooks: Hooks;
   readonly subscriptions: SubscriptionTrie<string>;
+  readonly persistence: Persistence;
   /** Publishes a will now (the publish pipeline's job). */
   publishWill(clientId: string, will: Will): void;
 }
@@ -115,6 +117,7 @@ export class SessionRegistry implements SessionsView {
     if (session === undefined || session.client !== client) return false;
     session.client = undefined;
     const now = Date.now();
+    session.disconnectedAt = now;
     const will = session.will;
     session.will = undefined;
     if (will !== undefined) {
@@ -135,6 +138,7 @@ export class SessionRegistry implements SessionsView {
       session.expiresAt = now + session.expiryInterval * 1000;
       this.#timed.add(session);
     }
+    this.#deps.persistence.sessionChanged(session);
     return false;
   }
 
@@ -149,6 +153,7 @@ export class SessionRegistry implements SessionsView {
     }
     session.inflight.clear();
     session.queue.clear();
+    this.#deps.persistence.sessionEnded(session);
     const will = session.pendingWill;
     if (will !== undefined) {
       session.pendingWill = undefined;
@@ -173,6 +178,8 @@ export class SessionRegistry implements SessionsView {
         const will = session.pendingWill;
         session.pendingWill = undefined;
         this.#deps.publishWill(session.clientId, will);
+        if (session.expiresAt === 0 || session.expiresAt > now)
+          this.#deps.persistence.sessionChanged(session);
       }
       if (session.expiresAt !== 0 && session.expiresAt <= now && session.client === undefined) {
         session.expiresAt = 0;
@@ -199,6 +206,7 @@ export class SessionRegistry implements SessionsView {
   ): Session | undefined {
     const session = new Session(clientId, protocolVersion);
     session.expiryInterval = expiryInterval;
+    session.disconnectedAt = disconnectedAt;
     if (pendingWill !== undefined) {
       session.pendingWill = pendingWill.will;
       session.willDueAt = pendingWill.dueAt;

@@ -48,7 +48,11 @@ export interface Store {
   saveSubscription(clientId: string, subscription: SessionSubscription): void;
   deleteSubscription(clientId: string, topicFilter: string): void;
 
-  /** A delivery was appended to a persistent session's queue; `seq` grows by one per session. */
+  /**
+   * A delivery was appended to a persistent session's queue. `seq` (also `delivery.seq`) grows with
+   * every message queued for the session, across restarts: `open()` gives each queued delivery back
+   * with its `seq`.
+   */
   queueMessage(clientId: string, seq: number, delivery: Delivery): void;
   /** The delivery queued under `seq` left the queue (sent, expired or dropped). */
   dequeueMessage(clientId: string, seq: number): void;
@@ -69,7 +73,10 @@ export interface Store {
   /** The `$SYS` counters (messages and bytes in/out, …), to carry across restarts. */
   saveSysInfo(info: Readonly<SysInfo>): void;
 
-  /** Makes every change recorded before this call durable, then calls `done` once. */
+  /**
+   * Makes every change recorded before this call durable, then calls `done` once. Calls made while
+   * an earlier commit is still running complete after it, in order.
+   */
   commit(done: (error: Error | undefined) => void): void;
 
   /** Commits what is pending and releases the store; no change method is called after it. */
@@ -106,7 +113,7 @@ export interface StoredState {
   sessions: Array<
     StoredSession & {
       subscriptions: SessionSubscription[];
-      /** In queue order. */
+      /** In queue order, each with the `seq` it was queued under. */
       queue: Delivery[];
       /** In the order they were sent. */
       inflight: StoredInflight[];

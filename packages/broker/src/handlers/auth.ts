@@ -30,12 +30,9 @@ export function handleAuth(
     return undefined;
   }
   const outcome = ctx.hooks.authPacket(client, packet);
-  const apply = (result: Awaited<typeof outcome>): void => {
+  const apply = (result: Awaited<typeof outcome>): Promise<void> | undefined => {
     if (client.state === 'closed') return;
-    if (connecting) {
-      authenticated(ctx, client, pending!.packet, result, pending!.assigned);
-      return;
-    }
+    if (connecting) return authenticated(ctx, client, pending!.packet, result, pending!.assigned);
     if (
       result === undefined ||
       result === false ||
@@ -62,6 +59,5 @@ export function handleAuth(
     });
   };
   if (outcome instanceof Promise) return outcome.then(apply);
-  apply(outcome);
-  return undefined;
+  return apply(outcome);
 }

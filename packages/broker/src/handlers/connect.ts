@@ -5,6 +5,7 @@ import type { Client } from '../client.js';
 import type { BrokerContext } from '../context.js';
 import { diagnostics } from '../diagnostics.js';
 import type { AuthOutcome } from '../hooks.js';
+import type { Session } from '../session.js';
 
 /** The CONNECT of a connection whose enhanced authentication is in progress. */
 const pendingConnects = new WeakMap<Client, { packet: ConnectPacket; assigned: boolean }>();
@@ -81,8 +82,7 @@ export function handleConnect(
   if (outcome instanceof Promise) {
     return outcome.then((result) => authenticated(ctx, client, packet, result, assigned));
   }
-  authenticated(ctx, client, packet, outcome, assigned);
-  return undefined;
+  return authenticated(ctx, client, packet, outcome, assigned);
 }
 
 /** Applies an authentication verdict (from CONNECT or from an AUTH exchange). */
@@ -92,17 +92,14 @@ export function authenticated(
   packet: ConnectPacket,
   outcome: AuthOutcome | undefined,
   assigned: boolean,
-): void {
+): Promise<void> | undefined {
   if (client.state === 'closed') return;
   if (outcome === undefined || outcome === false) {
     ctx.log.info({ clientId: client.id, remote: client.remoteAddress }, 'CONNECT refused: not authorized');
     client.refuse(ReasonCode.NotAuthorized, 'not authorized'); // [MQTT-3.2.2-6]
     return;
   }
-  if (outcome === true) {
-    establish(ctx, client, packet, assigned, undefined);
-    return;
-  }
+  if (outcome === true) return establish(ctx, client, packet, assigned, undefined);
   if ('continue' in outcome) {
     pendingConnects.set(client, { packet, assigned });
     client.send({
@@ -123,7 +120,7 @@ export function authenticated(
     client.refuse(outcome.reasonCode ?? ReasonCode.NotAuthorized, outcome.reasonString);
     return;
   }
-  establish(ctx, client, packet, assigned, outcome.properties);
+  return establish(ctx, client, packet, assigned, outcome.properties);
 }
 
 /** The CONNECT whose enhanced authentication this AUTH continues. */
@@ -137,7 +134,7 @@ function establish(
   packet: ConnectPacket,
   assigned: boolean,
   authProperties: Properties | undefined,
-): void {
+): Promise<void> | undefined {
   pendingConnects.delete(client);
   for (const h of ctx.hooks.on.onConnect) {
     const code = h.onConnect!(client, packet);
@@ -169,6 +166,7 @@ function establish(
   const expiry = Math.min(requestedExpiry, options.maxSessionExpiry);
   session.expiryInterval = expiry;
   session.will = packet.will ? { ...packet.will, payload: Buffer.from(packet.will.payload) } : undefined;
+  ctx.persistence.sessionChanged(session);
 
   client.keepalive = packet.keepalive;
   let serverKeepAlive: number | undefined;
@@ -197,6 +195,31 @@ function establish(
     }
     connack.properties = p;
   }
+  if (!session.stored) {
+    connected(ctx, client, packet, session, connack, sessionPresent);
+    return undefined;
+  }
+  // A persistent session is durable before CONNACK says it exists; the client's next packets wait.
+  return new Promise((resolve) => {
+    ctx.persistence.afterCommit((error) => {
+      if (client.state !== 'closed') {
+        if (error === undefined) connected(ctx, client, packet, session, connack, sessionPresent);
+        else client.refuse(ReasonCode.ServerUnavailable, 'the session could not be stored');
+      }
+      resolve();
+    });
+  });
+}
+
+/** CONNACK goes out; the session is live on this connection, and a resumed one catches up. */
+function connected(
+  ctx: BrokerContext,
+  client: Client,
+  packet: ConnectPacket,
+  session: Session,
+  connack: ConnackPacket,
+  sessionPresent: boolean,
+): void {
   client.state = 'connected';
   client.send(connack);
   ctx.clientConnected();

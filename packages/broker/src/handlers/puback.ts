@@ -8,6 +8,7 @@ export function handlePuback(ctx: BrokerContext, client: Client, packet: PubackP
   const entry = session.inflight.get(packet.packetId);
   if (entry === undefined || entry.delivery.qos !== 1) return; // unknown id: nothing to release
   session.inflight.delete(packet.packetId);
+  ctx.persistence.completed(session, packet.packetId);
   for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
   if (session.queue.length > 0) ctx.router.drain(session);
 }

@@ -8,6 +8,7 @@ export function handlePubcomp(ctx: BrokerContext, client: Client, packet: Pubcom
   const entry = session.inflight.get(packet.packetId);
   if (entry === undefined || entry.state !== 'pubrel') return;
   session.inflight.delete(packet.packetId);
+  ctx.persistence.completed(session, packet.packetId);
   for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
   if (session.queue.length > 0) ctx.router.drain(session);
 }

@@ -66,7 +66,7 @@ export function handlePublish(
   const packetId = packet.packetId ?? 0;
   if (qos === 2 && session.inboundQos2.has(packetId)) {
     // [MQTT-4.3.3-10] a re-sent QoS 2 PUBLISH whose id awaits PUBREL is not delivered twice
-    client.send({ type: 'pubrec', packetId });
+    ctx.persistence.acknowledge(client, { type: 'pubrec', packetId });
     return;
   }
   if (qos === 2 && v5 && session.inboundQos2.size >= options.receiveMaximum) {
@@ -77,7 +77,16 @@ export function handlePublish(
 
   ctx.stats.messagesReceived++;
   let reasonCode: number = ReasonCode.Success;
-  if (v5 && properties?.payloadFormatIndicator === true && !isUtf8(packet.payload)) {
+  if (qos > 0 && !ctx.persistence.writable) {
+    // The store cannot keep it: refused rather than acknowledged and lost. A v3 client, which
+    // cannot be told, loses the connection without an acknowledgement and sends it again later.
+    if (!v5) {
+      ctx.log.warn({ clientId: client.id }, 'QoS 1/2 PUBLISH not acknowledged: the store cannot write');
+      client.close(new Error('store not writable'));
+      return;
+    }
+    reasonCode = ReasonCode.QuotaExceeded;
+  } else if (v5 && properties?.payloadFormatIndicator === true && !isUtf8(packet.payload)) {
     reasonCode = ReasonCode.PayloadFormatInvalid; // Section 3.3.2.3.2: may be refused with 0x99
   }
   let input: PublishPacket = packet;
@@ -114,11 +123,24 @@ export function handlePublish(
   }
 
   // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.
+  // With a store, the acknowledgement waits for the commit that makes the message durable.
   const ackCode = v5 ? reasonCode : undefined;
-  if (qos === 1) client.send({ type: 'puback', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) });
-  else if (qos === 2) {
-    if (reasonCode < 0x80) session.inboundQos2.add(packetId);
-    client.send({ type: 'pubrec', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) });
+  if (qos === 1) {
+    ctx.persistence.acknowledge(client, {
+      type: 'puback',
+      packetId,
+      ...(ackCode ? { reasonCode: ackCode } : {}),
+    });
+  } else if (qos === 2) {
+    if (reasonCode < 0x80) {
+      session.inboundQos2.add(packetId);
+      ctx.persistence.inboundAccepted(session, packetId);
+    }
+    ctx.persistence.acknowledge(client, {
+      type: 'pubrec',
+      packetId,
+      ...(ackCode ? { reasonCode: ackCode } : {}),
+    });
   }
 }
 

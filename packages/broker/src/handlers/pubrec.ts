@@ -18,12 +18,14 @@ export function handlePubrec(ctx: BrokerContext, client: Client, packet: PubrecP
   if ((packet.reasonCode ?? 0) >= 0x80) {
     // The receiver refused the message: the flow ends here (section 4.3.3).
     session.inflight.delete(packet.packetId);
+    ctx.persistence.completed(session, packet.packetId);
     for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
     if (session.queue.length > 0) ctx.router.drain(session);
     return;
   }
   if (entry.state !== 'pubrel') {
     entry.state = 'pubrel';
+    ctx.persistence.inflight(session, packet.packetId, entry.delivery, true);
     // Once per flow: a repeated PUBREC only gets its PUBREL again.
     const released = ctx.hooks.on.onQosPubrec;
     if (released.length > 0) for (const h of released) h.onQosPubrec!(session.clientId, packet.packetId);

@@ -8,8 +8,10 @@ import type { BrokerContext } from '../context.js';
  * [MQTT-4.3.3-11], even for an unknown id (v5: 0x92) so a client retrying after a reconnection
  * never loops.
  */
-export function handlePubrel(_ctx: BrokerContext, client: Client, packet: PubrelPacket): void {
-  const known = client.session!.inboundQos2.delete(packet.packetId);
+export function handlePubrel(ctx: BrokerContext, client: Client, packet: PubrelPacket): void {
+  const session = client.session!;
+  const known = session.inboundQos2.delete(packet.packetId);
+  if (known) ctx.persistence.inboundReleased(session, packet.packetId);
   client.send({
     type: 'pubcomp',
     packetId: packet.packetId,

@@ -61,6 +61,7 @@ export function handleSubscribe(
       continue;
     }
     session.subscriptions.set(s.topicFilter, sub);
+    ctx.persistence.subscribed(session, sub);
     reasonCodes.push(qos); // [MQTT-3.9.3-1] granted QoS
     // [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] retain handling; none for shared subscriptions
     if (
@@ -71,7 +72,10 @@ export function handleSubscribe(
     }
   }
 
-  client.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  // A persistent session's SUBACK waits for its subscriptions to be stored.
+  const suback = { type: 'suback', packetId: packet.packetId, reasonCodes } as const;
+  if (session.stored) ctx.persistence.acknowledge(client, suback);
+  else client.send(suback);
   for (const h of ctx.hooks.on.onSubscribed) h.onSubscribed!(client, packet, reasonCodes);
 
   if (retainedFor.length > 0) {

@@ -11,7 +11,7 @@ export function handleUnsubscribe(ctx: BrokerContext, client: Client, input: Uns
   const reasonCodes: number[] = [];
   for (const filter of packet.topicFilters) {
     const removed = ctx.subscriptions.unsubscribe(client.id, filter);
-    session.subscriptions.delete(filter);
+    if (session.subscriptions.delete(filter)) ctx.persistence.unsubscribed(session, filter);
     reasonCodes.push(removed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   client.send({

@@ -1,0 +1,260 @@
+import { type Packet, ReasonCode } from '@x/packets';
+import type { Client } from './client.js';
+import type { Logger } from './logger.js';
+import type { Delivery, Message } from './message.js';
+import type { Session, SessionSubscription } from './session.js';
+import type { Store, StoredSession } from './storage.js';
+import type { SysInfo } from './system.js';
+
+/**
+ * The broker's side of the storage seam. The broker's parts report state changes here; this object
+ * decides what a store is told (persistent sessions only, retained messages except `$SYS`), runs one
+ * group commit per event-loop turn, and holds the acknowledgements that promise durability until
+ * their commit is done. Without a store every call returns at once.
+ *
+ * ```
+ *   handlers / router / registry ──changes──▶ Persistence ──saveX/deleteX──▶ Store
+ *                                   acks ──▶ held ──commit(done) once per turn──▶ sent (or refused)
+ * ```
+ */
+export class Persistence {
+  readonly #store: Store | undefined;
+  readonly #durable: boolean;
+  readonly #log: Logger;
+  #scheduled = false;
+  /** Acknowledgements waiting for the next commit: client, packet, client, packet… */
+  #held: Array<Client | Packet> = [];
+  /** Continuations waiting for the next commit (a CONNACK that creates a persistent session). */
+  #after: Array<(error: Error | undefined) => void> = [];
+  #lastError: Error | undefined;
+
+  /** `durable`: hold acknowledgements until the store has committed what they acknowledge. */
+  constructor(store: Store | undefined, durable: boolean, log: Logger) {
+    this.#store = store;
+    this.#durable = durable && store !== undefined;
+    this.#log = log;
+  }
+
+  get store(): Store | undefined {
+    return this.#store;
+  }
+
+  /** False while the store cannot write: QoS 1/2 publishes are then refused, readiness fails. */
+  get writable(): boolean {
+    return this.#store === undefined || (this.#store.writable ?? true);
+  }
+
+  /** The last commit error, until a commit succeeds. */
+  get lastError(): Error | undefined {
+    return this.#lastError;
+  }
+
+  // ---- sessions -----------------------------------------------------------------------------------
+
+  /**
+   * A session was attached, detached, or its expiry or will changed: stored while its Session
+   * Expiry Interval is above 0, forgotten by the store when it drops to 0.
+   */
+  sessionChanged(session: Session): void {
+    const store = this.#store;
+    if (store === undefined) return;
+    if (session.expiryInterval > 0) {
+      store.saveSession(storedSession(session));
+      if (!session.stored) {
+        session.stored = true;
+        // A session that becomes persistent brings what it already has.
+        for (const sub of session.subscriptions.values()) store.saveSubscription(session.clientId, sub);
+      }
+    } else if (session.stored) {
+      store.deleteSession(session.clientId);
+      session.stored = false;
+    } else return;
+    this.#touch();
+  }
+
+  sessionEnded(session: Session): void {
+    if (this.#store === undefined || !session.stored) return;
+    this.#store.deleteSession(session.clientId);
+    session.stored = false;
+    this.#touch();
+  }
+
+  subscribed(session: Session, subscription: SessionSubscription): void {
+    if (this.#store === undefined || !session.stored) return;
+    this.#store.saveSubscription(session.clientId, subscription);
+    this.#touch();
+  }
+
+  unsubscribed(session: Session, topicFilter: string): void {
+    if (this.#store === undefined || !session.stored) return;
+    this.#store.deleteSubscription(session.clientId, topicFilter);
+    this.#touch();
+  }
+
+  // ---- outbound messages of a session -------------------------------------------------------------
+
+  /** A delivery was appended to the session's queue: it gets the session's next sequence number. */
+  queued(session: Session, delivery: Delivery): void {
+    if (this.#store === undefined || !session.stored) return;
+    delivery.seq = session.nextSeq++;
+    this.#store.queueMessage(session.clientId, delivery.seq, delivery);
+    this.#touch();
+  }
+
+  /** A delivery left the head of the session's queue. */
+  dequeued(session: Session, delivery: Delivery): void {
+    if (this.#store === undefined || delivery.seq === undefined) return;
+    if (session.stored) {
+      this.#store.dequeueMessage(session.clientId, delivery.seq);
+      this.#touch();
+    }
+    delivery.seq = undefined;
+  }
+
+  inflight(session: Session, packetId: number, delivery: Delivery, released: boolean): void {
+    if (this.#store === undefined || !session.stored || delivery.qos === 0) return;
+    this.#store.saveInflight(session.clientId, packetId, delivery, released);
+    this.#touch();
+  }
+
+  completed(session: Session, packetId: number): void {
+    if (this.#store === undefined || !session.stored) return;
+    this.#store.deleteInflight(session.clientId, packetId);
+    this.#touch();
+  }
+
+  // ---- inbound QoS 2 ------------------------------------------------------------------------------
+
+  inboundAccepted(session: Session, packetId: number): void {
+    if (this.#store === undefined || !session.stored) return;
+    this.#store.saveInboundQos2(session.clientId, packetId);
+    this.#touch();
+  }
+
+  inboundReleased(session: Session, packetId: number): void {
+    if (this.#store === undefined || !session.stored) return;
+    this.#store.deleteInboundQos2(session.clientId, packetId);
+    this.#touch();
+  }
+
+  // ---- retained messages and $SYS -----------------------------------------------------------------
+
+  retained(message: Message): void {
+    if (this.#store === undefined || message.topic.startsWith('$SYS/')) return;
+    this.#store.saveRetained(message);
+    this.#touch();
+  }
+
+  retainedDeleted(topic: string): void {
+    if (this.#store === undefined || topic.startsWith('$SYS/')) return;
+    this.#store.deleteRetained(topic);
+    this.#touch();
+  }
+
+  sysInfo(info: Readonly<SysInfo>): void {
+    if (this.#store === undefined) return;
+    this.#store.saveSysInfo(info);
+    this.#touch();
+  }
+
+  // ---- acknowledgements ---------------------------------------------------------------------------
+
+  /**
+   * Sends a PUBACK, PUBREC or SUBACK once everything recorded before it is durable (acknowledged
+   * durability), or now. Held acknowledgements keep their order [MQTT-4.6.0-2] [MQTT-4.6.0-3].
+   */
+  acknowledge(client: Client, packet: Packet): void {
+    if (!this.#durable) {
+      client.send(packet);
+      return;
+    }
+    this.#held.push(client, packet);
+    this.#touch();
+  }
+
+  /** Calls `then` once everything recorded so far is durable (at once without a durable store). */
+  afterCommit(then: (error: Error | undefined) => void): void {
+    if (!this.#durable) {
+      then(undefined);
+      return;
+    }
+    this.#after.push(then);
+    this.#touch();
+  }
+
+  /** Commits what is pending now (before a shutdown). */
+  flush(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#commit();
+      store.commit(() => resolve());
+    });
+  }
+
+  /** One commit per event-loop turn, after the turn's I/O callbacks have recorded their changes. */
+  #touch(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#commit);
+  }
+
+  readonly #commit = (): void => {
+    this.#scheduled = false;
+    const store = this.#store;
+    if (store === undefined) return;
+    const held = this.#held;
+    const after = this.#after;
+    this.#held = [];
+    this.#after = [];
+    store.commit((error) => this.#committed(error, held, after));
+  };
+
+  #committed(
+    error: Error | undefined,
+    held: Array<Client | Packet>,
+    after: Array<(e: Error | undefined) => void>,
+  ): void {
+    if (error !== undefined) {
+      if (this.#lastError === undefined) this.#log.error({ error: error.message }, 'store commit failed');
+      this.#lastError = error;
+    } else this.#lastError = undefined;
+    for (let i = 0; i < held.length; i += 2) {
+      const client = held[i] as Client;
+      const packet = held[i + 1] as Packet;
+      if (client.state === 'closed') continue;
+      if (error === undefined) client.send(packet);
+      else refuse(client, packet);
+    }
+    for (const then of after) then(error);
+  }
+}
+
+/**
+ * A PUBLISH that could not be made durable is not acknowledged as if it were: v5 clients get the
+ * failure reason code (Quota exceeded; the flow ends), v3 clients, whose acknowledgements cannot
+ * refuse, lose the connection without the acknowledgement and send the PUBLISH again on their next
+ * connection.
+ */
+function refuse(client: Client, packet: Packet): void {
+  if (client.protocolVersion === 5 && (packet.type === 'puback' || packet.type === 'pubrec')) {
+    if (packet.type === 'pubrec') client.session?.inboundQos2.delete(packet.packetId);
+    client.send({ ...packet, reasonCode: ReasonCode.QuotaExceeded });
+  } else if (packet.type === 'suback') {
+    // The subscriptions are live already (in memory): the client is told so; the log says why they
+    // may not survive a restart.
+    client.send(packet);
+  } else client.close(new Error('store commit failed: acknowledgement withheld'));
+}
+
+function storedSession(session: Session): StoredSession {
+  return {
+    clientId: session.clientId,
+    protocolVersion: session.protocolVersion,
+    expiryInterval: session.expiryInterval,
+    disconnectedAt: session.client === undefined ? session.disconnectedAt : 0,
+    will: session.client === undefined ? undefined : session.will,
+    pendingWill:
+      session.pendingWill === undefined ? undefined : { will: session.pendingWill, dueAt: session.willDueAt },
+  };
+}

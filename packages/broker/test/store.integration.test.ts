@@ -1,0 +1,296 @@
+import type { Packet } from '@x/packets';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AllowAllHook,
+  Broker,
+  MemoryStore,
+  type Store,
+  type StoredState,
+  silentLogger,
+  TcpListener,
+} from '../src/index.js';
+import { sleep, until } from './helpers.js';
+import { RawClient } from './raw-client.js';
+
+/** A broker on a free port with the given store. */
+async function brokerWith(store: Store): Promise<{ broker: Broker; port: number }> {
+  const broker = new Broker({ logger: silentLogger, sysInterval: 0, store });
+  broker.addHook(new AllowAllHook());
+  const listener = new TcpListener({ port: 0 });
+  await broker.addListener(listener);
+  await broker.start();
+  return { broker, port: listener.port };
+}
+
+/** A MemoryStore whose commits wait until `release()`, or fail, or that refuses writes. */
+class GatedStore extends MemoryStore {
+  #waiting: Array<(error: Error | undefined) => void> = [];
+  gated = false;
+  failWith: Error | undefined;
+  writableFlag = true;
+  commits = 0;
+
+  get writable(): boolean {
+    return this.writableFlag;
+  }
+
+  override commit(done: (error: Error | undefined) => void): void {
+    this.commits++;
+    if (this.failWith) done(this.failWith);
+    else if (this.gated) this.#waiting.push(done);
+    else done(undefined);
+  }
+
+  release(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const done of waiting) done(undefined);
+  }
+}
+
+const open: Array<RawClient | Broker> = [];
+afterEach(async () => {
+  for (const x of open.splice(0)) {
+    if (x instanceof Broker) await x.close();
+    else x.close();
+  }
+});
+
+async function connect(port: number, clientId: string, version: 4 | 5 = 5, clean = false) {
+  const c = await RawClient.open(port, version);
+  open.push(c);
+  c.send({
+    type: 'connect',
+    protocolVersion: version,
+    clientId,
+    clean,
+    keepalive: 0,
+    ...(version === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+  } as Packet);
+  return { c, connack: await c.next('connack') };
+}
+
+describe('the Store seam: a broker restarted on the same store resumes everything', () => {
+  it('sessions, subscriptions, queued, in-flight (QoS 1 and QoS 2 at PUBREL), inbound QoS 2 ids and retained messages', async () => {
+    const store = new MemoryStore();
+    const first = await brokerWith(store);
+    // A persistent subscriber with three kinds of pending work.
+    const { c: sub } = await connect(first.port, 'keeper');
+    sub.send({
+      type: 'subscribe',
+      packetId: 1,
+      subscriptions: [{ topicFilter: 'k/#', qos: 2 }],
+      properties: { subscriptionIdentifier: 7 },
+    });
+    await sub.next('suback');
+    const { c: pub } = await connect(first.port, 'writer');
+    pub.send({
+      type: 'publish',
+      topic: 'k/inflight1',
+      payload: Buffer.from('a'),
+      qos: 1,
+      packetId: 1,
+      retain: false,
+      dup: false,
+    });
+    pub.send({
+      type: 'publish',
+      topic: 'k/inflight2',
+      payload: Buffer.from('b'),
+      qos: 2,
+      packetId: 2,
+      retain: false,
+      dup: false,
+    });
+    await pub.next('puback');
+    await pub.next('pubrec'); // no PUBREL: the writer's id 2 stays pending in its session
+    const p1 = await sub.next('publish');
+    const p2 = await sub.next('publish');
+    sub.send({ type: 'pubrec', packetId: p2.packetId! }); // QoS 2 flow reaches PUBREL, never completes
+    await sub.next('pubrel');
+    sub.close();
+    await until(() => first.broker.client('keeper') === undefined);
+    pub.send({
+      type: 'publish',
+      topic: 'k/queued',
+      payload: Buffer.from('c'),
+      qos: 1,
+      packetId: 3,
+      retain: false,
+      dup: false,
+    });
+    pub.send({
+      type: 'publish',
+      topic: 'r/kept',
+      payload: Buffer.from('d'),
+      qos: 0,
+      retain: true,
+      dup: false,
+    });
+    await pub.next('puback');
+    pub.close();
+    await first.broker.close();
+
+    const second = await brokerWith(store);
+    open.push(second.broker);
+    expect(second.broker.retained.get('r/kept')?.payload.toString()).toBe('d');
+    const again = await connect(second.port, 'keeper');
+    expect(again.connack.sessionPresent).toBe(true);
+    // In flight first, in order: the QoS 1 PUBLISH again with DUP and the same id, then PUBREL
+    // for the QoS 2 flow [MQTT-4.4.0-1]; then the queued message with the subscription identifier.
+    const resent = await again.c.next('publish');
+    expect([resent.topic, resent.dup, resent.packetId]).toEqual(['k/inflight1', true, p1.packetId]);
+    expect((await again.c.next('pubrel')).packetId).toBe(p2.packetId);
+    const queued = await again.c.next('publish');
+    expect(queued.topic).toBe('k/queued');
+    expect(queued.properties?.subscriptionIdentifiers).toEqual([7]);
+    // The writer's QoS 2 id 2 still awaits PUBREL: releasing it completes without 0x92.
+    const writer = await connect(second.port, 'writer');
+    expect(writer.connack.sessionPresent).toBe(true);
+    writer.c.send({ type: 'pubrel', packetId: 2 });
+    expect((await writer.c.next('pubcomp')).reasonCode ?? 0).toBe(0);
+  });
+
+  it('a session that ends is forgotten by the store; clean sessions are never written', async () => {
+    const store = new MemoryStore();
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    const { c } = await connect(b.port, 'short');
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 's/#', qos: 1 }] });
+    await c.next('suback');
+    const clean = await RawClient.open(b.port, 4);
+    open.push(clean);
+    clean.send({ type: 'connect', protocolVersion: 4, clientId: 'clean', clean: true, keepalive: 0 });
+    await clean.next('connack');
+    const state: StoredState = await store.open();
+    expect(state.sessions.map((s) => s.clientId)).toEqual(['short']);
+    expect(state.sessions[0]!.subscriptions.map((s) => s.topicFilter)).toEqual(['s/#']);
+    expect(state.sessions[0]!.disconnectedAt).toBe(0); // online
+    // DISCONNECT with Session Expiry Interval 0 ends it.
+    c.send({ type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+    await until(() => !b.broker.sessions.has('short'));
+    await sleep(5);
+    expect((await store.open()).sessions).toEqual([]);
+  });
+});
+
+describe('acknowledged durability', () => {
+  it('PUBACK, PUBREC, SUBACK and the CONNACK of a persistent session wait for the commit', async () => {
+    const store = new GatedStore();
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    store.gated = true;
+    const c = await RawClient.open(b.port, 5);
+    open.push(c);
+    c.send({
+      type: 'connect',
+      protocolVersion: 5,
+      clientId: 'durable',
+      clean: true,
+      keepalive: 0,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    expect((await c.idle(100)).map((p) => p.type)).toEqual([]);
+    store.release();
+    await c.next('connack');
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'd/#', qos: 1 }] });
+    c.send({
+      type: 'publish',
+      topic: 'x/1',
+      payload: Buffer.from('1'),
+      qos: 1,
+      packetId: 5,
+      retain: false,
+      dup: false,
+    });
+    c.send({
+      type: 'publish',
+      topic: 'x/2',
+      payload: Buffer.from('2'),
+      qos: 2,
+      packetId: 6,
+      retain: false,
+      dup: false,
+    });
+    expect((await c.idle(100)).map((p) => p.type)).toEqual([]);
+    store.release();
+    expect((await c.next('suback')).reasonCodes).toEqual([1]);
+    expect((await c.next('puback')).packetId).toBe(5);
+    expect((await c.next('pubrec')).packetId).toBe(6);
+    store.gated = false; // close() commits what is left
+  });
+
+  it('a failed commit is not acknowledged as a success: v5 gets 0x97, a v3 client is disconnected without PUBACK', async () => {
+    const store = new GatedStore();
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    const v5 = await connect(b.port, 'five', 5, true);
+    const v3 = await connect(b.port, 'three', 4, true);
+    store.failWith = new Error('disk full');
+    v5.c.send({
+      type: 'publish',
+      topic: 'f/1',
+      payload: Buffer.from('1'),
+      qos: 1,
+      packetId: 1,
+      retain: false,
+      dup: false,
+    });
+    expect((await v5.c.next('puback')).reasonCode).toBe(0x97);
+    v3.c.send({
+      type: 'publish',
+      topic: 'f/2',
+      payload: Buffer.from('2'),
+      qos: 1,
+      packetId: 1,
+      retain: false,
+      dup: false,
+    });
+    await v3.c.waitClosed();
+    expect(b.broker.ready).toBe(false);
+    store.failWith = undefined;
+    v5.c.send({
+      type: 'publish',
+      topic: 'f/3',
+      payload: Buffer.from('3'),
+      qos: 1,
+      packetId: 2,
+      retain: false,
+      dup: false,
+    });
+    expect((await v5.c.next('puback')).reasonCode ?? 0).toBe(0);
+    expect(b.broker.ready).toBe(true);
+  });
+
+  it('while the store cannot write, QoS 1/2 publishes are refused before routing and the broker is not ready', async () => {
+    const store = new GatedStore();
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    const watcher = await connect(b.port, 'watcher', 5, true);
+    watcher.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'w/#', qos: 1 }] });
+    await watcher.c.next('suback');
+    const v5 = await connect(b.port, 'pub5', 5, true);
+    store.writableFlag = false;
+    expect(b.broker.ready).toBe(false);
+    v5.c.send({
+      type: 'publish',
+      topic: 'w/1',
+      payload: Buffer.from('1'),
+      qos: 1,
+      packetId: 1,
+      retain: false,
+      dup: false,
+    });
+    expect((await v5.c.next('puback')).reasonCode).toBe(0x97);
+    v5.c.send({
+      type: 'publish',
+      topic: 'w/0',
+      payload: Buffer.from('0'),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    const got = await watcher.c.next('publish');
+    expect(got.topic).toBe('w/0'); // QoS 0 promises nothing and still flows; w/1 was never routed
+  });
+});
