@@ -14,6 +14,7 @@ import { AuthExchange } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
 import { type Connection, toClientError } from './connection.js';
+import { Dialer } from './dialer.js';
 import { DrainSignal } from './drain-signal.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
@@ -37,16 +38,10 @@ import type {
 } from './options.js';
 import { Kind, Outbox, SUCCESS } from './outbox.js';
 import { PublishGate } from './publish-gate.js';
-import { type Backoff, permanentRefusal } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
 import { clientSettings } from './settings.js';
 import { OutgoingAliases } from './topic-alias.js';
-import {
-  type Endpoint,
-  type OpenTransport,
-  parseEndpoint,
-  redirectEndpoint,
-} from './transports/transport.js';
+import { type Endpoint, type OpenTransport, parseEndpoint } from './transports/transport.js';
 
 type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 const ACK_TYPES: Record<number, AckType> = { 64: 'puback', 80: 'pubrec', 98: 'pubrel', 112: 'pubcomp' };
@@ -62,8 +57,8 @@ export class Client extends Emitter<ClientEvents> {
   #clientId: string;
   readonly #options: ClientOptions;
   readonly #openTransport: OpenTransport;
-  #endpoint: Endpoint;
-  readonly #backoff: Backoff | undefined;
+  readonly #dialer: Dialer;
+  readonly #reconnects: boolean;
   readonly #resumable: boolean;
   readonly #gatherWritesFrom: number;
   readonly #gatherReads: boolean;
@@ -73,7 +68,6 @@ export class Client extends Emitter<ClientEvents> {
   #state: 'connecting' | 'connected' | 'offline' | 'closed' = 'connecting';
   #connectedAt = 0;
   #everConnected = false;
-  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #closeWaiters: (() => void)[] = [];
   #lastConnack: ConnackInfo | undefined;
   #shutDown = false;
@@ -94,12 +88,27 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.#options = options;
     this.#openTransport = options.transport ?? openTransport;
-    this.#endpoint = parseEndpoint(url);
     const settings = clientSettings(options);
     const version = settings.protocolVersion;
     this.protocolVersion = version;
     this.#clientId = options.clientId ?? randomClientId();
-    this.#backoff = settings.backoff;
+    this.#reconnects = settings.backoff !== undefined;
+    this.#dialer = new Dialer(
+      {
+        attempt: (endpoint) => this.#attempt(endpoint),
+        closed: () => this.#state === 'closed',
+        offline: (error, delay) => {
+          this.#state = 'offline';
+          this.emit('offline', { error, delay });
+        },
+        reconnecting: (attempt) => this.emit('reconnect', { attempt }),
+        report: (error) => this.#report(error),
+        shutdown: (error) => this.#shutdown(error),
+      },
+      [parseEndpoint(url)],
+      settings.backoff,
+      settings.retryFirstConnect,
+    );
     this.#resumable = settings.resumable;
     this.#gatherWritesFrom = settings.gatherWritesFrom;
     this.#gatherReads = settings.gatherReads;
@@ -163,14 +172,19 @@ export class Client extends Emitter<ClientEvents> {
     return this.#outbox.queued;
   }
 
-  /** @internal First connection; rejects and closes the client when it fails. */
-  async start(): Promise<void> {
-    try {
-      await this.#attempt();
-    } catch (error) {
-      this.#shutdown(error as Error);
-      throw error;
+  /**
+   * @internal The first connection: rejects and closes the client when it fails, or, with
+   * `retryFirstConnect`, when it is refused for good, ended or out of attempts.
+   */
+  start(): Promise<void> {
+    const signal = this.#options.signal;
+    if (signal) {
+      if (signal.aborted) return this.end().then(() => Promise.reject(closedError()));
+      const abort = () => void this.end();
+      signal.addEventListener('abort', abort, { once: true });
+      this.once('close', () => signal.removeEventListener('abort', abort));
     }
+    return this.#dialer.first();
   }
 
   // ─── Publishing ──────────────────────────────────────────────────────────────────────────────
@@ -298,7 +312,7 @@ export class Client extends Emitter<ClientEvents> {
     const connection = this.#connection;
     const handshake = this.#handshake;
     this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#dialer.stop(closedError(), closedError());
     if (connection) {
       const closed = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
       const disconnect: DisconnectPacket = { type: 'disconnect' };
@@ -324,9 +338,9 @@ export class Client extends Emitter<ClientEvents> {
   // ─── Connecting ────────────────────────────────────────────────────────────────────────────────
 
   /** One connection attempt: transport, CONNECT, (AUTH exchange), CONNACK. */
-  async #attempt(): Promise<void> {
+  async #attempt(endpoint: Endpoint): Promise<void> {
     const attempt = handshake({
-      endpoint: this.#endpoint,
+      endpoint,
       openTransport: this.#openTransport,
       transportOptions: this.#options,
       connection: {
@@ -515,7 +529,7 @@ export class Client extends Emitter<ClientEvents> {
     this.emit('redirect', info);
     if (this.#options.followRedirects) {
       try {
-        this.#endpoint = redirectEndpoint(this.#endpoint, info.serverReference);
+        this.#dialer.redirect(info.serverReference);
       } catch (error) {
         this.#report(toClientError(error));
       }
@@ -545,8 +559,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#auth.connectionLost();
     this.#drained.release();
     if (this.#state === 'closed') return;
-    const backoff = this.#backoff;
-    if (!backoff || final) {
+    if (!this.#reconnects || final) {
       this.#state = 'offline';
       this.emit('offline', { error, delay: undefined });
       this.#shutdown(
@@ -555,43 +568,9 @@ export class Client extends Emitter<ClientEvents> {
       );
       return;
     }
-    if (Date.now() - this.#connectedAt >= backoff.stableAfter) backoff.reset();
     this.#state = 'offline';
     this.#outbox.offline();
-    this.#scheduleReconnect(error);
-  }
-
-  #scheduleReconnect(error: Error | undefined): void {
-    const backoff = this.#backoff as Backoff;
-    if (backoff.exhausted) {
-      this.emit('offline', { error, delay: undefined });
-      this.#shutdown(
-        new MqttClientError(
-          ClientErrorCode.CLIENT_CLOSED,
-          `gave up after ${backoff.attempt} reconnect attempts`,
-          { cause: error },
-        ),
-      );
-      return;
-    }
-    const delay = Math.round(backoff.next());
-    this.emit('offline', { error, delay });
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      this.emit('reconnect', { attempt: backoff.attempt });
-      this.#attempt().then(
-        () => undefined,
-        (failure: Error) => {
-          if (this.#state === 'closed') return;
-          this.#report(toClientError(failure, ClientErrorCode.TRANSPORT_ERROR));
-          if (permanentRefusal(failure)) {
-            this.#shutdown(failure);
-            return;
-          }
-          this.#scheduleReconnect(failure);
-        },
-      );
-    }, delay);
+    this.#dialer.connectionLost(error, this.#connectedAt);
   }
 
   /** Reports an error no promise carries. */
@@ -604,8 +583,6 @@ export class Client extends Emitter<ClientEvents> {
     const first = !this.#shutDown;
     this.#shutDown = true;
     this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
     this.#connection?.destroy();
     this.#connection = undefined;
     const reason =
@@ -615,6 +592,7 @@ export class Client extends Emitter<ClientEvents> {
             cause: error,
             reasonCode: (error as MqttClientError).reasonCode,
           });
+    this.#dialer.stop(reason, error);
     this.#outbox.rejectAll(reason);
     this.#requests.close(reason);
     this.#inbox.close();

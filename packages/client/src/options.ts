@@ -69,6 +69,20 @@ export interface ClientOptions extends TransportOptions {
   reconnect?: boolean | ReconnectOptions;
   /** MQTT.js compatibility: the initial reconnect delay in ms; 0 turns reconnect off. */
   reconnectPeriod?: number;
+  /**
+   * Keep trying the first connection, with the `reconnect` backoff, instead of rejecting `connect()`
+   * at the first failure (a broker that is not up yet, a network still coming up). `connect()` then
+   * resolves on the first CONNACK with Success, and rejects only on a refusal that cannot change
+   * (bad credentials, banned, not authorized: the ConnackError), when `signal` aborts, or when
+   * `reconnect.maxAttempts` rounds failed (CLIENT_CLOSED). Failed attempts are still reported as
+   * `offline`/`reconnect` events. Needs reconnecting on. Default false.
+   */
+  retryFirstConnect?: boolean;
+  /**
+   * Aborting it ends the client as `end()` does; `connect()`, while still connecting or retrying,
+   * rejects with CLIENT_CLOSED. The way to give up on a `retryFirstConnect` that waits for ever.
+   */
+  signal?: AbortSignal;
   /** Follow a server redirect (reason 0x9C/0x9D with a Server Reference) on the next reconnect. Default false. */
   followRedirects?: boolean;
   /** Subscribe again after a reconnect where the server has no session. Default true. */

@@ -10,6 +10,8 @@ export interface ClientSettings {
   protocolVersion: ProtocolVersion;
   /** Undefined when reconnecting is off. */
   backoff: Backoff | undefined;
+  /** Retry a failed first connection with the backoff (connect() waits). */
+  retryFirstConnect: boolean;
   /** Whether a reconnect asks the server for the session it kept (Clean Start / Clean Session 0). */
   resumable: boolean;
   inbox: InboxOptions;
@@ -44,11 +46,19 @@ export function clientSettings(options: ClientOptions): ClientSettings {
       ...(typeof reconnect === 'object' ? reconnect : {}),
     });
   }
+  const retryFirstConnect = options.retryFirstConnect ?? false;
+  if (retryFirstConnect && !backoff) {
+    throw new MqttClientError(
+      ClientErrorCode.INVALID_ARGUMENT,
+      'retryFirstConnect needs reconnecting on (reconnect is false or reconnectPeriod 0)',
+    );
+  }
   const clean = options.cleanStart ?? options.clean ?? true;
   const sessionExpiry = options.sessionExpiryInterval ?? options.properties?.sessionExpiryInterval ?? 0;
   return {
     protocolVersion: version,
     backoff,
+    retryFirstConnect,
     // A v5 server keeps the session past the connection only for a Session Expiry Interval above 0.
     resumable: version === 5 ? sessionExpiry > 0 : !clean,
     inbox: {
