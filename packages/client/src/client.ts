@@ -41,7 +41,7 @@ import { PublishGate } from './publish-gate.js';
 import { type RequestOptions, RequestTracker } from './request.js';
 import { clientSettings } from './settings.js';
 import { OutgoingAliases } from './topic-alias.js';
-import { type Endpoint, type OpenTransport, parseEndpoint } from './transports/transport.js';
+import type { Endpoint, OpenTransport } from './transports/transport.js';
 
 type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 const ACK_TYPES: Record<number, AckType> = { 64: 'puback', 80: 'pubrec', 98: 'pubrel', 112: 'pubcomp' };
@@ -84,11 +84,11 @@ export class Client extends Emitter<ClientEvents> {
   readonly #auth: AuthExchange;
 
   /** @internal Use `connect()`. */
-  constructor(url: string, options: ClientOptions, openTransport: OpenTransport) {
+  constructor(url: string | undefined, options: ClientOptions, openTransport: OpenTransport) {
     super();
     this.#options = options;
     this.#openTransport = options.transport ?? openTransport;
-    const settings = clientSettings(options);
+    const settings = clientSettings(url, options);
     const version = settings.protocolVersion;
     this.protocolVersion = version;
     this.#clientId = options.clientId ?? randomClientId();
@@ -105,7 +105,7 @@ export class Client extends Emitter<ClientEvents> {
         report: (error) => this.#report(error),
         shutdown: (error) => this.#shutdown(error),
       },
-      [parseEndpoint(url)],
+      settings.endpoints,
       settings.backoff,
       settings.retryFirstConnect,
     );
@@ -145,6 +145,11 @@ export class Client extends Emitter<ClientEvents> {
   /** The client identifier in use (the server's Assigned Client Identifier when it gave one). */
   get clientId(): string {
     return this.#clientId;
+  }
+
+  /** The URL of the server of the current (or last) connection. */
+  get url(): string {
+    return this.#dialer.endpoint.href;
   }
 
   /** True while a connection is up. */

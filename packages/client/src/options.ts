@@ -1,6 +1,6 @@
 import type { Properties, QoS, UserProperty } from '@x/packets';
 import type { ReconnectOptions } from './reconnect.js';
-import type { OpenTransport, TransportOptions } from './transports/transport.js';
+import type { OpenTransport, ServerAddress, TransportOptions } from './transports/transport.js';
 
 /** The last will: published by the server when the connection ends without a DISCONNECT. */
 export interface WillOptions {
@@ -83,6 +83,13 @@ export interface ClientOptions extends TransportOptions {
    * rejects with CLIENT_CLOSED. The way to give up on a `retryFirstConnect` that waits for ever.
    */
   signal?: AbortSignal;
+  /**
+   * More servers to fail over to, tried in turn after the URL (or alone: `connect({ servers })`):
+   * URLs, or MQTT.js's `{ host, port, protocol }` (protocol and WebSocket path default to the URL's).
+   * Connecting and reconnecting try each server once, starting with the one last connected to,
+   * and wait the backoff delay only after all of them failed. Default: the URL alone.
+   */
+  servers?: ServerAddress[];
   /** Follow a server redirect (reason 0x9C/0x9D with a Server Reference) on the next reconnect. Default false. */
   followRedirects?: boolean;
   /** Subscribe again after a reconnect where the server has no session. Default true. */
