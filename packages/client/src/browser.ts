@@ -47,6 +47,7 @@ export type {
 } from './options.js';
 export { Backoff, type ReconnectOptions } from './reconnect.js';
 export type { RequestOptions } from './request.js';
+export type { OutgoingStore, StoredPublish } from './store.js';
 export { openBrowserTransport } from './transports/browser.js';
 export type {
   Endpoint,

@@ -30,7 +30,6 @@ import type {
   DisconnectInfo,
   PublishOptions,
   PublishResult,
-  RedirectInfo,
   SubscribeOptions,
   SubscribeResult,
   UnsubscribeOptions,
@@ -39,7 +38,7 @@ import type {
 import { Kind, Outbox, SUCCESS } from './outbox.js';
 import { PublishGate } from './publish-gate.js';
 import { type RequestOptions, RequestTracker } from './request.js';
-import { clientSettings } from './settings.js';
+import { type ClientSettings, clientSettings } from './settings.js';
 import { OutgoingAliases } from './topic-alias.js';
 import type { Endpoint, OpenTransport } from './transports/transport.js';
 
@@ -58,10 +57,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #options: ClientOptions;
   readonly #openTransport: OpenTransport;
   readonly #dialer: Dialer;
-  readonly #reconnects: boolean;
-  readonly #resumable: boolean;
-  readonly #gatherWritesFrom: number;
-  readonly #gatherReads: boolean;
+  readonly #settings: ClientSettings;
 
   #connection: Connection | undefined;
   #handshake: Handshake | undefined;
@@ -77,6 +73,7 @@ export class Client extends Emitter<ClientEvents> {
   // Session state: survives reconnects.
   readonly #outbox: Outbox;
   readonly #inbox: Inbox;
+  #storeClosed: Promise<void> | undefined;
 
   // Delivery.
   readonly #drained = new DrainSignal();
@@ -89,10 +86,10 @@ export class Client extends Emitter<ClientEvents> {
     this.#options = options;
     this.#openTransport = options.transport ?? openTransport;
     const settings = clientSettings(url, options);
+    this.#settings = settings;
     const version = settings.protocolVersion;
     this.protocolVersion = version;
     this.#clientId = options.clientId ?? randomClientId();
-    this.#reconnects = settings.backoff !== undefined;
     this.#dialer = new Dialer(
       {
         attempt: (endpoint) => this.#attempt(endpoint),
@@ -102,16 +99,12 @@ export class Client extends Emitter<ClientEvents> {
           this.emit('offline', { error, delay });
         },
         reconnecting: (attempt) => this.emit('reconnect', { attempt }),
+        redirect: (info) => this.emit('redirect', info),
         report: (error) => this.#report(error),
         shutdown: (error) => this.#shutdown(error),
       },
-      settings.endpoints,
-      settings.backoff,
-      settings.retryFirstConnect,
+      settings,
     );
-    this.#resumable = settings.resumable;
-    this.#gatherWritesFrom = settings.gatherWritesFrom;
-    this.#gatherReads = settings.gatherReads;
     this.#inbox = new Inbox(
       {
         protocolVersion: version,
@@ -131,6 +124,7 @@ export class Client extends Emitter<ClientEvents> {
       },
       settings.queueLimit,
       settings.operationTimeout,
+      options.outgoingStore,
     );
     this.#requests = new RequestTracker(this);
     this.#auth = new AuthExchange(
@@ -181,14 +175,20 @@ export class Client extends Emitter<ClientEvents> {
    * @internal The first connection: rejects and closes the client when it fails, or, with
    * `retryFirstConnect`, when it is refused for good, ended or out of attempts.
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const signal = this.#options.signal;
-    if (signal) {
-      if (signal.aborted) return this.end().then(() => Promise.reject(closedError()));
-      const abort = () => void this.end();
-      signal.addEventListener('abort', abort, { once: true });
-      this.once('close', () => signal.removeEventListener('abort', abort));
+    if (signal?.aborted) {
+      await this.end();
+      throw closedError();
     }
+    const abort = () => void this.end();
+    signal?.addEventListener('abort', abort, { once: true });
+    if (signal) this.once('close', () => signal.removeEventListener('abort', abort));
+    // What an earlier run stored goes out first, with its packet ids, on the first connection.
+    await this.#outbox.restore().catch((error: Error) => {
+      this.#shutdown(error);
+      throw error;
+    });
     return this.#dialer.first();
   }
 
@@ -313,7 +313,7 @@ export class Client extends Emitter<ClientEvents> {
    * Await your publishes first if they must complete.
    */
   async end(options?: { reasonCode?: number; properties?: Properties }): Promise<void> {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed') return this.#storeClosed;
     const connection = this.#connection;
     const handshake = this.#handshake;
     this.#state = 'closed';
@@ -333,6 +333,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     handshake?.abort(closedError());
     this.#shutdown(closedError());
+    await this.#storeClosed;
   }
 
   #onDrain(): void {
@@ -351,14 +352,14 @@ export class Client extends Emitter<ClientEvents> {
       connection: {
         protocolVersion: this.protocolVersion,
         maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
-        gatherWritesFrom: this.#gatherWritesFrom,
-        gatherReads: this.#gatherReads,
+        gatherWritesFrom: this.#settings.gatherWritesFrom,
+        gatherReads: this.#settings.gatherReads,
       },
       connect: connectPacket(
         this.#options,
         this.protocolVersion,
         this.#clientId,
-        this.#everConnected && this.#resumable,
+        this.#everConnected && this.#settings.resumable,
       ),
       timeout: this.#options.connectTimeout ?? 30_000,
       auth: (connection, packet) => this.#auth.onAuth(connection, packet),
@@ -385,7 +386,7 @@ export class Client extends Emitter<ClientEvents> {
       await attempt.done;
     } catch (error) {
       if (error instanceof ConnackError) {
-        this.#checkRedirect(error.reasonCode ?? 0, error.properties as Properties | undefined);
+        this.#dialer.redirected(error.reasonCode ?? 0, error.properties as Properties | undefined);
       }
       throw error;
     } finally {
@@ -513,7 +514,7 @@ export class Client extends Emitter<ClientEvents> {
   #onDisconnect(connection: Connection, packet: DisconnectPacket): void {
     const info: DisconnectInfo = { reasonCode: packet.reasonCode ?? 0, properties: packet.properties };
     this.emit('disconnect', info);
-    this.#checkRedirect(info.reasonCode, packet.properties);
+    this.#dialer.redirected(info.reasonCode, packet.properties);
     const error = new MqttClientError(
       ClientErrorCode.SERVER_DISCONNECT,
       `server disconnected: ${reasonName(info.reasonCode)}`,
@@ -522,23 +523,6 @@ export class Client extends Emitter<ClientEvents> {
     connection.destroy();
     // 0x8E Session taken over: another client uses our id; reconnecting would fight it for ever.
     this.#connectionLost(connection, error, info.reasonCode === 0x8e);
-  }
-
-  #checkRedirect(reasonCode: number, properties: Properties | undefined): void {
-    if ((reasonCode !== 0x9c && reasonCode !== 0x9d) || !properties?.serverReference) return;
-    const info: RedirectInfo = {
-      reasonCode,
-      serverReference: properties.serverReference,
-      permanent: reasonCode === 0x9d,
-    };
-    this.emit('redirect', info);
-    if (this.#options.followRedirects) {
-      try {
-        this.#dialer.redirect(info.serverReference);
-      } catch (error) {
-        this.#report(toClientError(error));
-      }
-    }
   }
 
   // ─── Failures and closing ──────────────────────────────────────────────────────────────────────
@@ -564,7 +548,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#auth.connectionLost();
     this.#drained.release();
     if (this.#state === 'closed') return;
-    if (!this.#reconnects || final) {
+    if (!this.#settings.backoff || final) {
       this.#state = 'offline';
       this.emit('offline', { error, delay: undefined });
       this.#shutdown(
@@ -602,7 +586,10 @@ export class Client extends Emitter<ClientEvents> {
     this.#requests.close(reason);
     this.#inbox.close();
     this.#drained.release();
-    if (first) this.emit('close');
+    if (first) {
+      this.#storeClosed = this.#outbox.closeStore();
+      this.emit('close');
+    }
   }
 }
 

@@ -1,6 +1,9 @@
+import type { Properties } from '@x/packets';
 import { toClientError } from './connection.js';
 import { ClientErrorCode, ConnackError, MqttClientError } from './errors.js';
+import type { RedirectInfo } from './options.js';
 import { type Backoff, permanentRefusal } from './reconnect.js';
+import type { ClientSettings } from './settings.js';
 import { type Endpoint, redirectEndpoint } from './transports/transport.js';
 
 /** What the dialer needs from its client. */
@@ -13,6 +16,8 @@ export interface DialerHost {
   offline(error: Error | undefined, delay: number | undefined): void;
   /** A round of attempts starts (after the delay). */
   reconnecting(attempt: number): void;
+  /** The server sent a redirect (followed or not). */
+  redirect(info: RedirectInfo): void;
   report(error: MqttClientError): void;
   /** Gives up: closes the client with this error. */
   shutdown(error: Error): void;
@@ -30,6 +35,7 @@ export class Dialer {
   readonly #host: DialerHost;
   readonly #backoff: Backoff | undefined;
   readonly #retryFirstConnect: boolean;
+  readonly #followRedirects: boolean;
   readonly #endpoints: Endpoint[];
   /** The server last connected to (where a round starts). */
   #current = 0;
@@ -41,14 +47,13 @@ export class Dialer {
 
   constructor(
     host: DialerHost,
-    endpoints: Endpoint[],
-    backoff: Backoff | undefined,
-    retryFirstConnect: boolean,
+    settings: Pick<ClientSettings, 'endpoints' | 'backoff' | 'retryFirstConnect' | 'followRedirects'>,
   ) {
     this.#host = host;
-    this.#endpoints = endpoints;
-    this.#backoff = backoff;
-    this.#retryFirstConnect = retryFirstConnect;
+    this.#endpoints = settings.endpoints;
+    this.#backoff = settings.backoff;
+    this.#retryFirstConnect = settings.retryFirstConnect;
+    this.#followRedirects = settings.followRedirects;
   }
 
   /** The server of the current (or last) connection or attempt. */
@@ -131,10 +136,21 @@ export class Dialer {
     }, delay);
   }
 
-  /** A Server Reference to follow: it replaces the server that sent it. */
-  redirect(reference: string): void {
-    this.#endpoints[this.#trying] = redirectEndpoint(this.endpoint, reference);
-    this.#current = this.#trying;
+  /**
+   * A CONNACK or DISCONNECT with 0x9C Use another server or 0x9D Server moved: reported, and with
+   * `followRedirects` its Server Reference replaces the server that sent it.
+   */
+  redirected(reasonCode: number, properties: Properties | undefined): void {
+    if ((reasonCode !== 0x9c && reasonCode !== 0x9d) || !properties?.serverReference) return;
+    const serverReference = properties.serverReference;
+    this.#host.redirect({ reasonCode, serverReference, permanent: reasonCode === 0x9d });
+    if (!this.#followRedirects) return;
+    try {
+      this.#endpoints[this.#trying] = redirectEndpoint(this.endpoint, serverReference);
+      this.#current = this.#trying;
+    } catch (error) {
+      this.#host.report(toClientError(error));
+    }
   }
 
   /** Tries each server once, from the current one on; throws the last failure when none answered. */

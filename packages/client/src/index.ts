@@ -48,6 +48,8 @@ export type {
 } from './options.js';
 export { Backoff, type ReconnectOptions } from './reconnect.js';
 export type { RequestOptions } from './request.js';
+export type { OutgoingStore, StoredPublish } from './store.js';
+export { FileStore, type FileStoreOptions } from './stores/file-store.js';
 export { openNodeTransport } from './transports/node.js';
 export type {
   Endpoint,

@@ -1,5 +1,6 @@
 import type { Properties, QoS, UserProperty } from '@x/packets';
 import type { ReconnectOptions } from './reconnect.js';
+import type { OutgoingStore } from './store.js';
 import type { OpenTransport, ServerAddress, TransportOptions } from './transports/transport.js';
 
 /** The last will: published by the server when the connection ends without a DISCONNECT. */
@@ -104,6 +105,14 @@ export interface ClientOptions extends TransportOptions {
    * on. Default 600 000 (10 minutes).
    */
   operationTimeout?: number;
+  /**
+   * Keeps outgoing QoS 1/2 publishes, their packet ids and the QoS 2 release state until their flow
+   * completes, so that they survive a restart of the process: the next client with the same store
+   * and client id re-sends them on its first connection (with a persistent session: `clean: false`,
+   * v5 `sessionExpiryInterval` above 0). A publish is sent only once it is durable in the store.
+   * `FileStore` in Node, or your own. Default: none (memory only).
+   */
+  outgoingStore?: OutgoingStore;
   /** Queue QoS 0 publishes while offline (otherwise they fail with CONNECTION_CLOSED). Default true. */
   queueQoSZero?: boolean;
   /**

@@ -15,6 +15,7 @@ export interface ClientSettings {
   backoff: Backoff | undefined;
   /** Retry a failed first connection with the backoff (connect() waits). */
   retryFirstConnect: boolean;
+  followRedirects: boolean;
   /** Whether a reconnect asks the server for the session it kept (Clean Start / Clean Session 0). */
   resumable: boolean;
   inbox: InboxOptions;
@@ -54,6 +55,7 @@ const OPTION_NAMES: Record<keyof ClientOptions, 0> = {
   queueLimit: 0,
   operationTimeout: 0,
   queueQoSZero: 0,
+  outgoingStore: 0,
   manualAck: 0,
   autoAssignTopicAlias: 0,
   onAuth: 0,
@@ -125,6 +127,18 @@ export function clientSettings(url: string | undefined, options: ClientOptions):
       'retryFirstConnect needs reconnecting on (reconnect is false or reconnectPeriod 0)',
     );
   }
+  const store = options.outgoingStore;
+  if (
+    store !== undefined &&
+    !['list', 'put', 'release', 'delete', 'close'].every(
+      (m) => typeof (store as unknown as Record<string, unknown>)[m] === 'function',
+    )
+  ) {
+    throw new MqttClientError(
+      ClientErrorCode.INVALID_ARGUMENT,
+      'outgoingStore must have list, put, release, delete and close (an MQTT.js Store has not: use FileStore)',
+    );
+  }
   const clean = options.cleanStart ?? options.clean ?? true;
   const sessionExpiry = options.sessionExpiryInterval ?? options.properties?.sessionExpiryInterval ?? 0;
   return {
@@ -132,6 +146,7 @@ export function clientSettings(url: string | undefined, options: ClientOptions):
     endpoints: serverEndpoints(url, options.servers),
     backoff,
     retryFirstConnect,
+    followRedirects: options.followRedirects ?? false,
     // A v5 server keeps the session past the connection only for a Session Expiry Interval above 0.
     resumable: version === 5 ? sessionExpiry > 0 : !clean,
     inbox: {

@@ -28,6 +28,11 @@ describe('connect() options', () => {
     await expect(refused({ customHandleAcks: () => undefined })).rejects.toThrow('use manualAck');
   });
 
+  it('refuses an outgoingStore that is not one (an MQTT.js Store)', async () => {
+    const mqttJsStore = { put() {}, get() {}, del() {}, createStream() {}, close() {} };
+    await expect(refused({ outgoingStore: mqttJsStore })).rejects.toThrow('an MQTT.js Store has not');
+  });
+
   it('ignores a key whose value is undefined (a spread configuration)', async () => {
     // The options pass; the connection is what fails.
     await expect(refused({ notAnOption: undefined })).rejects.toMatchObject({ code: 'TRANSPORT_ERROR' });
