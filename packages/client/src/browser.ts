@@ -48,6 +48,7 @@ export type {
 export { Backoff, type ReconnectOptions } from './reconnect.js';
 export type { RequestOptions } from './request.js';
 export type { OutgoingStore, StoredPublish } from './store.js';
+export { IndexedDbStore, type IndexedDbStoreOptions } from './stores/indexeddb-store.js';
 export { openBrowserTransport } from './transports/browser.js';
 export type {
   Endpoint,

@@ -110,7 +110,7 @@ export interface ClientOptions extends TransportOptions {
    * completes, so that they survive a restart of the process: the next client with the same store
    * and client id re-sends them on its first connection (with a persistent session: `clean: false`,
    * v5 `sessionExpiryInterval` above 0). A publish is sent only once it is durable in the store.
-   * `FileStore` in Node, or your own. Default: none (memory only).
+   * `FileStore` in Node, `IndexedDbStore` in browsers, or your own. Default: none (memory only).
    */
   outgoingStore?: OutgoingStore;
   /** Queue QoS 0 publishes while offline (otherwise they fail with CONNECTION_CLOSED). Default true. */

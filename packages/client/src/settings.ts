@@ -136,7 +136,7 @@ export function clientSettings(url: string | undefined, options: ClientOptions):
   ) {
     throw new MqttClientError(
       ClientErrorCode.INVALID_ARGUMENT,
-      'outgoingStore must have list, put, release, delete and close (an MQTT.js Store has not: use FileStore)',
+      'outgoingStore must have list, put, release, delete and close (an MQTT.js Store has not: use FileStore or IndexedDbStore)',
     );
   }
   const clean = options.cleanStart ?? options.clean ?? true;

@@ -10,7 +10,7 @@ export interface StoredPublish {
 /**
  * Where a client keeps its outgoing QoS 1/2 publishes until their flow completes, so that they
  * and their packet identifiers survive a restart of the process (MQTT.js users know it as
- * `outgoingStore`). `FileStore` (Node) implements it.
+ * `outgoingStore`). `FileStore` (Node) and `IndexedDbStore` (browsers) implement it.
  *
  * The client calls the methods in the order the events happen and expects them applied in that
  * order (a packet id deleted and then put again is stored). A rejected `put` fails its `publish()`
