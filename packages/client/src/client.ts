@@ -189,6 +189,7 @@ export class Client extends Emitter<ClientEvents> {
       this.#shutdown(error);
       throw error;
     });
+    if (this.#state === 'closed') throw closedError(); // the signal aborted meanwhile
     return this.#dialer.first();
   }
 

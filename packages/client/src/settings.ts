@@ -81,7 +81,10 @@ const HINTS: Record<string, string> = {
   port: IN_THE_URL,
   protocol: IN_THE_URL,
   path: IN_THE_URL,
+  protocolId: 'protocolVersion (3, 4 or 5) sets the protocol name',
   customHandleAcks: 'use manualAck',
+  autoUseTopicAlias: 'use autoAssignTopicAlias',
+  incomingStore: 'not supported: incoming QoS 2 state is kept in memory',
   reschedulePings: 'keep-alive already pings only when the connection is idle',
 };
 
