@@ -318,7 +318,7 @@ export class Client extends Emitter<ClientEvents> {
     const connection = this.#connection;
     const handshake = this.#handshake;
     this.#state = 'closed';
-    this.#dialer.stop(closedError(), closedError());
+    this.#dialer.stop(closedError());
     if (connection) {
       const closed = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
       const disconnect: DisconnectPacket = { type: 'disconnect' };

@@ -79,13 +79,16 @@ export class Dialer {
         this.#first = { resolve, reject };
       });
       this.#host.report(toClientError(error, ClientErrorCode.TRANSPORT_ERROR));
-      this.schedule(error as Error);
+      this.#schedule(error as Error);
       await connected;
     }
   }
 
-  /** The client closed for good: no more attempts; a waiting `first()` rejects. */
-  stop(reason: MqttClientError, error: Error): void {
+  /**
+   * The client closed for good: no more attempts; a waiting `first()` rejects with `reason`, or
+   * with `error` when that is a refusal.
+   */
+  stop(reason: MqttClientError, error: Error = reason): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     const first = this.#first;
@@ -98,11 +101,11 @@ export class Dialer {
   connectionLost(error: Error | undefined, connectedAt: number): void {
     const backoff = this.#backoff as Backoff;
     if (Date.now() - connectedAt >= backoff.stableAfter) backoff.reset();
-    this.schedule(error);
+    this.#schedule(error);
   }
 
   /** Waits the next backoff delay, then runs a round; gives up when the attempts are used up. */
-  schedule(error: Error | undefined): void {
+  #schedule(error: Error | undefined): void {
     const backoff = this.#backoff as Backoff;
     if (backoff.exhausted) {
       this.#host.offline(error, undefined);
@@ -130,7 +133,7 @@ export class Dialer {
           if (this.#host.closed()) return;
           this.#host.report(toClientError(failure, ClientErrorCode.TRANSPORT_ERROR));
           if (permanentRefusal(failure)) this.#host.shutdown(failure);
-          else this.schedule(failure);
+          else this.#schedule(failure);
         },
       );
     }, delay);

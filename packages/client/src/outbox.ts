@@ -205,8 +205,8 @@ export class Outbox {
       const op = newOperation(Kind.PUBLISH, packet);
       op.stored = STORED;
       op.released = released;
-      if (released) op.releasedAt = ++this.#releases;
       if (released) {
+        op.releasedAt = ++this.#releases;
         this.#inflight.set(id, op);
         this.#publishing++;
       } else {
@@ -423,7 +423,8 @@ export class Outbox {
         op.released = true;
         op.releasedAt = ++this.#releases;
         const connection = this.#host.connection();
-        // [MQTT-4.3.3-9] answer PUBREC with PUBREL (on a new connection, resume() already did)
+        // [MQTT-4.3.3-9] answer PUBREC with PUBREL, on whatever connection is up now (offline, the
+        // next resume() sends it)
         if (connection && this.#inflight.get(packetId) === op) connection.sendAck(0x62, packetId);
       },
       (error: MqttClientError) => {
