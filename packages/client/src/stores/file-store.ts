@@ -89,7 +89,15 @@ export class FileStore implements OutgoingStore {
     this.#entries.delete(packetId);
     this.#entries.set(packetId, { packet: copy, released: false });
     this.#liveBytes = live;
-    return this.#append(record(PUT, packetId, copy), true);
+    return this.#append(record(PUT, packetId, copy), true).catch((error: unknown) => {
+      // The client fails this publish and will not delete it: neither may the log bring it back.
+      if (this.#entries.get(packetId)?.packet === copy) {
+        this.#entries.delete(packetId);
+        this.#liveBytes -= copy.length;
+        void this.#append(record(DELETE, packetId), false);
+      }
+      throw error;
+    });
   }
 
   async release(packetId: number): Promise<void> {

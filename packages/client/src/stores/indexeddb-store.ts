@@ -97,7 +97,13 @@ export class IndexedDbStore implements OutgoingStore {
     this.#account(packetId, packet.length);
     // Structured cloning copies the bytes into the database.
     const row: Row = { id: packetId, packet, released: false, order: ++this.#order };
-    return this.#run('readwrite', (store) => store.put(row)).then(() => undefined);
+    return this.#run('readwrite', (store) => store.put(row)).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#account(packetId, 0);
+        throw error;
+      },
+    );
   }
 
   release(packetId: number): Promise<void> {
