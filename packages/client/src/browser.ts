@@ -5,11 +5,15 @@ import { openBrowserTransport } from './transports/browser.js';
 /**
  * Connects to an MQTT server and resolves with a ready client once the CONNACK arrives.
  * Browsers: `ws://host:port/path` and `wss://…` (the platform WebSocket, subprotocol `mqtt`).
+ * `connect({ servers })` without a URL tries the servers alone.
  * @throws (rejects) ConnackError when the server refuses (with its `reasonCode`), MqttClientError
  * TRANSPORT_ERROR / CONNECT_TIMEOUT when no connection comes up.
  */
-export async function connect(url: string, options: ClientOptions = {}): Promise<Client> {
-  const client = new Client(url, options, openBrowserTransport);
+export async function connect(url: string | ClientOptions, options: ClientOptions = {}): Promise<Client> {
+  const client =
+    typeof url === 'string'
+      ? new Client(url, options, openBrowserTransport)
+      : new Client(undefined, url, openBrowserTransport);
   await client.start();
   return client;
 }
@@ -43,10 +47,13 @@ export type {
 } from './options.js';
 export { Backoff, type ReconnectOptions } from './reconnect.js';
 export type { RequestOptions } from './request.js';
+export type { OutgoingStore, StoredPublish } from './store.js';
+export { IndexedDbStore, type IndexedDbStoreOptions } from './stores/indexeddb-store.js';
 export { openBrowserTransport } from './transports/browser.js';
 export type {
   Endpoint,
   OpenTransport,
+  ServerAddress,
   Transport,
   TransportHandlers,
   TransportOptions,

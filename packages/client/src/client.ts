@@ -14,6 +14,7 @@ import { AuthExchange } from './auth.js';
 import { toBytes } from './bytes.js';
 import { connectPacket, randomClientId } from './connect-packet.js';
 import { type Connection, toClientError } from './connection.js';
+import { Dialer } from './dialer.js';
 import { DrainSignal } from './drain-signal.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation, reasonName } from './errors.js';
@@ -29,7 +30,6 @@ import type {
   DisconnectInfo,
   PublishOptions,
   PublishResult,
-  RedirectInfo,
   SubscribeOptions,
   SubscribeResult,
   UnsubscribeOptions,
@@ -37,16 +37,10 @@ import type {
 } from './options.js';
 import { Kind, Outbox, SUCCESS } from './outbox.js';
 import { PublishGate } from './publish-gate.js';
-import { type Backoff, permanentRefusal } from './reconnect.js';
 import { type RequestOptions, RequestTracker } from './request.js';
-import { clientSettings } from './settings.js';
+import { type ClientSettings, clientSettings } from './settings.js';
 import { OutgoingAliases } from './topic-alias.js';
-import {
-  type Endpoint,
-  type OpenTransport,
-  parseEndpoint,
-  redirectEndpoint,
-} from './transports/transport.js';
+import type { Endpoint, OpenTransport } from './transports/transport.js';
 
 type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 const ACK_TYPES: Record<number, AckType> = { 64: 'puback', 80: 'pubrec', 98: 'pubrel', 112: 'pubcomp' };
@@ -62,18 +56,14 @@ export class Client extends Emitter<ClientEvents> {
   #clientId: string;
   readonly #options: ClientOptions;
   readonly #openTransport: OpenTransport;
-  #endpoint: Endpoint;
-  readonly #backoff: Backoff | undefined;
-  readonly #resumable: boolean;
-  readonly #gatherWritesFrom: number;
-  readonly #gatherReads: boolean;
+  readonly #dialer: Dialer;
+  readonly #settings: ClientSettings;
 
   #connection: Connection | undefined;
   #handshake: Handshake | undefined;
   #state: 'connecting' | 'connected' | 'offline' | 'closed' = 'connecting';
   #connectedAt = 0;
   #everConnected = false;
-  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #closeWaiters: (() => void)[] = [];
   #lastConnack: ConnackInfo | undefined;
   #shutDown = false;
@@ -83,6 +73,7 @@ export class Client extends Emitter<ClientEvents> {
   // Session state: survives reconnects.
   readonly #outbox: Outbox;
   readonly #inbox: Inbox;
+  #storeClosed: Promise<void> | undefined;
 
   // Delivery.
   readonly #drained = new DrainSignal();
@@ -90,19 +81,30 @@ export class Client extends Emitter<ClientEvents> {
   readonly #auth: AuthExchange;
 
   /** @internal Use `connect()`. */
-  constructor(url: string, options: ClientOptions, openTransport: OpenTransport) {
+  constructor(url: string | undefined, options: ClientOptions, openTransport: OpenTransport) {
     super();
     this.#options = options;
     this.#openTransport = options.transport ?? openTransport;
-    this.#endpoint = parseEndpoint(url);
-    const settings = clientSettings(options);
+    const settings = clientSettings(url, options);
+    this.#settings = settings;
     const version = settings.protocolVersion;
     this.protocolVersion = version;
     this.#clientId = options.clientId ?? randomClientId();
-    this.#backoff = settings.backoff;
-    this.#resumable = settings.resumable;
-    this.#gatherWritesFrom = settings.gatherWritesFrom;
-    this.#gatherReads = settings.gatherReads;
+    this.#dialer = new Dialer(
+      {
+        attempt: (endpoint) => this.#attempt(endpoint),
+        closed: () => this.#state === 'closed',
+        offline: (error, delay) => {
+          this.#state = 'offline';
+          this.emit('offline', { error, delay });
+        },
+        reconnecting: (attempt) => this.emit('reconnect', { attempt }),
+        redirect: (info) => this.emit('redirect', info),
+        report: (error) => this.#report(error),
+        shutdown: (error) => this.#shutdown(error),
+      },
+      settings,
+    );
     this.#inbox = new Inbox(
       {
         protocolVersion: version,
@@ -122,6 +124,7 @@ export class Client extends Emitter<ClientEvents> {
       },
       settings.queueLimit,
       settings.operationTimeout,
+      options.outgoingStore,
     );
     this.#requests = new RequestTracker(this);
     this.#auth = new AuthExchange(
@@ -136,6 +139,11 @@ export class Client extends Emitter<ClientEvents> {
   /** The client identifier in use (the server's Assigned Client Identifier when it gave one). */
   get clientId(): string {
     return this.#clientId;
+  }
+
+  /** The URL of the server of the current (or last) connection. */
+  get url(): string {
+    return this.#dialer.endpoint.href;
   }
 
   /** True while a connection is up. */
@@ -163,14 +171,26 @@ export class Client extends Emitter<ClientEvents> {
     return this.#outbox.queued;
   }
 
-  /** @internal First connection; rejects and closes the client when it fails. */
+  /**
+   * @internal The first connection: rejects and closes the client when it fails, or, with
+   * `retryFirstConnect`, when it is refused for good, ended or out of attempts.
+   */
   async start(): Promise<void> {
-    try {
-      await this.#attempt();
-    } catch (error) {
-      this.#shutdown(error as Error);
-      throw error;
+    const signal = this.#options.signal;
+    if (signal?.aborted) {
+      await this.end();
+      throw closedError();
     }
+    const abort = () => void this.end();
+    signal?.addEventListener('abort', abort, { once: true });
+    if (signal) this.once('close', () => signal.removeEventListener('abort', abort));
+    // What an earlier run stored goes out first, with its packet ids, on the first connection.
+    await this.#outbox.restore().catch((error: Error) => {
+      this.#shutdown(error);
+      throw error;
+    });
+    if (this.#state === 'closed') throw closedError(); // the signal aborted meanwhile
+    return this.#dialer.first();
   }
 
   // ─── Publishing ──────────────────────────────────────────────────────────────────────────────
@@ -294,11 +314,11 @@ export class Client extends Emitter<ClientEvents> {
    * Await your publishes first if they must complete.
    */
   async end(options?: { reasonCode?: number; properties?: Properties }): Promise<void> {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed') return this.#storeClosed;
     const connection = this.#connection;
     const handshake = this.#handshake;
     this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#dialer.stop(closedError());
     if (connection) {
       const closed = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
       const disconnect: DisconnectPacket = { type: 'disconnect' };
@@ -314,6 +334,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     handshake?.abort(closedError());
     this.#shutdown(closedError());
+    await this.#storeClosed;
   }
 
   #onDrain(): void {
@@ -324,22 +345,22 @@ export class Client extends Emitter<ClientEvents> {
   // ─── Connecting ────────────────────────────────────────────────────────────────────────────────
 
   /** One connection attempt: transport, CONNECT, (AUTH exchange), CONNACK. */
-  async #attempt(): Promise<void> {
+  async #attempt(endpoint: Endpoint): Promise<void> {
     const attempt = handshake({
-      endpoint: this.#endpoint,
+      endpoint,
       openTransport: this.#openTransport,
       transportOptions: this.#options,
       connection: {
         protocolVersion: this.protocolVersion,
         maxIncomingPacketSize: this.#options.properties?.maximumPacketSize,
-        gatherWritesFrom: this.#gatherWritesFrom,
-        gatherReads: this.#gatherReads,
+        gatherWritesFrom: this.#settings.gatherWritesFrom,
+        gatherReads: this.#settings.gatherReads,
       },
       connect: connectPacket(
         this.#options,
         this.protocolVersion,
         this.#clientId,
-        this.#everConnected && this.#resumable,
+        this.#everConnected && this.#settings.resumable,
       ),
       timeout: this.#options.connectTimeout ?? 30_000,
       auth: (connection, packet) => this.#auth.onAuth(connection, packet),
@@ -366,7 +387,7 @@ export class Client extends Emitter<ClientEvents> {
       await attempt.done;
     } catch (error) {
       if (error instanceof ConnackError) {
-        this.#checkRedirect(error.reasonCode ?? 0, error.properties as Properties | undefined);
+        this.#dialer.redirected(error.reasonCode ?? 0, error.properties as Properties | undefined);
       }
       throw error;
     } finally {
@@ -494,7 +515,7 @@ export class Client extends Emitter<ClientEvents> {
   #onDisconnect(connection: Connection, packet: DisconnectPacket): void {
     const info: DisconnectInfo = { reasonCode: packet.reasonCode ?? 0, properties: packet.properties };
     this.emit('disconnect', info);
-    this.#checkRedirect(info.reasonCode, packet.properties);
+    this.#dialer.redirected(info.reasonCode, packet.properties);
     const error = new MqttClientError(
       ClientErrorCode.SERVER_DISCONNECT,
       `server disconnected: ${reasonName(info.reasonCode)}`,
@@ -503,23 +524,6 @@ export class Client extends Emitter<ClientEvents> {
     connection.destroy();
     // 0x8E Session taken over: another client uses our id; reconnecting would fight it for ever.
     this.#connectionLost(connection, error, info.reasonCode === 0x8e);
-  }
-
-  #checkRedirect(reasonCode: number, properties: Properties | undefined): void {
-    if ((reasonCode !== 0x9c && reasonCode !== 0x9d) || !properties?.serverReference) return;
-    const info: RedirectInfo = {
-      reasonCode,
-      serverReference: properties.serverReference,
-      permanent: reasonCode === 0x9d,
-    };
-    this.emit('redirect', info);
-    if (this.#options.followRedirects) {
-      try {
-        this.#endpoint = redirectEndpoint(this.#endpoint, info.serverReference);
-      } catch (error) {
-        this.#report(toClientError(error));
-      }
-    }
   }
 
   // ─── Failures and closing ──────────────────────────────────────────────────────────────────────
@@ -545,8 +549,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#auth.connectionLost();
     this.#drained.release();
     if (this.#state === 'closed') return;
-    const backoff = this.#backoff;
-    if (!backoff || final) {
+    if (!this.#settings.backoff || final) {
       this.#state = 'offline';
       this.emit('offline', { error, delay: undefined });
       this.#shutdown(
@@ -555,43 +558,9 @@ export class Client extends Emitter<ClientEvents> {
       );
       return;
     }
-    if (Date.now() - this.#connectedAt >= backoff.stableAfter) backoff.reset();
     this.#state = 'offline';
     this.#outbox.offline();
-    this.#scheduleReconnect(error);
-  }
-
-  #scheduleReconnect(error: Error | undefined): void {
-    const backoff = this.#backoff as Backoff;
-    if (backoff.exhausted) {
-      this.emit('offline', { error, delay: undefined });
-      this.#shutdown(
-        new MqttClientError(
-          ClientErrorCode.CLIENT_CLOSED,
-          `gave up after ${backoff.attempt} reconnect attempts`,
-          { cause: error },
-        ),
-      );
-      return;
-    }
-    const delay = Math.round(backoff.next());
-    this.emit('offline', { error, delay });
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      this.emit('reconnect', { attempt: backoff.attempt });
-      this.#attempt().then(
-        () => undefined,
-        (failure: Error) => {
-          if (this.#state === 'closed') return;
-          this.#report(toClientError(failure, ClientErrorCode.TRANSPORT_ERROR));
-          if (permanentRefusal(failure)) {
-            this.#shutdown(failure);
-            return;
-          }
-          this.#scheduleReconnect(failure);
-        },
-      );
-    }, delay);
+    this.#dialer.connectionLost(error, this.#connectedAt);
   }
 
   /** Reports an error no promise carries. */
@@ -604,8 +573,6 @@ export class Client extends Emitter<ClientEvents> {
     const first = !this.#shutDown;
     this.#shutDown = true;
     this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
     this.#connection?.destroy();
     this.#connection = undefined;
     const reason =
@@ -615,11 +582,15 @@ export class Client extends Emitter<ClientEvents> {
             cause: error,
             reasonCode: (error as MqttClientError).reasonCode,
           });
+    this.#dialer.stop(reason, error);
     this.#outbox.rejectAll(reason);
     this.#requests.close(reason);
     this.#inbox.close();
     this.#drained.release();
-    if (first) this.emit('close');
+    if (first) {
+      this.#storeClosed = this.#outbox.closeStore();
+      this.emit('close');
+    }
   }
 }
 

@@ -21,6 +21,10 @@ export const ClientErrorCode = {
   OPERATION_TIMEOUT: 'OPERATION_TIMEOUT',
   /** The offline queue is full (`queueLimit`). */
   QUEUE_FULL: 'QUEUE_FULL',
+  /** The outgoing store failed to read or write (see `cause`); a publish it could not store is not sent. */
+  STORE_ERROR: 'STORE_ERROR',
+  /** The outgoing store is full (its `maxBytes`): the publish is not sent. */
+  STORE_FULL: 'STORE_FULL',
   /** The server answered a PUBLISH with a failure reason code (0x80 and up). */
   PUBLISH_REJECTED: 'PUBLISH_REJECTED',
   /** No PINGRESP (or any other packet) within the ping timeout: the connection is dead. */
@@ -144,4 +148,14 @@ export function protocolViolation(
     reasonCode,
     clause,
   });
+}
+
+/** A failure of the outgoing store as the client reports it (STORE_ERROR, unless already typed). */
+export function storeError(error: unknown): MqttClientError {
+  if (error instanceof MqttClientError) return error;
+  return new MqttClientError(
+    ClientErrorCode.STORE_ERROR,
+    `outgoing store: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
 }

@@ -6,11 +6,15 @@ import { openNodeTransport } from './transports/node.js';
  * Connects to an MQTT server and resolves with a ready client once the CONNACK arrives.
  * URLs: `mqtt://host:1883`, `mqtts://host:8883`, `ws://host:port/path`, `wss://…`, or a Unix socket
  * path (`/run/mqtt.sock`, `unix:///run/mqtt.sock`).
+ * `connect({ servers })` without a URL tries the servers alone.
  * @throws (rejects) ConnackError when the server refuses (with its `reasonCode`), MqttClientError
  * TRANSPORT_ERROR / CONNECT_TIMEOUT when no connection comes up.
  */
-export async function connect(url: string, options: ClientOptions = {}): Promise<Client> {
-  const client = new Client(url, options, openNodeTransport);
+export async function connect(url: string | ClientOptions, options: ClientOptions = {}): Promise<Client> {
+  const client =
+    typeof url === 'string'
+      ? new Client(url, options, openNodeTransport)
+      : new Client(undefined, url, openNodeTransport);
   await client.start();
   return client;
 }
@@ -44,10 +48,13 @@ export type {
 } from './options.js';
 export { Backoff, type ReconnectOptions } from './reconnect.js';
 export type { RequestOptions } from './request.js';
+export type { OutgoingStore, StoredPublish } from './store.js';
+export { FileStore, type FileStoreOptions } from './stores/file-store.js';
 export { openNodeTransport } from './transports/node.js';
 export type {
   Endpoint,
   OpenTransport,
+  ServerAddress,
   Transport,
   TransportHandlers,
   TransportOptions,

@@ -1,6 +1,7 @@
 import type { Properties, QoS, UserProperty } from '@x/packets';
 import type { ReconnectOptions } from './reconnect.js';
-import type { OpenTransport, TransportOptions } from './transports/transport.js';
+import type { OutgoingStore } from './store.js';
+import type { OpenTransport, ServerAddress, TransportOptions } from './transports/transport.js';
 
 /** The last will: published by the server when the connection ends without a DISCONNECT. */
 export interface WillOptions {
@@ -69,6 +70,27 @@ export interface ClientOptions extends TransportOptions {
   reconnect?: boolean | ReconnectOptions;
   /** MQTT.js compatibility: the initial reconnect delay in ms; 0 turns reconnect off. */
   reconnectPeriod?: number;
+  /**
+   * Keep trying the first connection, with the `reconnect` backoff, instead of rejecting `connect()`
+   * at the first failure (a broker that is not up yet, a network still coming up). `connect()` then
+   * resolves on the first CONNACK with Success, and rejects only on a refusal that cannot change
+   * (bad credentials, banned, not authorized: the ConnackError), when `signal` aborts, or when
+   * `reconnect.maxAttempts` rounds failed (CLIENT_CLOSED). Failed attempts are still reported as
+   * `offline`/`reconnect` events. Needs reconnecting on. Default false.
+   */
+  retryFirstConnect?: boolean;
+  /**
+   * Aborting it ends the client as `end()` does; `connect()`, while still connecting or retrying,
+   * rejects with CLIENT_CLOSED. The way to give up on a `retryFirstConnect` that waits for ever.
+   */
+  signal?: AbortSignal;
+  /**
+   * More servers to fail over to, tried in turn after the URL (or alone: `connect({ servers })`):
+   * URLs, or MQTT.js's `{ host, port, protocol }` (protocol and WebSocket path default to the URL's).
+   * Connecting and reconnecting try each server once, starting with the one last connected to,
+   * and wait the backoff delay only after all of them failed. Default: the URL alone.
+   */
+  servers?: ServerAddress[];
   /** Follow a server redirect (reason 0x9C/0x9D with a Server Reference) on the next reconnect. Default false. */
   followRedirects?: boolean;
   /** Subscribe again after a reconnect where the server has no session. Default true. */
@@ -83,6 +105,14 @@ export interface ClientOptions extends TransportOptions {
    * on. Default 600 000 (10 minutes).
    */
   operationTimeout?: number;
+  /**
+   * Keeps outgoing QoS 1/2 publishes, their packet ids and the QoS 2 release state until their flow
+   * completes, so that they survive a restart of the process: the next client with the same store
+   * and client id re-sends them on its first connection (with a persistent session: `clean: false`,
+   * v5 `sessionExpiryInterval` above 0). A publish is sent only once it is durable in the store.
+   * `FileStore` in Node, `IndexedDbStore` in browsers, or your own. Default: none (memory only).
+   */
+  outgoingStore?: OutgoingStore;
   /** Queue QoS 0 publishes while offline (otherwise they fail with CONNECTION_CLOSED). Default true. */
   queueQoSZero?: boolean;
   /**

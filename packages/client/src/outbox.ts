@@ -5,13 +5,15 @@ import type {
   QoS,
   SubackPacket,
   SubscribePacket,
-  Subscription,
   UnsubackPacket,
   UnsubscribePacket,
 } from '@x/packets';
 import { type Connection, toClientError } from './connection.js';
 import { ClientErrorCode, MqttClientError, reasonName } from './errors.js';
 import type { PublishResult, SubscribeResult } from './options.js';
+import { StoreLink } from './outbox-store.js';
+import type { OutgoingStore } from './store.js';
+import { Subscriptions } from './subscriptions.js';
 import type { OutgoingAliases } from './topic-alias.js';
 
 /** What the outbox needs from its client. */
@@ -25,6 +27,11 @@ export interface OutboxHost {
 
 export const Kind = { PUBLISH: 0, SUBSCRIBE: 1, UNSUBSCRIBE: 2 } as const;
 
+/** Operation.stored: not in the outgoing store, being written to it, written (durable). */
+const NOT_STORED = 0;
+const STORING = 1;
+const STORED = 2;
+
 /** An operation waiting for its turn or for its acknowledgement. */
 export interface Operation {
   kind: 0 | 1 | 2;
@@ -37,6 +44,10 @@ export interface Operation {
   since: number;
   /** Rejected by operationTimeout while in flight; kept only to finish its flow if the session resumes. */
   timedOut: boolean;
+  /** In the outgoing store: NOT_STORED, STORING (not sent until durable) or STORED. */
+  stored: 0 | 1 | 2;
+  /** QoS 2 with a store: PUBREC arrived, the release is being written (PUBREL waits for it). */
+  releasing: boolean;
   resolve: ((value: never) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -63,22 +74,28 @@ export class Outbox {
   /** The one timer that expires operations waiting offline (none per operation). */
   #expiry: ReturnType<typeof setTimeout> | undefined;
   readonly #inflight = new Map<number, Operation>();
+  /** Packet ids of stored publishes still queued (given out when they were stored). */
+  readonly #reserved = new Set<number>();
+  readonly #store: StoreLink | undefined;
   #publishing = 0;
   #nextPacketId = 1;
   #releases = 0;
   #queue: (Operation | undefined)[] = [];
   #queueHead = 0;
-  readonly #subscriptions = new Map<
-    string,
-    { subscription: Subscription; properties: Properties | undefined }
-  >();
+  readonly #subscriptions = new Subscriptions();
   /** The server's Receive Maximum (v5 CONNACK). */
   sendQuota = 65_535;
   /** Automatic outgoing topic aliases of the current connection. */
   aliases: OutgoingAliases | undefined;
 
-  constructor(host: OutboxHost, queueLimit: number, operationTimeout = Number.POSITIVE_INFINITY) {
+  constructor(
+    host: OutboxHost,
+    queueLimit: number,
+    operationTimeout = Number.POSITIVE_INFINITY,
+    store?: OutgoingStore,
+  ) {
     this.#host = host;
+    this.#store = store && new StoreLink(store, host.protocolVersion, (error) => host.report(error));
     this.#queueLimit = queueLimit;
     this.#operationTimeout = operationTimeout;
   }
@@ -108,19 +125,13 @@ export class Outbox {
         ),
       );
     }
-    const op: Operation = {
-      kind,
-      packet,
-      released: false,
-      releasedAt: 0,
-      since: 0,
-      timedOut: false,
-      resolve: undefined,
-      reject: undefined,
-    };
+    const op = newOperation(kind, packet);
     // The promise's settle functions go straight into the operation: no closure per operation.
     capturing = op;
     const promise = new Promise(capture);
+    if (this.#store && packet.type === 'publish' && packet.qos > 0 && !this.#persist(op, packet)) {
+      return promise;
+    }
     if (this.#host.connection()) {
       if (this.#queueHead === this.#queue.length && this.#canStart(op)) this.#start(op);
       else this.#queue.push(op);
@@ -134,11 +145,75 @@ export class Outbox {
 
   #canStart(op: Operation): boolean {
     return (
-      op.kind !== Kind.PUBLISH ||
-      op.packet.type !== 'publish' ||
-      op.packet.qos === 0 ||
-      this.#publishing < this.sendQuota
+      op.stored !== STORING &&
+      (op.kind !== Kind.PUBLISH ||
+        op.packet.type !== 'publish' ||
+        op.packet.qos === 0 ||
+        this.#publishing < this.sendQuota)
     );
+  }
+
+  /**
+   * Gives a QoS 1/2 publish its packet id now and writes it to the outgoing store; it waits in the
+   * queue until the write is durable, so that whatever the server may have seen is in the store
+   * (a restarted client then never re-uses a packet id the server still holds). False when it
+   * failed at once (the promise is rejected).
+   */
+  #persist(op: Operation, packet: PublishPacket): boolean {
+    const store = this.#store as StoreLink;
+    let stored: Promise<void>;
+    try {
+      if (this.#inflight.size + this.#reserved.size >= 65_535) {
+        throw new MqttClientError(ClientErrorCode.QUEUE_FULL, 'all 65 535 packet identifiers are in use');
+      }
+      packet.packetId = this.#allocatePacketId();
+      stored = store.put(packet);
+    } catch (error) {
+      packet.packetId = undefined;
+      op.reject?.(toClientError(error));
+      return false;
+    }
+    const id = packet.packetId;
+    this.#reserved.add(id);
+    op.stored = STORING;
+    stored.then(
+      () => {
+        op.stored = STORED;
+        if (this.#queueHead < this.#queue.length) this.pump();
+      },
+      (error: MqttClientError) => {
+        op.stored = NOT_STORED;
+        this.#reserved.delete(id);
+        const at = this.#queue.indexOf(op, this.#queueHead);
+        if (at >= 0) this.#queue.splice(at, 1);
+        op.reject?.(error);
+        this.pump();
+      },
+    );
+    return true;
+  }
+
+  /**
+   * Takes back the publishes an outgoing store kept from an earlier run, with their packet ids:
+   * the released ones in flight (`resume()` sends their PUBREL), the others at the head of the
+   * queue with DUP set (they may have reached the server), sent within the server's Receive Maximum.
+   */
+  async restore(): Promise<void> {
+    for (const { packet, released } of (await this.#store?.load()) ?? []) {
+      const id = packet.packetId as number;
+      packet.dup = !released;
+      const op = newOperation(Kind.PUBLISH, packet);
+      op.stored = STORED;
+      op.released = released;
+      if (released) {
+        op.releasedAt = ++this.#releases;
+        this.#inflight.set(id, op);
+        this.#publishing++;
+      } else {
+        this.#reserved.add(id);
+        this.#queue.push(op);
+      }
+    }
   }
 
   /** Sends an operation for the first time on the current connection. */
@@ -154,12 +229,19 @@ export class Outbox {
       }
       return;
     }
-    const id = this.#allocatePacketId();
-    packet.packetId = id;
+    let id: number;
+    if (op.stored === NOT_STORED) {
+      id = this.#allocatePacketId();
+      packet.packetId = id;
+    } else {
+      id = packet.packetId as number;
+      this.#reserved.delete(id);
+    }
     this.#inflight.set(id, op);
     if (packet.type === 'publish') this.#publishing++;
     try {
-      this.#sendOperation(connection, op, false);
+      // A restored publish keeps its DUP: it may have reached the server before the restart.
+      this.#sendOperation(connection, op, packet.type === 'publish' && packet.dup);
     } catch (error) {
       this.#finish(id, op);
       op.reject?.(toClientError(error));
@@ -191,12 +273,13 @@ export class Outbox {
     for (;;) {
       const id = this.#nextPacketId;
       this.#nextPacketId = id === 65_535 ? 1 : id + 1;
-      if (!this.#inflight.has(id)) return id;
+      if (!this.#inflight.has(id) && (this.#reserved.size === 0 || !this.#reserved.has(id))) return id;
     }
   }
 
   #finish(id: number, op: Operation): void {
     this.#inflight.delete(id);
+    if (op.stored !== NOT_STORED) this.#store?.delete(id);
     if (op.kind === Kind.PUBLISH) this.#publishing--;
     if (this.#queueHead < this.#queue.length) this.pump();
   }
@@ -263,24 +346,9 @@ export class Outbox {
     for (const op of this.#inflight.values()) {
       if (op.packet.type === 'subscribe') for (const s of op.packet.subscriptions) pending.add(s.topicFilter);
     }
-    for (const [filter, entry] of this.#subscriptions) {
-      if (pending.has(filter)) continue;
-      const packet: SubscribePacket = {
-        type: 'subscribe',
-        packetId: 0,
-        subscriptions: [entry.subscription],
-        properties: entry.properties,
-      };
-      const op: Operation = {
-        kind: Kind.SUBSCRIBE,
-        packet,
-        released: false,
-        releasedAt: 0,
-        since: 0,
-        timedOut: false,
-        resolve: undefined,
-        reject: (error) => this.#host.report(toClientError(error)),
-      };
+    for (const packet of this.#subscriptions.packets(pending)) {
+      const op = newOperation(Kind.SUBSCRIBE, packet);
+      op.reject = (error) => this.#host.report(toClientError(error));
       // Resubscriptions go first, before publishes that may depend on them.
       this.#queue.splice(this.#queueHead, 0, op);
     }
@@ -326,6 +394,10 @@ export class Outbox {
           op.reject?.(publishRejected(reasonCode, properties));
           return;
         }
+        if (!op.released && op.stored !== NOT_STORED) {
+          this.#release(packetId, op);
+          return;
+        }
         if (!op.released) {
           op.released = true;
           op.releasedAt = ++this.#releases;
@@ -337,6 +409,32 @@ export class Outbox {
     }
   }
 
+  /**
+   * A stored QoS 2 publish got its PUBREC: the PUBREL goes out once the store has recorded the
+   * release. Sent earlier, a crash could leave the store re-sending a PUBLISH whose flow the server
+   * had already completed, and the server would take it as a new message.
+   */
+  #release(packetId: number, op: Operation): void {
+    if (op.releasing) return;
+    op.releasing = true;
+    (this.#store as StoreLink).release(packetId).then(
+      () => {
+        op.releasing = false;
+        op.released = true;
+        op.releasedAt = ++this.#releases;
+        const connection = this.#host.connection();
+        // [MQTT-4.3.3-9] answer PUBREC with PUBREL, on whatever connection is up now (offline, the
+        // next resume() sends it)
+        if (connection && this.#inflight.get(packetId) === op) connection.sendAck(0x62, packetId);
+      },
+      (error: MqttClientError) => {
+        // Still unreleased: the PUBLISH is re-sent on the next connection and the PUBREC tries again.
+        op.releasing = false;
+        this.#host.report(error);
+      },
+    );
+  }
+
   onSuback(packet: SubackPacket): void {
     const op = this.#inflight.get(packet.packetId);
     if (op?.packet.type !== 'subscribe') return;
@@ -345,11 +443,7 @@ export class Outbox {
     const results: SubscribeResult[] = subs.map((sub, i) => {
       const reasonCode = packet.reasonCodes[i] ?? 0x80;
       const ok = reasonCode < 0x80;
-      if (ok)
-        this.#subscriptions.set(sub.topicFilter, {
-          subscription: sub,
-          properties: (op.packet as SubscribePacket).properties,
-        });
+      if (ok) this.#subscriptions.granted(sub, (op.packet as SubscribePacket).properties);
       return { topicFilter: sub.topicFilter, reasonCode, qos: ok ? (reasonCode as QoS) : undefined };
     });
     if (op.resolve) op.resolve(results as never);
@@ -374,7 +468,7 @@ export class Outbox {
     if (op?.packet.type !== 'unsubscribe') return;
     this.#finish(packet.packetId, op);
     const results = op.packet.topicFilters.map((topicFilter, i) => {
-      this.#subscriptions.delete(topicFilter);
+      this.#subscriptions.removed(topicFilter);
       return { topicFilter, reasonCode: packet.reasonCodes?.[i] ?? 0 };
     });
     op.resolve?.(results as never);
@@ -420,8 +514,16 @@ export class Outbox {
     let kept = this.#queueHead;
     for (let i = this.#queueHead; i < queue.length; i++) {
       const op = queue[i] as Operation;
-      if (check(op)) expired.push(op);
-      else queue[kept++] = op;
+      if (!check(op)) {
+        queue[kept++] = op;
+        continue;
+      }
+      expired.push(op);
+      if (op.stored !== NOT_STORED) {
+        const id = op.packet.packetId as number;
+        this.#reserved.delete(id);
+        this.#store?.delete(id);
+      }
     }
     queue.length = kept;
     if (next !== Number.POSITIVE_INFINITY) {
@@ -442,18 +544,40 @@ export class Outbox {
     }
   }
 
+  /** The client is closed: the store writes what is pending and closes (failures are reported). */
+  closeStore(): Promise<void> | undefined {
+    return this.#store?.close();
+  }
+
   /** Rejects everything: the client is closed. */
   rejectAll(reason: Error): void {
     if (this.#expiry !== undefined) clearTimeout(this.#expiry);
     this.#expiry = undefined;
     this.#offlineSince = 0;
     const ops = [...this.#inflight.values(), ...this.#queue.slice(this.#queueHead)];
+    // What the outgoing store holds stays there, for the next client that opens it.
     this.#inflight.clear();
+    this.#reserved.clear();
     this.#publishing = 0;
     this.#queue = [];
     this.#queueHead = 0;
     for (const op of ops) op?.reject?.(reason);
   }
+}
+
+function newOperation(kind: 0 | 1 | 2, packet: Operation['packet']): Operation {
+  return {
+    kind,
+    packet,
+    released: false,
+    releasedAt: 0,
+    since: 0,
+    timedOut: false,
+    stored: NOT_STORED,
+    releasing: false,
+    resolve: undefined,
+    reject: undefined,
+  };
 }
 
 /** The operation whose promise `capture` is creating (set right before `new Promise(capture)`). */

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WebSocketListener } from '@x/broker';
-import { type RunningBroker, requireServer, startBroker } from '@x/test-helpers';
+import { freePort, type RunningBroker, requireServer, startBroker } from '@x/test-helpers';
 import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,104 @@ describe.skipIf(chromiumBinary.skip)(`browser build in headless Chromium ${chrom
       expect(errors).toEqual([]);
     } finally {
       await page.close();
+    }
+  });
+
+  /**
+   * IndexedDbStore: a page publishes QoS 1 and 2 while its broker is down (stored, not sent) and is
+   * closed without end(); a second page of the same origin, once a broker is back on that port,
+   * sends what the first one stored: each message arrives once.
+   */
+  it('IndexedDbStore: publishes stored while offline survive closing the page', async () => {
+    const context = await browser.newContext();
+    const wsPort = await freePort();
+    const startWs = async () => {
+      const b = await startBroker();
+      await b.broker.addListener(new WebSocketListener({ host: '127.0.0.1', port: wsPort, path: null }));
+      return b;
+    };
+    const url = `ws://127.0.0.1:${wsPort}/mqtt`;
+    const load = async () => {
+      const page = await context.newPage();
+      await page.goto(`${pageBase}/examples/browser.html`);
+      await page.evaluate('import("/dist/browser.min.js").then((m) => { globalThis.mqttx = m; })');
+      return page;
+    };
+    type Mqttx = { mqttx: typeof import('../src/browser.js') };
+    let first: RunningBroker | undefined = await startWs();
+    let second: RunningBroker | undefined;
+    try {
+      const page1 = await load();
+      await page1.evaluate(async (url) => {
+        const { connect: browserConnect, IndexedDbStore } = (globalThis as unknown as Mqttx).mqttx;
+        const store = new IndexedDbStore('mqtt-idb-test');
+        const client = await browserConnect(url, {
+          clientId: 'idb-page',
+          clean: false,
+          sessionExpiryInterval: 600,
+          outgoingStore: store,
+          reconnect: { initialDelay: 50, maxDelay: 200 },
+        });
+        (globalThis as unknown as { client: typeof client }).client = client;
+      }, url);
+      await first.close();
+      first = undefined;
+      const stored = await page1.evaluate(async () => {
+        const { client } = globalThis as unknown as {
+          client: { state: string; publish(t: string, p: string, o: { qos: 1 | 2 }): Promise<unknown> };
+        };
+        while (client.state === 'connected') await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 6; i++)
+          void client.publish(`idb/${i}`, `m${i}`, { qos: i % 2 === 0 ? 1 : 2 }).catch(() => undefined);
+        // A second handle on the same database sees what the client has stored.
+        const { IndexedDbStore } = (globalThis as unknown as Mqttx).mqttx;
+        const probe = new IndexedDbStore('mqtt-idb-test');
+        for (let tries = 0; tries < 100; tries++) {
+          const entries = await probe.list();
+          if (entries.length === 6) {
+            await probe.close();
+            return entries.map((e) => [e.packetId, e.released]);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return [];
+      });
+      expect(stored).toEqual([1, 2, 3, 4, 5, 6].map((id) => [id, false]));
+      await page1.close();
+
+      second = await startWs();
+      const node = await connect(second.url);
+      const got: string[] = [];
+      node.on('message', (m) => got.push(`${m.topic}|${m.qos}|${m.text()}`));
+      await node.subscribe('idb/#', { qos: 2 });
+      const page2 = await load();
+      const left = await page2.evaluate(async (url) => {
+        const { connect: browserConnect, IndexedDbStore } = (globalThis as unknown as Mqttx).mqttx;
+        const client = await browserConnect(url, {
+          clientId: 'idb-page',
+          clean: false,
+          sessionExpiryInterval: 600,
+          outgoingStore: new IndexedDbStore('mqtt-idb-test'),
+        });
+        while (client.inflight > 0 || client.queued > 0) await new Promise((r) => setTimeout(r, 20));
+        await client.end();
+        const probe = new IndexedDbStore('mqtt-idb-test');
+        const entries = await probe.list();
+        await probe.close();
+        return entries.length;
+      }, url);
+      expect(left).toBe(0);
+      await expect
+        .poll(() => [...got].sort())
+        .toEqual(['idb/0|1|m0', 'idb/1|2|m1', 'idb/2|1|m2', 'idb/3|2|m3', 'idb/4|1|m4', 'idb/5|2|m5']);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toHaveLength(6);
+      await page2.close();
+      await node.end();
+    } finally {
+      await context.close();
+      await first?.close();
+      await second?.close();
     }
   });
 });

@@ -109,6 +109,53 @@ export function parseEndpoint(url: string): Endpoint {
   return { protocol, host, port, path: `${parsed.pathname || '/'}${parsed.search}`, href: url };
 }
 
+/** A server to connect to: a URL, or MQTT.js's `{ host, port, protocol }` form. */
+export type ServerAddress =
+  | string
+  | {
+      host: string;
+      /** Default: the protocol's port (1883, 8883, 80, 443). */
+      port?: number;
+      /** `mqtt`, `mqtts`, `ws`, `wss` (and `tcp`, `ssl`, `tls`). Default: the URL's, or `mqtt`. */
+      protocol?: string;
+      /** WebSocket path. Default: the URL's, or `/`. */
+      path?: string;
+    };
+
+/**
+ * The servers to try in turn: the URL (when given), then `servers`. An object inherits the
+ * protocol and WebSocket path of the URL.
+ */
+export function serverEndpoints(url: string | undefined, servers: readonly ServerAddress[] = []): Endpoint[] {
+  const base = url === undefined ? undefined : parseEndpoint(url);
+  const endpoints = base ? [base] : [];
+  for (const server of servers) {
+    if (typeof server === 'string') {
+      endpoints.push(parseEndpoint(server));
+      continue;
+    }
+    if (typeof server?.host !== 'string' || server.host === '') {
+      throw new TypeError(`servers: ${JSON.stringify(server)} has no host`);
+    }
+    const protocol = server.protocol
+      ? ALIASES[`${server.protocol.replace(/:$/, '')}:`]
+      : (base?.protocol ?? 'mqtt');
+    if (!protocol || protocol === 'unix')
+      throw new TypeError(`servers: unsupported protocol ${server.protocol}`);
+    const port = server.port ?? DEFAULT_PORTS[protocol];
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new TypeError(`servers: port ${server.port} of ${server.host} is not 1 to 65535`);
+    }
+    const host = server.host.replace(/^\[(.*)\]$/, '$1');
+    const path = server.path ?? base?.path ?? '/';
+    const hostPart = host.includes(':') ? `[${host}]` : host;
+    const href = `${protocol}://${hostPart}:${port}${protocol.startsWith('ws') ? path : ''}`;
+    endpoints.push({ protocol, host, port, path, href });
+  }
+  if (endpoints.length === 0) throw new TypeError('no server: give a URL or servers');
+  return endpoints;
+}
+
 /** A Server Reference is free-form (section 4.11); accept a URL or `host[:port]`. */
 export function redirectEndpoint(current: Endpoint, reference: string): Endpoint {
   const first = reference.split(/[\s,]+/)[0] ?? '';
