@@ -255,6 +255,8 @@ export class Broker {
     this.#state = 'closing';
     // Stop accepting first; a listener's close completes only once its connections are gone.
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.close()));
+    // Wills first, while every subscriber is still connected to receive them.
+    this.#sessions.publishConnectedWills();
     for (const client of [...this.#connections]) {
       client.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
     }
@@ -496,6 +498,7 @@ export class Broker {
       for (const delivery of s.queue) {
         if (delivery.seq !== undefined && delivery.seq >= session.nextSeq) session.nextSeq = delivery.seq + 1;
         session.queue.push(delivery);
+        session.queuedBytes += delivery.message.payload.length + delivery.message.topic.length;
       }
       for (const entry of s.inflight) {
         session.inflight.add({
@@ -556,6 +559,7 @@ export class Broker {
         const message = createMessage(m.topic, m.payload, m.qos, m.retain, m.properties, '', true, 0);
         message.expiresAt = m.expiresAt ?? 0;
         session.queue.push({ message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds });
+        session.queuedBytes += message.payload.length + message.topic.length;
       }
     }
     for (const h of hooks.on.onStoredInflightMessages) {

@@ -51,6 +51,8 @@ export class Client implements ClientInfo {
   authenticationMethod: string | undefined;
   /** Client → server topic aliases. */
   aliasesIn: Map<number, string> | undefined;
+  /** Bytes of topic names held in `aliasesIn` (bounded by `maxTopicAliasBytes`). */
+  aliasBytes = 0;
   /** Server → client topic aliases. */
   aliasesOut: Map<string, number> | undefined;
 
@@ -193,10 +195,19 @@ export class Client implements ClientInfo {
   /** Handles a protocol violation: one log line, the right v5 reaction, then close. */
   violation(reasonCode: number, message: string, clause?: string): void {
     if (this.state === 'closed') return;
-    this.#ctx.log.warn(
-      { clientId: this.id, remote: this.remoteAddress, reasonCode, clause },
-      `protocol violation: ${message}`,
-    );
+    const suppressed = violationLog.take(Date.now());
+    if (suppressed >= 0) {
+      this.#ctx.log.warn(
+        {
+          clientId: this.id,
+          remote: this.remoteAddress,
+          reasonCode,
+          clause,
+          ...(suppressed ? { suppressed } : {}),
+        },
+        `protocol violation: ${message}`,
+      );
+    }
     this.#closeError = new Error(message);
     if (diagnostics.protocolViolation.hasSubscribers) {
       diagnostics.protocolViolation.publish({
@@ -402,6 +413,39 @@ export function v3ReturnCode(reasonCode: number): number {
       return 5;
   }
 }
+
+/**
+ * Protocol-violation lines are limited to 20 a second over the whole process, so a storm of
+ * malformed input cannot flood the log; the next line written says how many were left out.
+ */
+class LogBudget {
+  #windowStart = 0;
+  #used = 0;
+  #suppressed = 0;
+  readonly perSecond: number;
+
+  constructor(perSecond: number) {
+    this.perSecond = perSecond;
+  }
+
+  /** -1 when this line must be left out, else how many were left out before it. */
+  take(now: number): number {
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#used = 0;
+    }
+    if (this.#used >= this.perSecond) {
+      this.#suppressed++;
+      return -1;
+    }
+    this.#used++;
+    const suppressed = this.#suppressed;
+    this.#suppressed = 0;
+    return suppressed;
+  }
+}
+
+const violationLog = new LogBudget(20);
 
 const kClient = Symbol('x-broker client');
 type Tagged = Duplex & { [kClient]?: Client };

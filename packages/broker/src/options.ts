@@ -45,8 +45,40 @@ export interface BrokerOptions {
   maxKeepAlive?: number;
   /** Highest Session Expiry Interval granted, in seconds. Default 0xFFFFFFFF (never expire). */
   maxSessionExpiry?: number;
-  /** Topic Alias Maximum announced to v5 clients (client → server aliases). Default 65 535. */
+  /**
+   * Topic Alias Maximum announced to v5 clients (client → server aliases). Default 10, as Mosquitto:
+   * every alias costs memory on the broker for the life of the connection.
+   */
   topicAliasMaximum?: number;
+  /**
+   * Bytes of topic names one connection may hold in client → server aliases; a client going past it
+   * is disconnected (0x97 Quota exceeded). Default 64 KiB.
+   */
+  maxTopicAliasBytes?: number;
+  /** Most levels in a topic name or filter; more is refused (0x90 / 0x8F). Default 128. */
+  maxTopicLevels?: number;
+  /** Bytes of payload and topic queued per session (besides `maxQueuedMessages`). Default 16 MiB. */
+  maxQueuedBytes?: number;
+  /** Bytes of payload and topic in retained messages, over all topics. Default 256 MiB. */
+  maxRetainedBytes?: number;
+  /** Sessions kept, online or not; a CONNECT that would create one more is refused (0x97). Default 100 000. */
+  maxSessions?: number;
+  /**
+   * Session Expiry Interval, in seconds, given to sessions that ask never to expire (v5 0xFFFFFFFF,
+   * v3 clean session 0), like Mosquitto's `persistent_client_expiration`; 0xFFFFFFFF keeps them
+   * forever. Default 0xFFFFFFFF.
+   */
+  neverExpireAfter?: number;
+  /**
+   * Client publishes to `$SYS/…` topics are refused (0x87) so that nobody can forge the broker's
+   * figures, unless this is true (then the ACL decides). Default false.
+   */
+  sysTopicsWritable?: boolean;
+  /**
+   * A session belongs to the user name that created it: a connection with another user name (or
+   * none) cannot take it over (CONNACK 0x87 / return code 5). Default false.
+   */
+  bindClientIdToUsername?: boolean;
   /**
    * Use topic aliases towards v5 clients that accept them; once a client's Topic Alias Maximum is
    * reached, the least recently used topic's alias is reassigned. Default false.
@@ -94,7 +126,15 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     connectTimeout: options.connectTimeout ?? 10_000,
     maxKeepAlive: options.maxKeepAlive,
     maxSessionExpiry: options.maxSessionExpiry ?? 0xffffffff,
-    topicAliasMaximum: options.topicAliasMaximum ?? 65_535,
+    topicAliasMaximum: options.topicAliasMaximum ?? 10,
+    maxTopicAliasBytes: options.maxTopicAliasBytes ?? 64 * 1024,
+    maxTopicLevels: options.maxTopicLevels ?? 128,
+    maxQueuedBytes: options.maxQueuedBytes ?? 16 * 1024 * 1024,
+    maxRetainedBytes: options.maxRetainedBytes ?? 256 * 1024 * 1024,
+    maxSessions: options.maxSessions ?? 100_000,
+    neverExpireAfter: options.neverExpireAfter ?? 0xffffffff,
+    sysTopicsWritable: options.sysTopicsWritable ?? false,
+    bindClientIdToUsername: options.bindClientIdToUsername ?? false,
     topicAliasesToClients: options.topicAliasesToClients ?? false,
     maximumQoS: options.maximumQoS ?? 2,
     retainAvailable: options.retainAvailable ?? true,

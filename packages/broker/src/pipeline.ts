@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import { type Message, ownPayload } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { Persistence } from './persistence.js';
-import type { RetainedStore } from './retained.js';
+import { type RetainedStore, sizeOf } from './retained.js';
 import type { Router } from './router.js';
 import type { SysInfo } from './system.js';
 
@@ -79,8 +79,17 @@ export class PublishPipeline {
     if (message.payload.length === 0) {
       if (retained.delete(message.topic)) this.#deps.persistence.retainedDeleted(message.topic); // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
     } else {
-      if (retained.size >= options.maxRetained && retained.get(message.topic) === undefined) {
+      const old = retained.get(message.topic);
+      if (retained.size >= options.maxRetained && old === undefined) {
         this.#deps.log.warn({ topic: message.topic }, 'retained message not stored: maxRetained reached');
+        return;
+      }
+      const growth = sizeOf(message) - (old === undefined ? 0 : sizeOf(old));
+      if (growth > 0 && retained.bytes + growth > options.maxRetainedBytes) {
+        this.#deps.log.warn(
+          { topic: message.topic },
+          'retained message not stored: maxRetainedBytes reached',
+        );
         return;
       }
       ownPayload(message); // [MQTT-3.3.1-5]

@@ -11,6 +11,7 @@ export class RetainedStore {
   readonly #index = new RetainedIndex<Message>();
   readonly #expiring = new Map<string, Message>();
   readonly #onExpired: ((topic: string) => void) | undefined;
+  #bytes = 0;
 
   /** @param onExpired told of every message removed because it expired (by `match` or `sweep`). */
   constructor(onExpired?: (topic: string) => void) {
@@ -19,6 +20,11 @@ export class RetainedStore {
 
   get size(): number {
     return this.#index.size;
+  }
+
+  /** Bytes of payload and topic held. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Retained messages that carry an expiry. */
@@ -32,6 +38,9 @@ export class RetainedStore {
 
   /** Stores (replacing [MQTT-3.3.1-5]) the retained message of its topic. */
   set(message: Message): void {
+    const old = this.#index.get(message.topic);
+    if (old !== undefined) this.#bytes -= sizeOf(old);
+    this.#bytes += sizeOf(message);
     this.#index.set(message.topic, message);
     if (message.expiresAt !== 0) this.#expiring.set(message.topic, message);
     else if (this.#expiring.size > 0) this.#expiring.delete(message.topic);
@@ -39,6 +48,9 @@ export class RetainedStore {
 
   delete(topic: string): boolean {
     if (this.#expiring.size > 0) this.#expiring.delete(topic);
+    const old = this.#index.get(topic);
+    if (old === undefined) return false;
+    this.#bytes -= sizeOf(old);
     return this.#index.delete(topic);
   }
 
@@ -72,4 +84,9 @@ export class RetainedStore {
   all(): Message[] {
     return this.#index.match('#');
   }
+}
+
+/** What a retained message costs in the byte limit: its payload and its topic. */
+export function sizeOf(message: Message): number {
+  return message.payload.length + message.topic.length;
 }

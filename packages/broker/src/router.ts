@@ -215,6 +215,7 @@ export class Router {
     this.#now = now;
     while (session.queue.length > 0 && session.inflight.size < client.sendQuota && !client.congested) {
       const delivery = session.queue.shift()!;
+      session.queuedBytes -= delivery.message.payload.length + delivery.message.topic.length;
       this.#ctx.persistence.dequeued(session, delivery);
       if (isExpired(delivery.message, now)) {
         this.#drop(session.clientId, delivery.message, 'expired');
@@ -248,12 +249,18 @@ export class Router {
 
   /** Appends to the session's queue; `requeued` when the delivery was just taken from its head. */
   #enqueue(session: Session, delivery: Delivery, requeued: boolean): boolean {
-    if (session.queue.length >= this.#ctx.options.maxQueuedMessages) {
+    const size = delivery.message.payload.length + delivery.message.topic.length;
+    const options = this.#ctx.options;
+    if (
+      session.queue.length >= options.maxQueuedMessages ||
+      session.queuedBytes + size > options.maxQueuedBytes
+    ) {
       this.#drop(session.clientId, delivery.message, 'queue-full');
       return false;
     }
     ownPayload(delivery.message);
     session.queue.push(delivery);
+    session.queuedBytes += size;
     this.#ctx.persistence.queued(session, delivery);
     const queued = this.#ctx.hooks.on.onMessageQueued;
     if (queued.length > 0) for (const h of queued) h.onMessageQueued!(session.clientId, delivery, requeued);

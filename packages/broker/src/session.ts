@@ -59,6 +59,10 @@ export class Session implements SessionInfo {
   disconnectedAt = 0;
   /** True while a store holds this session (it is persistent and the broker has a store). */
   stored = false;
+  /** Bytes (payload and topic) of the messages in `queue`. */
+  queuedBytes = 0;
+  /** User name of the connection that created the session (for `bindClientIdToUsername`). */
+  owner: string | undefined;
   /** Sequence number of the next delivery queued for a stored session. */
   nextSeq = 1;
 

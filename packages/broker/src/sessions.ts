@@ -153,10 +153,24 @@ export class SessionRegistry implements SessionsView {
     }
     session.inflight.clear();
     session.queue.clear();
+    session.queuedBytes = 0;
     this.#deps.persistence.sessionEnded(session);
     const will = session.pendingWill;
     if (will !== undefined) {
       session.pendingWill = undefined;
+      this.#deps.publishWill(session.clientId, will);
+    }
+  }
+
+  /**
+   * Publishes the will of every connected session now, as their connections are about to be closed
+   * by a shutdown (so live subscribers receive them before they are disconnected themselves).
+   */
+  publishConnectedWills(): void {
+    for (const session of this.#sessions.values()) {
+      const will = session.will;
+      if (session.client === undefined || will === undefined) continue;
+      session.will = undefined;
       this.#deps.publishWill(session.clientId, will);
     }
   }

@@ -148,7 +148,7 @@ describe('CONNECT and CONNACK (sections 3.1, 3.2)', () => {
     c.send({ type: 'connect', protocolVersion: 5, clientId: 'limits', clean: true, keepalive: 0 });
     const ack = await c.next('connack');
     expect(ack.properties?.maximumPacketSize).toBe(1024 * 1024);
-    expect(ack.properties?.topicAliasMaximum).toBe(65_535);
+    expect(ack.properties?.topicAliasMaximum).toBe(10);
     c.close();
   });
 

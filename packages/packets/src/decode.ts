@@ -118,7 +118,8 @@ export function decodeBody(
   r.reset(buf, pos, end, base, type, version);
   const flags = first & 0x0f;
   const fixed = FIXED_FLAGS[n]!;
-  if (fixed !== -1 && flags !== fixed) {
+  // MQTT 3.1 clients set DUP (bit 3) on a re-sent PUBREL; 3.1.1 and 5 fixed the flags at 0010.
+  if (fixed !== -1 && flags !== fixed && !(version === 3 && type === 'pubrel' && flags === (fixed | 0x08))) {
     // [MQTT-2.1.3-1]
     r.fail('INVALID_FIXED_HEADER_FLAGS', `flags ${hex(flags)} must be ${hex(fixed)}`, base, FLAGS_CLAUSE[n]);
   }

@@ -74,6 +74,14 @@ export interface CoreConfig {
   maxInflight?: number;
   maxQueuedMessages?: number;
   queueQos0Messages?: boolean;
+  maxTopicAliasBytes?: number;
+  maxTopicLevels?: number;
+  maxQueuedBytes?: number;
+  maxRetainedBytes?: number;
+  maxSessions?: number;
+  neverExpireAfter?: number;
+  sysTopicsWritable?: boolean;
+  bindClientIdToUsername?: boolean;
   maxOutboundBytes?: number;
   connectTimeout?: number;
   maxKeepAlive?: number;

@@ -116,6 +116,12 @@ const CORE_INTEGERS: Record<string, [number, number]> = {
   sweepInterval: [50, 60_000],
   sysInterval: [0, 86_400_000],
   maxConnections: [1, 10_000_000],
+  maxTopicAliasBytes: [0, 2 ** 31],
+  maxTopicLevels: [1, 65_535],
+  maxQueuedBytes: [0, 2 ** 40],
+  maxRetainedBytes: [0, 2 ** 40],
+  maxSessions: [1, 100_000_000],
+  neverExpireAfter: [0, U32],
 };
 const CORE_KEYS = [
   ...Object.keys(CORE_INTEGERS),
@@ -125,6 +131,8 @@ const CORE_KEYS = [
   'retainAvailable',
   'clientIdPrefix',
   'sharedSubscriptionStrategy',
+  'sysTopicsWritable',
+  'bindClientIdToUsername',
 ];
 
 function readLimits(r: Reader, raw: Raw, path: Path, out: Record<string, unknown>): void {
@@ -244,7 +252,13 @@ function readCore(r: Reader, value: unknown): CoreConfig {
     const v = r.integer(raw, key, ['broker'], min, max);
     if (v !== undefined) out[key] = v;
   }
-  for (const key of ['topicAliasesToClients', 'retainAvailable', 'queueQos0Messages'] as const) {
+  for (const key of [
+    'topicAliasesToClients',
+    'retainAvailable',
+    'queueQos0Messages',
+    'sysTopicsWritable',
+    'bindClientIdToUsername',
+  ] as const) {
     const v = r.boolean(raw, key, ['broker']);
     if (v !== undefined) out[key] = v;
   }

@@ -25,6 +25,11 @@ export function handleConnect(
   const props = packet.properties;
 
   let assigned = false;
+  if (packet.clientId === '' && packet.protocolVersion === 3) {
+    // MQTT 3.1 requires a client identifier of 1 to 23 characters: return code 2 (identifier rejected).
+    client.refuse(ReasonCode.ClientIdentifierNotValid);
+    return undefined;
+  }
   if (packet.clientId === '') {
     if (!v5 && !packet.clean) {
       // [MQTT-3.1.3-8] a v3.1.1 client with an empty id must ask for a clean session
@@ -145,6 +150,24 @@ function establish(
   }
   const options = ctx.options;
   const v5 = packet.protocolVersion === 5;
+  const existing = ctx.sessions.get(client.id);
+  if (existing === undefined && ctx.sessions.size >= options.maxSessions) {
+    ctx.log.warn(
+      { clientId: client.id, remote: client.remoteAddress },
+      'CONNECT refused: maxSessions reached',
+    );
+    client.refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'too many sessions');
+    return undefined;
+  }
+  if (options.bindClientIdToUsername && existing !== undefined && existing.owner !== client.username) {
+    // A session belongs to the user that created it: no other user takes it over.
+    ctx.log.warn(
+      { clientId: client.id, remote: client.remoteAddress },
+      'CONNECT refused: session of another user',
+    );
+    client.refuse(ReasonCode.NotAuthorized, 'client id in use by another user');
+    return undefined;
+  }
   const { session, present: sessionPresent } = ctx.sessions.attach(
     client,
     packet.clean,
@@ -163,7 +186,9 @@ function establish(
     : packet.clean
       ? 0
       : 0xffffffff;
-  const expiry = Math.min(requestedExpiry, options.maxSessionExpiry);
+  const wanted = requestedExpiry === 0xffffffff ? options.neverExpireAfter : requestedExpiry;
+  const expiry = Math.min(wanted, options.maxSessionExpiry);
+  session.owner = client.username;
   session.expiryInterval = expiry;
   session.will = packet.will ? { ...packet.will, payload: Buffer.from(packet.will.payload) } : undefined;
   ctx.persistence.sessionChanged(session);
@@ -177,7 +202,12 @@ function establish(
   }
   if (v5 && options.topicAliasesToClients && client.topicAliasMaximum > 0) client.aliasesOut = new Map();
 
-  const connack: ConnackPacket = { type: 'connack', sessionPresent, reasonCode: ReasonCode.Success };
+  // MQTT 3.1 has no Session Present flag: its CONNACK's first byte is reserved (0).
+  const connack: ConnackPacket = {
+    type: 'connack',
+    sessionPresent: packet.protocolVersion === 3 ? false : sessionPresent,
+    reasonCode: ReasonCode.Success,
+  };
   if (v5) {
     const p: Properties = { ...authProperties };
     if (options.receiveMaximum < 65_535) p.receiveMaximum = options.receiveMaximum;

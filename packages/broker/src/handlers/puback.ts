@@ -1,4 +1,4 @@
-import type { PubackPacket } from '@x/packets';
+import { type PubackPacket, ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
 import type { BrokerContext } from '../context.js';
 
@@ -6,7 +6,11 @@ import type { BrokerContext } from '../context.js';
 export function handlePuback(ctx: BrokerContext, client: Client, packet: PubackPacket): void {
   const session = client.session!;
   const entry = session.inflight.get(packet.packetId);
-  if (entry === undefined || entry.delivery.qos !== 1) return; // unknown id: nothing to release
+  if (entry === undefined) return; // unknown id: nothing to release
+  if (entry.delivery.qos !== 1) {
+    client.violation(ReasonCode.ProtocolError, `PUBACK for the QoS 2 delivery ${packet.packetId}`, '4.3.3');
+    return;
+  }
   session.inflight.delete(packet.packetId);
   ctx.persistence.completed(session, packet.packetId);
   for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);

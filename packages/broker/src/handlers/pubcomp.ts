@@ -1,4 +1,4 @@
-import type { PubcompPacket } from '@x/packets';
+import { type PubcompPacket, ReasonCode } from '@x/packets';
 import type { Client } from '../client.js';
 import type { BrokerContext } from '../context.js';
 
@@ -6,6 +6,10 @@ import type { BrokerContext } from '../context.js';
 export function handlePubcomp(ctx: BrokerContext, client: Client, packet: PubcompPacket): void {
   const session = client.session!;
   const entry = session.inflight.get(packet.packetId);
+  if (entry !== undefined && entry.delivery.qos !== 2) {
+    client.violation(ReasonCode.ProtocolError, `PUBCOMP for the QoS 1 delivery ${packet.packetId}`, '4.3.2');
+    return;
+  }
   if (entry === undefined || entry.state !== 'pubrel') return;
   session.inflight.delete(packet.packetId);
   ctx.persistence.completed(session, packet.packetId);

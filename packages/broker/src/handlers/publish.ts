@@ -39,7 +39,18 @@ export function handlePublish(
         return;
       }
       topic = known;
-    } else aliases.set(alias, topic);
+    } else {
+      const old = aliases.get(alias);
+      client.aliasBytes += topic.length - (old === undefined ? 0 : old.length);
+      if (client.aliasBytes > options.maxTopicAliasBytes) {
+        client.violation(
+          ReasonCode.QuotaExceeded,
+          `topic aliases hold over ${options.maxTopicAliasBytes} bytes`,
+        );
+        return;
+      }
+      aliases.set(alias, topic);
+    }
     const { topicAlias: _alias, ...rest } = properties;
     properties = rest;
   } else if (topic === '') {
@@ -103,6 +114,17 @@ export function handlePublish(
     topic = input.topic;
     properties = input.properties;
   }
+  if (reasonCode === ReasonCode.Success && levelsOver(topic, options.maxTopicLevels)) {
+    reasonCode = ReasonCode.TopicNameInvalid;
+  } else if (
+    reasonCode === ReasonCode.Success &&
+    !trusted &&
+    !options.sysTopicsWritable &&
+    topic.startsWith('$SYS')
+  ) {
+    reasonCode = ReasonCode.NotAuthorized; // nobody forges the broker's own figures
+    ctx.log.info({ clientId: client.id, topic }, 'PUBLISH to $SYS refused');
+  }
   if (reasonCode === ReasonCode.Success) {
     reasonCode = trusted ? 0 : ctx.hooks.acl(client, topic, 'write');
     if (reasonCode !== 0) ctx.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
@@ -142,6 +164,13 @@ export function handlePublish(
       ...(ackCode ? { reasonCode: ackCode } : {}),
     });
   }
+}
+
+/** True when `topic` has more than `max` levels. */
+export function levelsOver(topic: string, max: number): boolean {
+  let levels = 1;
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) if (++levels > max) return true;
+  return false;
 }
 
 /**

@@ -7,7 +7,11 @@ import type { BrokerContext } from '../context.js';
 export function handlePubrec(ctx: BrokerContext, client: Client, packet: PubrecPacket): void {
   const session = client.session!;
   const entry = session.inflight.get(packet.packetId);
-  if (entry === undefined || entry.delivery.qos !== 2) {
+  if (entry !== undefined && entry.delivery.qos !== 2) {
+    client.violation(ReasonCode.ProtocolError, `PUBREC for the QoS 1 delivery ${packet.packetId}`, '4.3.2');
+    return;
+  }
+  if (entry === undefined) {
     client.send({
       type: 'pubrel',
       packetId: packet.packetId,

@@ -6,6 +6,7 @@ import type { BrokerContext } from '../context.js';
 import { mayDeliver } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { SessionSubscription } from '../session.js';
+import { levelsOver } from './publish.js';
 
 /**
  * SUBSCRIBE: validate and authorize each filter, store it (replacing the same filter [MQTT-3.8.4-3]),
@@ -28,9 +29,13 @@ export function handleSubscribe(
   const retainedFor: SessionSubscription[] = [];
 
   for (const s of packet.subscriptions) {
-    const refusal = trusted ? 0 : ctx.hooks.acl(client, s.topicFilter, 'read');
+    const refusal = levelsOver(s.topicFilter, ctx.options.maxTopicLevels)
+      ? ReasonCode.TopicFilterInvalid
+      : trusted
+        ? 0
+        : ctx.hooks.acl(client, s.topicFilter, 'read');
     if (refusal !== 0) {
-      ctx.log.info({ clientId: client.id, topicFilter: s.topicFilter }, 'SUBSCRIBE refused by ACL');
+      ctx.log.info({ clientId: client.id, topicFilter: s.topicFilter }, `SUBSCRIBE refused (${refusal})`);
       reasonCodes.push(failure(refusal));
       continue;
     }

@@ -21,6 +21,19 @@ export interface WebSocketListenerOptions extends ListenerLimits {
   tls?: TlsOptions;
   /** Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy). Default false. */
   trustProxy?: boolean;
+  /**
+   * Origins (`https://app.example.com`) whose pages may open MQTT connections. A browser sends the
+   * page's Origin with every WebSocket request, so without this list any web page open on the
+   * machine could talk to the broker: requests carrying an Origin not listed are refused (403).
+   * Requests without an Origin (non-browser clients) are served. `['*']` allows every origin.
+   * Default: none allowed.
+   */
+  allowedOrigins?: readonly string[];
+  /**
+   * Largest WebSocket message accepted, in bytes; a larger one closes the connection (1009) before it
+   * is buffered. Default: the listener's `maxPacketSize` (or 1 MiB) plus 1 KiB for framing.
+   */
+  maxFrameSize?: number;
 }
 
 /**
@@ -82,9 +95,11 @@ export class WebSocketListener implements Listener {
   listen(accept: AcceptConnection): Promise<void> {
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
-    // No maxPayload tied to maxPacketSize: one frame may carry many packets; the decoder checks packets.
+    // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
+    // even from a client that never sends CONNECT.
     const wss = new WebSocketServer({
       noServer: true,
+      maxPayload: this.#options.maxFrameSize ?? (this.#options.maxPacketSize ?? 1024 * 1024) + 1024,
       handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
     });
     server.on('request', (_request, response) => {
@@ -95,6 +110,12 @@ export class WebSocketListener implements Listener {
       const path = (request.url ?? '/').split('?')[0];
       if (this.#path !== null && path !== this.#path) {
         reject(socket, 404, 'Not Found');
+        return;
+      }
+      const origin = request.headers.origin;
+      const allowed = this.#options.allowedOrigins ?? [];
+      if (origin !== undefined && !allowed.includes('*') && !allowed.includes(origin)) {
+        reject(socket, 403, 'Forbidden');
         return;
       }
       const refusal = this.gate.admit(socket);
