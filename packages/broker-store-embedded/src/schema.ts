@@ -121,7 +121,7 @@ export function checkIds(file: string, applicationId: number, version: number): 
     throw new SqliteStoreError(
       SqliteStoreErrors.FOREIGN_FILE,
       file,
-      `the file is an SQLite database of another program (application id 0x${applicationId.toString(16)})`,
+      `the file is an SQLite database of another program (application id ${applicationId === -1 ? 'unset' : `0x${applicationId.toString(16)}`})`,
     );
   }
   if (version > FORMAT_VERSION) {

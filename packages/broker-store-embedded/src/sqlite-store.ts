@@ -143,11 +143,14 @@ export class SqliteStore implements Store {
           );
         }
       }
+      const tables = db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number };
+      // Our schema and ids are written in one transaction: a file without ids is ours only when empty.
+      if (tables.n > 0 && db.pragma('application_id', { simple: true }) === 0) {
+        checkIds(this.file, -1, 0);
+      }
+      // The first write to the file: everything above only read it.
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.#durability === 'acknowledged' ? 'FULL' : 'NORMAL'}`);
-      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'sessions'").get() as {
-        n: number;
-      };
       const now = Date.now();
       let state!: StoredState;
       // Also proves at start that the file can be written (a read-only file fails here, not at the first PUBLISH).
