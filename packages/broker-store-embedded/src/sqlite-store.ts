@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   type Delivery,
   type Logger,
@@ -102,7 +102,12 @@ export class SqliteStore implements Store {
     try {
       mkdirSync(this.#dataDir, { recursive: true });
     } catch (error) {
-      throw this.#error(classify(error), 'cannot create the data directory', error);
+      const cause = whyNotCreated(this.#dataDir, error);
+      throw this.#error(
+        classify(cause),
+        `cannot create the data directory: ${(cause as Error).message}`,
+        cause,
+      );
     }
     const exists = checkHeader(this.file);
     let db: Database.Database;
@@ -151,6 +156,8 @@ export class SqliteStore implements Store {
       // The first write to the file: everything above only read it.
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.#durability === 'acknowledged' ? 'FULL' : 'NORMAL'}`);
+      // A WAL that grew in a burst is cut back to this size at the next checkpoint.
+      db.pragma('journal_size_limit = 8388608');
       const now = Date.now();
       let state!: StoredState;
       // Also proves at start that the file can be written (a read-only file fails here, not at the first PUBLISH).
@@ -165,11 +172,7 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (error instanceof SqliteStoreError) throw error;
       const code = classify(error);
-      throw this.#error(
-        code,
-        code === SqliteStoreErrors.CORRUPT ? 'the store file is damaged' : 'cannot use the store file',
-        error,
-      );
+      throw this.#error(code, describe(code), error);
     }
   }
 
@@ -296,6 +299,12 @@ export class SqliteStore implements Store {
     if (this.#failure !== undefined) {
       this.#logger.warn({ file: this.file }, 'store writes again');
       this.#failure = undefined;
+      // Give back what the WAL grew to while failing: a disk that was full may be nearly full still.
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Not needed for correctness: the next automatic checkpoint does it.
+      }
     }
     return undefined;
   }
@@ -318,16 +327,35 @@ export function sqliteStore(dataDir: string, options: Omit<SqliteStoreOptions, '
   return new SqliteStore({ ...options, dataDir });
 }
 
+/**
+ * The real reason a recursive mkdir failed: Node reports ENOENT when a parent cannot be created on
+ * a read-only file system, so ask the nearest existing parent whether it can be written.
+ */
+function whyNotCreated(dir: string, error: unknown): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    if (existsSync(parent)) {
+      try {
+        accessSync(parent, constants.W_OK);
+      } catch (reason) {
+        return reason;
+      }
+      return error;
+    }
+    if (parent === dirname(parent)) return error;
+  }
+}
+
 function describe(code: SqliteStoreErrorCode): string {
   switch (code) {
     case SqliteStoreErrors.DISK_FULL:
       return 'the disk is full: changes are kept in memory and written when space is freed';
-    case SqliteStoreErrors.READ_ONLY:
-      return 'the store file cannot be written (read-only or no permission)';
     case SqliteStoreErrors.CORRUPT:
       return 'the store file is damaged';
+    case SqliteStoreErrors.READ_ONLY:
+      return 'the store file cannot be written (read-only file system or no permission)';
     default:
-      return 'the store file cannot be written';
+      return 'the store file cannot be read or written';
   }
 }
 
