@@ -15,8 +15,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Delivery, storedMessage } from '@x/broker';
 import Database from 'better-sqlite3';
 import { open as openLmdb } from 'lmdb';
+import { SqliteStore } from '../src/index.js';
 
 const { values: args } = parseArgs({
   // pnpm passes the `--` before the bench's own options through.
@@ -39,6 +41,8 @@ interface Engine {
   /** Writes what was recorded since the last commit; `busy` is the time spent on the event loop. */
   commit(done: () => void): void;
   close(): void;
+  /** Resolves when the engine can take its first batch. */
+  ready?: Promise<unknown>;
 }
 
 type Op = [kind: 0 | 1 | 2 | 3 | 4, clientId: string, key: number | string, record?: Buffer];
@@ -119,6 +123,50 @@ function lmdbEngine(dir: string, options: { noSync?: boolean; commitDelay?: numb
   };
 }
 
+/**
+ * The store itself over the same load: deliveries instead of ready bytes, so the figures include
+ * folding the batch and encoding each message as a PUBLISH packet.
+ */
+function storeEngine(dir: string, durability: 'acknowledged' | 'interval'): Engine {
+  const store = new SqliteStore({ dataDir: dir, durability, intervalMs: 1000 });
+  const opened = store.open();
+  const delivery = (record: Buffer): Delivery => ({
+    message: storedMessage('bench/topic/a', record.subarray(20), 1, false, undefined, 0),
+    qos: 1,
+    retain: false,
+    subscriptionIds: undefined,
+  });
+  const sessions = new Set<string>();
+  return {
+    queue(c, s, r) {
+      if (!sessions.has(c)) {
+        sessions.add(c);
+        store.saveSession({
+          clientId: c,
+          protocolVersion: 5,
+          expiryInterval: 3600,
+          disconnectedAt: 0,
+          will: undefined,
+          pendingWill: undefined,
+        });
+      }
+      store.queueMessage(c, s, delivery(r));
+    },
+    dequeue: (c, s) => store.dequeueMessage(c, s),
+    saveInflight: (c, p, r) => store.saveInflight(c, p, delivery(r), false),
+    deleteInflight: (c, p) => store.deleteInflight(c, p),
+    retain: (t, r) => store.saveRetained(storedMessage(t, r, 0, true, undefined, 0)),
+    commit(done) {
+      store.commit((error) => {
+        if (error) throw error;
+        done();
+      });
+    },
+    close: () => void store.close(),
+    ready: opened,
+  };
+}
+
 function record(n: number): Buffer {
   const r = Buffer.allocUnsafe(20 + PAYLOAD.length);
   r.writeDoubleBE(n, 0);
@@ -185,6 +233,8 @@ const engines: Array<[string, (dir: string) => Engine]> = [
   ['lmdb (sync, overlappingSync)', (d) => lmdbEngine(d, {})],
   ['lmdb commitDelay=10', (d) => lmdbEngine(d, { commitDelay: 10 })],
   ['lmdb noSync', (d) => lmdbEngine(d, { noSync: true })],
+  ['SqliteStore acknowledged', (d) => storeEngine(d, 'acknowledged')],
+  ['SqliteStore interval (1 s)', (d) => storeEngine(d, 'interval')],
 ];
 
 console.log(`${SECONDS} s per run, ${SESSIONS} sessions, ${PAYLOAD.length}-byte payloads, in ${args.dir}`);
@@ -192,6 +242,7 @@ for (const batch of [50, 500]) {
   for (const [name, make] of engines) {
     const dir = mkdtempSync(join(args.dir, 'store-bench-'));
     const engine = make(dir);
+    await engine.ready;
     try {
       console.log(`batch ${String(batch).padStart(3)}  ${name.padEnd(30)} ${await run(engine, batch)}`);
     } finally {
