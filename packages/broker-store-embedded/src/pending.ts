@@ -176,6 +176,34 @@ export class PendingBatch {
     if (this.sysInfo === undefined) this.bytes += ENTRY * 4;
     this.sysInfo = { ...info };
   }
+
+  /**
+   * Folds `later` (recorded after this batch) into this one: used when this batch failed to write
+   * while `later` was being recorded, so both are written together, in order, on the next try.
+   */
+  absorb(later: PendingBatch): void {
+    for (const [clientId, client] of later.clients) {
+      if (client.deleted) this.deleteSession(clientId);
+      const mine = this.#client(clientId);
+      if (client.session !== undefined) mine.session = client.session;
+      for (const [k, v] of client.subscriptions) mine.subscriptions.set(k, v);
+      for (const [k, v] of client.queue) mine.queue.set(k, v);
+      for (const [k, v] of client.inflight) {
+        const known = mine.inflight.get(k);
+        if (v === null || known === undefined || v.replaces) mine.inflight.set(k, v);
+        else if (known === null) mine.inflight.set(k, { ...v, replaces: true });
+        else mine.inflight.set(k, { ...v, order: known.order, replaces: known.replaces });
+      }
+      for (const [k, v] of client.inboundQos2) mine.inboundQos2.set(k, v);
+    }
+    for (const [k, v] of later.retained) this.retained.set(k, v);
+    if (later.sysInfo !== undefined) this.sysInfo = later.sysInfo;
+    this.changes += later.changes;
+    let bytes = this.sysInfo === undefined ? 0 : ENTRY * 4;
+    for (const [clientId, client] of this.clients) bytes += clientBytes(clientId, client);
+    for (const [topic, message] of this.retained) bytes += retainedBytes(topic, message);
+    this.bytes = bytes;
+  }
 }
 
 function entryBytes(value: Delivery | null | undefined): number {

@@ -13,10 +13,11 @@ import {
 } from '@x/broker';
 import Database from 'better-sqlite3';
 import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
-import { clientDeleter, loadState } from './load.js';
+import { loadState } from './load.js';
 import { PendingBatch } from './pending.js';
-import { encodeMessage, encodeWill } from './publish-bytes.js';
 import { checkHeader, checkIds, SCHEMA } from './schema.js';
+import { batchOps, probeOp } from './write-ops.js';
+import { type WriteFailure, Writer } from './writer.js';
 
 export interface SqliteStoreOptions {
   /** Directory of the store's file (created when missing). */
@@ -44,8 +45,6 @@ export interface SqliteStoreOptions {
   logger?: Logger;
 }
 
-type Statement = Database.Statement<unknown[]>;
-
 /**
  * A `Store` in one SQLite file (WAL mode) through better-sqlite3: the default store of the
  * `mqtt-broker` binary. Change methods fold the change into an in-memory batch; `commit` writes
@@ -61,14 +60,18 @@ export class SqliteStore implements Store {
   readonly #maxPendingBytes: number;
   readonly #retryMs: number;
   readonly #logger: Logger;
-  #db: Database.Database | undefined;
-  #statements: ReturnType<typeof prepare> | undefined;
+  #writer: Writer | undefined;
+  /** The batch the writer thread has, with the commits waiting for it. */
+  #writing: { batch: PendingBatch; callbacks: Array<(error: Error | undefined) => void> } | undefined;
+  /** Commits waiting for the next batch to be written. */
+  #callbacks: Array<(error: Error | undefined) => void> = [];
   #pending = new PendingBatch();
   /** Sending order of in-flight messages, continued from the file. */
   #order = 0;
   /** The last write failure, until a write succeeds. */
   #failure: SqliteStoreError | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -97,7 +100,7 @@ export class SqliteStore implements Store {
    * A refused file is left exactly as it was.
    */
   async open(): Promise<StoredState> {
-    if (this.#db !== undefined || this.#closed)
+    if (this.#writer !== undefined || this.#closed)
       throw this.#error(SqliteStoreErrors.CLOSED, 'open() was already called');
     try {
       mkdirSync(this.#dataDir, { recursive: true });
@@ -118,16 +121,16 @@ export class SqliteStore implements Store {
     }
     try {
       const state = this.#prepareFile(db, exists);
-      this.#db = db;
-      this.#statements = prepare(db);
+      // From here on the writer thread has the file; this connection only checked and loaded it.
+      this.#writer = new Writer(this.file, this.#durability === 'acknowledged' ? 'FULL' : 'NORMAL');
+      this.#writer.start();
       this.#logger.info(
         { file: this.file, sessions: state.sessions.length, retained: state.retained.length },
         'store opened',
       );
       return state;
-    } catch (error) {
+    } finally {
       db.close();
-      throw error;
     }
   }
 
@@ -229,91 +232,98 @@ export class SqliteStore implements Store {
   }
 
   commit(done: (error: Error | undefined) => void): void {
-    if (this.#db === undefined) {
+    if (this.#writer === undefined) {
       done(
         this.#error(SqliteStoreErrors.CLOSED, this.#closed ? 'the store is closed' : 'the store is not open'),
       );
       return;
     }
-    if (this.#durability === 'acknowledged' || this.#failure !== undefined || !this.writable) {
-      done(this.#write());
+    if (this.#durability === 'acknowledged' || !this.writable) {
+      this.#callbacks.push(done);
+      this.#flush();
       return;
     }
     // Interval durability: acknowledged now, written by the timer.
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      this.#write();
+      this.#flush();
     }, this.#intervalMs).unref();
     done(undefined);
   }
 
   async close(): Promise<void> {
-    if (this.#db === undefined) {
-      this.#closed = true;
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const error = this.#write(false);
-    this.#db.close();
-    this.#db = undefined;
-    this.#statements = undefined;
+    const writer = this.#writer;
     this.#closed = true;
+    if (writer === undefined) return;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
+    this.#timer = this.#retryTimer = undefined;
+    const error = await new Promise<Error | undefined>((resolve) => {
+      this.#callbacks.push(resolve);
+      this.#flush();
+    });
+    this.#writer = undefined;
+    await writer.close();
     if (error !== undefined) throw error;
   }
 
   /**
-   * Writes the pending batch in one transaction. On failure the batch stays (every write in it is
-   * an upsert or a delete, so writing it again is safe), the store turns not writable, and a timer
-   * tries again every `retryMs` until the disk takes it.
+   * Hands the pending batch to the writer thread, unless a write is already under way (the batch
+   * then goes when it ends). The callbacks waiting now are called when this batch is committed.
    */
-  #write(retry = true): SqliteStoreError | undefined {
-    const db = this.#db;
-    const statements = this.#statements;
-    if (db === undefined || statements === undefined) return this.#failure;
+  #flush(): void {
+    const writer = this.#writer;
+    if (writer === undefined || this.#writing !== undefined) return;
     const batch = this.#pending;
-    try {
-      if (!batch.empty) writeBatch(statements, batch);
-      else if (this.#failure !== undefined) statements.probe.run(Date.now()); // proves the disk writes again
-    } catch (error) {
-      if (db.inTransaction) {
-        try {
-          db.exec('ROLLBACK');
-        } catch {
-          // The transaction is gone with the failed COMMIT; nothing to roll back.
-        }
-      }
-      const code = classify(error);
-      const failure = this.#error(code, describe(code), error);
-      if (this.#failure?.code !== code) {
-        this.#logger.error(
-          { file: this.file, code, err: error },
-          'store write failed; publishes are refused until it works again',
-        );
-      }
-      this.#failure = failure;
-      if (retry) this.#retryLater();
-      return failure;
+    const callbacks = this.#callbacks;
+    this.#callbacks = [];
+    if (batch.empty && this.#failure === undefined) {
+      for (const callback of callbacks) callback(undefined);
+      return;
     }
+    // With nothing to write after a failure, a probe tells whether the disk takes writes again.
+    const ops = batch.empty ? [probeOp()] : batchOps(batch);
     this.#pending = new PendingBatch();
-    if (this.#failure !== undefined) {
-      this.#logger.warn({ file: this.file }, 'store writes again');
-      this.#failure = undefined;
-      // Give back what the WAL grew to while failing: a disk that was full may be nearly full still.
-      try {
-        db.pragma('wal_checkpoint(TRUNCATE)');
-      } catch {
-        // Not needed for correctness: the next automatic checkpoint does it.
-      }
-    }
-    return undefined;
+    this.#writing = { batch, callbacks };
+    writer.write(ops, (failure) => this.#written(failure));
   }
 
-  #retryLater(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#write() === undefined && !this.#pending.empty) this.#retryLater();
+  #written(failure: WriteFailure | undefined): void {
+    const { batch, callbacks } = this.#writing!;
+    this.#writing = undefined;
+    if (failure === undefined) {
+      if (this.#failure !== undefined) {
+        this.#logger.warn({ file: this.file }, 'store writes again');
+        this.#failure = undefined;
+      }
+      for (const callback of callbacks) callback(undefined);
+      // Commits that came while this batch was being written.
+      if (this.#callbacks.length > 0) this.#flush();
+      return;
+    }
+    // Nothing is lost: every write in a batch is an upsert or a delete, so the failed batch is
+    // written again, folded with what came after it.
+    batch.absorb(this.#pending);
+    this.#pending = batch;
+    const code = classify(failure);
+    const error = this.#error(
+      code,
+      describe(code),
+      Object.assign(new Error(failure.message), { code: failure.code }),
+    );
+    if (this.#failure?.code !== code) {
+      this.#logger.error(
+        { file: this.file, code, reason: failure.message },
+        'store write failed; publishes are refused until it works again',
+      );
+    }
+    this.#failure = error;
+    const waiting = this.#callbacks;
+    this.#callbacks = [];
+    for (const callback of [...callbacks, ...waiting]) callback(error);
+    this.#retryTimer ??= setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#flush();
     }, this.#retryMs).unref();
   }
 
@@ -357,114 +367,4 @@ function describe(code: SqliteStoreErrorCode): string {
     default:
       return 'the store file cannot be read or written';
   }
-}
-
-function prepare(db: Database.Database) {
-  const deliveryColumns = 'flags, expires_at, subscription_ids, publish';
-  return {
-    db,
-    deleteClient: clientDeleter(db),
-    upsertSession: db.prepare(
-      `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval, disconnected_at,
-         will, will_delay, pending_will, pending_will_delay, pending_will_due)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    upsertSubscription: db.prepare('INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    deleteSubscription: db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND topic_filter = ?'),
-    queue: db.prepare(
-      `INSERT OR REPLACE INTO queue (client_id, seq, ${deliveryColumns}) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
-    dequeue: db.prepare('DELETE FROM queue WHERE client_id = ? AND seq = ?'),
-    replaceInflight: db.prepare(
-      `INSERT OR REPLACE INTO inflight (client_id, packet_id, sent_order, ${deliveryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    // An update of a live flow (PUBREL) keeps its place in the sending order.
-    upsertInflight: db.prepare(
-      `INSERT INTO inflight (client_id, packet_id, sent_order, ${deliveryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (client_id, packet_id) DO UPDATE SET flags = excluded.flags, expires_at = excluded.expires_at,
-         subscription_ids = excluded.subscription_ids, publish = excluded.publish`,
-    ),
-    deleteInflight: db.prepare('DELETE FROM inflight WHERE client_id = ? AND packet_id = ?'),
-    saveInbound: db.prepare('INSERT OR IGNORE INTO inbound_qos2 VALUES (?, ?)'),
-    deleteInbound: db.prepare('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?'),
-    saveRetained: db.prepare('INSERT OR REPLACE INTO retained VALUES (?, ?, ?)'),
-    deleteRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
-    saveSysInfo: db.prepare("INSERT OR REPLACE INTO meta VALUES ('sys_info', ?)"),
-    probe: db.prepare("INSERT OR REPLACE INTO meta VALUES ('probed_at', ?)") as Statement,
-  };
-}
-
-function flags(delivery: Delivery, released: boolean): number {
-  return delivery.qos | (delivery.retain ? 4 : 0) | (released ? 8 : 0);
-}
-
-function ids(delivery: Delivery): string | null {
-  const list = delivery.subscriptionIds;
-  return list === undefined || list.length === 0 ? null : list.join(',');
-}
-
-function writeBatch(s: ReturnType<typeof prepare>, batch: PendingBatch): void {
-  s.db.transaction(() => {
-    for (const [clientId, client] of batch.clients) {
-      if (client.deleted) s.deleteClient(clientId);
-      const session = client.session;
-      if (session !== undefined) {
-        s.upsertSession.run(
-          clientId,
-          session.protocolVersion,
-          session.expiryInterval,
-          session.disconnectedAt,
-          session.will === undefined ? null : encodeWill(session.will),
-          session.will?.properties?.willDelayInterval ?? 0,
-          session.pendingWill === undefined ? null : encodeWill(session.pendingWill.will),
-          session.pendingWill?.will.properties?.willDelayInterval ?? 0,
-          session.pendingWill?.dueAt ?? 0,
-        );
-      }
-      for (const [topicFilter, sub] of client.subscriptions) {
-        if (sub === null) s.deleteSubscription.run(clientId, topicFilter);
-        else {
-          s.upsertSubscription.run(
-            clientId,
-            topicFilter,
-            sub.qos,
-            sub.noLocal ? 1 : 0,
-            sub.retainAsPublished ? 1 : 0,
-            sub.retainHandling,
-            sub.subscriptionIdentifier ?? null,
-          );
-        }
-      }
-      for (const [seq, delivery] of client.queue) {
-        if (delivery === null) s.dequeue.run(clientId, seq);
-        else {
-          const m = delivery.message;
-          s.queue.run(clientId, seq, flags(delivery, false), m.expiresAt, ids(delivery), encodeMessage(m));
-        }
-      }
-      for (const [packetId, flow] of client.inflight) {
-        if (flow === null) s.deleteInflight.run(clientId, packetId);
-        else {
-          const d = flow.delivery;
-          (flow.replaces ? s.replaceInflight : s.upsertInflight).run(
-            clientId,
-            packetId,
-            flow.order,
-            flags(d, flow.released),
-            d.message.expiresAt,
-            ids(d),
-            encodeMessage(d.message),
-          );
-        }
-      }
-      for (const [packetId, present] of client.inboundQos2) {
-        (present ? s.saveInbound : s.deleteInbound).run(clientId, packetId);
-      }
-    }
-    for (const [topic, message] of batch.retained) {
-      if (message === null) s.deleteRetained.run(topic);
-      else s.saveRetained.run(topic, message.expiresAt, encodeMessage(message));
-    }
-    if (batch.sysInfo !== undefined) s.saveSysInfo.run(JSON.stringify(batch.sysInfo));
-  })();
 }
