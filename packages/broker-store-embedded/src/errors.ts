@@ -12,8 +12,6 @@ export const SqliteStoreErrors = {
   DISK_FULL: 'STORE_DISK_FULL',
   /** Any other I/O failure while reading or writing the file. */
   IO: 'STORE_IO',
-  /** Changes waiting to be written passed `maxPendingBytes` (the disk has been failing). */
-  PENDING_FULL: 'STORE_PENDING_FULL',
   /** The store was used before `open()` or after `close()`. */
   CLOSED: 'STORE_CLOSED',
 } as const;

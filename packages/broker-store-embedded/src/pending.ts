@@ -183,7 +183,10 @@ export class PendingBatch {
    */
   absorb(later: PendingBatch): void {
     for (const [clientId, client] of later.clients) {
-      if (client.deleted) this.deleteSession(clientId);
+      if (client.deleted) {
+        this.deleteSession(clientId);
+        this.changes--; // counted in later.changes
+      }
       const mine = this.#client(clientId);
       if (client.session !== undefined) mine.session = client.session;
       for (const [k, v] of client.subscriptions) mine.subscriptions.set(k, v);
