@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Delivery, storedMessage } from '@x/broker';
-import { commit } from '@x/test-helpers';
+import { commit, until } from '@x/test-helpers';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore, SqliteStoreError, SqliteStoreErrors, sqliteStore } from '../src/index.js';
@@ -186,8 +186,7 @@ describe('SqliteStore durability', () => {
       return n;
     };
     expect(count()).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(count()).toBe(1);
+    await until(() => count() === 1, 5000, 'the interval write');
     await store.close();
   });
 
