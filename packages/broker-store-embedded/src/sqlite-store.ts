@@ -16,7 +16,7 @@ import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreError
 import { loadState } from './load.js';
 import { PendingBatch } from './pending.js';
 import { checkHeader, checkIds, SCHEMA } from './schema.js';
-import { batchOps, probeOp } from './write-ops.js';
+import { batchOps, probeOp, type WriteOp } from './write-ops.js';
 import { type WriteFailure, Writer } from './writer.js';
 
 export interface SqliteStoreOptions {
@@ -47,8 +47,9 @@ export interface SqliteStoreOptions {
 
 /**
  * A `Store` in one SQLite file (WAL mode) through better-sqlite3: the default store of the
- * `mqtt-broker` binary. Change methods fold the change into an in-memory batch; `commit` writes
- * the batch in one transaction. See the package README for the durability settings and figures.
+ * `mqtt-broker` binary. Change methods fold the change into an in-memory batch; `commit` hands the
+ * batch to a writer thread, which writes it in one transaction (so the fsync never blocks the event
+ * loop) and `done` follows. See the package README for the durability settings and figures.
  */
 export class SqliteStore implements Store {
   readonly name = 'sqlite';
@@ -282,7 +283,16 @@ export class SqliteStore implements Store {
       return;
     }
     // With nothing to write after a failure, a probe tells whether the disk takes writes again.
-    const ops = batch.empty ? [probeOp()] : batchOps(batch);
+    let ops: WriteOp[];
+    try {
+      ops = batch.empty ? [probeOp()] : batchOps(batch);
+    } catch (error) {
+      // Only a message the codec refuses even without its properties gets here; the batch stays.
+      this.#pending = new PendingBatch();
+      this.#writing = { batch, callbacks };
+      this.#written({ code: undefined, message: `cannot encode the batch: ${(error as Error).message}` });
+      return;
+    }
     this.#pending = new PendingBatch();
     this.#writing = { batch, callbacks };
     writer.write(ops, (failure) => this.#written(failure));

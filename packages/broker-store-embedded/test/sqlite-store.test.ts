@@ -190,11 +190,21 @@ describe('SqliteStore durability', () => {
     await store.close();
   });
 
-  it("'acknowledged' has the batch in the file when commit calls back", async () => {
+  it("'acknowledged' has the batch in the file when commit calls back, not before", async () => {
     const store = new SqliteStore({ dataDir: tempDir() });
     await store.open();
     store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
-    await commit(store);
+    // The writer thread does the fsync: commit returns at once, done comes later.
+    let called = false;
+    const done = new Promise<void>((resolve) =>
+      store.commit((error) => {
+        called = true;
+        expect(error).toBeUndefined();
+        resolve();
+      }),
+    );
+    expect(called).toBe(false);
+    await done;
     const db = new Database(store.file, { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM retained').get() as { n: number }).n).toBe(1);
     db.close();
