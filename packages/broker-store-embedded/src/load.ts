@@ -144,7 +144,8 @@ export function loadState(db: Database.Database, now: number, logger: Logger): S
       continue;
     }
     const delivery = decodeRow(row, logger, 'queued');
-    if (delivery !== undefined) session.queue.push(delivery);
+    // The broker numbers what it queues next from the highest seq it finds.
+    if (delivery !== undefined) session.queue.push(Object.assign(delivery, { seq: row.key }));
   }
 
   const inflight = db

@@ -135,7 +135,7 @@ export function describeStoreContract(
       t.store.saveSession(session('b'));
       const sent: Delivery[] = [];
       for (let seq = 1; seq <= 6; seq++) {
-        const d = delivery(`q/${seq}`, seq % 3, seq === 2 ? [3, 7] : undefined);
+        const d = withSeq(delivery(`q/${seq}`, seq % 3, seq === 2 ? [3, 7] : undefined), seq);
         sent.push(d);
         t.store.queueMessage('a', seq, d);
         t.store.queueMessage('b', seq, d);
@@ -153,6 +153,9 @@ export function describeStoreContract(
         [sent[1], sent[2], sent[4], sent[5]].map((d) => plainDelivery(d!)),
       );
       expect(b.queue.map(plainDelivery)).toEqual(sent.map(plainDelivery));
+      // Each comes back with the seq it was queued under: the broker numbers on from the highest.
+      expect(a.queue.map(seqOf)).toEqual([2, 3, 5, 6]);
+      expect(b.queue.map(seqOf)).toEqual([1, 2, 3, 4, 5, 6]);
     });
 
     it('keeps every part of a message: binary payload, properties, subscription identifiers', async () => {
@@ -365,6 +368,20 @@ function delivery(topic: string, qos: number, subscriptionIds?: number[]): Deliv
     retain: false,
     subscriptionIds,
   };
+}
+
+/**
+ * The broker sets `delivery.seq` to the seq it queues the delivery under (`Store.queueMessage`),
+ * and `open()` gives it back. Written through a cast so the suite also compiles against a `Delivery`
+ * type from before the field.
+ */
+function withSeq(d: Delivery, seq: number): Delivery {
+  (d as Delivery & { seq?: number }).seq = seq;
+  return d;
+}
+
+function seqOf(d: Delivery): number | undefined {
+  return (d as Delivery & { seq?: number }).seq;
 }
 
 function retained(topic: string, text: string): Message {
