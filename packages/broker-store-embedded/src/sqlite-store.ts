@@ -113,7 +113,13 @@ export class SqliteStore implements Store {
         cause,
       );
     }
-    const exists = checkHeader(this.file);
+    let exists: boolean;
+    try {
+      exists = checkHeader(this.file);
+    } catch (error) {
+      if (error instanceof SqliteStoreError) throw error;
+      throw this.#error(classify(error), 'cannot read the store file', error);
+    }
     let db: Database.Database;
     try {
       db = new Database(this.file);
