@@ -1,0 +1,262 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Delivery, storedMessage } from '@x/broker';
+import { commit, until } from '@x/test-helpers';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore, SqliteStoreError, SqliteStoreErrors, sqliteStore } from '../src/index.js';
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function delivery(topic: string, expiresAt = 0, payload = Buffer.from(topic)): Delivery {
+  return {
+    message: storedMessage(topic, payload, 1, false, undefined, expiresAt),
+    qos: 1,
+    retain: false,
+    subscriptionIds: undefined,
+  };
+}
+
+async function openError(store: SqliteStore): Promise<SqliteStoreError> {
+  const error = await store.open().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SqliteStoreError);
+  return error as SqliteStoreError;
+}
+
+describe('SqliteStore open()', () => {
+  it('creates the data directory and a versioned file', async () => {
+    const dataDir = join(tempDir(), 'nested', 'data');
+    const store = sqliteStore(dataDir);
+    await store.open();
+    await store.close();
+    const db = new Database(store.file, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('application_id', { simple: true })).toBe(0x4d515453);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('purges expired sessions and messages, keeps sessions that owe a will', async () => {
+    const dataDir = tempDir();
+    const now = Date.now();
+    const store = sqliteStore(dataDir);
+    await store.open();
+    const base = { protocolVersion: 5 as const, will: undefined, pendingWill: undefined };
+    // Offline for 2 s with a 1 s expiry: gone, with its rows.
+    store.saveSession({ ...base, clientId: 'expired', expiryInterval: 1, disconnectedAt: now - 2000 });
+    store.queueMessage('expired', 1, delivery('x'));
+    store.saveSubscription('expired', {
+      topicFilter: 'x',
+      qos: 1,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0,
+      subscriptionIdentifier: undefined,
+    });
+    // Expired too, but its delayed will is still owed: kept for the broker to publish it.
+    const will = { topic: 'will', payload: Buffer.from('bye'), qos: 0 as const, retain: false };
+    store.saveSession({
+      ...base,
+      clientId: 'owes-will',
+      expiryInterval: 1,
+      disconnectedAt: now - 2000,
+      pendingWill: { will, dueAt: now - 1000 },
+    });
+    store.saveSession({ ...base, clientId: 'never', expiryInterval: 0xffffffff, disconnectedAt: now - 1e9 });
+    store.saveSession({ ...base, clientId: 'online', expiryInterval: 1, disconnectedAt: 0 });
+    store.queueMessage('online', 1, delivery('stale', now - 1));
+    store.queueMessage('online', 2, delivery('fresh', now + 60_000));
+    store.queueMessage('online', 3, delivery('forever'));
+    store.saveInflight('online', 1, delivery('sent', now - 1), false); // delivery started: kept
+    store.saveRetained(storedMessage('r/stale', Buffer.from('s'), 0, true, undefined, now - 1));
+    store.saveRetained(storedMessage('r/fresh', Buffer.from('f'), 0, true, undefined, now + 60_000));
+    // Rows of a session that was never saved are dropped at load.
+    store.queueMessage('orphan', 1, delivery('lost'));
+    await commit(store);
+    await store.close();
+
+    const again = sqliteStore(dataDir);
+    const state = await again.open();
+    expect(state.sessions.map((s) => s.clientId).sort()).toEqual(['never', 'online', 'owes-will']);
+    const online = state.sessions.find((s) => s.clientId === 'online')!;
+    expect(online.queue.map((d) => d.message.topic)).toEqual(['fresh', 'forever']);
+    expect(online.inflight.map((f) => f.delivery.message.topic)).toEqual(['sent']);
+    expect(state.sessions.find((s) => s.clientId === 'owes-will')!.pendingWill?.will.topic).toBe('will');
+    expect(state.retained.map((m) => m.topic)).toEqual(['r/fresh']);
+    await again.close();
+
+    // The purge was written: the rows are gone from the file, not only skipped.
+    const db = new Database(again.file, { readonly: true });
+    const count = (table: string) =>
+      (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect([count('sessions'), count('queue'), count('subscriptions'), count('retained')]).toEqual([
+      3, 2, 0, 1,
+    ]);
+    db.close();
+  });
+
+  it('refuses a file that is not a database, and leaves it untouched', async () => {
+    const dataDir = tempDir();
+    const file = join(dataDir, 'broker.sqlite');
+    const garbage = Buffer.alloc(8192, 0x5a);
+    writeFileSync(file, garbage);
+    const error = await openError(sqliteStore(dataDir));
+    expect(error.code).toBe(SqliteStoreErrors.CORRUPT);
+    expect(error.message).toContain(file);
+    expect(readFileSync(file).equals(garbage)).toBe(true);
+  });
+
+  it('refuses a database with damaged pages, and leaves it untouched', async () => {
+    const dataDir = tempDir();
+    const store = sqliteStore(dataDir);
+    await store.open();
+    for (let i = 0; i < 200; i++)
+      store.saveRetained(storedMessage(`r/${i}`, Buffer.alloc(200, i), 0, true, undefined, 0));
+    await commit(store);
+    await store.close();
+    const bytes = readFileSync(store.file);
+    // Scribble over the second page onwards (the header page stays valid).
+    bytes.fill(0xa5, 4096 + 16, 4096 * 3);
+    writeFileSync(store.file, bytes);
+    const error = await openError(sqliteStore(dataDir));
+    expect(error.code).toBe(SqliteStoreErrors.CORRUPT);
+    expect(readFileSync(store.file).equals(bytes)).toBe(true);
+  });
+
+  it('refuses a file of a newer format, and leaves it untouched', async () => {
+    const dataDir = tempDir();
+    const store = sqliteStore(dataDir);
+    await store.open();
+    await store.close();
+    const db = new Database(store.file);
+    db.pragma('user_version = 2');
+    db.close();
+    const before = readFileSync(store.file);
+    const error = await openError(sqliteStore(dataDir));
+    expect(error.code).toBe(SqliteStoreErrors.NEWER_FORMAT);
+    expect(error.message).toMatch(/format 2, newer than the 1/);
+    expect(readFileSync(store.file).equals(before)).toBe(true);
+  });
+
+  it("refuses another program's SQLite database", async () => {
+    const dataDir = tempDir();
+    const db = new Database(join(dataDir, 'broker.sqlite'));
+    db.exec('CREATE TABLE notes (text TEXT)');
+    db.close();
+    const before = readFileSync(join(dataDir, 'broker.sqlite'));
+    const error = await openError(sqliteStore(dataDir));
+    expect(error.code).toBe(SqliteStoreErrors.FOREIGN_FILE);
+    expect(readFileSync(join(dataDir, 'broker.sqlite')).equals(before)).toBe(true);
+  });
+
+  it('reports commits before open and after close as CLOSED errors', async () => {
+    const store = sqliteStore(tempDir());
+    await expect(commit(store)).rejects.toMatchObject({ code: SqliteStoreErrors.CLOSED });
+    await store.open();
+    await store.close();
+    await expect(commit(store)).rejects.toMatchObject({ code: SqliteStoreErrors.CLOSED });
+  });
+});
+
+describe('SqliteStore durability', () => {
+  it("'interval' acknowledges at once and writes within intervalMs", async () => {
+    const dataDir = tempDir();
+    const store = new SqliteStore({ dataDir, durability: 'interval', intervalMs: 100 });
+    await store.open();
+    store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
+    await commit(store);
+    const count = () => {
+      const db = new Database(store.file, { readonly: true });
+      const n = (db.prepare('SELECT count(*) AS n FROM retained').get() as { n: number }).n;
+      db.close();
+      return n;
+    };
+    expect(count()).toBe(0);
+    await until(() => count() === 1, 5000, 'the interval write');
+    await store.close();
+  });
+
+  it("'acknowledged' has the batch in the file when commit calls back, not before", async () => {
+    const store = new SqliteStore({ dataDir: tempDir() });
+    await store.open();
+    store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
+    // The writer thread does the fsync: commit returns at once, done comes later.
+    let called = false;
+    const done = new Promise<void>((resolve) =>
+      store.commit((error) => {
+        called = true;
+        expect(error).toBeUndefined();
+        resolve();
+      }),
+    );
+    expect(called).toBe(false);
+    await done;
+    const db = new Database(store.file, { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM retained').get() as { n: number }).n).toBe(1);
+    db.close();
+    await store.close();
+  });
+
+  it('is not writable while more than maxPendingBytes wait, and writes them at the next commit', async () => {
+    const store = new SqliteStore({
+      dataDir: tempDir(),
+      durability: 'interval',
+      intervalMs: 60_000,
+      maxPendingBytes: 10_000,
+    });
+    await store.open();
+    store.saveSession({
+      clientId: 'a',
+      protocolVersion: 5,
+      expiryInterval: 60,
+      disconnectedAt: 0,
+      will: undefined,
+      pendingWill: undefined,
+    });
+    for (let seq = 1; seq <= 10; seq++) store.queueMessage('a', seq, delivery('big', 0, Buffer.alloc(2000)));
+    expect(store.writable).toBe(false);
+    await commit(store);
+    expect(store.writable).toBe(true);
+    await store.close();
+  });
+
+  it('folds changes to one row: the batch holds the live state, not the history', async () => {
+    const store = new SqliteStore({
+      dataDir: tempDir(),
+      durability: 'interval',
+      intervalMs: 60_000,
+      maxPendingBytes: 100_000,
+    });
+    await store.open();
+    store.saveSession({
+      clientId: 'a',
+      protocolVersion: 5,
+      expiryInterval: 60,
+      disconnectedAt: 0,
+      will: undefined,
+      pendingWill: undefined,
+    });
+    const d = delivery('churn', 0, Buffer.alloc(1000));
+    for (let i = 0; i < 10_000; i++) {
+      store.saveInflight('a', 1, d, false);
+      store.saveInflight('a', 1, d, true);
+      store.deleteInflight('a', 1);
+    }
+    expect(store.writable).toBe(true);
+    await store.close();
+  });
+});
