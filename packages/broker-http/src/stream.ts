@@ -143,8 +143,9 @@ export class StreamHub {
     const stream = this.#open(response, () => this.#broker.inline.unsubscribe(filter, handler));
     // Tells the page the subscription is in place before any message (retained ones come first).
     stream.send(event('ready', { filter }));
-    // QoS 0: the viewer is a window on the traffic, not a party that acknowledges it.
-    this.#broker.inline.subscribe(filter, handler, 0);
+    // Granted QoS 2, so each message shows the QoS it was published with; the inline client
+    // acknowledges nothing, so this costs no state.
+    this.#broker.inline.subscribe(filter, handler, 2);
     // A slow reader catches up: tell it what it missed once the socket drains.
     response.on('drain', () => {
       if (dropped > reported && stream.send(event('dropped', { dropped } satisfies StreamDropped))) {
