@@ -54,7 +54,8 @@ export class Api {
   readonly #token: string;
   readonly #base: string;
 
-  constructor(token: string, base = '/api/v1') {
+  // Relative, so the page also works behind a proxy that serves it under a path prefix.
+  constructor(token: string, base = 'api/v1') {
     this.#token = token;
     this.#base = base;
   }
