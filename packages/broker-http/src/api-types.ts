@@ -214,6 +214,8 @@ export interface StatsSample {
   /** Epoch ms. */
   t: number;
   connections: number;
+  /** Connections accepted since start (it moves on every connect, even when the count stays). */
+  connectionsTotal: number;
   sessions: number;
   subscriptions: number;
   retained: number;

@@ -190,6 +190,7 @@ export class StreamHub {
     const sample: StatsSample = {
       t,
       connections: stats.clientsConnected,
+      connectionsTotal: stats.connectionsTotal,
       sessions: stats.clientsTotal,
       subscriptions: stats.subscriptions,
       retained: stats.retained,

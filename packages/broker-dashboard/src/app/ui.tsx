@@ -1,6 +1,8 @@
+import type { StatsSample } from '@x/broker-http/api-types';
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
+import type { StatsFeed } from './stats.ts';
 
 /** What a page loads: the data, the failure, and a way to load again. */
 export interface Loaded<T> {
@@ -40,6 +42,20 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], onUnauthoriz
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };
+}
+
+/**
+ * A figure of the tab's stats stream, as a dependency that changes when the figure does: lists
+ * reload when the broker's counts move (a client connects, a message is retained), with no polling.
+ */
+export function useFeedFigure(feed: StatsFeed, figure: (sample: StatsSample) => number | string): string {
+  const read = () => {
+    const last = feed.samples[feed.samples.length - 1];
+    return last ? String(figure(last)) : '';
+  };
+  const [value, setValue] = useState(read);
+  useEffect(() => feed.subscribe(() => setValue(read())), [feed]);
+  return value;
 }
 
 /** A value that follows `value` after `ms` without change (search boxes). */

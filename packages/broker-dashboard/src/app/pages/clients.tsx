@@ -2,17 +2,19 @@ import type { BlockRequest } from '@x/broker-http/api-types';
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../app.tsx';
 import { formatTime, PROTOCOLS } from '../format.ts';
-import { ErrorNote, Pager, Status, useDebounced, useLoad } from '../ui.tsx';
+import { ErrorNote, Pager, Status, useDebounced, useFeedFigure, useLoad } from '../ui.tsx';
 
 const LIMIT = 25;
 
-export function ClientsPage({ api, onUnauthorized }: PageProps) {
+export function ClientsPage({ api, feed, onUnauthorized }: PageProps) {
   const [search, setSearch] = useState('');
   const [online, setOnline] = useState<'' | 'true' | 'false'>('');
   const [offset, setOffset] = useState(0);
   const [selected, setSelected] = useState<string>();
   const [status, setStatus] = useState('');
   const query = useDebounced(search);
+  // Connections and the total of connections ever made: any connect or disconnect changes one.
+  const changed = useFeedFigure(feed, (s) => `${s.connections}/${s.sessions}/${s.connectionsTotal}`);
   const list = useLoad(
     () =>
       api.clients({
@@ -21,7 +23,7 @@ export function ClientsPage({ api, onUnauthorized }: PageProps) {
         offset,
         limit: LIMIT,
       }),
-    [query, online, offset],
+    [query, online, offset, changed],
     onUnauthorized,
   );
   const blocks = useLoad(() => api.blocklist(), [], onUnauthorized);

@@ -1,22 +1,23 @@
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../app.tsx';
 import { formatBytes, showPayload } from '../format.ts';
-import { ErrorNote, Pager, Status, useDebounced, useLoad } from '../ui.tsx';
+import { ErrorNote, Pager, Status, useDebounced, useFeedFigure, useLoad } from '../ui.tsx';
 
 const LIMIT = 50;
 /** Characters of a payload shown in the table. */
 const PREVIEW = 120;
 
-export function RetainedPage({ api, onUnauthorized }: PageProps) {
+export function RetainedPage({ api, feed, onUnauthorized }: PageProps) {
   const [filter, setFilter] = useState('#');
   const [contains, setContains] = useState('');
   const [offset, setOffset] = useState(0);
   const [status, setStatus] = useState('');
   const topicFilter = useDebounced(filter);
   const text = useDebounced(contains);
+  const changed = useFeedFigure(feed, (s) => s.retained);
   const list = useLoad(
     () => api.retained({ filter: topicFilter || '#', contains: text, offset, limit: LIMIT }),
-    [topicFilter, text, offset],
+    [topicFilter, text, offset, changed],
     onUnauthorized,
   );
   const remove = async (topic: string) => {

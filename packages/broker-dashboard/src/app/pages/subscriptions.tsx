@@ -1,18 +1,19 @@
 import { useState } from 'preact/hooks';
 import type { PageProps } from '../app.tsx';
-import { ErrorNote, Pager, useDebounced, useLoad } from '../ui.tsx';
+import { ErrorNote, Pager, useDebounced, useFeedFigure, useLoad } from '../ui.tsx';
 
 const LIMIT = 50;
 
-export function SubscriptionsPage({ api, onUnauthorized }: PageProps) {
+export function SubscriptionsPage({ api, feed, onUnauthorized }: PageProps) {
   const [contains, setContains] = useState('');
   const [clientId, setClientId] = useState('');
   const [offset, setOffset] = useState(0);
   const text = useDebounced(contains);
   const client = useDebounced(clientId);
+  const changed = useFeedFigure(feed, (s) => s.subscriptions);
   const list = useLoad(
     () => api.subscriptions({ contains: text, clientId: client || undefined, offset, limit: LIMIT }),
-    [text, client, offset],
+    [text, client, offset, changed],
     onUnauthorized,
   );
   return (
