@@ -97,6 +97,8 @@ export class HttpListener implements Listener {
     this.#server = server;
     return listenOn(server, this.#port, this.#host).then((port) => {
       this.#port = port;
+      // The dashboard's charts open with the last 15 minutes, so keep them from the start.
+      if (this.#options.dashboard) this.#streams.startSampling();
     });
   }
 

@@ -156,7 +156,7 @@ export class StreamHub {
 
   /** `GET /api/v1/stream/stats`: the last 15 minutes of samples, then one a second. */
   stats(response: ServerResponse): void {
-    this.#startSampling();
+    this.startSampling();
     const stream = this.#open(response, () => this.#statsStreams.delete(stream));
     this.#statsStreams.add(stream);
     stream.send(event('history', this.#history));
@@ -171,9 +171,11 @@ export class StreamHub {
     for (const s of this.#streams) s.response.end();
   }
 
-  // Sampling starts with the first stats stream and then runs until close, so a page opened later
-  // still finds the recent history.
-  #startSampling(): void {
+  /**
+   * Starts keeping the 15-minute history (one sample a second) until {@link close}. The first stats
+   * stream starts it when nothing did before, so a page opened later finds the recent history.
+   */
+  startSampling(): void {
     if (this.#sampler) return;
     this.#sample();
     this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS).unref();
