@@ -30,8 +30,8 @@ export interface InfoResponse {
   uptime: number;
   state: BrokerStateName;
   listeners: Array<{ id: string; address: string }>;
-  /** Storage hooks that restore state at start (by id); empty when nothing persists. */
-  stores: string[];
+  /** True when a storage hook restores sessions or retained messages at start. */
+  persistent: boolean;
   memory: MemoryFigures;
 }
 

@@ -202,10 +202,8 @@ export async function handleApi(
         uptime: Math.floor((Date.now() - stats.started) / 1000),
         state: broker.state,
         listeners: broker.listeners.map((l) => ({ id: l.id, address: l.address() })),
-        // The hooks that restore sessions or retained messages at start are the broker's stores.
-        stores: broker.hooks.all
-          .filter((h) => h.onStoredClients !== undefined || h.onStoredRetainedMessages !== undefined)
-          .map((h) => h.id ?? h.constructor.name),
+        // A hook that restores sessions or retained messages at start is a store.
+        persistent: broker.hasHook('onStoredClients') || broker.hasHook('onStoredRetainedMessages'),
         memory: { rss, heapUsed, heapTotal, external },
       });
     }

@@ -35,7 +35,7 @@ export function OverviewPage({ api, feed, onUnauthorized }: PageProps) {
     ['Heap used', last ? formatBytes(last.heapUsed) : '—'],
     ['Uptime', started ? formatDuration((now - started) / 1000) : '—'],
     ['State', info.data?.state ?? '—'],
-    ['Store', info.data ? info.data.stores.join(', ') || 'memory only' : '—'],
+    ['Store', info.data ? (info.data.persistent ? 'persistent' : 'memory only') : '—'],
     ['Version', info.data?.version ?? '—'],
   ];
   return (
