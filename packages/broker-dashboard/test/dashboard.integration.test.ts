@@ -279,10 +279,13 @@ describe.skipIf(chromiumBinary.skip)(`dashboard in headless Chromium ${chromiumB
   it('deletes a retained message', async () => {
     broker.publish('doomed/one', 'delete me', { retain: true, qos: 0 });
     broker.publish('doomed/two', 'keep me', { retain: true, qos: 0 });
+    broker.publish('elsewhere/kept', 'not in the filter', { retain: true, qos: 0 });
     const { page, problems } = await openPage();
     await login(page);
     await go(page, 'Retained', 'Retained messages');
+    await page.getByRole('row', { name: /elsewhere\/kept/ }).waitFor();
     await page.getByLabel('Topic filter').fill('doomed/#');
+    await page.getByRole('row', { name: /elsewhere\/kept/ }).waitFor({ state: 'detached' });
     const row = page.getByRole('row', { name: /doomed\/one/ });
     await row.waitFor();
     await page.getByRole('row', { name: /doomed\/two/ }).waitFor();
