@@ -100,6 +100,7 @@ interface PagerProps {
 
 /** Previous/next over a paged list, with "21–40 of 95". */
 export function Pager({ label, offset, limit, total, onOffset }: PagerProps) {
+  if (total === 0) return null;
   const first = total === 0 ? 0 : offset + 1;
   const last = Math.min(offset + limit, total);
   return (
