@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { AllowAllHook, Broker, silentLogger, TcpListener } from '@x/broker';
+import { AllowAllHook, Broker, MemoryStore, silentLogger, TcpListener } from '@x/broker';
 import { HttpListener } from '@x/broker-http';
 import { requireServer, sleep, until } from '@x/test-helpers';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -96,7 +96,8 @@ describe.skipIf(chromiumBinary.skip)(`dashboard in headless Chromium ${chromiumB
     mkdirSync(artifacts, { recursive: true });
     // The page under test is built from the sources now, never a stale dist/.
     await buildApp();
-    broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+    // A store, so the overview has a store state to show.
+    broker = new Broker({ logger: silentLogger, sysInterval: 0, store: new MemoryStore() });
     broker.addHook(new AllowAllHook());
     const tcp = new TcpListener({ host: '127.0.0.1', port: 0 });
     http = new HttpListener({
@@ -171,6 +172,8 @@ describe.skipIf(chromiumBinary.skip)(`dashboard in headless Chromium ${chromiumB
       await shoot(page, file);
     }
     // The pages show what the broker holds.
+    await go(page, 'Overview', 'Overview');
+    await page.getByText('memory, writing').waitFor({ timeout: 2000 });
     await go(page, 'Subscriptions', 'Subscriptions');
     await page.getByRole('cell', { name: 'sensors/+/temp' }).waitFor({ timeout: 2000 });
     await go(page, 'Config', 'Configuration');

@@ -30,7 +30,11 @@ export interface InfoResponse {
   uptime: number;
   state: BrokerStateName;
   listeners: Array<{ id: string; address: string }>;
-  /** True when a storage hook restores sessions or retained messages at start. */
+  /** Running and, with a store, able to write to it (what `/readyz` answers). */
+  ready: boolean;
+  /** The store's name ('redis', 'sqlite'…), null without one. */
+  store: string | null;
+  /** True when a store or a storage hook keeps sessions or retained messages across restarts. */
   persistent: boolean;
   memory: MemoryFigures;
 }

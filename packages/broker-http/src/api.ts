@@ -202,8 +202,13 @@ export async function handleApi(
         uptime: Math.floor((Date.now() - stats.started) / 1000),
         state: broker.state,
         listeners: broker.listeners.map((l) => ({ id: l.id, address: l.address() })),
-        // A hook that restores sessions or retained messages at start is a store.
-        persistent: broker.hasHook('onStoredClients') || broker.hasHook('onStoredRetainedMessages'),
+        ready: broker.ready,
+        store: broker.store?.name ?? null,
+        // A hook that restores sessions or retained messages at start persists as a store does.
+        persistent:
+          broker.store !== undefined ||
+          broker.hasHook('onStoredClients') ||
+          broker.hasHook('onStoredRetainedMessages'),
         memory: { rss, heapUsed, heapTotal, external },
       });
     }

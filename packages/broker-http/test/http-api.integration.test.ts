@@ -80,7 +80,7 @@ describe('HTTP listener', () => {
     expect(info.status).toBe(200);
     expect(info.body.listeners.map((l: { id: string }) => l.id)).toEqual(['tcp', 'http']);
     expect(info.body.state).toBe('running');
-    expect(info.body.persistent).toBe(false);
+    expect(info.body).toMatchObject({ ready: true, store: null, persistent: false });
     expect(info.body.memory.rss).toBeGreaterThan(0);
   });
 

@@ -1,4 +1,4 @@
-import type { StatsSample } from '@x/broker-http/api-types';
+import type { InfoResponse, StatsSample } from '@x/broker-http/api-types';
 import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from '../app.tsx';
 import { Chart } from '../chart.tsx';
@@ -6,6 +6,11 @@ import { formatBytes, formatDuration, formatNumber } from '../format.ts';
 import { ErrorNote, useLoad } from '../ui.tsx';
 
 const perSecond = (n: number) => `${formatNumber(n)}/s`;
+
+function storeState(info: InfoResponse): string {
+  if (info.store !== null) return info.ready ? `${info.store}, writing` : `${info.store}, cannot write`;
+  return info.persistent ? 'storage hooks' : 'memory only';
+}
 const bytesPerSecond = (n: number) => `${formatBytes(n)}/s`;
 
 export function OverviewPage({ api, feed, onUnauthorized }: PageProps) {
@@ -35,7 +40,7 @@ export function OverviewPage({ api, feed, onUnauthorized }: PageProps) {
     ['Heap used', last ? formatBytes(last.heapUsed) : '—'],
     ['Uptime', started ? formatDuration((now - started) / 1000) : '—'],
     ['State', info.data?.state ?? '—'],
-    ['Store', info.data ? (info.data.persistent ? 'persistent' : 'memory only') : '—'],
+    ['Store', info.data ? storeState(info.data) : '—'],
     ['Version', info.data?.version ?? '—'],
   ];
   return (
