@@ -1,6 +1,6 @@
 /**
  * Builds the dashboard page into dist/public/: index.html plus assets/ (one script, one style sheet,
- * the icon), each asset named by a hash of its content. Preact, htm-free TSX and uPlot are bundled;
+ * the icon), each asset named by a hash of its content. Preact (TSX) and uPlot are bundled;
  * nothing is fetched from elsewhere at run time.
  *
  *   node --import tsx scripts/build-app.ts
