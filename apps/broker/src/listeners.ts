@@ -7,6 +7,7 @@ import {
   UnixListener,
   WebSocketListener,
 } from '@x/broker';
+import { dashboardHandler } from '@x/broker-dashboard';
 import { HttpListener } from '@x/broker-http';
 import type { Config, ListenerConfig } from './config/types.js';
 
@@ -91,6 +92,7 @@ export function createHttpListener(
     host: config.http.host,
     port: config.http.port,
     ...(token ? { token } : {}),
+    ...(config.http.dashboard === false ? {} : { dashboard: dashboardHandler() }),
     config: shownConfig,
   });
 }

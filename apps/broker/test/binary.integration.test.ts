@@ -190,6 +190,11 @@ describe('mqtt-broker binary: serving', () => {
         await fetch(`http://127.0.0.1:${http}/api/v1/config`, { headers: { authorization: 'Bearer sekret' } })
       ).json()) as { app: { http: { token: string } } };
       expect(config.app.http.token).toBe('***');
+      // The dashboard is on by default: the page, with its strict Content-Security-Policy.
+      const page = await fetch(`http://127.0.0.1:${http}/`);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await page.text()).toContain('<div id="app">');
       await client.endAsync();
     } finally {
       await server.stop(2000);

@@ -82,6 +82,11 @@ describe('config file', () => {
       { type: 'unix', path: '/etc/mqtt/run/mqtt.sock' },
     ]);
     expect(config.http).toEqual({ host: '127.0.0.1', port: 9090, token: 't0k3n' });
+    expect(parseConfig('http: { dashboard: false }\n').http).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      dashboard: false,
+    });
     expect(config.auth.rules).toEqual([{ username: 'alice', password: '1234' }]);
     expect(config.auth.acl).toEqual([{ filters: { 'users/%u/#': 'readwrite' } }]);
     expect(config.broker).toEqual({

@@ -3,7 +3,23 @@ import type { Broker, SessionInfo } from '@x/broker';
 import type { BlockListHook } from '@x/broker-auth';
 import type { Properties, QoS } from '@x/packets';
 import { isValidTopicFilter, isValidTopicName, matchesFilter } from '@x/topics';
+import type {
+  BlockEntryBody,
+  ClientCountResponse,
+  ClientDetails,
+  ClientSummary,
+  ConfigResponse,
+  DeleteRetainedResponse,
+  InfoResponse,
+  KickResponse,
+  Page,
+  PublishResponse,
+  RetainedItem,
+  StatsResponse,
+  SubscriptionItem,
+} from './api-types.js';
 import { HttpError, integerParam, page, paging, readJson, sendJson } from './respond.js';
+import type { StreamHub } from './stream.js';
 
 /** What the management API works on. */
 export interface ApiContext {
@@ -13,9 +29,11 @@ export interface ApiContext {
   config?: unknown;
   /** Largest JSON body accepted, bytes. */
   maxBody: number;
+  /** The server-sent event streams; without it `/api/v1/stream` answers 404. */
+  streams?: StreamHub;
 }
 
-function sessionSummary(session: SessionInfo) {
+function sessionSummary(session: SessionInfo): ClientSummary {
   const client = session.client?.state === 'connected' ? session.client : undefined;
   return {
     clientId: session.clientId,
@@ -28,7 +46,7 @@ function sessionSummary(session: SessionInfo) {
   };
 }
 
-function sessionDetails(session: SessionInfo) {
+function sessionDetails(session: SessionInfo): ClientDetails {
   const client = session.client?.state === 'connected' ? session.client : undefined;
   return {
     ...sessionSummary(session),
@@ -115,7 +133,7 @@ function asProperties(value: unknown): Properties | undefined {
   return out as Properties;
 }
 
-async function publish(ctx: ApiContext, request: IncomingMessage): Promise<unknown> {
+async function publish(ctx: ApiContext, request: IncomingMessage): Promise<PublishResponse> {
   const body = await readJson(request, ctx.maxBody);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(400, 'INVALID_BODY', 'the body must be an object with topic and payload');
@@ -171,26 +189,53 @@ export async function handleApi(
   const { broker } = ctx;
   const [resource, id, action] = parts;
   const route = `${method} ${resource ?? ''}${id === undefined ? '' : '/:id'}${action === undefined ? '' : `/${action}`}`;
-  const reply = (body: unknown, status = 200) => sendJson(response, status, body);
+  const reply = <T>(body: T, status = 200) => sendJson(response, status, body);
   switch (route) {
     case 'GET info': {
       const stats = broker.refreshStats();
-      return reply({
+      const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+      return reply<InfoResponse>({
         name: '@x/broker',
         version: stats.version,
         node: process.version,
         startedAt: new Date(stats.started).toISOString(),
         uptime: Math.floor((Date.now() - stats.started) / 1000),
+        state: broker.state,
         listeners: broker.listeners.map((l) => ({ id: l.id, address: l.address() })),
+        ready: broker.ready,
+        store: broker.store?.name ?? null,
+        // A hook that restores sessions or retained messages at start persists as a store does.
+        persistent:
+          broker.store !== undefined ||
+          broker.hasHook('onStoredClients') ||
+          broker.hasHook('onStoredRetainedMessages'),
+        memory: { rss, heapUsed, heapTotal, external },
       });
     }
     case 'GET config':
-      return reply({ broker: broker.options, ...(ctx.config === undefined ? {} : { app: ctx.config }) });
+      return reply<ConfigResponse>({
+        broker: { ...broker.options },
+        ...(ctx.config === undefined ? {} : { app: ctx.config }),
+      });
     case 'GET stats':
-      return reply(broker.refreshStats());
+      return reply<StatsResponse>(broker.refreshStats());
+    case 'GET stream': {
+      if (!ctx.streams) throw new HttpError(404, 'NOT_FOUND', 'no such endpoint: /api/v1/stream');
+      const filter = filterParam(query);
+      if (filter === undefined) throw new HttpError(400, 'INVALID_FILTER', 'give a topic filter as ?filter=');
+      return ctx.streams.messages(response, filter);
+    }
+    case 'GET stream/:id': {
+      if (!ctx.streams || id !== 'stats') {
+        throw new HttpError(404, 'NOT_FOUND', `no such endpoint: /api/v1/${parts.join('/')}`);
+      }
+      return ctx.streams.stats(response);
+    }
     case 'GET clients/:id': {
-      if (id === 'count') return reply({ online: broker.connectedCount, sessions: broker.sessions.size });
-      return reply(sessionDetails(sessionOf(broker, id!)));
+      if (id === 'count') {
+        return reply<ClientCountResponse>({ online: broker.connectedCount, sessions: broker.sessions.size });
+      }
+      return reply<ClientDetails>(sessionDetails(sessionOf(broker, id!)));
     }
     case 'GET clients': {
       const { offset, limit } = paging(query);
@@ -200,16 +245,25 @@ export async function handleApi(
         throw new HttpError(400, 'INVALID_PARAMETER', 'online must be true or false');
       }
       const username = query.get('username');
-      const items: ReturnType<typeof sessionSummary>[] = [];
+      // One search box: a substring of the client id, the user name or the remote address.
+      const search = query.get('search')?.toLowerCase() ?? '';
+      const items: ClientSummary[] = [];
       for (const session of broker.sessions.values()) {
         if (contains && !session.clientId.includes(contains)) continue;
         const summary = sessionSummary(session);
+        if (
+          search &&
+          ![summary.clientId, summary.username, summary.remoteAddress].some((s) =>
+            s?.toLowerCase().includes(search),
+          )
+        )
+          continue;
         if (online !== null && summary.online !== (online === 'true')) continue;
         if (username !== null && summary.username !== username) continue;
         items.push(summary);
       }
       items.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
-      return reply(page(items, offset, limit));
+      return reply<Page<ClientSummary>>(page(items, offset, limit));
     }
     case 'POST clients/:id/kick':
     case 'DELETE clients/:id': {
@@ -217,10 +271,10 @@ export async function handleApi(
       if (!broker.kick(id!, reasonCode)) {
         throw new HttpError(404, 'CLIENT_NOT_CONNECTED', `no connected client with id "${id}"`);
       }
-      return reply({ kicked: id });
+      return reply<KickResponse>({ kicked: id! });
     }
     case 'GET blocklist':
-      return reply({ items: ctx.blockList.list() });
+      return reply<{ items: BlockEntryBody[] }>({ items: ctx.blockList.list() });
     case 'POST blocklist': {
       const body = await readJson(request, ctx.maxBody);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -231,7 +285,7 @@ export async function handleApi(
         );
       }
       try {
-        return reply(ctx.blockList.add(body, broker), 201);
+        return reply<BlockEntryBody>(ctx.blockList.add(body, broker), 201);
       } catch (error) {
         if (error instanceof TypeError) throw new HttpError(400, 'INVALID_BLOCK_ENTRY', error.message);
         throw error;
@@ -245,22 +299,23 @@ export async function handleApi(
       return reply({ removed: entry });
     }
     case 'POST publish':
-      return reply(await publish(ctx, request));
+      return reply<PublishResponse>(await publish(ctx, request));
     case 'GET retained': {
       const { offset, limit } = paging(query);
       const filter = filterParam(query) ?? '#';
-      const items = broker.retained
+      const contains = query.get('contains') ?? '';
+      const items: RetainedItem[] = broker.retained
         .all()
-        .filter((m) => matchesFilter(filter, m.topic))
+        .filter((m) => matchesFilter(filter, m.topic) && m.topic.includes(contains))
         .sort((a, b) => (a.topic < b.topic ? -1 : 1))
         .map((m) => ({
           topic: m.topic,
           qos: m.qos,
           payload: Buffer.from(m.payload).toString('base64'),
           bytes: m.payload.length,
-          properties: m.properties ?? null,
+          properties: (m.properties as Record<string, unknown> | undefined) ?? null,
         }));
-      return reply(page(items, offset, limit));
+      return reply<Page<RetainedItem>>(page(items, offset, limit));
     }
     case 'DELETE retained': {
       const topic = query.get('topic');
@@ -272,13 +327,14 @@ export async function handleApi(
       // Storage hooks see the deletion; nothing is routed to subscribers.
       if (!broker.deleteRetained(topic))
         throw new HttpError(409, 'RETAINED_KEPT', `a hook kept the retained message on "${topic}"`);
-      return reply({ deleted: topic });
+      return reply<DeleteRetainedResponse>({ deleted: topic });
     }
     case 'GET subscriptions': {
       const { offset, limit } = paging(query);
       const filter = filterParam(query);
       const clientId = query.get('clientId');
-      const items: Array<{ clientId: string; topicFilter: string; qos: number }> = [];
+      const contains = query.get('contains') ?? '';
+      const items: SubscriptionItem[] = [];
       const sessions =
         clientId === null
           ? broker.sessions.values()
@@ -286,6 +342,8 @@ export async function handleApi(
       for (const session of sessions) {
         for (const sub of session.subscriptions.values()) {
           if (filter !== undefined && sub.topicFilter !== filter) continue;
+          if (contains && !sub.topicFilter.includes(contains) && !session.clientId.includes(contains))
+            continue;
           items.push({ ...sub, clientId: session.clientId });
         }
       }
@@ -298,7 +356,7 @@ export async function handleApi(
             ? -1
             : 1,
       );
-      return reply(page(items, offset, limit));
+      return reply<Page<SubscriptionItem>>(page(items, offset, limit));
     }
     default: {
       const known = [
@@ -310,6 +368,7 @@ export async function handleApi(
         'publish',
         'retained',
         'subscriptions',
+        'stream',
       ];
       if (resource !== undefined && known.includes(resource)) {
         throw new HttpError(

@@ -7,9 +7,16 @@ import type { Registry } from 'prom-client';
 import { handleApi } from './api.js';
 import { brokerMetrics } from './metrics.js';
 import { HttpError, sendError, sendJson } from './respond.js';
+import { StreamHub, type StreamLimits } from './stream.js';
+
+/**
+ * Serves a web page and its assets: returns true when it answered the request, false to let the
+ * listener go on (404). `@x/broker-dashboard`'s `dashboardHandler()` is one.
+ */
+export type PageHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
 
 /** Options of {@link HttpListener}. */
-export interface HttpListenerOptions {
+export interface HttpListenerOptions extends StreamLimits {
   broker: Broker;
   /** Default 'http'. */
   id?: string;
@@ -30,12 +37,18 @@ export interface HttpListenerOptions {
   processMetrics?: boolean;
   /** Largest request body, bytes. Default 1 MiB. */
   maxBody?: number;
+  /**
+   * Serves the web dashboard at `/` (for example `dashboardHandler()` from `@x/broker-dashboard`).
+   * Default none: `/` answers 404.
+   */
+  dashboard?: PageHandler;
 }
 
 /**
  * Serves, over HTTP: `/stats` (the `$SYS` figures as JSON), `/healthz` (the process answers),
- * `/readyz` (200 while the broker is running and its store can write, else 503), `/metrics` (Prometheus), and the bearer-token
- * management API under `/api/v1/`. Added to a broker like any listener, so it starts and stops with it.
+ * `/readyz` (200 while the broker is running and its store can write, else 503), `/metrics` (Prometheus), the bearer-token
+ * management API under `/api/v1/` (with server-sent event streams), and the dashboard at `/` when
+ * given one. Added to a broker like any listener, so it starts and stops with it.
  */
 export class HttpListener implements Listener {
   readonly id: string;
@@ -44,6 +57,7 @@ export class HttpListener implements Listener {
   readonly #host: string;
   readonly #token: Buffer | undefined;
   readonly #metrics: Registry;
+  readonly #streams: StreamHub;
   #port: number;
   #server: Server | undefined;
 
@@ -56,6 +70,7 @@ export class HttpListener implements Listener {
     this.blockList = options.blockList ?? new BlockListHook();
     if (!options.blockList) options.broker.addHook(this.blockList);
     this.#metrics = brokerMetrics(options.broker, { processMetrics: options.processMetrics ?? true });
+    this.#streams = new StreamHub(options.broker, options);
   }
 
   /** The bound port (the real one after `listen` when 0 was asked). */
@@ -82,6 +97,8 @@ export class HttpListener implements Listener {
     this.#server = server;
     return listenOn(server, this.#port, this.#host).then((port) => {
       this.#port = port;
+      // The dashboard's charts open with the last 15 minutes, so keep them from the start.
+      if (this.#options.dashboard) this.#streams.startSampling();
     });
   }
 
@@ -89,6 +106,7 @@ export class HttpListener implements Listener {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return Promise.resolve();
+    this.#streams.close();
     return new Promise((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -149,6 +167,7 @@ export class HttpListener implements Listener {
           blockList: this.blockList,
           config: this.#options.config,
           maxBody: this.#options.maxBody ?? 1024 * 1024,
+          streams: this.#streams,
         },
         method,
         parts,
@@ -157,6 +176,7 @@ export class HttpListener implements Listener {
         response,
       );
     }
+    if (this.#options.dashboard?.(request, response)) return;
     throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${path}`);
   }
 }

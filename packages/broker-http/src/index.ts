@@ -1,3 +1,29 @@
 export { type ApiContext, handleApi } from './api.js';
-export { HttpListener, type HttpListenerOptions } from './http-listener.js';
+export type {
+  ApiErrorBody,
+  BlockEntryBody,
+  BlockRequest,
+  BrokerStateName,
+  ClientCountResponse,
+  ClientDetails,
+  ClientSummary,
+  ConfigResponse,
+  DeleteRetainedResponse,
+  InfoResponse,
+  KickResponse,
+  MemoryFigures,
+  Page,
+  PublishProperties,
+  PublishRequest,
+  PublishResponse,
+  RetainedItem,
+  StatsResponse,
+  StatsSample,
+  StreamDropped,
+  StreamMessage,
+  SubscriptionItem,
+  SubscriptionOptions,
+} from './api-types.js';
+export { HttpListener, type HttpListenerOptions, type PageHandler } from './http-listener.js';
 export { brokerMetrics } from './metrics.js';
+export { StreamHub, type StreamLimits } from './stream.js';

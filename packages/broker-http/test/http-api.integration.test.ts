@@ -79,6 +79,9 @@ describe('HTTP listener', () => {
     const info = await api('/api/v1/info');
     expect(info.status).toBe(200);
     expect(info.body.listeners.map((l: { id: string }) => l.id)).toEqual(['tcp', 'http']);
+    expect(info.body.state).toBe('running');
+    expect(info.body).toMatchObject({ ready: true, store: null, persistent: false });
+    expect(info.body.memory.rss).toBeGreaterThan(0);
   });
 
   it('shows config, stats and the online count', async () => {
@@ -101,6 +104,12 @@ describe('HTTP listener', () => {
       expect(second.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(['b-1', 'watcher']);
       const filtered = await api('/api/v1/clients?filter=a-');
       expect(filtered.body.total).toBe(2);
+      // One search over id, user name and address, case-insensitive.
+      const ids = async (query: string) =>
+        (await api(`/api/v1/clients?${query}`)).body.items.map((c: { clientId: string }) => c.clientId);
+      expect(await ids('search=B-1')).toEqual(['b-1']);
+      expect(await ids('search=127.0.0.1&limit=10')).toEqual(['a-1', 'a-2', 'b-1', 'watcher']);
+      expect(await ids('search=nothing-like-this')).toEqual([]);
       const watcherInfo = await api('/api/v1/clients/watcher');
       expect(watcherInfo.body).toMatchObject({
         clientId: 'watcher',
@@ -206,6 +215,9 @@ describe('HTTP listener', () => {
     }
     const list = await api('/api/v1/retained?filter=stats/%2B');
     expect(list.body.total).toBe(2);
+    expect(
+      (await api('/api/v1/retained?contains=/b')).body.items.map((m: { topic: string }) => m.topic),
+    ).toEqual(['stats/b']);
     expect(list.body.items[0]).toMatchObject({
       topic: 'stats/a',
       payload: Buffer.from('stats/a').toString('base64'),
@@ -225,6 +237,9 @@ describe('HTTP listener', () => {
       expect.objectContaining({ clientId: 'watcher', topicFilter: 'stats/+', qos: 1 }),
     ]);
     expect((await api('/api/v1/subscriptions?filter=api/%23')).body.total).toBe(1);
+    // contains: a substring of the topic filter or of the client id.
+    expect((await api('/api/v1/subscriptions?contains=stats')).body.total).toBe(1);
+    expect((await api('/api/v1/subscriptions?contains=watch')).body.total).toBe(2);
   });
 
   it('answers bad requests with 4xx and a JSON error, never a crash', async () => {

@@ -42,6 +42,8 @@ export interface HttpConfig {
   token?: string;
   /** File holding the bearer token (first line). */
   tokenFile?: string;
+  /** Serve the web dashboard at `/` (it logs in with the token). Default true. */
+  dashboard?: boolean;
 }
 
 export interface AuthConfig {

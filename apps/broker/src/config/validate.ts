@@ -195,7 +195,7 @@ function readListener(r: Reader, value: unknown, path: Path): ListenerConfig | u
 
 function readHttp(r: Reader, value: unknown): HttpConfig | false | undefined {
   if (value === false || value === 'off') return false;
-  const raw = r.object(value, ['http'], ['host', 'port', 'token', 'tokenFile'], 'http');
+  const raw = r.object(value, ['http'], ['host', 'port', 'token', 'tokenFile', 'dashboard'], 'http');
   if (!raw) return undefined;
   const out: HttpConfig = {
     host: r.string(raw, 'host', ['http']) ?? '127.0.0.1',
@@ -205,6 +205,8 @@ function readHttp(r: Reader, value: unknown): HttpConfig | false | undefined {
   const tokenFile = r.string(raw, 'tokenFile', ['http']);
   if (token !== undefined) out.token = token;
   if (tokenFile !== undefined) out.tokenFile = tokenFile;
+  const dashboard = r.boolean(raw, 'dashboard', ['http']);
+  if (dashboard !== undefined) out.dashboard = dashboard;
   if (token !== undefined && tokenFile !== undefined)
     r.fail(['http', 'tokenFile'], 'give token or tokenFile, not both');
   return out;

@@ -1,0 +1,6 @@
+export {
+  assetsDir,
+  CONTENT_SECURITY_POLICY,
+  type DashboardOptions,
+  dashboardHandler,
+} from './handler.js';
