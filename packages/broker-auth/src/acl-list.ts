@@ -1,0 +1,98 @@
+import { expandFilter, filterCovers, topicMatches } from './filters.js';
+import { Access } from './types.js';
+
+/** One ACL line: a topic filter (with optional `%u` / `%c` placeholders) and what it grants. */
+export interface AclEntry {
+  filter: string;
+  access: Access;
+}
+
+/** Not authorized, the refusal code of every {@link AclList} check. */
+const NOT_AUTHORIZED = 0x87;
+
+/**
+ * The ACL of one client, evaluated the way Mosquitto evaluates its `acl_file`: a `deny` entry
+ * matching the topic refuses, whatever else matches; otherwise any entry granting the access
+ * allows; nothing matching refuses. (The ledger's rules are first-match instead; this list is what
+ * the Mosquitto files and the remote backends produce, where a user's entries are a set, not an
+ * ordered list.)
+ *
+ * Placeholders are expanded once, for the client the list is built for; an entry whose
+ * placeholder has no safe value for that client (a user name with `/`, `+` or `#`, no user name
+ * for `%u`) is left out.
+ */
+export class AclList {
+  readonly #deny: string[] = [];
+  readonly #read: string[] = [];
+  readonly #write: string[] = [];
+
+  /** Compiles `entries` for the client with this id and user name. */
+  constructor(entries: Iterable<AclEntry>, clientId: string, username: string | undefined) {
+    for (const { filter, access } of entries) {
+      const expanded = expandFilter(filter, clientId, username);
+      if (expanded === undefined) continue;
+      if (access === Access.deny) this.#deny.push(expanded);
+      if (access === Access.read || access === Access.readwrite) this.#read.push(expanded);
+      if (access === Access.write || access === Access.readwrite) this.#write.push(expanded);
+    }
+  }
+
+  /** Number of expanded filters held, for size limits. */
+  get size(): number {
+    return this.#deny.length + this.#read.length + this.#write.length;
+  }
+
+  /** Whether the client may publish to the topic name `topic`. */
+  canWrite(topic: string): boolean {
+    if (this.#deny.some((filter) => topicMatches(filter, topic))) return false;
+    return this.#write.some((filter) => topicMatches(filter, topic));
+  }
+
+  /** Whether the client may receive a message published to `topic` (checked per delivery). */
+  canRead(topic: string): boolean {
+    if (this.#deny.some((filter) => topicMatches(filter, topic))) return false;
+    return this.#read.some((filter) => topicMatches(filter, topic));
+  }
+
+  /**
+   * Whether the client may subscribe to `filter`: some read entry covers every topic it can match,
+   * and no deny entry covers it whole. A deny inside a granted subscription (`secret/#` under `#`)
+   * is enforced per delivery by {@link canRead}.
+   */
+  canSubscribe(filter: string): boolean {
+    if (this.#deny.some((deny) => filterCovers(deny, filter))) return false;
+    return this.#read.some((read) => filterCovers(read, filter));
+  }
+
+  /** The answer for the broker's `onAclCheck`: `read` is a SUBSCRIBE filter, `write` a PUBLISH topic. */
+  check(topic: string, access: 'read' | 'write'): true | number {
+    return (access === 'write' ? this.canWrite(topic) : this.canSubscribe(topic)) || NOT_AUTHORIZED;
+  }
+}
+
+/** Parses an access word as written in ACL files and backend rows; undefined when unknown. */
+export function parseAccess(value: unknown): Access | undefined {
+  if (typeof value === 'number') {
+    // The numeric form used by several auth databases: 1 read, 2 write, 3 both, 0 deny.
+    return ([Access.deny, Access.read, Access.write, Access.readwrite] as const)[value];
+  }
+  if (typeof value !== 'string') return undefined;
+  const word = value.trim().toLowerCase();
+  if (word === 'deny' || word === 'read' || word === 'write' || word === 'readwrite') return word;
+  if (word === 'subscribe' || word === 'sub') return Access.read;
+  if (word === 'publish' || word === 'pub') return Access.write;
+  if (/^\d$/.test(word)) return parseAccess(Number(word));
+  return undefined;
+}
+
+/** Whether `filter` is a well-formed MQTT topic filter (placeholders allowed). */
+export function validAclFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.length > 65_535) return false;
+  const levels = filter.split('/');
+  return levels.every(
+    (level, i) =>
+      (level === '#' && i === levels.length - 1) ||
+      level === '+' ||
+      (!level.includes('#') && !level.includes('+') && !level.includes('\0')),
+  );
+}
