@@ -55,19 +55,49 @@ export class AclList {
   }
 
   /**
-   * Whether the client may subscribe to `filter`: some read entry covers every topic it can match,
-   * and no deny entry covers it whole. A deny inside a granted subscription (`secret/#` under `#`)
-   * is enforced per delivery by {@link canRead}.
+   * Whether the client may subscribe to `filter`. No deny entry may cover it whole. With `partial`
+   * false, some read entry must cover every topic it can match; with `partial` true, it is enough
+   * that some read entry shares a topic with it (`#` under `read a/#` and `read b/#`), which is only
+   * safe when every delivery is checked with {@link canRead}, as the hooks do by default. Mosquitto
+   * grants every SUBSCRIBE and filters deliveries only; refusing a filter that can never deliver
+   * anything tells the client at once.
    */
-  canSubscribe(filter: string): boolean {
+  canSubscribe(filter: string, partial = false): boolean {
     if (this.#deny.some((deny) => filterCovers(deny, filter))) return false;
-    return this.#read.some((read) => filterCovers(read, filter));
+    return this.#read.some((read) => (partial ? filtersOverlap(read, filter) : filterCovers(read, filter)));
   }
 
-  /** The answer for the broker's `onAclCheck`: `read` is a SUBSCRIBE filter, `write` a PUBLISH topic. */
-  check(topic: string, access: 'read' | 'write'): true | number {
-    return (access === 'write' ? this.canWrite(topic) : this.canSubscribe(topic)) || NOT_AUTHORIZED;
+  /**
+   * The answer for the broker's `onAclCheck`: `read` is a SUBSCRIBE filter, `write` a PUBLISH topic.
+   * `partial` as in {@link canSubscribe}.
+   */
+  check(topic: string, access: 'read' | 'write', partial = false): true | number {
+    return (access === 'write' ? this.canWrite(topic) : this.canSubscribe(topic, partial)) || NOT_AUTHORIZED;
   }
+}
+
+/** Whether some topic name matches both filters (`a/+/c` and `a/b/#` do; `a/+` and `b/#` do not). */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = withoutShare(a)?.split('/');
+  const y = withoutShare(b)?.split('/');
+  if (x === undefined || y === undefined) return false;
+  // [MQTT-4.7.2-1] a leading wildcard matches no `$` topic, so it shares none with a `$` level.
+  if ((x[0] === '#' || x[0] === '+') && y[0]?.startsWith('$')) return false;
+  if ((y[0] === '#' || y[0] === '+') && x[0]?.startsWith('$')) return false;
+  for (let i = 0; ; i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === '#' || q === '#') return true;
+    if (p === undefined || q === undefined) return p === q;
+    if (p !== '+' && q !== '+' && p !== q) return false;
+  }
+}
+
+/** `$share/<group>/<filter>` → `<filter>` (access is about the topics, not the group); undefined if malformed. */
+function withoutShare(filter: string): string | undefined {
+  if (!filter.startsWith('$share/')) return filter;
+  const rest = filter.indexOf('/', 7);
+  return rest < 0 ? undefined : filter.slice(rest + 1);
 }
 
 /** Parses an access word as written in ACL files and backend rows; undefined when unknown. */

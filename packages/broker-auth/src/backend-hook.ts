@@ -73,7 +73,11 @@ export interface BackendAuthHookOptions {
   cache?: ResultCacheOptions | false;
   /** Most ACL entries one client may get; a longer answer counts as a backend failure. Default 1 000. */
   maxAclEntries?: number;
-  /** Check read access per delivered message too (a `deny` inside a granted subscription). Default true. */
+  /**
+   * Check read access per delivered message too (a `deny` inside a granted subscription). Then a
+   * SUBSCRIBE is granted when some readable topic matches its filter; without delivery checks, only
+   * when readable entries cover the whole filter. Default true.
+   */
   checkDelivery?: boolean;
   /** Where refusals (`info`) and backend failures (`warn`, rate-limited) are logged. */
   logger?: Logger;
@@ -210,7 +214,7 @@ export class BackendAuthHook implements Hook {
     const held = client.data[this.#key] as Held | undefined;
     if (held === undefined) return undefined;
     if (held.expiresAt <= Date.now()) return NOT_AUTHORIZED;
-    return held.acl === 'all' ? true : held.acl.check(topic, access);
+    return held.acl === 'all' ? true : held.acl.check(topic, access, this.onAclCheckDelivery !== undefined);
   }
 
   onSessionEstablished(client: AuthClient): void {

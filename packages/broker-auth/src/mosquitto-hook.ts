@@ -24,7 +24,9 @@ export interface MosquittoFileHookOptions {
   allowAnonymous?: boolean;
   /**
    * Check read access per delivered message too (so `topic deny secret/#` holds inside a granted
-   * `#` subscription), as Mosquitto does. Default true.
+   * `#` subscription), as Mosquitto does. Then a SUBSCRIBE is granted when some readable topic
+   * matches its filter (and no deny covers it whole); without delivery checks, only when readable
+   * entries cover the whole filter. Default true.
    */
   checkDelivery?: boolean;
   /** Where refusals are logged (at `info`, never with a password). */
@@ -117,7 +119,7 @@ export class MosquittoFileHook implements Hook {
 
   onAclCheck(client: AuthClient, topic: string, access: 'read' | 'write'): true | number | undefined {
     if (this.#acl === undefined) return undefined;
-    return this.#held(client).list.check(topic, access);
+    return this.#held(client).list.check(topic, access, this.onAclCheckDelivery !== undefined);
   }
 
   onSessionEstablished(client: AuthClient): void {
