@@ -32,6 +32,8 @@ export interface BackendVerdict {
   acl?: readonly AclEntry[] | 'all' | undefined;
   /** Epoch ms after which the verdict lapses (a token's expiry): every ACL check refuses after it. */
   expiresAt?: number | undefined;
+  /** Why a refusal was made (`token expired`), for the log; never a credential. */
+  reason?: string | undefined;
 }
 
 /** A remote source of credentials and ACLs: HTTP, Redis, PostgreSQL, JWT… */
@@ -93,6 +95,7 @@ interface Held {
 
 interface Cached {
   allowed: boolean;
+  reason: string | undefined;
   acl: readonly AclEntry[] | 'all' | undefined;
   expiresAt: number;
 }
@@ -180,6 +183,7 @@ export class BackendAuthHook implements Hook {
       if (verdict.allowed === undefined) return undefined;
       answer = {
         allowed: verdict.allowed,
+        reason: verdict.reason,
         acl: verdict.acl,
         expiresAt: verdict.expiresAt ?? Number.POSITIVE_INFINITY,
       };
@@ -196,8 +200,9 @@ export class BackendAuthHook implements Hook {
           username: client.username,
           remote: client.remoteAddress,
           backend: this.backend.name,
+          reason: answer.allowed ? 'expired' : answer.reason,
         },
-        answer.allowed ? 'CONNECT refused: credentials expired' : 'CONNECT refused by the auth backend',
+        'CONNECT refused by the auth backend',
       );
       return { ok: false, reasonCode: 0x86 }; // Bad User Name or Password
     }
