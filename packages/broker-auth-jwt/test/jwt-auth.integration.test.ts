@@ -117,6 +117,42 @@ describe('@x/broker-auth-jwt', () => {
     await alice.endAsync();
   });
 
+  it('disconnects at exp with disconnectOnExpiry (v5 DISCONNECT 0x87), not a client that came back', async () => {
+    const hook = jwtAuthHook({ secret: SECRET });
+    broker = await startBroker({ hooks: [hook] });
+    hook.disconnectOnExpiry(broker.broker);
+    const exp = now() + 2;
+    const acl = [{ topic: '#', access: 'readwrite' }];
+    const short = await mqtt.connectAsync(broker.url, {
+      ...v5,
+      clientId: 'short',
+      username: 'alice',
+      password: await hs256({ sub: 'alice', exp, acl }),
+    });
+    const reasons: number[] = [];
+    short.on('disconnect', (packet) => reasons.push(packet.reasonCode ?? -1));
+    // Same token lifetime, but this client reconnects with a fresh one before it runs out.
+    const renewing = await mqtt.connectAsync(broker.url, {
+      ...v5,
+      clientId: 'renewing',
+      username: 'alice',
+      password: await hs256({ sub: 'alice', exp, acl }),
+    });
+    await renewing.endAsync();
+    const renewed = await mqtt.connectAsync(broker.url, {
+      ...v5,
+      clientId: 'renewing',
+      username: 'alice',
+      password: await hs256({ sub: 'alice', exp: now() + 600, acl }),
+    });
+    await expect.poll(() => reasons, { timeout: 5000 }).toEqual([0x87]);
+    expect(short.connected).toBe(false);
+    expect(renewed.connected).toBe(true);
+    await renewed.publishAsync('still/here', 'x', { qos: 1 });
+    short.end(true);
+    await renewed.endAsync();
+  });
+
   it('verifies with a JWKS file (kid picks the key), reloads it to rotate keys', async () => {
     const first = await generateKeyPair('ES256', { extractable: true });
     const second = await generateKeyPair('ES256', { extractable: true });

@@ -91,7 +91,18 @@ export interface BackendAuthHookOptions {
 interface Held {
   acl: AclList | 'all';
   expiresAt: number;
+  /** Disconnects the client at `expiresAt` (see `disconnectOnExpiry`). */
+  timer?: NodeJS.Timeout;
 }
+
+/** What {@link BackendAuthHook.disconnectOnExpiry} needs of the broker: `Broker` has both. */
+export interface ExpiryBroker {
+  client(clientId: string): { readonly data: Record<string, unknown> } | undefined;
+  kick(clientId: string, reasonCode?: number): boolean;
+}
+
+/** The longest delay `setTimeout` takes (about 24.8 days); later expiries get no timer. */
+const MAX_TIMER = 2 ** 31 - 1;
 
 interface Cached {
   allowed: boolean;
@@ -121,6 +132,7 @@ export class BackendAuthHook implements Hook {
   readonly #log: Logger | undefined;
   readonly #logInterval: number;
   readonly #key: string;
+  #expiryBroker: ExpiryBroker | undefined;
   #lastLog = Number.NEGATIVE_INFINITY;
   #suppressed = 0;
   /** The ACL of each session this hook authenticated, for delivery checks while it is offline. */
@@ -222,10 +234,33 @@ export class BackendAuthHook implements Hook {
     return held.acl === 'all' ? true : held.acl.check(topic, access, this.onAclCheckDelivery !== undefined);
   }
 
+  /**
+   * Disconnects each client this hook accepted when its verdict lapses (a token's `exp`), with
+   * DISCONNECT 0x87 Not authorized in v5, instead of only refusing its publishes and subscriptions
+   * from then on. Pass the `Broker` (after adding the hook is fine).
+   */
+  disconnectOnExpiry(broker: ExpiryBroker): this {
+    this.#expiryBroker = broker;
+    return this;
+  }
+
   onSessionEstablished(client: AuthClient): void {
     const held = client.data[this.#key] as Held | undefined;
     if (this.onAclCheckDelivery && held !== undefined) this.#sessions.set(client.id, held);
     else this.#sessions.delete(client.id);
+    const broker = this.#expiryBroker;
+    if (broker === undefined || held === undefined || !Number.isFinite(held.expiresAt)) return;
+    const delay = held.expiresAt - Date.now();
+    if (delay > MAX_TIMER) return;
+    const clientId = client.id;
+    held.timer = setTimeout(
+      () => {
+        // Only this connection: a client that came back with a fresh token holds another object.
+        if (broker.client(clientId)?.data[this.#key] === held) broker.kick(clientId, NOT_AUTHORIZED);
+      },
+      Math.max(0, delay),
+    );
+    held.timer.unref();
   }
 
   onDisconnect(
@@ -234,6 +269,7 @@ export class BackendAuthHook implements Hook {
     _error: Error | undefined,
     sessionEnded: boolean,
   ): void {
+    clearTimeout((client.data[this.#key] as Held | undefined)?.timer);
     if (sessionEnded) this.#sessions.delete(client.id);
   }
 

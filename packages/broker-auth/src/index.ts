@@ -5,6 +5,7 @@ export {
   BackendAuthHook,
   type BackendAuthHookOptions,
   type BackendVerdict,
+  type ExpiryBroker,
   FailMode,
 } from './backend-hook.js';
 export { type BlockEntry, BlockListHook } from './block-list.js';
