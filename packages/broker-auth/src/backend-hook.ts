@@ -158,8 +158,9 @@ export class BackendAuthHook implements Hook {
       this.onAclCheckDelivery = (clientId, client, message) => {
         const held =
           client !== undefined ? (client.data[this.#key] as Held | undefined) : this.#sessions.get(clientId);
-        if (held === undefined || held.acl === 'all') return true;
-        return held.expiresAt > Date.now() && held.acl.canRead(message.topic);
+        if (held === undefined) return true;
+        if (held.expiresAt <= Date.now()) return false;
+        return held.acl === 'all' || held.acl.canRead(message.topic);
       };
     }
   }
