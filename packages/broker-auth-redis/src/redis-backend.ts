@@ -46,7 +46,10 @@ return { redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.c
 `;
 
 function fill(template: string, request: AuthRequest): string {
-  return template.replaceAll('%u', request.username ?? '').replaceAll('%c', request.clientId);
+  // One pass: a user name holding `%c` is not expanded again.
+  return template.replace(/%[uc]/g, (placeholder) =>
+    placeholder === '%u' ? (request.username ?? '') : request.clientId,
+  );
 }
 
 /** `[k1, v1, k2, v2, …]` (HGETALL as the script returns it) → pairs. */

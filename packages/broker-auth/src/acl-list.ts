@@ -5,6 +5,8 @@ import { Access } from './types.js';
 export interface AclEntry {
   filter: string;
   access: Access;
+  /** Take `%u` / `%c` literally (Mosquitto's `topic` lines; only `pattern` lines substitute). */
+  literal?: boolean;
 }
 
 /** Not authorized, the refusal code of every {@link AclList} check. */
@@ -28,8 +30,8 @@ export class AclList {
 
   /** Compiles `entries` for the client with this id and user name. */
   constructor(entries: Iterable<AclEntry>, clientId: string, username: string | undefined) {
-    for (const { filter, access } of entries) {
-      const expanded = expandFilter(filter, clientId, username);
+    for (const { filter, access, literal } of entries) {
+      const expanded = literal ? filter : expandFilter(filter, clientId, username);
       if (expanded === undefined) continue;
       if (access === Access.deny) this.#deny.push(expanded);
       if (access === Access.read || access === Access.readwrite) this.#read.push(expanded);

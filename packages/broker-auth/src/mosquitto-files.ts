@@ -130,7 +130,8 @@ export function parseMosquittoAclFile(text: string, source = 'acl_file'): Mosqui
       issues.push({ line: at, message: `"${filter}" is not a valid topic filter` });
       return;
     }
-    (keyword === 'pattern' ? acl.patterns : section).push({ filter, access });
+    if (keyword === 'pattern') acl.patterns.push({ filter, access });
+    else section.push({ filter, access, literal: true });
   });
   if (issues.length > 0) throw new MosquittoFileError(source, issues);
   return acl;

@@ -36,12 +36,12 @@ describe('Mosquitto acl_file', () => {
   it('reads topic, user and pattern lines; the access word is optional', () => {
     const acl = parseMosquittoAclFile(ACL);
     expect(acl.anonymous).toEqual([
-      { filter: '$SYS/#', access: 'read' },
-      { filter: 'public/#', access: 'readwrite' },
+      { filter: '$SYS/#', access: 'read', literal: true },
+      { filter: 'public/#', access: 'readwrite', literal: true },
     ]);
     expect(acl.users.get('alice')).toHaveLength(4);
     // A user name may contain spaces; the filter is the rest of the line.
-    expect(acl.users.get('bob smith')).toEqual([{ filter: 'spaced topic/x', access: 'read' }]);
+    expect(acl.users.get('bob smith')).toEqual([{ filter: 'spaced topic/x', access: 'read', literal: true }]);
     expect(acl.patterns).toEqual([
       { filter: 'devices/%c/out', access: 'write' },
       { filter: 'users/%u/#', access: 'read' },
@@ -83,6 +83,20 @@ describe('Mosquitto acl_file', () => {
     const list = new AclList([{ filter: '#', access: 'readwrite' }], 'c', 'u');
     expect(list.canRead('$SYS/x')).toBe(false);
     expect(list.canRead('a/b')).toBe(true);
+  });
+
+  it('substitutes %u and %c in pattern lines only, as Mosquitto does', () => {
+    const acl = parseMosquittoAclFile('user alice\ntopic read own/%u\npattern read by-pattern/%u\n');
+    const list = new AclList(mosquittoAclEntries(acl, 'alice'), 'c', 'alice');
+    expect(list.canRead('own/%u')).toBe(true);
+    expect(list.canRead('own/alice')).toBe(false);
+    expect(list.canRead('by-pattern/alice')).toBe(true);
+  });
+
+  it('expands placeholders in one pass: a client id holding %u stays as sent', () => {
+    const list = new AclList([{ filter: 'devices/%c/#', access: 'readwrite' }], '%u', 'bob');
+    expect(list.canWrite('devices/%u/x')).toBe(true);
+    expect(list.canWrite('devices/bob/x')).toBe(false);
   });
 
   it('refuses a %u or %c expansion that would widen the filter', () => {
