@@ -110,7 +110,14 @@ export class HttpAuthBackend implements AuthBackend {
   }
 
   async #post(url: string, body: object, signal: AbortSignal): Promise<Response> {
-    return fetch(url, { method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal });
+    // A redirect would carry the password to wherever it points: it counts as a failure instead.
+    return fetch(url, {
+      method: 'POST',
+      headers: this.#headers,
+      body: JSON.stringify(body),
+      signal,
+      redirect: 'error',
+    });
   }
 
   async #answer(response: Response, url: string): Promise<Record<string, unknown>> {

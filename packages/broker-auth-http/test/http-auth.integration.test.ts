@@ -206,6 +206,13 @@ describe('@x/broker-auth-http against a node:http service', () => {
     ],
     ['an unknown result', (res: ServerResponse) => json(res, { result: 'maybe' })],
     [
+      'a redirect (it would carry the password elsewhere)',
+      (res: ServerResponse) => {
+        res.writeHead(307, { location: 'http://127.0.0.1:9/steal' });
+        res.end();
+      },
+    ],
+    [
       'a malformed ACL',
       (res: ServerResponse) => json(res, { result: 'allow', acl: [{ topic: 'a/#/b', access: 'read' }] }),
     ],
