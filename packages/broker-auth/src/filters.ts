@@ -15,7 +15,8 @@ export function expandFilter(
     return undefined;
   }
   if (filter.includes('%c') && (clientId === '' || /[+#/]/.test(clientId))) return undefined;
-  return filter.replaceAll('%c', clientId).replaceAll('%u', username ?? '');
+  // One pass, so a client id holding `%u` is not expanded again.
+  return filter.replace(/%[cu]/g, (placeholder) => (placeholder === '%c' ? clientId : (username ?? '')));
 }
 
 /** Whether `topic` (a topic name, no wildcards) matches `filter`. */

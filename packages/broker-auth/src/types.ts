@@ -17,8 +17,9 @@ export interface AuthRule {
   /** User name, exact or a `*` glob. Any user name (or none) when absent. */
   username?: string;
   /**
-   * Password as plain text, a `scrypt$N$r$p$salt$hash` string from {@link hashPassword},
-   * or a bcrypt hash (`$2a$`, `$2b$`, `$2y$`). Any password (or none) when absent.
+   * Password as plain text or a hash: `scrypt$…`, `pbkdf2-sha256$…`, `pbkdf2-sha512$…`, `sha256$…`,
+   * `sha512$…` from {@link hashPassword}, bcrypt (`$2a$`, `$2b$`, `$2y$`), Mosquitto's `$7$`
+   * (PBKDF2-SHA512) and `$6$` (salted SHA-512). Any password (or none) when absent.
    */
   password?: string;
   /** Remote address: an IP, a CIDR block (`10.0.0.0/8`, `fd00::/8`) or a `*` glob (`192.168.*`). */

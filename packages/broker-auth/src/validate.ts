@@ -1,4 +1,4 @@
-import { passwordKind, scryptFormatError } from './password.js';
+import { passwordFormatError } from './password.js';
 import { remotePatternError } from './remote.js';
 import { Access, type AclRule, type AuthRule, type LedgerRules } from './types.js';
 
@@ -100,10 +100,8 @@ export function validateLedgerRules(
         if (username !== undefined) rule.username = username;
         if (password !== undefined) {
           rule.password = password;
-          if (passwordKind(password) === 'scrypt') {
-            const error = scryptFormatError(password);
-            if (error) issues.push({ path: [...path, 'password'], message: error });
-          }
+          const error = passwordFormatError(password);
+          if (error) issues.push({ path: [...path, 'password'], message: error });
         }
         if (remote !== undefined) rule.remote = remote;
         checkRemote(remote, path, issues);

@@ -1,0 +1,6 @@
+export {
+  JwtAuthBackend,
+  type JwtAuthBackendOptions,
+  type JwtAuthHookOptions,
+  jwtAuthHook,
+} from './jwt-backend.js';

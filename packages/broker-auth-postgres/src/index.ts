@@ -1,0 +1,7 @@
+export {
+  PostgresAuthBackend,
+  type PostgresAuthBackendOptions,
+  type PostgresAuthHookOptions,
+  postgresAuthHook,
+  wrapQuery,
+} from './postgres-backend.js';

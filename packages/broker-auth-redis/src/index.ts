@@ -1,0 +1,6 @@
+export {
+  RedisAuthBackend,
+  type RedisAuthBackendOptions,
+  type RedisAuthHookOptions,
+  redisAuthHook,
+} from './redis-backend.js';
