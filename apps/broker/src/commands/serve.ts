@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { checkFiles } from '../config/files.js';
 import type { ConfigFlags } from '../config/flags.js';
 import { printableConfig } from '../config/print.js';
 import { resolveConfig } from '../config/resolve.js';
@@ -67,6 +68,7 @@ export function configureServe(program: Command): Command {
         process.stdout.write(printableConfig(config));
         return;
       }
+      checkFiles(config, flags, file);
       await runServer(config, { configFile: file });
       // Timers of finished connections may linger; the broker is closed, so leave now.
       process.exit(0);

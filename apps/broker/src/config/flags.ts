@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS } from './defaults.js';
 import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
@@ -29,7 +30,14 @@ export class FlagError extends Error {
   }
 }
 
-/** Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1 by default). */
+/** The address forms a listener flag takes, for error messages. */
+const ADDRESS_FORMS = 'PORT, :PORT, HOST:PORT, [IPv6]:PORT, an IP address alone, or off';
+
+/**
+ * Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1 by default), or an IP address
+ * or `localhost` alone (default port). Any other bare word is refused: `--tcp notaport` is a typo,
+ * not a host name to bind.
+ */
 export function parseHostPort(
   flag: string,
   value: string,
@@ -46,6 +54,9 @@ export function parseHostPort(
   } else {
     const colon = value.lastIndexOf(':');
     if (colon < 0) {
+      if (isIP(value) === 0 && value !== 'localhost') {
+        throw new FlagError(`--${flag} ${value}: not a port or an address (expected ${ADDRESS_FORMS})`);
+      }
       host = value;
     } else if (value.indexOf(':') !== colon) {
       throw new FlagError(`--${flag} ${value}: write IPv6 addresses in brackets, e.g. [::1]:${defaultPort}`);
@@ -55,7 +66,7 @@ export function parseHostPort(
     }
   }
   const port = portText === '' ? defaultPort : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  if (!/^\d*$/.test(portText) || !Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new FlagError(`--${flag} ${value}: the port must be 0–65535`);
   }
   return { host, port };
