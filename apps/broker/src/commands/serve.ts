@@ -14,6 +14,7 @@ const EXAMPLES = `
 Examples:
   $ mqtt-broker                                   # TCP 1883, WebSocket 1882 (/mqtt), HTTP 8080, all on 127.0.0.1
   $ mqtt-broker --tcp 127.0.0.1:1884 --ws off --http off
+  $ mqtt-broker -p 1884 -v                        # Mosquitto's flags: TCP port (loopback), debug log
   $ mqtt-broker --config broker.yaml              # YAML or JSON; see the README for every key
   $ mqtt-broker --config broker.yaml --print-config
   $ mqtt-broker --tcp 0.0.0.0:1883 --config auth.yaml   # other interfaces need auth rules
@@ -27,6 +28,10 @@ export function configureServe(program: Command): Command {
   return program
     .addOption(new Option('-c, --config <file>', 'config file (YAML or JSON)').env('MQTT_BROKER_CONFIG'))
     .option('--tcp <host:port|off>', 'MQTT over TCP listener (default 127.0.0.1:1883)')
+    .option(
+      '-p, --port <port>',
+      "the TCP listener's port, on the config's TCP host or 127.0.0.1 (Mosquitto's -p; not with --tcp)",
+    )
     .option('--tls <host:port|off>', 'MQTT over TLS listener (needs --tls-cert and --tls-key)')
     .option('--tls-cert <file>', 'PEM certificate for --tls and --wss')
     .option('--tls-key <file>', 'PEM private key for --tls and --wss')
@@ -52,6 +57,7 @@ export function configureServe(program: Command): Command {
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
         .env('MQTT_BROKER_LOG_LEVEL'),
     )
+    .option('-v, --verbose', "debug logging, as Mosquitto's -v (--log-level wins when given)")
     .addOption(
       new Option(
         '--log-format <format>',

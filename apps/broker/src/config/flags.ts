@@ -6,6 +6,8 @@ import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './ty
 /** The command-line flags that override the config file. */
 export interface ConfigFlags {
   tcp?: string;
+  /** Mosquitto's `-p PORT`: the TCP listener's port, on the configured host or loopback. */
+  port?: string;
   tls?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -19,6 +21,8 @@ export interface ConfigFlags {
   logLevel?: string;
   logFormat?: string;
   allowAnonymous?: boolean;
+  /** Mosquitto's `-v`: debug logging, unless `--log-level` says otherwise. */
+  verbose?: boolean;
 }
 
 /** A command-line value that makes no sense; the message says which flag and why. */
@@ -94,6 +98,20 @@ function tlsFiles(flags: ConfigFlags, flag: string, previous: ListenerConfig | u
  */
 export function applyFlags(config: Config, flags: ConfigFlags): Config {
   const find = (type: string) => config.listeners.find((l) => l.type === type);
+  if (flags.port !== undefined) {
+    if (flags.tcp !== undefined)
+      throw new FlagError('-p and --tcp both set the TCP listener: give one of them');
+    if (!/^\d+$/.test(flags.port) || Number(flags.port) > 65_535) {
+      throw new FlagError(`-p ${flags.port}: the port must be 0–65535`);
+    }
+    const old = find('tcp');
+    replace(config, 'tcp', {
+      ...old,
+      type: 'tcp',
+      host: old && 'host' in old ? old.host : '127.0.0.1',
+      port: Number(flags.port),
+    });
+  }
   if (flags.tcp !== undefined) {
     const old = find('tcp');
     replace(
@@ -176,6 +194,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     }
     config.log.level = flags.logLevel as LogLevel;
   }
+  if (flags.verbose && flags.logLevel === undefined) config.log.level = 'debug';
   if (flags.logFormat !== undefined) {
     if (!['auto', 'json', 'pretty'].includes(flags.logFormat)) {
       throw new FlagError(`--log-format ${flags.logFormat}: expected auto, json or pretty`);
