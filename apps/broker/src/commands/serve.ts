@@ -23,6 +23,26 @@ Examples:
 
 Signals: SIGINT/SIGTERM shut down gracefully, SIGHUP reloads the auth rules.`;
 
+/** Copies of one signal arrive within this window; a later one is the user asking again. */
+const SAME_SIGNAL_MS = 1000;
+
+/**
+ * The server shuts down gracefully on the first SIGINT/SIGTERM. A Ctrl-C under `pnpm broker` reaches
+ * the broker twice (the terminal signals the whole process group and pnpm forwards its own copy),
+ * and the copy would kill the process mid-shutdown, so pnpm reported the run as failed. Copies that
+ * arrive together are ignored; a signal that comes later still exits at once, with 1.
+ */
+function exitOnRepeatedSignal(): void {
+  let first = 0;
+  const onSignal = () => {
+    const now = Date.now();
+    if (first === 0) first = now;
+    else if (now - first > SAME_SIGNAL_MS) process.exit(1);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
 /** Adds the server's options and action to the root command: `mqtt-broker [options]` runs the broker. */
 export function configureServe(program: Command): Command {
   return program
@@ -75,6 +95,7 @@ export function configureServe(program: Command): Command {
         return;
       }
       checkFiles(config, flags, file);
+      exitOnRepeatedSignal();
       await runServer(config, { configFile: file });
       // Timers of finished connections may linger; the broker is closed, so leave now.
       process.exit(0);
