@@ -16,7 +16,7 @@ if (!existsSync(main)) {
   process.stderr.write('mqtt-broker: not built yet, building it first\n');
   const built = spawnSync(
     turbo.pathname,
-    ['run', 'build', '--filter=@x/broker-app...', '--output-logs=errors-only'],
+    ['run', 'build', '--filter=@x/broker-app', '--output-logs=errors-only'],
     { cwd: root.pathname, stdio: ['ignore', 2, 2] },
   );
   if (built.status !== 0) {
