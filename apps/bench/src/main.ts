@@ -6,12 +6,13 @@ import { pubCommand } from './commands/pub.js';
 import { reportCommand } from './commands/report.js';
 import { stressCommand } from './commands/stress.js';
 import { subCommand } from './commands/sub.js';
+import { VERSION } from './output.js';
 
 const EXAMPLES = `
 Examples:
   mqtt-bench stress  --broker tcp://127.0.0.1:1883 --num-clients 100 --num-messages 1000 --qos 1
   mqtt-bench pub     --broker tcp://127.0.0.1:1883 --publishers 50 --num-messages 10000
-  mqtt-bench sub     --broker ws://127.0.0.1:8080/mqtt --subscribers 500 --qos 1
+  mqtt-bench sub     --broker ws://127.0.0.1:1882/mqtt --subscribers 500 --qos 1
   mqtt-bench latency --broker :1883 --rate 5000 --duration 30s --html latency.html
   mqtt-bench conn    --broker mqtts://broker:8883 --cafile ca.pem --num-clients 5000 --connect-rate 500
   mqtt-bench report  mosquitto.json emqx.json --html compare.html
@@ -24,14 +25,31 @@ const program = new Command('mqtt-bench')
   .description(
     'Load generator for any MQTT broker: stress, pub, sub, latency and conn scenarios, and reports',
   )
-  .version('0.0.0')
-  .showHelpAfterError()
+  .version(VERSION)
   .addHelpText('after', EXAMPLES);
 // Bad usage exits with 2, keeping 1 for "the run found problems"; help and version exit with 0.
 const usageExit = (error: CommanderError) => {
   process.exit(error.exitCode === 0 ? 0 : 2);
 };
+/**
+ * A usage error is one line that names the command and points at its help, instead of commander's
+ * "error: …" followed by the whole help text, which buries the error.
+ */
+const oneLineErrors = (command: Command) =>
+  command.configureOutput({
+    outputError: (text, write) => {
+      const message = text
+        .replace(/^error: /, '')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+        .join(' ');
+      const name = command === program ? 'mqtt-bench' : `mqtt-bench ${command.name()}`;
+      write(`${name}: ${message} (see ${name} --help)\n`);
+    },
+  });
 program.exitOverride(usageExit);
+oneLineErrors(program);
 for (const command of [
   stressCommand(),
   pubCommand(),
@@ -40,7 +58,8 @@ for (const command of [
   connCommand(),
   reportCommand(),
 ]) {
-  command.exitOverride(usageExit).showHelpAfterError();
+  command.exitOverride(usageExit);
+  oneLineErrors(command);
   program.addCommand(command);
 }
 

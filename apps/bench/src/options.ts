@@ -85,7 +85,12 @@ export function addCommonOptions(command: Command): Command {
     'wait for each connect/subscribe/publish (default 5s stress, 10s others)',
     parseDuration,
   );
-  opt(command, '--global-timeout <duration>', 'stop and report after this long (default 60s)', parseDuration);
+  opt(
+    command,
+    '--global-timeout <duration>',
+    'stop and report after this long (default 60s, plus --duration or the time --rate needs)',
+    parseDuration,
+  );
   opt(command, '--rampup-size <n>', 'connections per ramp-up batch (default 100)', integer);
   opt(
     command,
@@ -105,7 +110,11 @@ export function addCommonOptions(command: Command): Command {
   opt(command, '--json', 'print the result as JSON on stdout (nothing else goes to stdout)');
   opt(command, '--csv', 'print the result as CSV on stdout');
   opt(command, '--html <file>', 'write a self-contained HTML report with charts');
-  opt(command, '--no-progress', 'no live progress line on stderr');
+  opt(
+    command,
+    '--no-progress',
+    'no progress on stderr (a live line on a terminal, else one line per second)',
+  );
   return command;
 }
 

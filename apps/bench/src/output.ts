@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import {
   formatProgress,
   formatSummary,
   OptionError,
+  type Progress,
   type RunResult,
   renderHtml,
   resolveScenario,
@@ -12,6 +14,30 @@ import {
   toCsv,
 } from '@x/bench';
 import type { RawOptions } from './options.js';
+
+/** The CLI's own version, recorded in every result. */
+export const { version: VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/**
+ * Progress for a log rather than a terminal (CI, `| tee`, nohup): one line per second with the
+ * elapsed time, counts and rates since the previous line.
+ */
+function logProgress(scenario: string): (p: Progress) => void {
+  let last = { elapsedMs: 0, sent: 0, delivered: 0 };
+  return (p) => {
+    if (p.elapsedMs - last.elapsedMs < 990 && p.phase !== 'finishing') return;
+    const dt = Math.max(1, p.elapsedMs - last.elapsedMs) / 1000;
+    const rate = (now: number, before: number) => count.format((now - before) / dt);
+    process.stderr.write(
+      `mqtt-bench ${scenario}: ${(p.elapsedMs / 1000).toFixed(1).padStart(5)}s ${p.phase.padEnd(10)} ` +
+        `sent ${count.format(p.sent)} (${rate(p.sent, last.sent)}/s)  received ${count.format(p.delivered)} (${rate(p.delivered, last.delivered)}/s)  ` +
+        `connections ${count.format(p.connected)}${p.failed ? `  failed ${count.format(p.failed)}` : ''}\n`,
+    );
+    last = { elapsedMs: p.elapsedMs, sent: p.sent, delivered: p.delivered };
+  };
+}
 
 /** Exit codes: 0 every message accounted for, 1 the run found problems, 2 bad usage. */
 export const ExitCode = { ok: 0, problems: 1, usage: 2 } as const;
@@ -25,7 +51,7 @@ export async function execute(scenario: ScenarioName, input: ScenarioInput, o: R
   try {
     resolved = resolveScenario(scenario, input);
   } catch (error) {
-    if (error instanceof OptionError || error instanceof TypeError) {
+    if (error instanceof OptionError) {
       process.stderr.write(`mqtt-bench ${scenario}: ${error.message}\n`);
       process.exitCode = ExitCode.usage;
       return;
@@ -33,11 +59,12 @@ export async function execute(scenario: ScenarioName, input: ScenarioInput, o: R
     throw error;
   }
   const live = o.progress !== false && process.stderr.isTTY === true;
+  const logged = o.progress !== false && !live;
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  if (!live && o.progress !== false) {
+  if (logged) {
     process.stderr.write(
       `mqtt-bench ${scenario}: running against ${resolved.common.broker} (SIGINT stops it and reports)\n`,
     );
@@ -46,7 +73,9 @@ export async function execute(scenario: ScenarioName, input: ScenarioInput, o: R
   try {
     result = await runScenario(resolved, {
       signal: controller.signal,
+      tool: { name: 'mqtt-bench', version: VERSION },
       ...(live ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
+      ...(logged ? { onProgress: logProgress(scenario) } : {}),
     });
   } finally {
     process.removeListener('SIGINT', interrupt);

@@ -59,9 +59,12 @@ const TOP_LEVEL = [
   'stresser',
   'histograms',
   'errors',
+  'tool',
+  'host',
 ];
 const NESTED = [
   'config.broker',
+  'config.transport',
   'config.protocolVersion',
   'config.publisherQos',
   'config.subscriberQos',
@@ -82,6 +85,7 @@ const NESTED = [
   'messages.duplicated',
   'messages.outOfOrder',
   'messages.unexpected',
+  'messages.unfinished',
   'throughput.publishRate',
   'throughput.receiveRate',
   'throughput.receiveMBps',
@@ -108,7 +112,26 @@ const NESTED = [
   'timeline[].connected',
   'histograms.latencyUs',
   'histograms.connectUs',
+  'tool.name',
+  'tool.version',
+  'host.cpus',
+  'host.cpuModel',
+  'host.memoryBytes',
+  'host.node',
+  'host.os',
+  'host.platform',
+  'host.arch',
 ];
+
+/** A usage error: exit 2 and one line on stderr that says what was wrong, no stack trace. */
+function expectUsageError(ran: Ran, says: RegExp) {
+  expect(ran.code).toBe(2);
+  expect(ran.stdout).toBe('');
+  const lines = ran.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(says);
+  expect(ran.stderr).not.toMatch(/^\s+at /m);
+}
 
 describe('mqtt-bench binary', () => {
   it('prints help with ready-to-run examples for the program and each command', async () => {
@@ -121,6 +144,41 @@ describe('mqtt-bench binary', () => {
       expect(help.stdout).toContain('Examples:');
       expect(help.stdout).toContain(command === 'report' ? 'mqtt-bench report ' : `mqtt-bench ${command} -b`);
     }
+  });
+
+  it('answers every user error with one line naming the input, exit 2 and no stack trace', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['stress', '-b', 'notaurl://x'], /^mqtt-bench stress: unsupported broker scheme "notaurl".*tcp:\/\//],
+      [['pub', '-b', 'http://127.0.0.1:1883'], /^mqtt-bench pub: unsupported broker scheme "http"/],
+      [
+        ['conn', '-b', '127.0.0.1:99999'],
+        /^mqtt-bench conn: broker address "127.0.0.1:99999": the port must be 1–65535/,
+      ],
+      [
+        ['stress', '-b', ':1883', '--cert', '/nonexistent/c.pem', '--key', '/nonexistent/k.pem'],
+        /^mqtt-bench stress: cannot read the client certificate \(--cert\) "\/nonexistent\/c.pem": no such file$/,
+      ],
+      [
+        ['conn', '-b', 'mqtts://127.0.0.1:1', '--cafile', '/nonexistent/ca.pem'],
+        /^mqtt-bench conn: cannot read the CA certificate \(--cafile\) "\/nonexistent\/ca.pem"/,
+      ],
+      [
+        ['stress', '--bogus'],
+        /^mqtt-bench stress: unknown option '--bogus' \(see mqtt-bench stress --help\)$/,
+      ],
+      [['--bogus'], /^mqtt-bench: unknown option '--bogus' \(see mqtt-bench --help\)$/],
+      [['bogus'], /^mqtt-bench: unknown command 'bogus'/],
+      [['pub', '-b', ':1', '--qos', '3'], /QoS must be 0, 1 or 2/],
+      [
+        ['pub', '-b', ':1', '--duration', '480s', '--global-timeout', '60s'],
+        /^mqtt-bench pub: --duration 480 s does not fit in --global-timeout 60 s/,
+      ],
+      [
+        ['report', '/nonexistent/a.json'],
+        /^mqtt-bench report: cannot read \/nonexistent\/a.json: no such file$/,
+      ],
+    ];
+    for (const [args, says] of cases) expectUsageError(await bench(args), says);
   });
 
   it('exits with 2 on bad usage', async () => {
@@ -177,6 +235,56 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto
       outOfOrder: 0,
     });
     expect(result.ok).toBe(true);
+  });
+
+  it('without a terminal prints a progress line every second, and a --duration longer than 60 s is not cut', async () => {
+    const ran = await bench(['latency', '-b', broker.url, '--rate', '200', '--duration', '2500ms', '--json']);
+    expect(ran.code).toBe(0);
+    const progress = ran.stderr.split('\n').filter((line) => /^mqtt-bench latency: +\d+\.\ds /.test(line));
+    // Seconds 1 and 2, and the closing sample.
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress[0]).toMatch(
+      /sent [\d,]+ \([\d,]+\/s\) {2}received [\d,]+ \([\d,]+\/s\) {2}connections 2/,
+    );
+    const result = JSON.parse(ran.stdout);
+    // The default global timeout grows by the planned duration.
+    expect(result.config.globalTimeoutMs).toBe(62_500);
+    expect(result.tool).toEqual({ name: 'mqtt-bench', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(result.host.cpus).toBeGreaterThan(0);
+    expect(result.host.node).toBe(process.version);
+    expect(result.config.transport).toBe('tcp');
+  });
+
+  it('a run cut short by the global timeout reports what was still on its way as unfinished, never as lost', async () => {
+    // Four closed-loop publishers into one subscriber: more than it reads in 1 s, so the cut finds
+    // messages in flight; the broker's queue is unbounded, so none is dropped.
+    const ran = await bench([
+      'pub',
+      '-b',
+      broker.url,
+      '-p',
+      '4',
+      '-S',
+      '1',
+      '-n',
+      '10000000',
+      '--qos',
+      '1',
+      '--global-timeout',
+      '1s',
+      '--json',
+    ]);
+    const result = JSON.parse(ran.stdout);
+    expect(result.stopReason).toBe('timeout');
+    expect(result.messages.lost).toBe(0);
+    expect(result.messages.received - result.messages.duplicated + result.messages.unfinished).toBe(
+      result.messages.expected,
+    );
+    expect(ran.stderr).not.toMatch(/lost/);
+    if (result.messages.unfinished > 0) {
+      expect(ran.code).toBe(1);
+      expect(result.problems.join(' ')).toMatch(/still unfinished when the global timeout cut the run short/);
+    }
   });
 
   it('stress --json carries the mqtt-stresser summary', async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { LedgerRulesError } from '@x/broker-auth';
-import { Command } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import { passwdCommand } from './commands/passwd.js';
 import { configureServe } from './commands/serve.js';
 import { FlagError } from './config/flags.js';
@@ -9,10 +9,31 @@ import { ConfigError } from './config/load.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
+// `-V` for the version, as `-v` is Mosquitto's verbose flag.
 const program = configureServe(
-  new Command('mqtt-broker').description('MQTT 5 / 3.1.1 / 3.1 broker').version(version, '-v, --version'),
+  new Command('mqtt-broker').description('MQTT 5 / 3.1.1 / 3.1 broker').version(version, '-V, --version'),
 );
 program.addCommand(passwdCommand());
+
+// A usage error (unknown option, missing value, bad choice) is one line that points at the help,
+// and exits 2 like every other configuration mistake; help and version exit 0.
+for (const command of [program, ...program.commands]) {
+  const name = command === program ? 'mqtt-broker' : `mqtt-broker ${command.name()}`;
+  command.exitOverride((error: CommanderError) => {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+  command.configureOutput({
+    outputError: (text, write) => {
+      const message = text
+        .replace(/^error: /, '')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+        .join(' ');
+      write(`${name}: ${message} (see ${name} --help)\n`);
+    },
+  });
+}
 
 try {
   await program.parseAsync();

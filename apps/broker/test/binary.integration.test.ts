@@ -68,6 +68,58 @@ describe('mqtt-broker binary: command line', () => {
     expect(help).toContain('passwd');
   });
 
+  it('answers every usage error with one line naming the input, exit 2 and no stack trace', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--bogus'], /^mqtt-broker: unknown option '--bogus' \(see mqtt-broker --help\)$/],
+      [
+        ['passwd', '--bogus'],
+        /^mqtt-broker passwd: unknown option '--bogus' \(see mqtt-broker passwd --help\)$/,
+      ],
+      [
+        ['--tls', '127.0.0.1:0', '--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'],
+        /^mqtt-broker: --tls-cert \/nonexistent\/c.pem: cannot read it \(no such file\)$/,
+      ],
+      [
+        ['passwd', 'secret', '--cost', '1000'],
+        /^mqtt-broker passwd: --cost 1000: scrypt N must be a power of two/,
+      ],
+      [
+        ['passwd', 'secret', '-a', 'bcrypt', '--cost', '99'],
+        /bcrypt rounds must be a whole number from 4 to 31$/,
+      ],
+      [['--tcp', 'notaport'], /^mqtt-broker: --tcp notaport: not a port or an address/],
+      [['-p', '99999'], /^mqtt-broker: -p 99999: the port must be 0–65535$/],
+      [
+        ['--config', '/nonexistent/broker.yaml'],
+        /^mqtt-broker: invalid configuration: \/nonexistent\/broker.yaml: cannot read/,
+      ],
+    ];
+    for (const [args, says] of cases) {
+      // Each fails before any listener opens.
+      const ran = await runBinary(args);
+      expect(ran.code, args.join(' ')).toBe(2);
+      const lines = ran.stderr.trimEnd().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(says);
+      expect(ran.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  it("takes Mosquitto's -c, -p and -v; the version is -V", async () => {
+    expect((await runBinary(['-V'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const dir = mkdtempSync(join(tmpdir(), 'broker-cli-'));
+    try {
+      const file = join(dir, 'broker.yaml');
+      writeFileSync(file, 'listeners:\n  - { type: tcp, port: 1, maxConnections: 7 }\n');
+      const { code, stdout } = await runBinary(['-c', file, '-p', '2001', '-v', '--print-config']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/host: 127\.0\.0\.1\n\s+port: 2001\n\s+maxConnections: 7/);
+      expect(stdout).toMatch(/log:\n\s+level: debug/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints the effective config', async () => {
     const { code, stdout } = await runBinary(['--tcp', '127.0.0.1:2000', '--ws', 'off', '--print-config']);
     expect(code).toBe(0);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { verifyPassword } from '@x/broker-auth';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
+import { checkFiles } from '../src/config/files.js';
 import { applyFlags, FlagError, parseHostPort } from '../src/config/flags.js';
 import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
 import { printableConfig } from '../src/config/print.js';
@@ -198,6 +199,42 @@ describe('flags', () => {
     expect(parseHostPort('tcp', 'localhost', 1883)).toEqual({ host: 'localhost', port: 1883 });
     expect(() => parseHostPort('tcp', '::1:1884', 1883)).toThrow(/brackets/);
     expect(() => parseHostPort('tcp', 'a:99999', 1883)).toThrow(/--tcp a:99999: the port/);
+    expect(parseHostPort('tcp', '0.0.0.0', 1883)).toEqual({ host: '0.0.0.0', port: 1883 });
+  });
+
+  it('refuses a bare word that is neither a port nor an address, naming it', () => {
+    // Read as a host name, `notaport` used to pass and be reported as reachable from other machines.
+    expect(() => parseHostPort('tcp', 'notaport', 1883)).toThrow(
+      /^--tcp notaport: not a port or an address \(expected PORT, :PORT, HOST:PORT/,
+    );
+    expect(() => parseHostPort('ws', 'host:12ab', 1882)).toThrow(/--ws host:12ab: the port must be 0–65535/);
+    expect(() => applyFlags(defaultConfig(), { tcp: 'notaport' })).toThrow(FlagError);
+  });
+
+  it("takes Mosquitto's -p PORT (loopback, or the configured TCP host) and -v (debug logging)", () => {
+    const plain = applyFlags(defaultConfig(), { port: '1884' });
+    expect(plain.listeners[0]).toEqual({ type: 'tcp', host: '127.0.0.1', port: 1884 });
+    const configured = parseConfig(
+      'listeners:\n  - { type: tcp, host: 0.0.0.0, port: 1, maxConnections: 3 }\n',
+    );
+    applyFlags(configured, { port: '1885' });
+    expect(configured.listeners).toEqual([{ type: 'tcp', host: '0.0.0.0', port: 1885, maxConnections: 3 }]);
+    expect(() => applyFlags(defaultConfig(), { port: '1884', tcp: '1885' })).toThrow(/-p and --tcp/);
+    expect(() => applyFlags(defaultConfig(), { port: 'x' })).toThrow(/^-p x: the port must be 0–65535$/);
+    expect(applyFlags(defaultConfig(), { verbose: true }).log.level).toBe('debug');
+    expect(applyFlags(defaultConfig(), { verbose: true, logLevel: 'warn' }).log.level).toBe('warn');
+  });
+
+  it('checks that TLS and auth files can be read, naming the flag or the config key', () => {
+    const tls = applyFlags(defaultConfig(), { tls: '8883', tlsCert: '/nonexistent/c.pem', tlsKey: 'k.pem' });
+    expect(() => checkFiles(tls, { tlsCert: '/nonexistent/c.pem', tlsKey: 'k.pem' })).toThrow(
+      /^--tls-cert \/nonexistent\/c.pem: cannot read it \(no such file\)$/,
+    );
+    const fromFile = parseConfig('auth:\n  file: /nonexistent/rules.yaml\n', 'broker.yaml');
+    expect(() => checkFiles(fromFile, {}, 'broker.yaml')).toThrow(
+      /^invalid configuration: broker.yaml: auth.file: cannot read \/nonexistent\/rules.yaml \(no such file\)$/,
+    );
+    expect(() => checkFiles(defaultConfig(), {})).not.toThrow();
   });
 
   it('replaces or removes listeners: the external checks start `--tcp 127.0.0.1:PORT --ws off --http off`', () => {

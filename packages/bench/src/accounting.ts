@@ -14,6 +14,11 @@ export class StreamTracker {
   outOfOrder = 0;
 
   /** Records the arrival of `sequence`; returns false when it was a duplicate. */
+  /** The highest sequence number seen, or -1 before the first arrival. */
+  get highest(): number {
+    return this.#highest;
+  }
+
   record(sequence: number): boolean {
     const byte = sequence >>> 3;
     if (byte >= this.#bits.length) {
@@ -42,6 +47,8 @@ export interface PublisherTally {
   unique: number;
   duplicates: number;
   outOfOrder: number;
+  /** Σ over subscribers of (highest sequence seen + 1): how far each subscriber's stream got. */
+  reached: number;
 }
 
 /** Tallies keyed by publisher id, summed over subscribers: what workers send back to be merged. */
@@ -67,11 +74,12 @@ export class SubscriberLedger {
   /** Adds this ledger's per-publisher counts into `into`. */
   tally(into: TallyMap): TallyMap {
     for (const [publisherId, s] of this.streams) {
-      const t = into[publisherId] ?? { unique: 0, duplicates: 0, outOfOrder: 0 };
+      const t = into[publisherId] ?? { unique: 0, duplicates: 0, outOfOrder: 0, reached: 0 };
       into[publisherId] = t;
       t.unique += s.unique;
       t.duplicates += s.duplicates;
       t.outOfOrder += s.outOfOrder;
+      t.reached += s.highest + 1;
     }
     return into;
   }
@@ -83,11 +91,12 @@ export function mergeTallies(maps: TallyMap[]): TallyMap {
   for (const map of maps) {
     for (const [key, t] of Object.entries(map)) {
       const id = Number(key);
-      const o = out[id] ?? { unique: 0, duplicates: 0, outOfOrder: 0 };
+      const o = out[id] ?? { unique: 0, duplicates: 0, outOfOrder: 0, reached: 0 };
       out[id] = o;
       o.unique += t.unique;
       o.duplicates += t.duplicates;
       o.outOfOrder += t.outOfOrder;
+      o.reached += t.reached;
     }
   }
   return out;
@@ -109,17 +118,27 @@ export interface Accounting {
   outOfOrder: number;
   /** Deliveries without this run's bench header. */
   unexpected: number;
+  /**
+   * Expected deliveries still on their way when the run was cut short (global timeout or interrupt):
+   * those after the last sequence number each subscriber saw from the publisher. A broker keeps a
+   * publisher's order, so those may yet have arrived; gaps before that point count as lost. Always 0
+   * for a run that ended by itself, where everything missing after the drain is lost.
+   */
+  unfinished: number;
 }
 
 /**
  * Works out the accounting from what was sent (`sent[publisherId]`), how many subscribers each
- * publisher reaches (`fanout[publisherId]`) and the merged subscriber tallies.
+ * publisher reaches (`fanout[publisherId]`) and the merged subscriber tallies. With `cutShort`
+ * (the run was stopped before it could drain) missing deliveries past each stream's last arrival
+ * are `unfinished`, not `lost`.
  */
 export function account(
   sent: Record<number, number>,
   fanout: Record<number, number>,
   tallies: TallyMap,
   unexpected: number,
+  cutShort = false,
 ): Accounting {
   let totalSent = 0;
   let expected = 0;
@@ -127,6 +146,7 @@ export function account(
   let duplicated = 0;
   let outOfOrder = 0;
   let lost = 0;
+  let unfinished = 0;
   const ids = new Set([...Object.keys(sent), ...Object.keys(tallies)].map(Number));
   for (const id of ids) {
     const s = sent[id] ?? 0;
@@ -139,7 +159,9 @@ export function account(
       duplicated += t.duplicates;
       outOfOrder += t.outOfOrder;
     }
-    lost += Math.max(0, e - (t?.unique ?? 0));
+    const tail = cutShort ? Math.max(0, e - (t?.reached ?? 0)) : 0;
+    unfinished += tail;
+    lost += Math.max(0, e - (t?.unique ?? 0) - tail);
   }
   return {
     sent: totalSent,
@@ -149,5 +171,6 @@ export function account(
     duplicated,
     outOfOrder,
     unexpected,
+    unfinished,
   };
 }

@@ -21,6 +21,8 @@ export interface AgentStats {
   failed: number;
   /** True once every publisher of the agent has sent its messages (or was stopped). */
   publishingDone: boolean;
+  /** Monotonic time of the latest delivery (0 before the first). */
+  lastDeliveryNs: number;
 }
 
 /** What an agent hands back at the end; structured-clone safe so it crosses thread boundaries. */
@@ -504,6 +506,7 @@ export class Agent {
       connected: this.connected,
       failed: this.failed,
       publishingDone: this.#publishingDone,
+      lastDeliveryNs: this.lastDeliveryNs,
     };
   }
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { account, mergeTallies } from './accounting.js';
 import type { AgentResult, AgentStats } from './agent.js';
+import { hostInfo, LIBRARY_TOOL } from './environment.js';
 import { Histogram } from './histogram.js';
 import type { ResolvedScenario } from './options.js';
 import { monotonicNs } from './payload.js';
@@ -14,8 +15,10 @@ import {
   StopReason,
   summarizeLatency,
   type TimelinePoint,
+  type ToolInfo,
 } from './result.js';
 import { buildStresserSummary } from './stresser-summary.js';
+import { parseBroker } from './transports.js';
 
 /** A progress sample, as the live line shows it. */
 export interface Progress {
@@ -38,6 +41,8 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Timeline resolution and progress period (default 500 ms). */
   progressIntervalMs?: number;
+  /** The program to name in the result (default `@x/bench` and its version). */
+  tool?: ToolInfo;
 }
 
 /** Subscribers that publisher `i`'s topic reaches. */
@@ -104,6 +109,7 @@ export async function runScenario(resolved: ResolvedScenario, hooks: RunHooks = 
       connected: a.connected + b.connected,
       failed: a.failed + b.failed,
       publishingDone: a.publishingDone && b.publishingDone,
+      lastDeliveryNs: Math.max(a.lastDeliveryNs, b.lastDeliveryNs),
     }));
   };
   const sample = async () => {
@@ -169,6 +175,23 @@ export async function runScenario(resolved: ResolvedScenario, hooks: RunHooks = 
     clearInterval(sampler);
     hooks.signal?.removeEventListener('abort', onAbort);
   }
+  // A run cut short may have messages on their way. Fleet subscribers stay connected for a short
+  // settle so those can arrive; what is still missing counts as unfinished only while deliveries
+  // were still flowing when the settle (stress: the cut) ended, since a stream that went quiet had
+  // nothing left in flight and its missing messages are lost, as after a drain.
+  let cutShort = false;
+  // Set by stopAll from a timer or a signal, which the compiler cannot see.
+  const reason = stopReason as StopReason;
+  if (reason === StopReason.timeout || reason === StopReason.interrupted) {
+    if (fleet) {
+      phase = 'draining';
+      cutShort = (await settle(gather)) === 'flowing';
+    } else if (scenario === 'stress') {
+      const s = await gather().catch(() => undefined);
+      cutShort =
+        s !== undefined && s.lastDeliveryNs > 0 && monotonicNs() - s.lastDeliveryNs < SETTLE_IDLE_MS * 1e6;
+    }
+  }
   phase = 'finishing';
   await sample();
   try {
@@ -185,6 +208,8 @@ export async function runScenario(resolved: ResolvedScenario, hooks: RunHooks = 
     timeline,
     fanout,
     fatal,
+    cutShort,
+    tool: hooks.tool ?? LIBRARY_TOOL,
   });
 }
 
@@ -201,6 +226,35 @@ function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
       Math.min(50, ms),
     );
   });
+}
+
+/** After a cut: how long deliveries may pause before the stream counts as quiet, and the settle's cap. */
+const SETTLE_IDLE_MS = 500;
+const SETTLE_MAX_MS = 2_000;
+
+/**
+ * Waits, after the run was cut short, until every expected delivery arrived (`done`), nothing
+ * arrived for `SETTLE_IDLE_MS` (`quiet`), or `SETTLE_MAX_MS` passed with deliveries still arriving
+ * (`flowing`).
+ */
+async function settle(gather: () => Promise<AgentStats>): Promise<'done' | 'quiet' | 'flowing'> {
+  const began = Date.now();
+  let lastDelivered = -1;
+  let lastChange = began;
+  for (;;) {
+    const s = await gather().catch(() => undefined);
+    if (!s) return 'quiet';
+    if (s.unique >= s.expected && s.inflight === 0) return 'done';
+    const now = Date.now();
+    if (s.delivered !== lastDelivered) {
+      lastDelivered = s.delivered;
+      lastChange = now;
+    } else if (now - lastChange >= SETTLE_IDLE_MS) {
+      return 'quiet';
+    }
+    if (now - began >= SETTLE_MAX_MS) return 'flowing';
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Waits until every expected delivery arrived and every QoS flow ended, or nothing moved for `idleMs`. */
@@ -232,6 +286,9 @@ interface MergeContext {
   timeline: TimelinePoint[];
   fanout: number[] | undefined;
   fatal: string[];
+  /** Missing deliveries past each stream's last arrival are unfinished, not lost. */
+  cutShort: boolean;
+  tool: ToolInfo;
 }
 
 function merge(resolved: ResolvedScenario, results: AgentResult[], ctx: MergeContext): RunResult {
@@ -250,6 +307,7 @@ function merge(resolved: ResolvedScenario, results: AgentResult[], ctx: MergeCon
     fanoutById,
     mergeTallies(results.map((r) => r.tallies)),
     results.reduce((a, r) => a + r.unexpected, 0),
+    ctx.cutShort,
   );
   const latency = new Histogram();
   const raw = new Histogram();
@@ -321,6 +379,7 @@ function merge(resolved: ResolvedScenario, results: AgentResult[], ctx: MergeCon
     problems,
     config: {
       broker: common.broker,
+      transport: parseBroker(common.broker).transport,
       protocolVersion: common.protocolVersion,
       publisherQos: common.publisherQos,
       subscriberQos: common.subscriberQos,
@@ -356,5 +415,7 @@ function merge(resolved: ResolvedScenario, results: AgentResult[], ctx: MergeCon
       connectUs: connect.count > 0 ? connect.snapshot() : null,
     },
     errors: [...ctx.fatal, ...results.flatMap((r) => r.errors)].slice(0, 20),
+    tool: ctx.tool,
+    host: hostInfo(),
   };
 }

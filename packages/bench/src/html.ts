@@ -80,8 +80,14 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   const lines = series
     .map((s, i) => {
       const d = s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
+      // A lone sample is a dot: a line needs two.
+      const [only] = s.points;
+      const mark =
+        s.points.length === 1 && only
+          ? `<circle cx="${x(only[0]).toFixed(1)}" cy="${y(only[1]).toFixed(1)}" r="4" fill="${s.color}"/>`
+          : `<polyline points="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`;
       return (
-        `<polyline points="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>` +
+        mark +
         `<rect x="${PAD.left + 10 + i * 150}" y="${PAD.top}" width="12" height="12" fill="${s.color}"/>` +
         `<text x="${PAD.left + 28 + i * 150}" y="${PAD.top + 10}">${esc(s.name)}</text>`
       );
@@ -150,8 +156,10 @@ export function renderHtml(results: RunResult[]): string {
     const m = r.messages;
     const t = r.throughput;
     const c = r.connections;
+    // Each sample is the rate over the interval it closes; no made-up sample at 0, so a run with one
+    // sample shows one point rather than a line rising from nothing.
     let prev = 0;
-    const rates = [{ tMs: 0, sent: 0, received: 0, connected: 0 }, ...r.timeline].map((p) => {
+    const rates = r.timeline.map((p) => {
       const dt = Math.max(1, p.tMs - prev) / 1000;
       prev = p.tMs;
       return { t: p.tMs / 1000, sent: p.sent / dt, received: p.received / dt, connected: p.connected };
@@ -182,6 +190,7 @@ export function renderHtml(results: RunResult[]): string {
       ['result', r.ok ? 'OK: every message accounted for' : `FAILED: ${r.problems.join('; ')}`],
       ['sent / expected / received', `${m.sent} / ${m.expected} / ${m.received}`],
       ['lost / duplicated / out of order', `${m.lost} / ${m.duplicated} / ${m.outOfOrder}`],
+      ...(m.unfinished ? [['unfinished when cut short', String(m.unfinished)] as [string, string]] : []),
       ['publish rate', `${t.publishRate} msg/s`],
       ['receive rate', `${t.receiveRate} msg/s (${t.receiveMBps} MB/s)`],
       ['latency (ms)', latencyText(r.latencyMs)],

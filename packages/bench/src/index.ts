@@ -15,6 +15,7 @@ export {
   type PublishFlows,
 } from './connection.js';
 export { fanoutOf, type Progress, type RunHooks, runScenario } from './coordinator.js';
+export { hostInfo, VERSION } from './environment.js';
 export { FrameError, FrameReader } from './frames.js';
 export { Histogram, type HistogramSnapshot } from './histogram.js';
 export { barChart, lineChart, renderHtml } from './html.js';
@@ -32,6 +33,7 @@ export { BenchPublisher, type PublisherOptions } from './publisher.js';
 export { CSV_COLUMNS, describeRun, formatProgress, formatSummary, toCsv, toCsvRow } from './report.js';
 export {
   type ConnectionSummary,
+  type HostInfo,
   judge,
   type LatencySummary,
   RESULT_SCHEMA,
@@ -42,6 +44,7 @@ export {
   summarizeLatency,
   type ThroughputSummary,
   type TimelinePoint,
+  type ToolInfo,
 } from './result.js';
 export { runConn } from './scenarios/conn.js';
 export { runLatency } from './scenarios/latency.js';
@@ -59,8 +62,4 @@ export {
   stresserHistogram,
   stresserMedian,
 } from './stresser-summary.js';
-
 export { type BrokerAddress, parseBroker, type TlsOptions } from './transports.js';
-
-/** Package version, for diagnostics. */
-export const VERSION = '0.0.0';

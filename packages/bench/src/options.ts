@@ -4,7 +4,7 @@ import type { QoS } from '@x/packets';
 import { PAYLOAD_HEADER_SIZE } from './payload.js';
 import type { CommonOptions, ConnOptions, FleetOptions, StressOptions } from './plan.js';
 import type { ScenarioName } from './result.js';
-import type { TlsOptions } from './transports.js';
+import { parseBroker, resolveTls, type TlsOptions } from './transports.js';
 
 /**
  * Everything a caller may set, all optional, in one flat object (the CLI's flags map onto it).
@@ -64,6 +64,39 @@ export class OptionError extends Error {
   override name = 'OptionError';
 }
 
+/** What the global timeout is by default, and how much it leaves beyond a planned duration. */
+const GLOBAL_TIMEOUT_MS = 60_000;
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/**
+ * How long the scenario's own settings make it last at least, and which flags say so: `--duration`,
+ * `--num-messages` at a `--rate`, `--pause-between-messages`, `--hold`. Zero when they do not fix it.
+ */
+function plannedRun(out: ResolvedScenario): { ms: number; what: string } {
+  const fleet = out.fleet;
+  if (fleet) {
+    if (fleet.numMessages === 0)
+      return { ms: fleet.durationMs, what: `--duration ${seconds(fleet.durationMs)}` };
+    if (fleet.rate > 0 && fleet.publishers > 0) {
+      const ms = ((fleet.numMessages * fleet.publishers) / fleet.rate) * 1000;
+      return { ms, what: `--num-messages ${fleet.numMessages} at --rate ${fleet.rate} (${seconds(ms)})` };
+    }
+  }
+  if (out.stress && out.stress.pauseBetweenMessagesMs > 0) {
+    const ms = out.stress.numMessages * out.stress.pauseBetweenMessagesMs;
+    return {
+      ms,
+      what: `--num-messages ${out.stress.numMessages} with --pause-between-messages (${seconds(ms)})`,
+    };
+  }
+  if (out.conn && out.conn.holdMs > 0)
+    return { ms: out.conn.holdMs, what: `--hold ${seconds(out.conn.holdMs)}` };
+  return { ms: 0, what: '' };
+}
+
 function int(
   name: string,
   value: number | undefined,
@@ -119,7 +152,7 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
     keepalive: int('keepalive', input.keepalive, 30, 0, 65_535),
     retain: input.retain ?? false,
     timeoutMs: num('timeout', input.timeoutMs, stress ? 5_000 : 10_000, 1),
-    globalTimeoutMs: num('global timeout', input.globalTimeoutMs, 60_000, 1),
+    globalTimeoutMs: num('global timeout', input.globalTimeoutMs, GLOBAL_TIMEOUT_MS, 1),
     rampUpSize: int(
       'ramp-up size',
       input.rampUpSize !== undefined && input.rampUpSize < 0 ? 100 : input.rampUpSize,
@@ -136,6 +169,13 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
     ...(input.username !== undefined ? { username: input.username } : {}),
     ...(input.password !== undefined ? { password: input.password } : {}),
   };
+  try {
+    // Checked here, so a mistyped address or a missing file is a usage error, not a failed run.
+    parseBroker(common.broker);
+    resolveTls(common.tls);
+  } catch (error) {
+    throw new OptionError((error as Error).message, { cause: error });
+  }
   const out: ResolvedScenario = { scenario, common };
   if (stress) {
     out.stress = {
@@ -187,6 +227,18 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
     if (fleet.publishers === 0 && fleet.subscribers === 0)
       throw new OptionError('nothing to run: no publishers and no subscribers');
     out.fleet = fleet;
+  }
+  // A run whose settings make it longer than the global timeout would be cut short: the default
+  // timeout grows to fit (plus its own 60 s for connecting and draining); an explicit one is refused.
+  const planned = plannedRun(out);
+  if (planned.ms > 0) {
+    if (input.globalTimeoutMs === undefined) {
+      common.globalTimeoutMs = Math.max(GLOBAL_TIMEOUT_MS, Math.ceil(planned.ms) + GLOBAL_TIMEOUT_MS);
+    } else if (planned.ms >= common.globalTimeoutMs) {
+      throw new OptionError(
+        `${planned.what} does not fit in --global-timeout ${seconds(common.globalTimeoutMs)}: raise --global-timeout, or leave it out and it grows to fit`,
+      );
+    }
   }
   return out;
 }

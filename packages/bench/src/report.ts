@@ -56,7 +56,7 @@ export function formatSummary(r: RunResult, options: { fixReport?: boolean } = {
   if (r.scenario !== 'conn') {
     rows.push([
       'messages',
-      `sent ${n(m.sent)}  expected ${n(m.expected)}  received ${n(m.received)}  lost ${n(m.lost)}  duplicated ${n(m.duplicated)}  out of order ${n(m.outOfOrder)}${m.unexpected ? `  unexpected ${n(m.unexpected)}` : ''}`,
+      `sent ${n(m.sent)}  expected ${n(m.expected)}  received ${n(m.received)}  lost ${n(m.lost)}  duplicated ${n(m.duplicated)}  out of order ${n(m.outOfOrder)}${m.unexpected ? `  unexpected ${n(m.unexpected)}` : ''}${m.unfinished ? `  unfinished ${n(m.unfinished)}` : ''}`,
     ]);
     const t = r.throughput;
     rows.push([
@@ -127,6 +127,7 @@ export const CSV_COLUMNS = [
   'stresserReceiveFastest',
   'stresserReceiveMedian',
   'stresserReceiveSlowest',
+  'unfinished',
 ] as const;
 
 function csvCell(value: unknown): string {
@@ -179,6 +180,8 @@ export function toCsvRow(r: RunResult): string {
     stresserReceiveFastest: s ? Math.round(s.receive.fastest) : undefined,
     stresserReceiveMedian: s ? Math.round(s.receive.median) : undefined,
     stresserReceiveSlowest: s ? Math.round(s.receive.slowest) : undefined,
+    // Results saved before the field existed read as 0.
+    unfinished: r.messages.unfinished ?? 0,
   };
   return CSV_COLUMNS.map((k) => csvCell(values[k])).join(',');
 }

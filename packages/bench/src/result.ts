@@ -74,6 +74,8 @@ export interface TimelinePoint {
 /** The run configuration as reported (secrets left out). */
 export interface RunConfig {
   broker: string;
+  /** How the broker was reached: `tcp`, `tls`, `ws` or `wss` (from the broker address). */
+  transport: 'tcp' | 'tls' | 'ws' | 'wss';
   protocolVersion: 4 | 5;
   publisherQos: 0 | 1 | 2;
   subscriberQos: 0 | 1 | 2;
@@ -87,6 +89,29 @@ export interface RunConfig {
   workers: number;
   globalTimeoutMs: number;
   topic: string;
+}
+
+/** The program that produced a result. */
+export interface ToolInfo {
+  /** `mqtt-bench` from the CLI, `@x/bench` when the library runs a scenario itself. */
+  name: string;
+  version: string;
+}
+
+/** The machine the load came from, so results from different machines are not compared blindly. */
+export interface HostInfo {
+  /** Logical CPUs Node may use (`os.availableParallelism()`). */
+  cpus: number;
+  /** Model of the first CPU, as the OS reports it. */
+  cpuModel: string;
+  /** Total memory in bytes. */
+  memoryBytes: number;
+  /** Node.js version, e.g. `v20.19.5`. */
+  node: string;
+  /** OS type and kernel release, e.g. `Linux 6.1.0`. */
+  os: string;
+  platform: string;
+  arch: string;
 }
 
 /** The document `--json` prints: one per scenario run. Documented in apps/bench/README.md. */
@@ -115,6 +140,10 @@ export interface RunResult {
   histograms: { latencyUs: HistogramSnapshot | null; connectUs: HistogramSnapshot | null };
   /** First error messages seen (at most 20). */
   errors: string[];
+  /** What produced this result. */
+  tool: ToolInfo;
+  /** Where the load came from. */
+  host: HostInfo;
 }
 
 /** Percentiles of a microsecond histogram in milliseconds, or null when it holds nothing. */
@@ -156,6 +185,11 @@ export function judge(
   if (messages.unexpected > 0) problems.push(`${messages.unexpected} deliveries without this run's header`);
   if (connections.failed > 0)
     problems.push(`${connections.failed} of ${connections.attempted} connections failed`);
+  if (messages.unfinished > 0) {
+    problems.push(
+      `${messages.unfinished} of ${messages.expected} expected deliveries were still unfinished when the ${stopReason === StopReason.timeout ? 'global timeout' : 'interrupt'} cut the run short`,
+    );
+  }
   if (stopReason === StopReason.interrupted) problems.push('the run was interrupted');
   if (stopReason === StopReason.failed) problems.push('the run failed before it could finish');
   return problems;

@@ -30,20 +30,33 @@ export interface TlsOptions {
 
 const DEFAULT_PORTS = { tcp: 1883, tls: 8883, ws: 80, wss: 443 } as const;
 
+/** The broker address forms `parseBroker` takes, for error messages. */
+const ACCEPTED =
+  'expected tcp://, mqtt://, ssl://, tls://, tcps://, mqtts://, ws:// or wss:// followed by host[:port], or :port';
+
 /**
  * Parses a broker address the way mqtt-stresser does, plus the usual MQTT.js schemes:
  * `tcp://` `mqtt://`, `ssl://` `tls://` `tcps://` `mqtts://`, `ws://`, `wss://`; `:1883` means
- * 127.0.0.1:1883 and an address without a scheme is TCP.
+ * 127.0.0.1:1883 and an address without a scheme is TCP. Throws a `TypeError` that names the
+ * address and what is accepted.
  */
 export function parseBroker(input: string): BrokerAddress {
   let text = input.trim();
   if (text.startsWith(':')) text = `127.0.0.1${text}`;
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `tcp://${text}`;
+  // Checked before URL parsing, which refuses ports above 65535 without saying so.
+  const portText = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/:?#]*):([^/?#]*)/i.exec(text)?.[1];
+  if (portText !== undefined && portText !== '') {
+    const port = Number(portText);
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65_535) {
+      throw new TypeError(`broker address "${input}": the port must be 1–65535, got "${portText}"`);
+    }
+  }
   let url: URL;
   try {
     url = new URL(text);
   } catch (cause) {
-    throw new TypeError(`invalid broker address "${input}"`, { cause });
+    throw new TypeError(`broker address "${input}" is not an address (${ACCEPTED})`, { cause });
   }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
   const transport =
@@ -54,7 +67,9 @@ export function parseBroker(input: string): BrokerAddress {
         : scheme === 'ws' || scheme === 'wss'
           ? scheme
           : undefined;
-  if (!transport) throw new TypeError(`unsupported broker scheme "${scheme}" in "${input}"`);
+  if (!transport) {
+    throw new TypeError(`unsupported broker scheme "${scheme}" in "${input}" (${ACCEPTED})`);
+  }
   const host = url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = url.port ? Number(url.port) : DEFAULT_PORTS[transport];
   const path = url.pathname && url.pathname !== '/' ? url.pathname + url.search : '/mqtt';
@@ -76,11 +91,22 @@ export function resolveTls(options: TlsOptions = {}): ResolvedTls {
     throw new TypeError('a client certificate and its key must be given together (--cert and --key)');
   }
   const out: ResolvedTls = { rejectUnauthorized: !options.insecure };
-  if (options.caFile) out.ca = readFileSync(options.caFile);
-  if (options.certFile) out.cert = readFileSync(options.certFile);
-  if (options.keyFile) out.key = readFileSync(options.keyFile);
+  if (options.caFile) out.ca = readPem(options.caFile, 'CA certificate (--cafile)');
+  if (options.certFile) out.cert = readPem(options.certFile, 'client certificate (--cert)');
+  if (options.keyFile) out.key = readPem(options.keyFile, 'client key (--key)');
   if (options.servername) out.servername = options.servername;
   return out;
+}
+
+/** Reads one TLS file; the error names what it was for and why it could not be read. */
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new TypeError(`cannot read the ${what} "${file}": ${reason}`, { cause: error });
+  }
 }
 
 /** Opens the byte stream to the broker; resolves once it is connected (TLS and WebSocket included). */

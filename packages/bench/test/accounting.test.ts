@@ -30,6 +30,21 @@ describe('account', () => {
       duplicated: 1,
       outOfOrder: 0,
       unexpected: 1,
+      unfinished: 0,
     });
+  });
+
+  it('counts what a cut-short run had not yet delivered as unfinished, and only gaps as lost', () => {
+    const a = new SubscriberLedger();
+    const b = new SubscriberLedger();
+    // Subscriber a: 0–3 and 5–6 of 10 (4 missing before the last arrival), b: 0–1, c: nothing.
+    for (const s of [0, 1, 2, 3, 5, 6]) a.record(1, s);
+    for (const s of [0, 1]) b.record(1, s);
+    const tallies = mergeTallies([a.tally({}), b.tally({})]);
+    const cut = account({ 1: 10 }, { 1: 3 }, tallies, 0, true);
+    expect(cut).toMatchObject({ expected: 30, received: 8, lost: 1, unfinished: 3 + 8 + 10 });
+    // The same arrivals after a run that drained to the end: everything missing is lost.
+    const finished = account({ 1: 10 }, { 1: 3 }, tallies, 0);
+    expect(finished).toMatchObject({ lost: 22, unfinished: 0 });
   });
 });

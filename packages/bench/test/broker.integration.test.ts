@@ -36,6 +36,7 @@ describe('mqtt-bench against our broker (@x/broker)', () => {
       duplicated: 0,
       outOfOrder: 0,
       unexpected: 0,
+      unfinished: 0,
     });
   });
 

@@ -66,7 +66,9 @@ describe.skipIf(browser.skip || mosquitto.skip)(
         expect(await page.title()).toBe('mqtt-bench report');
         // latency run: throughput, percentiles, histogram, connect latency; conn run: connections, connect latency.
         expect(await page.locator('svg').count()).toBe(6);
-        expect(await page.locator('svg polyline').count()).toBeGreaterThanOrEqual(3);
+        // The latency run's sent and received lines; the conn run's may be a single sample, a dot.
+        expect(await page.locator('svg polyline').count()).toBeGreaterThanOrEqual(2);
+        expect(await page.locator('svg polyline, svg circle').count()).toBeGreaterThanOrEqual(3);
         const box = await page.locator('svg').first().boundingBox();
         expect(box?.width).toBeGreaterThan(300);
         expect(await page.locator('section.ok').count()).toBe(2);
@@ -93,5 +95,25 @@ describe('HTML report text', () => {
     expect(html).toContain('&#60;img src=x');
     const json = html.slice(html.indexOf('<script type="application/json"'), html.lastIndexOf('</script>'));
     expect(JSON.parse(json.slice(json.indexOf('>') + 1))[0].config.broker).toBe(hostile);
+  });
+
+  it('draws a run with one timeline sample as a dot, not as a line rising from 0', async () => {
+    const r = await runScenario(resolveScenario('conn', { broker: ':1', numClients: 1, timeoutMs: 2000 }));
+    const one = renderHtml([{ ...r, timeline: [{ tMs: 300, sent: 0, received: 0, connected: 1 }] }]);
+    expect(one).not.toContain('<polyline');
+    expect(one.match(/<circle /g)?.length).toBe(1);
+    const two = renderHtml([
+      {
+        ...r,
+        timeline: [
+          { tMs: 500, sent: 0, received: 0, connected: 1 },
+          { tMs: 1000, sent: 0, received: 0, connected: 1 },
+        ],
+      },
+    ]);
+    // Two samples, two points: the line starts at the first sample (x = 0.5 s), not at the origin.
+    const points = /<polyline points="([^"]+)"/.exec(two)?.[1]?.split(' ');
+    expect(points).toHaveLength(2);
+    expect(two).not.toContain('<circle ');
   });
 });

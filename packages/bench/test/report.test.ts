@@ -12,7 +12,41 @@ describe('options and topology', () => {
     expect(parseBroker('mqtts://b')).toMatchObject({ transport: 'tls', port: 8883 });
     expect(parseBroker('ws://b:8080')).toMatchObject({ transport: 'ws', path: '/mqtt' });
     expect(parseBroker('wss://b/custom')).toMatchObject({ transport: 'wss', port: 443, path: '/custom' });
-    expect(() => parseBroker('http://b')).toThrow(/unsupported broker scheme/);
+    expect(() => parseBroker('http://b')).toThrow(/unsupported broker scheme "http".*expected tcp:\/\//);
+    expect(() => parseBroker('notaurl://x')).toThrow(/unsupported broker scheme "notaurl"/);
+    expect(() => parseBroker('127.0.0.1:99999')).toThrow(/the port must be 1–65535, got "99999"/);
+    expect(() => parseBroker(':0')).toThrow(/the port must be 1–65535/);
+    expect(() => parseBroker('tcp://b:12ab')).toThrow(/the port must be 1–65535, got "12ab"/);
+    expect(parseBroker('tcp://[::1]:1884')).toMatchObject({ host: '::1', port: 1884 });
+  });
+
+  it('refuses a bad broker address or an unreadable TLS file before the run, naming it', () => {
+    expect(() => resolveScenario('pub', { broker: 'http://127.0.0.1:1883' })).toThrow(OptionError);
+    expect(() => resolveScenario('pub', { broker: ':1', tls: { caFile: '/nonexistent/ca.pem' } })).toThrow(
+      /cannot read the CA certificate \(--cafile\) "\/nonexistent\/ca.pem": no such file/,
+    );
+    expect(() =>
+      resolveScenario('pub', {
+        broker: ':1',
+        tls: { certFile: '/nonexistent/c.pem', keyFile: '/nonexistent/k' },
+      }),
+    ).toThrow(OptionError);
+  });
+
+  it('grows the default global timeout to fit the planned run, and refuses an explicit one that is too short', () => {
+    const long = resolveScenario('pub', { broker: ':1', durationMs: 480_000 });
+    expect(long.common.globalTimeoutMs).toBe(540_000);
+    const paced = resolveScenario('latency', { broker: ':1', rate: 10, numMessages: 1000 });
+    expect(paced.common.globalTimeoutMs).toBe(160_000);
+    expect(resolveScenario('pub', { broker: ':1', numMessages: 10 }).common.globalTimeoutMs).toBe(60_000);
+    expect(resolveScenario('conn', { broker: ':1', holdMs: 90_000 }).common.globalTimeoutMs).toBe(150_000);
+    expect(() =>
+      resolveScenario('pub', { broker: ':1', durationMs: 480_000, globalTimeoutMs: 60_000 }),
+    ).toThrow(/--duration 480 s does not fit in --global-timeout 60 s/);
+    expect(
+      resolveScenario('pub', { broker: ':1', durationMs: 5_000, globalTimeoutMs: 10_000 }).common
+        .globalTimeoutMs,
+    ).toBe(10_000);
   });
 
   it('fills in mqtt-stresser defaults for stress and checks ranges', () => {

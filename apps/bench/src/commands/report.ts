@@ -14,7 +14,18 @@ Examples:
 
 /** Reads `--json` results back, refusing anything that is not a mqtt-bench result document. */
 function load(file: string): RunResult {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { schema?: unknown };
+  let parsed: { schema?: unknown };
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as { schema?: unknown };
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : error instanceof SyntaxError
+          ? `not JSON (${error.message})`
+          : (error as Error).message;
+    throw new Error(`cannot read ${file}: ${reason}`);
+  }
   if (parsed?.schema !== RESULT_SCHEMA) {
     throw new Error(`${file} is not a ${RESULT_SCHEMA} document (write one with --json)`);
   }

@@ -33,6 +33,24 @@ async function readSecret(prompt: string): Promise<string> {
   });
 }
 
+/** scrypt N: a power of two; 2^20 already needs 1 GiB of memory per hash. */
+const SCRYPT_N = { min: 1024, max: 1_048_576 } as const;
+/** bcrypt's cost range (log2 of the rounds). */
+const BCRYPT_ROUNDS = { min: 4, max: 31 } as const;
+
+/** Why `cost` is not a usable cost for `algorithm`, or undefined when it is. */
+function costError(algorithm: 'scrypt' | 'bcrypt', cost: number): string | undefined {
+  if (algorithm === 'bcrypt') {
+    return Number.isInteger(cost) && cost >= BCRYPT_ROUNDS.min && cost <= BCRYPT_ROUNDS.max
+      ? undefined
+      : `bcrypt rounds must be a whole number from ${BCRYPT_ROUNDS.min} to ${BCRYPT_ROUNDS.max}`;
+  }
+  const powerOfTwo = Number.isInteger(cost) && cost > 0 && (cost & (cost - 1)) === 0;
+  return powerOfTwo && cost >= SCRYPT_N.min && cost <= SCRYPT_N.max
+    ? undefined
+    : `scrypt N must be a power of two from ${SCRYPT_N.min} to ${SCRYPT_N.max} (default 32768)`;
+}
+
 /** `mqtt-broker passwd`: prints a password hash for an auth rule. */
 export function passwdCommand(): Command {
   return new Command('passwd')
@@ -56,8 +74,9 @@ export function passwdCommand(): Command {
           return;
         }
         const cost = options.cost === undefined ? undefined : Number(options.cost);
-        if (cost !== undefined && (!Number.isInteger(cost) || cost < 1)) {
-          process.stderr.write(`mqtt-broker passwd: --cost ${options.cost} is not a positive integer\n`);
+        const refused = cost === undefined ? undefined : costError(options.algorithm, cost);
+        if (refused) {
+          process.stderr.write(`mqtt-broker passwd: --cost ${options.cost}: ${refused}\n`);
           process.exitCode = 2;
           return;
         }

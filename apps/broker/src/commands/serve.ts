@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { checkFiles } from '../config/files.js';
 import type { ConfigFlags } from '../config/flags.js';
 import { printableConfig } from '../config/print.js';
 import { resolveConfig } from '../config/resolve.js';
@@ -13,6 +14,7 @@ const EXAMPLES = `
 Examples:
   $ mqtt-broker                                   # TCP 1883, WebSocket 1882 (/mqtt), HTTP 8080, all on 127.0.0.1
   $ mqtt-broker --tcp 127.0.0.1:1884 --ws off --http off
+  $ mqtt-broker -p 1884 -v                        # Mosquitto's flags: TCP port (loopback), debug log
   $ mqtt-broker --config broker.yaml              # YAML or JSON; see the README for every key
   $ mqtt-broker --config broker.yaml --print-config
   $ mqtt-broker --tcp 0.0.0.0:1883 --config auth.yaml   # other interfaces need auth rules
@@ -21,11 +23,35 @@ Examples:
 
 Signals: SIGINT/SIGTERM shut down gracefully, SIGHUP reloads the auth rules.`;
 
+/** Copies of one signal arrive within this window; a later one is the user asking again. */
+const SAME_SIGNAL_MS = 1000;
+
+/**
+ * The server shuts down gracefully on the first SIGINT/SIGTERM. A Ctrl-C under `pnpm broker` reaches
+ * the broker twice (the terminal signals the whole process group and pnpm forwards its own copy),
+ * and the copy would kill the process mid-shutdown, so pnpm reported the run as failed. Copies that
+ * arrive together are ignored; a signal that comes later still exits at once, with 1.
+ */
+function exitOnRepeatedSignal(): void {
+  let first = 0;
+  const onSignal = () => {
+    const now = Date.now();
+    if (first === 0) first = now;
+    else if (now - first > SAME_SIGNAL_MS) process.exit(1);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
 /** Adds the server's options and action to the root command: `mqtt-broker [options]` runs the broker. */
 export function configureServe(program: Command): Command {
   return program
     .addOption(new Option('-c, --config <file>', 'config file (YAML or JSON)').env('MQTT_BROKER_CONFIG'))
     .option('--tcp <host:port|off>', 'MQTT over TCP listener (default 127.0.0.1:1883)')
+    .option(
+      '-p, --port <port>',
+      "the TCP listener's port, on the config's TCP host or 127.0.0.1 (Mosquitto's -p; not with --tcp)",
+    )
     .option('--tls <host:port|off>', 'MQTT over TLS listener (needs --tls-cert and --tls-key)')
     .option('--tls-cert <file>', 'PEM certificate for --tls and --wss')
     .option('--tls-key <file>', 'PEM private key for --tls and --wss')
@@ -51,6 +77,7 @@ export function configureServe(program: Command): Command {
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
         .env('MQTT_BROKER_LOG_LEVEL'),
     )
+    .option('-v, --verbose', "debug logging, as Mosquitto's -v (--log-level wins when given)")
     .addOption(
       new Option(
         '--log-format <format>',
@@ -67,6 +94,8 @@ export function configureServe(program: Command): Command {
         process.stdout.write(printableConfig(config));
         return;
       }
+      checkFiles(config, flags, file);
+      exitOnRepeatedSignal();
       await runServer(config, { configFile: file });
       // Timers of finished connections may linger; the broker is closed, so leave now.
       process.exit(0);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS } from './defaults.js';
 import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
@@ -5,6 +6,8 @@ import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './ty
 /** The command-line flags that override the config file. */
 export interface ConfigFlags {
   tcp?: string;
+  /** Mosquitto's `-p PORT`: the TCP listener's port, on the configured host or loopback. */
+  port?: string;
   tls?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -18,6 +21,8 @@ export interface ConfigFlags {
   logLevel?: string;
   logFormat?: string;
   allowAnonymous?: boolean;
+  /** Mosquitto's `-v`: debug logging, unless `--log-level` says otherwise. */
+  verbose?: boolean;
 }
 
 /** A command-line value that makes no sense; the message says which flag and why. */
@@ -29,7 +34,14 @@ export class FlagError extends Error {
   }
 }
 
-/** Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1 by default). */
+/** The address forms a listener flag takes, for error messages. */
+const ADDRESS_FORMS = 'PORT, :PORT, HOST:PORT, [IPv6]:PORT, an IP address alone, or off';
+
+/**
+ * Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1 by default), or an IP address
+ * or `localhost` alone (default port). Any other bare word is refused: `--tcp notaport` is a typo,
+ * not a host name to bind.
+ */
 export function parseHostPort(
   flag: string,
   value: string,
@@ -46,6 +58,9 @@ export function parseHostPort(
   } else {
     const colon = value.lastIndexOf(':');
     if (colon < 0) {
+      if (isIP(value) === 0 && value !== 'localhost') {
+        throw new FlagError(`--${flag} ${value}: not a port or an address (expected ${ADDRESS_FORMS})`);
+      }
       host = value;
     } else if (value.indexOf(':') !== colon) {
       throw new FlagError(`--${flag} ${value}: write IPv6 addresses in brackets, e.g. [::1]:${defaultPort}`);
@@ -55,7 +70,7 @@ export function parseHostPort(
     }
   }
   const port = portText === '' ? defaultPort : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  if (!/^\d*$/.test(portText) || !Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new FlagError(`--${flag} ${value}: the port must be 0–65535`);
   }
   return { host, port };
@@ -83,6 +98,20 @@ function tlsFiles(flags: ConfigFlags, flag: string, previous: ListenerConfig | u
  */
 export function applyFlags(config: Config, flags: ConfigFlags): Config {
   const find = (type: string) => config.listeners.find((l) => l.type === type);
+  if (flags.port !== undefined) {
+    if (flags.tcp !== undefined)
+      throw new FlagError('-p and --tcp both set the TCP listener: give one of them');
+    if (!/^\d+$/.test(flags.port) || Number(flags.port) > 65_535) {
+      throw new FlagError(`-p ${flags.port}: the port must be 0–65535`);
+    }
+    const old = find('tcp');
+    replace(config, 'tcp', {
+      ...old,
+      type: 'tcp',
+      host: old && 'host' in old ? old.host : '127.0.0.1',
+      port: Number(flags.port),
+    });
+  }
   if (flags.tcp !== undefined) {
     const old = find('tcp');
     replace(
@@ -165,6 +194,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     }
     config.log.level = flags.logLevel as LogLevel;
   }
+  if (flags.verbose && flags.logLevel === undefined) config.log.level = 'debug';
   if (flags.logFormat !== undefined) {
     if (!['auto', 'json', 'pretty'].includes(flags.logFormat)) {
       throw new FlagError(`--log-format ${flags.logFormat}: expected auto, json or pretty`);

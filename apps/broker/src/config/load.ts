@@ -7,20 +7,24 @@ import { validateConfig } from './validate.js';
 /** A problem in the config, with its position in the file when known. */
 export type ConfigIssue = PositionedIssue;
 
-/** The config cannot be used; the message lists every problem, one per line, as `file:line:col path: why`. */
+/**
+ * The config cannot be used; the message gives each problem as `file:line:col path: why`, on the
+ * same line when there is one, else one per line.
+ */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
   readonly issues: readonly ConfigIssue[];
 
   constructor(source: string, issues: ConfigIssue[]) {
+    const lines = issues.map((issue) => {
+      const where = issue.line === undefined ? '' : `${issue.line}:${issue.column ?? 1}:`;
+      const path = issue.path.length > 0 ? ` ${formatPath(issue.path)}:` : '';
+      return `${source}:${where}${path} ${issue.message}`;
+    });
     super(
-      `invalid configuration:\n${issues
-        .map((issue) => {
-          const where = issue.line === undefined ? '' : `${issue.line}:${issue.column ?? 1}:`;
-          const path = issue.path.length > 0 ? ` ${formatPath(issue.path)}:` : '';
-          return `  ${source}:${where}${path} ${issue.message}`;
-        })
-        .join('\n')}`,
+      lines.length === 1
+        ? `invalid configuration: ${lines[0]}`
+        : `invalid configuration:\n${lines.map((line) => `  ${line}`).join('\n')}`,
     );
     this.name = 'ConfigError';
     this.issues = issues;

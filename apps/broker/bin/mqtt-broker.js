@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The `mqtt-broker` command. It runs the compiled program in dist/; in a fresh checkout of the
+// repository, where `pnpm install` links this file before anything is built, it builds the
+// program first (turbo, cached afterwards) instead of failing with ERR_MODULE_NOT_FOUND.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  const root = new URL('../../../', import.meta.url);
+  const turbo = new URL('node_modules/.bin/turbo', root);
+  if (!existsSync(turbo)) {
+    process.stderr.write('mqtt-broker: dist/main.js is missing: build the package first\n');
+    process.exit(2);
+  }
+  process.stderr.write('mqtt-broker: not built yet, building it first\n');
+  const built = spawnSync(
+    turbo.pathname,
+    ['run', 'build', '--filter=@x/broker-app', '--output-logs=errors-only'],
+    { cwd: root.pathname, stdio: ['ignore', 2, 2] },
+  );
+  if (built.status !== 0) {
+    process.stderr.write('mqtt-broker: the build failed: run `npx -y pnpm@10 build` to see why\n');
+    process.exit(2);
+  }
+}
+await import(main.href);
