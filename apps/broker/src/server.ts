@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { Broker, type BrokerOptions } from '@x/broker';
 import { Ledger, LedgerHook } from '@x/broker-auth';
+import { SqliteStore } from '@x/broker-store-embedded';
 import { RedisStore } from '@x/broker-store-redis';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
@@ -33,7 +35,22 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   if (refusal) throw new StartupRefused(refusal);
   const allowAnonymous = anonymousAllowed(config);
 
-  const broker = new Broker({ ...(config.broker as BrokerOptions), logger: log });
+  const storage = config.storage;
+  // The embedded store is given to the broker, which opens, commits to and closes it.
+  const embedded =
+    storage.type === 'embedded'
+      ? new SqliteStore({
+          dataDir: resolve(storage.dataDir),
+          ...(storage.durability !== undefined ? { durability: storage.durability } : {}),
+          ...(storage.intervalMs !== undefined ? { intervalMs: storage.intervalMs } : {}),
+          logger: log,
+        })
+      : undefined;
+  const broker = new Broker({
+    ...(config.broker as BrokerOptions),
+    logger: log,
+    ...(embedded !== undefined ? { store: embedded } : {}),
+  });
   const ledgerHook = new LedgerHook({
     ledger,
     allowAnonymous,
@@ -64,6 +81,23 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   }
   for (const listener of listeners)
     log.info({ listener: listener.id, address: listener.address() }, 'listening');
+  if (storage.type === 'embedded') {
+    log.info(
+      {
+        store: 'embedded',
+        dataDir: resolve(storage.dataDir),
+        durability: storage.durability ?? 'acknowledged',
+      },
+      'persistent sessions, queued and retained messages are kept on disk',
+    );
+  } else if (storage.type === 'redis') {
+    log.info({ store: 'redis' }, 'persistent sessions, queued and retained messages are kept in Redis');
+  } else {
+    log.warn(
+      { store: 'memory' },
+      'storage is memory: persistent sessions and retained messages will not survive a restart',
+    );
+  }
   if (http) {
     log.info({ address: http.address(), api: token ? 'enabled' : 'disabled (no token)' }, 'HTTP listening');
   }

@@ -13,13 +13,28 @@ import WebSocket, { createWebSocketStream } from 'ws';
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const run = promisify(execFile);
 
+// Every broker started here keeps its embedded store in a directory of its own (--data-dir's
+// environment variable), never in the working directory.
+const dataDirs: string[] = [];
+afterAll(() => {
+  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+});
+function withDataDir(dataDir?: string): NodeJS.ProcessEnv {
+  const d = dataDir ?? mkdtempSync(join(tmpdir(), 'mqtt-broker-data-'));
+  dataDirs.push(d);
+  return { ...process.env, MQTT_BROKER_DATA_DIR: d };
+}
+
 /** Runs the binary to completion; resolves with its exit code and output (never rejects). */
 async function runBinary(
   args: string[],
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: withDataDir(),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -37,8 +52,13 @@ async function runBinary(
   });
 }
 
-function startBinary(args: string[], port: number): Promise<SpawnedServer> {
-  return spawnServer({ command: process.execPath, args: [main, ...args, '--log-format', 'json'], port });
+function startBinary(args: string[], port: number, dataDir?: string): Promise<SpawnedServer> {
+  return spawnServer({
+    command: process.execPath,
+    args: [main, ...args, '--log-format', 'json'],
+    port,
+    env: withDataDir(dataDir),
+  });
 }
 
 /** Waits for the child process to exit and returns its exit code. */

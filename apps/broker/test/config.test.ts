@@ -265,7 +265,7 @@ describe('flags', () => {
 
   it('rejects unknown storage and log levels', () => {
     expect(() => applyFlags(defaultConfig(), { storage: 'redis' })).toThrow(
-      /--storage redis: expected "memory" or a redis:\/\//,
+      /--storage redis: expected "embedded", "memory" or a redis:\/\//,
     );
     expect(() => applyFlags(defaultConfig(), { storage: 'redis://127.0.0.1:port' })).toThrow(
       /--storage: invalid Redis URL "redis:\/\/127\.0\.0\.1:port"/,

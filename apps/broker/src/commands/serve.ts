@@ -69,8 +69,13 @@ export function configureServe(program: Command): Command {
       ),
     )
     .option(
-      '--storage <memory|redis://host:port>',
-      'where sessions and retained messages are kept (default memory)',
+      '--storage <embedded|memory|redis://host:port>',
+      'where sessions, queued and retained messages are kept (default embedded: a SQLite file in --data-dir)',
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'directory of the embedded store (default ./data)').env(
+        'MQTT_BROKER_DATA_DIR',
+      ),
     )
     .addOption(
       new Option('--log-level <level>', 'log level (default info)')

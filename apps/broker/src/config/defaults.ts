@@ -13,7 +13,7 @@ export function defaultConfig(): Config {
     http: { host: '127.0.0.1', port: 8080 },
     auth: {},
     broker: {},
-    storage: { type: 'memory' },
+    storage: { type: 'embedded', dataDir: './data' },
     log: { level: 'info', format: 'auto' },
     shutdownTimeout: 5000,
   };

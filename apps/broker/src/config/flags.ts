@@ -18,6 +18,7 @@ export interface ConfigFlags {
   http?: string;
   httpToken?: string;
   storage?: string;
+  dataDir?: string;
   logLevel?: string;
   logFormat?: string;
   allowAnonymous?: boolean;
@@ -176,7 +177,12 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   }
   if (flags.storage !== undefined) {
     if (flags.storage === 'memory') config.storage = { type: 'memory' };
-    else if (/^redis:\/\//.test(flags.storage)) {
+    else if (flags.storage === 'embedded') {
+      config.storage = {
+        type: 'embedded',
+        dataDir: config.storage.type === 'embedded' ? config.storage.dataDir : './data',
+      };
+    } else if (/^redis:\/\//.test(flags.storage)) {
       try {
         parseRedisUrl(flags.storage);
       } catch (error) {
@@ -185,8 +191,16 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
       const prefix = config.storage.type === 'redis' ? config.storage.prefix : undefined;
       config.storage = { type: 'redis', url: flags.storage, ...(prefix !== undefined ? { prefix } : {}) };
     } else {
-      throw new FlagError(`--storage ${flags.storage}: expected "memory" or a redis://host:port[/db] URL`);
+      throw new FlagError(
+        `--storage ${flags.storage}: expected "embedded", "memory" or a redis://host:port[/db] URL`,
+      );
     }
+  }
+  if (flags.dataDir !== undefined) {
+    if (config.storage.type !== 'embedded') {
+      throw new FlagError(`--data-dir needs the embedded store (storage is ${config.storage.type})`);
+    }
+    config.storage = { ...config.storage, dataDir: flags.dataDir };
   }
   if (flags.logLevel !== undefined) {
     if (!LogLevels.includes(flags.logLevel as LogLevel)) {

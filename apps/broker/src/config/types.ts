@@ -103,6 +103,12 @@ export interface CoreConfig {
 export type StorageConfig =
   /** Sessions and retained messages live as long as the process. */
   | { type: 'memory' }
+  /**
+   * The default: kept in a SQLite file under `dataDir` (default './data'). 'acknowledged' (the
+   * default) acknowledges QoS 1/2 only once on disk; 'interval' writes every `intervalMs`, as
+   * Mosquitto's autosave.
+   */
+  | { type: 'embedded'; dataDir: string; durability?: 'acknowledged' | 'interval'; intervalMs?: number }
   /** Kept in Redis too, so persistent sessions, queued and retained messages survive a restart. */
   | { type: 'redis'; url: string; prefix?: string };
 

@@ -306,9 +306,28 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
   if (raw.broker !== undefined) config.broker = readCore(r, raw.broker);
   if (raw.storage !== undefined) {
     const type = isRecord(raw.storage) ? raw.storage.type : undefined;
-    const keys = type === 'redis' ? ['type', 'url', 'prefix'] : ['type'];
+    const keys =
+      type === 'redis'
+        ? ['type', 'url', 'prefix']
+        : type === 'memory'
+          ? ['type']
+          : ['type', 'dataDir', 'durability', 'intervalMs'];
     const storage = r.object(raw.storage, ['storage'], keys, 'storage');
-    const kind = storage ? r.choice(storage, 'type', ['storage'], ['memory', 'redis'] as const) : undefined;
+    const kind = storage
+      ? (r.choice(storage, 'type', ['storage'], ['memory', 'embedded', 'redis'] as const) ?? 'embedded')
+      : undefined;
+    if (storage && kind === 'memory') config.storage = { type: 'memory' };
+    if (storage && kind === 'embedded') {
+      const dataDir = r.string(storage, 'dataDir', ['storage']) ?? './data';
+      const durability = r.choice(storage, 'durability', ['storage'], ['acknowledged', 'interval'] as const);
+      const intervalMs = r.integer(storage, 'intervalMs', ['storage'], 10, 3_600_000);
+      config.storage = {
+        type: 'embedded',
+        dataDir,
+        ...(durability !== undefined ? { durability } : {}),
+        ...(intervalMs !== undefined ? { intervalMs } : {}),
+      };
+    }
     if (storage && kind === 'redis') {
       const url = r.string(storage, 'url', ['storage']) ?? 'redis://127.0.0.1:6379';
       if (!/^redis:\/\//.test(url)) r.fail(['storage', 'url'], 'url must start with redis://');
