@@ -59,8 +59,8 @@ export async function loadState(
     // An expired session that still owes its delayed will is returned: the broker publishes the
     // will as the session ends [MQTT-3.1.3-9] and then deletes it.
     if (expired && session.pendingWill === undefined) {
-      purge.add(clientId, 'del', keys.subs(clientId), ...keys.sessionKeys(clientId).slice(1));
-      purge.add('clients', 'hdel', keys.clients, clientId);
+      for (const key of keys.sessionKeys(clientId)) purge.del(clientId, key);
+      purge.hdel('clients', keys.clients, clientId);
       continue;
     }
     sessions.push({ ...session, subscriptions: [], queue: [], queueSeqs: [], inflight: [], inboundQos2: [] });
@@ -104,7 +104,7 @@ export async function loadState(
   for (const [topic, record] of Object.entries(retained)) {
     try {
       const { message } = decodeMessage(record).delivery;
-      if (message.expiresAt !== 0 && message.expiresAt <= now) purge.add('retained', 'hdel', keys.retained, topic);
+      if (message.expiresAt !== 0 && message.expiresAt <= now) purge.hdel('retained', keys.retained, topic);
       else messages.push({ ...message, retain: true });
     } catch (error) {
       skip('retained message', topic, error);
@@ -150,7 +150,7 @@ function readQueue(
       const { delivery } = decodeMessage(record);
       const expiresAt = delivery.message.expiresAt;
       if (expiresAt !== 0 && expiresAt <= now) {
-        purge.add(session.clientId, 'hdel', keys.queue(session.clientId), field);
+        purge.hdel(session.clientId, keys.queue(session.clientId), field);
       } else entries.push([seq, delivery]);
     } catch (error) {
       skip('queued message', `${session.clientId} ${field}`, error);

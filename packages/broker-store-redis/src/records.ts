@@ -1,4 +1,10 @@
-import { type Delivery, type Message, type SessionSubscription, type StoredSession, storedMessage } from '@x/broker';
+import {
+  type Delivery,
+  type Message,
+  type SessionSubscription,
+  type StoredSession,
+  storedMessage,
+} from '@x/broker';
 import {
   decode,
   encode,

@@ -16,7 +16,7 @@ import { type LoadedSession, loadState } from './load.js';
 import { encodeMessage, encodeRetained, encodeSession, encodeSubscription } from './records.js';
 import { FORMAT_VERSION, StoreKeys, SYS_COUNTERS } from './redis-keys.js';
 import { maskRedisUrl, parseRedisUrl } from './url.js';
-import { type Arg, type Command, WriteBatch } from './write-batch.js';
+import { type Command, WriteBatch } from './write-batch.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -101,8 +101,8 @@ export class RedisStore implements Store {
   /** When each in-flight delivery was first saved, to restore them in sending order. */
   readonly #order = new WeakMap<Delivery, number>();
   #orderCounter = 0;
-  /** The latest `$SYS` counters, written at the next commit. */
-  #sys: Arg[] | undefined;
+  /** A change since the last commit was not recorded (Redis was unreachable): that commit fails. */
+  #dropped = false;
   #opened = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -154,8 +154,12 @@ export class RedisStore implements Store {
           ? {
               sentinels: options.sentinels,
               name: options.name ?? 'mymaster',
-              ...(options.sentinelUsername !== undefined ? { sentinelUsername: options.sentinelUsername } : {}),
-              ...(options.sentinelPassword !== undefined ? { sentinelPassword: options.sentinelPassword } : {}),
+              ...(options.sentinelUsername !== undefined
+                ? { sentinelUsername: options.sentinelUsername }
+                : {}),
+              ...(options.sentinelPassword !== undefined
+                ? { sentinelPassword: options.sentinelPassword }
+                : {}),
               ...(address.tls ? { enableTLSForSentinelMode: true } : {}),
               sentinelRetryStrategy: retry,
             }
@@ -199,7 +203,6 @@ export class RedisStore implements Store {
           queued: count(state.sessions, (s) => s.queue.length),
           inflight: count(state.sessions, (s) => s.inflight.length),
           retained: state.retained.length,
-          purged: purge.commands.length,
         },
         'Redis store: state loaded',
       );
@@ -250,7 +253,8 @@ export class RedisStore implements Store {
     const stored = await this.redis.get(this.#keys.format);
     if (stored === null) {
       // One key at a time: on a cluster they live in different slots.
-      const old = (await this.redis.exists(this.#keys.clients)) + (await this.redis.exists(this.#keys.retained));
+      const old =
+        (await this.redis.exists(this.#keys.clients)) + (await this.redis.exists(this.#keys.retained));
       if (old > 0) {
         throw new RedisStoreError(
           'UNKNOWN_FORMAT',
@@ -273,41 +277,49 @@ export class RedisStore implements Store {
 
   // ---- changes: recorded in the write batch ---------------------------------------------------------
 
-  /** Records a command of a session's keys (group: the client id) unless Redis is unreachable. */
-  #add(group: string, name: string, key: string, ...args: Arg[]): void {
-    // While Redis is gone the commit fails anyway: recording would only grow memory.
-    if (this.redis.status !== 'ready' || this.#closed) return;
-    this.#batch.add(group, name, key, ...args);
+  /** The batch to record into, or undefined while Redis is unreachable (the commit fails anyway). */
+  #into(): WriteBatch | undefined {
+    if (this.redis.status === 'ready' && !this.#closed) return this.#batch;
+    this.#dropped = true;
+    return undefined;
   }
 
   saveSession(session: StoredSession): void {
+    const batch = this.#into();
+    if (batch === undefined) return;
     const id = session.clientId;
     if (!this.#known.has(id)) {
       // A session new to Redis starts from nothing, whatever an earlier one under this id left.
-      const [subs, ...rest] = this.#keys.sessionKeys(id);
-      this.#add(id, 'del', subs, ...rest);
+      for (const key of this.#keys.sessionKeys(id)) batch.del(id, key);
       this.#known.add(id);
     }
-    this.#add('clients', 'hset', this.#keys.clients, id, encodeSession(session));
+    batch.hset('clients', this.#keys.clients, id, encodeSession(session));
   }
 
   deleteSession(clientId: string): void {
-    const [subs, ...rest] = this.#keys.sessionKeys(clientId);
-    this.#add(clientId, 'del', subs, ...rest);
-    this.#add('clients', 'hdel', this.#keys.clients, clientId);
+    const batch = this.#into();
+    if (batch === undefined) return;
+    for (const key of this.#keys.sessionKeys(clientId)) batch.del(clientId, key);
+    batch.hdel('clients', this.#keys.clients, clientId);
     this.#known.delete(clientId);
   }
 
   saveSubscription(clientId: string, subscription: SessionSubscription): void {
-    const key = this.#keys.subs(clientId);
-    this.#add(clientId, 'hset', key, subscription.topicFilter, encodeSubscription(subscription));
+    this.#into()?.hset(
+      clientId,
+      this.#keys.subs(clientId),
+      subscription.topicFilter,
+      encodeSubscription(subscription),
+    );
   }
 
   deleteSubscription(clientId: string, topicFilter: string): void {
-    this.#add(clientId, 'hdel', this.#keys.subs(clientId), topicFilter);
+    this.#into()?.hdel(clientId, this.#keys.subs(clientId), topicFilter);
   }
 
   queueMessage(clientId: string, seq: number, delivery: Delivery): void {
+    const batch = this.#into();
+    if (batch === undefined) return;
     const record = encodeMessage(
       delivery.message,
       delivery.qos,
@@ -316,14 +328,16 @@ export class RedisStore implements Store {
       false,
       delivery.subscriptionIds,
     );
-    this.#add(clientId, 'hset', this.#keys.queue(clientId), seq, record);
+    batch.hset(clientId, this.#keys.queue(clientId), seq, record);
   }
 
   dequeueMessage(clientId: string, seq: number): void {
-    this.#add(clientId, 'hdel', this.#keys.queue(clientId), seq);
+    this.#into()?.hdel(clientId, this.#keys.queue(clientId), seq);
   }
 
   saveInflight(clientId: string, packetId: number, delivery: Delivery, released: boolean): void {
+    const batch = this.#into();
+    if (batch === undefined) return;
     let order = this.#order.get(delivery);
     if (order === undefined) {
       // Epoch ms scaled, plus a counter: increasing across restarts and within a millisecond.
@@ -338,37 +352,36 @@ export class RedisStore implements Store {
       released,
       delivery.subscriptionIds,
     );
-    this.#add(clientId, 'hset', this.#keys.inflight(clientId), packetId, record);
+    batch.hset(clientId, this.#keys.inflight(clientId), packetId, record);
   }
 
   deleteInflight(clientId: string, packetId: number): void {
-    this.#add(clientId, 'hdel', this.#keys.inflight(clientId), packetId);
+    this.#into()?.hdel(clientId, this.#keys.inflight(clientId), packetId);
   }
 
   saveInboundQos2(clientId: string, packetId: number): void {
-    this.#add(clientId, 'sadd', this.#keys.qos2in(clientId), packetId);
+    this.#into()?.sadd(clientId, this.#keys.qos2in(clientId), packetId);
   }
 
   deleteInboundQos2(clientId: string, packetId: number): void {
-    this.#add(clientId, 'srem', this.#keys.qos2in(clientId), packetId);
+    this.#into()?.srem(clientId, this.#keys.qos2in(clientId), packetId);
   }
 
   saveRetained(message: Message): void {
     // The running broker republishes `$SYS`; stale figures are not worth restoring.
     if (message.topic.startsWith('$SYS')) return;
-    this.#add('retained', 'hset', this.#keys.retained, message.topic, encodeRetained(message));
+    this.#into()?.hset('retained', this.#keys.retained, message.topic, encodeRetained(message));
   }
 
   deleteRetained(topic: string): void {
-    this.#add('retained', 'hdel', this.#keys.retained, topic);
+    this.#into()?.hdel('retained', this.#keys.retained, topic);
   }
 
   saveSysInfo(info: Readonly<SysInfo>): void {
-    if (this.redis.status !== 'ready' || this.#closed) return;
-    // Only the latest counters matter: one HSET at commit, whatever the number of calls.
-    const args: Arg[] = [];
-    for (const name of SYS_COUNTERS) args.push(name, info[name]);
-    this.#sys = args;
+    const batch = this.#into();
+    if (batch === undefined) return;
+    // Folded like every hash field: only the latest counters are sent.
+    for (const name of SYS_COUNTERS) batch.hset('sys', this.#keys.sys, name, info[name]);
   }
 
   // ---- commit ----------------------------------------------------------------------------------------
@@ -376,8 +389,8 @@ export class RedisStore implements Store {
   commit(done: (error: Error | undefined) => void): void {
     const batch = this.#batch;
     this.#batch = new WriteBatch(this.#maxBatchBytes);
-    if (this.#sys !== undefined && !batch.overflow) batch.add('sys', 'hset', this.#keys.sys, ...this.#sys);
-    this.#sys = undefined;
+    const dropped = this.#dropped;
+    this.#dropped = false;
     const entry: PendingCommit = { done, settled: false, error: undefined, timer: undefined };
     this.#commits.push(entry);
     if (batch.overflow) {
@@ -388,8 +401,8 @@ export class RedisStore implements Store {
           `changes over ${this.#maxBatchBytes} bytes (maxBatchBytes) in one commit: not written`,
         ),
       );
-    } else if (this.#closed || this.redis.status !== 'ready') {
-      // Changes made meanwhile were not recorded: none of them is durable.
+    } else if (dropped || this.#closed || this.redis.status !== 'ready') {
+      // Changes made meanwhile were not recorded: they are not durable.
       this.#settle(entry, this.#unavailable());
     } else if (batch.empty) {
       this.#settle(entry, undefined);
@@ -397,7 +410,10 @@ export class RedisStore implements Store {
       entry.timer = setTimeout(() => {
         this.#settle(
           entry,
-          new RedisStoreError('WRITE_FAILED', `Redis did not answer a commit within ${this.#commitTimeout} ms`),
+          new RedisStoreError(
+            'WRITE_FAILED',
+            `Redis did not answer a commit within ${this.#commitTimeout} ms`,
+          ),
         );
       }, this.#commitTimeout);
       this.#send(batch).then(
@@ -413,7 +429,7 @@ export class RedisStore implements Store {
    */
   async #send(batch: WriteBatch): Promise<void> {
     if (!this.#cluster) {
-      checkExec(await this.redis.multi(batch.commands).exec());
+      checkExec(await this.redis.multi(batch.commands()).exec());
       return;
     }
     const groups = [...batch.byGroup().values()];
@@ -442,9 +458,10 @@ export class RedisStore implements Store {
   }
 
   #unavailable(): RedisStoreError {
-    return this.#closed
-      ? new RedisStoreError('CLOSED', 'the Redis store is closed')
-      : new RedisStoreError('UNAVAILABLE', `Redis at ${this.#url} is not connected (${this.redis.status})`);
+    if (this.#closed) return new RedisStoreError('CLOSED', 'the Redis store is closed');
+    const status =
+      this.redis.status === 'ready' ? 'was not connected when changes were made' : `is ${this.redis.status}`;
+    return new RedisStoreError('UNAVAILABLE', `Redis at ${this.#url} ${status}: changes not written`);
   }
 
   // ---- connection events ---------------------------------------------------------------------------
@@ -461,8 +478,10 @@ export class RedisStore implements Store {
       }
     }
     // What was recorded since the last commit will not be sent either.
-    this.#batch = new WriteBatch(this.#maxBatchBytes);
-    this.#sys = undefined;
+    if (!this.#batch.empty) {
+      this.#batch = new WriteBatch(this.#maxBatchBytes);
+      this.#dropped = true;
+    }
   }
 
   async #reconnected(): Promise<void> {

@@ -45,7 +45,12 @@ describe('stored message records', () => {
     expect(r.released).toBe(true);
     expect(r.delivery).toMatchObject({ qos: 1, retain: false });
     // The message keeps its own QoS and retain flag; the delivery's are beside it.
-    expect(r.delivery.message).toMatchObject({ topic: 'a/b', qos: 2, retain: true, expiresAt: 1_900_000_000_123 });
+    expect(r.delivery.message).toMatchObject({
+      topic: 'a/b',
+      qos: 2,
+      retain: true,
+      expiresAt: 1_900_000_000_123,
+    });
     expect(Buffer.from(r.delivery.message.payload).equals(m.payload)).toBe(true);
     expect(r.delivery.message.properties).toEqual({
       ...m.properties,

@@ -136,7 +136,9 @@ export async function startCluster(): Promise<TestCluster> {
     ]);
     const deadline = Date.now() + 15_000;
     for (const node of nodes) {
-      while (!(await run(cli, ['-p', String(node.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok')) {
+      while (
+        !(await run(cli, ['-p', String(node.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok')
+      ) {
         if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not ok within 15 s`);
         await sleep(100);
       }

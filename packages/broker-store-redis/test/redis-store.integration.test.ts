@@ -4,7 +4,13 @@ import { requireServer } from '@x/test-helpers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.js';
-import { makeCertificates, startCluster, startRedisWith, type TestCluster, type TestRedis } from './redis-servers.js';
+import {
+  makeCertificates,
+  startCluster,
+  startRedisWith,
+  type TestCluster,
+  type TestRedis,
+} from './redis-servers.js';
 
 const redisServer = requireServer('redis-server');
 
@@ -153,7 +159,9 @@ async function writeEveryChange(store: RedisStore): Promise<void> {
   store.queueMessage('bob', 1, delivery(message('b/1', [1]), 1));
   store.deleteSession('bob');
 
-  store.saveRetained(message('r/1', [1, 2, 3], { qos: 1, retain: true, properties: { userProperties: [['r', '1']] } }));
+  store.saveRetained(
+    message('r/1', [1, 2, 3], { qos: 1, retain: true, properties: { userProperties: [['r', '1']] } }),
+  );
   store.saveRetained(message('r/2', [2], { retain: true }));
   store.deleteRetained('r/2');
   store.saveRetained(message('$SYS/broker/uptime', [1], { retain: true }));
@@ -167,7 +175,12 @@ function expectEveryChange(state: StoredState): void {
   const byId = new Map(state.sessions.map((s) => [s.clientId, s]));
   expect([...byId.keys()].sort()).toEqual(['alice', 'a}b', 'delayed']);
   const alice = byId.get('alice')!;
-  expect(alice).toMatchObject({ protocolVersion: 5, expiryInterval: 3600, disconnectedAt: 0, pendingWill: undefined });
+  expect(alice).toMatchObject({
+    protocolVersion: 5,
+    expiryInterval: 3600,
+    disconnectedAt: 0,
+    pendingWill: undefined,
+  });
   expect(alice.will).toMatchObject({
     topic: 'will/a',
     qos: 1,
@@ -206,7 +219,9 @@ function expectEveryChange(state: StoredState): void {
     messageExpiryInterval: 3600,
   });
   expect(q.message.expiresAt).toBeGreaterThan(Date.now());
-  expect(alice.inflight.map((f) => [f.packetId, f.delivery.message.topic, f.delivery.qos, f.released])).toEqual([
+  expect(
+    alice.inflight.map((f) => [f.packetId, f.delivery.message.topic, f.delivery.qos, f.released]),
+  ).toEqual([
     [300, 'a/f1', 2, true],
     [7, 'a/f2', 1, false],
   ]);
@@ -315,7 +330,8 @@ describe.skipIf(redisServer.skip)(
         const all: Promise<void>[] = [];
         for (let i = 0; i < 30; i++) {
           // Large, small and empty batches: an empty commit still waits for the earlier ones.
-          if (i % 3 === 0) store.queueMessage('x', i, delivery(message('t', [...big.subarray(0, 100_000 + i)]), 1));
+          if (i % 3 === 0)
+            store.queueMessage('x', i, delivery(message('t', [...big.subarray(0, 100_000 + i)]), 1));
           else if (i % 3 === 1) store.saveInboundQos2('x', i + 1);
           all.push(
             new Promise((resolve) =>
@@ -337,7 +353,8 @@ describe.skipIf(redisServer.skip)(
 
     it('a batch over maxBatchBytes is dropped and its commit fails with BATCH_TOO_LARGE; the next one works', async () => {
       await withStore({ url: redis.url, prefix: 'big:', maxBatchBytes: 10_000 }, async (store) => {
-        for (let seq = 0; seq < 10; seq++) store.queueMessage('x', seq, delivery(message('t', new Array(2000).fill(1)), 1));
+        for (let seq = 0; seq < 10; seq++)
+          store.queueMessage('x', seq, delivery(message('t', new Array(2000).fill(1)), 1));
         const error = await commit(store);
         expect(error).toMatchObject({ name: 'RedisStoreError', code: 'BATCH_TOO_LARGE' });
         expect(await control.exists('big:queue:{x}')).toBe(0);
@@ -351,7 +368,9 @@ describe.skipIf(redisServer.skip)(
       await control.set('newer:format', '3');
       await expect(new RedisStore({ url: redis.url, prefix: 'newer:' }).open()).rejects.toMatchObject({
         code: 'UNKNOWN_FORMAT',
-        message: expect.stringMatching(/holds format "3" under "newer:format"; this RedisStore reads format 2/),
+        message: expect.stringMatching(
+          /holds format "3" under "newer:format"; this RedisStore reads format 2/,
+        ),
       });
       await control.hset('v1:clients', 'c', '{"v":5,"e":60,"d":1,"o":0}');
       await expect(new RedisStore({ url: redis.url, prefix: 'v1:' }).open()).rejects.toMatchObject({
@@ -362,7 +381,7 @@ describe.skipIf(redisServer.skip)(
 
     it('ACL user and password and the database number come from the URL', async () => {
       await control.call('ACL', 'SETUSER', 'mqtt', 'on', '>s3cr@t', '~*', '+@all');
-      const url = redis.url.replace('redis://', 'redis://mqtt:s3cr%40t@') + '/3';
+      const url = `${redis.url.replace('redis://', 'redis://mqtt:s3cr%40t@')}/3`;
       await withStore({ url, prefix: 'acl:' }, async (store) => {
         store.saveRetained(message('r', [1], { retain: true }));
         expect(await commit(store)).toBeUndefined();
@@ -371,10 +390,15 @@ describe.skipIf(redisServer.skip)(
       expect(await db3.hkeys('acl:retained')).toEqual(['r']);
       db3.disconnect();
       expect(await control.exists('acl:retained')).toBe(0);
-      const wrong = new RedisStore({ url: redis.url.replace('redis://', 'redis://mqtt:nope@'), connectTimeout: 500 });
+      const wrong = new RedisStore({
+        url: redis.url.replace('redis://', 'redis://mqtt:nope@'),
+        connectTimeout: 500,
+      });
       await expect(wrong.open()).rejects.toMatchObject({
         code: 'CONNECT_FAILED',
-        message: expect.stringMatching(/redis:\/\/\*\*\*@127\.0\.0\.1:\d+ not ready within 500 ms: WRONGPASS/),
+        message: expect.stringMatching(
+          /redis:\/\/\*\*\*@127\.0\.0\.1:\d+ not ready within 500 ms: WRONGPASS/,
+        ),
       });
     });
 
@@ -479,7 +503,9 @@ describe.skipIf(redisServer.skip)('RedisStore over TLS (rediss://)', () => {
     expect(redis.url).toMatch(/^rediss:\/\//);
     const tls = { ca: readFileSync(certs.ca) };
     await withStore({ url: redis.url, prefix: 'tls:', tls }, writeEveryChange);
-    await withStore({ url: redis.url, prefix: 'tls:', tls }, async (_store, state) => expectEveryChange(state));
+    await withStore({ url: redis.url, prefix: 'tls:', tls }, async (_store, state) =>
+      expectEveryChange(state),
+    );
   });
 
   it('refuses a server certificate it cannot verify', async () => {
