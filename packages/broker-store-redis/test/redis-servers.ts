@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -152,6 +152,31 @@ export async function startCluster(): Promise<TestCluster> {
     url: nodes[0]!.url,
     dispose: async () => {
       for (const node of nodes) await node.dispose();
+    },
+  };
+}
+
+/** A Redis Sentinel watching `master` under the name `mymaster`. */
+export async function startSentinel(master: TestRedis): Promise<TestRedis> {
+  const command = findExecutable('redis-server');
+  if (!command) throw new Error('redis-server not found on PATH (apt-get install redis-server)');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'store-redis-sentinel-'));
+  const config = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its config file, so it gets one of its own.
+  writeFileSync(
+    config,
+    `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`,
+  );
+  const server = await spawnServer({ command, args: [config, '--sentinel'], port });
+  return {
+    ...server,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    restart: () => startSentinel(master),
+    dispose: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   makeCertificates,
   startCluster,
   startRedisWith,
+  startSentinel,
   type TestCluster,
   type TestRedis,
 } from './redis-servers.js';
@@ -548,6 +549,30 @@ describe.skipIf(redisServer.skip)('RedisStore on a Redis Cluster of three master
 
   it('refuses a database number other than 0', () => {
     expect(() => new RedisStore({ url: `${cluster.url}/2`, cluster: true })).toThrow(/database 0 only/);
+  });
+});
+
+describe.skipIf(redisServer.skip)('RedisStore through Redis Sentinel', () => {
+  it('asks the sentinel for the master of `name` and does the round trip there', async () => {
+    const master = await startRedisWith();
+    const sentinel = await startSentinel(master);
+    try {
+      // The URL's host is not used with sentinels: only its credentials and database.
+      const options = {
+        url: 'redis://unused.invalid/4',
+        sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+        name: 'mymaster',
+        prefix: 'sentinel:',
+      };
+      await withStore(options, writeEveryChange);
+      await withStore(options, async (_store, state) => expectEveryChange(state));
+      const direct = new Redis(`${master.url}/4`);
+      expect(await direct.get('sentinel:format')).toBe('2');
+      direct.disconnect();
+    } finally {
+      await sentinel.dispose();
+      await master.dispose();
+    }
   });
 });
 
