@@ -365,6 +365,35 @@ describe.skipIf(redisServer.skip)(
       });
     });
 
+    it('a commit Redis does not answer within commitTimeout fails, and later commits still run in order', async () => {
+      await withStore({ url: redis.url, prefix: 'slow:', commitTimeout: 200 }, async (store) => {
+        await control.call('CLIENT', 'PAUSE', '600', 'WRITE');
+        store.saveInboundQos2('x', 1);
+        const calls: string[] = [];
+        const slow = new Promise<Error | undefined>((resolve) =>
+          store.commit((error) => {
+            calls.push('slow');
+            resolve(error);
+          }),
+        );
+        const empty = new Promise<Error | undefined>((resolve) =>
+          store.commit((error) => {
+            calls.push('empty');
+            resolve(error);
+          }),
+        );
+        expect(await slow).toMatchObject({
+          code: 'WRITE_FAILED',
+          message: expect.stringMatching(/within 200 ms/),
+        });
+        expect(await empty).toBeUndefined();
+        expect(calls).toEqual(['slow', 'empty']);
+        await new Promise((r) => setTimeout(r, 600));
+        store.saveInboundQos2('x', 2);
+        expect(await commit(store)).toBeUndefined();
+      });
+    });
+
     it('refuses a format newer than it reads, and keys of the older hook-based store, with a clear error', async () => {
       await control.set('newer:format', '3');
       await expect(new RedisStore({ url: redis.url, prefix: 'newer:' }).open()).rejects.toMatchObject({
