@@ -352,6 +352,41 @@ describe.skipIf(redisServer.skip)(
       });
     });
 
+    it('malformed stored entries are skipped with a warning naming them; the rest loads', async () => {
+      await withStore({ url: redis.url, prefix: 'bad:' }, async (store) => {
+        store.saveSession(session('good'));
+        store.queueMessage('good', 1, delivery(message('q/1', [1]), 1));
+        store.queueMessage('good', 2, delivery(message('q/2', [2]), 1));
+        store.saveRetained(message('r/ok', [1], { retain: true }));
+        expect(await commit(store)).toBeUndefined();
+      });
+      await control.hset('bad:clients', 'broken', '{"v":9}');
+      await control.hset('bad:queue:{good}', '3', Buffer.from([1, 0, 0]));
+      await control.hset('bad:queue:{good}', 'x', Buffer.from([1, 0, 0]));
+      await control.hset('bad:inflight:{good}', '70000', Buffer.from([1]));
+      await control.hset('bad:subs:{good}', 'f', 'not json');
+      await control.sadd('bad:qos2in:{good}', '0', '12');
+      await control.hset('bad:retained', 'r/bad', 'garbage');
+      const logger = recordingLogger();
+      await withStore({ url: redis.url, prefix: 'bad:', logger }, async (_store, state) => {
+        expect(state.sessions.map((s) => s.clientId)).toEqual(['good']);
+        expect(state.sessions[0]!.queue.map((d) => d.message.topic)).toEqual(['q/1', 'q/2']);
+        expect(state.sessions[0]!.inboundQos2).toEqual([12]);
+        expect(state.sessions[0]!.subscriptions).toEqual([]);
+        expect(state.retained.map((m) => m.topic)).toEqual(['r/ok']);
+      });
+      const skipped = logger.lines.filter((l) => l.includes('is malformed and was skipped'));
+      expect(skipped.map((l) => l.replace(/ \{.*$/, '')).sort()).toEqual([
+        'Redis store: stored in-flight message "good 70000" is malformed and was skipped',
+        'Redis store: stored inbound QoS 2 packet id "good 0" is malformed and was skipped',
+        'Redis store: stored queued message "good 3" is malformed and was skipped',
+        'Redis store: stored queued message "good x" is malformed and was skipped',
+        'Redis store: stored retained message "r/bad" is malformed and was skipped',
+        'Redis store: stored session "broken" is malformed and was skipped',
+        'Redis store: stored subscription "good f" is malformed and was skipped',
+      ]);
+    });
+
     it('a batch over maxBatchBytes is dropped and its commit fails with BATCH_TOO_LARGE; the next one works', async () => {
       await withStore({ url: redis.url, prefix: 'big:', maxBatchBytes: 10_000 }, async (store) => {
         for (let seq = 0; seq < 10; seq++)
