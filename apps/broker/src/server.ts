@@ -33,7 +33,19 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   if (refusal) throw new StartupRefused(refusal);
   const allowAnonymous = anonymousAllowed(config);
 
-  const broker = new Broker({ ...(config.broker as BrokerOptions), logger: log });
+  const store =
+    config.storage.type === 'redis'
+      ? new RedisStore({
+          url: config.storage.url,
+          ...(config.storage.prefix !== undefined ? { prefix: config.storage.prefix } : {}),
+          logger: log,
+        })
+      : undefined;
+  const broker = new Broker({
+    ...(config.broker as BrokerOptions),
+    logger: log,
+    ...(store ? { store } : {}),
+  });
   const ledgerHook = new LedgerHook({
     ledger,
     allowAnonymous,
@@ -41,15 +53,6 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     logger: log,
   });
   broker.addHook(ledgerHook);
-  const store =
-    config.storage.type === 'redis'
-      ? new RedisStore(broker, {
-          url: config.storage.url,
-          ...(config.storage.prefix !== undefined ? { prefix: config.storage.prefix } : {}),
-          logger: log,
-        })
-      : undefined;
-  if (store) broker.addHook(store);
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);
@@ -111,12 +114,8 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
         resolve();
       }, config.shutdownTimeout);
       timer.unref();
-      const began = Date.now();
-      const shutdown = async () => {
-        await broker.close();
-        // The store's last writes are confirmed by Redis before the process goes.
-        if (store) await store.close(Math.max(0, config.shutdownTimeout - (Date.now() - began)));
-      };
+      // The broker commits its last changes and closes the store: Redis has confirmed them when it resolves.
+      const shutdown = () => broker.close();
       shutdown().then(
         () => {
           clearTimeout(timer);

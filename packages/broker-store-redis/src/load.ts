@@ -12,8 +12,7 @@ import { decodeMessage, decodeSession, decodeSubscription } from './records.js';
 import { type StoreKeys, SYS_COUNTERS } from './redis-keys.js';
 import type { WriteBatch } from './write-batch.js';
 
-/** A session as `open()` returns it, plus the seqs of its queue (same order as `queue`). */
-export type LoadedSession = StoredState['sessions'][number] & { queueSeqs: number[] };
+type LoadedSession = StoredState['sessions'][number];
 
 /** Sessions whose keys are read at once (four reads each, one pipeline per session). */
 const SLICE = 256;
@@ -30,7 +29,7 @@ export async function loadState(
   log: Logger,
   /** When each in-flight delivery was first sent, to keep that order when its state changes. */
   order: WeakMap<Delivery, number>,
-): Promise<StoredState & { sessions: LoadedSession[] }> {
+): Promise<StoredState> {
   const now = Date.now();
   const [clients, retained, sys] = await Promise.all([
     redis.hgetall(keys.clients),
@@ -63,7 +62,7 @@ export async function loadState(
       purge.hdel('clients', keys.clients, clientId);
       continue;
     }
-    sessions.push({ ...session, subscriptions: [], queue: [], queueSeqs: [], inflight: [], inboundQos2: [] });
+    sessions.push({ ...session, subscriptions: [], queue: [], inflight: [], inboundQos2: [] });
   }
 
   for (let from = 0; from < sessions.length; from += SLICE) {
@@ -158,7 +157,8 @@ function readQueue(
   }
   entries.sort((a, b) => a[0] - b[0]);
   for (const [seq, delivery] of entries) {
-    session.queueSeqs.push(seq);
+    // The broker numbers what it queues next after the highest seq it was given.
+    delivery.seq = seq;
     session.queue.push(delivery);
   }
 }

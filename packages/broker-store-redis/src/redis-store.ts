@@ -12,7 +12,7 @@ import {
 } from '@x/broker';
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import { RedisStoreError } from './errors.js';
-import { type LoadedSession, loadState } from './load.js';
+import { loadState } from './load.js';
 import { encodeMessage, encodeRetained, encodeSession, encodeSubscription } from './records.js';
 import { FORMAT_VERSION, StoreKeys, SYS_COUNTERS } from './redis-keys.js';
 import { maskRedisUrl, parseRedisUrl } from './url.js';
@@ -543,7 +543,10 @@ function checkExec(replies: Array<[Error | null, unknown]> | null): void {
   }
 }
 
-function count(sessions: LoadedSession[], of: (s: LoadedSession) => number): number {
+function count(
+  sessions: StoredState['sessions'],
+  of: (s: StoredState['sessions'][number]) => number,
+): number {
   let n = 0;
   for (const s of sessions) n += of(s);
   return n;
