@@ -9,9 +9,24 @@
  * Changes are committed every BATCH messages, as a broker's group commit would at that load, with
  * up to WINDOW commits in flight. Reports messages per second, commit latency (p50/p99) and the
  * Redis commands per message (INFO's total_commands_processed).
+ *
+ * Then the whole broker: 10 publishers → 10 persistent QoS 1 subscribers (5 000 messages each,
+ * raw-socket clients, at most 100 unacknowledged per publisher), online and then into offline
+ * queues, with no store, MemoryStore and RedisStore (PUBACK waits for the commit with a store).
  * Run: npx -y pnpm@10 --filter @x/broker-store-redis bench
  */
-import { type Delivery, MemoryStore, type Message, type Store } from '@x/broker';
+import { connect, type Socket } from 'node:net';
+import {
+  AllowAllHook,
+  Broker,
+  type Delivery,
+  MemoryStore,
+  type Message,
+  type Store,
+  silentLogger,
+  TcpListener,
+} from '@x/broker';
+import { Decoder, encode, type Packet } from '@x/packets';
 import { startRedis } from '@x/test-helpers';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../src/index.js';
@@ -107,6 +122,130 @@ async function run(store: Store, control: Redis | undefined) {
   };
 }
 
+const CLIENTS = 10;
+const PER_CLIENT = 5_000;
+const UNACKED = 100;
+
+class RawMqtt {
+  readonly socket: Socket;
+  readonly #decoder = new Decoder({ protocolVersion: 4 });
+  #waiters: Array<{ type: Packet['type']; resolve: (p: Packet) => void }> = [];
+  received = 0;
+  acked = 0;
+  #onAck: (() => void) | undefined;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      for (const p of this.#decoder.push(chunk)) this.#packet(p);
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(port: number, clientId: string, clean: boolean): Promise<RawMqtt> {
+    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const c = new RawMqtt(socket);
+    const connack = c.next('connack');
+    socket.write(encode({ type: 'connect', protocolVersion: 4, clientId, clean, keepalive: 0 }, 4));
+    await connack;
+    return c;
+  }
+
+  next(type: Packet['type']): Promise<Packet> {
+    return new Promise((resolve) => this.#waiters.push({ type, resolve }));
+  }
+
+  async subscribe(topicFilter: string): Promise<void> {
+    const suback = this.next('suback');
+    this.socket.write(
+      encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos: 1 }] }, 4),
+    );
+    await suback;
+  }
+
+  /** Sends `count` QoS 1 PUBLISHes keeping at most UNACKED unacknowledged. */
+  async publishMany(topic: string, count: number): Promise<void> {
+    const payload = Buffer.alloc(64, 1);
+    const base = this.acked;
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const pump = () => {
+        const chunks: Buffer[] = [];
+        while (sent < count && sent - (this.acked - base) < UNACKED) {
+          const packetId = (sent % 65_000) + 1;
+          chunks.push(
+            encode({ type: 'publish', topic, payload, qos: 1, retain: false, dup: false, packetId }, 4),
+          );
+          sent++;
+        }
+        if (chunks.length) this.socket.write(Buffer.concat(chunks));
+        if (this.acked - base === count) resolve();
+      };
+      this.#onAck = pump;
+      pump();
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end(encode({ type: 'disconnect' }, 4));
+    });
+  }
+
+  #packet(p: Packet): void {
+    if (p.type === 'publish') {
+      this.received++;
+      if (p.qos === 1) this.socket.write(encode({ type: 'puback', packetId: p.packetId! }, 4));
+      return;
+    }
+    if (p.type === 'puback') {
+      this.acked++;
+      this.#onAck?.();
+      return;
+    }
+    const i = this.#waiters.findIndex((w) => w.type === p.type);
+    if (i !== -1) this.#waiters.splice(i, 1)[0]!.resolve(p);
+  }
+}
+
+/** Broker throughput (messages per second), online then offline, with the given store. */
+async function brokerRun(store: Store | undefined): Promise<{ online: number; offline: number }> {
+  const broker = new Broker({
+    logger: silentLogger,
+    sysInterval: 0,
+    maxQueuedMessages: PER_CLIENT * 2,
+    ...(store ? { store } : {}),
+  });
+  broker.addHook(new AllowAllHook());
+  const listener = new TcpListener({ host: '127.0.0.1', port: 0 });
+  await broker.addListener(listener);
+  await broker.start();
+  const port = listener.port;
+  const subs = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, i) => RawMqtt.open(port, `sub-${i}`, false)),
+  );
+  await Promise.all(subs.map((s, i) => s.subscribe(`bench/${i}`)));
+  const pubs = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, i) => RawMqtt.open(port, `pub-${i}`, true)),
+  );
+  let start = process.hrtime.bigint();
+  await Promise.all(pubs.map((p, i) => p.publishMany(`bench/${i}`, PER_CLIENT)));
+  while (subs.some((s) => s.received < PER_CLIENT)) await new Promise((r) => setTimeout(r, 1));
+  const online = (CLIENTS * PER_CLIENT) / (Number(process.hrtime.bigint() - start) / 1e9);
+  await Promise.all(subs.map((s) => s.close()));
+  start = process.hrtime.bigint();
+  await Promise.all(pubs.map((p, i) => p.publishMany(`bench/${i}`, PER_CLIENT)));
+  const offline = (CLIENTS * PER_CLIENT) / (Number(process.hrtime.bigint() - start) / 1e9);
+  await Promise.all(pubs.map((p) => p.close()));
+  await broker.close();
+  return { online, offline };
+}
+
 const redis = await startRedis();
 const control = new Redis(redis.url);
 try {
@@ -130,6 +269,21 @@ try {
     console.log(
       `${name.padEnd(12)} ${fmt(r.online.perSecond)}  ${ms(r.online)}   ${fmt(r.queued.perSecond)}  ${ms(r.queued)}   ${fmt(r.drained.perSecond)}      ${r.commands?.map((c) => c.toFixed(3)).join(', ') ?? '-'}`,
     );
+  }
+  console.log(
+    `\nbroker: QoS 1, ${CLIENTS} publishers → ${CLIENTS} persistent subscribers, ${PER_CLIENT} messages each\n`,
+  );
+  console.log('store        online msg/s  offline msg/s');
+  for (let round = 0; round < 2; round++) {
+    const stores: Array<[string, Store | undefined]> = [
+      ['none', undefined],
+      ['MemoryStore', new MemoryStore()],
+      ['RedisStore', new RedisStore({ url: redis.url, prefix: `broker${round}:` })],
+    ];
+    for (const [name, store] of stores) {
+      const r = await brokerRun(store);
+      console.log(`${name.padEnd(12)} ${fmt(r.online)}     ${fmt(r.offline)}`);
+    }
   }
 } finally {
   control.disconnect();
