@@ -36,8 +36,8 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const allowAnonymous = anonymousAllowed(config);
 
   const storage = config.storage;
-  // The embedded store is given to the broker, which opens, commits to and closes it.
-  const embedded =
+  // The store is given to the broker, which opens, commits to and closes it.
+  const store =
     storage.type === 'embedded'
       ? new SqliteStore({
           dataDir: resolve(storage.dataDir),
@@ -45,11 +45,17 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
           ...(storage.intervalMs !== undefined ? { intervalMs: storage.intervalMs } : {}),
           logger: log,
         })
-      : undefined;
+      : storage.type === 'redis'
+        ? new RedisStore({
+            url: storage.url,
+            ...(storage.prefix !== undefined ? { prefix: storage.prefix } : {}),
+            logger: log,
+          })
+        : undefined;
   const broker = new Broker({
     ...(config.broker as BrokerOptions),
     logger: log,
-    ...(embedded !== undefined ? { store: embedded } : {}),
+    ...(store !== undefined ? { store } : {}),
   });
   const ledgerHook = new LedgerHook({
     ledger,
@@ -58,15 +64,6 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     logger: log,
   });
   broker.addHook(ledgerHook);
-  const store =
-    config.storage.type === 'redis'
-      ? new RedisStore(broker, {
-          url: config.storage.url,
-          ...(config.storage.prefix !== undefined ? { prefix: config.storage.prefix } : {}),
-          logger: log,
-        })
-      : undefined;
-  if (store) broker.addHook(store);
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);
@@ -145,12 +142,8 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
         resolve();
       }, config.shutdownTimeout);
       timer.unref();
-      const began = Date.now();
-      const shutdown = async () => {
-        await broker.close();
-        // The store's last writes are confirmed by Redis before the process goes.
-        if (store) await store.close(Math.max(0, config.shutdownTimeout - (Date.now() - began)));
-      };
+      // The broker commits its last changes and closes the store: Redis has confirmed them when it resolves.
+      const shutdown = () => broker.close();
       shutdown().then(
         () => {
           clearTimeout(timer);

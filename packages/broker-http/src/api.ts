@@ -204,11 +204,7 @@ export async function handleApi(
         listeners: broker.listeners.map((l) => ({ id: l.id, address: l.address() })),
         ready: broker.ready,
         store: broker.store?.name ?? null,
-        // A hook that restores sessions or retained messages at start persists as a store does.
-        persistent:
-          broker.store !== undefined ||
-          broker.hasHook('onStoredClients') ||
-          broker.hasHook('onStoredRetainedMessages'),
+        persistent: broker.store !== undefined,
         memory: { rss, heapUsed, heapTotal, external },
       });
     }

@@ -1,8 +1,4 @@
-export { RedisStore, type RedisStoreOptions } from './redis.js';
-export {
-  parseRedisUrl,
-  type RedisAddress,
-  RedisClient,
-  type RedisClientOptions,
-} from './redis-client.js';
-export { RedisError, type RedisErrorCode, RedisErrors, type RespArg, type RespValue } from './resp.js';
+export { RedisStoreError, RedisStoreErrorCode } from './errors.js';
+export { FORMAT_VERSION } from './redis-keys.js';
+export { RedisStore, type RedisStoreOptions } from './redis-store.js';
+export { maskRedisUrl, parseRedisUrl, type RedisAddress } from './url.js';

@@ -1,14 +1,15 @@
-import type {
-  Message,
-  SessionSubscription,
-  StoredClient,
-  StoredMessage,
-  StoredSubscription,
+import {
+  type Delivery,
+  type Message,
+  type SessionSubscription,
+  type StoredSession,
+  storedMessage,
 } from '@x/broker';
 import {
   decode,
   encode,
   NEED_MORE,
+  type ProtocolVersion,
   type PublishPacket,
   type QoS,
   readRemainingLength,
@@ -33,6 +34,7 @@ import {
  *        18  the message as a v5 PUBLISH packet (its own QoS and retain flag)
  *        …   (bit 4) the delivery's subscription identifiers, each a Variable Byte Integer
  * ```
+ * A queued delivery's order field holds its seq; an in-flight one's, when it was first sent.
  * Sessions and subscriptions are small JSON objects with short keys.
  */
 const FORMAT = 1;
@@ -43,8 +45,8 @@ const HAS_SUBSCRIPTION_IDS = 16;
 const publishBytes = new WeakMap<Message, Buffer>();
 
 export interface MessageRecord {
-  /** With the delivery's subscription identifiers, when it had any. */
-  message: StoredMessage;
+  /** The message with the delivery's QoS, retain flag and subscription identifiers. */
+  delivery: Delivery;
   /** True when a QoS 2 delivery had reached PUBREL. */
   released: boolean;
   order: number;
@@ -104,7 +106,7 @@ function readVbi(record: Buffer, at: number): number {
   return value;
 }
 
-/** Decodes a record; throws on bytes that are not one (the caller skips and logs it). */
+/** Decodes a record; throws on bytes that are not one. */
 export function decodeMessage(record: Buffer): MessageRecord {
   if (record.length < HEADER + 2 || record[0] !== FORMAT) {
     throw new Error(`not a stored message (format ${record[0]}, ${record.length} bytes)`);
@@ -120,100 +122,94 @@ export function decodeMessage(record: Buffer): MessageRecord {
   if (end > record.length) throw new Error('stored message shorter than its packet');
   const packet = decode(record.subarray(HEADER, end), 5);
   if (packet.type !== 'publish') throw new Error(`stored message is a ${packet.type} packet`);
-  const message: StoredMessage = {
-    topic: packet.topic,
-    payload: packet.payload,
-    qos: qos as QoS,
-    retain: (flags & 4) !== 0,
+  const message = storedMessage(
+    packet.topic,
+    packet.payload,
+    packet.qos,
+    packet.retain,
+    packet.properties,
     expiresAt,
-  };
-  if (packet.properties !== undefined) message.properties = packet.properties;
+  );
+  let subscriptionIds: number[] | undefined;
   if ((flags & HAS_SUBSCRIPTION_IDS) !== 0) {
-    const ids: number[] = [];
+    subscriptionIds = [];
     for (let at = end; at < record.length; ) {
       const id = readVbi(record, at);
-      ids.push(id);
+      subscriptionIds.push(id);
       at += vbiSize(id);
     }
-    message.subscriptionIds = ids;
   }
-  return { message, released: (flags & 8) !== 0, order };
+  return {
+    delivery: { message, qos: qos as QoS, retain: (flags & 4) !== 0, subscriptionIds },
+    released: (flags & 8) !== 0,
+    order,
+  };
+}
+
+/** A retained message as stored (its own QoS, retain set). */
+export function encodeRetained(message: Message): Buffer {
+  return encodeMessage(message, message.qos, true);
 }
 
 /**
- * The will a session's record carries: a delayed will waiting for its time (`dueAt`, epoch ms), or,
- * for a session that is online, the will of its connection (`dueAt` undefined), which a broker that
- * finds the session still marked online (it crashed) owes as if the connection had just dropped.
+ * A session's record. `w`/`wd`: the will of the connection that has the session and its Will Delay
+ * Interval; `p`/`pd`/`pa`: a will waiting for its delay, its Will Delay Interval and when it is due
+ * (epoch ms). Wills are v5 PUBLISH packets (base64); the delay is not a PUBLISH property, so it is
+ * carried beside them.
  */
-export interface RecordedWill {
-  will: Will;
-  dueAt: number | undefined;
-}
-
-/** A session's record: protocol version, expiry, when it went offline, whether it was online, its will. */
-export function encodeClient(
-  protocolVersion: 3 | 4 | 5,
-  sessionExpiryInterval: number,
-  disconnectedAt: number,
-  online: boolean,
-  will?: RecordedWill,
-): string {
+export function encodeSession(session: StoredSession): string {
   const record: Record<string, unknown> = {
-    v: protocolVersion,
-    e: sessionExpiryInterval,
-    d: disconnectedAt,
-    o: online ? 1 : 0,
+    v: session.protocolVersion,
+    e: session.expiryInterval,
+    d: session.disconnectedAt,
   };
-  if (will !== undefined) {
-    const bytes = encodeWill(will.will);
+  if (session.will !== undefined) {
+    const bytes = encodeWill(session.will);
     if (bytes !== undefined) {
       record.w = bytes.toString('base64');
-      if (will.dueAt !== undefined) record.wd = will.dueAt;
-      else record.wl = will.will.properties?.willDelayInterval ?? 0;
+      const delay = session.will.properties?.willDelayInterval;
+      if (delay !== undefined) record.wd = delay;
+    }
+  }
+  if (session.pendingWill !== undefined) {
+    const bytes = encodeWill(session.pendingWill.will);
+    if (bytes !== undefined) {
+      record.p = bytes.toString('base64');
+      const delay = session.pendingWill.will.properties?.willDelayInterval;
+      if (delay !== undefined) record.pd = delay;
+      record.pa = session.pendingWill.dueAt;
     }
   }
   return JSON.stringify(record);
 }
 
-/**
- * Decodes a session record. A session stored as online belonged to a broker that stopped without
- * closing its connections (a crash): its expiry counts from `now`, the moment it is found offline,
- * and its connection's will is due as for a connection that dropped now [MQTT-3.1.2-8]: after its
- * Will Delay Interval, or when the session ends if that comes first [MQTT-3.1.3-9].
- */
-export function decodeClient(clientId: string, json: string, now: number): StoredClient {
-  const r = JSON.parse(json) as {
-    v?: unknown;
-    e?: unknown;
-    d?: unknown;
-    o?: unknown;
-    w?: unknown;
-    wd?: unknown;
-    wl?: unknown;
-  };
-  if ((r.v !== 3 && r.v !== 4 && r.v !== 5) || !isU32(r.e) || typeof r.d !== 'number') {
+/** Decodes a session record; throws on one that is malformed. */
+export function decodeSession(clientId: string, json: string): StoredSession {
+  const r = JSON.parse(json) as Record<string, unknown>;
+  if (
+    (r.v !== 3 && r.v !== 4 && r.v !== 5) ||
+    !isU32(r.e) ||
+    typeof r.d !== 'number' ||
+    !Number.isFinite(r.d)
+  ) {
     throw new Error(`malformed session record ${json}`);
   }
-  const client: StoredClient = {
+  const session: StoredSession = {
     clientId,
-    protocolVersion: r.v,
-    sessionExpiryInterval: r.e,
-    disconnectedAt: r.o === 1 ? now : r.d,
+    protocolVersion: r.v as ProtocolVersion,
+    expiryInterval: r.e,
+    disconnectedAt: r.d,
+    will: undefined,
+    pendingWill: undefined,
   };
-  if (typeof r.w === 'string') {
-    const will = decodeWill(Buffer.from(r.w, 'base64'));
-    if (typeof r.wd === 'number') client.pendingWill = { will, dueAt: r.wd };
-    else if (r.o === 1 && isU32(r.wl)) {
-      client.pendingWill = { will, dueAt: now + Math.min(r.wl, r.e) * 1000 };
-    }
+  if (typeof r.w === 'string') session.will = decodeWill(r.w, r.wd);
+  if (typeof r.p === 'string' && typeof r.pa === 'number') {
+    session.pendingWill = { will: decodeWill(r.p, r.pd), dueAt: r.pa };
   }
-  return client;
+  return session;
 }
 
-/**
- * A will as a v5 PUBLISH packet (its QoS, retain flag and properties); the Will Delay Interval is
- * not a PUBLISH property and is carried by the record instead. Undefined when the codec refuses it.
- */
+/** A will as a v5 PUBLISH packet (its QoS, retain flag and properties); undefined when the codec refuses it. */
 function encodeWill(will: Will): Buffer | undefined {
   const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
   const packet: PublishPacket = {
@@ -233,11 +229,12 @@ function encodeWill(will: Will): Buffer | undefined {
   }
 }
 
-function decodeWill(bytes: Buffer): Will {
-  const packet = decode(bytes, 5);
+function decodeWill(base64: string, delay: unknown): Will {
+  const packet = decode(Buffer.from(base64, 'base64'), 5);
   if (packet.type !== 'publish') throw new Error(`stored will is a ${packet.type} packet`);
   const will: Will = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain };
   if (packet.properties !== undefined) will.properties = packet.properties;
+  if (isU32(delay)) will.properties = { ...will.properties, willDelayInterval: delay };
   return will;
 }
 
@@ -251,21 +248,19 @@ export function encodeSubscription(sub: SessionSubscription): string {
   });
 }
 
-export function decodeSubscription(clientId: string, topicFilter: string, json: string): StoredSubscription {
+export function decodeSubscription(topicFilter: string, json: string): SessionSubscription {
   const r = JSON.parse(json) as { q?: unknown; nl?: unknown; rap?: unknown; rh?: unknown; id?: unknown };
   if ((r.q !== 0 && r.q !== 1 && r.q !== 2) || (r.rh !== 0 && r.rh !== 1 && r.rh !== 2)) {
     throw new Error(`malformed subscription record ${json}`);
   }
-  const sub: StoredSubscription = {
-    clientId,
+  return {
     topicFilter,
     qos: r.q,
     noLocal: r.nl === 1,
     retainAsPublished: r.rap === 1,
     retainHandling: r.rh,
+    subscriptionIdentifier: typeof r.id === 'number' ? r.id : undefined,
   };
-  if (typeof r.id === 'number') sub.subscriptionIdentifier = r.id;
-  return sub;
 }
 
 function isU32(n: unknown): n is number {

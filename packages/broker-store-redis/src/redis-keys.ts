@@ -1,33 +1,78 @@
-import type { RespArg, RespValue } from './resp.js';
+import { RedisStoreError } from './errors.js';
 
 /**
- * The keys of one store, all under its prefix: `clients` (hash: client id → session), `subs:<id>`
- * (hash: filter → options), `queue:<id>` (list of messages), `inflight:<id>` (hash: packet id →
- * message), `retained` (hash: topic → message), `sys` (hash: counter → value).
+ * The layout version this code writes and reads, stored under `<prefix>format`. 1 was the layout of
+ * the hook-based store (queues as lists, no version key); 2 keeps queues as hashes keyed by seq.
+ */
+export const FORMAT_VERSION = 2;
+
+/**
+ * The keys of one store, all under its prefix:
+ *
+ * ```
+ * <prefix>format              string  layout version (FORMAT_VERSION)
+ * <prefix>clients             hash    client id → session record (JSON)
+ * <prefix>retained            hash    topic → message record
+ * <prefix>sys                 hash    counter → value
+ * <prefix>subs:{<id>}         hash    topic filter → subscription options (JSON)
+ * <prefix>queue:{<id>}        hash    seq → delivery record
+ * <prefix>inflight:{<id>}     hash    packet id → delivery record (with its PUBREL flag)
+ * <prefix>qos2in:{<id>}       set     inbound QoS 2 packet ids awaiting PUBREL
+ * ```
+ *
+ * `{<id>}` is a Redis Cluster hash tag: the four keys of a session hash to one slot, so a
+ * transaction touching several of them is allowed on a cluster. A tag ends at the first `}`, and an
+ * empty tag hashes the whole key, so ids containing `}` use the tag `{#}` followed by the id
+ * (`subs:{#}a}b`): all such sessions share a slot, and the keys stay distinct (they have two `}`
+ * after the prefix where the others have one).
  */
 export class StoreKeys {
   readonly prefix: string;
+  readonly format: string;
   readonly clients: string;
   readonly retained: string;
   readonly sys: string;
 
   constructor(prefix: string) {
+    // A prefix may carry a complete hash tag ('{mqtt}:' puts everything in one slot), but a lone
+    // brace would make the per-session tags start or end inside the prefix.
+    if (/[{}]/.test(prefix) && !/^[^{}]*\{[^{}]+\}[^{}]*$/.test(prefix)) {
+      throw new RedisStoreError(
+        'BAD_OPTION',
+        `prefix ${JSON.stringify(prefix)}: braces only as one complete hash tag ('{name}…')`,
+      );
+    }
     this.prefix = prefix;
+    this.format = `${prefix}format`;
     this.clients = `${prefix}clients`;
     this.retained = `${prefix}retained`;
     this.sys = `${prefix}sys`;
   }
 
+  /** The hash-tagged part of a session's keys. */
+  static tag(clientId: string): string {
+    return clientId.includes('}') ? `{#}${clientId}` : `{${clientId}}`;
+  }
+
   subs(clientId: string): string {
-    return `${this.prefix}subs:${clientId}`;
+    return `${this.prefix}subs:${StoreKeys.tag(clientId)}`;
   }
 
   queue(clientId: string): string {
-    return `${this.prefix}queue:${clientId}`;
+    return `${this.prefix}queue:${StoreKeys.tag(clientId)}`;
   }
 
   inflight(clientId: string): string {
-    return `${this.prefix}inflight:${clientId}`;
+    return `${this.prefix}inflight:${StoreKeys.tag(clientId)}`;
+  }
+
+  qos2in(clientId: string): string {
+    return `${this.prefix}qos2in:${StoreKeys.tag(clientId)}`;
+  }
+
+  /** Every per-session key, for deleting a session. */
+  sessionKeys(clientId: string): [string, string, string, string] {
+    return [this.subs(clientId), this.queue(clientId), this.inflight(clientId), this.qos2in(clientId)];
   }
 }
 
@@ -41,29 +86,3 @@ export const SYS_COUNTERS = [
   'publishDropped',
   'connectionsTotal',
 ] as const;
-
-/** Most arguments per RPUSH/HSET when a whole session or queue is written (even: HSET pairs). */
-const BATCH = 1000;
-
-/** Appends `command key a b c …` as commands of at most BATCH arguments (none when `args` is empty). */
-export function batched(out: RespArg[][], command: string, key: string, args: RespArg[]): void {
-  for (let i = 0; i < args.length; i += BATCH) out.push([command, key, ...args.slice(i, i + BATCH)]);
-}
-
-/** The field/value pairs of an HGETALL reply. */
-export function* pairs(reply: RespValue): Generator<[string, Buffer]> {
-  if (!Array.isArray(reply)) return;
-  for (let i = 0; i + 1 < reply.length; i += 2) {
-    const field = reply[i];
-    const value = reply[i + 1];
-    if (Buffer.isBuffer(field) && Buffer.isBuffer(value)) yield [field.toString(), value];
-  }
-}
-
-/** The bulk strings of an array reply (HKEYS, LRANGE) as text. */
-export function strings(reply: RespValue): string[] {
-  if (!Array.isArray(reply)) return [];
-  const out: string[] = [];
-  for (const v of reply) if (Buffer.isBuffer(v)) out.push(v.toString());
-  return out;
-}

@@ -1,11 +1,11 @@
 import type { Message } from '@x/broker';
 import { describe, expect, it } from 'vitest';
 import {
-  decodeClient,
   decodeMessage,
+  decodeSession,
   decodeSubscription,
-  encodeClient,
   encodeMessage,
+  encodeSession,
   encodeSubscription,
 } from '../src/records.js';
 
@@ -43,9 +43,16 @@ describe('stored message records', () => {
     const r = decodeMessage(encodeMessage(m, 1, false, 42.5, true));
     expect(r.order).toBe(42.5);
     expect(r.released).toBe(true);
-    expect(r.message).toMatchObject({ topic: 'a/b', qos: 1, retain: false, expiresAt: 1_900_000_000_123 });
-    expect(Buffer.from(r.message.payload).equals(m.payload)).toBe(true);
-    expect(r.message.properties).toEqual({
+    expect(r.delivery).toMatchObject({ qos: 1, retain: false });
+    // The message keeps its own QoS and retain flag; the delivery's are beside it.
+    expect(r.delivery.message).toMatchObject({
+      topic: 'a/b',
+      qos: 2,
+      retain: true,
+      expiresAt: 1_900_000_000_123,
+    });
+    expect(Buffer.from(r.delivery.message.payload).equals(m.payload)).toBe(true);
+    expect(r.delivery.message.properties).toEqual({
       ...m.properties,
       correlationData: Buffer.from([9, 8, 7]),
     });
@@ -55,11 +62,11 @@ describe('stored message records', () => {
     const m = message({ properties: { userProperties: [['a', 'b']] } });
     const ids = [1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455];
     const r = decodeMessage(encodeMessage(m, 2, false, 7, false, ids));
-    expect(r.message.subscriptionIds).toEqual(ids);
-    expect(r.message.properties).toEqual({ userProperties: [['a', 'b']] });
+    expect(r.delivery.subscriptionIds).toEqual(ids);
+    expect(r.delivery.message.properties).toEqual({ userProperties: [['a', 'b']] });
     expect(r.order).toBe(7);
-    expect(decodeMessage(encodeMessage(m, 2, false, 0, false, [])).message.subscriptionIds).toBeUndefined();
-    expect(decodeMessage(encodeMessage(m, 2, false)).message.subscriptionIds).toBeUndefined();
+    expect(decodeMessage(encodeMessage(m, 2, false, 0, false, [])).delivery.subscriptionIds).toBeUndefined();
+    expect(decodeMessage(encodeMessage(m, 2, false)).delivery.subscriptionIds).toBeUndefined();
   });
 
   it('encode a message once for every delivery (the PUBLISH bytes are cached per message)', () => {
@@ -67,21 +74,21 @@ describe('stored message records', () => {
     const a = encodeMessage(m, 0, false);
     m.topic = 'changed'; // not seen: the cached encoding is reused
     const b = encodeMessage(m, 0, true);
-    expect(decodeMessage(b).message.topic).toBe('a/b');
+    expect(decodeMessage(b).delivery.message.topic).toBe('a/b');
     expect(a.subarray(18).equals(b.subarray(18))).toBe(true);
-    expect(decodeMessage(b).message.retain).toBe(true);
+    expect(decodeMessage(b).delivery.retain).toBe(true);
   });
 
   it('keep the message when the host application gave properties the codec refuses', () => {
     const m = message({ properties: { payloadFormatIndicator: 7 as unknown as boolean } });
     const r = decodeMessage(encodeMessage(m, 1, false));
-    expect([r.message.topic, r.message.properties]).toEqual(['a/b', undefined]);
+    expect([r.delivery.message.topic, r.delivery.message.properties]).toEqual(['a/b', undefined]);
   });
 
   it('round-trip an empty payload and a QoS 0 message without properties', () => {
     const r = decodeMessage(encodeMessage(message({ payload: Buffer.alloc(0), qos: 0 }), 0, false));
-    expect(r.message.payload.length).toBe(0);
-    expect(r.message.properties).toBeUndefined();
+    expect(r.delivery.message.payload.length).toBe(0);
+    expect(r.delivery.message.properties).toBeUndefined();
   });
 
   it.each([
@@ -103,73 +110,67 @@ describe('stored message records', () => {
 });
 
 describe('stored sessions and subscriptions', () => {
-  it('a session stored offline keeps its disconnection time; one stored online counts from now', () => {
-    expect(decodeClient('c', encodeClient(5, 3600, 1000, false), 5000)).toEqual({
+  const will = {
+    topic: 'w/t',
+    payload: Buffer.from([0, 1, 2, 255]),
+    qos: 1 as const,
+    retain: true,
+    properties: {
+      willDelayInterval: 30,
+      contentType: 'x/y',
+      userProperties: [['k', 'v']] as [string, string][],
+    },
+  };
+
+  it('a session keeps its version, expiry and disconnection time (0: online)', () => {
+    const session = {
       clientId: 'c',
-      protocolVersion: 5,
-      sessionExpiryInterval: 3600,
-      disconnectedAt: 1000,
-    });
-    expect(decodeClient('c', encodeClient(4, 0xffffffff, 1000, true), 5000).disconnectedAt).toBe(5000);
+      protocolVersion: 4 as const,
+      expiryInterval: 0xffffffff,
+      disconnectedAt: 0,
+      will: undefined,
+      pendingWill: undefined,
+    };
+    expect(decodeSession('c', encodeSession(session))).toEqual(session);
+    expect(decodeSession('c', encodeSession({ ...session, disconnectedAt: 1234 })).disconnectedAt).toBe(1234);
   });
 
-  it("MQTT-3.1.3-9: a delayed will keeps its due time; an online session's connection will is due after its delay from now", () => {
-    const will = {
-      topic: 'w/t',
-      payload: Buffer.from([0, 1, 2, 255]),
-      qos: 1 as const,
-      retain: true,
-      properties: {
-        willDelayInterval: 30,
-        contentType: 'x/y',
-        userProperties: [['k', 'v']] as [string, string][],
-      },
+  it('MQTT-3.1.3-9: the connection will and a delayed will keep every property, the Will Delay Interval and the due time', () => {
+    const session = {
+      clientId: 'c',
+      protocolVersion: 5 as const,
+      expiryInterval: 3600,
+      disconnectedAt: 1000,
+      will: { ...will, properties: { ...will.properties, willDelayInterval: 5 } },
+      pendingWill: { will, dueAt: 9000 },
     };
-    const pending = decodeClient('c', encodeClient(5, 3600, 1000, false, { will, dueAt: 9000 }), 5000);
-    expect(pending.pendingWill?.dueAt).toBe(9000);
-    expect(pending.pendingWill?.will).toEqual({
-      topic: 'w/t',
-      payload: Buffer.from([0, 1, 2, 255]),
-      qos: 1,
-      retain: true,
-      // The delay is spent: what is left are the properties of the PUBLISH to come.
-      properties: { contentType: 'x/y', userProperties: [['k', 'v']] },
-    });
-    // A crash while online: the connection's will counts as dropped at `now`, delay capped by the expiry.
-    const crashed = decodeClient('c', encodeClient(5, 10, 1000, true, { will, dueAt: undefined }), 5000);
-    expect(crashed.pendingWill?.dueAt).toBe(5000 + 10_000);
-    // An offline session's record never carries the connection will (it was published or cancelled).
-    expect(decodeClient('c', encodeClient(5, 10, 1000, false), 5000).pendingWill).toBeUndefined();
+    expect(decodeSession('c', encodeSession(session))).toEqual(session);
+    const bare = { ...session, will: { ...will, properties: undefined }, pendingWill: undefined };
+    expect(decodeSession('c', encodeSession(bare)).will).toEqual({ ...will, properties: undefined });
   });
 
   it('subscriptions keep every option', () => {
-    const json = encodeSubscription({
+    const sub = {
       topicFilter: '$share/g/t/#',
-      qos: 2,
+      qos: 2 as const,
       noLocal: true,
       retainAsPublished: true,
-      retainHandling: 2,
+      retainHandling: 2 as const,
       subscriptionIdentifier: 77,
-    });
-    expect(decodeSubscription('c', '$share/g/t/#', json)).toEqual({
-      clientId: 'c',
-      topicFilter: '$share/g/t/#',
-      qos: 2,
-      noLocal: true,
-      retainAsPublished: true,
-      retainHandling: 2,
-      subscriptionIdentifier: 77,
-    });
+    };
+    expect(decodeSubscription('$share/g/t/#', encodeSubscription(sub))).toEqual(sub);
+    const plain = { ...sub, noLocal: false, retainAsPublished: false, subscriptionIdentifier: undefined };
+    expect(decodeSubscription('$share/g/t/#', encodeSubscription(plain))).toEqual(plain);
   });
 
   it.each([['{"v":6,"e":1,"d":0}'], ['{"v":5,"e":-1,"d":0}'], ['{"v":5,"e":1}'], ['not json']])(
     'refuse the session record %s',
     (json) => {
-      expect(() => decodeClient('c', json, 0)).toThrow();
+      expect(() => decodeSession('c', json)).toThrow();
     },
   );
 
   it('refuse a subscription record with a bad QoS', () => {
-    expect(() => decodeSubscription('c', 'f', '{"q":3,"rh":0}')).toThrow(/malformed subscription/);
+    expect(() => decodeSubscription('f', '{"q":3,"rh":0}')).toThrow(/malformed subscription/);
   });
 });

@@ -179,9 +179,9 @@ export class Broker {
    * cannot, QoS 1/2 publishes are refused rather than acknowledged and lost.
    */
   get ready(): boolean {
-    return (
-      this.#state === 'running' && this.#persistence.writable && this.#persistence.lastError === undefined
-    );
+    // The store's own `writable` says when it recovers; a failed commit alone does not keep the
+    // broker unready (with no traffic there would be no next commit to clear it).
+    return this.#state === 'running' && this.#persistence.writable;
   }
 
   /** The store given in the options, if any. */
@@ -211,7 +211,6 @@ export class Broker {
     try {
       const store = this.#persistence.store;
       if (store !== undefined) this.#restoreStore(await store.open());
-      await this.#restore();
     } catch (error) {
       this.#state = 'closed';
       throw error;
@@ -512,73 +511,5 @@ export class Broker {
       if (wasOnline) this.#persistence.sessionChanged(session);
     }
     if (state.sysInfo) Object.assign(this.#stats, state.sysInfo, { version: BROKER_VERSION });
-  }
-
-  async #restore(): Promise<void> {
-    const hooks = this.#hooks;
-    for (const h of hooks.on.onStoredRetainedMessages) {
-      for (const m of await h.onStoredRetainedMessages!()) {
-        const message = createMessage(m.topic, m.payload, m.qos, true, m.properties, '', true, 0);
-        message.expiresAt = m.expiresAt ?? 0;
-        this.#retained.set(message);
-      }
-    }
-    const now = Date.now();
-    for (const h of hooks.on.onStoredClients) {
-      for (const c of await h.onStoredClients!()) {
-        this.#sessions.restore(
-          c.clientId,
-          c.protocolVersion,
-          c.sessionExpiryInterval,
-          c.disconnectedAt,
-          c.pendingWill,
-          now,
-        );
-      }
-    }
-    for (const h of hooks.on.onStoredSubscriptions) {
-      for (const s of await h.onStoredSubscriptions!()) {
-        const session = this.#sessions.get(s.clientId);
-        if (session === undefined) continue;
-        const sub = {
-          topicFilter: s.topicFilter,
-          qos: s.qos,
-          noLocal: s.noLocal ?? false,
-          retainAsPublished: s.retainAsPublished ?? false,
-          retainHandling: s.retainHandling ?? 0,
-          subscriptionIdentifier: s.subscriptionIdentifier,
-        };
-        this.#subscriptions.subscribe(s.clientId, s.topicFilter, sub);
-        session.subscriptions.set(s.topicFilter, sub);
-      }
-    }
-    for (const h of hooks.on.onStoredQueuedMessages) {
-      for (const m of await h.onStoredQueuedMessages!()) {
-        const session = this.#sessions.get(m.clientId);
-        if (session === undefined) continue;
-        const message = createMessage(m.topic, m.payload, m.qos, m.retain, m.properties, '', true, 0);
-        message.expiresAt = m.expiresAt ?? 0;
-        session.queue.push({ message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds });
-        session.queuedBytes += message.payload.length + message.topic.length;
-      }
-    }
-    for (const h of hooks.on.onStoredInflightMessages) {
-      for (const m of await h.onStoredInflightMessages!()) {
-        const session = this.#sessions.get(m.clientId);
-        if (session === undefined || session.inflight.get(m.packetId) !== undefined) continue;
-        const message = createMessage(m.topic, m.payload, m.qos, m.retain, m.properties, '', true, 0);
-        message.expiresAt = m.expiresAt ?? 0;
-        session.inflight.add({
-          packetId: m.packetId,
-          delivery: { message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds },
-          state: m.pubrel ? 'pubrel' : 'publish',
-          resends: 0,
-        });
-      }
-    }
-    for (const h of hooks.on.onStoredSysInfo) {
-      const info = await h.onStoredSysInfo!();
-      if (info) Object.assign(this.#stats, info, { version: BROKER_VERSION });
-    }
   }
 }

@@ -48,48 +48,11 @@ export interface Subscriber {
   subscriptionIds: number[] | undefined;
 }
 
-/** A session as stored by a persistence hook. */
-export interface StoredClient {
-  clientId: string;
-  protocolVersion: 3 | 4 | 5;
-  /** Seconds; 0xFFFFFFFF never expires. */
-  sessionExpiryInterval: number;
-  /** Epoch ms of the disconnection, for expiry. */
-  disconnectedAt: number;
-  /**
-   * A will still owed: published at `dueAt` (epoch ms) or when the session ends, whichever comes
-   * first, and cancelled if the client comes back before [MQTT-3.1.3-9].
-   */
-  pendingWill?: { will: Will; dueAt: number };
-}
-
-export interface StoredSubscription {
-  clientId: string;
-  topicFilter: string;
-  qos: QoS;
-  noLocal?: boolean;
-  retainAsPublished?: boolean;
-  retainHandling?: 0 | 1 | 2;
-  subscriptionIdentifier?: number;
-}
-
-export interface StoredMessage {
-  topic: string;
-  payload: Uint8Array;
-  qos: QoS;
-  retain: boolean;
-  properties?: Properties;
-  /** Epoch ms, 0 when it never expires. */
-  expiresAt?: number;
-  /** Queued and in-flight deliveries: the Subscription Identifiers they go out with [MQTT-3.3.4-3]. */
-  subscriptionIds?: number[];
-}
-
 /**
  * A hook: an object with any of these optional methods. Hooks run in the order they were added. A
  * method's shape tells its kind: a gate returns a verdict, a transform returns the (possibly changed)
- * value, a notification returns nothing, a store method returns stored data (possibly as a promise).
- * Only authentication and the storage loaders may return promises: everything on the message path is
+ * value, a notification returns nothing.
+ * Only authentication may return promises: everything on the message path is
  * synchronous, so no promise is created per message.
  */
 export interface Hook {
@@ -199,24 +162,6 @@ export interface Hook {
   onRetainedExpired?(topic: string): void;
   /** Notification: the $SYS figures were just published. */
   onSysInfoTick?(info: Readonly<SysInfo>): void;
-
-  /** Store: sessions to restore at start. */
-  onStoredClients?(): MaybePromise<StoredClient[]>;
-  /** Store: subscriptions to restore at start. */
-  onStoredSubscriptions?(): MaybePromise<StoredSubscription[]>;
-  /** Store: retained messages to restore at start. */
-  onStoredRetainedMessages?(): MaybePromise<StoredMessage[]>;
-  /** Store: queued messages per client id to restore at start. */
-  onStoredQueuedMessages?(): MaybePromise<Array<StoredMessage & { clientId: string }>>;
-  /**
-   * Store: outbound QoS 1/2 messages that were in flight per client id, to re-send with DUP when the
-   * session resumes (`pubrel: true` for QoS 2 flows that had reached PUBREL).
-   */
-  onStoredInflightMessages?(): MaybePromise<
-    Array<StoredMessage & { clientId: string; packetId: number; pubrel?: boolean }>
-  >;
-  /** Store: $SYS counters to restore at start. */
-  onStoredSysInfo?(): MaybePromise<Partial<SysInfo> | undefined>;
 }
 
 export type HookEvent = Exclude<keyof Hook, 'id'>;
@@ -261,12 +206,6 @@ const events = [
   'onClientExpired',
   'onRetainedExpired',
   'onSysInfoTick',
-  'onStoredClients',
-  'onStoredSubscriptions',
-  'onStoredRetainedMessages',
-  'onStoredQueuedMessages',
-  'onStoredInflightMessages',
-  'onStoredSysInfo',
 ] as const satisfies readonly HookEvent[];
 
 /** Compiles only while `events` lists every method of `Hook` (the error names the missing ones). */

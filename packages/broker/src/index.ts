@@ -19,9 +19,6 @@ export {
   type HookEvent,
   Hooks,
   type MaybePromise,
-  type StoredClient,
-  type StoredMessage,
-  type StoredSubscription,
   type Subscriber,
 } from './hooks.js';
 export type { InlineClient, InlineHandler, InlineMessage } from './inline.js';

@@ -38,6 +38,10 @@ export class Router {
    */
   readonly #buffers: MatchBuffer<string>[] = [];
   #depth = 0;
+  /** Recipients whose full queue refused the message being routed (for the publisher's answer). */
+  #refused = 0;
+  /** Recipients refused by a full queue during the last `route` call. */
+  lastRefused = 0;
 
   constructor(ctx: BrokerContext) {
     this.#ctx = ctx;
@@ -47,6 +51,8 @@ export class Router {
   /** Routes a message to every matching subscriber; returns how many deliveries were made. */
   route(message: Message, publisher: Client | undefined): number {
     const depth = this.#depth++;
+    const outerRefused = this.#refused;
+    this.#refused = 0;
     try {
       let buffer = this.#buffers[depth];
       if (buffer === undefined) {
@@ -56,6 +62,8 @@ export class Router {
       return this.#route(message, publisher, buffer);
     } finally {
       this.#depth--;
+      this.lastRefused = this.#refused;
+      this.#refused = outerRefused;
     }
   }
 
@@ -255,6 +263,7 @@ export class Router {
       session.queue.length >= options.maxQueuedMessages ||
       session.queuedBytes + size > options.maxQueuedBytes
     ) {
+      this.#refused++;
       this.#drop(session.clientId, delivery.message, 'queue-full');
       return false;
     }

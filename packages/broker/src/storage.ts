@@ -74,8 +74,9 @@ export interface Store {
   saveSysInfo(info: Readonly<SysInfo>): void;
 
   /**
-   * Makes every change recorded before this call durable, then calls `done` once. Calls made while
-   * an earlier commit is still running complete after it, in order.
+   * Makes the changes recorded since the previous commit durable, then calls `done` once, with an
+   * error when they could not be (the broker then refuses what depended on them). Calls made while an
+   * earlier commit is still running complete after it, in order.
    */
   commit(done: (error: Error | undefined) => void): void;
 

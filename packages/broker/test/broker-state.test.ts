@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   AllowAllHook,
   Broker,
-  type Hook,
   type Listener,
   MemoryListener,
+  MemoryStore,
   silentLogger,
 } from '../src/index.js';
 
@@ -40,9 +40,9 @@ describe('Broker.state', () => {
   });
 
   it('a start that fails leaves it closed', async () => {
-    const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
-    const failing: Hook = { onStoredClients: () => Promise.reject(new Error('store down')) };
-    broker.addHook(failing);
+    const failing = new MemoryStore();
+    failing.open = () => Promise.reject(new Error('store down'));
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0, store: failing });
     await expect(broker.start()).rejects.toThrow('store down');
     expect(broker.state).toBe('closed');
   });

@@ -151,6 +151,31 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
     expect((await writer.c.next('pubcomp')).reasonCode ?? 0).toBe(0);
   });
 
+  it('sessions expired while the broker was down are purged at start, not restored', async () => {
+    const store = new MemoryStore();
+    store.saveSession({
+      clientId: 'long-gone',
+      protocolVersion: 4,
+      expiryInterval: 1,
+      disconnectedAt: Date.now() - 10_000,
+      will: undefined,
+      pendingWill: undefined,
+    });
+    store.saveSession({
+      clientId: 'recent',
+      protocolVersion: 5,
+      expiryInterval: 3600,
+      disconnectedAt: Date.now() - 10_000,
+      will: undefined,
+      pendingWill: undefined,
+    });
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    expect([...b.broker.sessions.values()].map((s) => s.clientId)).toEqual(['recent']);
+    await until(() => true);
+    expect((await store.open()).sessions.map((s) => s.clientId)).toEqual(['recent']);
+  });
+
   it('a session that ends is forgotten by the store; clean sessions are never written', async () => {
     const store = new MemoryStore();
     const b = await brokerWith(store);
@@ -247,7 +272,6 @@ describe('acknowledged durability', () => {
       dup: false,
     });
     await v3.c.waitClosed();
-    expect(b.broker.ready).toBe(false);
     store.failWith = undefined;
     v5.c.send({
       type: 'publish',

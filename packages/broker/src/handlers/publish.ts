@@ -141,7 +141,12 @@ export function handlePublish(
       false,
       Date.now(),
     );
-    ctx.pipeline.publish(message, client);
+    const delivered = ctx.pipeline.publish(message, client);
+    if (delivered === 0 && ctx.router.lastRefused > 0 && v5 && qos > 0) {
+      // Nobody could take it: every matching session's queue was full. The publisher is told rather
+      // than acknowledged as if it had been delivered.
+      reasonCode = ReasonCode.QuotaExceeded;
+    }
   }
 
   // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.

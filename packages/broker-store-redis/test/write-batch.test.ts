@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { WriteBatch } from '../src/write-batch.js';
+
+describe('WriteBatch', () => {
+  it('folds the changes of each key: the last change of a field wins, in order of first touch', () => {
+    const b = new WriteBatch(1 << 20);
+    expect(b.empty).toBe(true);
+    b.hset('a', 'q:{a}', 7, 'm7');
+    b.hset('clients', 'clients', 'a', 'rec1');
+    b.hset('a', 'q:{a}', 8, 'm8');
+    b.hdel('a', 'q:{a}', 7);
+    b.hset('clients', 'clients', 'a', 'rec2');
+    b.sadd('a', 'in:{a}', 5);
+    b.sadd('a', 'in:{a}', 6);
+    b.srem('a', 'in:{a}', 5);
+    expect(b.commands()).toEqual([
+      ['hset', 'q:{a}', '8', 'm8'],
+      ['hdel', 'q:{a}', '7'],
+      ['hset', 'clients', 'a', 'rec2'],
+      ['sadd', 'in:{a}', '6'],
+      ['srem', 'in:{a}', '5'],
+    ]);
+    expect(b.empty).toBe(false);
+  });
+
+  it('a deleted key goes first and drops what was recorded for it before', () => {
+    const b = new WriteBatch(1 << 20);
+    b.hset('a', 'subs:{a}', 'x', '1');
+    b.del('a', 'subs:{a}');
+    b.hset('a', 'subs:{a}', 'y', '2');
+    b.hdel('a', 'subs:{a}', 'z'); // nothing to delete in a key just deleted
+    b.del('b', 'q:{b}');
+    expect(b.commands()).toEqual([
+      ['del', 'subs:{a}'],
+      ['hset', 'subs:{a}', 'y', '2'],
+      ['del', 'q:{b}'],
+    ]);
+  });
+
+  it('groups commands per session for a cluster, and splits huge commands', () => {
+    const b = new WriteBatch(1 << 24);
+    for (let i = 0; i < 2500; i++) b.hset('a', 'q:{a}', i, 'v');
+    b.hset('clients', 'clients', 'a', 'r');
+    b.hdel('b', 'q:{b}', 1);
+    const groups = b.byGroup();
+    expect([...groups.keys()]).toEqual(['a', 'clients', 'b']);
+    expect(groups.get('a')!.map((c) => c.length)).toEqual([2002, 2002, 1002]);
+    expect(groups.get('b')).toEqual([['hdel', 'q:{b}', '1']]);
+  });
+
+  it('drops everything once over its byte limit and stays over', () => {
+    const b = new WriteBatch(1000);
+    b.hset('a', 'q:{a}', 1, Buffer.alloc(500));
+    expect(b.overflow).toBe(false);
+    b.hset('a', 'q:{a}', 2, Buffer.alloc(500));
+    expect(b.overflow).toBe(true);
+    b.hset('a', 'q:{a}', 3, 'small');
+    expect(b.commands()).toEqual([]);
+    expect(b.empty).toBe(false); // an overflowed batch is not "nothing to do": its commit fails
+  });
+});
