@@ -4,6 +4,7 @@ import {
   decode,
   encode,
   FrameReader,
+  isFailureReasonCode,
   type Packet,
   type Properties,
   type QoS,
@@ -249,7 +250,7 @@ export class BenchConnection {
     try {
       const packet = await suback;
       const codes = packet.type === 'suback' ? packet.reasonCodes : [];
-      const failed = codes.find((c) => c >= 0x80);
+      const failed = codes.find((c) => isFailureReasonCode(c));
       if (failed !== undefined) {
         throw new ConnectError(
           `${this.clientId}: subscription refused, reason code 0x${failed.toString(16)}`,
@@ -422,7 +423,7 @@ export class BenchConnection {
       if (type === PACKET_TYPE.pubrel) {
         this.#awaitingRelease.clear(packetId);
         this.#queueAck(this.#pubcompTemplate, packetId);
-      } else if (type === PACKET_TYPE.pubrec && reasonCode < 0x80) {
+      } else if (type === PACKET_TYPE.pubrec && !isFailureReasonCode(reasonCode)) {
         this.#queueAck(this.#pubrelTemplate, packetId);
       } else {
         // PUBACK, PUBCOMP, or a PUBREC carrying a failure: the flow ends here.

@@ -40,6 +40,7 @@ export {
   ConnectReturnCode,
   type ConnectReturnCodeName,
   connectReturnCodeFor,
+  isFailureReasonCode,
   ReasonCode,
   type ReasonCodeName,
   reasonCodeName,
