@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
 import { startTestBroker } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 describe('storage hooks restore state at start', () => {
   it('sessions, subscriptions, queued and retained messages come back from a persistence hook (async)', async () => {
@@ -61,18 +61,18 @@ describe('storage hooks restore state at start', () => {
         keepalive: 0,
         properties: { sessionExpiryInterval: 60 },
       });
-      expect((await c.next('connack')).sessionPresent).toBe(true);
+      expect((await c.expect('connack')).sessionPresent).toBe(true);
       // In-flight messages first, re-sent as they were (PUBLISH with DUP, PUBREL), then the queue.
-      const inflight = await c.next('publish');
+      const inflight = await c.expect('publish');
       expect([inflight.topic, inflight.packetId, inflight.dup]).toEqual(['st/inflight', 300, true]);
-      expect((await c.next('pubrel')).packetId).toBe(301);
-      const first = await c.next('publish');
-      const second = await c.next('publish');
+      expect((await c.expect('pubrel')).packetId).toBe(301);
+      const first = await c.expect('publish');
+      const second = await c.expect('publish');
       expect([first.topic, second.topic]).toEqual(['st/queued', 'st/live']);
       expect(second.properties?.subscriptionIdentifiers).toEqual([9]);
       c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'st/retained', qos: 0 }] });
-      await c.next('suback');
-      const retained = await c.next('publish');
+      await c.expect('suback');
+      const retained = await c.expect('publish');
       expect([retained.topic, retained.retain, Buffer.from(retained.payload).toString()]).toEqual([
         'st/retained',
         true,
