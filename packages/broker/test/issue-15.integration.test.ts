@@ -1,9 +1,9 @@
 import { encode, type Packet } from '@x/packets';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, Broker, type BrokerOptions, silentLogger, WebSocketListener } from '../src/index.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from '../../test-helpers/src/raw-client.js';
 
 // Regression tests for the hardening issue: every bound a client can push on holds, over real sockets.
 
