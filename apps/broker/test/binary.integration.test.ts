@@ -1,11 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort, requireServer, type SpawnedServer, spawnServer, startRedis } from '@x/test-helpers';
+import {
+  freePort,
+  RawClient,
+  requireServer,
+  type SpawnedServer,
+  spawnServer,
+  startRedis,
+} from '@x/test-helpers';
 import mqtt, { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
@@ -462,16 +468,10 @@ describe('mqtt-broker binary: serving', () => {
       });
       expect(connack.properties?.maximumPacketSize).toBe(300);
       // A second connection is over maxConnections: closed at once, before any CONNACK.
-      const second = connect(port, '127.0.0.1');
-      const answer = await new Promise<string>((resolve) => {
-        second.on('data', () => resolve('answered'));
-        second.on('error', () => {});
-        second.on('close', () => resolve('closed'));
-        second.on('connect', () =>
-          second.write(Buffer.from([0x10, 0x0d, 0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, 1, 120])),
-        );
-      });
-      expect(answer).toBe('closed');
+      const second = await RawClient.open(port, 4);
+      second.send({ type: 'connect', protocolVersion: 4, clientId: 'x', clean: true, keepalive: 60 });
+      await second.waitClosed();
+      expect(second.received).toEqual([]);
       await client.endAsync();
     } finally {
       await server.stop(2000);

@@ -1,6 +1,16 @@
 import type { Duplex } from 'node:stream';
-import { type ConnackPacket, decode, encode, type Packet, type Properties, type QoS } from '@x/packets';
-import { FrameReader } from './frames.js';
+import {
+  type ConnackPacket,
+  decode,
+  encode,
+  FrameReader,
+  isFailureReasonCode,
+  type Packet,
+  type Properties,
+  type QoS,
+  readVbi,
+  vbiSize,
+} from '@x/packets';
 import { isBenchPayload, monotonicNs, PayloadOffset } from './payload.js';
 import { type BrokerAddress, openTransport, type ResolvedTls } from './transports.js';
 
@@ -138,10 +148,9 @@ export class BenchConnection {
     this.#runTag = options.runTag;
     this.maxInflight = Math.max(1, Math.min(options.maxInflight ?? 1000, MAX_PACKET_ID));
     const v = options.protocolVersion;
-    const maxPacketSize = options.maxPacketSize ?? 268_435_460;
     this.#reader = new FrameReader(
-      (header, frame, bodyStart) => this.#onFrame(header, frame, bodyStart),
-      maxPacketSize,
+      (header, buf, start, bodyStart, end) => this.#onFrame(header, buf, start, bodyStart, end),
+      { maxPacketSize: options.maxPacketSize },
     );
     this.#pubackTemplate = encode({ type: 'puback', packetId: 1 }, v);
     this.#pubrecTemplate = encode({ type: 'pubrec', packetId: 1 }, v);
@@ -241,7 +250,7 @@ export class BenchConnection {
     try {
       const packet = await suback;
       const codes = packet.type === 'suback' ? packet.reasonCodes : [];
-      const failed = codes.find((c) => c >= 0x80);
+      const failed = codes.find((c) => isFailureReasonCode(c));
       if (failed !== undefined) {
         throw new ConnectError(
           `${this.clientId}: subscription refused, reason code 0x${failed.toString(16)}`,
@@ -400,21 +409,21 @@ export class BenchConnection {
       this.#stream.pause();
   }
 
-  #onFrame(header: number, frame: Buffer, bodyStart: number): void {
+  /** One frame, `buf[start, end)` with its body from `bodyStart` (see @x/packets' FrameReader). */
+  #onFrame(header: number, buf: Buffer, start: number, bodyStart: number, end: number): void {
     const type = header >> 4;
     if (type === PACKET_TYPE.publish) {
-      this.#onPublish(header, frame, bodyStart);
+      this.#onPublish(header, buf, bodyStart, end);
       return;
     }
-    if (type >= PACKET_TYPE.puback && type <= PACKET_TYPE.pubcomp && frame.length >= 4) {
+    if (type >= PACKET_TYPE.puback && type <= PACKET_TYPE.pubcomp && end - start >= 4) {
       // Acks for our own publishes are the other hot path: their packet id is the first body field.
-      const packetId = frame.readUInt16BE(bodyStart);
-      const reasonCode =
-        this.protocolVersion === 5 && frame.length > bodyStart + 2 ? (frame[bodyStart + 2] ?? 0) : 0;
+      const packetId = buf.readUInt16BE(bodyStart);
+      const reasonCode = this.protocolVersion === 5 && end > bodyStart + 2 ? (buf[bodyStart + 2] ?? 0) : 0;
       if (type === PACKET_TYPE.pubrel) {
         this.#awaitingRelease.clear(packetId);
         this.#queueAck(this.#pubcompTemplate, packetId);
-      } else if (type === PACKET_TYPE.pubrec && reasonCode < 0x80) {
+      } else if (type === PACKET_TYPE.pubrec && !isFailureReasonCode(reasonCode)) {
         this.#queueAck(this.#pubrelTemplate, packetId);
       } else {
         // PUBACK, PUBCOMP, or a PUBREC carrying a failure: the flow ends here.
@@ -425,7 +434,7 @@ export class BenchConnection {
     }
     let packet: Packet;
     try {
-      packet = decode(frame, this.protocolVersion);
+      packet = decode(buf.subarray(start, end), this.protocolVersion);
     } catch (error) {
       this.#close(error as Error);
       this.#stream.destroy();
@@ -462,28 +471,23 @@ export class BenchConnection {
     }
   }
 
-  #onPublish(header: number, frame: Buffer, bodyStart: number): void {
+  #onPublish(header: number, buf: Buffer, bodyStart: number, end: number): void {
     const qos = (header >> 1) & 3;
-    const topicLength = frame.readUInt16BE(bodyStart);
+    // `buf` runs on past `end` (the next frames of the chunk): every field is checked against `end`.
+    const topicLength = buf.readUInt16BE(bodyStart);
     let offset = bodyStart + 2 + topicLength;
     let packetId = 0;
     if (qos > 0) {
-      packetId = frame.readUInt16BE(offset);
+      packetId = buf.readUInt16BE(offset);
       offset += 2;
     }
     if (this.protocolVersion === 5) {
-      // Property Length is a variable byte integer; the properties themselves are skipped.
-      let length = 0;
-      let multiplier = 1;
-      for (;;) {
-        const byte = frame[offset++] ?? 0;
-        length += (byte & 0x7f) * multiplier;
-        multiplier *= 128;
-        if ((byte & 0x80) === 0) break;
-      }
-      offset += length;
+      // Property Length is a variable byte integer; the properties themselves are skipped. A
+      // malformed one (negative) fails the check below.
+      const length = readVbi(buf, offset, end);
+      offset = length < 0 ? end + 1 : offset + vbiSize(length) + length;
     }
-    if (offset > frame.length) {
+    if (offset > end) {
       this.#close(
         new ConnectError(`${this.clientId}: malformed PUBLISH: its fields run past the packet end`),
       );
@@ -495,15 +499,15 @@ export class BenchConnection {
       this.#queueAck(this.#pubrecTemplate, packetId);
       return;
     }
-    if (!isBenchPayload(frame, offset, frame.length - offset, this.#runTag)) {
+    if (!isBenchPayload(buf, offset, end - offset, this.#runTag)) {
       if (this.#held) this.#held.push(-1, 0, 0, 0, qos, packetId);
       else this.#accept(-1, 0, 0, 0, qos, packetId, this.#receivedNs);
       return;
     }
-    const publisherId = frame.readUInt32BE(offset + PayloadOffset.publisherId);
-    const sequence = frame.readUInt32BE(offset + PayloadOffset.sequence);
-    const intendedNs = frame.readDoubleBE(offset + PayloadOffset.intendedNs);
-    const actualNs = frame.readDoubleBE(offset + PayloadOffset.actualNs);
+    const publisherId = buf.readUInt32BE(offset + PayloadOffset.publisherId);
+    const sequence = buf.readUInt32BE(offset + PayloadOffset.sequence);
+    const intendedNs = buf.readDoubleBE(offset + PayloadOffset.intendedNs);
+    const actualNs = buf.readDoubleBE(offset + PayloadOffset.actualNs);
     if (this.#held) this.#held.push(publisherId, sequence, intendedNs, actualNs, qos, packetId);
     else this.#accept(publisherId, sequence, intendedNs, actualNs, qos, packetId, this.#receivedNs);
   }

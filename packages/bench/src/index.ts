@@ -16,7 +16,6 @@ export {
 } from './connection.js';
 export { fanoutOf, type Progress, type RunHooks, runScenario } from './coordinator.js';
 export { hostInfo, VERSION } from './environment.js';
-export { FrameError, FrameReader } from './frames.js';
 export { Histogram, type HistogramSnapshot } from './histogram.js';
 export { barChart, lineChart, renderHtml } from './html.js';
 export { OptionError, type ResolvedScenario, resolveScenario, type ScenarioInput } from './options.js';

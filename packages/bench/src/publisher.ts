@@ -1,4 +1,4 @@
-import { encode, type QoS } from '@x/packets';
+import { encode, isFailureReasonCode, type QoS, readVbi, vbiSize } from '@x/packets';
 import type { BenchConnection } from './connection.js';
 import { PayloadOffset } from './payload.js';
 
@@ -57,9 +57,7 @@ export class BenchPublisher {
       },
       connection.protocolVersion,
     );
-    let header = 1;
-    while (((frame[header] ?? 0) & 0x80) !== 0) header++;
-    header++;
+    const header = 1 + vbiSize(readVbi(frame, 1, frame.length));
     const topicLength = frame.readUInt16BE(header);
     this.#packetIdOffset = header + 2 + topicLength;
     this.#payloadOffset = frame.length - options.payload.length;
@@ -127,7 +125,7 @@ export class BenchPublisher {
   /** @internal Called by the connection when a QoS 1/2 flow ends. */
   settle(reasonCode: number): void {
     this.inflight--;
-    if (reasonCode >= 0x80) this.rejected++;
+    if (isFailureReasonCode(reasonCode)) this.rejected++;
     else this.acknowledged++;
     this.onCredit?.();
   }

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllowAllHook, Broker, type Store, silentLogger, TcpListener } from '@x/broker';
 import type { Packet } from '@x/packets';
-import { until } from '@x/test-helpers';
+import { RawClient, until } from '@x/test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 // Imported by path, as the Redis store's tests do: the broker's raw test client sends exact packets.
-import { RawClient } from '../../broker/test/raw-client.js';
+
 import { SqliteStore } from '../src/index.js';
 
 /** A broker on a free port with the given store. */
@@ -48,7 +48,7 @@ async function connect(port: number, clientId: string, version: 4 | 5 = 5, clean
     keepalive: 0,
     ...(version === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
   } as Packet);
-  return { c, connack: await c.next('connack') };
+  return { c, connack: await c.expect('connack') };
 }
 
 describe('a broker restarted on the same SqliteStore file resumes everything', () => {
@@ -63,7 +63,7 @@ describe('a broker restarted on the same SqliteStore file resumes everything', (
       subscriptions: [{ topicFilter: 'k/#', qos: 2 }],
       properties: { subscriptionIdentifier: 7 },
     });
-    await sub.next('suback');
+    await sub.expect('suback');
     const { c: pub } = await connect(first.port, 'writer');
     pub.send({
       type: 'publish',
@@ -83,12 +83,12 @@ describe('a broker restarted on the same SqliteStore file resumes everything', (
       retain: false,
       dup: false,
     });
-    await pub.next('puback');
-    await pub.next('pubrec'); // no PUBREL: the writer's id 2 stays pending in its session
-    const p1 = await sub.next('publish');
-    const p2 = await sub.next('publish');
+    await pub.expect('puback');
+    await pub.expect('pubrec'); // no PUBREL: the writer's id 2 stays pending in its session
+    const p1 = await sub.expect('publish');
+    const p2 = await sub.expect('publish');
     sub.send({ type: 'pubrec', packetId: p2.packetId! }); // QoS 2 flow reaches PUBREL, never completes
-    await sub.next('pubrel');
+    await sub.expect('pubrel');
     sub.close();
     await until(() => first.broker.client('keeper') === undefined);
     pub.send({
@@ -108,7 +108,7 @@ describe('a broker restarted on the same SqliteStore file resumes everything', (
       retain: true,
       dup: false,
     });
-    await pub.next('puback');
+    await pub.expect('puback');
     // The retained QoS 0 PUBLISH came after the QoS 1 one, whose PUBACK waited for the writer thread.
     await until(() => first.broker.retained.get('r/kept') !== undefined);
     pub.close();
@@ -121,17 +121,17 @@ describe('a broker restarted on the same SqliteStore file resumes everything', (
     expect(again.connack.sessionPresent).toBe(true);
     // In flight first, in order: the QoS 1 PUBLISH again with DUP and the same id, then PUBREL
     // for the QoS 2 flow [MQTT-4.4.0-1]; then the queued message with the subscription identifier.
-    const resent = await again.c.next('publish');
+    const resent = await again.c.expect('publish');
     expect([resent.topic, resent.dup, resent.packetId]).toEqual(['k/inflight1', true, p1.packetId]);
-    expect((await again.c.next('pubrel')).packetId).toBe(p2.packetId);
-    const queued = await again.c.next('publish');
+    expect((await again.c.expect('pubrel')).packetId).toBe(p2.packetId);
+    const queued = await again.c.expect('publish');
     expect(queued.topic).toBe('k/queued');
     expect(queued.properties?.subscriptionIdentifiers).toEqual([7]);
     // The writer's QoS 2 id 2 still awaits PUBREL: releasing it completes without 0x92.
     const writer = await connect(second.port, 'writer');
     expect(writer.connack.sessionPresent).toBe(true);
     writer.c.send({ type: 'pubrel', packetId: 2 });
-    expect((await writer.c.next('pubcomp')).reasonCode ?? 0).toBe(0);
+    expect((await writer.c.expect('pubcomp')).reasonCode ?? 0).toBe(0);
   });
 });
 
@@ -151,7 +151,7 @@ describe('a broker whose SqliteStore disk is full', () => {
     open.push(broker);
     const { c: keeper } = await connect(port, 'keeper');
     keeper.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'k/#', qos: 1 }] });
-    await keeper.next('suback');
+    await keeper.expect('suback');
     keeper.close();
     await until(() => broker.client('keeper') === undefined);
 
@@ -177,13 +177,13 @@ describe('a broker whose SqliteStore disk is full', () => {
         dup: false,
       });
     publish(1);
-    expect((await pub.next('puback')).reasonCode).toBe(0x97); // the commit failed: not acknowledged
+    expect((await pub.expect('puback')).reasonCode).toBe(0x97); // the commit failed: not acknowledged
     await until(() => !store.writable);
 
     unlinkSync(filler);
     await until(() => store.writable, 5000, 'the store to write again');
     publish(2);
-    expect((await pub.next('puback')).reasonCode ?? 0).toBe(0);
+    expect((await pub.expect('puback')).reasonCode ?? 0).toBe(0);
     const again = await connect(port, 'keeper');
     expect(again.connack.sessionPresent).toBe(true);
     // The acknowledged message reaches the offline subscriber. (The refused one was routed before

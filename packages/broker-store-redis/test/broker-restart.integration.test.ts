@@ -1,9 +1,9 @@
 import { AllowAllHook, Broker, type BrokerOptions, type Logger, TcpListener } from '@x/broker';
-import { requireServer, sleep, startRedis, until } from '@x/test-helpers';
+import { RawClient, requireServer, sleep, startRedis, until } from '@x/test-helpers';
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawClient } from '../../broker/test/raw-client.js';
+
 import { RedisStore, type RedisStoreOptions } from '../src/index.js';
 import { startRedisWith } from './redis-servers.js';
 
@@ -223,16 +223,16 @@ describe.skipIf(redisServer.skip)(
           properties: { sessionExpiryInterval: 600 },
         });
         raw.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'f/#', qos: 2 }] });
-        await raw.next('suback');
+        await raw.expect('suback');
         first.broker.publish('f/acked', 'a', { qos: 1 });
-        const acked = await raw.next('publish');
+        const acked = await raw.expect('publish');
         raw.send({ type: 'puback', packetId: acked.packetId! });
         first.broker.publish('f/unacked', Buffer.from([0, 1, 2]), { qos: 1 });
-        const unacked = await raw.next('publish');
+        const unacked = await raw.expect('publish');
         first.broker.publish('f/released', 'two', { qos: 2 });
-        const released = await raw.next('publish');
+        const released = await raw.expect('publish');
         raw.send({ type: 'pubrec', packetId: released.packetId! });
-        await raw.next('pubrel'); // and no PUBCOMP: the QoS 2 flow stays open
+        await raw.expect('pubrel'); // and no PUBCOMP: the QoS 2 flow stays open
         expect([unacked.topic, released.topic]).toEqual(['f/unacked', 'f/released']);
         await first.settled();
         expect(await control.hlen(`${prefix}inflight:{slow}`)).toBe(2);
@@ -249,8 +249,8 @@ describe.skipIf(redisServer.skip)(
           keepalive: 0,
           properties: { sessionExpiryInterval: 600 },
         });
-        expect((await again.next('connack')).sessionPresent).toBe(true);
-        const redelivered = await again.next('publish');
+        expect((await again.expect('connack')).sessionPresent).toBe(true);
+        const redelivered = await again.expect('publish');
         expect({
           topic: redelivered.topic,
           payload: Buffer.from(redelivered.payload),
@@ -262,7 +262,7 @@ describe.skipIf(redisServer.skip)(
           dup: true,
           packetId: unacked.packetId,
         });
-        const pubrel = await again.next('pubrel'); // [MQTT-4.4.0-1] not the PUBLISH again
+        const pubrel = await again.expect('pubrel'); // [MQTT-4.4.0-1] not the PUBLISH again
         expect(pubrel.packetId).toBe(released.packetId);
         again.send({ type: 'puback', packetId: redelivered.packetId! });
         again.send({ type: 'pubcomp', packetId: pubrel.packetId });
@@ -473,12 +473,12 @@ describe.skipIf(redisServer.skip)(
           properties: { sessionExpiryInterval: 600 },
         });
         raw.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'p/#', qos: 2 }] });
-        await raw.next('suback');
+        await raw.expect('suback');
         first.broker.publish('p/x', 'exactly once', { qos: 2 });
-        const publish = await raw.next('publish');
+        const publish = await raw.expect('publish');
         await first.settled(); // stored in its PUBLISH state first
         raw.send({ type: 'pubrec', packetId: publish.packetId! });
-        await raw.next('pubrel');
+        await raw.expect('pubrel');
         await first.settled();
         await crash(first);
         raw.close();
@@ -493,8 +493,8 @@ describe.skipIf(redisServer.skip)(
           keepalive: 0,
           properties: { sessionExpiryInterval: 600 },
         });
-        expect((await again.next('connack')).sessionPresent).toBe(true);
-        const pubrel = await again.next('pubrel'); // [MQTT-4.4.0-1] the PUBLISH is not sent again
+        expect((await again.expect('connack')).sessionPresent).toBe(true);
+        const pubrel = await again.expect('pubrel'); // [MQTT-4.4.0-1] the PUBLISH is not sent again
         expect(pubrel.packetId).toBe(publish.packetId);
         again.send({ type: 'pubcomp', packetId: pubrel.packetId });
         expect(await again.idle(200)).toEqual([]);

@@ -1,25 +1,29 @@
 import { connect, type Socket } from 'node:net';
-import { encode } from '@x/packets';
+import { encode, FrameReader } from '@x/packets';
 
 /**
  * A small MQTT 3.1.1 load generator on raw sockets, the same for every broker: it encodes each
- * client's PUBLISH once and counts incoming packets by their fixed header only, so the generator
- * spends as little CPU as possible on a machine it shares with the broker.
+ * client's PUBLISH once and counts incoming packets by their fixed header only (the frames of
+ * @x/packets' FrameReader, never decoded), so the generator spends as little CPU as possible on a
+ * machine it shares with the broker.
  */
 export class LoadClient {
   readonly socket: Socket;
   /** PUBLISH packets received. */
   publishes = 0;
-  #head = 0; // bytes of the current packet's fixed header seen
-  #first = 0;
-  #length = 0;
-  #multiplier = 1;
-  #remaining = -1; // body bytes still to skip, -1 while reading the header
+  readonly #reader = new FrameReader((first) => this.#onFrame(first >> 4));
   #waiting: { type: number; resolve: () => void } | undefined;
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => this.#scan(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#reader.push(chunk);
+      } catch (error) {
+        // A malformed stream cannot be read on: drop the connection.
+        socket.destroy(error as Error);
+      }
+    });
     socket.on('error', () => {});
   }
 
@@ -67,37 +71,12 @@ export class LoadClient {
     });
   }
 
-  #scan(chunk: Buffer): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.#remaining < 0) {
-        const byte = chunk[i++]!;
-        if (this.#head === 0) {
-          this.#first = byte;
-          this.#length = 0;
-          this.#multiplier = 1;
-          this.#head = 1;
-          continue;
-        }
-        this.#length += (byte & 0x7f) * this.#multiplier;
-        this.#multiplier *= 128;
-        if ((byte & 0x80) === 0) {
-          this.#remaining = this.#length;
-          this.#head = 0;
-          const type = this.#first >> 4;
-          if (type === 3) this.publishes++;
-          else if (this.#waiting?.type === type) {
-            const w = this.#waiting;
-            this.#waiting = undefined;
-            w.resolve();
-          }
-        }
-      } else {
-        const skip = Math.min(this.#remaining, chunk.length - i);
-        i += skip;
-        this.#remaining -= skip;
-      }
-      if (this.#remaining === 0) this.#remaining = -1;
+  #onFrame(type: number): void {
+    if (type === 3) this.publishes++;
+    else if (this.#waiting?.type === type) {
+      const w = this.#waiting;
+      this.#waiting = undefined;
+      w.resolve();
     }
   }
 }

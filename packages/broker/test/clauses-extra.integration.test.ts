@@ -1,9 +1,9 @@
 import type { Packet } from '@x/packets';
 import { invalidEntries } from '@x/packets/catalogue';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
 import { startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 /**
  * Server-side MUSTs of sections 3 and 4 not named by the other test files (see MUST-COVERAGE.md),
@@ -48,7 +48,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
   }
   async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.next('suback');
+    return c.expect('suback');
   }
   const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
     c.send({
@@ -66,7 +66,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
   async function sendMalformed(bytes: Uint8Array, isConnect: boolean): Promise<RawClient> {
     const c = isConnect ? await RawClient.open(b.port, 5) : await raw('');
     open.push(c);
-    c.sendRaw(bytes);
+    c.sendBytes(bytes);
     await c.waitClosed();
     return c;
   }
@@ -146,7 +146,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
       keepalive: 0,
       properties: { sessionExpiryInterval: 60 },
     });
-    await first.next('connack');
+    await first.expect('connack');
     first.close();
     await until(() => b.broker.sessions.get('flags-1')?.client === undefined, 2000, 'offline session');
     const again = await RawClient.open(b.port, 5);
@@ -154,7 +154,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const bytes2: number[] = [];
     again.socket.on('data', (chunk: Buffer) => bytes2.push(...chunk));
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'flags-1', clean: false, keepalive: 0 });
-    const connack = await again.next('connack');
+    const connack = await again.expect('connack');
     expect(connack.sessionPresent).toBe(true);
     expect(bytes[2]).toBe(0x00);
     expect(bytes2[2]).toBe(0x01); // session present only, bits 7-1 clear
@@ -199,13 +199,13 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const other = await RawClient.open(b.port, 5);
     open.push(other);
     other.send({ type: 'connect', protocolVersion: 5, clientId: 'sid-b', clean: false, keepalive: 0 });
-    expect((await other.next('connack')).sessionPresent).toBe(false);
+    expect((await other.expect('connack')).sessionPresent).toBe(false);
     expect((await other.idle(50)).filter((p) => p.type === 'publish')).toEqual([]);
     // Clean Start 1 with sid-a's id discards its session: no queued message, no subscription.
     const fresh = await RawClient.open(b.port, 5);
     open.push(fresh);
     fresh.send({ type: 'connect', protocolVersion: 5, clientId: 'sid-a', clean: true, keepalive: 0 });
-    expect((await fresh.next('connack')).sessionPresent).toBe(false);
+    expect((await fresh.expect('connack')).sessionPresent).toBe(false);
     b.broker.publish('sid/a', 'live', { qos: 1 });
     expect((await fresh.idle(80)).filter((p) => p.type === 'publish')).toEqual([]);
   });
@@ -217,7 +217,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
       will: { topic: 'will0/t', payload: Buffer.from('gone'), qos: 0, retain: false },
     });
     dying.close();
-    const got = await sub.next('publish');
+    const got = await sub.expect('publish');
     expect(Buffer.from(got.payload).toString()).toBe('gone');
     expect(got.retain).toBe(false);
     const late = await raw('will0-late');
@@ -235,7 +235,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
       contentType: 'application/x-test; charset=utf-8',
     };
     publish(pub, 'rr/t', 0, undefined, properties);
-    const got = await sub.next('publish');
+    const got = await sub.expect('publish');
     expect(got.properties?.responseTopic).toBe(properties.responseTopic);
     expect(Buffer.from(got.properties?.correlationData ?? [])).toEqual(properties.correlationData);
     expect(got.properties?.contentType).toBe(properties.contentType);
@@ -245,15 +245,15 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const c = await RawClient.open(b.port, 5);
     open.push(c);
     c.send({ type: 'connect', protocolVersion: 5, clientId: 'alias-all', clean: true, keepalive: 0 });
-    const max = (await c.next('connack')).properties?.topicAliasMaximum ?? 0;
+    const max = (await c.expect('connack')).properties?.topicAliasMaximum ?? 0;
     expect(max).toBeGreaterThan(0);
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'alias/#', qos: 1 }] });
-    await c.next('suback');
+    await c.expect('suback');
     // the edges and a few in between (the maximum can be 65535: not all of them)
     const aliases = [...new Set([1, 2, 3, Math.ceil(max / 2), max - 1, max])].filter((a) => a >= 1);
     for (const alias of aliases) publish(c, `alias/${alias}`, 0, undefined, { topicAlias: alias });
     for (const [i, alias] of aliases.entries()) publish(c, '', 1, i + 1, { topicAlias: alias });
-    for (let i = 1; i <= aliases.length; i++) expect((await c.next('puback')).packetId).toBe(i);
+    for (let i = 1; i <= aliases.length; i++) expect((await c.expect('puback')).packetId).toBe(i);
     await until(
       () => c.received.filter((p) => p.type === 'publish').length >= 2 * aliases.length,
       2000,
@@ -273,14 +273,14 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
       subscriptions: [{ topicFilter: 'copies/t', qos: 0 }],
       properties: { subscriptionIdentifier: 1 },
     } as Packet);
-    await c.next('suback');
+    await c.expect('suback');
     c.send({
       type: 'subscribe',
       packetId: 2,
       subscriptions: [{ topicFilter: '$share/g/copies/t', qos: 0 }],
       properties: { subscriptionIdentifier: 2 },
     } as Packet);
-    await c.next('suback');
+    await c.expect('suback');
     b.broker.publish('copies/t', 'x');
     await until(() => c.received.filter((p) => p.type === 'publish').length >= 2, 2000, 'two copies');
     const ids = c.received
@@ -297,18 +297,18 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     await subscribe(c, 'quota/t', 1);
     b.broker.publish('quota/t', 'one', { qos: 1 });
     b.broker.publish('quota/t', 'two', { qos: 1 });
-    const first = await c.next('publish');
+    const first = await c.expect('publish');
     c.send({ type: 'pingreq' });
-    await c.next('pingresp');
+    await c.expect('pingresp');
     c.send({ type: 'subscribe', packetId: 7, subscriptions: [{ topicFilter: 'quota/other', qos: 1 }] });
-    expect((await c.next('suback')).packetId).toBe(7);
+    expect((await c.expect('suback')).packetId).toBe(7);
     c.send({ type: 'unsubscribe', packetId: 8, topicFilters: ['quota/other'] });
-    expect((await c.next('unsuback')).packetId).toBe(8);
+    expect((await c.expect('unsuback')).packetId).toBe(8);
     publish(c, 'quota/own', 1, 9);
-    expect((await c.next('puback')).packetId).toBe(9);
+    expect((await c.expect('puback')).packetId).toBe(9);
     expect(c.received.filter((p) => p.type === 'publish')).toEqual([]); // still at quota 0
     c.send({ type: 'puback', packetId: first.packetId!, reasonCode: 0 } as Packet);
-    expect(Buffer.from((await c.next('publish')).payload).toString()).toBe('two');
+    expect(Buffer.from((await c.expect('publish')).payload).toString()).toBe('two');
   });
 
   it('MQTT-3.4.2-1 MQTT-3.5.2-1 MQTT-3.6.2-1 MQTT-3.7.2-1: PUBACK, PUBREC, PUBREL and PUBCOMP use codes from their tables', async () => {
@@ -319,20 +319,20 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     publish(pub, 'codes/sub', 1, 2);
     publish(pub, 'codes/nobody', 2, 3);
     publish(pub, 'codes/sub', 2, 4);
-    for (let i = 0; i < 2; i++) expect(PUBACK_CODES).toContain((await pub.next('puback')).reasonCode ?? 0);
+    for (let i = 0; i < 2; i++) expect(PUBACK_CODES).toContain((await pub.expect('puback')).reasonCode ?? 0);
     for (let i = 0; i < 2; i++) {
-      const rec = await pub.next('pubrec');
+      const rec = await pub.expect('pubrec');
       expect(PUBACK_CODES).toContain(rec.reasonCode ?? 0);
       pub.send({ type: 'pubrel', packetId: rec.packetId, reasonCode: 0 } as Packet);
-      expect(PUBREL_CODES).toContain((await pub.next('pubcomp')).reasonCode ?? 0);
+      expect(PUBREL_CODES).toContain((await pub.expect('pubcomp')).reasonCode ?? 0);
     }
     pub.send({ type: 'pubrel', packetId: 99, reasonCode: 0 } as Packet);
-    expect(PUBREL_CODES).toContain((await pub.next('pubcomp')).reasonCode ?? 0);
+    expect(PUBREL_CODES).toContain((await pub.expect('pubcomp')).reasonCode ?? 0);
     // Outbound QoS 2: the PUBREL the broker sends.
-    await sub.next('publish');
-    const out = await sub.next('publish');
+    await sub.expect('publish');
+    const out = await sub.expect('publish');
     sub.send({ type: 'pubrec', packetId: out.packetId!, reasonCode: 0 } as Packet);
-    const rel = await sub.next('pubrel');
+    const rel = await sub.expect('pubrel');
     expect(rel.packetId).toBe(out.packetId);
     expect(PUBREL_CODES).toContain(rel.reasonCode ?? 0);
   });
@@ -348,10 +348,10 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
         { topicFilter: 'uo/c', qos: 2 },
       ],
     });
-    const suback = await c.next('suback');
+    const suback = await c.expect('suback');
     for (const code of suback.reasonCodes) expect(SUBACK_CODES).toContain(code);
     c.send({ type: 'unsubscribe', packetId: 4, topicFilters: ['uo/none', 'uo/c', 'uo/a', 'uo/c'] });
-    const unsuback = await c.next('unsuback');
+    const unsuback = await c.expect('unsuback');
     expect(unsuback.packetId).toBe(4);
     // processed as a sequence: the second uo/c finds nothing left to remove
     expect(unsuback.reasonCodes).toEqual([0x11, 0x00, 0x00, 0x11]);
@@ -364,7 +364,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
   it('MQTT-3.14.2-1 MQTT-3.14.2-2: the takeover DISCONNECT uses a table code and carries no Session Expiry Interval', async () => {
     const first = await raw('take', { properties: { sessionExpiryInterval: 30 } });
     await raw('take', { properties: { sessionExpiryInterval: 30 } });
-    const d = await first.next('disconnect');
+    const d = await first.expect('disconnect');
     expect(d.reasonCode).toBe(0x8e);
     expect(DISCONNECT_CODES).toContain(d.reasonCode);
     expect(d.properties?.sessionExpiryInterval).toBeUndefined();
@@ -390,12 +390,12 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
         c.send({ type: 'unsubscribe', packetId: 3, topicFilters: ['rpi/#'] });
       }
       const props = async (c: RawClient) => [
-        (await c.next('puback')).properties,
-        (await c.next('unsuback')).properties,
+        (await c.expect('puback')).properties,
+        (await c.expect('unsuback')).properties,
       ];
-      expect((await chatty.next('suback')).properties?.reasonString).toBe('note');
+      expect((await chatty.expect('suback')).properties?.reasonString).toBe('note');
       for (const p of await props(chatty)) expect(p?.reasonString).toBe('note');
-      const suback = await quiet.next('suback');
+      const suback = await quiet.expect('suback');
       expect(suback.properties?.reasonString).toBeUndefined();
       expect(suback.properties?.userProperties).toBeUndefined();
       for (const p of await props(quiet)) {
@@ -421,15 +421,15 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
       await subscribe(c, 'mps/t', 2);
       publish(c, 'mps/x', 1, 2);
       publish(c, 'mps/y', 2, 3);
-      const acks: Packet[] = [await c.next('puback'), await c.next('pubrec')];
+      const acks: Packet[] = [await c.expect('puback'), await c.expect('pubrec')];
       c.send({ type: 'pubrel', packetId: 3, reasonCode: 0 } as Packet);
-      acks.push(await c.next('pubcomp'));
+      acks.push(await c.expect('pubcomp'));
       annotated.broker.publish('mps/t', 'x', { qos: 2 });
-      const out = await c.next('publish');
+      const out = await c.expect('publish');
       c.send({ type: 'pubrec', packetId: out.packetId!, reasonCode: 0 } as Packet);
-      acks.push(await c.next('pubrel'));
+      acks.push(await c.expect('pubrel'));
       c.send({ type: 'unsubscribe', packetId: 4, topicFilters: ['mps/t'] });
-      acks.push(await c.next('unsuback'));
+      acks.push(await c.expect('unsuback'));
       for (const a of acks) {
         const p = (a as { properties?: { reasonString?: string; userProperties?: unknown } }).properties;
         expect(p?.reasonString, a.type).toBeUndefined();
@@ -469,16 +469,16 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const c = await raw('rel-only', conn);
     await subscribe(c, 'ro/t', 2);
     b.broker.publish('ro/t', 'x', { qos: 2 });
-    const p = await c.next('publish');
+    const p = await c.expect('publish');
     c.send({ type: 'pubrec', packetId: p.packetId!, reasonCode: 0 } as Packet);
-    expect((await c.next('pubrel')).packetId).toBe(p.packetId);
+    expect((await c.expect('pubrel')).packetId).toBe(p.packetId);
     c.close();
     await until(() => b.broker.sessions.get('rel-only')?.client === undefined, 2000, 'offline session');
     const again = await RawClient.open(b.port, 5);
     open.push(again);
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'rel-only', keepalive: 0, ...conn });
-    await again.next('connack');
-    expect((await again.next('pubrel')).packetId).toBe(p.packetId);
+    await again.expect('connack');
+    expect((await again.expect('pubrel')).packetId).toBe(p.packetId);
     again.send({ type: 'pubcomp', packetId: p.packetId!, reasonCode: 0 } as Packet);
     expect((await again.idle(60)).filter((x) => x.type === 'publish' || x.type === 'pubrel')).toEqual([]);
     b.broker.endSession('rel-only');
@@ -489,7 +489,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const c = await raw('nack', conn);
     await subscribe(c, 'nack/t', 1);
     b.broker.publish('nack/t', 'x', { qos: 1 });
-    const p = await c.next('publish');
+    const p = await c.expect('publish');
     c.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0x80 } as Packet);
     await until(() => b.broker.sessions.get('nack')?.inflightCount === 0, 2000, 'acknowledged');
     c.close();
@@ -497,7 +497,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const again = await RawClient.open(b.port, 5);
     open.push(again);
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'nack', keepalive: 0, ...conn });
-    expect((await again.next('connack')).sessionPresent).toBe(true);
+    expect((await again.expect('connack')).sessionPresent).toBe(true);
     expect((await again.idle(60)).filter((x) => x.type === 'publish')).toEqual([]);
     b.broker.endSession('nack');
   });
@@ -510,12 +510,12 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     await until(() => b.broker.sessions.get('offline')?.client === undefined, 2000, 'offline session');
     const pub = await raw('offline-pub');
     publish(pub, 'off/t', 1, 1);
-    await pub.next('puback');
+    await pub.expect('puback');
     const again = await RawClient.open(b.port, 5);
     open.push(again);
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'offline', keepalive: 0, ...conn });
-    expect((await again.next('connack')).sessionPresent).toBe(true);
-    const got = await again.next('publish');
+    expect((await again.expect('connack')).sessionPresent).toBe(true);
+    const got = await again.expect('publish');
     expect(got.topic).toBe('off/t');
     again.send({ type: 'puback', packetId: got.packetId!, reasonCode: 0 } as Packet);
     again.close();
@@ -553,7 +553,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     b.broker.publish(nfd, 'nfd');
     b.broker.publish('NORM/caf\u00e9', 'upper');
     b.broker.publish(nfc, 'nfc');
-    const got = await c.next('publish');
+    const got = await c.expect('publish');
     expect(got.topic).toBe(nfc);
     expect((await c.idle(40)).filter((p) => p.type === 'publish')).toEqual([]);
   });
@@ -570,7 +570,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
         }),
       ),
     });
-    const codes = (await c.next('suback')).reasonCodes;
+    const codes = (await c.expect('suback')).reasonCodes;
     expect(codes.slice(0, 4).every((code) => code >= 0x80)).toBe(true);
     expect(codes[4]).toBe(0);
   });
@@ -579,7 +579,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const c = await raw('share-qos');
     await subscribe(c, '$share/q/sq/t', 0);
     b.broker.publish('sq/t', 'x', { qos: 2 });
-    const got = await c.next('publish');
+    const got = await c.expect('publish');
     expect(got.qos).toBe(0);
   });
   /** A v5 CONNECT: flags byte and payload bytes as given, Keep Alive 0, no properties. */
@@ -671,13 +671,13 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     try {
       const small = await raw('mps-disc', { properties: { maximumPacketSize: 64 } }, annotated.port);
       await raw('mps-disc', {}, annotated.port);
-      const d = await small.next('disconnect');
+      const d = await small.expect('disconnect');
       expect(d.reasonCode).toBe(0x8e);
       expect(d.properties?.reasonString).toBeUndefined();
       expect(d.properties?.userProperties).toBeUndefined();
       const roomy = await raw('roomy-disc', {}, annotated.port);
       await raw('roomy-disc', {}, annotated.port);
-      expect((await roomy.next('disconnect')).properties?.reasonString).toBe(note);
+      expect((await roomy.expect('disconnect')).properties?.reasonString).toBe(note);
     } finally {
       await annotated.close();
     }
@@ -715,7 +715,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
         return c;
       };
       const small = await start('auth-small', 100);
-      const challenge = await small.next('auth');
+      const challenge = await small.expect('auth');
       expect([0x00, 0x18, 0x19]).toContain(challenge.reasonCode ?? 0);
       expect(challenge.properties?.authenticationMethod).toBe('demo');
       expect(challenge.properties?.reasonString).toBeUndefined();
@@ -725,16 +725,16 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
         reasonCode: 0x18,
         properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('response') },
       } as Packet);
-      expect((await small.next('connack')).reasonCode).toBe(0);
+      expect((await small.expect('connack')).reasonCode).toBe(0);
 
       const rejected = await start('auth-rejected');
-      expect((await rejected.next('auth')).properties?.reasonString).toBe(note); // room: kept
+      expect((await rejected.expect('auth')).properties?.reasonString).toBe(note); // room: kept
       rejected.send({
         type: 'auth',
         reasonCode: 0x18,
         properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('wrong') },
       } as Packet);
-      expect((await rejected.next('connack')).reasonCode).toBe(0x87);
+      expect((await rejected.expect('connack')).reasonCode).toBe(0x87);
       await rejected.waitClosed();
     } finally {
       await auth.close();
@@ -758,12 +758,12 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
       await subscribe(sub, 'deny/t', 2);
       const pub = await raw('deny-pub', {}, acl.port);
       publish(pub, 'deny/t', 2, 5);
-      expect((await pub.next('pubrec')).reasonCode).toBeGreaterThanOrEqual(0x80);
+      expect((await pub.expect('pubrec')).reasonCode).toBeGreaterThanOrEqual(0x80);
       publish(pub, 'deny/t', 2, 5);
-      const rec = await pub.next('pubrec');
+      const rec = await pub.expect('pubrec');
       expect(rec.packetId).toBe(5);
       expect(rec.reasonCode ?? 0).toBeLessThan(0x80);
-      expect((await sub.next('publish')).topic).toBe('deny/t');
+      expect((await sub.expect('publish')).topic).toBe('deny/t');
     } finally {
       await acl.close();
     }
@@ -774,15 +774,15 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const c = await raw('q2-expiry', conn);
     await subscribe(c, 'q2e/t', 2);
     b.broker.publish('q2e/t', 'x', { qos: 2, properties: { messageExpiryInterval: 1 } });
-    const first = await c.next('publish');
+    const first = await c.expect('publish');
     c.close();
     await until(() => b.broker.sessions.get('q2-expiry')?.client === undefined, 2000, 'offline session');
     await new Promise((r) => setTimeout(r, 1100)); // the expiry itself is what is under test
     const again = await RawClient.open(b.port, 5);
     open.push(again);
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'q2-expiry', keepalive: 0, ...conn });
-    await again.next('connack');
-    const resent = await again.next('publish');
+    await again.expect('connack');
+    const resent = await again.expect('publish');
     expect(resent.packetId).toBe(first.packetId);
     expect(resent.dup).toBe(true);
     b.broker.endSession('q2-expiry');
@@ -790,10 +790,10 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
   it('MQTT-4.3.3-13: the inbound QoS 2 exchange completes after the message expiry passed', async () => {
     const pub = await raw('q2-in-expiry');
     publish(pub, 'q2in/t', 2, 11, { messageExpiryInterval: 1 });
-    expect((await pub.next('pubrec')).reasonCode ?? 0).toBeLessThan(0x80);
+    expect((await pub.expect('pubrec')).reasonCode ?? 0).toBeLessThan(0x80);
     await new Promise((r) => setTimeout(r, 1100)); // the expiry itself is what is under test
     pub.send({ type: 'pubrel', packetId: 11, reasonCode: 0 } as Packet);
-    const comp = await pub.next('pubcomp');
+    const comp = await pub.expect('pubcomp');
     expect(comp.packetId).toBe(11);
     expect(comp.reasonCode ?? 0).toBe(0);
   });
@@ -814,9 +814,9 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
         2000,
         'a delivery',
       );
-      if (a.received.some((p) => p.type === 'publish')) held = await a.next('publish');
+      if (a.received.some((p) => p.type === 'publish')) held = await a.expect('publish');
       else {
-        const got = await other.next('publish');
+        const got = await other.expect('publish');
         other.send({ type: 'puback', packetId: got.packetId!, reasonCode: 0 } as Packet);
       }
     }
@@ -826,8 +826,8 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const again = await RawClient.open(b.port, 5);
     open.push(again);
     again.send({ type: 'connect', protocolVersion: 5, clientId: 'sh-a', keepalive: 0, ...conn });
-    await again.next('connack');
-    const resent = await again.next('publish');
+    await again.expect('connack');
+    const resent = await again.expect('publish');
     expect(Buffer.from(resent.payload).toString()).toBe(Buffer.from(held!.payload).toString());
     expect(resent.dup).toBe(true);
     const elsewhere = other.received.filter((p) => p.type === 'publish');
@@ -842,7 +842,7 @@ describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
     const a = await raw('sh5-a', conn);
     await subscribe(a, '$share/g5/sh5/t', 1);
     b.broker.publish('sh5/t', 'only-a', { qos: 1 }); // A is the only member
-    await a.next('publish');
+    await a.expect('publish');
     const other = await raw('sh5-b');
     await subscribe(other, '$share/g5/sh5/t', 1);
     a.close(); // no PUBACK

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook } from '../src/index.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 /** More server-side MUSTs of sections 3 and 4, each checked byte-precisely with a raw client. */
 describe('more server-side MUSTs (sections 3 and 4)', () => {
@@ -22,7 +22,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
   }
   async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.next('suback');
+    return c.expect('suback');
   }
   const publishes = async (c: RawClient, ms = 80) => (await c.idle(ms)).filter((p) => p.type === 'publish');
 
@@ -37,7 +37,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
       keepalive: 0,
       properties: { sessionExpiryInterval: 10 },
     });
-    expect((await c.next('connack')).sessionPresent).toBe(false);
+    expect((await c.expect('connack')).sessionPresent).toBe(false);
     expect(b.broker.sessions.has('fresh-session')).toBe(true);
   });
 
@@ -53,10 +53,10 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         keepalive: 0,
         properties: { requestResponseInformation: true },
       });
-      expect((await asking.next('connack')).properties?.responseInformation).toBe('replies/');
+      expect((await asking.expect('connack')).properties?.responseInformation).toBe('replies/');
       const silent = await RawClient.open(withInfo.port, 5);
       silent.send({ type: 'connect', protocolVersion: 5, clientId: 'ri-2', clean: true, keepalive: 0 });
-      expect((await silent.next('connack')).properties?.responseInformation).toBeUndefined();
+      expect((await silent.expect('connack')).properties?.responseInformation).toBeUndefined();
       asking.close();
       silent.close();
     } finally {
@@ -96,9 +96,9 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
       dup: false,
       properties: { userProperties },
     });
-    expect((await sub.next('publish')).properties?.userProperties).toEqual(userProperties);
+    expect((await sub.expect('publish')).properties?.userProperties).toEqual(userProperties);
     pub.close();
-    const will = await sub.next('publish');
+    const will = await sub.expect('publish');
     expect(will.topic).toBe('uprops/will');
     expect(will.properties?.userProperties).toEqual(userProperties);
   });
@@ -118,7 +118,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         retain: false,
         dup: false,
       });
-      expect((await c.next('connack')).reasonCode).toBe(0x87);
+      expect((await c.expect('connack')).reasonCode).toBe(0x87);
       await c.waitClosed();
       await sleep(50);
       expect(seen).toEqual([]);
@@ -134,7 +134,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
       await subscribe(c, 'na/t');
       aliasing.broker.publish('na/t', '1');
       aliasing.broker.publish('na/t', '2');
-      const [p1, p2] = [await c.next('publish'), await c.next('publish')];
+      const [p1, p2] = [await c.expect('publish'), await c.expect('publish')];
       expect([p1.topic, p1.properties?.topicAlias, p2.topic, p2.properties?.topicAlias]).toEqual([
         'na/t',
         undefined,
@@ -152,7 +152,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     try {
       const c = await RawClient.connect(q1.port, { clientId: 'maxqos' });
       c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'mq/t', qos: 2 }] });
-      expect((await c.next('suback')).reasonCodes).toEqual([1]); // accepted, granted lower
+      expect((await c.expect('suback')).reasonCodes).toEqual([1]); // accepted, granted lower
       c.send({
         type: 'publish',
         topic: 'mq/t',
@@ -162,10 +162,10 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         dup: false,
         packetId: 1,
       });
-      expect((await c.next('disconnect')).reasonCode).toBe(0x9b);
+      expect((await c.expect('disconnect')).reasonCode).toBe(0x9b);
       const probe = await RawClient.open(q1.port, 5);
       probe.send({ type: 'connect', protocolVersion: 5, clientId: 'probe', clean: true, keepalive: 0 });
-      expect((await probe.next('connack')).properties?.maximumQoS).toBe(1);
+      expect((await probe.expect('connack')).properties?.maximumQoS).toBe(1);
       probe.close();
       const will = await RawClient.open(q1.port, 5);
       will.send({
@@ -176,7 +176,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         keepalive: 0,
         will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false },
       });
-      expect((await will.next('connack')).reasonCode).toBe(0x9b);
+      expect((await will.expect('connack')).reasonCode).toBe(0x9b);
       await will.waitClosed();
     } finally {
       await q1.close();
@@ -195,10 +195,10 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         keepalive: 0,
         will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: true },
       });
-      expect((await will.next('connack')).reasonCode).toBe(0x9a);
+      expect((await will.expect('connack')).reasonCode).toBe(0x9a);
       const c = await RawClient.connect(noRetain.port, { clientId: 'pub-ret' });
       c.send({ type: 'publish', topic: 'r', payload: Buffer.from('x'), qos: 0, retain: true, dup: false });
-      expect((await c.next('disconnect')).reasonCode).toBe(0x9a);
+      expect((await c.expect('disconnect')).reasonCode).toBe(0x9a);
       await c.waitClosed();
     } finally {
       await noRetain.close();
@@ -208,7 +208,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
   it('MQTT-3.2.2-19 MQTT-3.2.2-20: a reason string that would exceed the client Maximum Packet Size is left out', async () => {
     const c = await raw('small-mps', { properties: { maximumPacketSize: 20 } });
     c.send({ type: 'connect', protocolVersion: 5, clientId: 'small-mps', clean: true, keepalive: 0 });
-    const d = await c.next('disconnect');
+    const d = await c.expect('disconnect');
     expect(d.reasonCode).toBe(0x82);
     expect(d.properties?.reasonString).toBeUndefined();
   });
@@ -226,7 +226,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
       dup: true,
       packetId: 5,
     });
-    expect((await sub.next('publish')).dup).toBe(false);
+    expect((await sub.expect('publish')).dup).toBe(false);
   });
 
   it('MQTT-3.3.1-8: a PUBLISH with RETAIN 0 neither stores nor replaces the retained message', async () => {
@@ -262,12 +262,12 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
       subscriptions: [{ topicFilter: 'sid/+', qos: 0 }],
       properties: { subscriptionIdentifier: 7 },
     });
-    await a.next('suback');
+    await a.expect('suback');
     const bSub = await raw('sid-b');
     await subscribe(bSub, 'sid/hop');
     b.broker.publish('sid/hop', 'x');
-    expect((await a.next('publish')).properties?.subscriptionIdentifiers).toEqual([7]);
-    expect((await bSub.next('publish')).properties?.subscriptionIdentifiers).toBeUndefined();
+    expect((await a.expect('publish')).properties?.subscriptionIdentifiers).toEqual([7]);
+    expect((await bSub.expect('publish')).properties?.subscriptionIdentifiers).toBeUndefined();
   });
 
   it('MQTT-3.8.4-4: re-subscribing with Retain Handling 0 re-sends the retained messages', async () => {
@@ -284,18 +284,18 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     const c = await raw('bytewise');
     await subscribe(c, 'bw/#');
     c.send({ type: 'unsubscribe', packetId: 2, topicFilters: ['bw/+'] });
-    expect((await c.next('unsuback')).reasonCodes).toEqual([0x11]);
+    expect((await c.expect('unsuback')).reasonCodes).toEqual([0x11]);
     b.broker.publish('bw/x', 'still');
-    expect(Buffer.from((await c.next('publish')).payload).toString()).toBe('still');
+    expect(Buffer.from((await c.expect('publish')).payload).toString()).toBe('still');
   });
 
   it('MQTT-3.10.4-3: messages in flight when unsubscribing are still completed', async () => {
     const c = await raw('unsub-inflight');
     await subscribe(c, 'ui/t', 1);
     b.broker.publish('ui/t', 'x', { qos: 1 });
-    const p = await c.next('publish');
+    const p = await c.expect('publish');
     c.send({ type: 'unsubscribe', packetId: 3, topicFilters: ['ui/t'] });
-    await c.next('unsuback');
+    await c.expect('unsuback');
     expect(b.broker.sessions.get('unsub-inflight')!.inflightCount).toBe(1);
     c.send({ type: 'puback', packetId: p.packetId! });
     await until(() => b.broker.sessions.get('unsub-inflight')!.inflightCount === 0);
@@ -316,18 +316,18 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         packetId: 9,
       });
     send(1, 'a');
-    await pub.next('puback');
+    await pub.expect('puback');
     send(1, 'b');
-    await pub.next('puback');
+    await pub.expect('puback');
     send(2, 'c');
-    await pub.next('pubrec');
+    await pub.expect('pubrec');
     pub.send({ type: 'pubrel', packetId: 9 });
-    await pub.next('pubcomp');
+    await pub.expect('pubcomp');
     send(2, 'd');
-    await pub.next('pubrec');
+    await pub.expect('pubrec');
     const got: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const p = await sub.next('publish');
+      const p = await sub.expect('publish');
       got.push(Buffer.from(p.payload).toString());
       if (p.qos === 1) sub.send({ type: 'puback', packetId: p.packetId! });
       else sub.send({ type: 'pubrec', packetId: p.packetId! });
@@ -340,9 +340,9 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     await subscribe(c, 'prf/t', 2);
     b.broker.publish('prf/t', '1', { qos: 2 });
     b.broker.publish('prf/t', '2', { qos: 2 });
-    const p1 = await c.next('publish');
+    const p1 = await c.expect('publish');
     c.send({ type: 'pubrec', packetId: p1.packetId!, reasonCode: 0x80 });
-    const p2 = await c.next('publish');
+    const p2 = await c.expect('publish');
     expect(Buffer.from(p2.payload).toString()).toBe('2');
     expect(c.received.some((p) => p.type === 'pubrel')).toBe(false);
   });
@@ -357,17 +357,17 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
       keepalive: 0,
       properties: { authenticationMethod: 'KERBEROS' },
     });
-    expect((await c.next('connack')).reasonCode).toBe(0x8c);
+    expect((await c.expect('connack')).reasonCode).toBe(0x8c);
     await c.waitClosed();
   });
 
   it('MQTT-4.12.0-6 MQTT-4.12.0-7: without an Authentication Method no AUTH is sent and a client AUTH is a protocol error', async () => {
     const c = await RawClient.open(b.port, 5);
     c.send({ type: 'connect', protocolVersion: 5, clientId: 'no-method', clean: true, keepalive: 0 });
-    const ack = await c.next('connack');
+    const ack = await c.expect('connack');
     expect(ack.properties?.authenticationMethod).toBeUndefined();
     c.send({ type: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'X' } });
-    expect((await c.next('disconnect')).reasonCode).toBe(0x82);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x82);
     await c.waitClosed();
   });
 
@@ -390,7 +390,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
         reasonCode: 0x19,
         properties: { authenticationMethod: 'M', authenticationData: Buffer.from('no') },
       });
-      expect((await c.next('disconnect')).reasonCode).toBe(0x87);
+      expect((await c.expect('disconnect')).reasonCode).toBe(0x87);
       await c.waitClosed();
     } finally {
       await auth.close();
@@ -401,7 +401,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
     const m = await raw('shared-refuser');
     await subscribe(m, '$share/g1/sr/t', 1);
     b.broker.publish('sr/t', 'x', { qos: 1 });
-    const p = await m.next('publish');
+    const p = await m.expect('publish');
     m.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0x80 });
     expect((await publishes(m, 100)).length).toBe(0);
     await until(() => b.broker.sessions.get('shared-refuser')!.inflightCount === 0);
@@ -430,7 +430,7 @@ describe('robustness', () => {
         dup: false,
         packetId: 1,
       });
-      expect((await c.next('disconnect')).reasonCode).toBe(0x83);
+      expect((await c.expect('disconnect')).reasonCode).toBe(0x83);
       await c.waitClosed();
       const d = await RawClient.connect(b.port, { clientId: 'fine' });
       d.send({
@@ -442,7 +442,7 @@ describe('robustness', () => {
         dup: false,
         packetId: 1,
       });
-      expect((await d.next('puback')).packetId).toBe(1);
+      expect((await d.expect('puback')).packetId).toBe(1);
       d.close();
     } finally {
       await b.close();
@@ -456,7 +456,7 @@ describe('robustness', () => {
     try {
       const c = await RawClient.open(b.port, 5);
       c.send({ type: 'connect', protocolVersion: 5, clientId: 'rej', clean: true, keepalive: 0 });
-      expect((await c.next('connack')).reasonCode).toBe(0x80);
+      expect((await c.expect('connack')).reasonCode).toBe(0x80);
       await c.waitClosed();
     } finally {
       await b.close();

@@ -1,9 +1,9 @@
 import { encode, type Packet } from '@x/packets';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, Broker, type BrokerOptions, silentLogger, WebSocketListener } from '../src/index.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 // Regression tests for the hardening issue: every bound a client can push on holds, over real sockets.
 
@@ -48,10 +48,10 @@ describe('memory a client can grow is bounded in bytes', () => {
   it('topic aliases: past maxTopicAliasBytes the client is disconnected with 0x97', async () => {
     const b = await broker({ maxTopicAliasBytes: 1000 });
     const c = await client(b.port, 'aliases');
-    expect((await c.next('connack')).properties?.topicAliasMaximum).toBe(10);
+    expect((await c.expect('connack')).properties?.topicAliasMaximum).toBe(10);
     c.send(publish('a'.repeat(600), 0, undefined, { properties: { topicAlias: 1 } }));
     c.send(publish('b'.repeat(600), 0, undefined, { properties: { topicAlias: 2 } }));
-    expect((await c.next('disconnect')).reasonCode).toBe(0x97);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x97);
     await c.waitClosed();
   });
 
@@ -61,9 +61,9 @@ describe('memory a client can grow is bounded in bytes', () => {
       clean: false,
       properties: { sessionExpiryInterval: 60 },
     });
-    await sub.next('connack');
+    await sub.expect('connack');
     sub.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'q/#', qos: 1 }] });
-    await sub.next('suback');
+    await sub.expect('suback');
     sub.close();
     await until(() => b.broker.client('offline') === undefined);
     for (let i = 0; i < 10; i++) b.broker.publish('q/t', Buffer.alloc(3000), { qos: 1 });
@@ -83,26 +83,26 @@ describe('memory a client can grow is bounded in bytes', () => {
   it('topic levels past maxTopicLevels are refused: PUBACK 0x90, SUBACK 0x8F', async () => {
     const b = await broker({ maxTopicLevels: 4 });
     const c = await client(b.port, 'levels');
-    await c.next('connack');
+    await c.expect('connack');
     c.send(publish('a/b/c/d/e', 1, 1));
-    expect((await c.next('puback')).reasonCode).toBe(0x90);
+    expect((await c.expect('puback')).reasonCode).toBe(0x90);
     c.send({ type: 'subscribe', packetId: 2, subscriptions: [{ topicFilter: 'a/b/c/d/#', qos: 0 }] });
-    expect((await c.next('suback')).reasonCodes).toEqual([0x8f]);
+    expect((await c.expect('suback')).reasonCodes).toEqual([0x8f]);
     c.send(publish('a/b/c/d', 1, 3));
-    expect((await c.next('puback')).reasonCode ?? 0).toBe(0);
+    expect((await c.expect('puback')).reasonCode ?? 0).toBe(0);
   });
 
   it('sessions are bounded by maxSessions: the one too many gets CONNACK 0x97', async () => {
     const b = await broker({ maxSessions: 2 });
-    for (const id of ['s1', 's2']) await (await client(b.port, id)).next('connack');
+    for (const id of ['s1', 's2']) await (await client(b.port, id)).expect('connack');
     const third = await client(b.port, 's3');
-    expect((await third.next('connack')).reasonCode).toBe(0x97);
+    expect((await third.expect('connack')).reasonCode).toBe(0x97);
   });
 
   it('sessions that ask never to expire get neverExpireAfter (v5 told in CONNACK)', async () => {
     const b = await broker({ neverExpireAfter: 3600 });
     const c = await client(b.port, 'forever', 5, { properties: { sessionExpiryInterval: 0xffffffff } });
-    expect((await c.next('connack')).properties?.sessionExpiryInterval).toBe(3600);
+    expect((await c.expect('connack')).properties?.sessionExpiryInterval).toBe(3600);
   });
 });
 
@@ -146,18 +146,18 @@ describe('no forged $SYS, no stolen sessions', () => {
   it('client publishes to $SYS/… are refused (0x87) and never retained', async () => {
     const b = await broker();
     const c = await client(b.port, 'forger');
-    await c.next('connack');
+    await c.expect('connack');
     c.send({ ...publish('$SYS/broker/clients/connected', 1, 1), retain: true } as Packet);
-    expect((await c.next('puback')).reasonCode).toBe(0x87);
+    expect((await c.expect('puback')).reasonCode).toBe(0x87);
     expect(b.broker.retained.get('$SYS/broker/clients/connected')).toBeUndefined();
   });
 
   it('bindClientIdToUsername: another user cannot take over a session', async () => {
     const b = await broker({ bindClientIdToUsername: true });
     const alice = await client(b.port, 'device', 5, { username: 'alice' });
-    await alice.next('connack');
+    await alice.expect('connack');
     const mallory = await client(b.port, 'device', 5, { username: 'mallory' });
-    expect((await mallory.next('connack')).reasonCode).toBe(0x87);
+    expect((await mallory.expect('connack')).reasonCode).toBe(0x87);
     expect(alice.closed).toBe(false);
   });
 });
@@ -166,14 +166,14 @@ describe('shutdown and conformance', () => {
   it('on close, the wills of connected clients reach a live subscriber before it is disconnected', async () => {
     const b = await startTestBroker();
     const watcher = await client(b.port, 'watcher');
-    await watcher.next('connack');
+    await watcher.expect('connack');
     watcher.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'will/#', qos: 0 }] });
-    await watcher.next('suback');
+    await watcher.expect('suback');
     for (let i = 0; i < 10; i++) {
       const c = await client(b.port, `w${i}`, 4, {
         will: { topic: `will/${i}`, payload: Buffer.from('gone'), qos: 0, retain: false },
       });
-      await c.next('connack');
+      await c.expect('connack');
     }
     await b.close();
     const wills = watcher.received.filter((p) => p.type === 'publish');
@@ -183,9 +183,9 @@ describe('shutdown and conformance', () => {
   it('MQTT 3.1: an empty client id is refused with return code 2; CONNACK has no Session Present; PUBREL may carry DUP', async () => {
     const b = await broker();
     const empty = await client(b.port, '', 3);
-    expect((await empty.next('connack')).reasonCode).toBe(2);
+    expect((await empty.expect('connack')).reasonCode).toBe(2);
     const first = await client(b.port, 'old31', 3, { clean: false });
-    await first.next('connack');
+    await first.expect('connack');
     first.close();
     await until(() => b.broker.client('old31') === undefined);
     const again = await RawClient.open(b.port, 3);
@@ -193,34 +193,34 @@ describe('shutdown and conformance', () => {
     const bytes: number[] = [];
     again.socket.on('data', (chunk: Buffer) => bytes.push(...chunk));
     again.send({ type: 'connect', protocolVersion: 3, clientId: 'old31', clean: false, keepalive: 0 });
-    await again.next('connack');
+    await again.expect('connack');
     expect(bytes.slice(0, 4)).toEqual([0x20, 2, 0, 0]); // byte 3 reserved: no Session Present
     again.send(publish('q2/t', 2, 7));
-    await again.next('pubrec');
+    await again.expect('pubrec');
     const pubrel = Buffer.from(encode({ type: 'pubrel', packetId: 7 }, 3));
     pubrel[0] = pubrel[0]! | 0x08; // DUP, as a 3.1 client sets it on a re-sent PUBREL
-    again.sendRaw(pubrel);
-    expect((await again.next('pubcomp')).packetId).toBe(7);
+    again.sendBytes(pubrel);
+    expect((await again.expect('pubcomp')).packetId).toBe(7);
   });
 
   it('an acknowledgement of the wrong kind for a packet id is a protocol error (DISCONNECT 0x82)', async () => {
     const b = await broker();
     const c = await client(b.port, 'wrong-ack');
-    await c.next('connack');
+    await c.expect('connack');
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'k/#', qos: 2 }] });
-    await c.next('suback');
+    await c.expect('suback');
     b.broker.publish('k/1', 'x', { qos: 1 });
-    const p = await c.next('publish');
+    const p = await c.expect('publish');
     c.send({ type: 'pubcomp', packetId: p.packetId! });
-    expect((await c.next('disconnect')).reasonCode).toBe(0x82);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x82);
     const d = await client(b.port, 'wrong-ack-2');
-    await d.next('connack');
+    await d.expect('connack');
     d.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'k2/#', qos: 2 }] });
-    await d.next('suback');
+    await d.expect('suback');
     b.broker.publish('k2/1', 'x', { qos: 2 });
-    const q = await d.next('publish');
+    const q = await d.expect('publish');
     d.send({ type: 'puback', packetId: q.packetId! });
-    expect((await d.next('disconnect')).reasonCode).toBe(0x82);
+    expect((await d.expect('disconnect')).reasonCode).toBe(0x82);
   });
 
   it('protocol-violation warnings are rate-limited', async () => {
@@ -230,7 +230,7 @@ describe('shutdown and conformance', () => {
     for (let i = 0; i < 60; i++) {
       const c = await RawClient.open(b.port, 5);
       cleanup.push(() => c.close());
-      c.sendRaw([0x30, 0x00]); // PUBLISH before CONNECT
+      c.sendBytes([0x30, 0x00]); // PUBLISH before CONNECT
     }
     await sleep(300);
     expect(lines.filter((l) => l.startsWith('protocol violation')).length).toBeLessThanOrEqual(40);

@@ -1,7 +1,7 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
   let b: TestBroker;
@@ -44,7 +44,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       dup: false,
       packetId: 7,
     });
-    expect(await c.next('puback')).toMatchObject({ packetId: 7 });
+    expect(await c.expect('puback')).toMatchObject({ packetId: 7 });
   });
 
   it('MQTT-4.3.3-8 MQTT-4.3.3-10 MQTT-4.3.3-11: QoS 2 is PUBREC/PUBREL/PUBCOMP and a re-sent PUBLISH is not delivered twice', async () => {
@@ -61,11 +61,11 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       packetId: 9,
     } as const;
     c.send({ ...publish, dup: false });
-    expect(await c.next('pubrec')).toMatchObject({ packetId: 9 });
+    expect(await c.expect('pubrec')).toMatchObject({ packetId: 9 });
     c.send({ ...publish, dup: true }); // a retry before PUBREL
-    expect(await c.next('pubrec')).toMatchObject({ packetId: 9 });
+    expect(await c.expect('pubrec')).toMatchObject({ packetId: 9 });
     c.send({ type: 'pubrel', packetId: 9 });
-    expect(await c.next('pubcomp')).toMatchObject({ packetId: 9 });
+    expect(await c.expect('pubcomp')).toMatchObject({ packetId: 9 });
     await sleep(100);
     expect(got.map((p) => p.payload.toString())).toEqual(['once']);
   });
@@ -73,7 +73,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
   it('MQTT-4.3.3-11: PUBREL for an unknown packet id still gets PUBCOMP (v5 0x92)', async () => {
     const c = await raw('pubrel-unknown');
     c.send({ type: 'pubrel', packetId: 77 });
-    expect(await c.next('pubcomp')).toMatchObject({ packetId: 77, reasonCode: 0x92 });
+    expect(await c.expect('pubcomp')).toMatchObject({ packetId: 77, reasonCode: 0x92 });
   });
 
   it('MQTT-3.8.4-8: delivered QoS is the minimum of published and granted QoS', async () => {
@@ -103,27 +103,27 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
   it('MQTT-3.3.1-1 MQTT-4.4.0-1 MQTT-4.3.2-3 MQTT-4.3.3-3: unacknowledged messages are re-sent with DUP on session resume', async () => {
     const c1 = await RawClient.connect(b.port, { clientId: 'redeliver', clean: false }, 4);
     c1.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'redo/+', qos: 2 }] });
-    await c1.next('suback');
+    await c1.expect('suback');
     const pub = await js({ clientId: 'redeliver-pub', protocolVersion: 4 });
     await pub.publishAsync('redo/1', 'one', { qos: 1 });
     await pub.publishAsync('redo/2', 'two', { qos: 2 });
-    const p1 = await c1.next('publish');
-    const p2 = await c1.next('publish');
+    const p1 = await c1.expect('publish');
+    const p2 = await c1.expect('publish');
     expect([p1.dup, p2.dup]).toEqual([false, false]);
     c1.close(); // no acks
     await until(() => b.broker.client('redeliver') === undefined);
     const c2 = await RawClient.open(b.port, 4);
     open.push(c2);
     c2.send({ type: 'connect', protocolVersion: 4, clientId: 'redeliver', clean: false, keepalive: 0 });
-    expect((await c2.next('connack')).sessionPresent).toBe(true);
-    const r1 = await c2.next('publish');
-    const r2 = await c2.next('publish');
+    expect((await c2.expect('connack')).sessionPresent).toBe(true);
+    const r1 = await c2.expect('publish');
+    const r2 = await c2.expect('publish');
     expect([r1.dup, r1.packetId, r1.topic]).toEqual([true, p1.packetId, 'redo/1']);
     expect([r2.dup, r2.packetId, r2.topic]).toEqual([true, p2.packetId, 'redo/2']);
     // PUBREC then the resumed flow continues with PUBREL/PUBCOMP
     c2.send({ type: 'puback', packetId: r1.packetId! });
     c2.send({ type: 'pubrec', packetId: r2.packetId! });
-    expect(await c2.next('pubrel')).toMatchObject({ packetId: r2.packetId });
+    expect(await c2.expect('pubrel')).toMatchObject({ packetId: r2.packetId });
     c2.send({ type: 'pubcomp', packetId: r2.packetId! });
     await until(() => b.broker.sessions.get('redeliver')?.inflightCount === 0);
   });
@@ -131,18 +131,18 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
   it('MQTT-4.4.0-1: a PUBREL in flight is re-sent as PUBREL on resume', async () => {
     const c1 = await RawClient.connect(b.port, { clientId: 'relresume', clean: false }, 4);
     c1.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'rel/t', qos: 2 }] });
-    await c1.next('suback');
+    await c1.expect('suback');
     b.broker.publish('rel/t', 'x', { qos: 2 });
-    const p = await c1.next('publish');
+    const p = await c1.expect('publish');
     c1.send({ type: 'pubrec', packetId: p.packetId! });
-    await c1.next('pubrel');
+    await c1.expect('pubrel');
     c1.close();
     await until(() => b.broker.client('relresume') === undefined);
     const c2 = await RawClient.open(b.port, 4);
     open.push(c2);
     c2.send({ type: 'connect', protocolVersion: 4, clientId: 'relresume', clean: false, keepalive: 0 });
-    await c2.next('connack');
-    expect(await c2.next('pubrel')).toMatchObject({ packetId: p.packetId });
+    await c2.expect('connack');
+    expect(await c2.expect('pubrel')).toMatchObject({ packetId: p.packetId });
     c2.send({ type: 'pubcomp', packetId: p.packetId! });
     await until(() => b.broker.sessions.get('relresume')?.inflightCount === 0);
   });
@@ -189,7 +189,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       packetId: 3,
       properties: { payloadFormatIndicator: true },
     });
-    expect(await c.next('puback')).toMatchObject({ packetId: 3, reasonCode: 0x99 });
+    expect(await c.expect('puback')).toMatchObject({ packetId: 3, reasonCode: 0x99 });
   });
 
   it('MQTT-3.3.2-5 MQTT-3.3.2-6: expired messages are not delivered; the remaining expiry is sent', async () => {
@@ -199,7 +199,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       properties: { sessionExpiryInterval: 60 },
     });
     sub.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'exp/+', qos: 1 }] });
-    await sub.next('suback');
+    await sub.expect('suback');
     sub.close();
     await until(() => b.broker.client('exp-sub') === undefined);
     b.broker.publish('exp/short', 'gone', { qos: 1, properties: { messageExpiryInterval: 1 } });
@@ -215,8 +215,8 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       keepalive: 0,
       properties: { sessionExpiryInterval: 0 },
     });
-    await again.next('connack');
-    const p = await again.next('publish');
+    await again.expect('connack');
+    const p = await again.expect('publish');
     expect(p.topic).toBe('exp/long');
     expect(p.properties?.messageExpiryInterval).toBeLessThanOrEqual(99);
     expect(p.properties?.messageExpiryInterval).toBeGreaterThanOrEqual(97);
@@ -280,7 +280,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
         dup: false,
         properties: { topicAlias: 3 },
       });
-      expect((await d.next('disconnect')).reasonCode).toBe(0x94);
+      expect((await d.expect('disconnect')).reasonCode).toBe(0x94);
       await d.waitClosed();
     } finally {
       await small.close();
@@ -298,7 +298,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       dup: false,
       properties: { topicAlias: 4 },
     });
-    expect((await c.next('disconnect')).reasonCode).toBe(0x82);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x82);
     await c.waitClosed();
   });
 
@@ -310,11 +310,11 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
         properties: { topicAliasMaximum: 2 },
       });
       c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'ta/#', qos: 0 }] });
-      await c.next('suback');
+      await c.expect('suback');
       aliasing.broker.publish('ta/x', '1');
       aliasing.broker.publish('ta/x', '2');
-      const first = await c.next('publish');
-      const second = await c.next('publish');
+      const first = await c.expect('publish');
+      const second = await c.expect('publish');
       expect([first.topic, first.properties?.topicAlias]).toEqual(['ta/x', 1]);
       expect([second.topic, second.properties?.topicAlias]).toEqual(['', 1]);
       c.close();
@@ -331,7 +331,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
         properties: { topicAliasMaximum: 2 },
       });
       c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'lru/#', qos: 0 }] });
-      await c.next('suback');
+      await c.expect('suback');
       const sent = ['a', 'b', 'a', 'c', 'c', 'b', 'a', 'a'].map((t) => `lru/${t}`);
       for (const topic of sent) aliasing.broker.publish(topic, topic);
       // What a client sees: [topic name as sent, alias], and the topic it resolves through its own map.
@@ -339,7 +339,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       const mapping = new Map<number, string>();
       const resolved: string[] = [];
       for (let i = 0; i < sent.length; i++) {
-        const p = await c.next('publish');
+        const p = await c.expect('publish');
         const alias = p.properties?.topicAlias;
         wire.push([p.topic, alias]);
         if (alias !== undefined && p.topic !== '') mapping.set(alias, p.topic);
@@ -367,11 +367,11 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     const small = await RawClient.connect(b.port, { clientId: 'mps', properties: { maximumPacketSize: 64 } });
     open.push(small);
     small.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'mps/t', qos: 1 }] });
-    await small.next('suback');
+    await small.expect('suback');
     const before = b.broker.stats.publishDropped;
     b.broker.publish('mps/t', 'x'.repeat(100), { qos: 1 });
     b.broker.publish('mps/t', 'small', { qos: 1 });
-    const p = await small.next('publish');
+    const p = await small.expect('publish');
     expect(Buffer.from(p.payload).toString()).toBe('small');
     expect(b.broker.stats.publishDropped).toBe(before + 1);
   });
@@ -379,7 +379,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
   it('section 3.2.2.3.6 Maximum Packet Size: a packet above ours is DISCONNECT 0x95', async () => {
     const c = await raw('too-big');
     c.send({ type: 'publish', topic: 'big', payload: Buffer.alloc(5000), qos: 0, retain: false, dup: false });
-    expect((await c.next('disconnect')).reasonCode).toBe(0x95);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x95);
     await c.waitClosed();
   });
 
@@ -396,7 +396,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
         packetId: i,
       });
     }
-    expect((await c.next('disconnect')).reasonCode).toBe(0x93);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x93);
     await c.waitClosed();
   });
 
@@ -404,13 +404,13 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     const c = await RawClient.connect(b.port, { clientId: 'window', properties: { receiveMaximum: 2 } });
     open.push(c);
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'win/t', qos: 1 }] });
-    await c.next('suback');
+    await c.expect('suback');
     for (let i = 0; i < 5; i++) b.broker.publish('win/t', String(i), { qos: 1 });
     const early = await c.idle(100);
     expect(early.filter((p) => p.type === 'publish').length).toBe(2);
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const p = await c.next('publish');
+      const p = await c.expect('publish');
       expect(Buffer.from(p.payload).toString()).toBe(String(i));
       ids.push(p.packetId!);
       c.send({ type: 'puback', packetId: p.packetId! });
@@ -420,22 +420,22 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
 
   it('MQTT-3.3.1-2: DUP on a QoS 0 PUBLISH is malformed: connection closed', async () => {
     const c = await raw('dup0', 4);
-    c.sendRaw([0x38, 5, 0, 1, 0x61, 0x62, 0x63]);
+    c.sendBytes([0x38, 5, 0, 1, 0x61, 0x62, 0x63]);
     await c.waitClosed();
   });
 
   it('MQTT-3.3.1-4: QoS 3 is malformed: v5 DISCONNECT 0x81 then close', async () => {
     const c = await raw('qos3');
-    c.sendRaw([0x36, 6, 0, 1, 0x61, 0, 1, 0]);
-    const d = await c.next('disconnect').catch(() => undefined);
+    c.sendBytes([0x36, 6, 0, 1, 0x61, 0, 1, 0]);
+    const d = await c.expect('disconnect').catch(() => undefined);
     if (d) expect(d.reasonCode).toBe(0x81);
     await c.waitClosed();
   });
 
   it('MQTT-3.3.2-2: a topic name with wildcards is refused (v5 DISCONNECT 0x90)', async () => {
     const c = await raw('wild');
-    c.sendRaw([0x30, 6, 0, 3, 0x61, 0x2f, 0x23, 0, 0x78]);
-    const d = await c.next('disconnect').catch(() => undefined);
+    c.sendBytes([0x30, 6, 0, 3, 0x61, 0x2f, 0x23, 0, 0x78]);
+    const d = await c.expect('disconnect').catch(() => undefined);
     if (d) expect([0x90, 0x81]).toContain(d.reasonCode);
     await c.waitClosed();
   });
@@ -463,7 +463,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     try {
       const c = await RawClient.connect(denied.port, { clientId: 'inj' });
       c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'inj/t', qos: 0 }] });
-      await c.next('suback');
+      await c.expect('suback');
       c.send({
         type: 'publish',
         topic: 'inj/t',
@@ -473,7 +473,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
         dup: false,
         packetId: 1,
       });
-      expect((await c.next('puback')).reasonCode).toBe(0x87);
+      expect((await c.expect('puback')).reasonCode).toBe(0x87);
       denied.broker.inject('inj', {
         type: 'publish',
         topic: 'inj/t',
@@ -482,7 +482,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
         retain: false,
         dup: false,
       });
-      const p = await c.next('publish');
+      const p = await c.expect('publish');
       expect(Buffer.from(p.payload).toString()).toBe('injected');
       c.close();
     } finally {
@@ -507,13 +507,13 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
       );
       for (const c of subs) {
         c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 're/#', qos: 1 }] });
-        await c.next('suback');
+        await c.expect('suback');
       }
       nested.broker.publish('re/outer', 'outer', { qos: 1 });
       for (const c of subs) {
         const topics: string[] = [];
         for (let i = 0; i < 2; i++) {
-          const p = await c.next('publish');
+          const p = await c.expect('publish');
           topics.push(`${p.topic}=${Buffer.from(p.payload).toString()}`);
         }
         expect(topics.sort()).toEqual(['re/inner=inner', 're/outer=outer']);

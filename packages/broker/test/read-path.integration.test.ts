@@ -1,7 +1,7 @@
 import { encode, ReasonCode } from '@x/packets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 /**
  * The packets a chunk completed before malformed bytes are the peer's too: a PUBLISH that precedes
@@ -21,7 +21,7 @@ describe('read path: packets before a protocol error in the same chunk', () => {
     it(`v${version}: a QoS 0 PUBLISH before a malformed packet in one write is delivered, then the publisher is disconnected`, async () => {
       const sub = await RawClient.connect(tb.port, { clientId: `sub-${version}` });
       sub.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'read-path/#', qos: 0 }] });
-      await sub.next('suback');
+      await sub.expect('suback');
       const pub = await RawClient.connect(tb.port, { clientId: `pub-${version}` }, version);
       const publish = encode(
         {
@@ -34,9 +34,9 @@ describe('read path: packets before a protocol error in the same chunk', () => {
         },
         version,
       );
-      pub.sendRaw(Buffer.concat([publish, Buffer.from(badPublish)]));
+      pub.sendBytes(Buffer.concat([publish, Buffer.from(badPublish)]));
 
-      const message = await sub.next('publish');
+      const message = await sub.expect('publish');
       expect(message.topic).toBe(`read-path/v${version}`);
       expect(Buffer.from(message.payload).toString()).toBe('before');
 
@@ -55,9 +55,9 @@ describe('read path: packets before a protocol error in the same chunk', () => {
   it('a CONNECT and a PUBLISH before garbage in the very first write: connected, delivered, then disconnected', async () => {
     const sub = await RawClient.connect(tb.port, { clientId: 'sub-first' });
     sub.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'read-path/first', qos: 0 }] });
-    await sub.next('suback');
+    await sub.expect('suback');
     const pub = await RawClient.open(tb.port, 5);
-    pub.sendRaw(
+    pub.sendBytes(
       Buffer.concat([
         encode({ type: 'connect', protocolVersion: 5, clientId: 'pub-first', clean: true, keepalive: 0 }, 5),
         encode(
@@ -74,7 +74,7 @@ describe('read path: packets before a protocol error in the same chunk', () => {
         Buffer.from(badPublish),
       ]),
     );
-    const message = await sub.next('publish');
+    const message = await sub.expect('publish');
     expect(message.topic).toBe('read-path/first');
     await pub.waitClosed();
     expect(pub.received.map((p) => p.type)).toEqual(['connack', 'disconnect']);

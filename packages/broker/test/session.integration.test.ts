@@ -1,7 +1,7 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
   let b: TestBroker;
@@ -137,7 +137,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
       properties: { sessionExpiryInterval: 1 },
     });
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'sexp/t', qos: 1 }] });
-    await c.next('suback');
+    await c.expect('suback');
     c.close();
     await sleep(200);
     expect(b.broker.sessions.has('s-exp')).toBe(true);
@@ -145,13 +145,13 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     const again = await RawClient.open(b.port, 5);
     open.push(again);
     again.send({ type: 'connect', protocolVersion: 5, clientId: 's-exp', clean: false, keepalive: 0 });
-    expect((await again.next('connack')).sessionPresent).toBe(false);
+    expect((await again.expect('connack')).sessionPresent).toBe(false);
   });
 
   it('section 3.14.2.2.2: setting a session expiry at DISCONNECT after 0 at CONNECT is a protocol error', async () => {
     const c = await RawClient.connect(b.port, { clientId: 's-disc' });
     c.send({ type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 30 } });
-    expect((await c.next('disconnect')).reasonCode).toBe(0x82);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x82);
     await c.waitClosed();
   });
 
@@ -219,7 +219,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
       small.broker.addHook({ onPublishDropped: (id, _m, reason) => dropped.push(`${id}:${reason}`) });
       const c = await RawClient.connect(small.port, { clientId: 'bounded', clean: false }, 4);
       c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'bq/t', qos: 1 }] });
-      await c.next('suback');
+      await c.expect('suback');
       c.close();
       await until(() => small.broker.client('bounded') === undefined);
       for (let i = 0; i < 20; i++) small.broker.publish('bq/t', String(i), { qos: 1 });
@@ -230,10 +230,10 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
       expect(small.broker.stats.publishDropped).toBe(15);
       const back = await RawClient.open(small.port, 4);
       back.send({ type: 'connect', protocolVersion: 4, clientId: 'bounded', clean: false, keepalive: 0 });
-      await back.next('connack');
+      await back.expect('connack');
       const payloads: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const p = await back.next('publish');
+        const p = await back.expect('publish');
         payloads.push(Buffer.from(p.payload).toString());
         back.send({ type: 'puback', packetId: p.packetId! });
       }
@@ -250,7 +250,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     other.broker.inline.subscribe('bye/#', (m) => got.push(m.topic));
     const c = await RawClient.connect(other.port, { clientId: 'g5', will: will('bye/g5', { qos: 0 }) });
     await other.close();
-    expect((await c.next('disconnect')).reasonCode).toBe(0x8b);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x8b);
     await c.waitClosed();
     expect(got).toEqual(['bye/g5']);
   });

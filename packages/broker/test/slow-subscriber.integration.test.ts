@@ -1,9 +1,9 @@
 import { encode } from '@x/packets';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import type { DropReason } from '../src/index.js';
 import { startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 describe('a slow or frozen subscriber never stalls the others (user-pain-points #3, #5)', () => {
   let b: TestBroker;
@@ -22,13 +22,13 @@ describe('a slow or frozen subscriber never stalls the others (user-pain-points 
   it('frozen QoS 0 and QoS 1 subscribers: bounded buffers and queues, drops counted, the fast one gets everything', async () => {
     const frozen0 = await RawClient.connect(b.port, { clientId: 'frozen-0' });
     frozen0.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'slow/t', qos: 0 }] });
-    await frozen0.next('suback');
+    await frozen0.expect('suback');
     const frozen1 = await RawClient.connect(b.port, {
       clientId: 'frozen-1',
       properties: { receiveMaximum: 10 },
     });
     frozen1.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'slow/t', qos: 1 }] });
-    await frozen1.next('suback');
+    await frozen1.expect('suback');
     // Stop reading: the kernel buffers fill, then the broker's side of these sockets backs up.
     frozen0.socket.pause();
     frozen1.socket.pause();

@@ -1,5 +1,6 @@
 import type { Packet } from '@x/packets';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import {
   AllowAllHook,
   Broker,
@@ -10,7 +11,6 @@ import {
   TcpListener,
 } from '../src/index.js';
 import { sleep, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 /** A broker on a free port with the given store. */
 async function brokerWith(store: Store): Promise<{ broker: Broker; port: number }> {
@@ -67,7 +67,7 @@ async function connect(port: number, clientId: string, version: 4 | 5 = 5, clean
     keepalive: 0,
     ...(version === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
   } as Packet);
-  return { c, connack: await c.next('connack') };
+  return { c, connack: await c.expect('connack') };
 }
 
 describe('the Store seam: a broker restarted on the same store resumes everything', () => {
@@ -82,7 +82,7 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
       subscriptions: [{ topicFilter: 'k/#', qos: 2 }],
       properties: { subscriptionIdentifier: 7 },
     });
-    await sub.next('suback');
+    await sub.expect('suback');
     const { c: pub } = await connect(first.port, 'writer');
     pub.send({
       type: 'publish',
@@ -102,12 +102,12 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
       retain: false,
       dup: false,
     });
-    await pub.next('puback');
-    await pub.next('pubrec'); // no PUBREL: the writer's id 2 stays pending in its session
-    const p1 = await sub.next('publish');
-    const p2 = await sub.next('publish');
+    await pub.expect('puback');
+    await pub.expect('pubrec'); // no PUBREL: the writer's id 2 stays pending in its session
+    const p1 = await sub.expect('publish');
+    const p2 = await sub.expect('publish');
     sub.send({ type: 'pubrec', packetId: p2.packetId! }); // QoS 2 flow reaches PUBREL, never completes
-    await sub.next('pubrel');
+    await sub.expect('pubrel');
     sub.close();
     await until(() => first.broker.client('keeper') === undefined);
     pub.send({
@@ -127,7 +127,7 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
       retain: true,
       dup: false,
     });
-    await pub.next('puback');
+    await pub.expect('puback');
     pub.close();
     await first.broker.close();
 
@@ -138,17 +138,17 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
     expect(again.connack.sessionPresent).toBe(true);
     // In flight first, in order: the QoS 1 PUBLISH again with DUP and the same id, then PUBREL
     // for the QoS 2 flow [MQTT-4.4.0-1]; then the queued message with the subscription identifier.
-    const resent = await again.c.next('publish');
+    const resent = await again.c.expect('publish');
     expect([resent.topic, resent.dup, resent.packetId]).toEqual(['k/inflight1', true, p1.packetId]);
-    expect((await again.c.next('pubrel')).packetId).toBe(p2.packetId);
-    const queued = await again.c.next('publish');
+    expect((await again.c.expect('pubrel')).packetId).toBe(p2.packetId);
+    const queued = await again.c.expect('publish');
     expect(queued.topic).toBe('k/queued');
     expect(queued.properties?.subscriptionIdentifiers).toEqual([7]);
     // The writer's QoS 2 id 2 still awaits PUBREL: releasing it completes without 0x92.
     const writer = await connect(second.port, 'writer');
     expect(writer.connack.sessionPresent).toBe(true);
     writer.c.send({ type: 'pubrel', packetId: 2 });
-    expect((await writer.c.next('pubcomp')).reasonCode ?? 0).toBe(0);
+    expect((await writer.c.expect('pubcomp')).reasonCode ?? 0).toBe(0);
   });
 
   it('sessions expired while the broker was down are purged at start, not restored', async () => {
@@ -182,11 +182,11 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
     open.push(b.broker);
     const { c } = await connect(b.port, 'short');
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 's/#', qos: 1 }] });
-    await c.next('suback');
+    await c.expect('suback');
     const clean = await RawClient.open(b.port, 4);
     open.push(clean);
     clean.send({ type: 'connect', protocolVersion: 4, clientId: 'clean', clean: true, keepalive: 0 });
-    await clean.next('connack');
+    await clean.expect('connack');
     const state: StoredState = await store.open();
     expect(state.sessions.map((s) => s.clientId)).toEqual(['short']);
     expect(state.sessions[0]!.subscriptions.map((s) => s.topicFilter)).toEqual(['s/#']);
@@ -217,7 +217,7 @@ describe('acknowledged durability', () => {
     });
     expect((await c.idle(100)).map((p) => p.type)).toEqual([]);
     store.release();
-    await c.next('connack');
+    await c.expect('connack');
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'd/#', qos: 1 }] });
     c.send({
       type: 'publish',
@@ -239,9 +239,9 @@ describe('acknowledged durability', () => {
     });
     expect((await c.idle(100)).map((p) => p.type)).toEqual([]);
     store.release();
-    expect((await c.next('suback')).reasonCodes).toEqual([1]);
-    expect((await c.next('puback')).packetId).toBe(5);
-    expect((await c.next('pubrec')).packetId).toBe(6);
+    expect((await c.expect('suback')).reasonCodes).toEqual([1]);
+    expect((await c.expect('puback')).packetId).toBe(5);
+    expect((await c.expect('pubrec')).packetId).toBe(6);
     store.gated = false; // close() commits what is left
   });
 
@@ -261,7 +261,7 @@ describe('acknowledged durability', () => {
       retain: false,
       dup: false,
     });
-    expect((await v5.c.next('puback')).reasonCode).toBe(0x97);
+    expect((await v5.c.expect('puback')).reasonCode).toBe(0x97);
     v3.c.send({
       type: 'publish',
       topic: 'f/2',
@@ -282,7 +282,7 @@ describe('acknowledged durability', () => {
       retain: false,
       dup: false,
     });
-    expect((await v5.c.next('puback')).reasonCode ?? 0).toBe(0);
+    expect((await v5.c.expect('puback')).reasonCode ?? 0).toBe(0);
     expect(b.broker.ready).toBe(true);
   });
 
@@ -292,7 +292,7 @@ describe('acknowledged durability', () => {
     open.push(b.broker);
     const watcher = await connect(b.port, 'watcher', 5, true);
     watcher.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'w/#', qos: 1 }] });
-    await watcher.c.next('suback');
+    await watcher.c.expect('suback');
     const v5 = await connect(b.port, 'pub5', 5, true);
     store.writableFlag = false;
     expect(b.broker.ready).toBe(false);
@@ -305,7 +305,7 @@ describe('acknowledged durability', () => {
       retain: false,
       dup: false,
     });
-    expect((await v5.c.next('puback')).reasonCode).toBe(0x97);
+    expect((await v5.c.expect('puback')).reasonCode).toBe(0x97);
     v5.c.send({
       type: 'publish',
       topic: 'w/0',
@@ -314,7 +314,7 @@ describe('acknowledged durability', () => {
       retain: false,
       dup: false,
     });
-    const got = await watcher.c.next('publish');
+    const got = await watcher.c.expect('publish');
     expect(got.topic).toBe('w/0'); // QoS 0 promises nothing and still flows; w/1 was never routed
   });
 });

@@ -1,7 +1,7 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { RawClient } from './raw-client.js';
 
 describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to 3.11, 4.7, 4.8)', () => {
   let b: TestBroker;
@@ -44,7 +44,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
         { topicFilter: 's/1', qos: 1 },
       ],
     });
-    expect(await c.next('suback')).toMatchObject({ packetId: 42, reasonCodes: [2, 0, 1] });
+    expect(await c.expect('suback')).toMatchObject({ packetId: 42, reasonCodes: [2, 0, 1] });
   });
 
   it('MQTT-4.7.1-1 MQTT-4.7.1-2 MQTT-3.8.4-7: invalid filters get a failure code per filter (v5 0x8F, v3.1.1 0x80), others succeed', async () => {
@@ -57,7 +57,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
         { topicFilter: 'ok', qos: 1 },
       ],
     });
-    expect((await c5.next('suback')).reasonCodes).toEqual([0x8f, 1]);
+    expect((await c5.expect('suback')).reasonCodes).toEqual([0x8f, 1]);
     const c4 = await raw('badfilter4', 4);
     c4.send({
       type: 'subscribe',
@@ -67,7 +67,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
         { topicFilter: 'ok', qos: 1 },
       ],
     });
-    expect((await c4.next('suback')).reasonCodes).toEqual([0x80, 1]);
+    expect((await c4.expect('suback')).reasonCodes).toEqual([0x80, 1]);
   });
 
   it('MQTT-3.8.4-3: subscribing again to the same filter replaces the subscription (no duplicate delivery)', async () => {
@@ -90,16 +90,16 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
       subscriptions: [{ topicFilter: 'ov/#', qos: 0 }],
       properties: { subscriptionIdentifier: 11 },
     });
-    await c.next('suback');
+    await c.expect('suback');
     c.send({
       type: 'subscribe',
       packetId: 2,
       subscriptions: [{ topicFilter: 'ov/+', qos: 2 }],
       properties: { subscriptionIdentifier: 22 },
     });
-    await c.next('suback');
+    await c.expect('suback');
     b.broker.publish('ov/x', 'x', { qos: 2 });
-    const p = await c.next('publish');
+    const p = await c.expect('publish');
     expect(p.qos).toBe(2);
     expect([...(p.properties?.subscriptionIdentifiers ?? [])].sort()).toEqual([11, 22]);
     const rest = await c.idle(100);
@@ -109,9 +109,9 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
   it('MQTT-3.10.4-2 MQTT-3.10.4-4 MQTT-3.10.4-5: UNSUBSCRIBE stops delivery and is answered with UNSUBACK (v5 codes per filter)', async () => {
     const c = await raw('unsub');
     c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'u/t', qos: 0 }] });
-    await c.next('suback');
+    await c.expect('suback');
     c.send({ type: 'unsubscribe', packetId: 5, topicFilters: ['u/t', 'never/subscribed'] });
-    expect(await c.next('unsuback')).toMatchObject({ packetId: 5, reasonCodes: [0, 0x11] });
+    expect(await c.expect('unsuback')).toMatchObject({ packetId: 5, reasonCodes: [0, 0x11] });
     b.broker.publish('u/t', 'x');
     const rest = await c.idle(100);
     expect(rest.filter((x) => x.type === 'publish')).toEqual([]);
@@ -168,18 +168,18 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
         subscriptions: [{ topicFilter: 'rh/t', qos: 0, retainHandling }],
       });
     sub(1, 1); // new subscription: sent
-    await c.next('suback');
+    await c.expect('suback');
     expect(await count()).toBe(1);
     c.received.length = 0;
     sub(2, 1); // existing subscription: not sent
-    await c.next('suback');
+    await c.expect('suback');
     expect(await count()).toBe(0);
     sub(3, 0); // always sent
-    await c.next('suback');
+    await c.expect('suback');
     expect(await count()).toBe(1);
     c.received.length = 0;
     sub(4, 2); // never sent
-    await c.next('suback');
+    await c.expect('suback');
     expect(await count()).toBe(0);
   });
 
@@ -198,8 +198,8 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
   it('MQTT-3.8.3-4: No Local on a shared subscription is a protocol error (DISCONNECT 0x82)', async () => {
     const c = await raw('share-nl');
     // Our encoder refuses to write this packet, so it goes as bytes: options byte 0x04 = No Local.
-    c.sendRaw([0x82, 16, 0, 1, 0, 0, 10, ...Buffer.from('$share/g/t'), 0x04]);
-    expect((await c.next('disconnect')).reasonCode).toBe(0x82);
+    c.sendBytes([0x82, 16, 0, 1, 0, 0, 10, ...Buffer.from('$share/g/t'), 0x04]);
+    expect((await c.expect('disconnect')).reasonCode).toBe(0x82);
     await c.waitClosed();
   });
 
@@ -263,10 +263,10 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
           { topicFilter: 'open', qos: 0 },
         ],
       });
-      expect((await c5.next('suback')).reasonCodes).toEqual([0x87, 0]);
+      expect((await c5.expect('suback')).reasonCodes).toEqual([0x87, 0]);
       const c4 = await RawClient.connect(acl.port, { clientId: 'acl4' }, 4);
       c4.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'secret/x', qos: 0 }] });
-      expect((await c4.next('suback')).reasonCodes).toEqual([0x80]);
+      expect((await c4.expect('suback')).reasonCodes).toEqual([0x80]);
       c4.send({
         type: 'publish',
         topic: 'secret/x',
@@ -276,7 +276,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
         dup: false,
         packetId: 2,
       });
-      expect((await c4.next('puback')).packetId).toBe(2);
+      expect((await c4.expect('puback')).packetId).toBe(2);
       c4.close();
       c5.close();
     } finally {

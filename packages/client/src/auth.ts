@@ -1,4 +1,5 @@
 import type { AuthPacket, Properties, ProtocolVersion } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import type { Connection } from './connection.js';
 import { ClientErrorCode, MqttClientError } from './errors.js';
 import type { AuthHandler, AuthResponse, ClientOptions } from './options.js';
@@ -50,20 +51,20 @@ export class AuthExchange {
       this.#reauth = { resolve, reject };
       const properties: Properties = { authenticationMethod: method };
       if (authenticationData) properties.authenticationData = authenticationData;
-      connection.send({ type: 'auth', reasonCode: 0x19, properties });
+      connection.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties });
     });
   }
 
   /** An AUTH from the server, before or after CONNACK. */
   onAuth(connection: Connection, packet: AuthPacket): void {
     const handler = this.#options.onAuth;
-    if (packet.reasonCode === 0x00) {
+    if (packet.reasonCode === ReasonCode.Success) {
       const reauth = this.#reauth;
       this.#reauth = undefined;
       reauth?.resolve();
       return;
     }
-    if (packet.reasonCode !== 0x18 || !handler) {
+    if (packet.reasonCode !== ReasonCode.ContinueAuthentication || !handler) {
       this.#host.fail(
         connection,
         new MqttClientError(
@@ -72,15 +73,15 @@ export class AuthExchange {
             ? `unexpected AUTH reason 0x${packet.reasonCode.toString(16)}`
             : 'AUTH received but no onAuth handler',
           {
-            reasonCode: 0x82,
+            reasonCode: ReasonCode.ProtocolError,
           },
         ),
-        0x82,
+        ReasonCode.ProtocolError,
       );
       return;
     }
     answerAuth(connection, packet, handler, this.#options.properties?.authenticationMethod, (error) =>
-      this.#host.fail(connection, error, 0x80),
+      this.#host.fail(connection, error, ReasonCode.UnspecifiedError),
     );
   }
 
@@ -123,7 +124,7 @@ export function answerAuth(
         if (answer.authenticationData) properties.authenticationData = answer.authenticationData;
         if (answer.userProperties) properties.userProperties = answer.userProperties;
         if (answer.reasonString) properties.reasonString = answer.reasonString;
-        connection.send({ type: 'auth', reasonCode: 0x18, properties });
+        connection.send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties });
       },
       (error: unknown) =>
         fail(

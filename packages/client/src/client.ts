@@ -9,6 +9,7 @@ import type {
   Subscription,
   UnsubscribePacket,
 } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { validateTopicFilter } from '@x/topics';
 import { AuthExchange } from './auth.js';
 import { toBytes } from './bytes.js';
@@ -428,9 +429,9 @@ export class Client extends Emitter<ClientEvents> {
         new MqttClientError(
           ClientErrorCode.KEEPALIVE_TIMEOUT,
           `no answer to PINGREQ within ${pingTimeout} ms`,
-          { reasonCode: 0x8d },
+          { reasonCode: ReasonCode.KeepAliveTimeout },
         ),
-        0x8d,
+        ReasonCode.KeepAliveTimeout,
       ),
     );
 
@@ -523,14 +524,14 @@ export class Client extends Emitter<ClientEvents> {
     );
     connection.destroy();
     // 0x8E Session taken over: another client uses our id; reconnecting would fight it for ever.
-    this.#connectionLost(connection, error, info.reasonCode === 0x8e);
+    this.#connectionLost(connection, error, info.reasonCode === ReasonCode.SessionTakenOver);
   }
 
   // ─── Failures and closing ──────────────────────────────────────────────────────────────────────
 
   /** The server broke the protocol: DISCONNECT with the reason (v5), close, report, reconnect. */
   #protocolError(connection: Connection, error: MqttClientError): void {
-    this.#fatal(connection, error, error.reasonCode ?? 0x82);
+    this.#fatal(connection, error, error.reasonCode ?? ReasonCode.ProtocolError);
   }
 
   #fatal(connection: Connection, error: MqttClientError, reasonCode: number): void {

@@ -1,8 +1,15 @@
 import type { Packet, ProtocolVersion } from '@x/packets';
-import { Decoder, encodedLength, encodeInto, MqttProtocolError } from '@x/packets';
+import { Decoder, encodedLength, encodeInto, MqttProtocolError, ReasonCode } from '@x/packets';
 import { ClientErrorCode, MqttClientError } from './errors.js';
 import { Keepalive } from './keepalive.js';
 import type { Transport } from './transports/transport.js';
+
+/**
+ * First bytes of the acknowledgements that {@link Connection.sendAck} writes and the read fast path
+ * recognises: packet type << 4 | fixed flags (PUBREL's are 0b0010 [MQTT-3.6.1-1]).
+ */
+export const AckByte = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+export type AckByte = (typeof AckByte)[keyof typeof AckByte];
 
 /** Encoded packets collect in a slab of this size and go out in one write per turn of the event loop. */
 const SLAB_SIZE = 64 * 1024;
@@ -178,7 +185,7 @@ export class Connection {
    * properties: four fixed bytes, written without the codec. Remaining Length 2 means Success at
    * every level [MQTT-3.4.2-1].
    */
-  sendAck(firstByte: 0x40 | 0x50 | 0x62 | 0x70, packetId: number): void {
+  sendAck(firstByte: AckByte, packetId: number): void {
     if (this.#closed) return;
     if (this.#slab.length - this.#end < 4) this.#newSlab(4);
     const slab = this.#slab;
@@ -229,7 +236,7 @@ export class Connection {
       throw new MqttClientError(
         ClientErrorCode.PACKET_TOO_LARGE,
         `${packet.type.toUpperCase()} of ${size} bytes exceeds the server's Maximum Packet Size of ${this.maxOutgoingPacketSize}`,
-        { reasonCode: 0x95, clause: 'MQTT-3.1.2-24' },
+        { reasonCode: ReasonCode.PacketTooLarge, clause: 'MQTT-3.1.2-24' },
       );
     }
   }
@@ -264,7 +271,13 @@ export class Connection {
       const len = chunk.length;
       while (pos + 4 <= len) {
         const first = chunk[pos] as number;
-        if ((first !== 0x40 && first !== 0x50 && first !== 0x62 && first !== 0x70) || chunk[pos + 1] !== 2)
+        if (
+          (first !== AckByte.puback &&
+            first !== AckByte.pubrec &&
+            first !== AckByte.pubrel &&
+            first !== AckByte.pubcomp) ||
+          chunk[pos + 1] !== 2
+        )
           break;
         const packetId = ((chunk[pos + 2] as number) << 8) | (chunk[pos + 3] as number);
         if (packetId === 0) break;

@@ -1,4 +1,5 @@
 import type { Properties } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { toClientError } from './connection.js';
 import { ClientErrorCode, ConnackError, MqttClientError } from './errors.js';
 import type { RedirectInfo } from './options.js';
@@ -144,9 +145,13 @@ export class Dialer {
    * `followRedirects` its Server Reference replaces the server that sent it.
    */
   redirected(reasonCode: number, properties: Properties | undefined): void {
-    if ((reasonCode !== 0x9c && reasonCode !== 0x9d) || !properties?.serverReference) return;
+    if (
+      (reasonCode !== ReasonCode.UseAnotherServer && reasonCode !== ReasonCode.ServerMoved) ||
+      !properties?.serverReference
+    )
+      return;
     const serverReference = properties.serverReference;
-    this.#host.redirect({ reasonCode, serverReference, permanent: reasonCode === 0x9d });
+    this.#host.redirect({ reasonCode, serverReference, permanent: reasonCode === ReasonCode.ServerMoved });
     if (!this.#followRedirects) return;
     try {
       this.#endpoints[this.#trying] = redirectEndpoint(this.endpoint, serverReference);

@@ -1,4 +1,5 @@
 import type { AuthPacket, ConnackPacket, ConnectPacket } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { Connection, type ConnectionEvents, type ConnectionSettings, toClientError } from './connection.js';
 import { ClientErrorCode, ConnackError, MqttClientError, protocolViolation } from './errors.js';
 import type { Endpoint, OpenTransport, Transport, TransportOptions } from './transports/transport.js';
@@ -68,7 +69,7 @@ export function handshake(options: HandshakeOptions): Handshake {
 
   const protocolError = (conn: Connection, error: MqttClientError) => {
     if (options.connection.protocolVersion === 5)
-      conn.end({ type: 'disconnect', reasonCode: error.reasonCode ?? 0x82 });
+      conn.end({ type: 'disconnect', reasonCode: error.reasonCode ?? ReasonCode.ProtocolError });
     fail(error);
   };
   const beforeConnack = (conn: Connection): ConnectionEvents => ({

@@ -1,6 +1,7 @@
 import type { ProtocolVersion, PublishPacket } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { AckQueue, type AckTicket } from './ack-queue.js';
-import { type Connection, toClientError } from './connection.js';
+import { AckByte, type Connection, toClientError } from './connection.js';
 import { ClientErrorCode, type MqttClientError, protocolViolation } from './errors.js';
 import { Message } from './message.js';
 import type { MessageStream } from './message-stream.js';
@@ -100,7 +101,7 @@ export class Inbox {
           protocolViolation(
             `Topic Alias ${alias} outside 1..${this.#options.topicAliasMaximum}`,
             'MQTT-3.3.2-10',
-            0x94,
+            ReasonCode.TopicAliasInvalid,
           ),
         );
         return;
@@ -110,7 +111,7 @@ export class Inbox {
         if (known === undefined) {
           this.#host.protocolError(
             connection,
-            protocolViolation(`unknown Topic Alias ${alias}`, undefined, 0x82),
+            protocolViolation(`unknown Topic Alias ${alias}`, undefined, ReasonCode.ProtocolError),
           );
           return;
         }
@@ -136,7 +137,7 @@ export class Inbox {
         // qos2ReplayGuard option: see Qos2Receiver).
         if (this.#qos2.has(id) || (packet.dup && this.#qos2.isReplay(id, fp))) {
           this.#qos2.received(id, fp);
-          connection.sendAck(0x50, id);
+          connection.sendAck(AckByte.pubrec, id);
           return;
         }
       }
@@ -148,7 +149,7 @@ export class Inbox {
         // [MQTT-3.3.4-9] the server exceeded the Receive Maximum we announced
         this.#host.protocolError(
           connection,
-          protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', 0x93),
+          protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', ReasonCode.ReceiveMaximumExceeded),
         );
         return;
       }
@@ -168,10 +169,10 @@ export class Inbox {
     if (this.#holding) this.#held.push(message);
     else this.#dispatch(message);
     if (qos > 0 && !message.ticket) {
-      if (qos === 1) connection.sendAck(0x40, id);
+      if (qos === 1) connection.sendAck(AckByte.puback, id);
       else {
         this.#qos2.received(id, fp);
-        connection.sendAck(0x50, id);
+        connection.sendAck(AckByte.pubrec, id);
       }
     }
   }
@@ -215,10 +216,10 @@ export class Inbox {
   #sendAck(ticket: AckTicket): boolean {
     const connection = this.#host.connection();
     if (!connection) return false;
-    if (ticket.qos === 1) connection.sendAck(0x40, ticket.packetId);
+    if (ticket.qos === 1) connection.sendAck(AckByte.puback, ticket.packetId);
     else {
       this.#qos2.received(ticket.packetId, ticket.fingerprint);
-      connection.sendAck(0x50, ticket.packetId);
+      connection.sendAck(AckByte.pubrec, ticket.packetId);
     }
     return true;
   }
@@ -227,8 +228,8 @@ export class Inbox {
   onPubrel(connection: Connection, packetId: number): void {
     const known = this.#qos2.release(packetId);
     // [MQTT-4.3.3-11] always answer PUBREL with PUBCOMP (v5: 0x92 for an unknown packet id)
-    if (known || this.#host.protocolVersion !== 5) connection.sendAck(0x70, packetId);
-    else connection.send({ type: 'pubcomp', packetId, reasonCode: 0x92 });
+    if (known || this.#host.protocolVersion !== 5) connection.sendAck(AckByte.pubcomp, packetId);
+    else connection.send({ type: 'pubcomp', packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
   }
 
   /** The client is closed: end the iterators, deliver nothing more. */

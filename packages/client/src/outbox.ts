@@ -8,7 +8,8 @@ import type {
   UnsubackPacket,
   UnsubscribePacket,
 } from '@x/packets';
-import { type Connection, toClientError } from './connection.js';
+import { isFailureReasonCode, ReasonCode } from '@x/packets';
+import { AckByte, type Connection, toClientError } from './connection.js';
 import { ClientErrorCode, MqttClientError, reasonName } from './errors.js';
 import type { PublishResult, SubscribeResult } from './options.js';
 import { StoreLink } from './outbox-store.js';
@@ -252,7 +253,7 @@ export class Outbox {
     const packet = op.packet;
     if (packet.type === 'publish') {
       if (op.released) {
-        connection.sendAck(0x62, packet.packetId as number);
+        connection.sendAck(AckByte.pubrel, packet.packetId as number);
         return;
       }
       packet.dup = dup; // [MQTT-3.3.1-1] DUP on a re-delivery
@@ -372,7 +373,8 @@ export class Outbox {
         // A PUBCOMP never fails the publish: the server took the message with its PUBREC. Its only
         // failure code, 0x92, means it no longer knows the packet id (a session restored without
         // that state): the flow is over all the same, so resolve and report the code.
-        if (reasonCode >= 0x80 && type === 'puback') op.reject?.(publishRejected(reasonCode, properties));
+        if (isFailureReasonCode(reasonCode) && type === 'puback')
+          op.reject?.(publishRejected(reasonCode, properties));
         else if (reasonCode === 0 && !properties) op.resolve?.(SUCCESS as never);
         else op.resolve?.({ reasonCode, properties: properties } as never);
         return;
@@ -384,11 +386,11 @@ export class Outbox {
           connection.send({
             type: 'pubrel',
             packetId: packetId,
-            ...(this.#host.protocolVersion === 5 ? { reasonCode: 0x92 } : {}),
+            ...(this.#host.protocolVersion === 5 ? { reasonCode: ReasonCode.PacketIdentifierNotFound } : {}),
           });
           return;
         }
-        if (reasonCode >= 0x80) {
+        if (isFailureReasonCode(reasonCode)) {
           // A PUBREC with a failure reason ends the flow: no PUBREL (section 4.3.3).
           this.#finish(packetId, op);
           op.reject?.(publishRejected(reasonCode, properties));
@@ -403,7 +405,7 @@ export class Outbox {
           op.releasedAt = ++this.#releases;
         }
         // [MQTT-4.3.3-9] answer PUBREC with PUBREL
-        connection.sendAck(0x62, packetId);
+        connection.sendAck(AckByte.pubrel, packetId);
         return;
       }
     }
@@ -425,7 +427,7 @@ export class Outbox {
         const connection = this.#host.connection();
         // [MQTT-4.3.3-9] answer PUBREC with PUBREL, on whatever connection is up now (offline, the
         // next resume() sends it)
-        if (connection && this.#inflight.get(packetId) === op) connection.sendAck(0x62, packetId);
+        if (connection && this.#inflight.get(packetId) === op) connection.sendAck(AckByte.pubrel, packetId);
       },
       (error: MqttClientError) => {
         // Still unreleased: the PUBLISH is re-sent on the next connection and the PUBREC tries again.
@@ -441,14 +443,14 @@ export class Outbox {
     this.#finish(packet.packetId, op);
     const subs = op.packet.subscriptions;
     const results: SubscribeResult[] = subs.map((sub, i) => {
-      const reasonCode = packet.reasonCodes[i] ?? 0x80;
-      const ok = reasonCode < 0x80;
+      const reasonCode = packet.reasonCodes[i] ?? ReasonCode.UnspecifiedError;
+      const ok = !isFailureReasonCode(reasonCode);
       if (ok) this.#subscriptions.granted(sub, (op.packet as SubscribePacket).properties);
       return { topicFilter: sub.topicFilter, reasonCode, qos: ok ? (reasonCode as QoS) : undefined };
     });
     if (op.resolve) op.resolve(results as never);
     else {
-      const failed = results.find((r) => r.reasonCode >= 0x80);
+      const failed = results.find((r) => isFailureReasonCode(r.reasonCode));
       if (failed) {
         this.#host.report(
           new MqttClientError(

@@ -1,4 +1,5 @@
 import type { ConnackPacket, Properties, QoS } from '@x/packets';
+import { ReasonCode } from '@x/packets';
 import { validateTopicName } from '@x/topics';
 import { ClientErrorCode, MqttClientError } from './errors.js';
 
@@ -41,7 +42,7 @@ export class PublishGate {
         ClientErrorCode.INVALID_ARGUMENT,
         `the server accepts QoS ${this.#maximumQoS} at most`,
         {
-          reasonCode: 0x9b,
+          reasonCode: ReasonCode.QoSNotSupported,
           clause: 'MQTT-3.2.2-11',
         },
       );
@@ -52,7 +53,7 @@ export class PublishGate {
         ClientErrorCode.INVALID_ARGUMENT,
         'the server does not support retained messages',
         {
-          reasonCode: 0x9a,
+          reasonCode: ReasonCode.RetainNotSupported,
           clause: 'MQTT-3.2.2-14',
         },
       );

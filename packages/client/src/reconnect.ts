@@ -1,3 +1,4 @@
+import { ConnectReturnCode, ReasonCode } from '@x/packets';
 import { ConnackError } from './errors.js';
 
 /** Reconnect policy: exponential backoff with full jitter, so a fleet of clients never reconnects in step. */
@@ -68,7 +69,20 @@ export class Backoff {
 }
 
 /** CONNACK reasons after which retrying the same connection is pointless. */
-const PERMANENT_REFUSALS = new Set([0x01, 0x02, 0x04, 0x05, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
+const PERMANENT_REFUSALS = new Set<number>([
+  // v3.1/3.1.1 return codes
+  ConnectReturnCode.UnacceptableProtocolVersion,
+  ConnectReturnCode.IdentifierRejected,
+  ConnectReturnCode.BadUserNameOrPassword,
+  ConnectReturnCode.NotAuthorized,
+  // v5 reason codes
+  ReasonCode.UnsupportedProtocolVersion,
+  ReasonCode.ClientIdentifierNotValid,
+  ReasonCode.BadUserNameOrPassword,
+  ReasonCode.NotAuthorized,
+  ReasonCode.Banned,
+  ReasonCode.BadAuthenticationMethod,
+]);
 
 /** True for a refusal that a reconnect would only meet again (bad credentials, banned, …). */
 export function permanentRefusal(failure: Error): boolean {

@@ -1,4 +1,5 @@
 import type { Properties, QoS } from '@x/packets';
+import { isFailureReasonCode, ReasonCode } from '@x/packets';
 import { toText } from './bytes.js';
 import { ClientErrorCode, MqttClientError } from './errors.js';
 import type { Message } from './message.js';
@@ -56,8 +57,8 @@ export class RequestTracker {
     let subscribed = this.#subscribed.get(responseTopic);
     if (!subscribed) {
       subscribed = this.#host.subscribe(responseTopic, { qos }).then((results) => {
-        const code = results[0]?.reasonCode ?? 0x80;
-        if (code >= 0x80) {
+        const code = results[0]?.reasonCode ?? ReasonCode.UnspecifiedError;
+        if (isFailureReasonCode(code)) {
           throw new MqttClientError(
             ClientErrorCode.INVALID_ARGUMENT,
             `cannot subscribe to response topic ${responseTopic}`,

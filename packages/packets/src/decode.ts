@@ -19,6 +19,7 @@ import type {
 import { decodeProperties, PropertyContext } from './properties.js';
 import { hex, type Reader, reader } from './reader.js';
 import { allowedReasonCodes, v3SubackReturnCodes } from './reason-codes.js';
+import { NEED_MORE, readVbi, VBI_NOT_MINIMAL, vbiSize } from './vbi.js';
 
 /** Packet type names by their number in the fixed header (0 is reserved). */
 export const PACKET_TYPES: readonly (PacketType | undefined)[] = [
@@ -44,33 +45,25 @@ export const PACKET_TYPES: readonly (PacketType | undefined)[] = [
 const FIXED_FLAGS = [0, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
 const FLAGS_CLAUSE: Record<number, string> = { 6: 'MQTT-3.6.1-1', 8: 'MQTT-3.8.1-1', 10: 'MQTT-3.10.1-1' };
 
-/** Sentinel from {@link readRemainingLength}: the header is not complete yet. */
-export const NEED_MORE = -1;
-
 /**
  * Reads the Remaining Length that starts at `pos` (the byte after the first one). Returns it, or
- * {@link NEED_MORE} when `end` comes first. Because the shortest form is enforced [MQTT-1.5.5-1], the
+ * {@link NEED_MORE} when `end` comes first; throws {@link MqttProtocolError} for a malformed one, with
+ * offsets counted from `packetStart`. Because the shortest form is enforced [MQTT-1.5.5-1], the
  * header's size is always `1 + vbiSize(remainingLength)`.
  */
 export function readRemainingLength(buf: Uint8Array, pos: number, end: number, packetStart: number): number {
-  let value = 0;
-  let multiplier = 1;
-  for (let i = 0; i < 4; i++) {
-    if (pos + i >= end) return NEED_MORE;
-    const byte = buf[pos + i]!;
-    value += (byte & 0x7f) * multiplier;
-    if ((byte & 0x80) === 0) {
-      if (byte === 0 && i > 0) {
-        // [MQTT-1.5.5-1]
-        throw new MqttProtocolError(
-          'NON_MINIMAL_VARIABLE_BYTE_INTEGER',
-          `Remaining Length is not in its shortest form (byte ${hex(byte)} at offset ${pos + i - packetStart})`,
-          { offset: pos + i - packetStart },
-        );
-      }
-      return value;
-    }
-    multiplier *= 128;
+  const value = readVbi(buf, pos, end);
+  if (value >= NEED_MORE) return value;
+  if (value === VBI_NOT_MINIMAL) {
+    // The offending byte is the 0x00 that ends the integer.
+    let at = pos;
+    while ((buf[at]! & 0x80) !== 0) at++;
+    // [MQTT-1.5.5-1]
+    throw new MqttProtocolError(
+      'NON_MINIMAL_VARIABLE_BYTE_INTEGER',
+      `Remaining Length is not in its shortest form (byte ${hex(buf[at]!)} at offset ${at - packetStart})`,
+      { offset: at - packetStart },
+    );
   }
   throw new MqttProtocolError(
     'MALFORMED_VARIABLE_BYTE_INTEGER',
@@ -465,7 +458,7 @@ export function decode(bytes: Uint8Array, protocolVersion: ProtocolVersion): Pac
       offset: len,
     });
   }
-  const start = 1 + (remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4);
+  const start = 1 + vbiSize(remaining);
   const end = start + remaining;
   if (end > len) {
     throw new MqttProtocolError(

@@ -1,8 +1,8 @@
-import { asBuffer, decodeBody, NEED_MORE, packetTypeOf, readRemainingLength } from './decode.js';
+import { asBuffer, decodeBody, packetTypeOf, readRemainingLength } from './decode.js';
 import { MqttProtocolError } from './errors.js';
 import type { Packet, ProtocolVersion } from './packet.js';
 import { hex } from './reader.js';
-import { MAX_VARIABLE_BYTE_INTEGER, vbiSize } from './writer.js';
+import { MAX_VARIABLE_BYTE_INTEGER, NEED_MORE, vbiSize } from './vbi.js';
 
 /** The largest packet MQTT can express: a 5-byte fixed header and the largest Remaining Length. */
 export const MAX_PACKET_SIZE = 1 + 4 + MAX_VARIABLE_BYTE_INTEGER;

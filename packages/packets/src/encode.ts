@@ -15,19 +15,17 @@ import type {
 } from './packet.js';
 import { PropertyContext, propertiesLength, writeProperties } from './properties.js';
 import { allowedReasonCodes } from './reason-codes.js';
+import { MAX_VARIABLE_BYTE_INTEGER, vbiSize, writeVbi } from './vbi.js';
 import {
   binaryLength,
   invalid,
   isU16,
-  MAX_VARIABLE_BYTE_INTEGER,
   topicNameLength,
   utf8Length,
-  vbiSize,
   writeBinary,
   writeString,
   writeU16,
   writeUtf8,
-  writeVbi,
 } from './writer.js';
 
 type AnyAck = AckPacket<'puback' | 'pubrec' | 'pubrel' | 'pubcomp'>;

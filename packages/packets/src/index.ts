@@ -1,4 +1,4 @@
-export { decode, NEED_MORE, readRemainingLength } from './decode.js';
+export { decode, readRemainingLength } from './decode.js';
 export { Decoder, type DecoderOptions, MAX_PACKET_SIZE } from './decoder.js';
 export { encode, encodedLength, encodeInto } from './encode.js';
 export {
@@ -7,6 +7,7 @@ export {
   type PacketErrorCode,
   PacketErrors,
 } from './errors.js';
+export { type FrameHandler, FrameReader, type FrameReaderOptions } from './frame-reader.js';
 export type {
   AckPacket,
   AuthPacket,
@@ -39,8 +40,17 @@ export {
   ConnectReturnCode,
   type ConnectReturnCodeName,
   connectReturnCodeFor,
+  isFailureReasonCode,
   ReasonCode,
   type ReasonCodeName,
   reasonCodeName,
 } from './reason-codes.js';
-export { MAX_VARIABLE_BYTE_INTEGER, vbiSize, writeVbi } from './writer.js';
+export {
+  MAX_VARIABLE_BYTE_INTEGER,
+  NEED_MORE,
+  readVbi,
+  VBI_NOT_MINIMAL,
+  VBI_TOO_LONG,
+  vbiSize,
+  writeVbi,
+} from './vbi.js';

@@ -1,18 +1,16 @@
 import type { PacketType, Properties, UserProperty } from './packet.js';
 import { hex, type Reader } from './reader.js';
+import { MAX_VARIABLE_BYTE_INTEGER, vbiSize, writeVbi } from './vbi.js';
 import {
   binaryLength,
   invalid,
   isU16,
   isU32,
-  MAX_VARIABLE_BYTE_INTEGER,
   utf8Length,
-  vbiSize,
   writeBinary,
   writeU16,
   writeU32,
   writeUtf8,
-  writeVbi,
 } from './writer.js';
 
 /**

@@ -1,5 +1,6 @@
 import { MqttProtocolError, type PacketErrorCode } from './errors.js';
 import type { PacketType, ProtocolVersion } from './packet.js';
+import { NEED_MORE, readVbi, VBI_NOT_MINIMAL, vbiSize } from './vbi.js';
 
 /** Buffer's native slicers, present on every Node Buffer but missing from its typings. */
 interface NativeSlices {
@@ -87,23 +88,18 @@ export class Reader {
 
   /** A Variable Byte Integer (section 1.5.5): at most 4 bytes, minimal form. */
   vbi(field: string): number {
-    const b = this.buf;
     const start = this.pos;
-    let value = 0;
-    let multiplier = 1;
-    for (let i = 0; i < 4; i++) {
-      if (this.pos >= this.end)
-        this.fail('TRUNCATED_PACKET', `${field} (Variable Byte Integer) is cut short`);
-      const byte = b[this.pos++]!;
-      value += (byte & 0x7f) * multiplier;
-      if ((byte & 0x80) === 0) {
-        // [MQTT-1.5.5-1] a trailing 0x00 continuation means a longer form than needed
-        if (byte === 0 && i > 0) {
-          this.fail('NON_MINIMAL_VARIABLE_BYTE_INTEGER', `${field} is not in its shortest form`, start);
-        }
-        return value;
-      }
-      multiplier *= 128;
+    const value = readVbi(this.buf, start, this.end);
+    if (value >= 0) {
+      this.pos = start + vbiSize(value);
+      return value;
+    }
+    if (value === NEED_MORE) {
+      return this.fail('TRUNCATED_PACKET', `${field} (Variable Byte Integer) is cut short`, this.end);
+    }
+    if (value === VBI_NOT_MINIMAL) {
+      // [MQTT-1.5.5-1]
+      return this.fail('NON_MINIMAL_VARIABLE_BYTE_INTEGER', `${field} is not in its shortest form`, start);
     }
     return this.fail('MALFORMED_VARIABLE_BYTE_INTEGER', `${field} runs longer than 4 bytes`, start);
   }

@@ -52,6 +52,14 @@ export const ReasonCode = {
 
 export type ReasonCodeName = keyof typeof ReasonCode;
 
+/**
+ * True for a reason code that reports a failure: 0x80 (Unspecified error) and above (section 2.4),
+ * which also covers the 0x80 Failure of a v3 SUBACK.
+ */
+export function isFailureReasonCode(reasonCode: number): boolean {
+  return reasonCode >= ReasonCode.UnspecifiedError;
+}
+
 const names = new Map<number, ReasonCodeName>();
 for (const [name, code] of Object.entries(ReasonCode) as [ReasonCodeName, number][]) {
   // The first name listed wins for shared values (0x00 reads "Success").

@@ -7,27 +7,9 @@ interface NativeWrites {
   latin1Write(s: string, offset: number, length: number): number;
 }
 
-/** The largest value a Variable Byte Integer holds, and so the largest Remaining Length. */
-export const MAX_VARIABLE_BYTE_INTEGER = 268_435_455;
-
 /** Throws the typed error for a packet that cannot be encoded. */
 export function invalid(code: PacketErrorCode, type: PacketType, message: string, clause?: string): never {
   throw new MqttProtocolError(code, `${type.toUpperCase()}: ${message}`, { packetType: type, clause });
-}
-
-/** The number of bytes of the Variable Byte Integer that encodes `n`. */
-export function vbiSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
-}
-
-/** Writes `n` as a Variable Byte Integer at `pos` (shortest form); returns the position after it. */
-export function writeVbi(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[pos++] = n;
-  return pos;
 }
 
 /**

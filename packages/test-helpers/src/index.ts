@@ -3,6 +3,7 @@ export { type MosquittoOptions, type RunningMosquitto, startMosquitto } from './
 export { freePort } from './ports.js';
 export { type RunningPostgres, startPostgres } from './postgres.js';
 export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js';
+export { RawClient, type RawClientAddress, type RawConnectOptions } from './raw-client.js';
 export { type RunningRedis, startRedis } from './redis.js';
 export { findExecutable, requireServer, type ServerRequirement } from './servers.js';
 export { commit, describeStoreContract, type StoreContractSubject } from './store-contract.js';

@@ -1,5 +1,5 @@
 import { connect, createServer, type Socket } from 'node:net';
-import { FrameReader } from '../../src/frames.js';
+import { FrameReader } from '@x/packets';
 
 export interface Faults {
   dropped: number;
@@ -24,8 +24,8 @@ export async function startFaultyProxy(
     sockets.add(client);
     sockets.add(upstream);
     let held: Buffer | null = null;
-    const reader = new FrameReader((header, frame) => {
-      const out = Buffer.from(frame);
+    const reader = new FrameReader((header, buf, start, _bodyStart, end) => {
+      const out = Buffer.from(buf.subarray(start, end));
       const qos0Publish = header >> 4 === 3 && ((header >> 1) & 3) === 0;
       if (!qos0Publish) {
         client.write(out);
