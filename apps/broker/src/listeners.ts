@@ -61,6 +61,7 @@ export function createListeners(config: Config): Listener[] {
           port: listener.port,
           path: listener.path,
           ...(listener.trustProxy !== undefined ? { trustProxy: listener.trustProxy } : {}),
+          ...(listener.allowedOrigins !== undefined ? { allowedOrigins: listener.allowedOrigins } : {}),
           ...limits,
         });
       case 'wss':
@@ -70,6 +71,7 @@ export function createListeners(config: Config): Listener[] {
           port: listener.port,
           path: listener.path,
           ...(listener.trustProxy !== undefined ? { trustProxy: listener.trustProxy } : {}),
+          ...(listener.allowedOrigins !== undefined ? { allowedOrigins: listener.allowedOrigins } : {}),
           tls: tlsOf(listener),
           ...limits,
         });

@@ -322,7 +322,7 @@ describe('shipped config files', () => {
     expect(await verifyPassword('change-me', config.auth.rules?.[0]?.password ?? '')).toBe(true);
     expect(config.broker.maxPacketSize).toBe(1048576);
     expect(unsafeExposure(config, true)).toBeUndefined();
-  });
+  }, 30_000); // checks bcrypt and scrypt hashes: seconds on a loaded machine
 
   it('paho-interop.yaml carries the settings of Paho’s test broker', () => {
     const config = loadConfigFile(join(dir, 'paho-interop.yaml'));

@@ -32,7 +32,7 @@ describe.skipIf(chromiumBinary.skip)(`browser build in headless Chromium ${chrom
 
   beforeAll(async () => {
     broker = await startBroker();
-    const ws = new WebSocketListener({ host: '127.0.0.1', port: 0, path: null });
+    const ws = new WebSocketListener({ host: '127.0.0.1', port: 0, path: null, allowedOrigins: ['*'] });
     await broker.broker.addListener(ws);
     wsUrl = `ws://127.0.0.1:${ws.port}/mqtt`;
     const built = await build({ ...browserBuildOptions(), write: false, outfile: 'browser.min.js' });
@@ -176,7 +176,9 @@ describe.skipIf(chromiumBinary.skip)(`browser build in headless Chromium ${chrom
     const wsPort = await freePort();
     const startWs = async () => {
       const b = await startBroker();
-      await b.broker.addListener(new WebSocketListener({ host: '127.0.0.1', port: wsPort, path: null }));
+      await b.broker.addListener(
+        new WebSocketListener({ host: '127.0.0.1', port: wsPort, path: null, allowedOrigins: ['*'] }),
+      );
       return b;
     };
     const url = `ws://127.0.0.1:${wsPort}/mqtt`;

@@ -28,8 +28,23 @@ export interface TlsFiles {
 export type ListenerConfig =
   | ({ type: 'tcp'; host: string; port: number } & ListenerLimits)
   | ({ type: 'tls'; host: string; port: number } & TlsFiles & ListenerLimits)
-  | ({ type: 'ws'; host: string; port: number; path: string; trustProxy?: boolean } & ListenerLimits)
-  | ({ type: 'wss'; host: string; port: number; path: string; trustProxy?: boolean } & TlsFiles &
+  | ({
+      type: 'ws';
+      host: string;
+      port: number;
+      path: string;
+      trustProxy?: boolean;
+      /** Web page origins allowed to connect (browsers send one); default none. */
+      allowedOrigins?: string[];
+    } & ListenerLimits)
+  | ({
+      type: 'wss';
+      host: string;
+      port: number;
+      path: string;
+      trustProxy?: boolean;
+      allowedOrigins?: string[];
+    } & TlsFiles &
       ListenerLimits)
   | ({ type: 'unix'; path: string } & ListenerLimits);
 

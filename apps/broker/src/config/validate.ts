@@ -94,8 +94,8 @@ const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnA
 const LISTENER_KEYS = {
   tcp: ['type', 'host', 'port', ...LIMIT_KEYS],
   tls: ['type', 'host', 'port', ...TLS_KEYS, ...LIMIT_KEYS],
-  ws: ['type', 'host', 'port', 'path', 'trustProxy', ...LIMIT_KEYS],
-  wss: ['type', 'host', 'port', 'path', 'trustProxy', ...TLS_KEYS, ...LIMIT_KEYS],
+  ws: ['type', 'host', 'port', 'path', 'trustProxy', 'allowedOrigins', ...LIMIT_KEYS],
+  wss: ['type', 'host', 'port', 'path', 'trustProxy', 'allowedOrigins', ...TLS_KEYS, ...LIMIT_KEYS],
   unix: ['type', 'path', ...LIMIT_KEYS],
 } as const;
 const LISTENER_TYPES = Object.keys(LISTENER_KEYS) as (keyof typeof LISTENER_KEYS)[];
@@ -186,6 +186,15 @@ function readListener(r: Reader, value: unknown, path: Path): ListenerConfig | u
       out.path = wsPath ?? '/mqtt';
       const trustProxy = r.boolean(raw, 'trustProxy', path);
       if (trustProxy !== undefined) out.trustProxy = trustProxy;
+      const origins = raw.allowedOrigins;
+      if (origins !== undefined) {
+        if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string')) {
+          r.fail(
+            [...path, 'allowedOrigins'],
+            'allowedOrigins must be a list of origins like https://app.example.com, or ["*"]',
+          );
+        } else out.allowedOrigins = origins;
+      }
     }
     if (type === 'tls' || type === 'wss') readTls(r, raw, path, out);
   }
