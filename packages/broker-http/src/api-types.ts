@@ -110,6 +110,8 @@ export interface ClientDetails extends ClientSummary {
   sessionExpiryInterval: number;
   inflight: number;
   queued: number;
+  /** Messages not delivered to this session (slow client, full queue, too large, expired). */
+  dropped: number;
   subscriptions: SubscriptionOptions[];
 }
 

@@ -55,6 +55,7 @@ function sessionDetails(session: SessionInfo): ClientDetails {
     sessionExpiryInterval: session.expiryInterval,
     inflight: session.inflightCount,
     queued: session.queuedCount,
+    dropped: session.droppedCount,
     subscriptions: [...session.subscriptions.values()],
   };
 }

@@ -13,6 +13,7 @@ import type { BrokerContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
 import type { ConnectionInfo } from './listeners/listener.js';
+import { LogBudget } from './logger.js';
 import type { Session } from './session.js';
 
 /**
@@ -414,37 +415,7 @@ export function v3ReturnCode(reasonCode: number): number {
   }
 }
 
-/**
- * Protocol-violation lines are limited to 20 a second over the whole process, so a storm of
- * malformed input cannot flood the log; the next line written says how many were left out.
- */
-class LogBudget {
-  #windowStart = 0;
-  #used = 0;
-  #suppressed = 0;
-  readonly perSecond: number;
-
-  constructor(perSecond: number) {
-    this.perSecond = perSecond;
-  }
-
-  /** -1 when this line must be left out, else how many were left out before it. */
-  take(now: number): number {
-    if (now - this.#windowStart >= 1000) {
-      this.#windowStart = now;
-      this.#used = 0;
-    }
-    if (this.#used >= this.perSecond) {
-      this.#suppressed++;
-      return -1;
-    }
-    this.#used++;
-    const suppressed = this.#suppressed;
-    this.#suppressed = 0;
-    return suppressed;
-  }
-}
-
+/** Protocol-violation lines: at most 20 a second over the whole process (a malformed-input storm). */
 const violationLog = new LogBudget(20);
 
 const kClient = Symbol('x-broker client');

@@ -30,3 +30,34 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
 };
+
+/**
+ * A budget of log lines per second, so a storm (malformed input, drops under overload) cannot flood
+ * the log; the next line written says how many were left out.
+ */
+export class LogBudget {
+  #windowStart = 0;
+  #used = 0;
+  #suppressed = 0;
+  readonly perSecond: number;
+
+  constructor(perSecond: number) {
+    this.perSecond = perSecond;
+  }
+
+  /** -1 when this line must be left out, else how many were left out before it. */
+  take(now: number): number {
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#used = 0;
+    }
+    if (this.#used >= this.perSecond) {
+      this.#suppressed++;
+      return -1;
+    }
+    this.#used++;
+    const suppressed = this.#suppressed;
+    this.#suppressed = 0;
+    return suppressed;
+  }
+}

@@ -11,9 +11,13 @@ import type { Client } from './client.js';
 import type { BrokerContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
 import { type DropReason, mayDeliver, type Subscriber } from './hooks.js';
+import { LogBudget } from './logger.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
 import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
 import type { Session } from './session.js';
+
+/** Drop lines: at most 10 a second over the whole process. */
+const dropLog = new LogBudget(10);
 
 /** One encoded outbound form of the message being routed, shared by every recipient of those bytes. */
 interface Form {
@@ -390,6 +394,15 @@ export class Router {
 
   #drop(clientId: string, message: Message, reason: DropReason): void {
     this.#ctx.stats.publishDropped++;
+    const session = this.#ctx.sessions.get(clientId);
+    if (session !== undefined) session.droppedCount++;
+    const suppressed = dropLog.take(Date.now());
+    if (suppressed >= 0) {
+      this.#ctx.log.warn(
+        { clientId, topic: message.topic, reason, ...(suppressed ? { suppressed } : {}) },
+        'message not delivered',
+      );
+    }
     for (const h of this.#ctx.hooks.on.onPublishDropped) h.onPublishDropped!(clientId, message, reason);
     if (diagnostics.publishDropped.hasSubscribers) {
       diagnostics.publishDropped.publish({ clientId, topic: message.topic, reason });

@@ -30,6 +30,8 @@ export interface SessionInfo {
   readonly inflightCount: number;
   /** Messages waiting to be sent. */
   readonly queuedCount: number;
+  /** Messages not delivered to this session (slow client, full queue, too large, expired). */
+  readonly droppedCount: number;
 }
 
 /**
@@ -59,6 +61,7 @@ export class Session implements SessionInfo {
   disconnectedAt = 0;
   /** True while a store holds this session (it is persistent and the broker has a store). */
   stored = false;
+  droppedCount = 0;
   /** Bytes (payload and topic) of the messages in `queue`. */
   queuedBytes = 0;
   /** User name of the connection that created the session (for `bindClientIdToUsername`). */

@@ -71,6 +71,25 @@ describe('memory a client can grow is bounded in bytes', () => {
     expect(b.broker.stats.publishDropped).toBe(7);
   });
 
+  it('a QoS 1 PUBLISH no recipient can queue is answered 0x97, not acknowledged; the drop is counted for the session', async () => {
+    const b = await broker({ maxQueuedMessages: 2 });
+    const sub = await client(b.port, 'full', 5, { clean: false, properties: { sessionExpiryInterval: 60 } });
+    await sub.expect('connack');
+    sub.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'full/#', qos: 1 }] });
+    await sub.expect('suback');
+    sub.close();
+    await until(() => b.broker.client('full') === undefined);
+    const pub = await client(b.port, 'pub-full');
+    await pub.expect('connack');
+    const codes: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      pub.send(publish('full/t', 1, i));
+      codes.push((await pub.expect('puback')).reasonCode ?? 0);
+    }
+    expect(codes).toEqual([0, 0, 0x97]);
+    expect(b.broker.sessions.get('full')?.droppedCount).toBe(1);
+  });
+
   it('retained messages are bounded by maxRetainedBytes', async () => {
     const b = await broker({ maxRetainedBytes: 5000 });
     for (let i = 0; i < 4; i++) b.broker.publish(`r/${i}`, Buffer.alloc(2000), { retain: true });

@@ -196,12 +196,11 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
       );
     }
   }
-  if (flags.dataDir !== undefined) {
-    if (config.storage.type !== 'embedded') {
-      throw new FlagError(`--data-dir needs the embedded store (storage is ${config.storage.type})`);
-    }
+  // --data-dir (or its environment variable) only matters to the embedded store.
+  if (flags.dataDir !== undefined && config.storage.type === 'embedded') {
     config.storage = { ...config.storage, dataDir: flags.dataDir };
   }
+
   if (flags.logLevel !== undefined) {
     if (!LogLevels.includes(flags.logLevel as LogLevel)) {
       throw new FlagError(`--log-level ${flags.logLevel}: expected one of ${LogLevels.join(', ')}`);
