@@ -156,6 +156,20 @@ describe('config file', () => {
     );
   });
 
+  it('reads an embedded storage section (the default type)', () => {
+    expect(
+      parseConfig('storage:\n  dataDir: /var/lib/mqtt\n  durability: interval\n  intervalMs: 500\n').storage,
+    ).toEqual({
+      type: 'embedded',
+      dataDir: '/var/lib/mqtt',
+      durability: 'interval',
+      intervalMs: 500,
+    });
+    expect(configError('storage:\n  type: embedded\n  durability: sometimes\n').message).toContain(
+      'storage.durability',
+    );
+  });
+
   it('reads a Redis storage section, and masks its password when printing', () => {
     const config = parseConfig(
       'storage:\n  type: redis\n  url: redis://:pw@127.0.0.1:6379/1\n  prefix: "b1:"\n',
@@ -168,9 +182,11 @@ describe('config file', () => {
     expect(configError('storage:\n  type: redis\n  url: http://x\n').message).toContain(
       'storage.url: url must start with redis://',
     );
-    expect(configError('storage:\n  type: redis\n  url: rediss://x\n').message).toContain(
-      'storage.url: url must start with redis://',
-    );
+    // rediss:// (TLS) is accepted.
+    expect(parseConfig('storage:\n  type: redis\n  url: rediss://127.0.0.1:6380\n').storage).toEqual({
+      type: 'redis',
+      url: 'rediss://127.0.0.1:6380',
+    });
     expect(configError('storage:\n  type: redis\n  url: redis://h:6379/abc\n').message).toMatch(
       /broker\.yaml:3:\d+: storage\.url: invalid Redis URL "redis:\/\/h:6379\/abc": database "abc" is not a number/,
     );

@@ -182,7 +182,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
         type: 'embedded',
         dataDir: config.storage.type === 'embedded' ? config.storage.dataDir : './data',
       };
-    } else if (/^redis:\/\//.test(flags.storage)) {
+    } else if (/^rediss?:\/\//.test(flags.storage)) {
       try {
         parseRedisUrl(flags.storage);
       } catch (error) {

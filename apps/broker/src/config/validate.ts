@@ -339,7 +339,8 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     }
     if (storage && kind === 'redis') {
       const url = r.string(storage, 'url', ['storage']) ?? 'redis://127.0.0.1:6379';
-      if (!/^redis:\/\//.test(url)) r.fail(['storage', 'url'], 'url must start with redis://');
+      if (!/^rediss?:\/\//.test(url))
+        r.fail(['storage', 'url'], 'url must start with redis:// or rediss:// (TLS)');
       else {
         // The store's own parser: what passes here is what the store will connect to.
         try {
