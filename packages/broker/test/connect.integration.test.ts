@@ -1,8 +1,15 @@
+import type { Packet } from '@x/packets';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+
+// Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
+const CONNACK_CODES = [
+  0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a,
+  0x9b, 0x9c, 0x9d, 0x9f,
+];
 
 const CONNECT_V4 = [0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 10, 0, 1, 0x61];
 
@@ -290,6 +297,262 @@ describe('authentication', () => {
       await c.waitClosed();
     } finally {
       await b.close();
+    }
+  });
+});
+
+describe('more server-side MUSTs (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker();
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
+    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
+    open.push(c);
+    return c;
+  }
+  it('MQTT-3.1.2-28: Response Information only for clients that request it', async () => {
+    const withInfo = await startTestBroker({ responseInformation: 'replies/' });
+    try {
+      const asking = await RawClient.open(withInfo.port, 5);
+      asking.send({
+        type: 'connect',
+        protocolVersion: 5,
+        clientId: 'ri-1',
+        clean: true,
+        keepalive: 0,
+        properties: { requestResponseInformation: true },
+      });
+      expect((await asking.expect('connack')).properties?.responseInformation).toBe('replies/');
+      const silent = await RawClient.open(withInfo.port, 5);
+      silent.send({ type: 'connect', protocolVersion: 5, clientId: 'ri-2', clean: true, keepalive: 0 });
+      expect((await silent.expect('connack')).properties?.responseInformation).toBeUndefined();
+      asking.close();
+      silent.close();
+    } finally {
+      await withInfo.close();
+    }
+  });
+
+  it('MQTT-3.1.3-5: client ids of 1 to 23 characters [0-9a-zA-Z] are accepted (and longer ones too)', async () => {
+    await raw('0123456789abcdefghijKLM');
+    await raw('a');
+    await raw('a-much-longer-client-identifier-with-dashes');
+  });
+
+  it('MQTT-3.1.4-6: after a refused CONNECT nothing else from that connection is processed', async () => {
+    const refusing = await startTestBroker({}, [{ onConnectAuthenticate: () => false }]);
+    const seen: string[] = [];
+    refusing.broker.inline.subscribe('#', (m) => seen.push(m.topic));
+    try {
+      const c = await RawClient.open(refusing.port, 5);
+      c.send({ type: 'connect', protocolVersion: 5, clientId: 'refused', clean: true, keepalive: 0 });
+      c.send({
+        type: 'publish',
+        topic: 'sneaky',
+        payload: Buffer.from('x'),
+        qos: 0,
+        retain: false,
+        dup: false,
+      });
+      expect((await c.expect('connack')).reasonCode).toBe(0x87);
+      await c.waitClosed();
+      await sleep(50);
+      expect(seen).toEqual([]);
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('MQTT-3.2.2-9 MQTT-3.2.2-10 MQTT-3.2.2-11 MQTT-3.2.2-12: Maximum QoS is announced, enforced and granted down', async () => {
+    const q1 = await startTestBroker({ maximumQoS: 1 });
+    try {
+      const c = await RawClient.connect(q1.port, { clientId: 'maxqos' });
+      c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'mq/t', qos: 2 }] });
+      expect((await c.expect('suback')).reasonCodes).toEqual([1]); // accepted, granted lower
+      c.send({
+        type: 'publish',
+        topic: 'mq/t',
+        payload: Buffer.from('x'),
+        qos: 2,
+        retain: false,
+        dup: false,
+        packetId: 1,
+      });
+      expect((await c.expect('disconnect')).reasonCode).toBe(0x9b);
+      const probe = await RawClient.open(q1.port, 5);
+      probe.send({ type: 'connect', protocolVersion: 5, clientId: 'probe', clean: true, keepalive: 0 });
+      expect((await probe.expect('connack')).properties?.maximumQoS).toBe(1);
+      probe.close();
+      const will = await RawClient.open(q1.port, 5);
+      will.send({
+        type: 'connect',
+        protocolVersion: 5,
+        clientId: 'will-q2',
+        clean: true,
+        keepalive: 0,
+        will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false },
+      });
+      expect((await will.expect('connack')).reasonCode).toBe(0x9b);
+      await will.waitClosed();
+    } finally {
+      await q1.close();
+    }
+  });
+
+  it('MQTT-3.2.2-13 MQTT-3.2.2-14: with retain unavailable, a retained will is refused (0x9A) and a retained PUBLISH disconnects (0x9A)', async () => {
+    const noRetain = await startTestBroker({ retainAvailable: false });
+    try {
+      const will = await RawClient.open(noRetain.port, 5);
+      will.send({
+        type: 'connect',
+        protocolVersion: 5,
+        clientId: 'will-ret',
+        clean: true,
+        keepalive: 0,
+        will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: true },
+      });
+      expect((await will.expect('connack')).reasonCode).toBe(0x9a);
+      const c = await RawClient.connect(noRetain.port, { clientId: 'pub-ret' });
+      c.send({ type: 'publish', topic: 'r', payload: Buffer.from('x'), qos: 0, retain: true, dup: false });
+      expect((await c.expect('disconnect')).reasonCode).toBe(0x9a);
+      await c.waitClosed();
+    } finally {
+      await noRetain.close();
+    }
+  });
+
+  it('MQTT-3.2.2-19 MQTT-3.2.2-20: a reason string that would exceed the client Maximum Packet Size is left out', async () => {
+    const c = await raw('small-mps', { properties: { maximumPacketSize: 20 } });
+    c.send({ type: 'connect', protocolVersion: 5, clientId: 'small-mps', clean: true, keepalive: 0 });
+    const d = await c.expect('disconnect');
+    expect(d.reasonCode).toBe(0x82);
+    expect(d.properties?.reasonString).toBeUndefined();
+  });
+});
+
+describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
+    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
+    open.push(c);
+    return c;
+  }
+  const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
+    c.send({
+      type: 'publish',
+      topic,
+      payload: Buffer.from(topic),
+      qos,
+      retain: false,
+      dup: false,
+      ...(packetId === undefined ? {} : { packetId }),
+      ...(properties === undefined ? {} : { properties }),
+    } as Packet);
+
+  it('MQTT-3.2.2-1 MQTT-3.2.2-8: CONNACK flag bits 7-1 are 0 and the reason code is from table 3-1', async () => {
+    const first = await RawClient.open(b.port, 5);
+    open.push(first);
+    const bytes: number[] = [];
+    first.socket.on('data', (chunk: Buffer) => bytes.push(...chunk));
+    first.send({
+      type: 'connect',
+      protocolVersion: 5,
+      clientId: 'flags-1',
+      clean: false,
+      keepalive: 0,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await first.expect('connack');
+    first.close();
+    await until(() => b.broker.sessions.get('flags-1')?.client === undefined, 2000, 'offline session');
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    const bytes2: number[] = [];
+    again.socket.on('data', (chunk: Buffer) => bytes2.push(...chunk));
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'flags-1', clean: false, keepalive: 0 });
+    const connack = await again.expect('connack');
+    expect(connack.sessionPresent).toBe(true);
+    expect(bytes[2]).toBe(0x00);
+    expect(bytes2[2]).toBe(0x01); // session present only, bits 7-1 clear
+    expect(CONNACK_CODES).toContain(bytes2[3]);
+    b.broker.endSession('flags-1');
+  });
+
+  it('MQTT-3.1.4-2 MQTT-3.14.0-1: a refused CONNECT gets CONNACK ≥ 0x80 from table 3-1, no DISCONNECT, then close', async () => {
+    const hook: Hook = {
+      onConnectAuthenticate: (_client, packet) =>
+        packet.username === 'ok' ? true : { ok: false, reasonCode: 0x86, reasonString: 'no' },
+    };
+    const refusing = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const c = await RawClient.open(refusing.port, 5);
+      open.push(c);
+      c.send({
+        type: 'connect',
+        protocolVersion: 5,
+        clientId: 'ref',
+        clean: true,
+        keepalive: 0,
+        username: 'x',
+      });
+      await c.waitClosed();
+      expect(c.received.map((p) => p.type)).toEqual(['connack']);
+      const code = (c.received[0] as { reasonCode: number }).reasonCode;
+      expect(code).toBe(0x86);
+      expect(CONNACK_CODES).toContain(code);
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('MQTT-3.1.2-29: with Request Problem Information 0 no Reason String or User Property is sent on other packets', async () => {
+    const hook: Hook = {
+      // A hook that would annotate every acknowledgement: the broker must strip it for this client.
+      onPacketEncode: (_client, packet) =>
+        packet.type === 'suback' || packet.type === 'puback' || packet.type === 'unsuback'
+          ? ({ ...packet, properties: { reasonString: 'note', userProperties: [['k', 'v']] } } as Packet)
+          : packet,
+    };
+    const annotated = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const quiet = await raw('rpi0', { properties: { requestProblemInformation: false } }, annotated.port);
+      const chatty = await raw('rpi1', {}, annotated.port);
+      for (const c of [quiet, chatty]) {
+        c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'rpi/#', qos: 1 }] });
+        publish(c, 'rpi/t', 1, 2);
+        c.send({ type: 'unsubscribe', packetId: 3, topicFilters: ['rpi/#'] });
+      }
+      const props = async (c: RawClient) => [
+        (await c.expect('puback')).properties,
+        (await c.expect('unsuback')).properties,
+      ];
+      expect((await chatty.expect('suback')).properties?.reasonString).toBe('note');
+      for (const p of await props(chatty)) expect(p?.reasonString).toBe('note');
+      const suback = await quiet.expect('suback');
+      expect(suback.properties?.reasonString).toBeUndefined();
+      expect(suback.properties?.userProperties).toBeUndefined();
+      for (const p of await props(quiet)) {
+        expect(p?.reasonString).toBeUndefined();
+        expect(p?.userProperties).toBeUndefined();
+      }
+    } finally {
+      await annotated.close();
     }
   });
 });

@@ -1,7 +1,13 @@
+import type { Packet } from '@x/packets';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
+import { AllowAllHook, type Hook } from '../src/index.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+
+// Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
+const PUBACK_CODES = [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
+const PUBREL_CODES = [0x00, 0x92];
 
 describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
   let b: TestBroker;
@@ -522,5 +528,503 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
     } finally {
       await nested.close();
     }
+  });
+});
+
+describe('more server-side MUSTs (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker();
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
+    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
+    open.push(c);
+    return c;
+  }
+  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
+    return c.expect('suback');
+  }
+  it('MQTT-3.1.3-10 MQTT-3.3.2-17 MQTT-3.3.2-18: user properties keep their order (publishes and wills)', async () => {
+    const sub = await raw('order-sub');
+    await subscribe(sub, 'uprops/#');
+    const userProperties: Array<[string, string]> = [
+      ['z', '1'],
+      ['a', '2'],
+      ['z', '3'],
+    ];
+    const pub = await raw('order-pub', {
+      will: {
+        topic: 'uprops/will',
+        payload: Buffer.from('w'),
+        qos: 0,
+        retain: false,
+        properties: { userProperties },
+      },
+    });
+    pub.send({
+      type: 'publish',
+      topic: 'uprops/msg',
+      payload: Buffer.from('m'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { userProperties },
+    });
+    expect((await sub.expect('publish')).properties?.userProperties).toEqual(userProperties);
+    pub.close();
+    const will = await sub.expect('publish');
+    expect(will.topic).toBe('uprops/will');
+    expect(will.properties?.userProperties).toEqual(userProperties);
+  });
+
+  it('MQTT-3.1.2-27 MQTT-3.3.2-11: no topic alias towards a client that allows none', async () => {
+    const aliasing = await startTestBroker({ topicAliasesToClients: true });
+    try {
+      const c = await RawClient.connect(aliasing.port, { clientId: 'no-alias' });
+      await subscribe(c, 'na/t');
+      aliasing.broker.publish('na/t', '1');
+      aliasing.broker.publish('na/t', '2');
+      const [p1, p2] = [await c.expect('publish'), await c.expect('publish')];
+      expect([p1.topic, p1.properties?.topicAlias, p2.topic, p2.properties?.topicAlias]).toEqual([
+        'na/t',
+        undefined,
+        'na/t',
+        undefined,
+      ]);
+      c.close();
+    } finally {
+      await aliasing.close();
+    }
+  });
+
+  it('MQTT-3.3.1-3: the DUP flag of an incoming PUBLISH is not propagated', async () => {
+    const sub = await raw('dup-sub');
+    await subscribe(sub, 'dup/t', 1);
+    const pub = await raw('dup-pub');
+    pub.send({
+      type: 'publish',
+      topic: 'dup/t',
+      payload: Buffer.from('x'),
+      qos: 1,
+      retain: false,
+      dup: true,
+      packetId: 5,
+    });
+    expect((await sub.expect('publish')).dup).toBe(false);
+  });
+
+  it('MQTT-3.3.1-8: a PUBLISH with RETAIN 0 neither stores nor replaces the retained message', async () => {
+    b.broker.publish('r0/t', 'retained', { retain: true });
+    const pub = await raw('r0-pub');
+    pub.send({
+      type: 'publish',
+      topic: 'r0/t',
+      payload: Buffer.from('live'),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    pub.send({
+      type: 'publish',
+      topic: 'r0/new',
+      payload: Buffer.from('live'),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    await sleep(50);
+    expect(Buffer.from(b.broker.retained.get('r0/t')!.payload).toString()).toBe('retained');
+    expect(b.broker.retained.get('r0/new')).toBeUndefined();
+  });
+
+  it('MQTT-3.3.4-3 MQTT-3.3.4-4: a publish carries only its receiver’s subscription identifiers (one copy, all of them)', async () => {
+    const a = await raw('sid-a');
+    await subscribe(a, 'sid/hop', 0, {});
+    a.send({
+      type: 'subscribe',
+      packetId: 2,
+      subscriptions: [{ topicFilter: 'sid/+', qos: 0 }],
+      properties: { subscriptionIdentifier: 7 },
+    });
+    await a.expect('suback');
+    const bSub = await raw('sid-b');
+    await subscribe(bSub, 'sid/hop');
+    b.broker.publish('sid/hop', 'x');
+    expect((await a.expect('publish')).properties?.subscriptionIdentifiers).toEqual([7]);
+    expect((await bSub.expect('publish')).properties?.subscriptionIdentifiers).toBeUndefined();
+  });
+
+  it('MQTT-4.3.2-5 MQTT-4.3.3-12: after PUBACK / PUBCOMP the same packet id starts a new message', async () => {
+    const sub = await raw('newid-sub');
+    await subscribe(sub, 'newid/t', 2);
+    const pub = await raw('newid-pub');
+    const send = (qos: 1 | 2, text: string) =>
+      pub.send({
+        type: 'publish',
+        topic: 'newid/t',
+        payload: Buffer.from(text),
+        qos,
+        retain: false,
+        dup: false,
+        packetId: 9,
+      });
+    send(1, 'a');
+    await pub.expect('puback');
+    send(1, 'b');
+    await pub.expect('puback');
+    send(2, 'c');
+    await pub.expect('pubrec');
+    pub.send({ type: 'pubrel', packetId: 9 });
+    await pub.expect('pubcomp');
+    send(2, 'd');
+    await pub.expect('pubrec');
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const p = await sub.expect('publish');
+      got.push(Buffer.from(p.payload).toString());
+      if (p.qos === 1) sub.send({ type: 'puback', packetId: p.packetId! });
+      else sub.send({ type: 'pubrec', packetId: p.packetId! });
+    }
+    expect(got).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('section 4.3.3: a QoS 2 PUBREC with a failure code ends the flow (no PUBREL), freeing the window', async () => {
+    const c = await raw('pubrec-fail', { properties: { receiveMaximum: 1 } });
+    await subscribe(c, 'prf/t', 2);
+    b.broker.publish('prf/t', '1', { qos: 2 });
+    b.broker.publish('prf/t', '2', { qos: 2 });
+    const p1 = await c.expect('publish');
+    c.send({ type: 'pubrec', packetId: p1.packetId!, reasonCode: 0x80 });
+    const p2 = await c.expect('publish');
+    expect(Buffer.from(p2.payload).toString()).toBe('2');
+    expect(c.received.some((p) => p.type === 'pubrel')).toBe(false);
+  });
+});
+
+describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
+    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
+    open.push(c);
+    return c;
+  }
+  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
+    return c.expect('suback');
+  }
+  const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
+    c.send({
+      type: 'publish',
+      topic,
+      payload: Buffer.from(topic),
+      qos,
+      retain: false,
+      dup: false,
+      ...(packetId === undefined ? {} : { packetId }),
+      ...(properties === undefined ? {} : { properties }),
+    } as Packet);
+
+  it('MQTT-3.3.2-15 MQTT-3.3.2-16 MQTT-3.3.2-20: Response Topic, Correlation Data and Content Type are forwarded unaltered', async () => {
+    const sub = await raw('rr-sub');
+    await subscribe(sub, 'rr/t');
+    const pub = await raw('rr-pub');
+    const properties = {
+      responseTopic: 'rr/reply/é',
+      correlationData: Buffer.from([0, 1, 2, 255]),
+      contentType: 'application/x-test; charset=utf-8',
+    };
+    publish(pub, 'rr/t', 0, undefined, properties);
+    const got = await sub.expect('publish');
+    expect(got.properties?.responseTopic).toBe(properties.responseTopic);
+    expect(Buffer.from(got.properties?.correlationData ?? [])).toEqual(properties.correlationData);
+    expect(got.properties?.contentType).toBe(properties.contentType);
+  });
+
+  it('MQTT-3.3.2-12: Topic Aliases from 1 up to the announced maximum are accepted', async () => {
+    const c = await RawClient.open(b.port, 5);
+    open.push(c);
+    c.send({ type: 'connect', protocolVersion: 5, clientId: 'alias-all', clean: true, keepalive: 0 });
+    const max = (await c.expect('connack')).properties?.topicAliasMaximum ?? 0;
+    expect(max).toBeGreaterThan(0);
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'alias/#', qos: 1 }] });
+    await c.expect('suback');
+    // the edges and a few in between (the maximum can be 65535: not all of them)
+    const aliases = [...new Set([1, 2, 3, Math.ceil(max / 2), max - 1, max])].filter((a) => a >= 1);
+    for (const alias of aliases) publish(c, `alias/${alias}`, 0, undefined, { topicAlias: alias });
+    for (const [i, alias] of aliases.entries()) publish(c, '', 1, i + 1, { topicAlias: alias });
+    for (let i = 1; i <= aliases.length; i++) expect((await c.expect('puback')).packetId).toBe(i);
+    await until(
+      () => c.received.filter((p) => p.type === 'publish').length >= 2 * aliases.length,
+      2000,
+      'publishes',
+    );
+    const topics = c.received.filter((p) => p.type === 'publish').map((p) => (p as { topic: string }).topic);
+    const expected = aliases.map((a) => `alias/${a}`);
+    expect(topics).toEqual([...expected, ...expected]);
+    expect(c.closed).toBe(false);
+  });
+
+  it('MQTT-3.3.4-5: a shared and a non-shared match give two copies, each with its own Subscription Identifier', async () => {
+    const c = await raw('two-copies');
+    c.send({
+      type: 'subscribe',
+      packetId: 1,
+      subscriptions: [{ topicFilter: 'copies/t', qos: 0 }],
+      properties: { subscriptionIdentifier: 1 },
+    } as Packet);
+    await c.expect('suback');
+    c.send({
+      type: 'subscribe',
+      packetId: 2,
+      subscriptions: [{ topicFilter: '$share/g/copies/t', qos: 0 }],
+      properties: { subscriptionIdentifier: 2 },
+    } as Packet);
+    await c.expect('suback');
+    b.broker.publish('copies/t', 'x');
+    await until(() => c.received.filter((p) => p.type === 'publish').length >= 2, 2000, 'two copies');
+    const ids = c.received
+      .filter((p) => p.type === 'publish')
+      .map(
+        (p) =>
+          (p as { properties?: { subscriptionIdentifiers?: number[] } }).properties?.subscriptionIdentifiers,
+      );
+    expect(ids.sort()).toEqual([[1], [2]]);
+  });
+
+  it('MQTT-3.3.4-10 MQTT-4.9.0-3: with the send quota at 0, other packets are still answered', async () => {
+    const c = await raw('quota0', { properties: { receiveMaximum: 1 } });
+    await subscribe(c, 'quota/t', 1);
+    b.broker.publish('quota/t', 'one', { qos: 1 });
+    b.broker.publish('quota/t', 'two', { qos: 1 });
+    const first = await c.expect('publish');
+    c.send({ type: 'pingreq' });
+    await c.expect('pingresp');
+    c.send({ type: 'subscribe', packetId: 7, subscriptions: [{ topicFilter: 'quota/other', qos: 1 }] });
+    expect((await c.expect('suback')).packetId).toBe(7);
+    c.send({ type: 'unsubscribe', packetId: 8, topicFilters: ['quota/other'] });
+    expect((await c.expect('unsuback')).packetId).toBe(8);
+    publish(c, 'quota/own', 1, 9);
+    expect((await c.expect('puback')).packetId).toBe(9);
+    expect(c.received.filter((p) => p.type === 'publish')).toEqual([]); // still at quota 0
+    c.send({ type: 'puback', packetId: first.packetId!, reasonCode: 0 } as Packet);
+    expect(Buffer.from((await c.expect('publish')).payload).toString()).toBe('two');
+  });
+
+  it('MQTT-3.4.2-1 MQTT-3.5.2-1 MQTT-3.6.2-1 MQTT-3.7.2-1: PUBACK, PUBREC, PUBREL and PUBCOMP use codes from their tables', async () => {
+    const sub = await raw('codes-sub');
+    await subscribe(sub, 'codes/sub', 2);
+    const pub = await raw('codes-pub');
+    publish(pub, 'codes/nobody', 1, 1);
+    publish(pub, 'codes/sub', 1, 2);
+    publish(pub, 'codes/nobody', 2, 3);
+    publish(pub, 'codes/sub', 2, 4);
+    for (let i = 0; i < 2; i++) expect(PUBACK_CODES).toContain((await pub.expect('puback')).reasonCode ?? 0);
+    for (let i = 0; i < 2; i++) {
+      const rec = await pub.expect('pubrec');
+      expect(PUBACK_CODES).toContain(rec.reasonCode ?? 0);
+      pub.send({ type: 'pubrel', packetId: rec.packetId, reasonCode: 0 } as Packet);
+      expect(PUBREL_CODES).toContain((await pub.expect('pubcomp')).reasonCode ?? 0);
+    }
+    pub.send({ type: 'pubrel', packetId: 99, reasonCode: 0 } as Packet);
+    expect(PUBREL_CODES).toContain((await pub.expect('pubcomp')).reasonCode ?? 0);
+    // Outbound QoS 2: the PUBREL the broker sends.
+    await sub.expect('publish');
+    const out = await sub.expect('publish');
+    sub.send({ type: 'pubrec', packetId: out.packetId!, reasonCode: 0 } as Packet);
+    const rel = await sub.expect('pubrel');
+    expect(rel.packetId).toBe(out.packetId);
+    expect(PUBREL_CODES).toContain(rel.reasonCode ?? 0);
+  });
+
+  it('MQTT-3.4.2-2 MQTT-3.4.2-3 MQTT-3.5.2-2 MQTT-3.5.2-3 MQTT-3.6.2-2 MQTT-3.6.2-3 MQTT-3.7.2-2 MQTT-3.7.2-3 MQTT-3.9.2-1 MQTT-3.9.2-2 MQTT-3.11.2-1 MQTT-3.11.2-2: Reason String and User Properties that would exceed the client Maximum Packet Size are left out', async () => {
+    const note = 'n'.repeat(200);
+    const hook: Hook = {
+      onPacketEncode: (_client, packet) =>
+        ['puback', 'pubrec', 'pubrel', 'pubcomp', 'suback', 'unsuback'].includes(packet.type)
+          ? ({ ...packet, properties: { reasonString: note, userProperties: [['k', note]] } } as Packet)
+          : packet,
+    };
+    const annotated = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const c = await raw('mps-acks', { properties: { maximumPacketSize: 128 } }, annotated.port);
+      await subscribe(c, 'mps/t', 2);
+      publish(c, 'mps/x', 1, 2);
+      publish(c, 'mps/y', 2, 3);
+      const acks: Packet[] = [await c.expect('puback'), await c.expect('pubrec')];
+      c.send({ type: 'pubrel', packetId: 3, reasonCode: 0 } as Packet);
+      acks.push(await c.expect('pubcomp'));
+      annotated.broker.publish('mps/t', 'x', { qos: 2 });
+      const out = await c.expect('publish');
+      c.send({ type: 'pubrec', packetId: out.packetId!, reasonCode: 0 } as Packet);
+      acks.push(await c.expect('pubrel'));
+      c.send({ type: 'unsubscribe', packetId: 4, topicFilters: ['mps/t'] });
+      acks.push(await c.expect('unsuback'));
+      for (const a of acks) {
+        const p = (a as { properties?: { reasonString?: string; userProperties?: unknown } }).properties;
+        expect(p?.reasonString, a.type).toBeUndefined();
+        expect(p?.userProperties, a.type).toBeUndefined();
+      }
+      // a client with room gets them (the hook works)
+      const roomy = await raw('mps-roomy', {}, annotated.port);
+      expect((await subscribe(roomy, 'mps/t')).properties?.reasonString).toBe(note);
+    } finally {
+      await annotated.close();
+    }
+  });
+
+  it('MQTT-4.3.1-1 MQTT-4.3.2-2 MQTT-4.3.3-1 MQTT-4.3.3-2: outgoing QoS 0/1/2 have DUP 0, the right QoS and fresh non-zero packet ids', async () => {
+    const c = await raw('out-qos');
+    await subscribe(c, 'oq/t', 2);
+    b.broker.publish('oq/t', 'q0', { qos: 0 });
+    b.broker.publish('oq/t', 'q1', { qos: 1 });
+    b.broker.publish('oq/t', 'q2a', { qos: 2 });
+    b.broker.publish('oq/t', 'q2b', { qos: 2 });
+    await until(() => c.received.filter((p) => p.type === 'publish').length >= 4, 2000, 'four publishes');
+    const got = c.received.filter((p) => p.type === 'publish') as Array<Extract<Packet, { type: 'publish' }>>;
+    expect(got.map((p) => [Buffer.from(p.payload).toString(), p.qos, p.dup])).toEqual([
+      ['q0', 0, false],
+      ['q1', 1, false],
+      ['q2a', 2, false],
+      ['q2b', 2, false],
+    ]);
+    expect(got[0]!.packetId).toBeUndefined();
+    const ids = got.slice(1).map((p) => p.packetId);
+    for (const id of ids) expect(id).toBeGreaterThan(0);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it('MQTT-4.3.3-4 MQTT-4.3.3-5 MQTT-4.3.3-6: after PUBREC the broker sends PUBREL, re-sends only the PUBREL until PUBCOMP', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const c = await raw('rel-only', conn);
+    await subscribe(c, 'ro/t', 2);
+    b.broker.publish('ro/t', 'x', { qos: 2 });
+    const p = await c.expect('publish');
+    c.send({ type: 'pubrec', packetId: p.packetId!, reasonCode: 0 } as Packet);
+    expect((await c.expect('pubrel')).packetId).toBe(p.packetId);
+    c.close();
+    await until(() => b.broker.sessions.get('rel-only')?.client === undefined, 2000, 'offline session');
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'rel-only', keepalive: 0, ...conn });
+    await again.expect('connack');
+    expect((await again.expect('pubrel')).packetId).toBe(p.packetId);
+    again.send({ type: 'pubcomp', packetId: p.packetId!, reasonCode: 0 } as Packet);
+    expect((await again.idle(60)).filter((x) => x.type === 'publish' || x.type === 'pubrel')).toEqual([]);
+    b.broker.endSession('rel-only');
+  });
+
+  it('MQTT-4.4.0-2: a PUBACK ≥ 0x80 from the client acknowledges the message: it is not re-sent on resume', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const c = await raw('nack', conn);
+    await subscribe(c, 'nack/t', 1);
+    b.broker.publish('nack/t', 'x', { qos: 1 });
+    const p = await c.expect('publish');
+    c.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0x80 } as Packet);
+    await until(() => b.broker.sessions.get('nack')?.inflightCount === 0, 2000, 'acknowledged');
+    c.close();
+    await until(() => b.broker.sessions.get('nack')?.client === undefined, 2000, 'offline session');
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'nack', keepalive: 0, ...conn });
+    expect((await again.expect('connack')).sessionPresent).toBe(true);
+    expect((await again.idle(60)).filter((x) => x.type === 'publish')).toEqual([]);
+    b.broker.endSession('nack');
+  });
+
+  it('MQTT-4.6.0-5: messages from one publisher reach a subscriber in publish order', async () => {
+    const sub = await raw('ord-sub');
+    await subscribe(sub, 'ord/t', 1);
+    const pub = await raw('ord-pub');
+    for (let i = 1; i <= 30; i++) {
+      const qos = i % 2 === 0 ? 1 : 0; // same topic, mixed QoS: one ordered stream
+      pub.send({
+        type: 'publish',
+        topic: 'ord/t',
+        payload: Buffer.from(String(i)),
+        qos,
+        retain: false,
+        dup: false,
+        ...(qos === 1 ? { packetId: i } : {}),
+      } as Packet);
+    }
+    await until(() => sub.received.filter((p) => p.type === 'publish').length >= 30, 3000, '30 publishes');
+    const order = sub.received
+      .filter((p) => p.type === 'publish')
+      .map((p) => Number(Buffer.from((p as { payload: Uint8Array }).payload).toString()));
+    expect(order).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it('MQTT-4.3.3-9: after a PUBREC ≥ 0x80 the same packet id is a new publication', async () => {
+    let denials = 1;
+    const hook: Hook = {
+      onAclCheck: (_client, topic, access) => {
+        if (access === 'write' && topic === 'deny/t' && denials > 0) {
+          denials--;
+          return false;
+        }
+        return true;
+      },
+    };
+    const acl = await startTestBroker({}, [hook, new AllowAllHook()]);
+    try {
+      const sub = await raw('deny-sub', {}, acl.port);
+      await subscribe(sub, 'deny/t', 2);
+      const pub = await raw('deny-pub', {}, acl.port);
+      publish(pub, 'deny/t', 2, 5);
+      expect((await pub.expect('pubrec')).reasonCode).toBeGreaterThanOrEqual(0x80);
+      publish(pub, 'deny/t', 2, 5);
+      const rec = await pub.expect('pubrec');
+      expect(rec.packetId).toBe(5);
+      expect(rec.reasonCode ?? 0).toBeLessThan(0x80);
+      expect((await sub.expect('publish')).topic).toBe('deny/t');
+    } finally {
+      await acl.close();
+    }
+  });
+
+  it('MQTT-4.3.3-7: a QoS 2 message already sent is not expired: it is re-sent on resume after its expiry', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const c = await raw('q2-expiry', conn);
+    await subscribe(c, 'q2e/t', 2);
+    b.broker.publish('q2e/t', 'x', { qos: 2, properties: { messageExpiryInterval: 1 } });
+    const first = await c.expect('publish');
+    c.close();
+    await until(() => b.broker.sessions.get('q2-expiry')?.client === undefined, 2000, 'offline session');
+    await new Promise((r) => setTimeout(r, 1100)); // the expiry itself is what is under test
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'q2-expiry', keepalive: 0, ...conn });
+    await again.expect('connack');
+    const resent = await again.expect('publish');
+    expect(resent.packetId).toBe(first.packetId);
+    expect(resent.dup).toBe(true);
+    b.broker.endSession('q2-expiry');
+  });
+
+  it('MQTT-4.3.3-13: the inbound QoS 2 exchange completes after the message expiry passed', async () => {
+    const pub = await raw('q2-in-expiry');
+    publish(pub, 'q2in/t', 2, 11, { messageExpiryInterval: 1 });
+    expect((await pub.expect('pubrec')).reasonCode ?? 0).toBeLessThan(0x80);
+    await new Promise((r) => setTimeout(r, 1100)); // the expiry itself is what is under test
+    pub.send({ type: 'pubrel', packetId: 11, reasonCode: 0 } as Packet);
+    const comp = await pub.expect('pubcomp');
+    expect(comp.packetId).toBe(11);
+    expect(comp.reasonCode ?? 0).toBe(0);
   });
 });

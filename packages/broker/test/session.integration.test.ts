@@ -1,3 +1,4 @@
+import type { Packet } from '@x/packets';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
@@ -253,5 +254,121 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
     expect((await c.expect('disconnect')).reasonCode).toBe(0x8b);
     await c.waitClosed();
     expect(got).toEqual(['bye/g5']);
+  });
+});
+
+describe('more server-side MUSTs (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker();
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  it('MQTT-3.1.2-6: clean start 0 without an existing session creates a new one (session present 0)', async () => {
+    const c = await RawClient.open(b.port, 5);
+    open.push(c);
+    c.send({
+      type: 'connect',
+      protocolVersion: 5,
+      clientId: 'fresh-session',
+      clean: false,
+      keepalive: 0,
+      properties: { sessionExpiryInterval: 10 },
+    });
+    expect((await c.expect('connack')).sessionPresent).toBe(false);
+    expect(b.broker.sessions.has('fresh-session')).toBe(true);
+  });
+});
+
+describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
+    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
+    open.push(c);
+    return c;
+  }
+  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
+    return c.expect('suback');
+  }
+  const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
+    c.send({
+      type: 'publish',
+      topic,
+      payload: Buffer.from(topic),
+      qos,
+      retain: false,
+      dup: false,
+      ...(packetId === undefined ? {} : { packetId }),
+      ...(properties === undefined ? {} : { properties }),
+    } as Packet);
+
+  it('MQTT-3.1.3-2 MQTT-3.1.4-4: the client id picks the session; Clean Start 1 replaces it', async () => {
+    const a = await raw('sid-a', { clean: false, properties: { sessionExpiryInterval: 60 } });
+    await subscribe(a, 'sid/a', 1);
+    a.close();
+    await until(() => b.broker.sessions.get('sid-a')?.client === undefined, 2000, 'offline session');
+    b.broker.publish('sid/a', 'queued', { qos: 1 });
+    // Another id does not see sid-a's state.
+    const other = await RawClient.open(b.port, 5);
+    open.push(other);
+    other.send({ type: 'connect', protocolVersion: 5, clientId: 'sid-b', clean: false, keepalive: 0 });
+    expect((await other.expect('connack')).sessionPresent).toBe(false);
+    expect((await other.idle(50)).filter((p) => p.type === 'publish')).toEqual([]);
+    // Clean Start 1 with sid-a's id discards its session: no queued message, no subscription.
+    const fresh = await RawClient.open(b.port, 5);
+    open.push(fresh);
+    fresh.send({ type: 'connect', protocolVersion: 5, clientId: 'sid-a', clean: true, keepalive: 0 });
+    expect((await fresh.expect('connack')).sessionPresent).toBe(false);
+    b.broker.publish('sid/a', 'live', { qos: 1 });
+    expect((await fresh.idle(80)).filter((p) => p.type === 'publish')).toEqual([]);
+  });
+
+  it('MQTT-3.1.2-14: a will with Will Retain 0 is published non-retained', async () => {
+    const sub = await raw('will0-sub');
+    await subscribe(sub, 'will0/t', 0, { retainAsPublished: true });
+    const dying = await raw('will0-dying', {
+      will: { topic: 'will0/t', payload: Buffer.from('gone'), qos: 0, retain: false },
+    });
+    dying.close();
+    const got = await sub.expect('publish');
+    expect(Buffer.from(got.payload).toString()).toBe('gone');
+    expect(got.retain).toBe(false);
+    const late = await raw('will0-late');
+    await subscribe(late, 'will0/t');
+    expect((await late.idle(50)).filter((p) => p.type === 'publish')).toEqual([]);
+  });
+
+  it('MQTT-4.5.0-1 MQTT-4.1.0-2: a message is added to an offline matching session; the session ends after its expiry', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 1 } };
+    const c = await raw('offline', conn);
+    await subscribe(c, 'off/t', 1);
+    c.close();
+    await until(() => b.broker.sessions.get('offline')?.client === undefined, 2000, 'offline session');
+    const pub = await raw('offline-pub');
+    publish(pub, 'off/t', 1, 1);
+    await pub.expect('puback');
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'offline', keepalive: 0, ...conn });
+    expect((await again.expect('connack')).sessionPresent).toBe(true);
+    const got = await again.expect('publish');
+    expect(got.topic).toBe('off/t');
+    again.send({ type: 'puback', packetId: got.packetId!, reasonCode: 0 } as Packet);
+    again.close();
+    await until(() => !b.broker.sessions.has('offline'), 3000, 'session expired');
   });
 });

@@ -1,7 +1,12 @@
+import type { Packet } from '@x/packets';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+
+// Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
+const SUBACK_CODES = [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2];
+const UNSUBACK_CODES = [0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91];
 
 describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to 3.11, 4.7, 4.8)', () => {
   let b: TestBroker;
@@ -282,5 +287,204 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
     } finally {
       await acl.close();
     }
+  });
+});
+
+describe('more server-side MUSTs (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker();
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
+    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
+    open.push(c);
+    return c;
+  }
+  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
+    return c.expect('suback');
+  }
+  const publishes = async (c: RawClient, ms = 80) => (await c.idle(ms)).filter((p) => p.type === 'publish');
+  it('MQTT-3.8.4-4: re-subscribing with Retain Handling 0 re-sends the retained messages', async () => {
+    b.broker.publish('rs/t', 'kept', { retain: true });
+    const c = await raw('resub');
+    await subscribe(c, 'rs/t');
+    expect((await publishes(c)).length).toBe(1);
+    c.received.length = 0;
+    await subscribe(c, 'rs/t');
+    expect((await publishes(c)).length).toBe(1);
+  });
+
+  it('MQTT-3.10.4-1: UNSUBSCRIBE compares filters character by character (a/+ does not remove a/#)', async () => {
+    const c = await raw('bytewise');
+    await subscribe(c, 'bw/#');
+    c.send({ type: 'unsubscribe', packetId: 2, topicFilters: ['bw/+'] });
+    expect((await c.expect('unsuback')).reasonCodes).toEqual([0x11]);
+    b.broker.publish('bw/x', 'still');
+    expect(Buffer.from((await c.expect('publish')).payload).toString()).toBe('still');
+  });
+
+  it('MQTT-3.10.4-3: messages in flight when unsubscribing are still completed', async () => {
+    const c = await raw('unsub-inflight');
+    await subscribe(c, 'ui/t', 1);
+    b.broker.publish('ui/t', 'x', { qos: 1 });
+    const p = await c.expect('publish');
+    c.send({ type: 'unsubscribe', packetId: 3, topicFilters: ['ui/t'] });
+    await c.expect('unsuback');
+    expect(b.broker.sessions.get('unsub-inflight')!.inflightCount).toBe(1);
+    c.send({ type: 'puback', packetId: p.packetId! });
+    await until(() => b.broker.sessions.get('unsub-inflight')!.inflightCount === 0);
+  });
+
+  it('MQTT-4.8.2-6 section 4.8.2: a shared-subscription member refusing a message with PUBACK ≥ 0x80 does not get it again, nor does anyone else', async () => {
+    const m = await raw('shared-refuser');
+    await subscribe(m, '$share/g1/sr/t', 1);
+    b.broker.publish('sr/t', 'x', { qos: 1 });
+    const p = await m.expect('publish');
+    m.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0x80 });
+    expect((await publishes(m, 100)).length).toBe(0);
+    await until(() => b.broker.sessions.get('shared-refuser')!.inflightCount === 0);
+  });
+});
+
+describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
+  let b: TestBroker;
+  const open: RawClient[] = [];
+  beforeAll(async () => {
+    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(() => b.close());
+
+  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
+    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
+    open.push(c);
+    return c;
+  }
+  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
+    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
+    return c.expect('suback');
+  }
+
+  it('MQTT-3.9.3-2 MQTT-3.10.4-6 MQTT-3.11.3-1 MQTT-3.11.3-2: SUBACK/UNSUBACK codes come from their tables, UNSUBACK in filter order', async () => {
+    const c = await raw('unsub-order');
+    c.send({
+      type: 'subscribe',
+      packetId: 3,
+      subscriptions: [
+        { topicFilter: 'uo/a', qos: 0 },
+        { topicFilter: 'uo/#/bad', qos: 1 },
+        { topicFilter: 'uo/c', qos: 2 },
+      ],
+    });
+    const suback = await c.expect('suback');
+    for (const code of suback.reasonCodes) expect(SUBACK_CODES).toContain(code);
+    c.send({ type: 'unsubscribe', packetId: 4, topicFilters: ['uo/none', 'uo/c', 'uo/a', 'uo/c'] });
+    const unsuback = await c.expect('unsuback');
+    expect(unsuback.packetId).toBe(4);
+    // processed as a sequence: the second uo/c finds nothing left to remove
+    expect(unsuback.reasonCodes).toEqual([0x11, 0x00, 0x00, 0x11]);
+    for (const code of unsuback.reasonCodes ?? []) expect(UNSUBACK_CODES).toContain(code);
+    b.broker.publish('uo/a', 'x');
+    b.broker.publish('uo/c', 'x');
+    expect((await c.idle(50)).filter((p) => p.type === 'publish')).toEqual([]);
+  });
+
+  it('MQTT-4.7.3-4: matching does not normalize topics (Unicode forms and case stay distinct)', async () => {
+    const c = await raw('norm');
+    const nfc = 'norm/caf\u00e9';
+    const nfd = 'norm/cafe\u0301';
+    await subscribe(c, nfc);
+    b.broker.publish(nfd, 'nfd');
+    b.broker.publish('NORM/caf\u00e9', 'upper');
+    b.broker.publish(nfc, 'nfc');
+    const got = await c.expect('publish');
+    expect(got.topic).toBe(nfc);
+    expect((await c.idle(40)).filter((p) => p.type === 'publish')).toEqual([]);
+  });
+
+  it('MQTT-4.8.2-1 MQTT-4.8.2-2: malformed shared subscription filters fail in the SUBACK', async () => {
+    const c = await raw('share-bad');
+    c.send({
+      type: 'subscribe',
+      packetId: 1,
+      subscriptions: ['$share//t', '$share/g+/t', '$share/g', '$share/g/', '$share/ok/t'].map(
+        (topicFilter) => ({
+          topicFilter,
+          qos: 0 as const,
+        }),
+      ),
+    });
+    const codes = (await c.expect('suback')).reasonCodes;
+    expect(codes.slice(0, 4).every((code) => code >= 0x80)).toBe(true);
+    expect(codes[4]).toBe(0);
+  });
+
+  it('MQTT-4.8.2-3: a shared subscription member gets the message at its granted QoS', async () => {
+    const c = await raw('share-qos');
+    await subscribe(c, '$share/q/sq/t', 0);
+    b.broker.publish('sq/t', 'x', { qos: 2 });
+    const got = await c.expect('publish');
+    expect(got.qos).toBe(0);
+  });
+
+  it('MQTT-4.8.2-4: a shared message in flight to a member is completed with that member when it reconnects', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const a = await raw('sh-a', conn);
+    await subscribe(a, '$share/g4/sh4/t', 1);
+    const other = await raw('sh-b');
+    await subscribe(other, '$share/g4/sh4/t', 1);
+    // Publish until member A holds one (the group may choose B first).
+    let held: Extract<Packet, { type: 'publish' }> | undefined;
+    for (let i = 0; i < 10 && held === undefined; i++) {
+      b.broker.publish('sh4/t', `m${i}`, { qos: 1 });
+      await until(
+        () =>
+          a.received.some((p) => p.type === 'publish') || other.received.some((p) => p.type === 'publish'),
+        2000,
+        'a delivery',
+      );
+      if (a.received.some((p) => p.type === 'publish')) held = await a.expect('publish');
+      else {
+        const got = await other.expect('publish');
+        other.send({ type: 'puback', packetId: got.packetId!, reasonCode: 0 } as Packet);
+      }
+    }
+    expect(held).toBeDefined();
+    a.close(); // no PUBACK
+    await until(() => b.broker.sessions.get('sh-a')?.client === undefined, 2000, 'offline session');
+    const again = await RawClient.open(b.port, 5);
+    open.push(again);
+    again.send({ type: 'connect', protocolVersion: 5, clientId: 'sh-a', keepalive: 0, ...conn });
+    await again.expect('connack');
+    const resent = await again.expect('publish');
+    expect(Buffer.from(resent.payload).toString()).toBe(Buffer.from(held!.payload).toString());
+    expect(resent.dup).toBe(true);
+    const elsewhere = other.received.filter((p) => p.type === 'publish');
+    expect(
+      elsewhere.map((p) => Buffer.from((p as { payload: Uint8Array }).payload).toString()),
+    ).not.toContain(Buffer.from(held!.payload).toString());
+    b.broker.endSession('sh-a');
+  });
+
+  it('MQTT-4.8.2-5: a shared message in flight to a member whose session ends goes to no other member', async () => {
+    const conn = { clean: false, properties: { sessionExpiryInterval: 1 } };
+    const a = await raw('sh5-a', conn);
+    await subscribe(a, '$share/g5/sh5/t', 1);
+    b.broker.publish('sh5/t', 'only-a', { qos: 1 }); // A is the only member
+    await a.expect('publish');
+    const other = await raw('sh5-b');
+    await subscribe(other, '$share/g5/sh5/t', 1);
+    a.close(); // no PUBACK
+    await until(() => !b.broker.sessions.has('sh5-a'), 3000, 'session expired');
+    expect((await other.idle(50)).filter((p) => p.type === 'publish')).toEqual([]);
   });
 });
