@@ -37,6 +37,11 @@ export interface ConnectionOptions {
   maxPacketSize?: number;
   /** Run tag expected in bench payloads; other payloads count as foreign. */
   runTag: number;
+  /**
+   * Where deliveries go from the first byte on. A resumed persistent session's queued messages can
+   * arrive in the same read as CONNACK, before `open` resolves and a `sink` could be assigned.
+   */
+  sink?: DeliverySink;
 }
 
 /** Receives every bench message a connection reads. Called once per delivery: keep it cheap. */
@@ -146,6 +151,7 @@ export class BenchConnection {
     this.clientId = options.clientId;
     this.protocolVersion = options.protocolVersion;
     this.#runTag = options.runTag;
+    this.sink = options.sink ?? null;
     this.maxInflight = Math.max(1, Math.min(options.maxInflight ?? 1000, MAX_PACKET_ID));
     const v = options.protocolVersion;
     this.#reader = new FrameReader(
