@@ -28,7 +28,7 @@
  * anything is flagged.
  *
  *   npx -y pnpm@10 --filter @x/broker-app build
- *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 1000 --rounds 3 --dir /path/on/disk]
+ *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 4000 --rounds 3 --dir /path/on/disk]
  *   (--targets memory,embedded-ack,… picks targets; --no-redis leaves Redis out)
  */
 import { spawnSync } from 'node:child_process';
@@ -52,7 +52,7 @@ const { values: args } = parseArgs({
   // pnpm passes the `--` before the bench's own options through.
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    messages: { type: 'string', default: '1000' },
+    messages: { type: 'string', default: '4000' },
     publishers: { type: 'string', default: '10' },
     window: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
@@ -185,7 +185,8 @@ async function startTarget(name: TargetName): Promise<Target> {
           'max_inflight_messages 32',
           'max_queued_messages 0',
           'log_type error',
-        ].join('\n') + '\n',
+          '',
+        ].join('\n'),
       );
       mkdirSync(dir, { recursive: true });
       return wrap(
@@ -462,7 +463,8 @@ async function run(): Promise<void> {
     for (const target of targets) {
       const s = stat(target.name);
       const bad = cells.filter(
-        (c) => c.target === target.name && `${c.qos}|${c.mode}` === key && (c.error || c.lost || c.duplicated),
+        (c) =>
+          c.target === target.name && `${c.qos}|${c.mode}` === key && (c.error || c.lost || c.duplicated),
       ).length;
       rows.push(
         `| QoS ${qosText} ${mode} | ${target.name}${bad ? ` (${bad} failed)` : ''} | ${fmt(s.rate)} | ` +
@@ -473,7 +475,9 @@ async function run(): Promise<void> {
     }
   }
   process.stdout.write(`\nmedians of ${ROUNDS} rounds (${TOTAL} messages per cell):\n\n${rows.join('\n')}\n`);
-  const ack = cells.filter((c) => c.target === 'embedded-ack' && c.qos === 1 && c.mode === 'online' && !c.error);
+  const ack = cells.filter(
+    (c) => c.target === 'embedded-ack' && c.qos === 1 && c.mode === 'online' && !c.error,
+  );
   const mem = cells.filter((c) => c.target === 'memory' && c.qos === 1 && c.mode === 'online' && !c.error);
   if (ack.length && mem.length) {
     const ratio = median(ack.map((c) => c.rate)) / median(mem.map((c) => c.rate));
