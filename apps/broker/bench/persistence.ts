@@ -39,8 +39,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   BenchConnection,
-  type BrokerAddress,
   BenchPublisher,
+  type BrokerAddress,
   type DeliverySink,
   parseBroker,
   writePayloadTemplate,
