@@ -1,8 +1,12 @@
 import { type RunningBroker, startBroker } from '@x/test-helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BenchConnection, type DeliverySink } from '../src/connection.js';
 import { runScenario } from '../src/coordinator.js';
 import { resolveScenario, type ScenarioInput } from '../src/options.js';
+import { writePayloadTemplate } from '../src/payload.js';
+import { BenchPublisher } from '../src/publisher.js';
 import type { ScenarioName } from '../src/result.js';
+import { parseBroker } from '../src/transports.js';
 
 function run(scenario: ScenarioName, input: ScenarioInput) {
   return runScenario(resolveScenario(scenario, { globalTimeoutMs: 20_000, ...input }));
@@ -52,6 +56,48 @@ describe('mqtt-bench against our broker (@x/broker)', () => {
     });
     expect(r.problems).toEqual([]);
     expect(r.messages.received).toBe(800);
+  });
+
+  it('a resumed persistent session counts the queued messages that arrive with CONNACK (sink option)', async () => {
+    const runTag = 0x1234;
+    const open = (clientId: string, clean: boolean, sink?: DeliverySink) =>
+      BenchConnection.open({
+        address: parseBroker(broker.url),
+        tls: { rejectUnauthorized: true },
+        protocolVersion: 4,
+        clientId,
+        clean,
+        runTag,
+        ...(sink ? { sink } : {}),
+      });
+    const sequences: number[] = [];
+    const sink: DeliverySink = { delivered: (_, sequence) => sequences.push(sequence), foreign: () => {} };
+    const first = await open('resume-sub', false, sink);
+    await first.subscribe(['resume/+'], 1);
+    await first.disconnect();
+    const pubConnection = await open('resume-pub', true);
+    const payload = Buffer.alloc(64);
+    writePayloadTemplate(payload, 0, 64, runTag);
+    const publisher = new BenchPublisher(pubConnection, {
+      topic: 'resume/0',
+      qos: 1,
+      payload,
+      publisherId: 0,
+    });
+    const acked = new Promise<void>((resolve) => {
+      publisher.onCredit = () => {
+        if (publisher.acknowledged === 100) resolve();
+      };
+    });
+    publisher.write(100, 0, 0, 0);
+    await acked;
+    await pubConnection.disconnect();
+    // The broker writes queued messages right after CONNACK, often in the same read.
+    const resumed = await open('resume-sub', false, sink);
+    const deadline = Date.now() + 5_000;
+    while (sequences.length < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await resumed.disconnect();
+    expect(sequences).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 
   it('runs the mqtt-stresser workload', async () => {
