@@ -33,7 +33,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, tmpdir } from 'node:os';
+import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -404,7 +404,9 @@ async function run(): Promise<void> {
     `persistence bench: ${PUBLISHERS} publishers × ${MESSAGES} messages of ${PAYLOAD_SIZE} bytes, window ${WINDOW}, ` +
       `${ROUNDS} rounds, MQTT 3.1.1\n` +
       `host ${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, ` +
-      `${mosquittoVersion}; data in ${workDir}\n`,
+      `${mosquittoVersion}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}; data in ${workDir}\n`,
   );
   const targets: Target[] = [];
   const cells: Cell[] = [];
@@ -491,7 +493,11 @@ async function run(): Promise<void> {
       `failed: ${c.target} QoS ${c.qos} ${c.mode}: ${c.error ?? ''} lost ${c.lost} duplicated ${c.duplicated}\n`,
     );
   }
-  process.stdout.write(`total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(
+    `total ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
   if (failed.length) process.exitCode = 1;
 }
 
