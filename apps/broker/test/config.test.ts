@@ -156,6 +156,16 @@ describe('config file', () => {
     );
   });
 
+  it('refuses an HTTP listener reachable from other machines without a token', () => {
+    const open = { ...defaultConfig(), http: { host: '0.0.0.0', port: 8080 } };
+    expect(unsafeExposure(open, true)).toMatch(
+      /HTTP listener 0\.0\.0\.0:8080 is reachable from other machines without a token/,
+    );
+    expect(
+      unsafeExposure({ ...open, http: { host: '0.0.0.0', port: 8080, token: 's' } }, true),
+    ).toBeUndefined();
+  });
+
   it('reads an embedded storage section (the default type)', () => {
     expect(
       parseConfig('storage:\n  dataDir: /var/lib/mqtt\n  durability: interval\n  intervalMs: 500\n').storage,

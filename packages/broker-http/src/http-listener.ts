@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Broker, Listener } from '@x/broker';
 import { listenOn } from '@x/broker';
@@ -66,7 +66,7 @@ export class HttpListener implements Listener {
     this.#options = options;
     this.#host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 8080;
-    this.#token = options.token ? Buffer.from(options.token) : undefined;
+    this.#token = options.token ? digest(options.token) : undefined;
     this.blockList = options.blockList ?? new BlockListHook();
     if (!options.blockList) options.broker.addHook(this.blockList);
     this.#metrics = brokerMetrics(options.broker, { processMetrics: options.processMetrics ?? true });
@@ -118,8 +118,9 @@ export class HttpListener implements Listener {
       throw new HttpError(403, 'API_DISABLED', 'the management API is disabled: configure a bearer token');
     }
     const header = request.headers.authorization ?? '';
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
-    if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+    // Digests of equal length are compared, so the time taken reveals neither the token nor its length.
+    const given = digest(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    if (!timingSafeEqual(given, this.#token)) {
       throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong bearer token');
     }
   }
@@ -179,4 +180,8 @@ export class HttpListener implements Listener {
     if (this.#options.dashboard?.(request, response)) return;
     throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${path}`);
   }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
 }

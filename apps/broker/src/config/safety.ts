@@ -35,6 +35,14 @@ export function anonymousAllowed(config: Config): boolean {
  * undefined when the config is safe to start.
  */
 export function unsafeExposure(config: Config, hasAuthRules: boolean): string | undefined {
+  const http = config.http;
+  if (http && !isLoopback(http.host) && !http.token && !http.tokenFile) {
+    // /stats, /metrics and the dashboard would be open to the network.
+    return (
+      `refusing to start: the HTTP listener ${http.host}:${http.port} is reachable from other machines ` +
+      'without a token. Set http.token (or --http-token / MQTT_BROKER_HTTP_TOKEN), or bind it to 127.0.0.1.'
+    );
+  }
   if (hasAuthRules || config.auth.allowAnonymous === true) return undefined;
   const exposed = config.listeners.filter(isExposed);
   if (exposed.length === 0) return undefined;
