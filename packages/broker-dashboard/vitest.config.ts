@@ -1,3 +1,4 @@
 import { packageTestConfig } from '../../configs/vitest.shared.ts';
 
-export default packageTestConfig({ integrationTimeout: 60_000 });
+// A browser start and a tour of every page take tens of seconds on a loaded 2-core machine.
+export default packageTestConfig({ integrationTimeout: 180_000 });

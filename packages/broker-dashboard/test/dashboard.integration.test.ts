@@ -125,7 +125,7 @@ describe.skipIf(chromiumBinary.skip)(`dashboard in headless Chromium ${chromiumB
       ],
     });
     context = await browser.newContext();
-  }, 60_000);
+  }, 180_000);
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => {})));
