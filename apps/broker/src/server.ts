@@ -10,6 +10,7 @@ import { printableConfig } from './config/print.js';
 import { httpToken } from './config/resolve.js';
 import { anonymousAllowed, isExposed, isLoopback, unsafeExposure } from './config/safety.js';
 import type { Config } from './config/types.js';
+import { ConnectionLogHook } from './connection-log.js';
 import { createHttpListener, createListeners } from './listeners.js';
 import { createLogger } from './log.js';
 
@@ -64,6 +65,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     logger: log,
   });
   broker.addHook(ledgerHook);
+  broker.addHook(new ConnectionLogHook(log));
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);

@@ -209,6 +209,16 @@ describe('mqtt-broker binary: serving', () => {
       const got = new Promise<string>((resolve) => v4.once('message', (_t, p) => resolve(String(p))));
       await v5.publishAsync('t/1', 'across versions', { qos: 1 });
       expect(await got).toBe('across versions');
+      // One line per connection at the default level, saying who connected and how.
+      const connected = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"client connected"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(connected).toEqual([
+        expect.objectContaining({ clientId: v5.options.clientId, protocol: 5, listener: 'tcp', clean: true }),
+        expect.objectContaining({ clientId: v4.options.clientId, protocol: 4, keepalive: 60 }),
+      ]);
       const reason = new Promise<number>((resolve) =>
         v5.once('disconnect', (packet) => resolve(packet.reasonCode ?? -1)),
       );
