@@ -167,7 +167,8 @@ describe.skipIf(chromiumBinary.skip)(`dashboard in headless Chromium ${chromiumB
     ];
     for (const [link, heading, file] of pages) {
       await go(page, link, heading);
-      await page.waitForLoadState('networkidle').catch(() => {});
+      // The stats stream sends a sample every second, so the network is idle only briefly: a short, bounded wait.
+      await page.waitForLoadState('networkidle', { timeout: 3000 }).catch(() => {});
       await sleep(300);
       await shoot(page, file);
     }
