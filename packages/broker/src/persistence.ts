@@ -26,7 +26,8 @@ export class Persistence {
   #held: Array<Client | Packet> = [];
   /** Continuations waiting for the next commit (a CONNACK that creates a persistent session). */
   #after: Array<(error: Error | undefined) => void> = [];
-  #lastError: Error | undefined;
+  /** Whether the last commit failed: its error is logged once, not at every failing turn. */
+  #failing = false;
 
   /** `durable`: hold acknowledgements until the store has committed what they acknowledge. */
   constructor(store: Store | undefined, durable: boolean, log: Logger) {
@@ -42,11 +43,6 @@ export class Persistence {
   /** False while the store cannot write: QoS 1/2 publishes are then refused, readiness fails. */
   get writable(): boolean {
     return this.#store === undefined || (this.#store.writable ?? true);
-  }
-
-  /** The last commit error, until a commit succeeds. */
-  get lastError(): Error | undefined {
-    return this.#lastError;
   }
 
   // ---- sessions -----------------------------------------------------------------------------------
@@ -186,10 +182,7 @@ export class Persistence {
   flush(): Promise<void> {
     const store = this.#store;
     if (store === undefined) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#commit();
-      store.commit(() => resolve());
-    });
+    return new Promise((resolve) => this.#commit(resolve));
   }
 
   /** One commit per event-loop turn, after the turn's I/O callbacks have recorded their changes. */
@@ -199,7 +192,8 @@ export class Persistence {
     setImmediate(this.#commit);
   }
 
-  readonly #commit = (): void => {
+  /** `done` runs after this commit, whatever its outcome (used by {@link flush}). */
+  readonly #commit = (done?: () => void): void => {
     this.#scheduled = false;
     const store = this.#store;
     if (store === undefined) return;
@@ -207,7 +201,10 @@ export class Persistence {
     const after = this.#after;
     this.#held = [];
     this.#after = [];
-    store.commit((error) => this.#committed(error, held, after));
+    store.commit((error) => {
+      this.#committed(error, held, after);
+      done?.();
+    });
   };
 
   #committed(
@@ -216,9 +213,9 @@ export class Persistence {
     after: Array<(e: Error | undefined) => void>,
   ): void {
     if (error !== undefined) {
-      if (this.#lastError === undefined) this.#log.error({ error: error.message }, 'store commit failed');
-      this.#lastError = error;
-    } else this.#lastError = undefined;
+      if (!this.#failing) this.#log.error({ error: error.message }, 'store commit failed');
+      this.#failing = true;
+    } else this.#failing = false;
     for (let i = 0; i < held.length; i += 2) {
       const client = held[i] as Client;
       const packet = held[i + 1] as Packet;

@@ -21,6 +21,7 @@ export type {
 } from './types.js';
 export type { SharedFilter, ValidateFilterOptions, ValidateOptions } from './validate.js';
 export {
+  hasMoreLevelsThan,
   isValidTopicFilter,
   isValidTopicName,
   parseSharedFilter,

@@ -193,3 +193,13 @@ function parseShared(full: string, maxLevels: number): SharedFilter {
   checkLength(full, bytes, FILTER_CODES);
   return { shareName: full.slice(start, end), topicFilter: full.slice(slash + 1) };
 }
+
+/**
+ * True when `topic` (a name or filter) has more than `max` levels. Cheaper than full validation for
+ * a broker that only needs to enforce its level limit on input already checked by the codec.
+ */
+export function hasMoreLevelsThan(topic: string, max: number): boolean {
+  let levels = 1;
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) if (++levels > max) return true;
+  return false;
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  hasMoreLevelsThan,
   isValidTopicFilter,
   isValidTopicName,
   parseSharedFilter,
@@ -136,5 +137,16 @@ describe('topic filters', () => {
       expect(entry.message.length).toBeGreaterThan(0);
       expect([0x82, 0x8f, 0x90, 0x9e]).toContain(entry.reasonCode);
     }
+  });
+});
+
+describe('hasMoreLevelsThan', () => {
+  it('counts levels, including empty ones, against the limit', () => {
+    expect(hasMoreLevelsThan('a', 1)).toBe(false);
+    expect(hasMoreLevelsThan('a/b', 1)).toBe(true);
+    expect(hasMoreLevelsThan('/', 2)).toBe(false);
+    expect(hasMoreLevelsThan('//', 2)).toBe(true);
+    expect(hasMoreLevelsThan('a/+/#', 3)).toBe(false);
+    expect(hasMoreLevelsThan('a/+/#', 2)).toBe(true);
   });
 });

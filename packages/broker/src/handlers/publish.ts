@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Properties, PublishPacket } from '@x/packets';
 import { ReasonCode } from '@x/packets';
+import { hasMoreLevelsThan } from '@x/topics';
 import type { Client } from '../client.js';
 import type { BrokerContext } from '../context.js';
 import { createMessage } from '../pipeline.js';
@@ -114,7 +115,7 @@ export function handlePublish(
     topic = input.topic;
     properties = input.properties;
   }
-  if (reasonCode === ReasonCode.Success && levelsOver(topic, options.maxTopicLevels)) {
+  if (reasonCode === ReasonCode.Success && hasMoreLevelsThan(topic, options.maxTopicLevels)) {
     reasonCode = ReasonCode.TopicNameInvalid;
   } else if (
     reasonCode === ReasonCode.Success &&
@@ -169,13 +170,6 @@ export function handlePublish(
       ...(ackCode ? { reasonCode: ackCode } : {}),
     });
   }
-}
-
-/** True when `topic` has more than `max` levels. */
-export function levelsOver(topic: string, max: number): boolean {
-  let levels = 1;
-  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) if (++levels > max) return true;
-  return false;
 }
 
 /**

@@ -1,12 +1,11 @@
 import type { QoS, SubscribePacket } from '@x/packets';
 import { ReasonCode } from '@x/packets';
-import { TopicError } from '@x/topics';
+import { hasMoreLevelsThan, TopicError } from '@x/topics';
 import type { Client } from '../client.js';
 import type { BrokerContext } from '../context.js';
 import { mayDeliver } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { SessionSubscription } from '../session.js';
-import { levelsOver } from './publish.js';
 
 /**
  * SUBSCRIBE: validate and authorize each filter, store it (replacing the same filter [MQTT-3.8.4-3]),
@@ -29,7 +28,7 @@ export function handleSubscribe(
   const retainedFor: SessionSubscription[] = [];
 
   for (const s of packet.subscriptions) {
-    const refusal = levelsOver(s.topicFilter, ctx.options.maxTopicLevels)
+    const refusal = hasMoreLevelsThan(s.topicFilter, ctx.options.maxTopicLevels)
       ? ReasonCode.TopicFilterInvalid
       : trusted
         ? 0
