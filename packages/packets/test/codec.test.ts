@@ -328,7 +328,7 @@ describe('encoding refuses invalid packets', () => {
   });
 
   it('a 65535-byte string is the longest', () => {
-    const topic = 'é'.repeat(32767) + 'a';
+    const topic = `${'é'.repeat(32767)}a`;
     const packet: Packet = {
       type: 'publish',
       topic,

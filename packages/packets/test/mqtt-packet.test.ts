@@ -74,7 +74,7 @@ function compare(name: string, bytes: Uint8Array, packet: Packet, v: 3 | 4 | 5, 
   let generateOk = true;
   if (!decodeOnly) {
     generated = theirGenerate(toTheirs(packet, v), v).bytes;
-    generateOk = generated !== undefined && generated.equals(Buffer.from(bytes));
+    generateOk = generated?.equals(Buffer.from(bytes)) === true;
   }
   return { name, parsed, parseOk, generated, generateOk };
 }

@@ -30,7 +30,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
       'allow_anonymous true',
       'persistence false',
       ...(options.config ?? []),
-    ].join('\n') + '\n',
+      '',
+    ].join('\n'),
   );
   const server = await spawnServer({ command, args: ['-c', conf], port });
   const stop = server.stop;
