@@ -459,6 +459,33 @@ describe('mqtt-broker binary: serving', () => {
     }
   });
 
+  it('exits 2 when another broker has the data directory open', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'mqtt-broker-data-'));
+    const first = await startBinary(
+      ['--tcp', `127.0.0.1:${port}`, '--ws', 'off', '--http', 'off'],
+      port,
+      dataDir,
+    );
+    try {
+      const second = await runBinary([
+        '--data-dir',
+        dataDir,
+        '--tcp',
+        '127.0.0.1:0',
+        '--ws',
+        'off',
+        '--http',
+        'off',
+      ]);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain(`another process (pid ${first.process.pid}) has the store open`);
+      expect(second.stderr.trimEnd().split('\n')).toHaveLength(1);
+    } finally {
+      await first.stop(2000);
+    }
+  });
+
   it('applies per-listener limits from the config file', async () => {
     const port = await freePort();
     const config = join(dir, 'limits.yaml');

@@ -12,6 +12,8 @@ export const SqliteStoreErrors = {
   DISK_FULL: 'STORE_DISK_FULL',
   /** Any other I/O failure while reading or writing the file. */
   IO: 'STORE_IO',
+  /** Another live process (a second broker) has the store open. */
+  LOCKED: 'STORE_LOCKED',
   /** The store was used before `open()` or after `close()`. */
   CLOSED: 'STORE_CLOSED',
 } as const;

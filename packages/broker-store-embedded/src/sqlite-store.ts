@@ -14,6 +14,7 @@ import {
 import Database from 'better-sqlite3';
 import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
 import { loadState } from './load.js';
+import { FileLock, LockHeldError } from './lock.js';
 import { PendingBatch } from './pending.js';
 import { checkHeader, checkIds, SCHEMA } from './schema.js';
 import { batchOps, probeOp, type WriteOp } from './write-ops.js';
@@ -74,6 +75,7 @@ export class SqliteStore implements Store {
   #timer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #lock: FileLock;
 
   constructor(options: SqliteStoreOptions) {
     this.#dataDir = options.dataDir;
@@ -83,6 +85,7 @@ export class SqliteStore implements Store {
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#retryMs = options.retryMs ?? 1000;
     this.#logger = options.logger ?? silentLogger;
+    this.#lock = new FileLock(`${this.file}.lock`);
   }
 
   /** False while the last write failed, or while more than `maxPendingBytes` wait to be written. */
@@ -97,8 +100,8 @@ export class SqliteStore implements Store {
 
   /**
    * Opens (or creates) the file and returns its state, after deleting what expired meanwhile.
-   * Rejects with a `SqliteStoreError`: CORRUPT, NEWER_FORMAT, FOREIGN_FILE, READ_ONLY, DISK_FULL, IO.
-   * A refused file is left exactly as it was.
+   * Rejects with a `SqliteStoreError`: CORRUPT, NEWER_FORMAT, FOREIGN_FILE, READ_ONLY, DISK_FULL, IO,
+   * LOCKED (another live process has it open). A refused file is left exactly as it was.
    */
   async open(): Promise<StoredState> {
     if (this.#writer !== undefined || this.#closed)
@@ -113,6 +116,21 @@ export class SqliteStore implements Store {
         cause,
       );
     }
+    try {
+      this.#lock.acquire();
+    } catch (error) {
+      if (error instanceof LockHeldError) throw this.#error(SqliteStoreErrors.LOCKED, error.message);
+      throw this.#error(classify(error), `cannot lock the store file: ${(error as Error).message}`, error);
+    }
+    try {
+      return this.#openLocked();
+    } catch (error) {
+      this.#lock.release();
+      throw error;
+    }
+  }
+
+  #openLocked(): StoredState {
     let exists: boolean;
     try {
       exists = checkHeader(this.file);
@@ -271,6 +289,7 @@ export class SqliteStore implements Store {
     });
     this.#writer = undefined;
     await writer.close();
+    this.#lock.release();
     if (error !== undefined) throw error;
   }
 

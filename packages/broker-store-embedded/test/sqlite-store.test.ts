@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Delivery, storedMessage } from '@x/broker';
@@ -258,5 +260,41 @@ describe('SqliteStore durability', () => {
     }
     expect(store.writable).toBe(true);
     await store.close();
+  });
+});
+
+describe('SqliteStore lock: one process per store file', () => {
+  it('a second store on the same directory is refused until the first closes', async () => {
+    const dir = tempDir();
+    const first = sqliteStore(dir);
+    await first.open();
+    const error = await openError(sqliteStore(dir));
+    expect(error.code).toBe(SqliteStoreErrors.LOCKED);
+    expect(error.message).toContain(`pid ${process.pid}`);
+    await first.close();
+    const again = sqliteStore(dir);
+    await again.open();
+    await again.close();
+  });
+
+  it('a lock held by another live process is refused; one left by a dead process is taken over', async () => {
+    const dir = tempDir();
+    const store = sqliteStore(dir);
+    const lockFile = `${store.file}.lock`;
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(lockFile, `${child.pid}\n`);
+      const error = await openError(store);
+      expect(error.code).toBe(SqliteStoreErrors.LOCKED);
+      expect(readFileSync(lockFile, 'utf8')).toBe(`${child.pid}\n`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await once(child, 'exit');
+    const after = sqliteStore(dir);
+    await after.open();
+    expect(readFileSync(lockFile, 'utf8')).toBe(`${process.pid}\n`);
+    await after.close();
+    expect(existsSync(lockFile)).toBe(false);
   });
 });
