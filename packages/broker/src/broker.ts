@@ -92,7 +92,7 @@ export class Broker {
     this.options = resolved;
     this.log = options.logger ?? consoleLogger('warn');
     const hooks = this.#hooks;
-    const persistence = new Persistence(options.store, true, this.log);
+    const persistence = new Persistence(options.store, true, this.log, this.#stats);
     this.#persistence = persistence;
     this.#retained = new RetainedStore((topic) => {
       persistence.retainedDeleted(topic);
@@ -414,6 +414,10 @@ export class Broker {
     error: Error | undefined,
   ): void {
     this.#connections.delete(client);
+    const session = client.session;
+    if (session !== undefined && session.client === client) {
+      this.#ctx.router.detached(session, session.expiryInterval > 0);
+    }
     const sessionEnded = this.#sessions.detach(client);
     if (wasState === 'connected') {
       this.#connectedCount--;
@@ -432,6 +436,7 @@ export class Broker {
       const now = Date.now();
       this.#retained.sweep(now);
       this.#sweepConnections(now);
+      this.#ctx.router.sweepStalled(now);
       this.#sessions.sweep(now);
     } catch (error) {
       this.log.error({ error: String(error) }, 'error in the periodic sweep');

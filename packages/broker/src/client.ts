@@ -14,6 +14,8 @@ import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
 import type { ConnectionInfo } from './listeners/listener.js';
 import { LogBudget } from './logger.js';
+import type { HeldAck } from './persistence.js';
+import type { RingQueue } from './queue.js';
 import type { Session } from './session.js';
 
 /**
@@ -56,6 +58,10 @@ export class Client implements ClientInfo {
   aliasBytes = 0;
   /** Server → client topic aliases. */
   aliasesOut: Map<string, number> | undefined;
+  /** This publisher's acknowledgements waiting behind held ones, in order (see `Persistence`). */
+  heldAcks: RingQueue<HeldAck> | undefined;
+  /** Bytes of this publisher's messages whose acknowledgement is held (bounded by `maxHeldBytes`). */
+  heldBytes = 0;
 
   #data: Record<string, unknown> | undefined;
   readonly #ctx: BrokerContext;
@@ -70,6 +76,10 @@ export class Client implements ClientInfo {
   #backlogError: unknown;
   #closeError: Error | undefined;
   #readPaused = false;
+  /** The backlog holds PUBLISHes that wait for this publisher's held bytes to go down. */
+  #heldBack = false;
+  /** Bytes read while `#heldBack`; past `maxHeldBytes` the socket is paused too. */
+  #heldBackBytes = 0;
   #disconnectCode: number = ReasonCode.Success;
 
   constructor(ctx: BrokerContext, stream: Duplex, info: ConnectionInfo) {
@@ -278,7 +288,8 @@ export class Client implements ClientInfo {
       packets = error instanceof MqttProtocolError ? error.packetsBefore : [];
     }
     if (this.#backlog !== undefined) {
-      for (const packet of packets) this.#backlog.push(packet);
+      if (this.#heldBack) this.#holdBack(packets, chunk.length);
+      else for (const packet of packets) this.#backlog.push(packet);
       if (decodeError !== undefined) this.#backlogError ??= decodeError;
       return;
     }
@@ -307,6 +318,14 @@ export class Client implements ClientInfo {
   #process(packets: Packet[], start: number): void {
     for (let i = start; i < packets.length; i++) {
       if (this.state === 'closed') return;
+      const packet = packets[i]!;
+      if (this.heldBytes > 0 && packet.type === 'publish' && packet.qos > 0 && this.#overHeld(packet)) {
+        // Backpressure: this publisher's held messages reached `maxHeldBytes`; the rest waits.
+        this.#backlog = packets.slice(i);
+        this.#heldBack = true;
+        this.#heldBackBytes = 0;
+        return;
+      }
       let pending: Promise<void> | undefined;
       try {
         pending = dispatch(this.#ctx, this, packets[i]!, false);
@@ -340,11 +359,49 @@ export class Client implements ClientInfo {
     }
   }
 
+  /** True when one more PUBLISH would take this publisher's held bytes past `maxHeldBytes`. */
+  #overHeld(packet: Packet & { type: 'publish' }): boolean {
+    const alias = packet.topic === '' ? packet.properties?.topicAlias : undefined;
+    const topic = alias === undefined ? packet.topic : (this.aliasesIn?.get(alias) ?? '');
+    return this.heldBytes + packet.payload.length + topic.length > this.#ctx.options.maxHeldBytes;
+  }
+
+  /**
+   * Packets read while PUBLISHes wait for held acknowledgements: acknowledgements of this client's
+   * own deliveries and pings are handled now (it may be the subscriber that holds it back, and they
+   * do not depend on the PUBLISHes before them); everything else waits in order. Past
+   * `maxHeldBytes` read this way, the socket is paused as well.
+   */
+  #holdBack(packets: Packet[], bytes: number): void {
+    const backlog = this.#backlog!;
+    for (const packet of packets) {
+      const type = packet.type;
+      if (type === 'puback' || type === 'pubrec' || type === 'pubcomp' || type === 'pingreq') {
+        this.#process([packet], 0);
+      } else backlog.push(packet);
+    }
+    this.#heldBackBytes += bytes;
+    if (this.#heldBackBytes > this.#ctx.options.maxHeldBytes && this.#heldBack) {
+      this.#stream.pause();
+      this.#ctx.stats.readPauses++;
+    }
+  }
+
+  /** Some of this publisher's held acknowledgements were let go: waiting PUBLISHes may go on. */
+  heldReleased(): void {
+    if (!this.#heldBack || this.state === 'closed') return;
+    const next = this.#backlog?.[0];
+    if (next?.type === 'publish' && this.heldBytes > 0 && this.#overHeld(next)) return;
+    this.#heldBack = false;
+    // Not from inside the router that let go of them: the PUBLISHes are handled on a fresh stack.
+    queueMicrotask(() => this.#continue());
+  }
+
   #continue(): void {
     const backlog = this.#backlog;
     this.#backlog = undefined;
     if (this.state === 'closed' || backlog === undefined) return;
-    this.#stream.resume();
+    if (!this.#readPaused) this.#stream.resume();
     this.#process(backlog, 0);
     const error = this.#backlogError;
     if (error !== undefined && this.#backlog === undefined) {

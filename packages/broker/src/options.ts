@@ -18,7 +18,12 @@ export interface BrokerOptions {
   receiveMaximum?: number;
   /** Outbound in-flight window (QoS 1/2) for v3 clients and v5 clients that announce none. Default 32. */
   maxInflight?: number;
-  /** Messages queued per session while offline or while its in-flight window is full. Default 1000. */
+  /**
+   * Messages queued per session while offline or while its in-flight window is full. Default 1000.
+   * A QoS 1/2 message from a client for an online subscriber whose queue is full is not dropped: it
+   * waits in that session's overflow and the publisher's PUBACK/PUBREC is held until the queue has
+   * room (see `maxHeldBytes`, `stalledConsumerTimeout`).
+   */
   maxQueuedMessages?: number;
   /**
    * Also queue QoS 0 messages for persistent sessions that are offline (within `maxQueuedMessages`),
@@ -59,6 +64,21 @@ export interface BrokerOptions {
   maxTopicLevels?: number;
   /** Bytes of payload and topic queued per session (besides `maxQueuedMessages`). Default 16 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Bytes of payload and topic one publisher may have waiting in full subscriber queues' overflow,
+   * their acknowledgements held. Past it the broker reads no further PUBLISH from that publisher
+   * until some are let go (it still reads its acknowledgements and pings). Default 1 MiB.
+   */
+  maxHeldBytes?: number;
+  /**
+   * Milliseconds an online subscriber may hold publishers back (messages in its overflow) without
+   * progress: no acknowledgement and no socket drain that lets a queued message out. It is then
+   * disconnected (v5: DISCONNECT 0x97 Quota exceeded); its overflow goes to its queue if the session
+   * persists (within `maxQueuedMessages` / `maxQueuedBytes`, the rest dropped and counted; v5
+   * publishers are told 0x97), and the publishers go on. Checked by the sweep (`sweepInterval`).
+   * Default 30 000.
+   */
+  stalledConsumerTimeout?: number;
   /** Bytes of payload and topic in retained messages, over all topics. Default 256 MiB. */
   maxRetainedBytes?: number;
   /** Sessions kept, online or not; a CONNECT that would create one more is refused (0x97). Default 100 000. */
@@ -130,6 +150,8 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     maxTopicAliasBytes: options.maxTopicAliasBytes ?? 64 * 1024,
     maxTopicLevels: options.maxTopicLevels ?? 128,
     maxQueuedBytes: options.maxQueuedBytes ?? 16 * 1024 * 1024,
+    maxHeldBytes: options.maxHeldBytes ?? 1024 * 1024,
+    stalledConsumerTimeout: options.stalledConsumerTimeout ?? 30_000,
     maxRetainedBytes: options.maxRetainedBytes ?? 256 * 1024 * 1024,
     maxSessions: options.maxSessions ?? 100_000,
     neverExpireAfter: options.neverExpireAfter ?? 0xffffffff,

@@ -2,9 +2,32 @@ import { type Packet, ReasonCode } from '@x/packets';
 import type { Client } from './client.js';
 import type { Logger } from './logger.js';
 import type { Delivery, Message } from './message.js';
+import { RingQueue } from './queue.js';
 import type { Session, SessionSubscription } from './session.js';
 import type { Store, StoredSession } from './storage.js';
 import type { SysInfo } from './system.js';
+
+/**
+ * A publisher's PUBACK or PUBREC held back because its message waits in the overflow of online
+ * subscribers whose queues are full (backpressure: the publisher's own window slows it down). It is
+ * let go once every one of those subscribers has taken the message into its queue, or dropped it.
+ */
+export class HeldAck {
+  readonly client: Client;
+  /** Bytes of the held message (payload and topic), counted against the publisher's `maxHeldBytes`. */
+  readonly bytes: number;
+  /** The acknowledgement, once the publish handler has made it. */
+  packet: Packet | undefined;
+  /** Subscriber overflows still holding the message. */
+  waiting = 0;
+  /** A subscriber dropped it (its consumer stalled): v5 publishers are told 0x97. */
+  dropped = false;
+
+  constructor(client: Client, bytes: number) {
+    this.client = client;
+    this.bytes = bytes;
+  }
+}
 
 /**
  * The broker's side of the storage seam. The broker's parts report state changes here; this object
@@ -12,15 +35,19 @@ import type { SysInfo } from './system.js';
  * group commit per event-loop turn, and holds the acknowledgements that promise durability until
  * their commit is done. Without a store every call returns at once.
  *
+ * Acknowledgements a subscriber's full queue holds back (`HeldAck`) wait here too, per publisher
+ * and in order, before the commit.
+ *
  * ```
  *   handlers / router / registry ──changes──▶ Persistence ──saveX/deleteX──▶ Store
- *                                   acks ──▶ held ──commit(done) once per turn──▶ sent (or refused)
+ *   acks ──▶ per publisher, behind its HeldAcks ──▶ held ──commit(done) once per turn──▶ sent (or refused)
  * ```
  */
 export class Persistence {
   readonly #store: Store | undefined;
   readonly #durable: boolean;
   readonly #log: Logger;
+  readonly #stats: SysInfo;
   #scheduled = false;
   /** Acknowledgements waiting for the next commit: client, packet, client, packet… */
   #held: Array<Client | Packet> = [];
@@ -30,8 +57,9 @@ export class Persistence {
   #failing = false;
 
   /** `durable`: hold acknowledgements until the store has committed what they acknowledge. */
-  constructor(store: Store | undefined, durable: boolean, log: Logger) {
+  constructor(store: Store | undefined, durable: boolean, log: Logger, stats: SysInfo) {
     this.#store = store;
+    this.#stats = stats;
     this.#durable = durable && store !== undefined;
     this.#log = log;
   }
@@ -157,9 +185,55 @@ export class Persistence {
 
   /**
    * Sends a PUBACK, PUBREC or SUBACK once everything recorded before it is durable (acknowledged
-   * durability), or now. Held acknowledgements keep their order [MQTT-4.6.0-2] [MQTT-4.6.0-3].
+   * durability), or now. `hold`: the message waits in full subscriber queues' overflow, the
+   * acknowledgement goes once they let it go. A client's acknowledgements keep their order behind
+   * held ones [MQTT-4.6.0-2] [MQTT-4.6.0-3].
    */
-  acknowledge(client: Client, packet: Packet): void {
+  acknowledge(client: Client, packet: Packet, hold?: HeldAck): void {
+    if (hold !== undefined || client.heldAcks !== undefined) {
+      const entry = hold ?? new HeldAck(client, 0);
+      entry.packet = packet;
+      if (client.heldAcks === undefined) client.heldAcks = new RingQueue();
+      client.heldAcks.push(entry);
+      this.#sendReleased(client);
+      return;
+    }
+    this.#commitThenSend(client, packet);
+  }
+
+  /**
+   * One subscriber overflow let go of a held message (`dropped`: without queueing it). The last one
+   * releases the acknowledgement, and the publisher's held bytes.
+   */
+  released(hold: HeldAck, dropped: boolean): void {
+    if (dropped) hold.dropped = true;
+    if (--hold.waiting > 0) return;
+    const client = hold.client;
+    client.heldBytes -= hold.bytes;
+    this.#stats.heldBytes -= hold.bytes;
+    if (hold.packet !== undefined) this.#sendReleased(client);
+    client.heldReleased();
+  }
+
+  /** Sends the client's acknowledgements at the head of its queue that nothing holds any more. */
+  #sendReleased(client: Client): void {
+    const queue = client.heldAcks!;
+    for (let head = queue.peek(); head !== undefined && head.waiting === 0; head = queue.peek()) {
+      queue.shift();
+      let packet = head.packet!;
+      if (head.dropped && client.protocolVersion === 5 && packet.type !== 'suback') {
+        // The message was not kept for a subscriber: the publisher hears of it (Quota exceeded).
+        const session = client.session;
+        if (packet.type === 'pubrec' && session?.inboundQos2.delete(packet.packetId))
+          this.inboundReleased(session, packet.packetId);
+        packet = { ...packet, reasonCode: ReasonCode.QuotaExceeded } as Packet;
+      }
+      if (client.state !== 'closed') this.#commitThenSend(client, packet);
+    }
+    if (queue.length === 0) client.heldAcks = undefined;
+  }
+
+  #commitThenSend(client: Client, packet: Packet): void {
     if (!this.#durable) {
       client.send(packet);
       return;

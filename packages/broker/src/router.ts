@@ -1,4 +1,4 @@
-import { encode, type PublishPacket } from '@x/packets';
+import { encode, type PublishPacket, ReasonCode } from '@x/packets';
 import {
   MatchBuffer,
   random,
@@ -14,10 +14,13 @@ import { type DropReason, mayDeliver, type Subscriber } from './hooks.js';
 import { LogBudget } from './logger.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
 import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
+import { HeldAck } from './persistence.js';
 import type { Session } from './session.js';
 
 /** Drop lines: at most 10 a second over the whole process. */
 const dropLog = new LogBudget(10);
+/** Stalled-consumer lines: at most 10 a second. */
+const stallLog = new LogBudget(10);
 
 /** One encoded outbound form of the message being routed, shared by every recipient of those bytes. */
 interface Form {
@@ -31,6 +34,16 @@ interface Form {
  * retain flag, subscription identifiers), packet ids patched into copies for QoS 1/2. Delivery
  * respects each client's in-flight window, maximum packet size and socket backpressure, and never
  * lets a slow client hold up the others: it is the one whose messages wait or are dropped.
+ *
+ * A QoS 1/2 message from a client for an online subscriber whose queue is full is not dropped: it
+ * waits in that session's overflow, and the publisher's acknowledgement is held (`HeldAck`) until
+ * the queue takes it, so only the publishers feeding a slow subscriber slow down:
+ *
+ * ```
+ *   PUBLISH ─▶ route ─▶ in flight │ queue (bounded) │ overflow ─┐ each entry holds its publisher's
+ *                          ▲ ack/drain ◀── refill ◀──────────┘ PUBACK/PUBREC until it moves left
+ * ```
+ * A subscriber that makes no progress for `stalledConsumerTimeout` is disconnected (`sweepStalled`).
  */
 export class Router {
   readonly #ctx: BrokerContext;
@@ -46,6 +59,14 @@ export class Router {
   #refused = 0;
   /** Recipients refused by a full queue during the last `route` call. */
   lastRefused = 0;
+  /** The client whose acknowledgement the message being routed may hold (QoS 1/2 from a client). */
+  #holder: Client | undefined;
+  /** The held acknowledgement of the message being routed, made when a first overflow holds it. */
+  #hold: HeldAck | undefined;
+  /** The acknowledgement the last `route` call holds back (for the publish handler). */
+  lastHold: HeldAck | undefined;
+  /** Online sessions with messages in their overflow, watched for stalls. */
+  readonly #overflowing = new Set<Session>();
 
   constructor(ctx: BrokerContext) {
     this.#ctx = ctx;
@@ -56,7 +77,11 @@ export class Router {
   route(message: Message, publisher: Client | undefined): number {
     const depth = this.#depth++;
     const outerRefused = this.#refused;
+    const outerHolder = this.#holder;
+    const outerHold = this.#hold;
     this.#refused = 0;
+    this.#holder = message.qos > 0 ? publisher : undefined;
+    this.#hold = undefined;
     try {
       let buffer = this.#buffers[depth];
       if (buffer === undefined) {
@@ -67,7 +92,10 @@ export class Router {
     } finally {
       this.#depth--;
       this.lastRefused = this.#refused;
+      this.lastHold = this.#hold;
       this.#refused = outerRefused;
+      this.#holder = outerHolder;
+      this.#hold = outerHold;
     }
   }
 
@@ -213,7 +241,12 @@ export class Router {
       }
       return this.#send(client, delivery, 0, false, forms);
     }
-    if (session.queue.length > 0 || session.inflight.size >= client.sendQuota || client.congested) {
+    if (
+      session.queue.length > 0 ||
+      session.overflow.length > 0 ||
+      session.inflight.size >= client.sendQuota ||
+      client.congested
+    ) {
       return this.#enqueue(session, delivery, false);
     }
     return this.#sendQos(session, client, delivery, forms, false);
@@ -225,8 +258,11 @@ export class Router {
     if (client === undefined || client.state !== 'connected') return;
     const now = Date.now();
     this.#now = now;
-    while (session.queue.length > 0 && session.inflight.size < client.sendQuota && !client.congested) {
+    let moved = false;
+    while (session.inflight.size < client.sendQuota && !client.congested) {
+      if (session.queue.length === 0 && !this.#refill(session)) break;
       const delivery = session.queue.shift()!;
+      moved = true;
       session.queuedBytes -= delivery.message.payload.length + delivery.message.topic.length;
       this.#ctx.persistence.dequeued(session, delivery);
       if (isExpired(delivery.message, now)) {
@@ -235,6 +271,89 @@ export class Router {
       }
       if (delivery.qos === 0) this.#send(client, delivery, 0, false, undefined);
       else this.#sendQos(session, client, delivery, undefined, true);
+    }
+    if (session.overflow.length > 0) {
+      if (moved) session.progressAt = now;
+      this.#refill(session);
+    }
+  }
+
+  /**
+   * Moves overflow into the queue while it has room (an empty queue takes one message whatever its
+   * size); each move lets go of a publisher's held acknowledgement. True when something moved.
+   */
+  #refill(session: Session): boolean {
+    const { maxQueuedMessages, maxQueuedBytes } = this.#ctx.options;
+    const queued = this.#ctx.hooks.on.onMessageQueued;
+    let moved = false;
+    for (let delivery = session.overflow.peek(); delivery !== undefined; delivery = session.overflow.peek()) {
+      const size = delivery.message.payload.length + delivery.message.topic.length;
+      const queue = session.queue;
+      if (
+        queue.length > 0 &&
+        (queue.length >= maxQueuedMessages || session.queuedBytes + size > maxQueuedBytes)
+      )
+        break;
+      session.overflow.shift();
+      const hold = session.overflowHolds.shift()!;
+      session.overflowBytes -= size;
+      queue.push(delivery);
+      session.queuedBytes += size;
+      this.#ctx.persistence.queued(session, delivery);
+      for (const h of queued) h.onMessageQueued!(session.clientId, delivery, false);
+      this.#ctx.persistence.released(hold, false);
+      moved = true;
+    }
+    if (session.overflow.length === 0) this.#overflowing.delete(session);
+    return moved;
+  }
+
+  /**
+   * The session's connection closed. What waited in its overflow goes to its queue when the session
+   * persists, as far as the queue's bounds allow; the rest is dropped (counted, logged, v5
+   * publishers told 0x97). A session that ends with its connection takes it along, like its queue.
+   * Either way the publishers' acknowledgements are let go.
+   */
+  detached(session: Session, persistent: boolean): void {
+    if (session.overflow.length === 0) return;
+    this.#overflowing.delete(session);
+    const deliveries = [...session.overflow];
+    const holds = [...session.overflowHolds];
+    session.overflow.clear();
+    session.overflowHolds.clear();
+    session.overflowBytes = 0;
+    for (let i = 0; i < deliveries.length; i++) {
+      const kept = !persistent || this.#enqueue(session, deliveries[i]!, false);
+      this.#ctx.persistence.released(holds[i]!, !kept);
+    }
+  }
+
+  /**
+   * Disconnects the subscribers that have held publishers back (messages in their overflow) for
+   * longer than `stalledConsumerTimeout` without progress. The publishers they held then go on.
+   */
+  sweepStalled(now: number): void {
+    const timeout = this.#ctx.options.stalledConsumerTimeout;
+    for (const session of this.#overflowing) {
+      if (now - session.progressAt <= timeout) continue;
+      this.#overflowing.delete(session);
+      const client = session.client;
+      if (client === undefined || client.state !== 'connected') continue;
+      this.#ctx.stats.stalledConsumers++;
+      const suppressed = stallLog.take(now);
+      if (suppressed >= 0) {
+        this.#ctx.log.warn(
+          {
+            clientId: session.clientId,
+            queued: session.queue.length,
+            overflowBytes: session.overflowBytes,
+            timeout,
+            ...(suppressed ? { suppressed } : {}),
+          },
+          'stalled consumer disconnected: its queue was full without progress',
+        );
+      }
+      client.disconnect(ReasonCode.QuotaExceeded, 'stalled: queue full without progress');
     }
   }
 
@@ -259,14 +378,23 @@ export class Router {
     }
   }
 
-  /** Appends to the session's queue; `requeued` when the delivery was just taken from its head. */
+  /**
+   * Appends to the session's queue; `requeued` when the delivery was just taken from its head. A
+   * full queue of an online session takes a client's QoS 1/2 message into its overflow instead.
+   */
   #enqueue(session: Session, delivery: Delivery, requeued: boolean): boolean {
     const size = delivery.message.payload.length + delivery.message.topic.length;
     const options = this.#ctx.options;
     if (
+      session.overflow.length > 0 ||
       session.queue.length >= options.maxQueuedMessages ||
       session.queuedBytes + size > options.maxQueuedBytes
     ) {
+      const holder = this.#holder;
+      if (holder !== undefined && delivery.qos > 0 && session.client?.state === 'connected') {
+        this.#overflow(session, delivery, size, holder);
+        return true;
+      }
       this.#refused++;
       this.#drop(session.clientId, delivery.message, 'queue-full');
       return false;
@@ -278,6 +406,30 @@ export class Router {
     const queued = this.#ctx.hooks.on.onMessageQueued;
     if (queued.length > 0) for (const h of queued) h.onMessageQueued!(session.clientId, delivery, requeued);
     return true;
+  }
+
+  /** Holds a delivery in the session's overflow, and with it the publisher's acknowledgement. */
+  #overflow(session: Session, delivery: Delivery, size: number, holder: Client): void {
+    let hold = this.#hold;
+    if (hold === undefined) {
+      // Once per message, however many subscribers hold it: it is one copy in memory.
+      hold = new HeldAck(holder, size);
+      this.#hold = hold;
+      holder.heldBytes += size;
+      const stats = this.#ctx.stats;
+      stats.acksHeld++;
+      stats.heldBytes += size;
+      if (holder.heldBytes > stats.heldBytesPeak) stats.heldBytesPeak = holder.heldBytes;
+    }
+    hold.waiting++;
+    ownPayload(delivery.message);
+    if (session.overflow.length === 0) {
+      session.progressAt = Date.now();
+      this.#overflowing.add(session);
+    }
+    session.overflow.push(delivery);
+    session.overflowHolds.push(hold);
+    session.overflowBytes += size;
   }
 
   /** `fromQueue`: the delivery was taken from the session's queue (by `drain`). */

@@ -3,6 +3,7 @@ import type { Client } from './client.js';
 import type { ClientInfo } from './client-info.js';
 import { Inflight } from './inflight.js';
 import type { Delivery } from './message.js';
+import type { HeldAck } from './persistence.js';
 import { RingQueue } from './queue.js';
 
 /** One subscription of a session, as granted. */
@@ -44,6 +45,16 @@ export class Session implements SessionInfo {
   readonly inflight = new Inflight();
   /** Messages waiting for the client to come online or for room in its in-flight window. */
   readonly queue = new RingQueue<Delivery>();
+  /**
+   * Messages for the online client that came while `queue` was full, each with its publisher's held
+   * acknowledgement (`overflowHolds`, in step): they move into `queue` as it makes room.
+   */
+  readonly overflow = new RingQueue<Delivery>();
+  readonly overflowHolds = new RingQueue<HeldAck>();
+  /** Bytes (payload and topic) of the messages in `overflow`. */
+  overflowBytes = 0;
+  /** Epoch ms of the client's last progress while `overflow` is not empty (stall detection). */
+  progressAt = 0;
   #subscriptions: Map<string, SessionSubscription> | undefined;
   #inboundQos2: Set<number> | undefined;
   /** The live connection, when online. */

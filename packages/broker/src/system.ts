@@ -23,6 +23,17 @@ export interface SysInfo {
   connectionsTotal: number;
   /** Times reading from a client was paused for backpressure (its replies, or the broker's output). */
   readPauses: number;
+  /**
+   * PUBACKs and PUBRECs held back because an online subscriber's queue was full (the message waited
+   * in its overflow): each one slowed a publisher instead of losing a message.
+   */
+  acksHeld: number;
+  /** Bytes of messages whose acknowledgement is held, over all publishers. */
+  heldBytes: number;
+  /** The most bytes one publisher ever had held (bounded by `maxHeldBytes`). */
+  heldBytesPeak: number;
+  /** Subscribers disconnected because they stayed stalled past `stalledConsumerTimeout`. */
+  stalledConsumers: number;
 }
 
 export function newSysInfo(version: string): SysInfo {
@@ -42,6 +53,10 @@ export function newSysInfo(version: string): SysInfo {
     publishDropped: 0,
     connectionsTotal: 0,
     readPauses: 0,
+    acksHeld: 0,
+    heldBytes: 0,
+    heldBytesPeak: 0,
+    stalledConsumers: 0,
   };
 }
 
@@ -62,6 +77,9 @@ const topics: Array<[string, (info: SysInfo, now: number) => string | number]> =
   ['messages/dropped', (i) => i.publishDropped],
   ['connections/total', (i) => i.connectionsTotal],
   ['load/reads paused', (i) => i.readPauses],
+  ['load/acks held', (i) => i.acksHeld],
+  ['load/bytes held', (i) => i.heldBytes],
+  ['clients/stalled', (i) => i.stalledConsumers],
 ];
 
 /** Refreshes the derived figures and publishes every `$SYS/broker/...` topic as a retained message. */

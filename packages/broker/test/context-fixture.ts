@@ -39,14 +39,15 @@ export function makeContext(options: BrokerOptions = {}): Fixture {
   hooks.add({
     onPublishDropped: (clientId, message, reason) => drops.push({ clientId, topic: message.topic, reason }),
   });
-  const persistence = new Persistence(undefined, true, silentLogger);
+  const stats = newSysInfo('test');
+  const persistence = new Persistence(undefined, true, silentLogger, stats);
   const subscriptions = new SubscriptionTrie<string>();
   const wills: Fixture['wills'] = [];
   const ctx = {
     options: resolved,
     log: silentLogger,
     hooks,
-    stats: newSysInfo('test'),
+    stats,
     subscriptions,
     retained: new RetainedStore(),
     output: new WriteScheduler(resolved.maxBytesPerTick),

@@ -14,5 +14,5 @@ export function handlePubcomp(ctx: BrokerContext, client: Client, packet: Pubcom
   session.inflight.delete(packet.packetId);
   ctx.persistence.completed(session, packet.packetId);
   for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
-  if (session.queue.length > 0) ctx.router.drain(session);
+  if (session.queue.length > 0 || session.overflow.length > 0) ctx.router.drain(session);
 }

@@ -151,24 +151,26 @@ export function handlePublish(
   }
 
   // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.
-  // With a store, the acknowledgement waits for the commit that makes the message durable.
+  // With a store, the acknowledgement waits for the commit that makes the message durable; when a
+  // full subscriber queue holds the message in its overflow, until that queue takes it.
   const ackCode = v5 ? reasonCode : undefined;
+  const hold = reasonCode < 0x80 ? ctx.router.lastHold : undefined;
   if (qos === 1) {
-    ctx.persistence.acknowledge(client, {
-      type: 'puback',
-      packetId,
-      ...(ackCode ? { reasonCode: ackCode } : {}),
-    });
+    ctx.persistence.acknowledge(
+      client,
+      { type: 'puback', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) },
+      hold,
+    );
   } else if (qos === 2) {
     if (reasonCode < 0x80) {
       session.inboundQos2.add(packetId);
       ctx.persistence.inboundAccepted(session, packetId);
     }
-    ctx.persistence.acknowledge(client, {
-      type: 'pubrec',
-      packetId,
-      ...(ackCode ? { reasonCode: ackCode } : {}),
-    });
+    ctx.persistence.acknowledge(
+      client,
+      { type: 'pubrec', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) },
+      hold,
+    );
   }
 }
 

@@ -24,7 +24,7 @@ export function handlePubrec(ctx: BrokerContext, client: Client, packet: PubrecP
     session.inflight.delete(packet.packetId);
     ctx.persistence.completed(session, packet.packetId);
     for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
-    if (session.queue.length > 0) ctx.router.drain(session);
+    if (session.queue.length > 0 || session.overflow.length > 0) ctx.router.drain(session);
     return;
   }
   if (entry.state !== 'pubrel') {
