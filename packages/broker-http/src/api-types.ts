@@ -71,6 +71,14 @@ export interface StatsResponse {
   publishDropped: number;
   connectionsTotal: number;
   readPauses: number;
+  /** PUBACK/PUBREC held back because a subscriber's queue was full (backpressure). */
+  acksHeld: number;
+  /** Bytes of messages whose acknowledgement is held now. */
+  heldBytes: number;
+  /** The most bytes one publisher ever had held. */
+  heldBytesPeak: number;
+  /** Subscribers disconnected for staying stalled with a full queue. */
+  stalledConsumers: number;
 }
 
 /** `GET /api/v1/clients/count`. */

@@ -87,6 +87,10 @@ const sys = (n: number): SysInfo => ({
   publishDropped: n + 5,
   connectionsTotal: n + 6,
   readPauses: 0,
+  acksHeld: 0,
+  heldBytes: 0,
+  heldBytesPeak: 0,
+  stalledConsumers: 0,
 });
 
 /**

@@ -405,6 +405,10 @@ function sysInfo(n: number): SysInfo {
     publishDropped: n,
     connectionsTotal: n,
     readPauses: n,
+    acksHeld: n,
+    heldBytes: n,
+    heldBytesPeak: n,
+    stalledConsumers: n,
   };
 }
 
