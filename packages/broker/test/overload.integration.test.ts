@@ -85,7 +85,7 @@ describe('publishers faster than their subscribers', () => {
   }, 60_000);
 
   it('a stalled subscriber holds back only the publisher feeding it, is disconnected after stalledConsumerTimeout (0x97), and its persistent queue keeps what fits', async () => {
-    const b = await broker({ maxQueuedMessages: 5, stalledConsumerTimeout: 4000, sweepInterval: 100 });
+    const b = await broker({ maxQueuedMessages: 5, stalledConsumerTimeout: 8000, sweepInterval: 100 });
 
     // Never acknowledges: 2 in flight (its Receive Maximum), 5 queued, the rest in overflow.
     const staller = await RawClient.connect(b.port, {
@@ -159,4 +159,47 @@ describe('publishers faster than their subscribers', () => {
     }
     expect(payloads).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
   }, 60_000);
+
+  it('QoS 2: the PUBREC waits while the subscriber’s queue is full and comes once it has room; delivered once', async () => {
+    const b = await broker({ maxQueuedMessages: 1 });
+    const sub = await RawClient.connect(b.port, { clientId: 'q2-sub', properties: { receiveMaximum: 1 } });
+    cleanup.push(() => sub.close());
+    sub.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'q2/#', qos: 2 }] });
+    await sub.expect('suback');
+    const pub = await RawClient.connect(b.port, { clientId: 'q2-pub' });
+    cleanup.push(() => pub.close());
+    for (let id = 1; id <= 3; id++) {
+      pub.send({
+        type: 'publish',
+        topic: 'q2/t',
+        payload: Buffer.from(`m${id}`),
+        qos: 2,
+        retain: false,
+        dup: false,
+        packetId: id,
+      });
+    }
+    // 1 in flight, 1 queued: the third is held, and its PUBREC with it.
+    expect((await pub.expect('pubrec')).packetId).toBe(1);
+    expect((await pub.expect('pubrec')).packetId).toBe(2);
+    await until(() => b.broker.stats.acksHeld === 1, 5000, 'the third PUBREC to be held');
+    expect(pub.received.filter((p) => p.type === 'pubrec')).toHaveLength(0);
+
+    const payloads: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await sub.expect('publish');
+      payloads.push(Buffer.from(p.payload).toString());
+      sub.send({ type: 'pubrec', packetId: p.packetId! });
+      await sub.expect('pubrel');
+      sub.send({ type: 'pubcomp', packetId: p.packetId! });
+    }
+    const third = await pub.expect('pubrec');
+    expect([third.packetId, third.reasonCode ?? 0]).toEqual([3, 0]);
+    for (let id = 1; id <= 3; id++) pub.send({ type: 'pubrel', packetId: id });
+    for (let id = 1; id <= 3; id++) expect((await pub.expect('pubcomp')).packetId).toBe(id);
+    expect(payloads).toEqual(['m1', 'm2', 'm3']);
+    expect(await sub.idle(200)).toHaveLength(0); // exactly once
+    expect(b.broker.stats.publishDropped).toBe(0);
+    expect(b.broker.stats.heldBytes).toBe(0);
+  }, 30_000);
 });

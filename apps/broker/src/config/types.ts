@@ -94,6 +94,8 @@ export interface CoreConfig {
   maxTopicAliasBytes?: number;
   maxTopicLevels?: number;
   maxQueuedBytes?: number;
+  maxHeldBytes?: number;
+  stalledConsumerTimeout?: number;
   maxRetainedBytes?: number;
   maxSessions?: number;
   neverExpireAfter?: number;

@@ -119,6 +119,8 @@ const CORE_INTEGERS: Record<string, [number, number]> = {
   maxTopicAliasBytes: [0, 2 ** 31],
   maxTopicLevels: [1, 65_535],
   maxQueuedBytes: [0, 2 ** 40],
+  maxHeldBytes: [0, 2 ** 40],
+  stalledConsumerTimeout: [100, 86_400_000],
   maxRetainedBytes: [0, 2 ** 40],
   maxSessions: [1, 100_000_000],
   neverExpireAfter: [0, U32],
