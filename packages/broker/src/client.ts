@@ -380,8 +380,10 @@ export class Client implements ClientInfo {
         this.#process([packet], 0);
       } else backlog.push(packet);
     }
+    const max = this.#ctx.options.maxHeldBytes;
+    const before = this.#heldBackBytes;
     this.#heldBackBytes += bytes;
-    if (this.#heldBackBytes > this.#ctx.options.maxHeldBytes && this.#heldBack) {
+    if (before <= max && this.#heldBackBytes > max && this.#heldBack) {
       this.#stream.pause();
       this.#ctx.stats.readPauses++;
     }
