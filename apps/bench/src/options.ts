@@ -1,5 +1,6 @@
 import type { ScenarioInput } from '@x/bench';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { collect, collectPid } from './brokers.js';
 
 /**
  * Flags shared by every command. Names follow mqtt-stresser's where it has one (`--broker`,
@@ -45,7 +46,7 @@ export function opt(
   command: Command,
   flags: string,
   description: string,
-  parse?: (text: string) => unknown,
+  parse?: (text: string, previous: unknown) => unknown,
   fallback?: unknown,
 ) {
   const option = new Option(flags, description);
@@ -61,7 +62,21 @@ export function addCommonOptions(command: Command): Command {
   opt(
     command,
     '-b, --broker <url>',
-    'broker address: tcp://, mqtt://, ssl://, tls://, mqtts://, ws://, wss://, or :port',
+    'broker address: tcp://, mqtt://, ssl://, tls://, mqtts://, ws://, wss://, or :port; repeat it (NAME=URL names one) to compare brokers side by side',
+    collect,
+  );
+  opt(command, '--brokers <file>', 'compare the brokers listed in a YAML/JSON file: [{ name, url, pid? }]');
+  opt(
+    command,
+    '--broker-pid <pid>',
+    'broker process id, repeatable in --broker order: its CPU per message and RSS from /proc',
+    collectPid,
+  );
+  opt(
+    command,
+    '--rounds <n>',
+    'compare: run the scenario this many times against each broker, interleaved (default 1)',
+    integer,
   );
   opt(command, '--protocol-version <v>', 'MQTT protocol: 3.1.1 or 5 (default 3.1.1)', protocol);
   opt(command, '-q, --qos <n>', 'QoS for publishers and subscribers (0, 1, 2)', qos);
@@ -107,7 +122,11 @@ export function addCommonOptions(command: Command): Command {
     'topic prefix (default mqtt-bench/<run id>; stress: internal/mqtt-stresser)',
   );
   opt(command, '--client-id-prefix <prefix>', 'client id prefix (default mqtt-bench-<host>-<run id>)');
-  opt(command, '--json', 'print the result as JSON on stdout (nothing else goes to stdout)');
+  opt(
+    command,
+    '--json',
+    'print the result (a comparison: every round and the medians) as JSON on stdout (nothing else goes to stdout)',
+  );
   opt(command, '--csv', 'print the result as CSV on stdout');
   opt(command, '--html <file>', 'write a self-contained HTML report with charts');
   opt(
@@ -127,7 +146,8 @@ export function commonInput(o: RawOptions): ScenarioInput {
   const set = <K extends keyof ScenarioInput>(key: K, value: unknown) => {
     if (value !== undefined) input[key] = value as ScenarioInput[K];
   };
-  set('broker', o.broker);
+  // Several brokers are a comparison (see brokers.ts); a single run takes the first.
+  set('broker', Array.isArray(o.broker) ? o.broker[0] : o.broker);
   set('protocolVersion', o.protocolVersion);
   set('qos', o.qos);
   set('publisherQos', o.publisherQos);

@@ -13,6 +13,8 @@ import {
   type ScenarioName,
   toCsv,
 } from '@x/bench';
+import { isComparison } from './brokers.js';
+import { executeComparison } from './compare.js';
 import type { RawOptions } from './options.js';
 
 /** The CLI's own version, recorded in every result. */
@@ -47,6 +49,7 @@ export const ExitCode = { ok: 0, problems: 1, usage: 2 } as const;
  * exit code. With `--json` or `--csv` stdout carries only that document.
  */
 export async function execute(scenario: ScenarioName, input: ScenarioInput, o: RawOptions): Promise<void> {
+  if (isComparison(o)) return executeComparison(scenario, input, o);
   let resolved: ReturnType<typeof resolveScenario>;
   try {
     resolved = resolveScenario(scenario, input);

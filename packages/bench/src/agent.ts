@@ -480,7 +480,16 @@ export class Agent {
     await Promise.all(
       this.mine(conn.clients).map(async (i) => {
         await this.rampUp(i, startNs);
-        await this.connect(`${c.clientIdPrefix}-conn-${i}`);
+        const connection = await this.connect(`${c.clientIdPrefix}-conn-${i}`);
+        if (!connection || !conn.subscribe) return;
+        // Each connection holds one subscription of its own, so the broker keeps per-session
+        // subscription state as well as the socket (what an idle device costs it).
+        try {
+          await connection.subscribe([`${c.topicBase}/conn/${i}`], c.subscriberQos, c.timeoutMs);
+        } catch (error) {
+          this.failed++;
+          this.error((error as Error).message);
+        }
       }),
     );
     this.#publishingDone = true;

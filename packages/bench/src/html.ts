@@ -1,3 +1,4 @@
+import { type Comparison, formatMetric, formatRatio, METRIC_INFO } from './compare.js';
 import { Histogram } from './histogram.js';
 import { describeRun } from './report.js';
 import type { LatencySummary, RunResult } from './result.js';
@@ -150,68 +151,120 @@ function latencyText(l: LatencySummary | null): string {
   return `p50 ${l.p50} · p90 ${l.p90} · p99 ${l.p99} · p99.9 ${l.p999} · max ${l.max} (n=${l.count})`;
 }
 
+/** One run's section: its figures and charts. */
+function runSection(r: RunResult, heading = describeRun(r)): string {
+  const m = r.messages;
+  const t = r.throughput;
+  const c = r.connections;
+  // Each sample is the rate over the interval it closes; no made-up sample at 0, so a run with one
+  // sample shows one point rather than a line rising from nothing.
+  let prev = 0;
+  const rates = r.timeline.map((p) => {
+    const dt = Math.max(1, p.tMs - prev) / 1000;
+    prev = p.tMs;
+    return { t: p.tMs / 1000, sent: p.sent / dt, received: p.received / dt, connected: p.connected };
+  });
+  const charts = [
+    r.scenario === 'conn'
+      ? lineChart('Open connections over time', 'seconds', 'connections', [
+          { name: 'connected', color: '#2563eb', points: rates.map((p) => [p.t, p.connected]) },
+        ])
+      : lineChart('Throughput over time', 'seconds', 'messages / s', [
+          { name: 'sent', color: '#2563eb', points: rates.map((p) => [p.t, p.sent]) },
+          { name: 'received', color: '#16a34a', points: rates.map((p) => [p.t, p.received]) },
+        ]),
+    r.latencyMs ? barChart('Latency percentiles (ms)', 'ms', percentileBars(r.latencyMs), '#9333ea') : '',
+    r.histograms.latencyUs
+      ? barChart(
+          'Latency histogram (messages per bucket, upper bound in ms)',
+          'messages',
+          histogramBars(r.histograms.latencyUs),
+          '#ea580c',
+        )
+      : '',
+    c.latencyMs
+      ? barChart('Connect latency percentiles (ms)', 'ms', percentileBars(c.latencyMs), '#0891b2')
+      : '',
+  ].join('\n');
+  const rows: Array<[string, string]> = [
+    ['result', r.ok ? 'OK: every message accounted for' : `FAILED: ${r.problems.join('; ')}`],
+    ['sent / expected / received', `${m.sent} / ${m.expected} / ${m.received}`],
+    ['lost / duplicated / out of order', `${m.lost} / ${m.duplicated} / ${m.outOfOrder}`],
+    ...(m.unfinished ? [['unfinished when cut short', String(m.unfinished)] as [string, string]] : []),
+    ['publish rate', `${t.publishRate} msg/s`],
+    ['receive rate', `${t.receiveRate} msg/s (${t.receiveMBps} MB/s)`],
+    ['latency (ms)', latencyText(r.latencyMs)],
+    ['connections', `${c.connected} of ${c.attempted}, ${c.failed} failed, ${Math.round(c.connectRate)}/s`],
+    ['ended', `${r.stopReason} after ${(r.durationMs / 1000).toFixed(2)} s, started ${r.startedAt}`],
+  ];
+  if (r.stresser) {
+    const s = r.stresser;
+    rows.push([
+      'mqtt-stresser publish (fastest / median / slowest)',
+      `${Math.round(s.publish.fastest)} / ${Math.round(s.publish.median)} / ${Math.round(s.publish.slowest)} msg/s`,
+    ]);
+    rows.push([
+      'mqtt-stresser receive (fastest / median / slowest)',
+      `${Math.round(s.receive.fastest)} / ${Math.round(s.receive.median)} / ${Math.round(s.receive.slowest)} msg/s`,
+    ]);
+  }
+  return `<section class="${r.ok ? 'ok' : 'failed'}"><h2>${esc(heading)}</h2>${table(rows)}<div class="charts">${charts}</div></section>`;
+}
+
 /** Renders the report for one or more runs. */
 export function renderHtml(results: RunResult[]): string {
-  const sections = results.map((r) => {
-    const m = r.messages;
-    const t = r.throughput;
-    const c = r.connections;
-    // Each sample is the rate over the interval it closes; no made-up sample at 0, so a run with one
-    // sample shows one point rather than a line rising from nothing.
-    let prev = 0;
-    const rates = r.timeline.map((p) => {
-      const dt = Math.max(1, p.tMs - prev) / 1000;
-      prev = p.tMs;
-      return { t: p.tMs / 1000, sent: p.sent / dt, received: p.received / dt, connected: p.connected };
-    });
-    const charts = [
-      r.scenario === 'conn'
-        ? lineChart('Open connections over time', 'seconds', 'connections', [
-            { name: 'connected', color: '#2563eb', points: rates.map((p) => [p.t, p.connected]) },
-          ])
-        : lineChart('Throughput over time', 'seconds', 'messages / s', [
-            { name: 'sent', color: '#2563eb', points: rates.map((p) => [p.t, p.sent]) },
-            { name: 'received', color: '#16a34a', points: rates.map((p) => [p.t, p.received]) },
-          ]),
-      r.latencyMs ? barChart('Latency percentiles (ms)', 'ms', percentileBars(r.latencyMs), '#9333ea') : '',
-      r.histograms.latencyUs
-        ? barChart(
-            'Latency histogram (messages per bucket, upper bound in ms)',
-            'messages',
-            histogramBars(r.histograms.latencyUs),
-            '#ea580c',
-          )
-        : '',
-      c.latencyMs
-        ? barChart('Connect latency percentiles (ms)', 'ms', percentileBars(c.latencyMs), '#0891b2')
-        : '',
-    ].join('\n');
-    const rows: Array<[string, string]> = [
-      ['result', r.ok ? 'OK: every message accounted for' : `FAILED: ${r.problems.join('; ')}`],
-      ['sent / expected / received', `${m.sent} / ${m.expected} / ${m.received}`],
-      ['lost / duplicated / out of order', `${m.lost} / ${m.duplicated} / ${m.outOfOrder}`],
-      ...(m.unfinished ? [['unfinished when cut short', String(m.unfinished)] as [string, string]] : []),
-      ['publish rate', `${t.publishRate} msg/s`],
-      ['receive rate', `${t.receiveRate} msg/s (${t.receiveMBps} MB/s)`],
-      ['latency (ms)', latencyText(r.latencyMs)],
-      ['connections', `${c.connected} of ${c.attempted}, ${c.failed} failed, ${Math.round(c.connectRate)}/s`],
-      ['ended', `${r.stopReason} after ${(r.durationMs / 1000).toFixed(2)} s, started ${r.startedAt}`],
-    ];
-    if (r.stresser) {
-      const s = r.stresser;
-      rows.push([
-        'mqtt-stresser publish (fastest / median / slowest)',
-        `${Math.round(s.publish.fastest)} / ${Math.round(s.publish.median)} / ${Math.round(s.publish.slowest)} msg/s`,
-      ]);
-      rows.push([
-        'mqtt-stresser receive (fastest / median / slowest)',
-        `${Math.round(s.receive.fastest)} / ${Math.round(s.receive.median)} / ${Math.round(s.receive.slowest)} msg/s`,
-      ]);
-    }
-    return `<section class="${r.ok ? 'ok' : 'failed'}"><h2>${esc(describeRun(r))}</h2>${table(rows)}<div class="charts">${charts}</div></section>`;
+  return page(
+    results.map((r) => runSection(r)),
+    results,
+  );
+}
+
+/**
+ * Renders the report of one or more comparisons: per scenario the side-by-side table of medians and
+ * ratios, a bar chart per metric, and every run's own section folded away below.
+ */
+export function renderComparisonHtml(comparisons: Comparison[]): string {
+  const sections = comparisons.map((c) => {
+    const head = `<tr><th>broker</th>${c.metrics.map((m) => `<th>${esc(METRIC_INFO[m].label)}</th>`).join('')}<th>runs ok</th></tr>`;
+    const body = c.rows
+      .map(
+        (row, i) =>
+          `<tr><th>${esc(row.broker)}</th>${c.metrics
+            .map((m) => {
+              const ratio = i === 0 ? '' : formatRatio(row.ratio[m]);
+              return `<td>${esc(formatMetric(m, row.median[m]))}${ratio ? ` <small>(${esc(ratio)})</small>` : ''}</td>`;
+            })
+            .join('')}<td>${row.ok}/${row.runs}</td></tr>`,
+      )
+      .join('');
+    const charts = c.metrics
+      .map((m) => {
+        const bars = c.rows.flatMap((row) => {
+          const value = row.median[m];
+          return value === null ? [] : [{ label: row.broker, value }];
+        });
+        const better = METRIC_INFO[m].better === 'higher' ? 'higher is better' : 'lower is better';
+        return bars.length > 0
+          ? barChart(`${METRIC_INFO[m].label} (median; ${better})`, METRIC_INFO[m].label, bars, '#2563eb')
+          : '';
+      })
+      .join('\n');
+    const runs = c.runs
+      .map((run) => runSection(run.result, `${run.broker}, round ${run.round}: ${describeRun(run.result)}`))
+      .join('\n');
+    const ok = c.runs.every((r) => r.result.ok);
+    return `<section class="${ok ? 'ok' : 'failed'}"><h2>${esc(c.label)}</h2>
+<p>Median of ${c.rounds} round${c.rounds === 1 ? '' : 's'} per broker, brokers in turn with the order rotating each round; (ratio) to ${esc(c.anchor)}.</p>
+<table class="compare">${head}${body}</table><div class="charts">${charts}</div>
+<details><summary>every run (${c.runs.length})</summary>${runs}</details></section>`;
   });
+  return page(sections, comparisons);
+}
+
+/** The page around the sections, with the data embedded as JSON. */
+function page(sections: string[], data: unknown): string {
   // `<` is escaped so the embedded JSON can never close its script element.
-  const json = JSON.stringify(results).replace(/</g, '\\u003c');
+  const json = JSON.stringify(data).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mqtt-bench report</title>
@@ -219,7 +272,7 @@ export function renderHtml(results: RunResult[]): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:780px;color:#111;padding:0 1rem}
 h1{font-size:1.4rem}h2{font-size:1.05rem;margin-top:2rem}
 section{border-left:4px solid #16a34a;padding-left:1rem}section.failed{border-color:#dc2626}
-table{border-collapse:collapse;margin:.5rem 0}th{text-align:left;font-weight:600;padding:2px 12px 2px 0;color:#444}td{padding:2px 0}
+table{border-collapse:collapse;margin:.5rem 0}table.compare td{text-align:right;padding:2px 0 2px 14px}details{margin:1rem 0}th{text-align:left;font-weight:600;padding:2px 12px 2px 0;color:#444}td{padding:2px 0}
 figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.25rem}
 svg{width:100%;height:auto;background:#fafafa;border:1px solid #e5e5e5}
 svg text{font:11px system-ui,sans-serif;fill:#333}svg .grid{stroke:#e5e5e5}

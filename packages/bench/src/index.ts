@@ -8,6 +8,27 @@ export {
   type TallyMap,
 } from './accounting.js';
 export {
+  type BrokerRun,
+  type BrokerTarget,
+  COMPARISON_SCHEMA,
+  type Comparison,
+  type ComparisonOptions,
+  type ComparisonRow,
+  checkTargets,
+  formatComparison,
+  formatComparisonMarkdown,
+  formatMetric,
+  formatRatio,
+  METRIC_INFO,
+  Metric,
+  type MetricValues,
+  median,
+  metricsOf,
+  metricsOfRun,
+  runComparison,
+  summarizeRuns,
+} from './compare.js';
+export {
   BenchConnection,
   ConnectError,
   type ConnectionOptions,
@@ -17,7 +38,7 @@ export {
 export { fanoutOf, type Progress, type RunHooks, runScenario } from './coordinator.js';
 export { hostInfo, VERSION } from './environment.js';
 export { Histogram, type HistogramSnapshot } from './histogram.js';
-export { barChart, lineChart, renderHtml } from './html.js';
+export { barChart, lineChart, renderComparisonHtml, renderHtml } from './html.js';
 export { OptionError, type ResolvedScenario, resolveScenario, type ScenarioInput } from './options.js';
 export {
   isBenchPayload,
@@ -28,6 +49,13 @@ export {
   writePayloadTemplate,
 } from './payload.js';
 export type { CommonOptions, ConnOptions, FleetOptions, StressOptions } from './plan.js';
+export {
+  type ProcessSample,
+  type ProcessUsage,
+  ProcessWatcher,
+  parseProcessSample,
+  sampleProcess,
+} from './process-usage.js';
 export { BenchPublisher, type PublisherOptions } from './publisher.js';
 export { CSV_COLUMNS, describeRun, formatProgress, formatSummary, toCsv, toCsvRow } from './report.js';
 export {

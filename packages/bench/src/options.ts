@@ -48,6 +48,8 @@ export interface ScenarioInput {
   rate?: number;
   drainTimeoutMs?: number;
   holdMs?: number;
+  /** `conn`: each connection subscribes to a topic of its own (default false). */
+  subscribe?: boolean;
 }
 
 /** A scenario's options with every default filled in. */
@@ -189,6 +191,7 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
     out.conn = {
       clients: int('num-clients', input.numClients, 100, 1),
       holdMs: num('hold', input.holdMs, 0, 0),
+      subscribe: input.subscribe ?? false,
     };
   } else {
     const latency = scenario === 'latency';

@@ -81,6 +81,8 @@ export interface ConnOptions {
   clients: number;
   /** Keep the connections open this long once all are up (default 0). */
   holdMs: number;
+  /** Each connection subscribes to a topic of its own once connected (default false). */
+  subscribe: boolean;
 }
 
 /** Everything an agent needs to run its share of a scenario. */

@@ -18,12 +18,15 @@ function latencyLine(l: LatencySummary): string {
   return `p50 ${fixed(l.p50)}  p90 ${fixed(l.p90)}  p99 ${fixed(l.p99)}  p99.9 ${fixed(l.p999)}  max ${fixed(l.max)}  (mean ${fixed(l.mean)}, n=${n(l.count)})`;
 }
 
-/** One line describing what ran, for the summary and the HTML title. */
-export function describeRun(r: RunResult): string {
+/**
+ * One line describing what ran, for the summary and the HTML title; `broker: false` leaves the
+ * address out (a comparison names the brokers itself).
+ */
+export function describeRun(r: RunResult, options: { broker?: boolean } = {}): string {
   const c = r.config;
   const parts = [
     `mqtt-bench ${r.scenario}`,
-    c.broker,
+    options.broker === false ? null : c.broker,
     versionName(c.protocolVersion),
     r.scenario === 'conn' ? null : `QoS ${c.publisherQos}→${c.subscriberQos}`,
     r.scenario === 'conn' ? null : `${c.payloadSize} B payload`,

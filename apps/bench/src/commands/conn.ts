@@ -19,10 +19,12 @@ export function connCommand(): Command {
   addCommonOptions(command);
   opt(command, '-c, --num-clients <n>', 'connections to open (default 100)', integer);
   opt(command, '--hold <duration>', 'keep the connections open this long once all are up', parseDuration);
+  opt(command, '--subscribe', 'each connection subscribes to a topic of its own (idle devices)');
   command.addHelpText('after', EXAMPLES).action(async (o: RawOptions) => {
     const input = commonInput(o);
     if (o.numClients !== undefined) input.numClients = o.numClients as number;
     if (o.hold !== undefined) input.holdMs = o.hold as number;
+    if (o.subscribe) input.subscribe = true;
     await execute('conn', input, o);
   });
   return command;
