@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 
 const port = Number(process.argv[2]);
-const broker = await Aedes.createBroker();
+// Aedes' default concurrency (100) overflows the stack in mqemitter's queue when 100 publishers
+// burst (RangeError: Maximum call stack size exceeded, the process exits); 0 lifts that limit.
+const broker = await Aedes.createBroker({ concurrency: 0 });
 const server = createServer(broker.handle);
 server.listen(port, '127.0.0.1');
 const stop = () => server.close(() => broker.close(() => process.exit(0)));

@@ -276,6 +276,17 @@ async function restart(name: string): Promise<BrokerTarget> {
   running.set(name, fresh);
   return fresh.target;
 }
+const restarts: string[] = [];
+/** A broker that died in an earlier run is reported (its last output) and started again. */
+async function revive(name: string): Promise<BrokerTarget | undefined> {
+  const r = running.get(name);
+  if (!r || (r.server.process.exitCode === null && r.server.process.signalCode === null)) return undefined;
+  const last = r.server.output().trimEnd().split('\n').slice(-3).join(' | ');
+  const note = `${name} exited (${r.server.process.exitCode ?? r.server.process.signalCode}) and was restarted: ${last}`;
+  restarts.push(note);
+  process.stderr.write(`bench:brokers: ${note}\n`);
+  return restart(name);
+}
 async function stopAll(): Promise<void> {
   for (const r of running.values()) await r.server.stop();
   running.clear();
@@ -313,7 +324,7 @@ try {
       rounds,
       label: s.title,
       hooks: { signal: interrupted.signal, tool: { name: 'bench:brokers', version: '0' } },
-      ...(s.fresh ? { beforeRun: (target: BrokerTarget) => restart(target.name) } : {}),
+      beforeRun: (target: BrokerTarget) => (s.fresh ? restart(target.name) : revive(target.name)),
       onRun: (run) =>
         process.stderr.write(
           `bench:brokers: ${s.id} round ${run.round}/${rounds} ${run.broker}: ${first ? `${formatMetric(first, run.metrics[first])} ${METRIC_INFO[first].label}` : ''}${run.result.ok ? '' : `  FAILED: ${run.result.problems.join('; ')}`}\n`,
@@ -324,7 +335,7 @@ try {
     // Written after every scenario, so an interrupted run keeps what it measured.
     writeFileSync(
       join(outDir, 'brokers.json'),
-      `${JSON.stringify({ host, rounds, scale, skipped, comparisons }, null, 2)}\n`,
+      `${JSON.stringify({ host, rounds, scale, skipped, restarts, comparisons }, null, 2)}\n`,
     );
   }
 } finally {
@@ -338,6 +349,7 @@ writeFileSync(
     `Machine: ${host}. Rounds: ${rounds}, scale ${scale}. Median per broker, (ratio) to ${targets[0]}.`,
     ...comparisons.map((c) => `\n**${c.label}**\n\n${formatComparisonMarkdown(c)}`),
     ...skipped.map((s) => `\nSkipped: ${s}`),
+    ...restarts.map((s) => `\nRestarted: ${s}`),
   ].join('\n'),
 );
 process.stderr.write(`bench:brokers: wrote brokers.json, brokers.html and brokers.md to ${outDir}\n`);

@@ -82,7 +82,7 @@ export interface ComparisonRow {
   broker: string;
   url: string;
   runs: number;
-  /** Runs that accounted for every message. */
+  /** Runs that accounted for every message; the medians are over these. */
   ok: number;
   median: MetricValues;
   /** `median / anchor median` per metric; null where either is missing. */
@@ -166,16 +166,21 @@ function mapMetrics(f: (m: Metric) => number | null): MetricValues {
   return out;
 }
 
-/** Medians per broker and ratios to the first broker's medians, in the order of `brokers`. */
+/**
+ * Medians per broker and ratios to the first broker's medians, in the order of `brokers`. Only runs
+ * that accounted for every message count: a run that lost messages or connections measured
+ * something else, so it is counted in `runs` but not in `ok` or the medians.
+ */
 export function summarizeRuns(brokers: BrokerTarget[], runs: BrokerRun[]): ComparisonRow[] {
   const rows = brokers.map((b): ComparisonRow => {
     const mine = runs.filter((r) => r.broker === b.name);
+    const ok = mine.filter((r) => r.result.ok);
     return {
       broker: b.name,
       url: b.url,
       runs: mine.length,
-      ok: mine.filter((r) => r.result.ok).length,
-      median: mapMetrics((m) => median(mine.map((r) => r.metrics[m]))),
+      ok: ok.length,
+      median: mapMetrics((m) => median(ok.map((r) => r.metrics[m]))),
       ratio: mapMetrics(() => null),
     };
   });
