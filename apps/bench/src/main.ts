@@ -15,6 +15,7 @@ Examples:
   mqtt-bench sub     --broker ws://127.0.0.1:1882/mqtt --subscribers 500 --qos 1
   mqtt-bench latency --broker :1883 --rate 5000 --duration 30s --html latency.html
   mqtt-bench conn    --broker mqtts://broker:8883 --cafile ca.pem --num-clients 5000 --connect-rate 500
+  mqtt-bench pub     --broker ours=:1884 --broker mosquitto=:1883 --rounds 3 -p 10 -S 10 --topics 10
   mqtt-bench report  mosquitto.json emqx.json --html compare.html
 
 Every option also reads MQTT_BENCH_<OPTION> from the environment (MQTT_BENCH_BROKER=…).
