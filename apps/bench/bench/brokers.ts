@@ -16,7 +16,7 @@
  * 100 ms) are read around every run. Connection scenarios restart every broker before each round, so
  * that RSS per connection is growth over a fresh process.
  *
- *   pnpm bench:brokers [-- --rounds 3] [--scenarios qos1-window-20,idle-10k] [--targets ours-memory,mosquitto]
+ *   pnpm bench:brokers [-- --rounds 2] [--scenarios qos1-window-20,idle-10k] [--targets ours-memory,mosquitto]
  *                      [--out DIR] [--scale 0.1]
  *   pnpm bench:brokers -- --scenarios connections-100k     (not in the default set; see README)
  *
@@ -164,7 +164,7 @@ const { values: args } = parseArgs({
   // pnpm passes the `--` before the script's own options through.
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '2' },
     scenarios: { type: 'string' },
     targets: { type: 'string' },
     out: { type: 'string' },
