@@ -118,6 +118,22 @@ describe('mqtt-bench against our broker (@x/broker)', () => {
     expect(r.ok).toBe(true);
     expect(r.connections.connected).toBe(50);
   });
+
+  it('holds connections with one subscription each (conn with subscribe)', async () => {
+    const before = broker.broker.subscriptionCount;
+    let during = 0;
+    const running = run('conn', { broker: broker.url, numClients: 30, subscribe: true, holdMs: 1_500 });
+    // Sampled while the connections are held: each holds a subscription of its own.
+    const deadline = Date.now() + 15_000;
+    while (during < before + 30 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      during = broker.broker.subscriptionCount;
+    }
+    const r = await running;
+    expect(r.ok).toBe(true);
+    expect(r.connections.connected).toBe(30);
+    expect(during - before).toBe(30);
+  });
 });
 
 describe('mqtt-bench against a lossy configuration of our broker', () => {
