@@ -138,7 +138,15 @@ describe('mqtt-bench against our broker (@x/broker)', () => {
 
 describe('mqtt-bench against a lossy configuration of our broker', () => {
   it('reports the dropped messages with ok false', async () => {
-    const broker = await startBroker({ maxQueuedMessages: 10, maxInflight: 20 });
+    // The broker holds a publisher's PUBACK while a subscriber's queue is full; a subscriber that
+    // makes no progress for stalledConsumerTimeout is cut off and what it had queued is lost. The
+    // stresser's subscriber reads nothing until publishing ends, so it stalls.
+    const broker = await startBroker({
+      maxQueuedMessages: 10,
+      maxInflight: 20,
+      stalledConsumerTimeout: 200,
+      sweepInterval: 50,
+    });
     try {
       const r = await run('stress', {
         broker: broker.url,
