@@ -43,7 +43,7 @@ try {
     error instanceof ConfigError ||
     error instanceof FlagError ||
     error instanceof LedgerRulesError ||
-    (error as { code?: string }).code === 'STARTUP_REFUSED';
+    ['STARTUP_REFUSED', 'AUTH_SOURCE_INVALID'].includes((error as { code?: string }).code ?? '');
   process.stderr.write(
     `mqtt-broker: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`,
   );
