@@ -180,7 +180,7 @@ function copyStrings<T extends object>(
 
 function readHttp(r: Reader, raw: Raw, path: Path): HttpAuthConfig | undefined {
   const url = readUrl(r, raw, path, ['http:', 'https:']);
-  if (raw.url === undefined) r.fail(path, 'auth.http needs `url` (where credentials are POSTed)');
+  if (raw.url === undefined) r.fail(path, 'needs `url` (where credentials are POSTed)');
   const out: HttpAuthConfig = { url: url ?? '' };
   if (raw.aclUrl !== undefined) {
     const aclUrl = readUrl(r, { url: raw.aclUrl }, path, ['http:', 'https:']);
@@ -240,7 +240,7 @@ function readJwt(r: Reader, raw: Raw, path: Path): JwtAuthConfig {
   );
   const keys = ['secret', 'secretFile', 'publicKeyFile', 'jwksFile'].filter((k) => raw[k] !== undefined);
   if (keys.length !== 1) {
-    r.fail(path, 'auth.jwt needs exactly one of secret, secretFile, publicKeyFile, jwksFile');
+    r.fail(path, 'needs exactly one of secret, secretFile, publicKeyFile, jwksFile');
   }
   if (raw.usernameClaim === null) out.usernameClaim = null;
   else copyStrings(r, raw, path, ['usernameClaim'], out);
