@@ -66,3 +66,26 @@ export function exited(server: SpawnedServer): Promise<number | null> {
 export async function printed(server: SpawnedServer, text: string, timeout = 10_000): Promise<void> {
   await until(() => server.output().includes(text), timeout, `"${text}" in the broker's output`);
 }
+
+/**
+ * Runs `mqtt-broker passwd ARGS` in this process (no Node start-up per call), as the binary would:
+ * resolves with its exit code and what it wrote to stderr.
+ */
+export async function runPasswd(args: string[]): Promise<{ code: number; stderr: string }> {
+  const { passwdCommand } = await import('../src/commands/passwd.js');
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await passwdCommand().parseAsync(args, { from: 'user' });
+    return { code: Number(process.exitCode ?? 0), stderr: written.join('') };
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = before;
+  }
+}

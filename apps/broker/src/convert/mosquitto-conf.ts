@@ -66,29 +66,32 @@ const LISTENER_KEYS = new Set([
 /** Auth settings that Mosquitto keeps per listener with `per_listener_settings true`. */
 const AUTH_KEYS = new Set(['allow_anonymous', 'password_file', 'acl_file']);
 
-/** Broker-wide settings this converter maps; anything else after `connection` is the bridge's. */
-const BROKER_KEYS = new Set([
-  ...AUTH_KEYS,
-  ...LISTENER_KEYS,
-  'port',
-  'bind_address',
-  'per_listener_settings',
-  'persistence',
-  'persistence_location',
-  'persistence_file',
-  'autosave_interval',
-  'max_queued_messages',
-  'max_queued_bytes',
-  'max_inflight_messages',
-  'max_keepalive',
-  'max_packet_size',
-  'message_size_limit',
-  'persistent_client_expiration',
-  'sys_interval',
-  'retain_available',
-  'queue_qos0_messages',
-  'max_qos',
-  'auto_id_prefix',
+/** Settings of a bridge (`connection NAME` and what follows it); `bridge_*` ones too. */
+const BRIDGE_KEYS = new Set([
+  'address',
+  'addresses',
+  'cleansession',
+  'clientid',
+  'keepalive_interval',
+  'idle_timeout',
+  'local_cleansession',
+  'local_clientid',
+  'local_password',
+  'local_username',
+  'notifications',
+  'notifications_local_only',
+  'notification_topic',
+  'password',
+  'remote_clientid',
+  'remote_password',
+  'remote_username',
+  'restart_timeout',
+  'round_robin',
+  'start_type',
+  'threshold',
+  'topic',
+  'try_private',
+  'username',
 ]);
 
 const MAX_U32 = 0xffffffff;
@@ -195,8 +198,7 @@ export function convertMosquittoConf(text: string, source: string): Converted {
       listeners.push(current);
       continue;
     }
-    if (bridge !== undefined && !BROKER_KEYS.has(line.key)) {
-      // The lines after `connection` configure that bridge, except the broker's own settings.
+    if (bridge !== undefined && (BRIDGE_KEYS.has(line.key) || line.key.startsWith('bridge_'))) {
       note(line, `part of bridge "${bridge.value}"`);
       continue;
     }
