@@ -76,7 +76,8 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
       port,
     );
     try {
-      expect(server.output()).toContain('auth: password_file (2 users), acl_file, ledger (0 auth rules)');
+      // Logged right after the listeners open: wait for it rather than race it.
+      await printed(server, 'auth: password_file (2 users), acl_file, ledger (0 auth rules)');
       expect(await outcome(url, { ...v5, username: 'alice', password: 'wrong' })).toBe(0x86);
       expect(await outcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe(0x86);
       const alice = await mqtt.connectAsync(url, { ...v5, username: 'alice', password: 'alice-pw' });
