@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { LedgerRulesError } from '@x/broker-auth';
 import { Command, type CommanderError } from 'commander';
+import { convertCommand } from './commands/convert.js';
 import { passwdCommand } from './commands/passwd.js';
 import { configureServe } from './commands/serve.js';
 import { FlagError } from './config/flags.js';
@@ -13,7 +14,10 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const program = configureServe(
   new Command('mqtt-broker').description('MQTT 5 / 3.1.1 / 3.1 broker').version(version, '-V, --version'),
 );
+// Options after a subcommand's name are the subcommand's: `passwd -c FILE` is not `--config`.
+program.enablePositionalOptions();
 program.addCommand(passwdCommand());
+program.addCommand(convertCommand());
 
 // A usage error (unknown option, missing value, bad choice) is one line that points at the help,
 // and exits 2 like every other configuration mistake; help and version exit 0.
@@ -43,7 +47,7 @@ try {
     error instanceof ConfigError ||
     error instanceof FlagError ||
     error instanceof LedgerRulesError ||
-    (error as { code?: string }).code === 'STARTUP_REFUSED';
+    ['STARTUP_REFUSED', 'AUTH_SOURCE_INVALID'].includes((error as { code?: string }).code ?? '');
   process.stderr.write(
     `mqtt-broker: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`,
   );

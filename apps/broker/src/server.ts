@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
 import { Broker, type BrokerOptions } from '@x/broker';
-import { Ledger, LedgerHook } from '@x/broker-auth';
+import { Ledger } from '@x/broker-auth';
 import { SqliteStore } from '@x/broker-store-embedded';
 import { RedisStore } from '@x/broker-store-redis';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
+import { createAuthChain } from './auth-chain.js';
+import { hasAuthSources } from './config/auth-backends.js';
 import { loadConfigFile } from './config/load.js';
 import { printableConfig } from './config/print.js';
 import { httpToken } from './config/resolve.js';
@@ -32,9 +34,10 @@ export interface ServerSource {
 export async function runServer(config: Config, source: ServerSource = {}): Promise<void> {
   const log = createLogger(config.log.level, config.log.format);
   const ledger = new Ledger(readLedgerRules(config));
-  const refusal = unsafeExposure(config, ledger.hasAuthRules);
+  const refusal = unsafeExposure(config, ledger.hasAuthRules || hasAuthSources(config.auth));
   if (refusal) throw new StartupRefused(refusal);
   const allowAnonymous = anonymousAllowed(config);
+  const auth = await createAuthChain(config, ledger, allowAnonymous, log);
 
   const storage = config.storage;
   // The store is given to the broker, which opens, commits to and closes it.
@@ -58,13 +61,8 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     logger: log,
     ...(store !== undefined ? { store } : {}),
   });
-  const ledgerHook = new LedgerHook({
-    ledger,
-    allowAnonymous,
-    checkDelivery: config.auth.checkDelivery ?? true,
-    logger: log,
-  });
-  broker.addHook(ledgerHook);
+  for (const hook of auth.hooks) broker.addHook(hook);
+  auth.attach(broker);
   broker.addHook(new ConnectionLogHook(log));
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
@@ -106,20 +104,24 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
       'HTTP is reachable from other machines: /stats and /metrics need no token',
     );
   }
-  if (!ledger.hasAuthRules) {
+  if (!ledger.hasAuthRules && !hasAuthSources(config.auth)) {
     log.info(
       {},
       allowAnonymous ? 'no auth rules: anonymous clients allowed' : 'no auth rules: every client is refused',
     );
+  } else {
+    log.info({ anonymous: allowAnonymous }, `auth: ${auth.describe().join(', ')}`);
   }
   if (allowAnonymous && config.listeners.some(isExposed)) {
     log.warn({}, 'anonymous clients are allowed on listeners reachable from other machines');
   }
 
-  const reload = () => {
+  const reload = async () => {
     try {
       const fresh = source.configFile && !config.auth.file ? loadConfigFile(source.configFile) : config;
-      ledger.update(readLedgerRules(fresh));
+      const rules = readLedgerRules(fresh);
+      await auth.reload();
+      ledger.update(rules);
       log.info(
         { authRules: ledger.rules.auth?.length ?? 0, aclRules: ledger.rules.acl?.length ?? 0 },
         'auth rules reloaded',

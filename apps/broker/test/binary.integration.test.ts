@@ -1,77 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  freePort,
-  RawClient,
-  requireServer,
-  type SpawnedServer,
-  spawnServer,
-  startRedis,
-} from '@x/test-helpers';
+import { freePort, RawClient, requireServer, startRedis } from '@x/test-helpers';
 import mqtt, { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
+import { exited, main, runBinary, startBinary } from './binary.js';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const run = promisify(execFile);
-
-// Every broker started here keeps its embedded store in a directory of its own (--data-dir's
-// environment variable), never in the working directory.
-const dataDirs: string[] = [];
-afterAll(() => {
-  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
-});
-function withDataDir(dataDir?: string): NodeJS.ProcessEnv {
-  const d = dataDir ?? mkdtempSync(join(tmpdir(), 'mqtt-broker-data-'));
-  dataDirs.push(d);
-  return { ...process.env, MQTT_BROKER_DATA_DIR: d };
-}
-
-/** Runs the binary to completion; resolves with its exit code and output (never rejects). */
-async function runBinary(
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: withDataDir(),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
-function startBinary(args: string[], port: number, dataDir?: string): Promise<SpawnedServer> {
-  return spawnServer({
-    command: process.execPath,
-    args: [main, ...args, '--log-format', 'json'],
-    port,
-    env: withDataDir(dataDir),
-  });
-}
-
-/** Waits for the child process to exit and returns its exit code. */
-function exited(server: SpawnedServer): Promise<number | null> {
-  if (server.process.exitCode !== null) return Promise.resolve(server.process.exitCode);
-  return new Promise((resolve) => server.process.once('exit', (code) => resolve(code)));
-}
 
 describe('mqtt-broker binary: command line', () => {
   it('prints its version and a help with examples', async () => {

@@ -90,6 +90,11 @@ export function configureServe(program: Command): Command {
       ).choices(['auto', 'json', 'pretty']),
     )
     .option('--allow-anonymous', 'let clients without credentials in, even on non-loopback listeners')
+    .option(
+      '--password-file <file>',
+      "a Mosquitto password_file (mosquitto_passwd's format), reloaded on SIGHUP",
+    )
+    .option('--acl-file <file>', 'a Mosquitto acl_file, reloaded on SIGHUP')
     .option('--print-config', 'print the effective configuration as YAML and exit')
     .addHelpText('after', EXAMPLES)
     .action(async (options: ServeOptions) => {

@@ -1,4 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { authFiles } from './auth-backends.js';
 import type { ConfigFlags } from './flags.js';
 import { FlagError } from './flags.js';
 import { ConfigError } from './load.js';
@@ -44,12 +45,18 @@ export function checkFiles(config: Config, flags: ConfigFlags, source = '<config
       ]);
     }
   });
-  if (config.auth.file) {
-    const why = unreadable(config.auth.file);
-    if (why) {
-      throw new ConfigError(source, [
-        { path: ['auth', 'file'], message: `cannot read ${config.auth.file} (${why})` },
-      ]);
-    }
+  const authFileFlags: Record<string, string | undefined> = {
+    '--password-file': flags.passwordFile,
+    '--acl-file': flags.aclFile,
+  };
+  for (const { path, file } of [
+    ...(config.auth.file ? [{ path: ['auth', 'file'], file: config.auth.file }] : []),
+    ...authFiles(config.auth),
+  ]) {
+    const why = unreadable(file);
+    if (!why) continue;
+    const flag = Object.keys(authFileFlags).find((name) => authFileFlags[name] === file);
+    if (flag) throw new FlagError(`${flag} ${file}: cannot read it (${why})`);
+    throw new ConfigError(source, [{ path, message: `cannot read ${file} (${why})` }]);
   }
 }

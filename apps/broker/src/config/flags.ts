@@ -22,6 +22,10 @@ export interface ConfigFlags {
   logLevel?: string;
   logFormat?: string;
   allowAnonymous?: boolean;
+  /** A Mosquitto `password_file` (config `auth.passwordFile`). */
+  passwordFile?: string;
+  /** A Mosquitto `acl_file` (config `auth.aclFile`). */
+  aclFile?: string;
   /** Mosquitto's `-v`: debug logging, unless `--log-level` says otherwise. */
   verbose?: boolean;
 }
@@ -215,5 +219,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     config.log.format = flags.logFormat as Config['log']['format'];
   }
   if (flags.allowAnonymous) config.auth.allowAnonymous = true;
+  if (flags.passwordFile !== undefined) config.auth.passwordFile = flags.passwordFile;
+  if (flags.aclFile !== undefined) config.auth.aclFile = flags.aclFile;
   return config;
 }

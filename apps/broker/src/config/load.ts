@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { formatPath, type PositionedIssue, parseWithPositions } from '@x/broker-auth';
+import { mapAuthFiles } from './auth-backends.js';
 import type { Config } from './types.js';
 import { validateConfig } from './validate.js';
 
@@ -72,5 +73,6 @@ function resolvePaths(config: Config, baseDir: string): void {
     if (listener.type === 'unix') listener.path = abs(listener.path);
   }
   if (config.auth.file) config.auth.file = abs(config.auth.file);
+  mapAuthFiles(config.auth, abs);
   if (config.http && config.http.tokenFile !== undefined) config.http.tokenFile = abs(config.http.tokenFile);
 }

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { maskAuthBackends } from './auth-backends.js';
 import type { Config } from './types.js';
 
 /** The effective config as YAML, with secrets (tokens, passwords) masked. */
@@ -6,6 +7,7 @@ export function printableConfig(config: Config): string {
   const copy = structuredClone(config) as Config;
   if (copy.http && copy.http.token !== undefined) copy.http.token = '***';
   for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
+  maskAuthBackends(copy.auth);
   if (copy.storage.type === 'redis') copy.storage.url = copy.storage.url.replace(/\/\/([^@/]*)@/, '//***@');
   return stringify(copy);
 }

@@ -1,4 +1,5 @@
 import type { Access, AclRule, AuthRule } from '@x/broker-auth';
+import type { AuthBackendsConfig } from './auth-backends.js';
 
 /** Limits every listener accepts. */
 export interface ListenerLimits {
@@ -61,7 +62,8 @@ export interface HttpConfig {
   dashboard?: boolean;
 }
 
-export interface AuthConfig {
+/** The ledger's settings, plus the other auth sources (Mosquitto files, backends) chained before it. */
+export interface AuthConfig extends AuthBackendsConfig {
   /**
    * Let clients in without credentials (no auth rules: everyone; with rules: clients that send no
    * user name and match no rule). Default: true only when every listener is on loopback.

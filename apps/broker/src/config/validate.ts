@@ -1,5 +1,6 @@
 import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
 import { parseRedisUrl } from '@x/broker-store-redis';
+import { AUTH_BACKEND_KEYS, readAuthBackends } from './auth-backends.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import {
   type AuthConfig,
@@ -22,7 +23,7 @@ function isRecord(value: unknown): value is Raw {
  * Reads fields off raw objects, recording every problem with its path instead of stopping at the
  * first, so one run of `mqtt-broker --config` lists everything that is wrong.
  */
-class Reader {
+export class Reader {
   readonly issues: RuleIssue[] = [];
 
   fail(path: Path, message: string, key = false): void {
@@ -227,11 +228,11 @@ function readAuth(r: Reader, value: unknown): AuthConfig {
   const raw = r.object(
     value,
     ['auth'],
-    ['allowAnonymous', 'checkDelivery', 'file', 'rules', 'acl', 'aclDefault'],
+    ['allowAnonymous', 'checkDelivery', 'file', 'rules', 'acl', 'aclDefault', ...AUTH_BACKEND_KEYS],
     'auth',
   );
   if (!raw) return {};
-  const out: AuthConfig = {};
+  const out: AuthConfig = readAuthBackends(r, raw);
   const allowAnonymous = r.boolean(raw, 'allowAnonymous', ['auth']);
   if (allowAnonymous !== undefined) out.allowAnonymous = allowAnonymous;
   const checkDelivery = r.boolean(raw, 'checkDelivery', ['auth']);
