@@ -65,5 +65,6 @@ export {
   type TraceRequest,
   type TraceSink,
   type TraceStopReason,
+  traceRequestProblem,
 } from './trace.js';
 export { fileTraceSink, logTraceSink } from './trace-sinks.js';

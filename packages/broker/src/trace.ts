@@ -102,6 +102,7 @@ export interface TraceHost {
 }
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+const MAX_BYTES_LIMIT = 64 * 1024 * 1024;
 const DEFAULT_DURATION_MS = 600_000;
 const MAX_DURATION_MS = 86_400_000;
 const MAX_PAYLOAD_BYTES = 1024;
@@ -141,7 +142,7 @@ export class PacketTracer {
     this.#host = host;
     this.#sink = options.sink ?? logTraceSink(host.log);
     this.#maxTraces = options.maxTraces ?? 4;
-    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.#maxBytes = options.maxBytes ?? MAX_BYTES_LIMIT;
     this.#hook = {
       id: 'packet-tracer',
       onPacketRead: (client, packet) => {
@@ -201,30 +202,9 @@ export class PacketTracer {
   }
 
   #check(request: TraceRequest): TraceInfo {
-    const { clientId, topicFilter } = request;
-    const invalid = (detail: string) => new BrokerError('INVALID_TRACE', detail);
-    if (clientId === undefined && topicFilter === undefined)
-      throw invalid('give a clientId or a topicFilter');
-    if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) {
-      throw invalid('clientId must be a non-empty string');
-    }
-    if (topicFilter !== undefined && (typeof topicFilter !== 'string' || !isValidTopicFilter(topicFilter))) {
-      throw invalid('topicFilter must be a valid topic filter');
-    }
-    const integer = (value: unknown, name: string, min: number, max: number, fallback: number): number => {
-      if (value === undefined) return fallback;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-        throw invalid(`${name} must be an integer from ${min} to ${max}`);
-      }
-      return value;
-    };
     return {
       id: this.#nextId++,
-      ...(clientId !== undefined ? { clientId } : {}),
-      ...(topicFilter !== undefined ? { topicFilter } : {}),
-      maxBytes: integer(request.maxBytes, 'maxBytes', 1, this.#maxBytes, DEFAULT_MAX_BYTES),
-      durationMs: integer(request.durationMs, 'durationMs', 0, MAX_DURATION_MS, DEFAULT_DURATION_MS),
-      payloadBytes: integer(request.payloadBytes, 'payloadBytes', 0, MAX_PAYLOAD_BYTES, 0),
+      ...checked(request, this.#maxBytes),
       startedAt: new Date().toISOString(),
       packets: 0,
       bytes: 0,
@@ -273,6 +253,49 @@ export class PacketTracer {
     // Said in the broker's log whatever the sink, so an operator sees why the trace went quiet.
     this.#host.log.info(logFields(info), 'trace stopped');
     trace.sink.end?.({ ...info });
+  }
+}
+
+type CheckedRequest = Pick<TraceInfo, 'clientId' | 'topicFilter' | 'maxBytes' | 'durationMs' | 'payloadBytes'>;
+
+/** The request with its defaults filled in; throws `INVALID_TRACE` naming the first problem. */
+function checked(request: TraceRequest, maxBytesLimit: number): CheckedRequest {
+  const { clientId, topicFilter } = request;
+  const invalid = (detail: string) => new BrokerError('INVALID_TRACE', detail);
+  if (clientId === undefined && topicFilter === undefined) throw invalid('give a clientId or a topicFilter');
+  if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) {
+    throw invalid('clientId must be a non-empty string');
+  }
+  if (topicFilter !== undefined && (typeof topicFilter !== 'string' || !isValidTopicFilter(topicFilter))) {
+    throw invalid('topicFilter must be a valid topic filter');
+  }
+  const integer = (value: unknown, name: string, min: number, max: number, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalid(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+  return {
+    ...(clientId !== undefined ? { clientId } : {}),
+    ...(topicFilter !== undefined ? { topicFilter } : {}),
+    maxBytes: integer(request.maxBytes, 'maxBytes', 1, maxBytesLimit, DEFAULT_MAX_BYTES),
+    durationMs: integer(request.durationMs, 'durationMs', 0, MAX_DURATION_MS, DEFAULT_DURATION_MS),
+    payloadBytes: integer(request.payloadBytes, 'payloadBytes', 0, MAX_PAYLOAD_BYTES, 0),
+  };
+}
+
+/**
+ * Why `PacketTracer.start` would refuse this request (the first problem, as a sentence), or
+ * undefined when it is valid: for hosts that check traces in their config before starting.
+ * `maxBytes`: the tracer's limit, default 64 MiB.
+ */
+export function traceRequestProblem(request: TraceRequest, maxBytes = MAX_BYTES_LIMIT): string | undefined {
+  try {
+    checked(request, maxBytes);
+    return undefined;
+  } catch (error) {
+    return (error as BrokerError).message.replace(/^[^:]*: /, '');
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Access, AclRule, AuthRule } from '@x/broker-auth';
+import type { TraceConfig } from './trace.js';
 
 /** Limits every listener accepts. */
 export interface ListenerLimits {
@@ -139,4 +140,6 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   /** Milliseconds a graceful shutdown may take before the process exits anyway. Default 5000. */
   shutdownTimeout: number;
+  /** Packet traces started with the broker (see `config/trace.ts`). Default none. */
+  trace?: TraceConfig[];
 }

@@ -1,6 +1,7 @@
 import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
+import { readTraces } from './trace.js';
 import {
   type AuthConfig,
   type Config,
@@ -22,7 +23,7 @@ function isRecord(value: unknown): value is Raw {
  * Reads fields off raw objects, recording every problem with its path instead of stopping at the
  * first, so one run of `mqtt-broker --config` lists everything that is wrong.
  */
-class Reader {
+export class Reader {
   readonly issues: RuleIssue[] = [];
 
   fail(path: Path, message: string, key = false): void {
@@ -88,7 +89,16 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['listeners', 'http', 'auth', 'broker', 'storage', 'log', 'shutdownTimeout'] as const;
+const TOP_KEYS = [
+  'listeners',
+  'http',
+  'auth',
+  'broker',
+  'storage',
+  'log',
+  'shutdownTimeout',
+  'trace',
+] as const;
 const LIMIT_KEYS = ['maxConnections', 'connectionRate', 'maxPacketSize'] as const;
 const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnAsUsername'] as const;
 const LISTENER_KEYS = {
@@ -363,5 +373,6 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     }
   }
   config.shutdownTimeout = r.integer(raw, 'shutdownTimeout', [], 0, 600_000) ?? config.shutdownTimeout;
+  if (raw.trace !== undefined) config.trace = readTraces(r, raw.trace);
   return { config, issues: r.issues };
 }
