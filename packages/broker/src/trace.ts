@@ -256,7 +256,10 @@ export class PacketTracer {
   }
 }
 
-type CheckedRequest = Pick<TraceInfo, 'clientId' | 'topicFilter' | 'maxBytes' | 'durationMs' | 'payloadBytes'>;
+type CheckedRequest = Pick<
+  TraceInfo,
+  'clientId' | 'topicFilter' | 'maxBytes' | 'durationMs' | 'payloadBytes'
+>;
 
 /** The request with its defaults filled in; throws `INVALID_TRACE` naming the first problem. */
 function checked(request: TraceRequest, maxBytesLimit: number): CheckedRequest {
