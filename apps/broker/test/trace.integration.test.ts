@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
+import { freePort, type SpawnedServer, spawnServer, until } from '@x/test-helpers';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -17,14 +17,6 @@ const jsonLines = (text: string) =>
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-
-async function until(check: () => boolean, what: string, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('mqtt-broker binary: packet traces', () => {
   let dir: string;
@@ -70,7 +62,11 @@ describe('mqtt-broker binary: packet traces', () => {
     const client = await mqtt.connectAsync(mqttUrl, { clientId: 'cfg-traced', reconnectPeriod: 0 });
     await client.publishAsync('cfg/1', 'abcdef', { qos: 1 });
     await client.endAsync();
-    await until(() => readFileSync(traceFile, 'utf8').includes('"disconnect"'), 'the DISCONNECT line');
+    await until(
+      () => readFileSync(traceFile, 'utf8').includes('"disconnect"'),
+      10_000,
+      'the DISCONNECT line',
+    );
     const lines = jsonLines(readFileSync(traceFile, 'utf8'));
     expect(lines.map((l) => `${l.direction} ${l.type}`)).toEqual([
       'in connect',
@@ -103,6 +99,7 @@ describe('mqtt-broker binary: packet traces', () => {
     await client.endAsync();
     await until(
       () => jsonLines(server.output()).some((l) => l.msg === 'packet traced' && l.trace === id),
+      10_000,
       'the traced PUBLISH in the log',
     );
     const traced = jsonLines(server.output()).filter((l) => l.msg === 'packet traced' && l.trace === id);

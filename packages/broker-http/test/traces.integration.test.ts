@@ -1,4 +1,5 @@
 import { AllowAllHook, Broker, type Logger, TcpListener } from '@x/broker';
+import { until } from '@x/test-helpers';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpListener } from '../src/index.js';
@@ -21,14 +22,6 @@ function recordingLogger(): Logger & { lines: Line[] } {
     error: ignore,
     info: (fields, message) => lines.push({ message, fields: fields as Record<string, unknown> }),
   };
-}
-
-async function until(check: () => boolean, what: string, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('packet traces through the management API (HTTP and MQTT.js over TCP)', () => {
@@ -102,7 +95,7 @@ describe('packet traces through the management API (HTTP and MQTT.js over TCP)',
     const client = await connect('dev-1');
     await client.subscribeAsync('dev/#', { qos: 1 });
     await client.publishAsync('dev/1', 'payload', { qos: 1 });
-    await until(() => traced(id).includes('in puback'), 'the PUBACK of the delivered message');
+    await until(() => traced(id).includes('in puback'), 10_000, 'the PUBACK of the delivered message');
     expect(traced(id).slice(0, 5)).toEqual([
       'in connect',
       'out connack',
@@ -154,7 +147,7 @@ describe('packet traces through the management API (HTTP and MQTT.js over TCP)',
     const publisher = await connect('sender');
     await publisher.publishAsync('alerts/fire', 'hot', { qos: 1 });
     await publisher.publishAsync('news', 'cold', { qos: 1 });
-    await until(() => traced(body.id).length === 2, 'the two alert PUBLISHes');
+    await until(() => traced(body.id).length === 2, 10_000, 'the two alert PUBLISHes');
     const lines = log.lines.filter((l) => l.message === 'packet traced' && l.fields.trace === body.id);
     expect(lines.map((l) => `${l.fields.clientId} ${l.fields.direction} ${l.fields.topic}`).sort()).toEqual([
       'sender in alerts/fire',
