@@ -46,10 +46,12 @@ describe('mqtt-broker binary: packet traces', () => {
       command: process.execPath,
       args: [main, '--config', config, '--log-format', 'json'],
       port,
+      // Generous: the machine running the tests may be loaded.
+      readyTimeout: 30_000,
     });
     mqttUrl = `mqtt://127.0.0.1:${port}`;
     api = `http://127.0.0.1:${http}/api/v1/traces`;
-  });
+  }, 60_000);
   afterAll(async () => {
     await server?.stop(2000);
     rmSync(dir, { recursive: true, force: true });
