@@ -3,6 +3,7 @@ import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+import { rawBrokerFixture } from './raw-fixture.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const SUBACK_CODES = [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2];
@@ -291,25 +292,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
 });
 
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
-    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
+  const { b, raw, subscribe } = rawBrokerFixture();
   const publishes = async (c: RawClient, ms = 80) => (await c.idle(ms)).filter((p) => p.type === 'publish');
   it('MQTT-3.8.4-4: re-subscribing with Retain Handling 0 re-sends the retained messages', async () => {
     b.broker.publish('rs/t', 'kept', { retain: true });
@@ -354,25 +337,8 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
+  const { b, open, rawOn, subscribe } = rawBrokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.9.3-2 MQTT-3.10.4-6 MQTT-3.11.3-1 MQTT-3.11.3-2: SUBACK/UNSUBACK codes come from their tables, UNSUBACK in filter order', async () => {
     const c = await raw('unsub-order');
