@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
-import { rawBrokerFixture } from './raw-fixture.js';
+import { brokerFixture } from './broker-fixture.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const CONNACK_CODES = [
@@ -303,7 +303,7 @@ describe('authentication', () => {
 });
 
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  const { raw } = rawBrokerFixture();
+  const { raw } = brokerFixture();
   it('MQTT-3.1.2-28: Response Information only for clients that request it', async () => {
     const withInfo = await startTestBroker({ responseInformation: 'replies/' });
     try {
@@ -425,7 +425,7 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  const { b, open, rawOn, publish } = rawBrokerFixture({ maxPacketSize: 1024 * 1024 });
+  const { b, open, rawOn, publish } = brokerFixture({ maxPacketSize: 1024 * 1024 });
   const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.2.2-1 MQTT-3.2.2-8: CONNACK flag bits 7-1 are 0 and the reason code is from table 3-1', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
 import { startTestBroker } from './helpers.js';
-import { rawBrokerFixture } from './raw-fixture.js';
+import { brokerFixture } from './broker-fixture.js';
 
 /** DISCONNECT, AUTH and enhanced authentication (sections 3.14, 3.15, 4.12), and what a failing hook costs. */
 
@@ -13,7 +13,7 @@ const DISCONNECT_CODES = [
   0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
 ];
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  const { b } = rawBrokerFixture();
+  const { b } = brokerFixture();
 
   it('MQTT-4.12.0-1: an unsupported Authentication Method gets CONNACK 0x8C and close', async () => {
     const c = await RawClient.open(b.port, 5);
@@ -123,7 +123,7 @@ describe('robustness', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  const { b, open, rawOn } = rawBrokerFixture({ maxPacketSize: 1024 * 1024 });
+  const { b, open, rawOn } = brokerFixture({ maxPacketSize: 1024 * 1024 });
   const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.14.2-1 MQTT-3.14.2-2: the takeover DISCONNECT uses a table code and carries no Session Expiry Interval', async () => {

@@ -1,7 +1,7 @@
 import { invalidEntries } from '@x/packets/catalogue';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
-import { rawBrokerFixture } from './raw-fixture.js';
+import { brokerFixture } from './broker-fixture.js';
 
 /**
  * Malformed packets and protocol errors (sections 2, 4.13 and the format rules of section 3): each
@@ -15,7 +15,7 @@ const streamable = invalidEntries.filter(
 const citing = (clause: string) =>
   streamable.filter((e) => e.clause === clause || e.error?.clause === clause);
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  const { b, open, rawOn } = rawBrokerFixture({ maxPacketSize: 1024 * 1024 });
+  const { b, open, rawOn } = brokerFixture({ maxPacketSize: 1024 * 1024 });
   const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   /** Sends a malformed catalogue entry after (or instead of, for a CONNECT) a valid CONNECT. */

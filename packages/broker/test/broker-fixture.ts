@@ -1,4 +1,5 @@
 import type { Packet } from '@x/packets';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import type { BrokerOptions } from '../src/index.js';
@@ -25,11 +26,19 @@ export const publishRaw = (c: RawClient, topic: string, qos: QoS, packetId?: num
     ...(properties === undefined ? {} : { properties }),
   } as Packet);
 
+/** Keeps the PUBLISH packets an MQTT.js client receives. */
+export function collect(c: MqttClient): IPublishPacket[] {
+  const got: IPublishPacket[] = [];
+  c.on('message', (_t, _p, packet) => got.push(packet));
+  return got;
+}
+
 /**
- * One broker for a `describe` block, started before its tests and closed after them, and raw
- * clients closed after each test. Call it inside `describe`; `b` reads the started broker when used.
+ * One broker for a `describe` block, started before its tests and closed after them, and clients
+ * (raw or MQTT.js) closed after each test. Call it inside `describe`; `b` reads the started broker
+ * when used.
  */
-export function rawBrokerFixture(options: BrokerOptions = {}) {
+export function brokerFixture(options: BrokerOptions = {}) {
   let started: TestBroker | undefined;
   const running = () => {
     if (started === undefined) throw new Error('the broker of this describe block is not started yet');
@@ -47,13 +56,16 @@ export function rawBrokerFixture(options: BrokerOptions = {}) {
     },
     close: () => running().close(),
   };
-  /** Raw clients to close after the test (push ones opened by hand too). */
-  const open: RawClient[] = [];
+  /** Clients to close after the test (push ones opened by hand too). */
+  const open: Array<RawClient | MqttClient> = [];
   beforeAll(async () => {
     started = await startTestBroker(options);
   });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
+  afterEach(async () => {
+    for (const c of open.splice(0)) {
+      if (c instanceof RawClient) c.close();
+      else await c.endAsync(true);
+    }
   });
   afterAll(() => b.close());
 
@@ -66,5 +78,11 @@ export function rawBrokerFixture(options: BrokerOptions = {}) {
   /** The same, to this block's broker. */
   const raw = (clientId: string, extra: object = {}, version: 4 | 5 = 5) =>
     rawOn(b.port, clientId, extra, version);
-  return { b, open, raw, rawOn, subscribe: subscribeRaw, publish: publishRaw };
+  /** An MQTT.js client connected to this block's broker, ended after the test. */
+  async function js(options: mqtt.IClientOptions): Promise<MqttClient> {
+    const c = await mqtt.connectAsync(b.url, { reconnectPeriod: 0, ...options });
+    open.push(c);
+    return c;
+  }
+  return { b, open, raw, rawOn, js, subscribe: subscribeRaw, publish: publishRaw };
 }
