@@ -3,8 +3,8 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
-import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
 import { brokerFixture } from './broker-fixture.js';
+import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const CONNACK_CODES = [

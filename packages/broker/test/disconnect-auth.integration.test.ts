@@ -2,8 +2,8 @@ import type { Packet } from '@x/packets';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
-import { startTestBroker } from './helpers.js';
 import { brokerFixture } from './broker-fixture.js';
+import { startTestBroker } from './helpers.js';
 
 /** DISCONNECT, AUTH and enhanced authentication (sections 3.14, 3.15, 4.12), and what a failing hook costs. */
 

@@ -2,8 +2,8 @@ import type { Packet } from '@x/packets';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
-import { sleep, startTestBroker, until } from './helpers.js';
 import { brokerFixture, collect } from './broker-fixture.js';
+import { sleep, startTestBroker, until } from './helpers.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const PUBACK_CODES = [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];

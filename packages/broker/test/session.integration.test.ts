@@ -2,8 +2,8 @@ import type { Packet } from '@x/packets';
 import mqtt, { type IPublishPacket } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
-import { sleep, startTestBroker, until } from './helpers.js';
 import { brokerFixture } from './broker-fixture.js';
+import { sleep, startTestBroker, until } from './helpers.js';
 
 describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
   const { b, open } = brokerFixture({ sweepInterval: 100 });

@@ -2,8 +2,8 @@ import type { Packet } from '@x/packets';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
-import { sleep, startTestBroker, until } from './helpers.js';
 import { brokerFixture, collect } from './broker-fixture.js';
+import { sleep, startTestBroker, until } from './helpers.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const SUBACK_CODES = [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2];
