@@ -3,6 +3,7 @@ import {
   type Broker,
   type Listener,
   NetServerListener,
+  type PacketTracer,
   TlsListener,
   UnixListener,
   WebSocketListener,
@@ -87,6 +88,7 @@ export function createHttpListener(
   broker: Broker,
   token: string | undefined,
   shownConfig: unknown,
+  tracer?: PacketTracer,
 ): HttpListener | undefined {
   if (!config.http) return undefined;
   return new HttpListener({
@@ -96,5 +98,6 @@ export function createHttpListener(
     ...(token ? { token } : {}),
     ...(config.http.dashboard === false ? {} : { dashboard: dashboardHandler() }),
     config: shownConfig,
+    ...(tracer ? { tracer } : {}),
   });
 }

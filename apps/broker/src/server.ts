@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Broker, type BrokerOptions } from '@x/broker';
+import { Broker, type BrokerOptions, PacketTracer } from '@x/broker';
 import { Ledger } from '@x/broker-auth';
 import { SqliteStore } from '@x/broker-store-embedded';
 import { RedisStore } from '@x/broker-store-redis';
@@ -15,6 +15,7 @@ import type { Config } from './config/types.js';
 import { ConnectionLogHook } from './connection-log.js';
 import { createHttpListener, createListeners } from './listeners.js';
 import { createLogger } from './log.js';
+import { startTraces } from './trace.js';
 
 /** Start-up refused for safety; the message says why and what to change. */
 export class StartupRefused extends Error {
@@ -67,8 +68,15 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);
-  const http = createHttpListener(config, broker, token, parse(printableConfig(config)));
+  // One tracer for the config's traces and the API's, so together they stay within its cap.
+  const tracer = new PacketTracer(broker);
+  const http = createHttpListener(config, broker, token, parse(printableConfig(config)), tracer);
   if (http) await broker.addListener(http);
+  try {
+    startTraces(tracer, config.trace ?? [], log);
+  } catch (error) {
+    throw new StartupRefused((error as Error).message);
+  }
 
   try {
     await broker.start();

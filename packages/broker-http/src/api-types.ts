@@ -243,3 +243,32 @@ export interface StatsSample {
   rss: number;
   heapUsed: number;
 }
+
+/** `POST /api/v1/traces`: what to trace (a client id, a topic filter, or both) and its bounds. */
+export interface TraceRequestBody {
+  clientId?: string;
+  topicFilter?: string;
+  /** Byte budget of the trace's records; default 1 MiB. */
+  maxBytes?: number;
+  /** Milliseconds before the trace stops itself (0: only the byte budget); default 600 000. */
+  durationMs?: number;
+  /** First N payload bytes as hex in each PUBLISH record; default 0. */
+  payloadBytes?: number;
+}
+
+/** A packet trace: `POST`, `GET` and `DELETE /api/v1/traces/:id`, and the items of `GET /api/v1/traces`. */
+export interface TraceItem {
+  id: number;
+  clientId?: string;
+  topicFilter?: string;
+  maxBytes: number;
+  durationMs: number;
+  payloadBytes: number;
+  startedAt: string;
+  packets: number;
+  bytes: number;
+  active: boolean;
+  /** Why it ended: 'stopped' (asked), 'max-bytes', 'duration', 'broker-stopped'. */
+  stopReason?: string;
+  stoppedAt?: string;
+}

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Broker, SessionInfo } from '@x/broker';
+import { type Broker, BrokerError, type PacketTracer, type SessionInfo } from '@x/broker';
 import type { BlockListHook } from '@x/broker-auth';
 import type { Properties, QoS } from '@x/packets';
 import { isValidTopicFilter, isValidTopicName, matchesFilter } from '@x/topics';
@@ -17,6 +17,7 @@ import type {
   RetainedItem,
   StatsResponse,
   SubscriptionItem,
+  TraceItem,
 } from './api-types.js';
 import { HttpError, integerParam, page, paging, readJson, sendJson } from './respond.js';
 import type { StreamHub } from './stream.js';
@@ -31,6 +32,44 @@ export interface ApiContext {
   maxBody: number;
   /** The server-sent event streams; without it `/api/v1/stream` answers 404. */
   streams?: StreamHub;
+  /** Packet traces started and stopped through `/api/v1/traces`; without it they answer 404. */
+  tracer?: PacketTracer;
+}
+
+const TRACE_KEYS = new Set(['clientId', 'topicFilter', 'maxBytes', 'durationMs', 'payloadBytes']);
+
+async function startTrace(
+  tracer: PacketTracer,
+  ctx: ApiContext,
+  request: IncomingMessage,
+): Promise<TraceItem> {
+  const body = await readJson(request, ctx.maxBody);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'INVALID_BODY', 'the body must be an object with clientId or topicFilter');
+  }
+  const extra = Object.keys(body).find((key) => !TRACE_KEYS.has(key));
+  if (extra !== undefined) {
+    throw new HttpError(
+      400,
+      'INVALID_BODY',
+      `unknown field "${extra}" (allowed: ${[...TRACE_KEYS].join(', ')})`,
+    );
+  }
+  try {
+    // Traces started here write to the tracer's own sink (the log): a request cannot name a file.
+    return tracer.start(body);
+  } catch (error) {
+    if (error instanceof BrokerError && error.code === 'TRACE_LIMIT')
+      throw new HttpError(409, error.code, error.message);
+    if (error instanceof BrokerError) throw new HttpError(400, error.code, error.message);
+    throw error;
+  }
+}
+
+function traceId(id: string | undefined): number {
+  const n = Number(id);
+  if (!Number.isInteger(n) || n < 1) throw new HttpError(404, 'TRACE_NOT_FOUND', `no trace ${id}`);
+  return n;
 }
 
 function sessionSummary(session: SessionInfo): ClientSummary {
@@ -295,6 +334,19 @@ export async function handleApi(
       }
       return reply({ removed: entry });
     }
+    case 'GET traces':
+    case 'POST traces':
+    case 'GET traces/:id':
+    case 'DELETE traces/:id': {
+      const tracer = ctx.tracer;
+      if (!tracer) throw new HttpError(404, 'NOT_FOUND', `no such endpoint: /api/v1/${parts.join('/')}`);
+      if (route === 'GET traces') return reply<{ items: TraceItem[] }>({ items: tracer.list() });
+      if (route === 'POST traces') return reply<TraceItem>(await startTrace(tracer, ctx, request), 201);
+      const n = traceId(id);
+      const found = route === 'DELETE traces/:id' ? (tracer.stop(n) ?? tracer.get(n)) : tracer.get(n);
+      if (!found) throw new HttpError(404, 'TRACE_NOT_FOUND', `no trace ${id}`);
+      return reply<TraceItem>(found);
+    }
     case 'POST publish':
       return reply<PublishResponse>(await publish(ctx, request));
     case 'GET retained': {
@@ -366,6 +418,7 @@ export async function handleApi(
         'retained',
         'subscriptions',
         'stream',
+        'traces',
       ];
       if (resource !== undefined && known.includes(resource)) {
         throw new HttpError(

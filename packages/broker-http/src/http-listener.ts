@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Broker, Listener } from '@x/broker';
-import { listenOn } from '@x/broker';
+import { listenOn, PacketTracer } from '@x/broker';
 import { BlockListHook } from '@x/broker-auth';
 import type { Registry } from 'prom-client';
 import { handleApi } from './api.js';
@@ -42,6 +42,11 @@ export interface HttpListenerOptions extends StreamLimits {
    * Default none: `/` answers 404.
    */
   dashboard?: PageHandler;
+  /**
+   * Packet traces started through `/api/v1/traces`. Default: a new `PacketTracer` writing to the
+   * broker's log, at most 4 traces at once.
+   */
+  tracer?: PacketTracer;
 }
 
 /**
@@ -53,6 +58,8 @@ export interface HttpListenerOptions extends StreamLimits {
 export class HttpListener implements Listener {
   readonly id: string;
   readonly blockList: BlockListHook;
+  /** The packet tracer the API starts and stops traces on. */
+  readonly tracer: PacketTracer;
   readonly #options: HttpListenerOptions;
   readonly #host: string;
   readonly #token: Buffer | undefined;
@@ -71,6 +78,7 @@ export class HttpListener implements Listener {
     if (!options.blockList) options.broker.addHook(this.blockList);
     this.#metrics = brokerMetrics(options.broker, { processMetrics: options.processMetrics ?? true });
     this.#streams = new StreamHub(options.broker, options);
+    this.tracer = options.tracer ?? new PacketTracer(options.broker);
   }
 
   /** The bound port (the real one after `listen` when 0 was asked). */
@@ -169,6 +177,7 @@ export class HttpListener implements Listener {
           config: this.#options.config,
           maxBody: this.#options.maxBody ?? 1024 * 1024,
           streams: this.#streams,
+          tracer: this.tracer,
         },
         method,
         parts,

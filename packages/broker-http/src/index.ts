@@ -23,6 +23,8 @@ export type {
   StreamMessage,
   SubscriptionItem,
   SubscriptionOptions,
+  TraceItem,
+  TraceRequestBody,
 } from './api-types.js';
 export { HttpListener, type HttpListenerOptions, type PageHandler } from './http-listener.js';
 export { brokerMetrics } from './metrics.js';

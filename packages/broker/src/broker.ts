@@ -150,6 +150,14 @@ export class Broker {
     return this;
   }
 
+  /**
+   * Takes out a hook added before; false when it was not there. A hook may remove itself while one
+   * of its methods runs: the current event still finishes with the hooks it started with.
+   */
+  removeHook(hook: Hook): boolean {
+    return this.#hooks.remove(hook);
+  }
+
   /** True when some added hook implements `event` (e.g. to check that authentication is set up). */
   hasHook(event: keyof Hook): boolean {
     return event !== 'id' && this.#hooks.has(event);

@@ -7,6 +7,8 @@ export const BrokerErrors = {
   NOT_STARTABLE: 'the broker can only be started once',
   CLIENT_NOT_CONNECTED: 'no client with this id is connected',
   STORE_OPEN_FAILED: 'the store could not be opened',
+  INVALID_TRACE: 'invalid packet trace request',
+  TRACE_LIMIT: 'too many packet traces are active',
 } as const;
 
 export type BrokerErrorCode = keyof typeof BrokerErrors;

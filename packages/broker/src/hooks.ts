@@ -100,7 +100,10 @@ export interface Hook {
   onPacketRead?(client: ClientInfo, packet: Packet): Packet;
   /** Transform: a packet about to be encoded for one client (fan-out PUBLISHes excluded: they are shared). */
   onPacketEncode?(client: ClientInfo, packet: Packet): Packet;
-  /** Notification: bytes handed to the socket for a packet. */
+  /**
+   * Notification: bytes handed to the socket for a packet, PUBLISHes to subscribers included (for
+   * those the packet object is built only when some hook implements this).
+   */
   onPacketSent?(client: ClientInfo, packet: Packet, bytes: number): void;
   /** Notification: a packet was fully handled. */
   onPacketProcessed?(client: ClientInfo, packet: Packet): void;
@@ -224,6 +227,20 @@ export class Hooks {
   add(hook: Hook): void {
     this.all.push(hook);
     for (const event of events) if (typeof hook[event] === 'function') this.on[event].push(hook);
+  }
+
+  /**
+   * Takes a hook out; false when it was not added. The event arrays are replaced, not changed in
+   * place, so a loop running over one (a hook removing itself while called) finishes unchanged.
+   */
+  remove(hook: Hook): boolean {
+    const index = this.all.indexOf(hook);
+    if (index < 0) return false;
+    this.all.splice(index, 1);
+    for (const event of events) {
+      if (this.on[event].includes(hook)) this.on[event] = this.on[event].filter((h) => h !== hook);
+    }
+    return true;
   }
 
   has(event: HookEvent): boolean {

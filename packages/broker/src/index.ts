@@ -56,3 +56,15 @@ export {
   storedMessage,
 } from './storage.js';
 export type { SysInfo } from './system.js';
+export {
+  PacketTracer,
+  type PacketTracerOptions,
+  type TracedPacket,
+  type TraceHost,
+  type TraceInfo,
+  type TraceRequest,
+  type TraceSink,
+  type TraceStopReason,
+  traceRequestProblem,
+} from './trace.js';
+export { fileTraceSink, logTraceSink } from './trace-sinks.js';

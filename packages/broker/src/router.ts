@@ -492,6 +492,12 @@ export class Router {
     }
     client.write(delivery.qos > 0 ? withPacketId(form.bytes, form.idOffset, packetId, dup) : form.bytes);
     this.#ctx.stats.messagesSent++;
+    const sent = this.#ctx.hooks.on.onPacketSent;
+    if (sent.length > 0) {
+      // The shared bytes have no packet object of their own: one is built only for these hooks.
+      const packet = publishPacket(delivery, version, packetId, dup, this.#now);
+      for (const h of sent) h.onPacketSent!(client, packet, form.bytes.length);
+    }
     return true;
   }
 
@@ -541,6 +547,8 @@ export class Router {
     }
     client.write(bytes);
     this.#ctx.stats.messagesSent++;
+    const sent = this.#ctx.hooks.on.onPacketSent;
+    if (sent.length > 0) for (const h of sent) h.onPacketSent!(client, packet, bytes.length);
     return true;
   }
 

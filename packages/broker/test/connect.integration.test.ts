@@ -1,8 +1,9 @@
 import type { Packet } from '@x/packets';
 import mqtt from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
+import { brokerFixture } from './broker-fixture.js';
 import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
@@ -302,21 +303,7 @@ describe('authentication', () => {
 });
 
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
-    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
-    open.push(c);
-    return c;
-  }
+  const { raw } = brokerFixture();
   it('MQTT-3.1.2-28: Response Information only for clients that request it', async () => {
     const withInfo = await startTestBroker({ responseInformation: 'replies/' });
     try {
@@ -438,32 +425,8 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
-  const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
-    c.send({
-      type: 'publish',
-      topic,
-      payload: Buffer.from(topic),
-      qos,
-      retain: false,
-      dup: false,
-      ...(packetId === undefined ? {} : { packetId }),
-      ...(properties === undefined ? {} : { properties }),
-    } as Packet);
+  const { b, open, rawOn, publish } = brokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.2.2-1 MQTT-3.2.2-8: CONNACK flag bits 7-1 are 0 and the reason code is from table 3-1', async () => {
     const first = await RawClient.open(b.port, 5);

@@ -1,8 +1,9 @@
 import type { Packet } from '@x/packets';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { brokerFixture } from './broker-fixture.js';
+import { startTestBroker } from './helpers.js';
 
 /** DISCONNECT, AUTH and enhanced authentication (sections 3.14, 3.15, 4.12), and what a failing hook costs. */
 
@@ -12,15 +13,7 @@ const DISCONNECT_CODES = [
   0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
 ];
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
+  const { b } = brokerFixture();
 
   it('MQTT-4.12.0-1: an unsupported Authentication Method gets CONNACK 0x8C and close', async () => {
     const c = await RawClient.open(b.port, 5);
@@ -130,21 +123,8 @@ describe('robustness', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
+  const { b, open, rawOn } = brokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.14.2-1 MQTT-3.14.2-2: the takeover DISCONNECT uses a table code and carries no Session Expiry Interval', async () => {
     const first = await raw('take', { properties: { sessionExpiryInterval: 30 } });

@@ -17,6 +17,28 @@ describe('Hooks', () => {
     expect(hooks.has('onSubscribe')).toBe(false);
   });
 
+  it('remove takes a hook out of every event; a hook removing itself mid-event lets that event finish', () => {
+    const hooks = new Hooks();
+    const called: string[] = [];
+    const first: Hook = {
+      id: 'first',
+      onPublished: () => {
+        called.push('first');
+        hooks.remove(first);
+      },
+      onAclCheck: () => undefined,
+    };
+    const second: Hook = { id: 'second', onPublished: () => called.push('second') };
+    hooks.add(first);
+    hooks.add(second);
+    for (const h of hooks.on.onPublished) h.onPublished!(undefined, {} as never, 0);
+    expect(called).toEqual(['first', 'second']);
+    expect(hooks.on.onPublished).toEqual([second]);
+    expect(hooks.has('onAclCheck')).toBe(false);
+    expect(hooks.all).toEqual([second]);
+    expect(hooks.remove(first)).toBe(false);
+  });
+
   it('authentication: the first verdict wins and the chain stays synchronous when every hook is', () => {
     const hooks = new Hooks();
     hooks.add({ onConnectAuthenticate: () => undefined });

@@ -1,7 +1,7 @@
 import { invalidEntries } from '@x/packets/catalogue';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { brokerFixture } from './broker-fixture.js';
 
 /**
  * Malformed packets and protocol errors (sections 2, 4.13 and the format rules of section 3): each
@@ -15,21 +15,8 @@ const streamable = invalidEntries.filter(
 const citing = (clause: string) =>
   streamable.filter((e) => e.clause === clause || e.error?.clause === clause);
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
+  const { b, open, rawOn } = brokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   /** Sends a malformed catalogue entry after (or instead of, for a CONNECT) a valid CONNECT. */
   async function sendMalformed(bytes: Uint8Array, isConnect: boolean): Promise<RawClient> {

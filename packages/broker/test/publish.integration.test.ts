@@ -1,43 +1,18 @@
 import type { Packet } from '@x/packets';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
 import { AllowAllHook, type Hook } from '../src/index.js';
-import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+import { brokerFixture, collect } from './broker-fixture.js';
+import { sleep, startTestBroker, until } from './helpers.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const PUBACK_CODES = [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
 const PUBREL_CODES = [0x00, 0x92];
 
 describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
-  let b: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 4096, receiveMaximum: 5 });
-  });
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if (c instanceof RawClient) c.close();
-      else await c.endAsync(true);
-    }
-  });
-  afterAll(() => b.close());
-
-  async function js(options: mqtt.IClientOptions): Promise<MqttClient> {
-    const c = await mqtt.connectAsync(b.url, { reconnectPeriod: 0, ...options });
-    open.push(c);
-    return c;
-  }
-  async function raw(clientId: string, version: 4 | 5 = 5, extra: object = {}): Promise<RawClient> {
-    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
-    open.push(c);
-    return c;
-  }
-  function collect(c: MqttClient): IPublishPacket[] {
-    const got: IPublishPacket[] = [];
-    c.on('message', (_t, _p, packet) => got.push(packet));
-    return got;
-  }
+  const { b, open, js, rawOn } = brokerFixture({ maxPacketSize: 4096, receiveMaximum: 5 });
+  const raw = (clientId: string, version: 4 | 5 = 5, extra: object = {}) =>
+    rawOn(b.port, clientId, extra, version);
 
   it('MQTT-3.3.4-1 MQTT-4.3.2-4: QoS 1 PUBLISH is acknowledged with PUBACK carrying its packet id', async () => {
     const c = await raw('q1');
@@ -532,25 +507,7 @@ describe('PUBLISH and the QoS flows (sections 3.3 to 3.7, 4.3, 4.4)', () => {
 });
 
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
-    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
+  const { b, raw, subscribe } = brokerFixture();
   it('MQTT-3.1.3-10 MQTT-3.3.2-17 MQTT-3.3.2-18: user properties keep their order (publishes and wills)', async () => {
     const sub = await raw('order-sub');
     await subscribe(sub, 'uprops/#');
@@ -709,36 +666,8 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
-  const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
-    c.send({
-      type: 'publish',
-      topic,
-      payload: Buffer.from(topic),
-      qos,
-      retain: false,
-      dup: false,
-      ...(packetId === undefined ? {} : { packetId }),
-      ...(properties === undefined ? {} : { properties }),
-    } as Packet);
+  const { b, open, rawOn, subscribe, publish } = brokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.3.2-15 MQTT-3.3.2-16 MQTT-3.3.2-20: Response Topic, Correlation Data and Content Type are forwarded unaltered', async () => {
     const sub = await raw('rr-sub');

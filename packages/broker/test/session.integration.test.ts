@@ -1,22 +1,12 @@
 import type { Packet } from '@x/packets';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import mqtt, { type IPublishPacket } from 'mqtt';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
-import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+import { brokerFixture } from './broker-fixture.js';
+import { sleep, startTestBroker, until } from './helpers.js';
 
 describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
-  let b: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ sweepInterval: 100 });
-  });
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if (c instanceof RawClient) c.close();
-      else await c.endAsync(true);
-    }
-  });
-  afterAll(() => b.close());
+  const { b, open } = brokerFixture({ sweepInterval: 100 });
 
   async function watcher(filter: string): Promise<IPublishPacket[]> {
     const c = await mqtt.connectAsync(b.url, {
@@ -258,15 +248,7 @@ describe('sessions and wills (sections 3.1.2.4 to 3.1.3.3, 3.14, 4.1)', () => {
 });
 
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
+  const { b, open } = brokerFixture();
 
   it('MQTT-3.1.2-6: clean start 0 without an existing session creates a new one (session present 0)', async () => {
     const c = await RawClient.open(b.port, 5);
@@ -285,36 +267,8 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
-  const publish = (c: RawClient, topic: string, qos: 0 | 1 | 2, packetId?: number, properties?: object) =>
-    c.send({
-      type: 'publish',
-      topic,
-      payload: Buffer.from(topic),
-      qos,
-      retain: false,
-      dup: false,
-      ...(packetId === undefined ? {} : { packetId }),
-      ...(properties === undefined ? {} : { properties }),
-    } as Packet);
+  const { b, open, rawOn, subscribe, publish } = brokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.1.3-2 MQTT-3.1.4-4: the client id picks the session; Clean Start 1 replaces it', async () => {
     const a = await raw('sid-a', { clean: false, properties: { sessionExpiryInterval: 60 } });

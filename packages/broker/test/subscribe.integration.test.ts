@@ -1,42 +1,18 @@
 import type { Packet } from '@x/packets';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from '../../test-helpers/src/raw-client.js';
-import { sleep, startTestBroker, type TestBroker, until } from './helpers.js';
+import { brokerFixture, collect } from './broker-fixture.js';
+import { sleep, startTestBroker, until } from './helpers.js';
 
 // Reason codes the spec allows per packet (tables 3-1, 3-4 … 3-11 and 2-6 of MQTT 5.0).
 const SUBACK_CODES = [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2];
 const UNSUBACK_CODES = [0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91];
 
 describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to 3.11, 4.7, 4.8)', () => {
-  let b: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if (c instanceof RawClient) c.close();
-      else await c.endAsync(true);
-    }
-  });
-  afterAll(() => b.close());
-
-  async function js(options: mqtt.IClientOptions): Promise<MqttClient> {
-    const c = await mqtt.connectAsync(b.url, { reconnectPeriod: 0, ...options });
-    open.push(c);
-    return c;
-  }
-  async function raw(clientId: string, version: 4 | 5 = 5): Promise<RawClient> {
-    const c = await RawClient.connect(b.port, { clientId }, version);
-    open.push(c);
-    return c;
-  }
-  function collect(c: MqttClient): IPublishPacket[] {
-    const got: IPublishPacket[] = [];
-    c.on('message', (_t, _p, packet) => got.push(packet));
-    return got;
-  }
+  const { b, open, js, rawOn } = brokerFixture();
+  const raw = (clientId: string, version: 4 | 5 = 5, extra: object = {}) =>
+    rawOn(b.port, clientId, extra, version);
 
   it('MQTT-3.8.4-1 MQTT-3.8.4-2 MQTT-3.8.4-5 MQTT-3.8.4-6 MQTT-3.9.3-1: SUBACK has the packet id and one granted QoS per filter in order', async () => {
     const c = await raw('suback');
@@ -291,25 +267,7 @@ describe('SUBSCRIBE, UNSUBSCRIBE and retained messages (sections 3.3.1.3, 3.8 to
 });
 
 describe('more server-side MUSTs (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, version: 4 | 5 = 5): Promise<RawClient> {
-    const c = await RawClient.connect(b.port, { clientId, ...extra }, version);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
+  const { b, raw, subscribe } = brokerFixture();
   const publishes = async (c: RawClient, ms = 80) => (await c.idle(ms)).filter((p) => p.type === 'publish');
   it('MQTT-3.8.4-4: re-subscribing with Retain Handling 0 re-sends the retained messages', async () => {
     b.broker.publish('rs/t', 'kept', { retain: true });
@@ -354,25 +312,8 @@ describe('more server-side MUSTs (sections 3 and 4)', () => {
 });
 
 describe('server-side MUSTs not covered elsewhere (sections 3 and 4)', () => {
-  let b: TestBroker;
-  const open: RawClient[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ maxPacketSize: 1024 * 1024 });
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(() => b.close());
-
-  async function raw(clientId: string, extra: object = {}, port = b.port): Promise<RawClient> {
-    const c = await RawClient.connect(port, { clientId, ...extra }, 5);
-    open.push(c);
-    return c;
-  }
-  async function subscribe(c: RawClient, topicFilter: string, qos: 0 | 1 | 2 = 0, extra: object = {}) {
-    c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter, qos, ...extra }] });
-    return c.expect('suback');
-  }
+  const { b, open, rawOn, subscribe } = brokerFixture({ maxPacketSize: 1024 * 1024 });
+  const raw = (clientId: string, extra: object = {}, port = b.port) => rawOn(port, clientId, extra);
 
   it('MQTT-3.9.3-2 MQTT-3.10.4-6 MQTT-3.11.3-1 MQTT-3.11.3-2: SUBACK/UNSUBACK codes come from their tables, UNSUBACK in filter order', async () => {
     const c = await raw('unsub-order');

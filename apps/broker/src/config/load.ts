@@ -75,4 +75,5 @@ function resolvePaths(config: Config, baseDir: string): void {
   if (config.auth.file) config.auth.file = abs(config.auth.file);
   mapAuthFiles(config.auth, abs);
   if (config.http && config.http.tokenFile !== undefined) config.http.tokenFile = abs(config.http.tokenFile);
+  for (const trace of config.trace ?? []) if (trace.file !== undefined) trace.file = abs(trace.file);
 }

@@ -1,5 +1,6 @@
 import type { Access, AclRule, AuthRule } from '@x/broker-auth';
 import type { AuthBackendsConfig } from './auth-backends.js';
+import type { TraceConfig } from './trace.js';
 
 /** Limits every listener accepts. */
 export interface ListenerLimits {
@@ -141,4 +142,6 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   /** Milliseconds a graceful shutdown may take before the process exits anyway. Default 5000. */
   shutdownTimeout: number;
+  /** Packet traces started with the broker (see `config/trace.ts`). Default none. */
+  trace?: TraceConfig[];
 }

@@ -2,6 +2,7 @@ import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { AUTH_BACKEND_KEYS, readAuthBackends } from './auth-backends.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
+import { readTraces } from './trace.js';
 import {
   type AuthConfig,
   type Config,
@@ -89,7 +90,16 @@ export class Reader {
   }
 }
 
-const TOP_KEYS = ['listeners', 'http', 'auth', 'broker', 'storage', 'log', 'shutdownTimeout'] as const;
+const TOP_KEYS = [
+  'listeners',
+  'http',
+  'auth',
+  'broker',
+  'storage',
+  'log',
+  'shutdownTimeout',
+  'trace',
+] as const;
 const LIMIT_KEYS = ['maxConnections', 'connectionRate', 'maxPacketSize'] as const;
 const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnAsUsername'] as const;
 const LISTENER_KEYS = {
@@ -364,5 +374,6 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     }
   }
   config.shutdownTimeout = r.integer(raw, 'shutdownTimeout', [], 0, 600_000) ?? config.shutdownTimeout;
+  if (raw.trace !== undefined) config.trace = readTraces(r, raw.trace);
   return { config, issues: r.issues };
 }
