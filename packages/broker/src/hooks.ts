@@ -87,6 +87,13 @@ export interface Hook {
   ): boolean | undefined;
   /** Gate: after authentication; return a CONNACK reason code (≥ 0x80) to refuse. */
   onConnect?(client: ClientInfo, packet: ConnectPacket): number | undefined;
+  /**
+   * Gate (may be async): an authenticated CONNECT is about to get its session (`clean`: Clean
+   * Start). Runs after `onConnect`, before the session registry attaches the connection, so a
+   * cluster can take the session over from another node and adopt it here first (see
+   * `Broker.adoptSession`). Return a reason code ≥ 0x80 to refuse the CONNECT.
+   */
+  onSessionClaim?(client: ClientInfo, clean: boolean): MaybePromise<number | undefined>;
   /** Notification: CONNACK sent, the session is live on this connection. */
   onSessionEstablished?(client: ClientInfo, packet: ConnectPacket): void;
   /** Notification: the connection closed (`reasonCode` as sent or received, `error` when abnormal). */
@@ -179,6 +186,7 @@ const events = [
   'onAclCheck',
   'onAclCheckDelivery',
   'onConnect',
+  'onSessionClaim',
   'onSessionEstablished',
   'onDisconnect',
   'onPacketRead',
@@ -233,6 +241,18 @@ export class Hooks {
   /** Runs the authentication gates in order; the first verdict wins. Stays synchronous when they are. */
   authenticate(client: ClientInfo, packet: ConnectPacket): MaybePromise<AuthOutcome | undefined> {
     return chain(this.on.onConnectAuthenticate, 0, (h) => h.onConnectAuthenticate!(client, packet));
+  }
+
+  /** Runs the session claims in order; the first refusal (≥ 0x80) wins. Stays synchronous when they are. */
+  claimSession(client: ClientInfo, clean: boolean): MaybePromise<number | undefined> {
+    return chain(this.on.onSessionClaim, 0, (h) => {
+      const code = h.onSessionClaim!(client, clean);
+      return code instanceof Promise
+        ? code.then((c) => (c !== undefined && c >= 0x80 ? c : undefined))
+        : code !== undefined && code >= 0x80
+          ? code
+          : undefined;
+    });
   }
 
   authPacket(client: ClientInfo, packet: AuthPacket): MaybePromise<AuthOutcome | undefined> {
