@@ -1,0 +1,149 @@
+import type { SessionInfo } from '@x/broker';
+import { parseSharedFilter, SubscriptionTrie } from '@x/topics';
+
+/**
+ * What this node's sessions subscribe to, as a set of topic filters with the sessions holding each.
+ * Only the set matters to other nodes: a filter is announced when its first session subscribes and
+ * withdrawn when its last one leaves (`onChange`). A filter announced too long is harmless (the
+ * node receives a message nobody here wants); one withdrawn too early would lose messages, so
+ * removals come from exact events and a periodic rebuild, never from guesses.
+ */
+export class LocalSummary {
+  readonly #byFilter = new Map<string, Set<string>>();
+  readonly #byClient = new Map<string, Set<string>>();
+  readonly #onChange: (filter: string, present: boolean) => void;
+
+  constructor(onChange: (filter: string, present: boolean) => void) {
+    this.#onChange = onChange;
+  }
+
+  /** Distinct filters announced. */
+  get size(): number {
+    return this.#byFilter.size;
+  }
+
+  filters(): IterableIterator<string> {
+    return this.#byFilter.keys();
+  }
+
+  add(clientId: string, filter: string): void {
+    let clients = this.#byFilter.get(filter);
+    if (clients === undefined) {
+      clients = new Set();
+      this.#byFilter.set(filter, clients);
+      this.#onChange(filter, true);
+    }
+    clients.add(clientId);
+    let filters = this.#byClient.get(clientId);
+    if (filters === undefined) {
+      filters = new Set();
+      this.#byClient.set(clientId, filters);
+    }
+    filters.add(filter);
+  }
+
+  remove(clientId: string, filter: string): void {
+    const clients = this.#byFilter.get(filter);
+    if (clients === undefined || !clients.delete(clientId)) return;
+    const filters = this.#byClient.get(clientId);
+    filters?.delete(filter);
+    if (filters?.size === 0) this.#byClient.delete(clientId);
+    if (clients.size === 0) {
+      this.#byFilter.delete(filter);
+      this.#onChange(filter, false);
+    }
+  }
+
+  /** Every filter of a session that ended or left this node. */
+  removeClient(clientId: string): void {
+    const filters = this.#byClient.get(clientId);
+    if (filters === undefined) return;
+    for (const filter of [...filters]) this.remove(clientId, filter);
+  }
+
+  addSession(session: SessionInfo): void {
+    for (const filter of session.subscriptions.keys()) this.add(session.clientId, filter);
+  }
+
+  /** Brings the summary in line with the sessions as they are (catches ends no event reported). */
+  rebuild(sessions: Iterable<SessionInfo>): void {
+    const seen = new Set<string>();
+    for (const session of sessions) {
+      seen.add(session.clientId);
+      const known = this.#byClient.get(session.clientId);
+      if (known !== undefined) {
+        for (const filter of [...known]) {
+          if (!session.subscriptions.has(filter)) this.remove(session.clientId, filter);
+        }
+      }
+      this.addSession(session);
+    }
+    for (const clientId of [...this.#byClient.keys()]) if (!seen.has(clientId)) this.removeClient(clientId);
+  }
+}
+
+/**
+ * The other nodes' summaries in one trie (node id in the place of a client id), so one walk per
+ * PUBLISH finds every node to forward to. A shared subscription (`$share/g/f`) is indexed by its
+ * filter `f`: the node then receives the messages and picks its member.
+ */
+export class RemoteSummaries {
+  readonly #trie = new SubscriptionTrie<string>();
+  readonly #filters = new Map<string, Set<string>>();
+
+  /** Nodes with at least one filter. */
+  get nodeCount(): number {
+    return this.#filters.size;
+  }
+
+  filterCount(node: string): number {
+    return this.#filters.get(node)?.size ?? 0;
+  }
+
+  add(node: string, filter: string): void {
+    const inner = filter.startsWith('$share/') ? parseSharedFilter(filter)?.topicFilter : filter;
+    if (inner === undefined) return;
+    let filters = this.#filters.get(node);
+    if (filters === undefined) {
+      filters = new Set();
+      this.#filters.set(node, filters);
+    }
+    filters.add(filter);
+    try {
+      this.#trie.subscribe(node, inner);
+    } catch {
+      // A filter this node cannot parse (another version's rules) is left out, not fatal.
+    }
+  }
+
+  remove(node: string, filter: string): void {
+    const filters = this.#filters.get(node);
+    if (filters === undefined || !filters.delete(filter)) return;
+    const inner = filter.startsWith('$share/') ? parseSharedFilter(filter)?.topicFilter : filter;
+    // Another shared group of the same node may still need the inner filter.
+    for (const other of filters) {
+      const o = other.startsWith('$share/') ? parseSharedFilter(other)?.topicFilter : other;
+      if (o === inner) return;
+    }
+    if (inner !== undefined) this.#trie.unsubscribe(node, inner);
+  }
+
+  /** Replaces everything known of one node. */
+  reset(node: string, filters: Iterable<string>): void {
+    this.drop(node);
+    for (const filter of filters) this.add(node, filter);
+  }
+
+  drop(node: string): void {
+    this.#filters.delete(node);
+    this.#trie.removeClient(node);
+  }
+
+  /** The nodes whose summary matches a topic name. */
+  match(topic: string): string[] {
+    const matches = this.#trie.match(topic);
+    const nodes: string[] = new Array(matches.length);
+    for (let i = 0; i < matches.length; i++) nodes[i] = matches[i]!.clientId;
+    return nodes;
+  }
+}
