@@ -110,7 +110,10 @@ export class BrokerCluster {
 
   constructor(options: BrokerClusterOptions) {
     if (!isValidNodeId(options.nodeId)) {
-      throw new ClusterError('BAD_OPTION', `node id ${JSON.stringify(options.nodeId)}: 1-64 of A-Z a-z 0-9 . _ -`);
+      throw new ClusterError(
+        'BAD_OPTION',
+        `node id ${JSON.stringify(options.nodeId)}: 1-64 of A-Z a-z 0-9 . _ -`,
+      );
     }
     this.nodeId = options.nodeId;
     this.#redisStore = options.store;
@@ -208,7 +211,9 @@ export class BrokerCluster {
     const sub = new Redis(this.#url, { lazyConnect: true });
     const reader = new Redis(this.#url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     for (const r of [cmd, sub, reader]) {
-      r.on('error', (error: Error) => this.#log.warn({ error: error.message }, 'cluster: Redis connection error'));
+      r.on('error', (error: Error) =>
+        this.#log.warn({ error: error.message }, 'cluster: Redis connection error'),
+      );
     }
     this.#cmd = cmd;
     this.#sub = sub;
@@ -237,7 +242,10 @@ export class BrokerCluster {
     for (const session of state.sessions) {
       const owner = owners[session.clientId];
       if (owner === this.nodeId) mine.push(session);
-      else if (owner === undefined && (await cmd.hsetnx(this.#keys.owners, session.clientId, this.nodeId)) === 1) {
+      else if (
+        owner === undefined &&
+        (await cmd.hsetnx(this.#keys.owners, session.clientId, this.nodeId)) === 1
+      ) {
         mine.push(session);
       } else this.#redisStore.releaseSession(session.clientId);
     }
@@ -265,7 +273,9 @@ export class BrokerCluster {
     every(Math.max(100, Math.floor(this.#leaseMs / 3)), () => {
       cmd.set(this.#keys.lease(this.nodeId), this.#token, 'PX', this.#leaseMs).catch(() => {});
     });
-    every(this.#summaryRefreshMs, () => this.#local.rebuild(broker.sessions.values() as Iterable<SessionInfo>));
+    every(this.#summaryRefreshMs, () =>
+      this.#local.rebuild(broker.sessions.values() as Iterable<SessionInfo>),
+    );
     every(this.#leaseMs, () => void this.#watchNodes());
   }
 
@@ -338,7 +348,8 @@ export class BrokerCluster {
         if (data.subarray(1, 1 + length).toString() !== this.nodeId) {
           this.#broker?.applyRetained(decodeMessage(data.subarray(1 + length)));
         }
-      } else if (channel === this.#keys.control(this.nodeId)) void this.#onControl(JSON.parse(data.toString()));
+      } else if (channel === this.#keys.control(this.nodeId))
+        void this.#onControl(JSON.parse(data.toString()));
     } catch (error) {
       this.#log.warn({ channel, error: (error as Error).message }, 'cluster: malformed notice skipped');
     }
@@ -371,7 +382,9 @@ export class BrokerCluster {
     const key = this.#keys.summary(this.nodeId);
     const event = JSON.stringify({ k: present ? '+' : '-', n: this.nodeId, f: filter });
     this.#write((r) =>
-      (present ? r.hset(key, filter, '1') : r.hdel(key, filter)).then(() => r.publish(this.#keys.events, event)),
+      (present ? r.hset(key, filter, '1') : r.hdel(key, filter)).then(() =>
+        r.publish(this.#keys.events, event),
+      ),
     );
   }
 
@@ -388,8 +401,17 @@ export class BrokerCluster {
       let entries: Array<[string, Buffer | undefined]>;
       try {
         const reply = await reader.callBuffer(
-          'XREADGROUP', 'GROUP', GROUP, this.nodeId, 'COUNT', '256', 'BLOCK', '1000',
-          'STREAMS', stream, backlog ? '0' : '>',
+          'XREADGROUP',
+          'GROUP',
+          GROUP,
+          this.nodeId,
+          'COUNT',
+          '256',
+          'BLOCK',
+          '1000',
+          'STREAMS',
+          stream,
+          backlog ? '0' : '>',
         );
         entries = streamEntries(reply);
       } catch (error) {
@@ -458,7 +480,10 @@ export class BrokerCluster {
           break;
         }
         if (!(await this.#leaseEnds(owner))) {
-          this.#log.warn({ clientId: id, owner }, 'cluster: the owning node did not release the session; taken');
+          this.#log.warn(
+            { clientId: id, owner },
+            'cluster: the owning node did not release the session; taken',
+          );
           break;
         }
       }
@@ -590,12 +615,13 @@ export class BrokerCluster {
       }
       // Nobody routes to it any more; this node's summary covers its sessions.
       this.#remote.drop(node);
-      await cmd.srem(this.#keys.nodes, node);
       await cmd.del(this.#keys.summary(node));
       await cmd.publish(this.#keys.events, JSON.stringify({ k: 'gone', n: node }));
       await this.#sync();
       await this.#drainStream(node);
       await cmd.del(this.#keys.stream(node), this.#keys.wills(node));
+      // Last: until here a failed adoption is taken up again by the next watch.
+      await cmd.srem(this.#keys.nodes, node);
       this.stats.adoptions++;
     } finally {
       this.#adopting = false;
@@ -608,8 +634,7 @@ export class BrokerCluster {
     const cmd = this.#redis();
     const stream = this.#keys.stream(node);
     for (let quiet = 0; quiet < 3; ) {
-      const reply = await cmd.callBuffer('XRANGE', stream, '-', '+', 'COUNT', '256');
-      const entries = rangeEntries(reply);
+      const entries = rangeEntries(await cmd.xrangeBuffer(stream, '-', '+', 'COUNT', 256));
       if (entries.length === 0) {
         quiet++;
         await sleep(100);
@@ -633,7 +658,7 @@ export class BrokerCluster {
   /** A write the next commit waits for (so what it acknowledges is in Redis). */
   #write(issue: (redis: Redis) => Promise<unknown>): void {
     const cmd = this.#cmd;
-    if (cmd === undefined || this.#closing && cmd.status !== 'ready') return;
+    if (cmd === undefined || (this.#closing && cmd.status !== 'ready')) return;
     const write = issue(cmd);
     write.catch(() => {});
     this.#writes.push(write);

@@ -38,11 +38,14 @@ export function decodeMessage(bytes: Buffer): Message {
   if (bytes.length < 4) throw new RangeError(`cluster message of ${bytes.length} bytes: no header`);
   const length = bytes.readUInt32BE(0);
   if (4 + length > bytes.length) {
-    throw new RangeError(`cluster message header of ${length} bytes overruns the ${bytes.length}-byte record`);
+    throw new RangeError(
+      `cluster message header of ${length} bytes overruns the ${bytes.length}-byte record`,
+    );
   }
   const header = JSON.parse(bytes.subarray(4, 4 + length).toString()) as Header;
   let properties: Message['properties'] = header.p as Message['properties'];
-  if (header.c !== undefined) properties = { ...properties, correlationData: Buffer.from(header.c, 'base64') };
+  if (header.c !== undefined)
+    properties = { ...properties, correlationData: Buffer.from(header.c, 'base64') };
   return {
     topic: header.t,
     payload: Buffer.from(bytes.subarray(4 + length)),

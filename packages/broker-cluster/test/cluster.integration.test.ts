@@ -27,7 +27,17 @@ async function startNode(redis: string, id: string): Promise<Node> {
   const port = await freePort();
   const server = await spawnServer({
     command: process.execPath,
-    args: ['--conditions=@x/source', '--import', 'tsx', child, redis, PREFIX, id, String(port), String(LEASE_MS)],
+    args: [
+      '--conditions=@x/source',
+      '--import',
+      'tsx',
+      child,
+      redis,
+      PREFIX,
+      id,
+      String(port),
+      String(LEASE_MS),
+    ],
     port,
     readyTimeout: 30_000,
   });
@@ -63,7 +73,7 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
 
   beforeAll(async () => {
     redis = await startRedis();
-    [a, b, c] = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startNode(redis.url, id))) as [
+    [a, b, c] = (await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startNode(redis.url, id)))) as [
       Node,
       Node,
       Node,
@@ -98,7 +108,8 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
       for (const qos of [0, 1, 2] as const) sends.push(pub.publishAsync(`cross/q${qos}`, `${i}`, { qos }));
     }
     await Promise.all(sends);
-    const count = (list: Array<{ topic: string }>, topic: string) => list.filter((p) => p.topic === topic).length;
+    const count = (list: Array<{ topic: string }>, topic: string) =>
+      list.filter((p) => p.topic === topic).length;
     await until(
       () =>
         (['a', 'b', 'c'] as const).every((k) =>
@@ -149,8 +160,12 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
     rap.on('message', (t, _p, packet) => t === 'rap/x' && flags.rap!.push(packet.retain));
     plain.on('message', (t, _p, packet) => t === 'rap/x' && flags.plain!.push(packet.retain));
     const probes = { rap: false, plain: false };
-    rap.on('message', (t) => t === 'rap/probe' && (probes.rap = true));
-    plain.on('message', (t) => t === 'rap/probe' && (probes.plain = true));
+    rap.on('message', (t) => {
+      if (t === 'rap/probe') probes.rap = true;
+    });
+    plain.on('message', (t) => {
+      if (t === 'rap/probe') probes.plain = true;
+    });
     await rap.subscribeAsync('rap/#', { qos: 1, rap: true });
     await plain.subscribeAsync('rap/#', { qos: 1, rap: false });
     await routed(pub, () => probes.rap && probes.plain, 'rap/probe');
@@ -200,7 +215,11 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
   });
 
   it('takes a session over across nodes: the older connection gets DISCONNECT 0x8E within a second', async () => {
-    const options: IClientOptions = { clientId: 'twin', clean: false, properties: { sessionExpiryInterval: 300 } };
+    const options: IClientOptions = {
+      clientId: 'twin',
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    };
     const older = await client(a.url, options);
     await older.subscribeAsync('twin/#', { qos: 1 });
     const disconnected = new Promise<{ code: number | undefined; at: number }>((resolve) =>
@@ -209,7 +228,9 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
     const started = Date.now();
     const newer = mqtt.connect(b.url, { ...options, protocolVersion: 5, reconnectPeriod: 0 });
     clients.push(newer);
-    const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => newer.once('connect', resolve));
+    const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
+      newer.once('connect', resolve),
+    );
     const { code, at } = await disconnected;
     expect(code).toBe(0x8e); // [MQTT-3.1.4-3]
     expect(at - started).toBeLessThan(1000);
@@ -287,7 +308,8 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
     back.on('error', () => {});
     await new Promise((resolve) => back.once('connect', resolve));
     await until(() => [...acked].every((n) => received.has(n)), 20_000, 'every acknowledged message');
-    await until(() => wills.length === 1, 10_000, "the will of the dead node's client");
+    await until(() => wills.length > 0, 10_000, "the will of the dead node's client");
+    await new Promise((r) => setTimeout(r, 200)); // a second copy, if any, would arrive now
     expect(wills).toEqual(['gone']);
   }, 60_000);
 });
