@@ -105,6 +105,8 @@ export class BrokerCluster {
   readonly #waiting = new Map<string, Waiting>();
   readonly #timers: NodeJS.Timeout[] = [];
   #reading: Promise<void> | undefined;
+  /** The id of the last stream entry routed, committed and acknowledged. */
+  #processed = '0-0';
   #adopting = false;
   #closing = false;
 
@@ -436,6 +438,7 @@ export class BrokerCluster {
       try {
         await this.#redis().xack(stream, GROUP, ...ids);
         await this.#redis().xdel(stream, ...ids);
+        this.#processed = ids[ids.length - 1]!;
       } catch {
         backlog = true;
       }
@@ -529,6 +532,9 @@ export class BrokerCluster {
     if (notice.k !== 'takeover' || notice.c === undefined || notice.from === undefined) return;
     const clientId = notice.c;
     try {
+      // Messages already in this node's stream may be for this session: queued here first, they
+      // travel with it through the store.
+      await this.#catchUp();
       await this.#broker?.releaseSession(clientId);
       this.#redisStore.releaseSession(clientId);
       this.#local.removeClient(clientId);
@@ -538,6 +544,15 @@ export class BrokerCluster {
         .publish(this.#keys.control(notice.from), JSON.stringify({ k: 'released', r: notice.r }))
         .catch(() => {});
     }
+  }
+
+  /** Waits (at most 5 s) until every entry in this node's stream now has been routed and committed. */
+  async #catchUp(): Promise<void> {
+    const newest = await this.#redis().xrevrange(this.#keys.stream(this.nodeId), '+', '-', 'COUNT', 1);
+    const last = newest[0]?.[0];
+    if (last === undefined) return;
+    const until = Date.now() + 5000;
+    while (compareIds(this.#processed, last) < 0 && Date.now() < until && !this.#closing) await sleep(5);
   }
 
   /** A session ended here: it leaves the summary, and the owner entry if this node still has it. */
@@ -667,6 +682,13 @@ export class BrokerCluster {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Orders two stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
 }
 
 /** XREADGROUP reply → [id, payload] pairs. */

@@ -7,5 +7,7 @@ export function printableConfig(config: Config): string {
   if (copy.http && copy.http.token !== undefined) copy.http.token = '***';
   for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
   if (copy.storage.type === 'redis') copy.storage.url = copy.storage.url.replace(/\/\/([^@/]*)@/, '//***@');
+  if (copy.cluster)
+    copy.cluster = { ...copy.cluster, url: copy.cluster.url.replace(/\/\/([^@/]*)@/, '//***@') };
   return stringify(copy);
 }

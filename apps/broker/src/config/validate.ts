@@ -1,4 +1,5 @@
 import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
+import { isValidNodeId } from '@x/broker-cluster';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import {
@@ -88,7 +89,16 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['listeners', 'http', 'auth', 'broker', 'storage', 'log', 'shutdownTimeout'] as const;
+const TOP_KEYS = [
+  'listeners',
+  'http',
+  'auth',
+  'broker',
+  'storage',
+  'cluster',
+  'log',
+  'shutdownTimeout',
+] as const;
 const LIMIT_KEYS = ['maxConnections', 'connectionRate', 'maxPacketSize'] as const;
 const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnAsUsername'] as const;
 const LISTENER_KEYS = {
@@ -353,6 +363,33 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
       }
       const prefix = r.string(storage, 'prefix', ['storage']);
       config.storage = { type: 'redis', url, ...(prefix !== undefined ? { prefix } : {}) };
+    }
+  }
+  if (raw.cluster !== undefined) {
+    const cluster = r.object(raw.cluster, ['cluster'], ['url', 'nodeId', 'prefix', 'leaseMs'], 'cluster');
+    if (cluster) {
+      const url = r.string(cluster, 'url', ['cluster']);
+      if (url === undefined || !/^rediss?:\/\//.test(url)) {
+        r.fail(['cluster', 'url'], 'url must start with redis:// or rediss:// (TLS)');
+      } else {
+        try {
+          parseRedisUrl(url);
+        } catch (error) {
+          r.fail(['cluster', 'url'], (error as Error).message);
+        }
+        const nodeId = r.string(cluster, 'nodeId', ['cluster']);
+        if (nodeId !== undefined && !isValidNodeId(nodeId)) {
+          r.fail(['cluster', 'nodeId'], "nodeId: 1 to 64 of letters, digits, '.', '_' and '-'");
+        }
+        const prefix = r.string(cluster, 'prefix', ['cluster']);
+        const leaseMs = r.integer(cluster, 'leaseMs', ['cluster'], 300, 600_000);
+        config.cluster = {
+          url,
+          ...(nodeId !== undefined ? { nodeId } : {}),
+          ...(prefix !== undefined ? { prefix } : {}),
+          ...(leaseMs !== undefined ? { leaseMs } : {}),
+        };
+      }
     }
   }
   if (raw.log !== undefined) {
