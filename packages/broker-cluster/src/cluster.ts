@@ -30,7 +30,10 @@ export interface BrokerClusterOptions {
   leaseMs?: number;
   /** Milliseconds a CONNECT waits for the node holding its session to let it go. Default 1000. */
   takeoverTimeout?: number;
-  /** Milliseconds between rebuilds of this node's subscription summary. Default 10 000. */
+  /**
+   * Milliseconds between rebuilds of this node's subscription summary and re-reads of the others'
+   * (which heal a change notice missed during a reconnection). Default 10 000.
+   */
   summaryRefreshMs?: number;
   logger?: Logger;
 }
@@ -108,6 +111,7 @@ export class BrokerCluster {
   /** The id of the last stream entry routed, committed and acknowledged. */
   #processed = '0-0';
   #adopting = false;
+  #running = false;
   #closing = false;
 
   constructor(options: BrokerClusterOptions) {
@@ -208,10 +212,12 @@ export class BrokerCluster {
   // ---- start and stop -----------------------------------------------------------------------------
 
   async #open(state: StoredState): Promise<StoredState> {
-    const options = { lazyConnect: true, maxRetriesPerRequest: 1, enableAutoPipelining: true };
-    const cmd = new Redis(this.#url, options);
+    // Nothing waits for a connection: while Redis is unreachable a command fails at once (the
+    // CONNECT or the acknowledgement that needed it is refused) rather than queueing.
+    const options = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 };
+    const cmd = new Redis(this.#url, { ...options, enableAutoPipelining: true });
     const sub = new Redis(this.#url, { lazyConnect: true });
-    const reader = new Redis(this.#url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const reader = new Redis(this.#url, options);
     for (const r of [cmd, sub, reader]) {
       r.on('error', (error: Error) =>
         this.#log.warn({ error: error.message }, 'cluster: Redis connection error'),
@@ -222,12 +228,10 @@ export class BrokerCluster {
     this.#reader = reader;
     await Promise.all([cmd.connect(), sub.connect(), reader.connect()]);
     await this.#takeLease();
-    await cmd.sadd(this.#keys.nodes, this.nodeId);
-    try {
-      await cmd.xgroup('CREATE', this.#keys.stream(this.nodeId), GROUP, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
-    }
+    await this.#register();
+    cmd.on('ready', () => {
+      if (this.#running) void this.#rejoin();
+    });
     sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.#onChannel(channel.toString(), data));
     // Resubscribed by ioredis after a reconnection; the summaries are read again then.
     sub.on('ready', () => void this.#loadSummaries());
@@ -258,14 +262,60 @@ export class BrokerCluster {
     return { ...state, sessions: mine };
   }
 
+  /** Lists this node and makes sure its stream and consumer group exist. */
+  async #register(): Promise<void> {
+    const cmd = this.#redis();
+    await cmd.sadd(this.#keys.nodes, this.nodeId);
+    try {
+      await cmd.xgroup('CREATE', this.#keys.stream(this.nodeId), GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  /** Writes this node's whole summary and tells the others to read it again. */
+  #announceAll(): void {
+    const key = this.#keys.summary(this.nodeId);
+    const filters = [...this.#local.filters()];
+    this.#write(async (r) => {
+      await r.del(key);
+      if (filters.length > 0) await r.hset(key, Object.fromEntries(filters.map((f) => [f, '1'])));
+      return r.publish(this.#keys.events, JSON.stringify({ k: 'reset', n: this.nodeId }));
+    });
+  }
+
+  /**
+   * Redis is back after an outage. Sessions another node took meanwhile (this node's lease ran out
+   * and it was adopted) are let go rather than kept in two places; then the node lists itself again
+   * (a Redis restarted empty has forgotten it) and rewrites its summary.
+   */
+  async #rejoin(): Promise<void> {
+    try {
+      const broker = this.#broker!;
+      const owners = await this.#redis().hgetall(this.#keys.owners);
+      for (const session of [...broker.sessions.values()]) {
+        const owner = owners[session.clientId];
+        if (owner === undefined || owner === this.nodeId) continue;
+        await broker.releaseSession(session.clientId);
+        this.#redisStore.releaseSession(session.clientId);
+        this.#local.removeClient(session.clientId);
+      }
+      await this.#redis().set(this.#keys.lease(this.nodeId), this.#token, 'PX', this.#leaseMs);
+      await this.#register();
+      this.#announceAll();
+      this.#log.info({ nodeId: this.nodeId }, 'cluster: Redis reachable again, node listed again');
+    } catch (error) {
+      this.#log.warn({ error: (error as Error).message }, 'cluster: rejoin after a Redis outage failed');
+    }
+  }
+
   /** The broker runs: announce the summary, read the stream, renew the lease, watch the others. */
   #started(): void {
     const broker = this.#broker!;
     const cmd = this.#redis();
-    this.#write((r) => r.del(this.#keys.summary(this.nodeId)));
-    this.#local.rebuild([]);
+    this.#running = true;
     for (const session of broker.sessions.values()) this.#local.addSession(session);
-    this.#write((r) => r.publish(this.#keys.events, JSON.stringify({ k: 'reset', n: this.nodeId })));
+    this.#announceAll();
     this.#reading = this.#readLoop();
     const every = (ms: number, run: () => void) => {
       const timer = setInterval(run, ms);
@@ -275,9 +325,11 @@ export class BrokerCluster {
     every(Math.max(100, Math.floor(this.#leaseMs / 3)), () => {
       cmd.set(this.#keys.lease(this.nodeId), this.#token, 'PX', this.#leaseMs).catch(() => {});
     });
-    every(this.#summaryRefreshMs, () =>
-      this.#local.rebuild(broker.sessions.values() as Iterable<SessionInfo>),
-    );
+    every(this.#summaryRefreshMs, () => {
+      this.#local.rebuild(broker.sessions.values() as Iterable<SessionInfo>);
+      // A change notice missed (a reconnection in between) is healed by reading every summary.
+      void this.#loadSummaries();
+    });
     every(this.#leaseMs, () => void this.#watchNodes());
   }
 
@@ -436,8 +488,8 @@ export class BrokerCluster {
         continue;
       }
       try {
-        await this.#redis().xack(stream, GROUP, ...ids);
-        await this.#redis().xdel(stream, ...ids);
+        // Sent together (auto-pipelining): one round trip.
+        await Promise.all([this.#redis().xack(stream, GROUP, ...ids), this.#redis().xdel(stream, ...ids)]);
         this.#processed = ids[ids.length - 1]!;
       } catch {
         backlog = true;
