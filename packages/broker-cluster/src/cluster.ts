@@ -4,11 +4,11 @@ import { silentLogger } from '@x/broker';
 import type { RedisStore } from '@x/broker-store-redis';
 import { Redis } from 'ioredis';
 import { ClusterStore } from './cluster-store.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeForwarded, decodeMessage, encodeMessage } from './codec.js';
 import { ClusterError } from './errors.js';
 import { CLAIM_SCRIPT, ClusterKeys, DISOWN_SCRIPT, GROUP, MOVE_SCRIPT } from './keys.js';
 import { isValidNodeId } from './node-id.js';
-import { LocalSummary, RemoteSummaries } from './summary.js';
+import { LocalSummary, type RemoteMatch, RemoteSummaries } from './summary.js';
 
 /** Options of {@link BrokerCluster}. */
 export interface BrokerClusterOptions {
@@ -112,6 +112,12 @@ export class BrokerCluster {
   #processed = '0-0';
   #adopting = false;
   #running = false;
+  /** Where a message accepted here goes, with the node picked for each share group it matches. */
+  readonly #routes = new WeakMap<Message, { match: RemoteMatch; shares: Map<string, string> }>();
+  /** Messages received from other nodes, with the share groups this node is to serve. */
+  readonly #serving = new WeakMap<Message, ReadonlySet<string>>();
+  /** Round-robin position per share group (`<ShareName>/<filter>`) over the nodes holding members. */
+  readonly #shareCursor = new Map<string, number>();
   #closing = false;
 
   constructor(options: BrokerClusterOptions) {
@@ -179,6 +185,14 @@ export class BrokerCluster {
     onPublished: (_client, message) => this.#forward(message),
     onRetainPublished: (_client, message) => this.#broadcastRetained(message),
     onSessionClaim: (client, clean) => this.#claim(client, clean),
+    onShareGroup: (message, shareName, topicFilter) => {
+      if (message.topic.startsWith('$SYS/')) return undefined;
+      const key = `${shareName}/${topicFilter}`;
+      const serving = this.#serving.get(message);
+      if (serving !== undefined) return serving.has(key);
+      const node = this.#route(message).shares.get(key);
+      return node === undefined || node === this.nodeId;
+    },
     onSubscribed: (client, packet, codes) => {
       packet.subscriptions.forEach((s, i) => {
         if ((codes[i] ?? 0x80) < 0x80) this.#local.add(client.id, s.topicFilter);
@@ -365,13 +379,50 @@ export class BrokerCluster {
 
   // ---- routing ------------------------------------------------------------------------------------
 
-  /** A message accepted here goes to the nodes whose summary matches (not `$SYS`: per node). */
+  /**
+   * Where a message accepted here goes (computed once: the local route asks first, for its share
+   * groups, then `#forward`): the nodes with a matching filter, and one node per matching share
+   * group, in turn over the nodes holding members (this one included).
+   */
+  #route(message: Message): { match: RemoteMatch; shares: Map<string, string> } {
+    let route = this.#routes.get(message);
+    if (route !== undefined) return route;
+    const match = this.#remote.match(message.topic);
+    const shares = new Map<string, string>();
+    for (const group of match.groups) {
+      const key = `${group.shareName}/${group.topicFilter}`;
+      const members = group.members;
+      if (members.length === 0) continue;
+      const cursor = this.#shareCursor.get(key) ?? 0;
+      this.#shareCursor.set(key, cursor + 1);
+      shares.set(key, members[cursor % members.length]!.clientId);
+    }
+    route = { match, shares };
+    this.#routes.set(message, route);
+    return route;
+  }
+
+  /** A message accepted here goes to the nodes that need it (not `$SYS`: per node). */
   #forward(message: Message): void {
     if (message.topic.startsWith('$SYS/') || this.#closing) return;
-    const nodes = this.#remote.match(message.topic);
-    if (nodes.length === 0) return;
-    const bytes = encodeMessage(message);
-    for (const node of nodes) {
+    const { match, shares } = this.#route(message);
+    if (match.nodes.length === 0 && shares.size === 0) return;
+    const targets = new Map<string, string[]>();
+    for (const node of match.nodes) if (node !== this.nodeId) targets.set(node, []);
+    for (const [key, node] of shares) {
+      if (node === this.nodeId) continue;
+      const keys = targets.get(node);
+      if (keys === undefined) targets.set(node, [key]);
+      else keys.push(key);
+    }
+    let plain: Buffer | undefined;
+    for (const [node, keys] of targets) {
+      let bytes: Buffer;
+      if (keys.length > 0) bytes = encodeMessage(message, keys);
+      else {
+        plain ??= encodeMessage(message);
+        bytes = plain;
+      }
       this.stats.forwarded++;
       if (message.qos === 0) {
         this.#redis()
@@ -384,6 +435,14 @@ export class BrokerCluster {
     }
   }
 
+  /** Routes a message another node forwarded to this node's sessions (and its share groups, if any). */
+  #deliverForwarded(bytes: Buffer): void {
+    const { message, shares } = decodeForwarded(bytes);
+    this.#serving.set(message, new Set(shares));
+    this.stats.received++;
+    this.#broker?.routeRemote(message);
+  }
+
   #broadcastRetained(message: Message): void {
     if (message.topic.startsWith('$SYS/')) return;
     const node = Buffer.from(this.nodeId);
@@ -393,10 +452,8 @@ export class BrokerCluster {
 
   #onChannel(channel: string, data: Buffer): void {
     try {
-      if (channel === this.#keys.qos0(this.nodeId)) {
-        this.stats.received++;
-        this.#broker?.routeRemote(decodeMessage(data));
-      } else if (channel === this.#keys.events) this.#onEvent(JSON.parse(data.toString()));
+      if (channel === this.#keys.qos0(this.nodeId)) this.#deliverForwarded(data);
+      else if (channel === this.#keys.events) this.#onEvent(JSON.parse(data.toString()));
       else if (channel === this.#keys.retained) {
         const length = data[0] ?? 0;
         if (data.subarray(1, 1 + length).toString() !== this.nodeId) {
@@ -433,6 +490,11 @@ export class BrokerCluster {
 
   /** A filter enters or leaves this node's summary: stored, then announced. */
   #announce(filter: string, present: boolean): void {
+    // This node is a candidate for its own share groups.
+    if (filter.startsWith('$share/')) {
+      if (present) this.#remote.add(this.nodeId, filter);
+      else this.#remote.remove(this.nodeId, filter);
+    }
     const key = this.#keys.summary(this.nodeId);
     const event = JSON.stringify({ k: present ? '+' : '-', n: this.nodeId, f: filter });
     this.#write((r) =>
@@ -503,8 +565,7 @@ export class BrokerCluster {
       ids.push(id);
       if (bytes === undefined) continue;
       try {
-        this.stats.received++;
-        this.#broker!.routeRemote(decodeMessage(bytes));
+        this.#deliverForwarded(bytes);
       } catch (error) {
         this.#log.warn({ id, error: (error as Error).message }, 'cluster: malformed stream entry skipped');
       }

@@ -2,7 +2,8 @@ import type { Message } from '@x/broker';
 
 /**
  * A message as it crosses from one node to another: a 4-byte header length, the header as JSON
- * (topic, QoS, retain flag, origin client id for No Local, expiry, v5 properties), then the payload
+ * (topic, QoS, retain flag, origin client id for No Local, expiry, v5 properties, the share groups
+ * the receiving node is to serve), then the payload
  * as raw bytes. Correlation Data, the one binary property, travels as base64.
  *
  * ```
@@ -11,7 +12,7 @@ import type { Message } from '@x/broker';
  * └──────────────┴──────────────────────────────────────────┴─────────┘
  * ```
  */
-export function encodeMessage(message: Message): Buffer {
+export function encodeMessage(message: Message, shares?: readonly string[]): Buffer {
   const properties = message.properties;
   const header: Header = {
     t: message.topic,
@@ -20,6 +21,7 @@ export function encodeMessage(message: Message): Buffer {
     o: message.origin,
     e: message.expiresAt,
   };
+  if (shares !== undefined && shares.length > 0) header.s = [...shares];
   if (properties !== undefined) {
     const { correlationData, ...rest } = properties;
     header.p = rest;
@@ -35,6 +37,14 @@ export function encodeMessage(message: Message): Buffer {
 
 /** The message `encodeMessage` wrote; its payload is a private copy (owned). */
 export function decodeMessage(bytes: Buffer): Message {
+  return decodeForwarded(bytes).message;
+}
+
+/**
+ * The message and the share groups (`<ShareName>/<filter>`) the receiving node is to serve: the
+ * accepting node picks one node per group, and the others leave that group alone.
+ */
+export function decodeForwarded(bytes: Buffer): { message: Message; shares: readonly string[] } {
   if (bytes.length < 4) throw new RangeError(`cluster message of ${bytes.length} bytes: no header`);
   const length = bytes.readUInt32BE(0);
   if (4 + length > bytes.length) {
@@ -46,7 +56,7 @@ export function decodeMessage(bytes: Buffer): Message {
   let properties: Message['properties'] = header.p as Message['properties'];
   if (header.c !== undefined)
     properties = { ...properties, correlationData: Buffer.from(header.c, 'base64') };
-  return {
+  const message: Message = {
     topic: header.t,
     payload: Buffer.from(bytes.subarray(4 + length)),
     qos: header.q,
@@ -56,6 +66,7 @@ export function decodeMessage(bytes: Buffer): Message {
     origin: header.o,
     owned: true,
   };
+  return { message, shares: header.s ?? [] };
 }
 
 interface Header {
@@ -66,4 +77,6 @@ interface Header {
   e: number;
   p?: object;
   c?: string;
+  /** Share groups the receiving node serves. */
+  s?: string[];
 }

@@ -1,5 +1,5 @@
 import type { SessionInfo } from '@x/broker';
-import { parseSharedFilter, SubscriptionTrie } from '@x/topics';
+import { type ShareGroup, SubscriptionTrie } from '@x/topics';
 
 /**
  * What this node's sessions subscribe to, as a set of topic filters with the sessions holding each.
@@ -82,27 +82,28 @@ export class LocalSummary {
   }
 }
 
+/** Where one message goes: nodes with a normal matching filter, and the share groups it matches. */
+export interface RemoteMatch {
+  nodes: string[];
+  /** Matching share groups; their members are node ids. */
+  groups: readonly ShareGroup<string>[];
+}
+
 /**
- * The other nodes' summaries in one trie (node id in the place of a client id), so one walk per
- * PUBLISH finds every node to forward to. A shared subscription (`$share/g/f`) is indexed by its
- * filter `f`: the node then receives the messages and picks its member.
+ * The nodes' summaries in one trie (node id in the place of a client id), so one walk per PUBLISH
+ * finds every node to forward to. Shared subscriptions keep their `$share/<name>/` form, so a walk
+ * also finds each matching share group with the nodes that hold members: the accepting node picks
+ * one of them per message. This node's own share filters are in it too (it is a candidate).
  */
 export class RemoteSummaries {
   readonly #trie = new SubscriptionTrie<string>();
   readonly #filters = new Map<string, Set<string>>();
-
-  /** Nodes with at least one filter. */
-  get nodeCount(): number {
-    return this.#filters.size;
-  }
 
   filterCount(node: string): number {
     return this.#filters.get(node)?.size ?? 0;
   }
 
   add(node: string, filter: string): void {
-    const inner = filter.startsWith('$share/') ? parseSharedFilter(filter)?.topicFilter : filter;
-    if (inner === undefined) return;
     let filters = this.#filters.get(node);
     if (filters === undefined) {
       filters = new Set();
@@ -110,22 +111,14 @@ export class RemoteSummaries {
     }
     filters.add(filter);
     try {
-      this.#trie.subscribe(node, inner);
+      this.#trie.subscribe(node, filter);
     } catch {
       // A filter this node cannot parse (another version's rules) is left out, not fatal.
     }
   }
 
   remove(node: string, filter: string): void {
-    const filters = this.#filters.get(node);
-    if (filters === undefined || !filters.delete(filter)) return;
-    const inner = filter.startsWith('$share/') ? parseSharedFilter(filter)?.topicFilter : filter;
-    // Another shared group of the same node may still need the inner filter.
-    for (const other of filters) {
-      const o = other.startsWith('$share/') ? parseSharedFilter(other)?.topicFilter : other;
-      if (o === inner) return;
-    }
-    if (inner !== undefined) this.#trie.unsubscribe(node, inner);
+    if (this.#filters.get(node)?.delete(filter)) this.#trie.unsubscribe(node, filter);
   }
 
   /** Replaces everything known of one node. */
@@ -139,11 +132,11 @@ export class RemoteSummaries {
     this.#trie.removeClient(node);
   }
 
-  /** The nodes whose summary matches a topic name. */
-  match(topic: string): string[] {
-    const matches = this.#trie.match(topic);
+  /** The nodes whose summary matches a topic name, and the matching share groups. */
+  match(topic: string): RemoteMatch {
+    const { matches, shared } = this.#trie.matchAll(topic);
     const nodes: string[] = new Array(matches.length);
     for (let i = 0; i < matches.length; i++) nodes[i] = matches[i]!.clientId;
-    return nodes;
+    return { nodes, groups: shared };
   }
 }

@@ -244,6 +244,33 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
     await until(() => got.includes('twin/x'), 10_000, 'delivery to the newer connection');
   });
 
+  it('balances a shared subscription across nodes: each message reaches exactly one member', async () => {
+    const N = 40;
+    const members = [
+      await client(a.url, { clientId: 'share-a' }),
+      await client(b.url, { clientId: 'share-b' }),
+    ];
+    const got: string[][] = [[], []];
+    const probed = [false, false];
+    for (const [i, m] of members.entries()) {
+      m.on('message', (t, p) => {
+        if (t === 'sh/x') got[i]!.push(String(p));
+        else probed[i] = true;
+      });
+    }
+    for (const m of members) await m.subscribeAsync('$share/g/sh/#', { qos: 1 });
+    const pub = await client(c.url, { clientId: 'share-pub' });
+    // Round robin over the nodes: probes reach both members once both nodes are known.
+    await routed(pub, () => probed[0]! && probed[1]!, 'sh/probe');
+    for (let i = 0; i < N; i++) await pub.publishAsync('sh/x', String(i), { qos: 1 });
+    await until(() => got[0]!.length + got[1]!.length >= N, 10_000, 'every shared message');
+    await new Promise((r) => setTimeout(r, 300)); // a second copy, if any, would arrive now
+    const all = [...got[0]!, ...got[1]!].map(Number).sort((x, y) => x - y);
+    expect(all).toEqual(Array.from({ length: N }, (_, i) => i)); // [MQTT-4.8.2] one member each
+    expect(got[0]!.length).toBeGreaterThanOrEqual(N / 4);
+    expect(got[1]!.length).toBeGreaterThanOrEqual(N / 4);
+  });
+
   it('loses no acknowledged QoS 1 message when the subscriber’s node is killed mid-stream, and publishes its clients’ wills', async () => {
     const TOTAL = 1500;
     const sinkOptions: IClientOptions = {

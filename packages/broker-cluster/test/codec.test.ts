@@ -1,6 +1,6 @@
 import type { Message } from '@x/broker';
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage } from '../src/index.js';
+import { decodeForwarded, decodeMessage, encodeMessage } from '../src/codec.js';
 
 describe('the message codec between nodes', () => {
   it('carries topic, payload, QoS, retain, origin, expiry and v5 properties (binary correlation data too)', () => {
@@ -37,6 +37,21 @@ describe('the message codec between nodes', () => {
       owned: true,
     };
     expect(decodeMessage(encodeMessage(message))).toEqual(message);
+  });
+
+  it('carries the share groups the receiving node is to serve', () => {
+    const message: Message = {
+      topic: 's',
+      payload: Buffer.from('x'),
+      qos: 1,
+      retain: false,
+      properties: undefined,
+      expiresAt: 0,
+      origin: 'p',
+      owned: true,
+    };
+    expect(decodeForwarded(encodeMessage(message, ['g/s/#'])).shares).toEqual(['g/s/#']);
+    expect(decodeForwarded(encodeMessage(message)).shares).toEqual([]);
   });
 
   it('refuses a record whose header overruns it', () => {

@@ -36,29 +36,27 @@ describe('LocalSummary', () => {
 });
 
 describe('RemoteSummaries', () => {
-  it('finds the nodes whose filters match a topic, shared subscriptions by their filter', () => {
+  it('finds the nodes whose filters match a topic, and share groups with the nodes holding members', () => {
     const remote = new RemoteSummaries();
     remote.add('n1', 'a/+');
     remote.add('n2', '$share/g/a/#');
+    remote.add('n3', '$share/g/a/#');
     remote.add('n2', 'a/b');
     remote.add('n3', 'other');
-    expect(remote.match('a/b').sort()).toEqual(['n1', 'n2']);
-    expect(remote.match('a/b/c')).toEqual(['n2']);
+    const match = remote.match('a/b');
+    expect(match.nodes.sort()).toEqual(['n1', 'n2']);
+    expect(match.groups.map((g) => [g.shareName, g.topicFilter, g.members.map((m) => m.clientId)])).toEqual([
+      ['g', 'a/#', ['n2', 'n3']],
+    ]);
+    expect(remote.match('a/b/c').nodes).toEqual([]);
     remote.remove('n2', 'a/b');
-    expect(remote.match('a/b').sort()).toEqual(['n1', 'n2']);
+    expect(remote.match('a/b').nodes).toEqual(['n1']);
     remote.remove('n2', '$share/g/a/#');
-    expect(remote.match('a/b')).toEqual(['n1']);
+    expect(remote.match('a/b').groups[0]?.members.map((m) => m.clientId)).toEqual(['n3']);
     remote.reset('n1', ['z']);
-    expect(remote.match('a/b')).toEqual([]);
+    expect(remote.match('a/b').nodes).toEqual([]);
     remote.drop('n3');
-    expect(remote.match('other')).toEqual([]);
-  });
-
-  it('keeps an inner filter while another share group of the node still needs it', () => {
-    const remote = new RemoteSummaries();
-    remote.add('n', '$share/g1/t');
-    remote.add('n', '$share/g2/t');
-    remote.remove('n', '$share/g1/t');
-    expect(remote.match('t')).toEqual(['n']);
+    expect(remote.match('other')).toEqual({ nodes: [], groups: [] });
+    expect(remote.filterCount('n1')).toBe(1);
   });
 });

@@ -128,6 +128,12 @@ export interface Hook {
   onPublished?(client: ClientInfo | undefined, message: Message, deliveries: number): void;
   /** Notification: a message was not delivered to one client. */
   onPublishDropped?(clientId: string, message: Message, reason: DropReason): void;
+  /**
+   * Gate: may this broker deliver a message to one member of this share group? `false` leaves the
+   * group to another process (a cluster node that holds members too), so that the group gets one
+   * copy over all of them. Only consulted when some hook implements it.
+   */
+  onShareGroup?(message: Message, shareName: string, topicFilter: string): boolean | undefined;
   /** Transform: the subscribers chosen for a message (after shared-group selection). */
   onSelectSubscribers?(subscribers: Subscriber[], message: Message): Subscriber[];
   /** Transform/gate: a retained message about to be stored (empty payload: deleted). `false` skips it. */
@@ -200,6 +206,7 @@ const events = [
   'onPublish',
   'onPublished',
   'onPublishDropped',
+  'onShareGroup',
   'onSelectSubscribers',
   'onRetainMessage',
   'onRetainPublished',
@@ -286,6 +293,19 @@ export function mayDeliver(
 ): boolean {
   for (const h of hooks.on.onAclCheckDelivery) {
     if (h.onAclCheckDelivery!(clientId, client, message) === false) return false;
+  }
+  return true;
+}
+
+/** The share-group gates: false when any hook leaves the group to another process. */
+export function mayServeShare(
+  hooks: Hooks,
+  message: Message,
+  shareName: string,
+  topicFilter: string,
+): boolean {
+  for (const h of hooks.on.onShareGroup) {
+    if (h.onShareGroup!(message, shareName, topicFilter) === false) return false;
   }
   return true;
 }

@@ -10,6 +10,7 @@ import { startTestBroker, type TestBroker, until } from './helpers.js';
 describe('cluster seams', () => {
   let b: TestBroker;
   let claim: (clientId: string, clean: boolean) => Promise<number | undefined> = async () => undefined;
+  let serveShares = true;
   const published: Message[] = [];
   const open: MqttClient[] = [];
   const hook: Hook = {
@@ -17,6 +18,7 @@ describe('cluster seams', () => {
     onPublished: (_client, message) => {
       published.push(message);
     },
+    onShareGroup: () => serveShares,
   };
   beforeAll(async () => {
     b = await startTestBroker({ store: new MemoryStore() }, [new AllowAllHook(), hook]);
@@ -123,6 +125,22 @@ describe('cluster seams', () => {
     expect(published.length).toBe(before);
     // Routing is not retaining: the retained store is another node's change to apply.
     expect(b.broker.retained.get('adopted/remote')).toBeUndefined();
+  });
+
+  it('leaves a share group alone when the share gate says another process serves it', async () => {
+    const member = await client('member');
+    const normal = await client('normal');
+    const got: string[] = [];
+    member.on('message', (t) => got.push(`member ${t}`));
+    normal.on('message', (t) => got.push(`normal ${t}`));
+    await member.subscribeAsync('$share/g/gate/#', { qos: 1 });
+    await normal.subscribeAsync('gate/#', { qos: 1 });
+    serveShares = false;
+    b.broker.publish('gate/1', 'x', { qos: 1 });
+    serveShares = true;
+    b.broker.publish('gate/2', 'x', { qos: 1 });
+    await until(() => got.length === 3, 3000, 'three deliveries');
+    expect(got.sort()).toEqual(['member gate/2', 'normal gate/1', 'normal gate/2']);
   });
 
   it('applies a retained change made on another node to memory only', () => {
