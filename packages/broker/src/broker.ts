@@ -221,6 +221,8 @@ export class Broker {
     } catch (error) {
       // A listener that cannot listen (port in use…) leaves nothing half-started behind.
       await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
+      // Nor an open store: its connections (Redis) would keep the process alive after the error.
+      await this.#persistence.store?.close().catch(() => {});
       this.#state = 'closed';
       throw error;
     }
