@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Broker, type BrokerOptions, PacketTracer } from '@x/broker';
 import { Ledger } from '@x/broker-auth';
+import { BrokerCluster, persistentNodeId } from '@x/broker-cluster';
 import { SqliteStore } from '@x/broker-store-embedded';
 import { RedisStore } from '@x/broker-store-redis';
 import { parse } from 'yaml';
@@ -41,9 +42,11 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const auth = await createAuthChain(config, ledger, allowAnonymous, log);
 
   const storage = config.storage;
+  const cluster = config.cluster ? createCluster(config, log) : undefined;
   // The store is given to the broker, which opens, commits to and closes it.
-  const store =
-    storage.type === 'embedded'
+  const store = cluster
+    ? cluster.store
+    : storage.type === 'embedded'
       ? new SqliteStore({
           dataDir: resolve(storage.dataDir),
           ...(storage.durability !== undefined ? { durability: storage.durability } : {}),
@@ -65,6 +68,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   for (const hook of auth.hooks) broker.addHook(hook);
   auth.attach(broker);
   broker.addHook(new ConnectionLogHook(log));
+  cluster?.attach(broker);
   const listeners = createListeners(config);
   for (const listener of listeners) await broker.addListener(listener);
   const token = httpToken(config);
@@ -86,7 +90,12 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   }
   for (const listener of listeners)
     log.info({ listener: listener.id, address: listener.address() }, 'listening');
-  if (storage.type === 'embedded') {
+  if (cluster) {
+    log.info(
+      { store: 'redis', nodeId: cluster.nodeId },
+      'cluster node: sessions, queued and retained messages are kept in the Redis the nodes share',
+    );
+  } else if (storage.type === 'embedded') {
     log.info(
       {
         store: 'embedded',
@@ -173,4 +182,26 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     process.once('SIGTERM', stop);
   });
   process.off('SIGHUP', reload);
+}
+
+/**
+ * Cluster mode: a Redis store on the cluster's Redis, shared by every node (the `storage` setting
+ * is not used), and the node's id, generated once and kept in the data directory by default.
+ */
+function createCluster(config: Config, log: ReturnType<typeof createLogger>): BrokerCluster {
+  const options = config.cluster!;
+  const prefix = options.prefix ?? (config.storage.type === 'redis' ? config.storage.prefix : undefined);
+  const store = new RedisStore({
+    url: options.url,
+    ...(prefix !== undefined ? { prefix } : {}),
+    logger: log,
+  });
+  const dataDir = config.storage.type === 'embedded' ? config.storage.dataDir : './data';
+  return new BrokerCluster({
+    url: options.url,
+    store,
+    nodeId: options.nodeId ?? persistentNodeId(resolve(dataDir)),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    logger: log,
+  });
 }

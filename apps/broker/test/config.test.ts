@@ -202,6 +202,40 @@ describe('config file', () => {
     );
   });
 
+  it('reads a cluster section, checks its URL and node id, and masks its password when printing', () => {
+    const config = parseConfig(
+      'cluster:\n  url: redis://:pw@127.0.0.1:6379\n  nodeId: node-1\n  prefix: "c1:"\n  leaseMs: 2000\n',
+    );
+    expect(config.cluster).toEqual({
+      url: 'redis://:pw@127.0.0.1:6379',
+      nodeId: 'node-1',
+      prefix: 'c1:',
+      leaseMs: 2000,
+    });
+    expect(printableConfig(config)).toContain('url: redis://***@127.0.0.1:6379');
+    expect(configError('cluster:\n  url: http://x\n').message).toContain(
+      'cluster.url: url must start with redis://',
+    );
+    expect(configError('cluster:\n  url: redis://x:6379\n  nodeId: "a b"\n').message).toContain(
+      'cluster.nodeId',
+    );
+    expect(configError('cluster:\n  url: redis://x:6379\n  peers: 3\n').message).toContain(
+      'unknown key "peers" in cluster',
+    );
+  });
+
+  it('takes --cluster and --node-id', () => {
+    const config = applyFlags(defaultConfig(), { cluster: 'rediss://127.0.0.1:6380', nodeId: 'n2' });
+    expect(config.cluster).toEqual({ url: 'rediss://127.0.0.1:6380', nodeId: 'n2' });
+    expect(() => applyFlags(defaultConfig(), { cluster: '127.0.0.1:6379' })).toThrow(
+      /--cluster 127\.0\.0\.1:6379: expected a redis:\/\//,
+    );
+    expect(() => applyFlags(defaultConfig(), { nodeId: 'n2' })).toThrow(/--node-id needs cluster mode/);
+    expect(() => applyFlags(defaultConfig(), { cluster: 'redis://h:6379', nodeId: 'a/b' })).toThrow(
+      /--node-id a\/b/,
+    );
+  });
+
   it('names the file it cannot read', () => {
     expect(() => loadConfigFile('/nonexistent/broker.yaml')).toThrow(
       /\/nonexistent\/broker\.yaml: cannot read/,

@@ -36,35 +36,108 @@ export async function loadState(
     redis.hgetallBuffer(keys.retained),
     redis.hgetall(keys.sys),
   ]);
-  const skip = (what: string, name: string, error: unknown) =>
+  const skip = skipper(log);
+
+  const sessions: LoadedSession[] = [];
+  for (const [clientId, json] of Object.entries(clients)) {
+    const session = readSession(clientId, json, keys, purge, now, skip);
+    if (session !== undefined) sessions.push(session);
+  }
+  await readSessionKeys(redis, keys, sessions, purge, now, skip, order);
+
+  const messages = [];
+  for (const [topic, record] of Object.entries(retained)) {
+    try {
+      const { message } = decodeMessage(record).delivery;
+      if (message.expiresAt !== 0 && message.expiresAt <= now) purge.hdel('retained', keys.retained, topic);
+      else messages.push({ ...message, retain: true });
+    } catch (error) {
+      skip('retained message', topic, error);
+    }
+  }
+
+  let sysInfo: Partial<SysInfo> | undefined;
+  for (const name of SYS_COUNTERS) {
+    const n = Number(sys[name]);
+    if (sys[name] !== undefined && Number.isFinite(n)) {
+      sysInfo ??= {};
+      sysInfo[name] = n;
+    }
+  }
+  return { sessions, retained: messages, sysInfo };
+}
+
+type Skip = (what: string, name: string, error: unknown) => void;
+
+/**
+ * Reads one session (for a cluster node taking it over from another), as `loadState` reads each:
+ * undefined when there is none, or it expired with no will owed (its deletion is then in `purge`).
+ */
+export async function loadSession(
+  redis: Redis | Cluster,
+  keys: StoreKeys,
+  clientId: string,
+  purge: WriteBatch,
+  log: Logger,
+  order: WeakMap<Delivery, number>,
+): Promise<LoadedSession | undefined> {
+  const now = Date.now();
+  const json = await redis.hget(keys.clients, clientId);
+  if (json === null) return undefined;
+  const skip = skipper(log);
+  const session = readSession(clientId, json, keys, purge, now, skip);
+  if (session !== undefined) await readSessionKeys(redis, keys, [session], purge, now, skip, order);
+  return session;
+}
+
+function skipper(log: Logger): Skip {
+  return (what, name, error) =>
     log.warn(
       { store: 'redis', error: (error as Error).message },
       `Redis store: stored ${what} ${JSON.stringify(name)} is malformed and was skipped`,
     );
+}
 
-  const sessions: LoadedSession[] = [];
-  for (const [clientId, json] of Object.entries(clients)) {
-    let session: ReturnType<typeof decodeSession>;
-    try {
-      session = decodeSession(clientId, json);
-    } catch (error) {
-      skip('session', clientId, error);
-      continue;
-    }
-    const expired =
-      session.disconnectedAt > 0 &&
-      session.expiryInterval !== NEVER_EXPIRES &&
-      session.disconnectedAt + session.expiryInterval * 1000 <= now;
-    // An expired session that still owes its delayed will is returned: the broker publishes the
-    // will as the session ends [MQTT-3.1.3-9] and then deletes it.
-    if (expired && session.pendingWill === undefined) {
-      for (const key of keys.sessionKeys(clientId)) purge.del(clientId, key);
-      purge.hdel('clients', keys.clients, clientId);
-      continue;
-    }
-    sessions.push({ ...session, subscriptions: [], queue: [], inflight: [], inboundQos2: [] });
+/** A session record, or undefined when malformed or expired with no will owed (then purged). */
+function readSession(
+  clientId: string,
+  json: string,
+  keys: StoreKeys,
+  purge: WriteBatch,
+  now: number,
+  skip: Skip,
+): LoadedSession | undefined {
+  let session: ReturnType<typeof decodeSession>;
+  try {
+    session = decodeSession(clientId, json);
+  } catch (error) {
+    skip('session', clientId, error);
+    return undefined;
   }
+  const expired =
+    session.disconnectedAt > 0 &&
+    session.expiryInterval !== NEVER_EXPIRES &&
+    session.disconnectedAt + session.expiryInterval * 1000 <= now;
+  // An expired session that still owes its delayed will is returned: the broker publishes the
+  // will as the session ends [MQTT-3.1.3-9] and then deletes it.
+  if (expired && session.pendingWill === undefined) {
+    for (const key of keys.sessionKeys(clientId)) purge.del(clientId, key);
+    purge.hdel('clients', keys.clients, clientId);
+    return undefined;
+  }
+  return { ...session, subscriptions: [], queue: [], inflight: [], inboundQos2: [] };
+}
 
+/** Reads the subscriptions, queue, in-flight messages and inbound QoS 2 ids of `sessions`. */
+async function readSessionKeys(
+  redis: Redis | Cluster,
+  keys: StoreKeys,
+  sessions: LoadedSession[],
+  purge: WriteBatch,
+  now: number,
+  skip: Skip,
+  order: WeakMap<Delivery, number>,
+): Promise<void> {
   for (let from = 0; from < sessions.length; from += SLICE) {
     const part = sessions.slice(from, from + SLICE);
     const replies = await Promise.all(
@@ -98,30 +171,7 @@ export async function loadState(
       }
     }
   }
-
-  const messages = [];
-  for (const [topic, record] of Object.entries(retained)) {
-    try {
-      const { message } = decodeMessage(record).delivery;
-      if (message.expiresAt !== 0 && message.expiresAt <= now) purge.hdel('retained', keys.retained, topic);
-      else messages.push({ ...message, retain: true });
-    } catch (error) {
-      skip('retained message', topic, error);
-    }
-  }
-
-  let sysInfo: Partial<SysInfo> | undefined;
-  for (const name of SYS_COUNTERS) {
-    const n = Number(sys[name]);
-    if (sys[name] !== undefined && Number.isFinite(n)) {
-      sysInfo ??= {};
-      sysInfo[name] = n;
-    }
-  }
-  return { sessions, retained: messages, sysInfo };
 }
-
-type Skip = (what: string, name: string, error: unknown) => void;
 
 function readSubscriptions(session: LoadedSession, subs: Record<string, string>, skip: Skip): void {
   for (const [filter, json] of Object.entries(subs)) {

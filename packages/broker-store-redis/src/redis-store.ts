@@ -12,7 +12,7 @@ import {
 } from '@x/broker';
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import { RedisStoreError } from './errors.js';
-import { loadState } from './load.js';
+import { loadSession, loadState } from './load.js';
 import { encodeMessage, encodeRetained, encodeSession, encodeSubscription } from './records.js';
 import { FORMAT_VERSION, StoreKeys, SYS_COUNTERS } from './redis-keys.js';
 import { maskRedisUrl, parseRedisUrl } from './url.js';
@@ -211,6 +211,27 @@ export class RedisStore implements Store {
       this.redis.disconnect();
       throw error;
     }
+  }
+
+  /**
+   * Reads one session as `open()` reads each, for a cluster node that takes it over from another
+   * node sharing this store; from now on this store writes to that session's keys as its own.
+   * Undefined when Redis holds no live session under that id.
+   */
+  async loadSession(clientId: string): Promise<StoredState['sessions'][number] | undefined> {
+    const purge = new WriteBatch(Number.POSITIVE_INFINITY);
+    const session = await loadSession(this.redis, this.#keys, clientId, purge, this.#log, this.#order);
+    if (!purge.empty) await this.#send(purge);
+    if (session !== undefined) this.#known.add(clientId);
+    return session;
+  }
+
+  /**
+   * Forgets that this store wrote a session (another node sharing the store took it over): a later
+   * session under that id here starts from what Redis holds then.
+   */
+  releaseSession(clientId: string): void {
+    this.#known.delete(clientId);
   }
 
   /** Waits for a ready connection (retrying within `connectTimeout`). */

@@ -229,6 +229,8 @@ export class Broker {
     } catch (error) {
       // A listener that cannot listen (port in use…) leaves nothing half-started behind.
       await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
+      // Nor an open store: its connections (Redis) would keep the process alive after the error.
+      await this.#persistence.store?.close().catch(() => {});
       this.#state = 'closed';
       throw error;
     }
@@ -345,6 +347,58 @@ export class Broker {
     const session = this.#sessions.get(clientId);
     if (session === undefined) return false;
     this.#sessions.end(session);
+    return true;
+  }
+
+  // ---- cluster seams: a plugin that spreads one broker over several processes ----------------------
+
+  /**
+   * Routes a message another node accepted to this broker's own subscribers: no retain step and no
+   * `onPublished` (the accepting node ran both), so a cluster never forwards it again. The message's
+   * `origin` keeps No Local working [MQTT-3.8.3-3]. Returns the deliveries made.
+   */
+  routeRemote(message: Message): number {
+    return this.#ctx.router.route(message, undefined);
+  }
+
+  /**
+   * Replaces (empty payload: deletes) a retained message in memory only: another node stored the
+   * change in the shared store. No retain hooks run.
+   */
+  applyRetained(message: Message): void {
+    if (message.payload.length === 0) this.#retained.delete(message.topic);
+    else this.#retained.set({ ...message, retain: true });
+  }
+
+  /**
+   * Adds a session read from the shared store that another node held, offline, with its
+   * subscriptions, queued and in-flight messages, as a restart would. A session that was online
+   * there (its node died) owes its will, published by the sweep. Returns false when this broker has
+   * a session with that id already (nothing changes) or the stored one had expired.
+   */
+  adoptSession(stored: StoredState['sessions'][number]): boolean {
+    if (this.#persistence.store === undefined || this.#sessions.has(stored.clientId)) return false;
+    const now = Date.now();
+    if (!this.#restoreSession(stored, now)) return false;
+    // A will already due goes out now, before a reconnecting client could cancel it.
+    this.#sessions.sweep(now);
+    return true;
+  }
+
+  /**
+   * Gives a session up to another node: its connection, if any, is closed as a takeover closes it
+   * (v5 DISCONNECT 0x8E Session taken over; its will as after any disconnection), what changed is
+   * committed to the store, and the session leaves this broker's memory without being ended (the
+   * store keeps it for the node that takes it). Returns false when there was no such session.
+   */
+  async releaseSession(clientId: string): Promise<boolean> {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) return false;
+    session.client?.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+    // A session with expiry 0 ended as its connection closed; a persistent one is offline now.
+    const left = this.#sessions.get(clientId);
+    if (left !== undefined && left.client === undefined) this.#sessions.forget(left);
+    await this.#persistence.flush();
     return true;
   }
 
@@ -483,46 +537,51 @@ export class Broker {
       if (m.expiresAt !== 0 && m.expiresAt <= now) store.deleteRetained(m.topic);
       else this.#retained.set(m);
     }
-    for (const s of state.sessions) {
-      const wasOnline = s.disconnectedAt === 0;
-      let pendingWill = s.pendingWill;
-      if (wasOnline && s.will !== undefined && pendingWill === undefined) {
-        const delay = Math.min(s.will.properties?.willDelayInterval ?? 0, s.expiryInterval);
-        pendingWill = { will: s.will, dueAt: now + delay * 1000 };
-      }
-      const session = this.#sessions.restore(
-        s.clientId,
-        s.protocolVersion,
-        s.expiryInterval,
-        wasOnline ? now : s.disconnectedAt,
-        pendingWill,
-        now,
-      );
-      if (session === undefined) {
-        store.deleteSession(s.clientId);
-        continue;
-      }
-      session.stored = true;
-      for (const sub of s.subscriptions) {
-        this.#subscriptions.subscribe(s.clientId, sub.topicFilter, sub);
-        session.subscriptions.set(sub.topicFilter, sub);
-      }
-      for (const delivery of s.queue) {
-        if (delivery.seq !== undefined && delivery.seq >= session.nextSeq) session.nextSeq = delivery.seq + 1;
-        session.queue.push(delivery);
-        session.queuedBytes += delivery.message.payload.length + delivery.message.topic.length;
-      }
-      for (const entry of s.inflight) {
-        session.inflight.add({
-          packetId: entry.packetId,
-          delivery: entry.delivery,
-          state: entry.released ? 'pubrel' : 'publish',
-          resends: 0,
-        });
-      }
-      for (const packetId of s.inboundQos2) session.inboundQos2.add(packetId);
-      if (wasOnline) this.#persistence.sessionChanged(session);
-    }
+    for (const s of state.sessions) this.#restoreSession(s, now);
     if (state.sysInfo) Object.assign(this.#stats, state.sysInfo, { version: BROKER_VERSION });
+  }
+
+  /** Rebuilds one stored session (see `#restoreStore`); false when it had expired and was deleted. */
+  #restoreSession(s: StoredState['sessions'][number], now: number): boolean {
+    const store = this.#persistence.store!;
+    const wasOnline = s.disconnectedAt === 0;
+    let pendingWill = s.pendingWill;
+    if (wasOnline && s.will !== undefined && pendingWill === undefined) {
+      const delay = Math.min(s.will.properties?.willDelayInterval ?? 0, s.expiryInterval);
+      pendingWill = { will: s.will, dueAt: now + delay * 1000 };
+    }
+    const session = this.#sessions.restore(
+      s.clientId,
+      s.protocolVersion,
+      s.expiryInterval,
+      wasOnline ? now : s.disconnectedAt,
+      pendingWill,
+      now,
+    );
+    if (session === undefined) {
+      store.deleteSession(s.clientId);
+      return false;
+    }
+    session.stored = true;
+    for (const sub of s.subscriptions) {
+      this.#subscriptions.subscribe(s.clientId, sub.topicFilter, sub);
+      session.subscriptions.set(sub.topicFilter, sub);
+    }
+    for (const delivery of s.queue) {
+      if (delivery.seq !== undefined && delivery.seq >= session.nextSeq) session.nextSeq = delivery.seq + 1;
+      session.queue.push(delivery);
+      session.queuedBytes += delivery.message.payload.length + delivery.message.topic.length;
+    }
+    for (const entry of s.inflight) {
+      session.inflight.add({
+        packetId: entry.packetId,
+        delivery: entry.delivery,
+        state: entry.released ? 'pubrel' : 'publish',
+        resends: 0,
+      });
+    }
+    for (const packetId of s.inboundQos2) session.inboundQos2.add(packetId);
+    if (wasOnline) this.#persistence.sessionChanged(session);
+    return true;
   }
 }

@@ -87,6 +87,13 @@ export interface Hook {
   ): boolean | undefined;
   /** Gate: after authentication; return a CONNACK reason code (≥ 0x80) to refuse. */
   onConnect?(client: ClientInfo, packet: ConnectPacket): number | undefined;
+  /**
+   * Gate (may be async): an authenticated CONNECT is about to get its session (`clean`: Clean
+   * Start). Runs after `onConnect`, before the session registry attaches the connection, so a
+   * cluster can take the session over from another node and adopt it here first (see
+   * `Broker.adoptSession`). Return a reason code ≥ 0x80 to refuse the CONNECT.
+   */
+  onSessionClaim?(client: ClientInfo, clean: boolean): MaybePromise<number | undefined>;
   /** Notification: CONNACK sent, the session is live on this connection. */
   onSessionEstablished?(client: ClientInfo, packet: ConnectPacket): void;
   /** Notification: the connection closed (`reasonCode` as sent or received, `error` when abnormal). */
@@ -124,6 +131,12 @@ export interface Hook {
   onPublished?(client: ClientInfo | undefined, message: Message, deliveries: number): void;
   /** Notification: a message was not delivered to one client. */
   onPublishDropped?(clientId: string, message: Message, reason: DropReason): void;
+  /**
+   * Gate: may this broker deliver a message to one member of this share group? `false` leaves the
+   * group to another process (a cluster node that holds members too), so that the group gets one
+   * copy over all of them. Only consulted when some hook implements it.
+   */
+  onShareGroup?(message: Message, shareName: string, topicFilter: string): boolean | undefined;
   /** Transform: the subscribers chosen for a message (after shared-group selection). */
   onSelectSubscribers?(subscribers: Subscriber[], message: Message): Subscriber[];
   /** Transform/gate: a retained message about to be stored (empty payload: deleted). `false` skips it. */
@@ -182,6 +195,7 @@ const events = [
   'onAclCheck',
   'onAclCheckDelivery',
   'onConnect',
+  'onSessionClaim',
   'onSessionEstablished',
   'onDisconnect',
   'onPacketRead',
@@ -195,6 +209,7 @@ const events = [
   'onPublish',
   'onPublished',
   'onPublishDropped',
+  'onShareGroup',
   'onSelectSubscribers',
   'onRetainMessage',
   'onRetainPublished',
@@ -252,6 +267,18 @@ export class Hooks {
     return chain(this.on.onConnectAuthenticate, 0, (h) => h.onConnectAuthenticate!(client, packet));
   }
 
+  /** Runs the session claims in order; the first refusal (≥ 0x80) wins. Stays synchronous when they are. */
+  claimSession(client: ClientInfo, clean: boolean): MaybePromise<number | undefined> {
+    return chain(this.on.onSessionClaim, 0, (h) => {
+      const code = h.onSessionClaim!(client, clean);
+      return code instanceof Promise
+        ? code.then((c) => (c !== undefined && c >= 0x80 ? c : undefined))
+        : code !== undefined && code >= 0x80
+          ? code
+          : undefined;
+    });
+  }
+
   authPacket(client: ClientInfo, packet: AuthPacket): MaybePromise<AuthOutcome | undefined> {
     return chain(this.on.onAuthPacket, 0, (h) => h.onAuthPacket!(client, packet));
   }
@@ -283,6 +310,19 @@ export function mayDeliver(
 ): boolean {
   for (const h of hooks.on.onAclCheckDelivery) {
     if (h.onAclCheckDelivery!(clientId, client, message) === false) return false;
+  }
+  return true;
+}
+
+/** The share-group gates: false when any hook leaves the group to another process. */
+export function mayServeShare(
+  hooks: Hooks,
+  message: Message,
+  shareName: string,
+  topicFilter: string,
+): boolean {
+  for (const h of hooks.on.onShareGroup) {
+    if (h.onShareGroup!(message, shareName, topicFilter) === false) return false;
   }
   return true;
 }

@@ -10,7 +10,7 @@ import {
 import type { Client } from './client.js';
 import type { BrokerContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
-import { type DropReason, mayDeliver, type Subscriber } from './hooks.js';
+import { type DropReason, mayDeliver, mayServeShare, type Subscriber } from './hooks.js';
 import { LogBudget } from './logger.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
 import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
@@ -146,8 +146,11 @@ export class Router {
           subscriptionIds: ids.length ? (ids as number[]) : undefined,
         });
       }
+      const shareGated = hooks.on.onShareGroup.length > 0;
       for (let g = 0; g < buffer.sharedCount; g++) {
-        const member = this.#pickShareMember(buffer.shared[g]!, message, publisher?.id);
+        const group = buffer.shared[g]!;
+        if (shareGated && !mayServeShare(hooks, message, group.shareName, group.topicFilter)) continue;
+        const member = this.#pickShareMember(group, message, publisher?.id);
         if (member === undefined) continue;
         subscribers.push({
           clientId: member.clientId,

@@ -163,6 +163,16 @@ export class SessionRegistry implements SessionsView {
   }
 
   /**
+   * Forgets an offline session without ending it: it goes on elsewhere (another cluster node took
+   * it over), so the store keeps it, no will is published and no expiry runs here.
+   */
+  forget(session: Session): void {
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+    this.#deps.subscriptions.removeClient(session.clientId);
+    this.#timed.delete(session);
+  }
+
+  /**
    * Publishes the will of every connected session now, as their connections are about to be closed
    * by a shutdown (so live subscribers receive them before they are disconnected themselves).
    */

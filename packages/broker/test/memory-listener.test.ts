@@ -44,6 +44,26 @@ describe('start()', () => {
     await broker.close();
     blocker.close();
   });
+
+  it('closes its opened store when a listener cannot listen (no connection left holding the process)', async () => {
+    const { createServer } = await import('node:net');
+    const { MemoryStore, TcpListener } = await import('../src/index.js');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const store = new MemoryStore();
+    let closed = 0;
+    const close = store.close.bind(store);
+    store.close = () => {
+      closed++;
+      return close();
+    };
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0, store });
+    await broker.addListener(new TcpListener({ port }));
+    await expect(broker.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(closed).toBe(1);
+    blocker.close();
+  });
 });
 
 describe('ConnectionInfo from a listener', () => {

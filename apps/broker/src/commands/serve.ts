@@ -77,6 +77,11 @@ export function configureServe(program: Command): Command {
         'MQTT_BROKER_DATA_DIR',
       ),
     )
+    .option(
+      '--cluster <redis://host:port>',
+      'cluster mode: one node of a broker spread over processes, coordinated through (and stored in) this Redis',
+    )
+    .option('--node-id <id>', 'cluster node id (default: generated once, kept in <data-dir>/cluster-node-id)')
     .addOption(
       new Option('--log-level <level>', 'log level (default info)')
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

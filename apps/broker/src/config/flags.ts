@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isValidNodeId } from '@x/broker-cluster';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS } from './defaults.js';
 import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
@@ -19,6 +20,8 @@ export interface ConfigFlags {
   httpToken?: string;
   storage?: string;
   dataDir?: string;
+  cluster?: string;
+  nodeId?: string;
   logLevel?: string;
   logFormat?: string;
   allowAnonymous?: boolean;
@@ -203,6 +206,25 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   // --data-dir (or its environment variable) only matters to the embedded store.
   if (flags.dataDir !== undefined && config.storage.type === 'embedded') {
     config.storage = { ...config.storage, dataDir: flags.dataDir };
+  }
+
+  if (flags.cluster !== undefined) {
+    if (!/^rediss?:\/\//.test(flags.cluster)) {
+      throw new FlagError(`--cluster ${flags.cluster}: expected a redis://host:port[/db] or rediss:// URL`);
+    }
+    try {
+      parseRedisUrl(flags.cluster);
+    } catch (error) {
+      throw new FlagError(`--cluster: ${(error as Error).message}`);
+    }
+    config.cluster = { ...config.cluster, url: flags.cluster };
+  }
+  if (flags.nodeId !== undefined) {
+    if (!config.cluster) throw new FlagError('--node-id needs cluster mode (--cluster redis://…)');
+    if (!isValidNodeId(flags.nodeId)) {
+      throw new FlagError(`--node-id ${flags.nodeId}: 1 to 64 of letters, digits, '.', '_' and '-'`);
+    }
+    config.cluster = { ...config.cluster, nodeId: flags.nodeId };
   }
 
   if (flags.logLevel !== undefined) {

@@ -9,5 +9,7 @@ export function printableConfig(config: Config): string {
   for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
   maskAuthBackends(copy.auth);
   if (copy.storage.type === 'redis') copy.storage.url = copy.storage.url.replace(/\/\/([^@/]*)@/, '//***@');
+  if (copy.cluster)
+    copy.cluster = { ...copy.cluster, url: copy.cluster.url.replace(/\/\/([^@/]*)@/, '//***@') };
   return stringify(copy);
 }

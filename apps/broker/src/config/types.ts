@@ -132,6 +132,22 @@ export type StorageConfig =
   /** Kept in Redis too, so persistent sessions, queued and retained messages survive a restart. */
   | { type: 'redis'; url: string; prefix?: string };
 
+/**
+ * Cluster mode: this process is one node of a broker spread over several processes, coordinated
+ * through Redis at `url`, which is also the store every node shares (the `storage` setting is then
+ * not used).
+ */
+export interface ClusterConfig {
+  /** `redis[s]://[[user]:password@]host[:port][/db]`. */
+  url: string;
+  /** This node's id. Default: generated once and kept in `<dataDir>/cluster-node-id`. */
+  nodeId?: string;
+  /** Key prefix of the shared store and the cluster. Default 'mqtt:'. */
+  prefix?: string;
+  /** Milliseconds a node's lease lasts without a heartbeat. Default 3000. */
+  leaseMs?: number;
+}
+
 /** The whole effective configuration of `mqtt-broker`. */
 export interface Config {
   listeners: ListenerConfig[];
@@ -139,6 +155,8 @@ export interface Config {
   auth: AuthConfig;
   broker: CoreConfig;
   storage: StorageConfig;
+  /** Cluster mode (see {@link ClusterConfig}). Default: off. */
+  cluster?: ClusterConfig;
   log: { level: LogLevel; format: LogFormat };
   /** Milliseconds a graceful shutdown may take before the process exits anyway. Default 5000. */
   shutdownTimeout: number;

@@ -1,4 +1,5 @@
 import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
+import { isValidNodeId } from '@x/broker-cluster';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { AUTH_BACKEND_KEYS, readAuthBackends } from './auth-backends.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
@@ -96,6 +97,7 @@ const TOP_KEYS = [
   'auth',
   'broker',
   'storage',
+  'cluster',
   'log',
   'shutdownTimeout',
   'trace',
@@ -364,6 +366,33 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
       }
       const prefix = r.string(storage, 'prefix', ['storage']);
       config.storage = { type: 'redis', url, ...(prefix !== undefined ? { prefix } : {}) };
+    }
+  }
+  if (raw.cluster !== undefined) {
+    const cluster = r.object(raw.cluster, ['cluster'], ['url', 'nodeId', 'prefix', 'leaseMs'], 'cluster');
+    if (cluster) {
+      const url = r.string(cluster, 'url', ['cluster']);
+      if (url === undefined || !/^rediss?:\/\//.test(url)) {
+        r.fail(['cluster', 'url'], 'url must start with redis:// or rediss:// (TLS)');
+      } else {
+        try {
+          parseRedisUrl(url);
+        } catch (error) {
+          r.fail(['cluster', 'url'], (error as Error).message);
+        }
+        const nodeId = r.string(cluster, 'nodeId', ['cluster']);
+        if (nodeId !== undefined && !isValidNodeId(nodeId)) {
+          r.fail(['cluster', 'nodeId'], "nodeId: 1 to 64 of letters, digits, '.', '_' and '-'");
+        }
+        const prefix = r.string(cluster, 'prefix', ['cluster']);
+        const leaseMs = r.integer(cluster, 'leaseMs', ['cluster'], 300, 600_000);
+        config.cluster = {
+          url,
+          ...(nodeId !== undefined ? { nodeId } : {}),
+          ...(prefix !== undefined ? { prefix } : {}),
+          ...(leaseMs !== undefined ? { leaseMs } : {}),
+        };
+      }
     }
   }
   if (raw.log !== undefined) {

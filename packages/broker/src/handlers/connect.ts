@@ -148,6 +148,46 @@ function establish(
       return;
     }
   }
+  if (ctx.hooks.has('onSessionClaim')) {
+    const claim = ctx.hooks.claimSession(client, packet.clean);
+    if (claim instanceof Promise) {
+      return claim.then(
+        (code) => claimed(ctx, client, packet, assigned, authProperties, code),
+        (error: unknown) => {
+          ctx.log.error({ clientId: client.id, error: String(error) }, 'session claim failed');
+          claimed(ctx, client, packet, assigned, authProperties, ReasonCode.ServerUnavailable);
+        },
+      );
+    }
+    return claimed(ctx, client, packet, assigned, authProperties, claim);
+  }
+  return attachSession(ctx, client, packet, assigned, authProperties);
+}
+
+/** After the `onSessionClaim` gates: refused with their code, or on to the session. */
+function claimed(
+  ctx: BrokerContext,
+  client: Client,
+  packet: ConnectPacket,
+  assigned: boolean,
+  authProperties: Properties | undefined,
+  code: number | undefined,
+): Promise<void> | undefined {
+  if (client.state === 'closed') return undefined;
+  if (code !== undefined) {
+    client.refuse(code, 'session not available');
+    return undefined;
+  }
+  return attachSession(ctx, client, packet, assigned, authProperties);
+}
+
+function attachSession(
+  ctx: BrokerContext,
+  client: Client,
+  packet: ConnectPacket,
+  assigned: boolean,
+  authProperties: Properties | undefined,
+): Promise<void> | undefined {
   const options = ctx.options;
   const v5 = packet.protocolVersion === 5;
   const existing = ctx.sessions.get(client.id);
