@@ -7,6 +7,7 @@ export {
   type PublishOptions,
   type RetainedView,
 } from './broker.js';
+export type { AuthThrottleOptions, BackoffOptions } from './auth-throttle.js';
 export type { ClientInfo, ClientState } from './client-info.js';
 export { diagnostics } from './diagnostics.js';
 export { BrokerError, type BrokerErrorCode, BrokerErrors } from './errors.js';
