@@ -40,7 +40,9 @@ export type ResolvedAuthThrottle = Required<Omit<AuthThrottleOptions, 'perAddres
   perUser: Required<BackoffOptions>;
 };
 
-export function resolveAuthThrottle(options: AuthThrottleOptions | false | undefined): ResolvedAuthThrottle | false {
+export function resolveAuthThrottle(
+  options: AuthThrottleOptions | false | undefined,
+): ResolvedAuthThrottle | false {
   if (options === false) return false;
   const o = options ?? {};
   const backoff = (b: BackoffOptions | undefined, free: number): Required<BackoffOptions> => ({
@@ -222,7 +224,9 @@ export class AuthThrottle {
 
   /** Lower is served first: recent failures of the user name, then of the address. */
   #suspicion(w: Waiter, now: number): number {
-    return this.#users.get(w.username, now) * 1_000_000 + this.#addresses.get(hostOf(w.client.remoteAddress), now);
+    return (
+      this.#users.get(w.username, now) * 1_000_000 + this.#addresses.get(hostOf(w.client.remoteAddress), now)
+    );
   }
 
   #takeLeastSuspect(): Waiter | undefined {
@@ -267,7 +271,9 @@ export class AuthThrottle {
   /** Counts a failure (and delays its answer) or forgets the user name's failures on success. */
   #verdict(client: Client, username: string | undefined, outcome: AuthOutcome | undefined): Verdict {
     const failed =
-      outcome === undefined || outcome === false || (typeof outcome === 'object' && 'ok' in outcome && !outcome.ok);
+      outcome === undefined ||
+      outcome === false ||
+      (typeof outcome === 'object' && 'ok' in outcome && !outcome.ok);
     if (!failed) {
       // A completed login clears the user name's count; an enhanced-auth challenge is not one yet.
       if (!(typeof outcome === 'object' && 'continue' in outcome)) this.#users.clear(username);
@@ -277,7 +283,10 @@ export class AuthThrottle {
     const o = this.#options;
     const addressFailures = this.#addresses.add(hostOf(client.remoteAddress), now);
     const userFailures = username === undefined ? 0 : this.#users.add(username, now);
-    const delay = Math.max(backoffDelay(addressFailures, o.perAddress), backoffDelay(userFailures, o.perUser));
+    const delay = Math.max(
+      backoffDelay(addressFailures, o.perAddress),
+      backoffDelay(userFailures, o.perUser),
+    );
     const suppressed = failureLog.take(now);
     if (suppressed >= 0) {
       this.#log.warn(

@@ -169,8 +169,13 @@ describe('password-guess throttling', () => {
       error() {},
     };
     const { hook } = await scryptHook({});
-    const b = await broker({ logger, authThrottle: { perAddress: { freeFailures: 1000 } } }, [hook]);
-    await Promise.all(Array.from({ length: 40 }, (_, i) => login(b.port, `log-${i}`, 'eve', 'hunter2-secret')));
+    const b = await broker(
+      { logger, authThrottle: { perAddress: { freeFailures: 1000 }, perUser: { freeFailures: 1000 } } },
+      [hook],
+    );
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => login(b.port, `log-${i}`, 'eve', 'hunter2-secret')),
+    );
     const failures = lines.filter((l) => l.message === 'authentication failed');
     expect(failures.length).toBeGreaterThan(0);
     expect(failures.length).toBeLessThan(40);
@@ -187,7 +192,8 @@ describe('password-guess throttling', () => {
     const logger: Logger = { debug() {}, info() {}, warn: (_f, m) => lines.push(m), error() {} };
     const { hook } = await scryptHook({});
     const b = await broker({ logger, authThrottle: false }, [hook]);
-    for (let i = 0; i < 3; i++) expect((await login(b.port, `off-${i}`, 'x', 'y')).connack?.reasonCode).toBe(0x87);
+    for (let i = 0; i < 3; i++)
+      expect((await login(b.port, `off-${i}`, 'x', 'y')).connack?.reasonCode).toBe(0x87);
     expect(lines).not.toContain('authentication failed');
     expect(b.broker.options.authThrottle).toBe(false);
   }, 30_000);
