@@ -1,5 +1,6 @@
 /** Package version, for diagnostics. */
 export const VERSION = '0.0.0';
+export type { AuthThrottleOptions, BackoffOptions } from './auth-throttle.js';
 export {
   BROKER_VERSION,
   Broker,
@@ -7,7 +8,6 @@ export {
   type PublishOptions,
   type RetainedView,
 } from './broker.js';
-export type { AuthThrottleOptions, BackoffOptions } from './auth-throttle.js';
 export type { ClientInfo, ClientState } from './client-info.js';
 export { diagnostics } from './diagnostics.js';
 export { BrokerError, type BrokerErrorCode, BrokerErrors } from './errors.js';

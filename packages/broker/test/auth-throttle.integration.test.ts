@@ -29,7 +29,7 @@ async function scryptHook(users: Record<string, string>) {
       checked.push(packet.username ?? '');
       const key = await hash(Buffer.from(packet.password ?? []).toString());
       const want = stored.get(packet.username ?? '');
-      return want !== undefined && want.equals(key);
+      return want?.equals(key) === true;
     },
     onAclCheck: () => true,
   };
