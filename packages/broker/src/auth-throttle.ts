@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ReasonCode } from '@x/packets';
 import type { Client } from './client.js';
 import type { AuthOutcome, MaybePromise } from './hooks.js';
@@ -18,7 +19,11 @@ export interface BackoffOptions {
  * it before the `onConnectAuthenticate` hooks run, whatever those hooks are.
  */
 export interface AuthThrottleOptions {
-  /** Credential checks run at once (a slow hash costs CPU and memory each). Default 16. */
+  /**
+   * Credential checks run at once. Default: the number of CPUs, at most 4. Node hashes (scrypt,
+   * PBKDF2) on 4 libuv threads sharing the CPUs, so more at once only wait there, out of reach of
+   * the ordering below, and each scrypt check at the default cost holds 32 MiB while it runs.
+   */
   maxConcurrent?: number;
   /**
    * CONNECTs waiting for a check. When full, the most suspect one (user name, then address, with the
@@ -51,7 +56,7 @@ export function resolveAuthThrottle(
     maxDelay: b?.maxDelay ?? 5000,
   });
   return {
-    maxConcurrent: o.maxConcurrent ?? 16,
+    maxConcurrent: o.maxConcurrent ?? Math.min(4, availableParallelism()),
     maxWaiting: o.maxWaiting ?? 1000,
     perAddress: backoff(o.perAddress, 5),
     perUser: backoff(o.perUser, 3),

@@ -47,7 +47,7 @@ export interface BrokerOptions {
    * auth hooks: concurrent checks capped, waiting CONNECTs bounded (refused 0x89 Server busy beyond),
    * refusals delayed exponentially per address and per user name after repeated failures, failures
    * logged at warn (rate-limited, never the password). `false` turns it off. Default: see
-   * `AuthThrottleOptions` (16 at once, 1000 waiting, delays from 250 ms up to 5 s).
+   * `AuthThrottleOptions` (one check per CPU at once, at most 4; 1000 waiting, delays from 250 ms up to 5 s).
    */
   authThrottle?: AuthThrottleOptions | false;
   /** Milliseconds a new connection may take to send CONNECT. Default 10 000. */
