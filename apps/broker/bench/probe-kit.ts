@@ -146,7 +146,7 @@ export class GoodTraffic {
   /** Takes what arrived: PUBACKs on the publisher, PUBLISHes on the subscriber (acknowledged). */
   #take(): void {
     for (const p of this.#pub.received.splice(0)) {
-      if (p.type === 'puback' && p.reasonCode < 0x80) this.#acked.add(p.packetId);
+      if (p.type === 'puback' && (p.reasonCode ?? 0) < 0x80) this.#acked.add(p.packetId);
     }
     for (const p of this.#sub.received.splice(0)) {
       if (p.type !== 'publish') continue;
@@ -328,14 +328,14 @@ export async function offlineQueueFlood(
     while (i - acked - refused >= 20 && !pub.closed) {
       const ack = await pub.expect('puback', 10_000).catch(() => undefined);
       if (ack === undefined) break;
-      if (ack.reasonCode < 0x80) acked++;
+      if ((ack.reasonCode ?? 0) < 0x80) acked++;
       else refused++;
     }
   }
   while (acked + refused < messages && !pub.closed) {
     const ack = await pub.expect('puback', 10_000).catch(() => undefined);
     if (ack === undefined) break;
-    if (ack.reasonCode < 0x80) acked++;
+    if ((ack.reasonCode ?? 0) < 0x80) acked++;
     else refused++;
   }
   pub.close();
@@ -421,7 +421,7 @@ export async function slowConsumer(
     while (sent - acked - other >= 20 && !pub.closed && Date.now() < deadline) {
       const ack = await pub.expect('puback', 2000).catch(() => undefined);
       if (ack === undefined) break;
-      if (ack.reasonCode < 0x80) acked++;
+      if ((ack.reasonCode ?? 0) < 0x80) acked++;
       else other++;
     }
   }
