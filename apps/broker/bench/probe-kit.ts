@@ -286,6 +286,48 @@ export async function wsFrameFlood(
 }
 
 /**
+ * Publishes `messages` QoS 1 messages with at most 20 unacknowledged, as a client with a window;
+ * counts PUBACKs that accept (reason code below 0x80) and refuse. Stops early at `deadline`, when
+ * no PUBACK comes within `ackTimeout`, or when the connection closes.
+ */
+async function publishWindowed(
+  pub: RawClient,
+  topic: string,
+  messages: number,
+  payload: Buffer,
+  {
+    ackTimeout,
+    deadline = Number.POSITIVE_INFINITY,
+    drain = false,
+  }: { ackTimeout: number; deadline?: number; drain?: boolean },
+): Promise<{ sent: number; acked: number; refused: number }> {
+  let sent = 0;
+  let acked = 0;
+  let refused = 0;
+  const take = async (): Promise<boolean> => {
+    const ack = await pub.expect('puback', ackTimeout).catch(() => undefined);
+    if (ack === undefined) return false;
+    if ((ack.reasonCode ?? 0) < 0x80) acked++;
+    else refused++;
+    return true;
+  };
+  for (; sent < messages && !pub.closed && Date.now() < deadline; sent++) {
+    const packetId = (sent % 65_000) + 1;
+    await write(
+      pub.socket,
+      encode({ type: 'publish', topic, qos: 1, packetId, retain: false, dup: false, payload }, 5),
+    );
+    while (sent - acked - refused >= 20 && !pub.closed && Date.now() < deadline) {
+      if (!(await take())) break;
+    }
+  }
+  while (drain && acked + refused < sent && !pub.closed) {
+    if (!(await take())) break;
+  }
+  return { sent, acked, refused };
+}
+
+/**
  * Offline queue of large messages: a persistent session subscribes at QoS 1 and leaves; `messages`
  * QoS 1 messages of `payloadBytes` are published to it; then the session is ended (clean start).
  */
@@ -305,39 +347,10 @@ export async function offlineQueueFlood(
   sub.close();
   await sleep(200);
   const pub = await RawClient.connect(t.port, { clientId: 'offline-pub' }, 5, 10_000);
-  const payload = Buffer.alloc(payloadBytes, 1);
-  let acked = 0;
-  let refused = 0;
-  for (let i = 0; i < messages && !pub.closed; i++) {
-    await write(
-      pub.socket,
-      encode(
-        {
-          type: 'publish',
-          topic: 'big/t',
-          qos: 1,
-          packetId: (i % 65_000) + 1,
-          retain: false,
-          dup: false,
-          payload,
-        },
-        5,
-      ),
-    );
-    // At most 20 unacknowledged, as a client with a window.
-    while (i - acked - refused >= 20 && !pub.closed) {
-      const ack = await pub.expect('puback', 10_000).catch(() => undefined);
-      if (ack === undefined) break;
-      if ((ack.reasonCode ?? 0) < 0x80) acked++;
-      else refused++;
-    }
-  }
-  while (acked + refused < messages && !pub.closed) {
-    const ack = await pub.expect('puback', 10_000).catch(() => undefined);
-    if (ack === undefined) break;
-    if ((ack.reasonCode ?? 0) < 0x80) acked++;
-    else refused++;
-  }
+  const { acked, refused } = await publishWindowed(pub, 'big/t', messages, Buffer.alloc(payloadBytes, 1), {
+    ackTimeout: 10_000,
+    drain: true,
+  });
   pub.close();
   // The session owner comes back with a clean start: the queue goes.
   const back = await RawClient.connect(t.port, { clientId: 'offline-big', clean: true }, 5, 10_000);
@@ -397,37 +410,19 @@ export async function slowConsumer(
   await sub.expect('suback', 10_000);
   sub.socket.pause();
   const pub = await RawClient.connect(t.port, { clientId: 'slow-pub' }, 5, 10_000);
-  const payload = Buffer.alloc(payloadBytes, 2);
-  let acked = 0;
-  let other = 0;
-  let sent = 0;
-  const deadline = Date.now() + 15_000;
-  for (; sent < messages && !pub.closed && Date.now() < deadline; sent++) {
-    await write(
-      pub.socket,
-      encode(
-        {
-          type: 'publish',
-          topic: 'slow/t',
-          qos: 1,
-          packetId: (sent % 65_000) + 1,
-          retain: false,
-          dup: false,
-          payload,
-        },
-        5,
-      ),
-    );
-    while (sent - acked - other >= 20 && !pub.closed && Date.now() < deadline) {
-      const ack = await pub.expect('puback', 2000).catch(() => undefined);
-      if (ack === undefined) break;
-      if ((ack.reasonCode ?? 0) < 0x80) acked++;
-      else other++;
-    }
-  }
+  const { sent, acked, refused } = await publishWindowed(
+    pub,
+    'slow/t',
+    messages,
+    Buffer.alloc(payloadBytes, 2),
+    {
+      ackTimeout: 2000,
+      deadline: Date.now() + 15_000,
+    },
+  );
   pub.close();
   sub.close();
-  return `${sent} published, ${acked} acknowledged, ${other} refused${pub.closed ? '' : ''}`;
+  return `${sent} published, ${acked} acknowledged, ${refused} refused`;
 }
 
 /** Connection churn: `cycles` CONNECT / CONNACK / DISCONNECT rounds, `parallel` at a time. */
