@@ -117,6 +117,7 @@ async function start(
         ...['--storage', 'memory', '--log-level', 'error'],
       ],
       port,
+      readyTimeout: 60_000,
     });
     return { server, t: { port, wsPort } };
   }
@@ -137,7 +138,7 @@ async function start(
       'log_type error',
     ].join('\n'),
   );
-  const server = await spawnServer({ command: mosquitto!, args: ['-c', conf], port });
+  const server = await spawnServer({ command: mosquitto!, args: ['-c', conf], port, readyTimeout: 60_000 });
   return { server, t: { port, wsPort } };
 }
 
