@@ -172,7 +172,8 @@ async function cell(
       result = `probe failed: ${(error as Error).message}`;
     }
     const peak = sampler.stop();
-    const counts = await good.stop(3000);
+    // Up to 10 s for the last deliveries: a loaded machine can lag by seconds without losing anything.
+    const counts = await good.stop(10_000);
     const after = await settledRss(pid, 2000);
     return {
       probe,
