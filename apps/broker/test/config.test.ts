@@ -100,6 +100,26 @@ describe('config file', () => {
     expect(unsafeExposure(config, true)).toBeUndefined();
   });
 
+  it('reads broker.authThrottle (limits, per-address and per-user back-off, or false) and reports bad keys', () => {
+    const config = parseConfig(
+      'broker:\n  authThrottle: { maxConcurrent: 4, perUser: { freeFailures: 2, maxDelay: 1000 } }\n',
+      'broker.yaml',
+      '/etc/mqtt',
+    );
+    expect(config.broker.authThrottle).toEqual({
+      maxConcurrent: 4,
+      perUser: { freeFailures: 2, maxDelay: 1000 },
+    });
+    expect(
+      parseConfig('broker: { authThrottle: false }\n', 'broker.yaml', '/etc/mqtt').broker.authThrottle,
+    ).toBe(false);
+    const error = configError('broker:\n  authThrottle:\n    maxConcurrent: 0\n    perAdress: {}\n');
+    expect(error.issues.map((i) => [i.line, i.message])).toEqual([
+      [3, 'maxConcurrent must be an integer from 1 to 100000'],
+      [4, expect.stringContaining('unknown key "perAdress" in authThrottle')],
+    ]);
+  });
+
   it('reads JSON with positions too', () => {
     const error = configError('{\n  "listeners": [\n    {"type": "tcp", "prot": 1}\n  ]\n}');
     expect(error.issues).toHaveLength(1);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { type Packet, type Properties, type QoS, ReasonCode } from '@x/packets';
 import { SubscriptionTrie, validateTopicName } from '@x/topics';
+import { AuthThrottle } from './auth-throttle.js';
 import { Client } from './client.js';
 import type { ClientInfo, ClientState } from './client-info.js';
 import type { BrokerContext } from './context.js';
@@ -110,6 +111,7 @@ export class Broker {
       output: new WriteScheduler(resolved.maxBytesPerTick),
       persistence,
       inline,
+      authThrottle: resolved.authThrottle ? new AuthThrottle(resolved.authThrottle, this.log) : undefined,
       clientConnected: () => {
         if (++this.#connectedCount > this.#stats.clientsMaximum)
           this.#stats.clientsMaximum = this.#connectedCount;

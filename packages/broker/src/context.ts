@@ -1,4 +1,5 @@
 import type { SubscriptionTrie } from '@x/topics';
+import type { AuthThrottle } from './auth-throttle.js';
 import type { Client } from './client.js';
 import type { ClientState } from './client-info.js';
 import type { Hooks } from './hooks.js';
@@ -31,6 +32,8 @@ export interface BrokerContext {
   readonly output: WriteScheduler;
   readonly persistence: Persistence;
   readonly inline: InlineSubscriptions;
+  /** Caps and slows credential checks; undefined when `authThrottle: false`. */
+  readonly authThrottle: AuthThrottle | undefined;
   /** A client completed CONNECT (for the connected count and its maximum). */
   clientConnected(): void;
   /** A connection closed: the broker forgets it and gives its session back to the registry. */

@@ -1,5 +1,6 @@
 /** Package version, for diagnostics. */
 export const VERSION = '0.0.0';
+export type { AuthThrottleOptions, BackoffOptions } from './auth-throttle.js';
 export {
   BROKER_VERSION,
   Broker,

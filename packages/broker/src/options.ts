@@ -1,3 +1,4 @@
+import { type AuthThrottleOptions, type ResolvedAuthThrottle, resolveAuthThrottle } from './auth-throttle.js';
 import type { Logger } from './logger.js';
 import type { Store } from './storage.js';
 
@@ -41,6 +42,14 @@ export interface BrokerOptions {
    * writes are out (fan-out backpressure instead of an in-memory queue). Default 16 MiB.
    */
   maxBytesPerTick?: number;
+  /**
+   * Throttling of password guessing for CONNECTs that carry a user name or password, whatever the
+   * auth hooks: concurrent checks capped, waiting CONNECTs bounded (refused 0x89 Server busy beyond),
+   * refusals delayed exponentially per address and per user name after repeated failures, failures
+   * logged at warn (rate-limited, never the password). `false` turns it off. Default: see
+   * `AuthThrottleOptions` (one check per CPU at once, at most 4; 1000 waiting, delays from 250 ms up to 5 s).
+   */
+  authThrottle?: AuthThrottleOptions | false;
   /** Milliseconds a new connection may take to send CONNECT. Default 10 000. */
   connectTimeout?: number;
   /**
@@ -128,8 +137,9 @@ export interface BrokerOptions {
 }
 
 export type ResolvedOptions = Required<
-  Omit<BrokerOptions, 'logger' | 'store' | 'maxKeepAlive' | 'responseInformation'>
+  Omit<BrokerOptions, 'logger' | 'store' | 'maxKeepAlive' | 'responseInformation' | 'authThrottle'>
 > & {
+  authThrottle: ResolvedAuthThrottle | false;
   maxKeepAlive: number | undefined;
   responseInformation: string | undefined;
 };
@@ -143,6 +153,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     queueQos0Messages: options.queueQos0Messages ?? false,
     maxOutboundBytes: options.maxOutboundBytes ?? 1024 * 1024,
     maxBytesPerTick: options.maxBytesPerTick ?? 16 * 1024 * 1024,
+    authThrottle: resolveAuthThrottle(options.authThrottle),
     connectTimeout: options.connectTimeout ?? 10_000,
     maxKeepAlive: options.maxKeepAlive,
     maxSessionExpiry: options.maxSessionExpiry ?? 0xffffffff,

@@ -53,6 +53,7 @@ export function makeContext(options: BrokerOptions = {}): Fixture {
     output: new WriteScheduler(resolved.maxBytesPerTick),
     persistence,
     inline: new InlineSubscriptions(),
+    authThrottle: undefined,
     clientConnected: () => {},
     connectionClosed: (
       client: Client,

@@ -1,3 +1,4 @@
+import type { AuthThrottleOptions } from '@x/broker';
 import type { Access, AclRule, AuthRule } from '@x/broker-auth';
 import type { AuthBackendsConfig } from './auth-backends.js';
 import type { TraceConfig } from './trace.js';
@@ -106,6 +107,8 @@ export interface CoreConfig {
   bindClientIdToUsername?: boolean;
   maxOutboundBytes?: number;
   connectTimeout?: number;
+  /** Password-guess throttling (see @x/broker `AuthThrottleOptions`); false turns it off. */
+  authThrottle?: AuthThrottleOptions | false;
   maxKeepAlive?: number;
   maxSessionExpiry?: number;
   topicAliasMaximum?: number;

@@ -140,6 +140,7 @@ const CORE_INTEGERS: Record<string, [number, number]> = {
 };
 const CORE_KEYS = [
   ...Object.keys(CORE_INTEGERS),
+  'authThrottle',
   'topicAliasesToClients',
   'queueQos0Messages',
   'maximumQoS',
@@ -149,6 +150,48 @@ const CORE_KEYS = [
   'sysTopicsWritable',
   'bindClientIdToUsername',
 ];
+
+const THROTTLE_INTEGERS: Record<string, [number, number]> = {
+  maxConcurrent: [1, 100_000],
+  maxWaiting: [0, 1_000_000],
+  forgetAfter: [0, 86_400_000],
+  maxTracked: [1, 10_000_000],
+};
+const BACKOFF_INTEGERS: Record<string, [number, number]> = {
+  freeFailures: [0, 1_000_000],
+  baseDelay: [0, 3_600_000],
+  maxDelay: [0, 3_600_000],
+};
+
+/** `broker.authThrottle`: false, or a mapping of limits with `perAddress` / `perUser` back-off. */
+function readAuthThrottle(r: Reader, value: unknown): CoreConfig['authThrottle'] {
+  if (value === false) return false;
+  const path = ['broker', 'authThrottle'];
+  const raw = r.object(
+    value,
+    path,
+    [...Object.keys(THROTTLE_INTEGERS), 'perAddress', 'perUser'],
+    'authThrottle',
+  );
+  if (!raw) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, [min, max]] of Object.entries(THROTTLE_INTEGERS)) {
+    const v = r.integer(raw, key, path, min, max);
+    if (v !== undefined) out[key] = v;
+  }
+  for (const key of ['perAddress', 'perUser'] as const) {
+    if (raw[key] === undefined) continue;
+    const b = r.object(raw[key], [...path, key], Object.keys(BACKOFF_INTEGERS), key);
+    if (!b) continue;
+    const backoff: Record<string, number> = {};
+    for (const [k, [min, max]] of Object.entries(BACKOFF_INTEGERS)) {
+      const v = r.integer(b, k, [...path, key], min, max);
+      if (v !== undefined) backoff[k] = v;
+    }
+    out[key] = backoff;
+  }
+  return out as CoreConfig['authThrottle'];
+}
 
 function readLimits(r: Reader, raw: Raw, path: Path, out: Record<string, unknown>): void {
   const maxConnections = r.integer(raw, 'maxConnections', path, 1, 10_000_000);
@@ -287,6 +330,10 @@ function readCore(r: Reader, value: unknown): CoreConfig {
   ] as const) {
     const v = r.boolean(raw, key, ['broker']);
     if (v !== undefined) out[key] = v;
+  }
+  if (raw.authThrottle !== undefined) {
+    const throttle = readAuthThrottle(r, raw.authThrottle);
+    if (throttle !== undefined) out.authThrottle = throttle;
   }
   const qos = r.choice(raw, 'maximumQoS', ['broker'], [0, 1, 2] as const);
   if (qos !== undefined) out.maximumQoS = qos;

@@ -83,7 +83,11 @@ export function handleConnect(
     client.refuse(ReasonCode.NotAuthorized, 'no authentication configured');
     return undefined;
   }
-  const outcome = ctx.hooks.authenticate(client, packet);
+  const throttle = ctx.authThrottle;
+  const outcome =
+    throttle !== undefined && (packet.username !== undefined || packet.password !== undefined)
+      ? throttle.run(client, packet.username, () => ctx.hooks.authenticate(client, packet))
+      : ctx.hooks.authenticate(client, packet);
   if (outcome instanceof Promise) {
     return outcome.then((result) => authenticated(ctx, client, packet, result, assigned));
   }
