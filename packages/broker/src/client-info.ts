@@ -14,6 +14,8 @@ export interface ClientInfo {
   readonly remoteAddress: string;
   /** Id of the listener that accepted the connection. */
   readonly listener: string;
+  /** Opened by the host application with `ConnectionInfo.trusted`: ACL gates do not apply. */
+  readonly trusted: boolean;
   readonly protocolVersion: ProtocolVersion;
   /** The CONNECT's User Name, or the identity the transport proved (TLS client certificate CN). */
   readonly username: string | undefined;

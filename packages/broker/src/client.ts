@@ -29,6 +29,7 @@ export class Client implements ClientInfo {
   id = '';
   readonly remoteAddress: string;
   readonly listener: string;
+  readonly trusted: boolean;
   protocolVersion: ProtocolVersion = 4;
   username: string | undefined;
   state: ClientState = 'new';
@@ -87,6 +88,7 @@ export class Client implements ClientInfo {
     this.#stream = stream;
     this.remoteAddress = info.remoteAddress;
     this.listener = info.listener;
+    this.trusted = info.trusted === true;
     this.connectedAt = this.lastSeen = Date.now();
     this.transportUsername = info.username;
     const limit = info.maxPacketSize;

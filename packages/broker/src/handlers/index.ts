@@ -17,7 +17,8 @@ import { handleUnsubscribe } from './unsubscribe.js';
 /**
  * Hands one decoded packet to its handler. Returns a promise only while an asynchronous step
  * (authentication) is pending; the client then holds its next packets until it settles.
- * `trusted`: the host application injected the packet (`Broker.inject`), so no ACL applies.
+ * `trusted`: the host application injected the packet (`Broker.inject`) or opened the connection
+ * (`ConnectionInfo.trusted`), so no ACL applies.
  */
 export function dispatch(
   ctx: BrokerContext,
@@ -26,6 +27,7 @@ export function dispatch(
   trusted: boolean,
 ): Promise<void> | undefined {
   const hooks = ctx.hooks;
+  trusted ||= client.trusted;
   if (hooks.on.onPacketRead.length > 0) {
     for (const h of hooks.on.onPacketRead) packet = h.onPacketRead!(client, packet);
   }

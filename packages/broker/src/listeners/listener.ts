@@ -18,6 +18,12 @@ export interface ConnectionInfo {
    * ACL hooks see it as `client.username`.
    */
   username?: string | undefined;
+  /**
+   * A connection the host application opened to its own broker (e.g. a bridge's link): no ACL gate
+   * applies to its PUBLISHes, SUBSCRIBEs or deliveries, as none applies to `Broker.publish`. Never set
+   * it for network listeners. Default false.
+   */
+  trusted?: boolean | undefined;
 }
 
 /** Called by a listener for every accepted connection. */
