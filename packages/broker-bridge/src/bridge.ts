@@ -1,0 +1,328 @@
+import type { Broker, Logger } from '@x/broker';
+import { Client, type ClientOptions, type Message, openNodeTransport } from '@x/client';
+import type { Properties, UserProperty } from '@x/packets';
+import { LocalLink } from './local-link.js';
+import type { ResolvedBridgeOptions } from './options.js';
+import { type BridgeHook, type BridgeStatus, RateLimitedLog } from './status.js';
+import { mapTopic, routeOf, routesFor, type TopicRoute } from './topic-map.js';
+
+/**
+ * The user property a forwarded v5 message carries once per broker it left through a bridge (value:
+ * that broker's node id). A broker never routes a message that already names it: that stops loops
+ * between brokers bridged to each other (No Local only stops the echo on one link).
+ */
+export const BRIDGE_VIA = 'x-bridge-via';
+
+/** True when `properties` name `nodeId` in a {@link BRIDGE_VIA} user property. */
+export function passedThrough(properties: Properties | undefined, nodeId: string): boolean {
+  const pairs = properties?.userProperties;
+  if (pairs === undefined) return false;
+  for (const [key, value] of pairs) if (key === BRIDGE_VIA && value === nodeId) return true;
+  return false;
+}
+
+/** What a bridge needs from the `Bridges` that owns it. */
+export interface BridgeContext {
+  broker: Broker;
+  nodeId: string;
+  log: Logger;
+  hooks: readonly BridgeHook[];
+}
+
+/** A promise that never settles: with manual acknowledgement, the message stays unacknowledged. */
+const never = new Promise<void>(() => {});
+
+/**
+ * One bridge: a persistent session on this broker (an in-process connection) and one on the remote
+ * broker, with messages passed between them. Every QoS 1/2 message is acknowledged to the side it
+ * came from only once the other side has acknowledged it, so a message is always owned by a session
+ * that keeps it (this broker's, the remote's) until the next hop has it.
+ */
+export class Bridge {
+  readonly name: string;
+  readonly options: Readonly<ResolvedBridgeOptions>;
+  readonly #ctx: BridgeContext;
+  readonly #outRoutes: TopicRoute[];
+  readonly #inRoutes: TopicRoute[];
+  readonly #link: LocalLink;
+  readonly #dropLog: RateLimitedLog;
+  readonly #status: BridgeStatus;
+  #local: Client | undefined;
+  #remote: Client | undefined;
+  #heldBytes = 0;
+  #stopping = false;
+
+  constructor(options: ResolvedBridgeOptions, ctx: BridgeContext) {
+    this.name = options.name;
+    this.options = options;
+    this.#ctx = ctx;
+    this.#outRoutes = routesFor(options.topics, 'out');
+    this.#inRoutes = routesFor(options.topics, 'in');
+    this.#link = new LocalLink(ctx.broker, options.name);
+    this.#dropLog = new RateLimitedLog(ctx.log);
+    this.#status = {
+      name: options.name,
+      url: options.url,
+      connected: false,
+      since: Date.now(),
+      forwardedIn: 0,
+      forwardedOut: 0,
+      queued: 0,
+      queuedBytes: 0,
+      dropped: 0,
+      loopsStopped: 0,
+      lastError: undefined,
+    };
+  }
+
+  /** The figures as they are now. */
+  status(): BridgeStatus {
+    const session = this.#ctx.broker.sessions.get(this.options.localClientId);
+    this.#status.queued = session === undefined ? 0 : session.inflightCount + session.queuedCount;
+    this.#status.queuedBytes = this.#heldBytes;
+    return { ...this.#status };
+  }
+
+  /** Connects to this broker (which must be running), then starts connecting to the remote. */
+  async start(): Promise<void> {
+    const o = this.options;
+    const local = new Client(
+      'mqtt://bridge.local',
+      {
+        clientId: o.localClientId,
+        protocolVersion: 5,
+        clean: false,
+        sessionExpiryInterval: 0xffffffff,
+        keepalive: 0,
+        manualAck: true,
+        properties: { receiveMaximum: o.inflight },
+        reconnect: { initialDelay: 100, maxDelay: 2000 },
+        operationTimeout: Number.POSITIVE_INFINITY,
+        queueQoSZero: false,
+      },
+      this.#link.open,
+    );
+    this.#local = local;
+    local.on('message', (message) => this.#forwardOut(message));
+    local.on('error', (error) => this.#ctx.log.warn({ bridge: this.name, error: error.message }, 'bridge: local link error'));
+    await local.start();
+    await this.#subscribeLocal(local);
+
+    const v5 = o.protocol === '5';
+    const remote = new Client(o.url, this.#remoteOptions(v5), openNodeTransport);
+    this.#remote = remote;
+    remote.on('message', (message) => this.#forwardIn(message));
+    remote.on('connect', (connack) => this.#connected(connack.sessionPresent));
+    remote.on('offline', ({ error }) => this.#disconnected(error));
+    remote.on('error', (error) => {
+      this.#status.lastError = error.message;
+    });
+    remote.start().catch((error: Error) => {
+      if (this.#stopping) return;
+      // Only a refusal that retrying cannot change (bad credentials, not authorized) ends up here.
+      this.#status.lastError = error.message;
+      this.#ctx.log.error({ bridge: this.name, url: o.url, error: error.message }, 'bridge: remote refused the connection; not retrying');
+    });
+    for (const route of this.#inRoutes) {
+      // Queued until the link is up; a persistent session keeps it across reconnects.
+      remote
+        .subscribe(route.from, {
+          qos: route.qos,
+          ...(v5 ? { nl: true, rap: true, properties: { subscriptionIdentifier: route.id } } : {}),
+        })
+        .then(
+          ([result]) => {
+            if (result !== undefined && result.reasonCode >= 0x80) {
+              this.#ctx.log.error({ bridge: this.name, filter: route.from, reasonCode: result.reasonCode }, 'bridge: the remote refused a subscription');
+            }
+          },
+          (error: Error) => {
+            if (!this.#stopping) this.#ctx.log.error({ bridge: this.name, filter: route.from, error: error.message }, 'bridge: remote subscription failed');
+          },
+        );
+    }
+  }
+
+  /**
+   * Stops both links without acknowledging what is still in flight: messages from this broker stay in
+   * the bridge's session here, messages from the remote in its session there, to be forwarded on the
+   * next start.
+   */
+  async close(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const wasConnected = this.#status.connected;
+    await Promise.all([this.#local?.end().catch(() => {}), this.#remote?.end().catch(() => {})]);
+    if (wasConnected) this.#disconnected(undefined);
+  }
+
+  /** Counts a message this broker dropped from the bridge's session (full queue, slow link). */
+  droppedLocally(topic: string, reason: string): void {
+    this.#drop('out', topic, reason, undefined);
+  }
+
+  /** Counts a message that came back to this broker and was not routed again. */
+  loopStopped(): void {
+    this.#status.loopsStopped++;
+  }
+
+  #remoteOptions(v5: boolean): ClientOptions {
+    const o = this.options;
+    const options: ClientOptions = {
+      clientId: o.clientId,
+      protocolVersion: v5 ? 5 : 4,
+      clean: false,
+      keepalive: o.keepalive,
+      manualAck: true,
+      reconnect: { initialDelay: o.reconnect.initialDelay, maxDelay: o.reconnect.maxDelay },
+      retryFirstConnect: true,
+      operationTimeout: Number.POSITIVE_INFINITY,
+      queueQoSZero: false,
+      // Mosquitto restarted from its store re-sends QoS 2 flows that had completed: keep them exactly once.
+      qos2ReplayGuard: 4096,
+      rejectUnauthorized: o.rejectUnauthorized,
+    };
+    if (v5) {
+      options.sessionExpiryInterval = o.sessionExpiryInterval;
+      options.properties = { receiveMaximum: o.inflight };
+    }
+    if (o.username !== undefined) options.username = o.username;
+    if (o.password !== undefined) options.password = o.password;
+    if (o.ca !== undefined) options.ca = o.ca;
+    if (o.cert !== undefined) options.cert = o.cert;
+    if (o.key !== undefined) options.key = o.key;
+    if (o.servername !== undefined) options.servername = o.servername;
+    return options;
+  }
+
+  /** Subscribes the out routes here, and drops subscriptions a previous configuration left behind. */
+  async #subscribeLocal(local: Client): Promise<void> {
+    const wanted = new Set(this.#outRoutes.map((r) => r.from));
+    const session = this.#ctx.broker.sessions.get(this.options.localClientId);
+    const stale = [...(session?.subscriptions.keys() ?? [])].filter((f) => !wanted.has(f));
+    if (stale.length > 0) await local.unsubscribe(stale);
+    await Promise.all(
+      this.#outRoutes.map((route) =>
+        // No Local: what the bridge publishes here (from the remote) is not sent back out.
+        local.subscribe(route.from, {
+          qos: route.qos,
+          nl: true,
+          rap: true,
+          properties: { subscriptionIdentifier: route.id },
+        }),
+      ),
+    );
+  }
+
+  #connected(sessionPresent: boolean): void {
+    this.#status.connected = true;
+    this.#status.since = Date.now();
+    this.#status.lastError = undefined;
+    this.#ctx.log.info({ bridge: this.name, url: this.options.url, sessionPresent }, 'bridge connected');
+    const status = this.status();
+    for (const h of this.#ctx.hooks) h.onBridgeConnected?.(status, sessionPresent);
+  }
+
+  #disconnected(error: Error | undefined): void {
+    if (!this.#status.connected) {
+      if (error) this.#status.lastError = error.message;
+      return;
+    }
+    this.#status.connected = false;
+    this.#status.since = Date.now();
+    if (error) this.#status.lastError = error.message;
+    this.#ctx.log.warn({ bridge: this.name, url: this.options.url, error: error?.message }, 'bridge disconnected');
+    const status = this.status();
+    for (const h of this.#ctx.hooks) h.onBridgeDisconnected?.(status, error);
+  }
+
+  #drop(direction: 'in' | 'out', topic: string, reason: string, error: Error | undefined): void {
+    this.#status.dropped++;
+    this.#dropLog.warn({ bridge: this.name, direction, topic, reason, error: error?.message }, 'bridge: message dropped');
+    if (this.#ctx.hooks.length === 0) return;
+    const status = this.status();
+    for (const h of this.#ctx.hooks) h.onBridgeDropped?.(status, direction, topic, reason);
+  }
+
+  #forwarded(direction: 'in' | 'out', topic: string, qos: number): void {
+    if (direction === 'in') this.#status.forwardedIn++;
+    else this.#status.forwardedOut++;
+    if (this.#ctx.hooks.length === 0) return;
+    const status = this.status();
+    for (const h of this.#ctx.hooks) h.onBridgeForwarded?.(status, direction, topic, qos);
+  }
+
+  /**
+   * A message from this broker to the remote. The returned promise settles once the remote has it
+   * (PUBACK / PUBCOMP): only then does the client acknowledge it to this broker (manual ack).
+   */
+  async #forwardOut(message: Message): Promise<void> {
+    const route = routeOf(this.#outRoutes, message.topic, message.properties?.subscriptionIdentifiers);
+    if (route === undefined) return; // a second copy for an overlapping subscription
+    const remote = this.#remote;
+    if (passedThrough(message.properties, this.#ctx.nodeId)) {
+      this.#status.loopsStopped++;
+      return;
+    }
+    const topic = mapTopic(route, message.topic);
+    const size = message.payload.length + message.topic.length;
+    this.#heldBytes += size;
+    // Backpressure: this broker keeps further messages in the bridge's session (bounded there).
+    if (this.#heldBytes > this.options.queueBytes && !this.#link.paused) this.#link.pause();
+    try {
+      if (remote === undefined) throw new Error('the remote link is not started');
+      await remote.publish(topic, message.payload, {
+        qos: message.qos,
+        retain: message.retain,
+        ...(this.options.protocol === '5' ? { properties: this.#outProperties(message.properties) } : {}),
+      });
+      this.#forwarded('out', topic, message.qos);
+    } catch (error) {
+      if (this.#stopping) return never;
+      this.#drop('out', topic, message.qos === 0 ? 'qos0-while-offline' : 'refused-by-remote', error as Error);
+    } finally {
+      this.#heldBytes -= size;
+      if (this.#link.paused && this.#heldBytes <= this.options.queueBytes / 2) this.#link.resume();
+    }
+  }
+
+  /**
+   * A message from the remote to this broker, acknowledged to the remote once this broker has
+   * accepted it (its PUBACK / PUBCOMP, sent after its store committed the message when it has one).
+   */
+  async #forwardIn(message: Message): Promise<void> {
+    const route = routeOf(this.#inRoutes, message.topic, message.properties?.subscriptionIdentifiers);
+    if (route === undefined) return;
+    if (passedThrough(message.properties, this.#ctx.nodeId)) {
+      this.#status.loopsStopped++;
+      return;
+    }
+    const topic = mapTopic(route, message.topic);
+    try {
+      const local = this.#local;
+      if (local === undefined) throw new Error('the local link is not started');
+      await local.publish(topic, message.payload, {
+        qos: message.qos,
+        retain: message.retain,
+        ...(message.properties ? { properties: hopless(message.properties) } : {}),
+      });
+      this.#forwarded('in', topic, message.qos);
+    } catch (error) {
+      if (this.#stopping) return never;
+      this.#drop('in', topic, 'refused-here', error as Error);
+    }
+  }
+
+  /** v5 properties for the remote: this hop's removed, this broker added to the path. */
+  #outProperties(properties: Properties | undefined): Properties {
+    const via: UserProperty = [BRIDGE_VIA, this.#ctx.nodeId];
+    const rest = properties ? hopless(properties) : {};
+    return { ...rest, userProperties: [...(rest.userProperties ?? []), via] };
+  }
+}
+
+/** Subscription Identifiers and Topic Alias belong to one hop [MQTT-3.3.4-6] [MQTT-3.3.2-7]. */
+function hopless(properties: Properties): Properties {
+  const { subscriptionIdentifiers: _s, topicAlias: _a, ...rest } = properties;
+  return rest;
+}

@@ -1,0 +1,3 @@
+import { packageTestConfig } from '../../configs/vitest.shared.ts';
+
+export default packageTestConfig();
