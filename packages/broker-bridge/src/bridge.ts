@@ -104,7 +104,9 @@ export class Bridge {
     );
     this.#local = local;
     local.on('message', (message) => this.#forwardOut(message));
-    local.on('error', (error) => this.#ctx.log.warn({ bridge: this.name, error: error.message }, 'bridge: local link error'));
+    local.on('error', (error) =>
+      this.#ctx.log.warn({ bridge: this.name, error: error.message }, 'bridge: local link error'),
+    );
     await local.start();
     await this.#subscribeLocal(local);
 
@@ -121,7 +123,10 @@ export class Bridge {
       if (this.#stopping) return;
       // Only a refusal that retrying cannot change (bad credentials, not authorized) ends up here.
       this.#status.lastError = error.message;
-      this.#ctx.log.error({ bridge: this.name, url: o.url, error: error.message }, 'bridge: remote refused the connection; not retrying');
+      this.#ctx.log.error(
+        { bridge: this.name, url: o.url, error: error.message },
+        'bridge: remote refused the connection; not retrying',
+      );
     });
     for (const route of this.#inRoutes) {
       // Queued until the link is up; a persistent session keeps it across reconnects.
@@ -133,11 +138,18 @@ export class Bridge {
         .then(
           ([result]) => {
             if (result !== undefined && result.reasonCode >= 0x80) {
-              this.#ctx.log.error({ bridge: this.name, filter: route.from, reasonCode: result.reasonCode }, 'bridge: the remote refused a subscription');
+              this.#ctx.log.error(
+                { bridge: this.name, filter: route.from, reasonCode: result.reasonCode },
+                'bridge: the remote refused a subscription',
+              );
             }
           },
           (error: Error) => {
-            if (!this.#stopping) this.#ctx.log.error({ bridge: this.name, filter: route.from, error: error.message }, 'bridge: remote subscription failed');
+            if (!this.#stopping)
+              this.#ctx.log.error(
+                { bridge: this.name, filter: route.from, error: error.message },
+                'bridge: remote subscription failed',
+              );
           },
         );
     }
@@ -231,14 +243,20 @@ export class Bridge {
     this.#status.connected = false;
     this.#status.since = Date.now();
     if (error) this.#status.lastError = error.message;
-    this.#ctx.log.warn({ bridge: this.name, url: this.options.url, error: error?.message }, 'bridge disconnected');
+    this.#ctx.log.warn(
+      { bridge: this.name, url: this.options.url, error: error?.message },
+      'bridge disconnected',
+    );
     const status = this.status();
     for (const h of this.#ctx.hooks) h.onBridgeDisconnected?.(status, error);
   }
 
   #drop(direction: 'in' | 'out', topic: string, reason: string, error: Error | undefined): void {
     this.#status.dropped++;
-    this.#dropLog.warn({ bridge: this.name, direction, topic, reason, error: error?.message }, 'bridge: message dropped');
+    this.#dropLog.warn(
+      { bridge: this.name, direction, topic, reason, error: error?.message },
+      'bridge: message dropped',
+    );
     if (this.#ctx.hooks.length === 0) return;
     const status = this.status();
     for (const h of this.#ctx.hooks) h.onBridgeDropped?.(status, direction, topic, reason);
@@ -279,7 +297,12 @@ export class Bridge {
       this.#forwarded('out', topic, message.qos);
     } catch (error) {
       if (this.#stopping) return never;
-      this.#drop('out', topic, message.qos === 0 ? 'qos0-while-offline' : 'refused-by-remote', error as Error);
+      this.#drop(
+        'out',
+        topic,
+        message.qos === 0 ? 'qos0-while-offline' : 'refused-by-remote',
+        error as Error,
+      );
     } finally {
       this.#heldBytes -= size;
       if (this.#link.paused && this.#heldBytes <= this.options.queueBytes / 2) this.#link.resume();

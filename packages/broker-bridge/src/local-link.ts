@@ -83,7 +83,11 @@ export class LocalLink {
     mine.on('end', () => close());
     mine.on('close', () => close());
     mine.on('error', (error) => close(error));
-    this.#broker.accept(theirs, { remoteAddress: `bridge:${this.#name}`, listener: BRIDGE_LISTENER, trusted: true });
+    this.#broker.accept(theirs, {
+      remoteAddress: `bridge:${this.#name}`,
+      listener: BRIDGE_LISTENER,
+      trusted: true,
+    });
     const transport: Transport = {
       write: (chunk) => mine.write(chunk),
       end: () => mine.end(),

@@ -86,7 +86,9 @@ export interface BridgeOptions {
 
 /** The options with every default filled in. */
 export interface ResolvedBridgeOptions
-  extends Required<Omit<BridgeOptions, 'username' | 'password' | 'ca' | 'cert' | 'key' | 'servername' | 'topics'>> {
+  extends Required<
+    Omit<BridgeOptions, 'username' | 'password' | 'ca' | 'cert' | 'key' | 'servername' | 'topics'>
+  > {
   username: string | undefined;
   password: string | undefined;
   ca: string | undefined;
@@ -142,7 +144,10 @@ export function bridgeOptionIssues(options: BridgeOptions): BridgeOptionIssue[] 
   }
   options.topics.forEach((topic, i) => {
     if (!isValidTopicFilter(topic.filter) || parseSharedFilter(topic.filter) !== undefined) {
-      fail(['topics', i, 'filter'], `filter "${topic.filter}" is not a valid topic filter (shared ones are not bridged)`);
+      fail(
+        ['topics', i, 'filter'],
+        `filter "${topic.filter}" is not a valid topic filter (shared ones are not bridged)`,
+      );
     }
     for (const key of ['localPrefix', 'remotePrefix'] as const) {
       const prefix = topic[key];
@@ -177,7 +182,10 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
   const issues = bridgeOptionIssues(options);
   if (issues.length > 0) {
     const first = issues[0]!;
-    throw new BridgeError('INVALID_OPTIONS', `bridge "${options.name}" ${first.path.join('.')}: ${first.message}`);
+    throw new BridgeError(
+      'INVALID_OPTIONS',
+      `bridge "${options.name}" ${first.path.join('.')}: ${first.message}`,
+    );
   }
   return {
     name: options.name,

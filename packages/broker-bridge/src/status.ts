@@ -34,9 +34,19 @@ export interface BridgeHook {
   /** The link went down; it is retried with backoff unless the bridge is closing. */
   onBridgeDisconnected?(bridge: Readonly<BridgeStatus>, error: Error | undefined): void;
   /** A message was forwarded and the other side has taken it (acknowledged for QoS 1/2). */
-  onBridgeForwarded?(bridge: Readonly<BridgeStatus>, direction: 'in' | 'out', topic: string, qos: number): void;
+  onBridgeForwarded?(
+    bridge: Readonly<BridgeStatus>,
+    direction: 'in' | 'out',
+    topic: string,
+    qos: number,
+  ): void;
   /** A message was not forwarded (`reason` says why). */
-  onBridgeDropped?(bridge: Readonly<BridgeStatus>, direction: 'in' | 'out', topic: string, reason: string): void;
+  onBridgeDropped?(
+    bridge: Readonly<BridgeStatus>,
+    direction: 'in' | 'out',
+    topic: string,
+    reason: string,
+  ): void;
 }
 
 /** Logs a repeated event at most once per `intervalMs`, with how many happened since the last line. */

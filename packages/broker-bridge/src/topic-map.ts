@@ -29,13 +29,20 @@ export interface TopicRoute {
 
 /** Builds the routes of one direction from the configured topics. */
 export function routesFor(
-  topics: readonly { filter: string; direction: string; qos: 0 | 1 | 2; localPrefix: string; remotePrefix: string }[],
+  topics: readonly {
+    filter: string;
+    direction: string;
+    qos: 0 | 1 | 2;
+    localPrefix: string;
+    remotePrefix: string;
+  }[],
   direction: 'in' | 'out',
 ): TopicRoute[] {
   const routes: TopicRoute[] = [];
   topics.forEach((t, i) => {
     if (t.direction !== direction && t.direction !== 'both') return;
-    const [fromPrefix, toPrefix] = direction === 'out' ? [t.localPrefix, t.remotePrefix] : [t.remotePrefix, t.localPrefix];
+    const [fromPrefix, toPrefix] =
+      direction === 'out' ? [t.localPrefix, t.remotePrefix] : [t.remotePrefix, t.localPrefix];
     routes.push({ id: i + 1, qos: t.qos, from: `${fromPrefix}${t.filter}`, fromPrefix, toPrefix });
   });
   return routes;

@@ -23,15 +23,14 @@ export class PersistentMosquitto {
     this.#conf = join(this.#dir, 'mosquitto.conf');
     writeFileSync(
       this.#conf,
-      [
+      `${[
         `listener ${port} 127.0.0.1`,
         'allow_anonymous true',
         'persistence true',
         `persistence_location ${this.#dir}/`,
         'max_queued_messages 100000',
         'max_inflight_messages 100',
-        ...(process.env.BRIDGE_DEBUG ? ['log_type all', `log_dest file ${process.env.BRIDGE_DEBUG}`] : []),
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   }
 
@@ -111,7 +110,11 @@ export class Tally {
 }
 
 /** A subscriber with a persistent session that counts what it receives. */
-export async function subscriber(url: string, filter: string, clientId: string): Promise<{ client: Client; tally: Tally }> {
+export async function subscriber(
+  url: string,
+  filter: string,
+  clientId: string,
+): Promise<{ client: Client; tally: Tally }> {
   const tally = new Tally();
   const client = await connect(url, {
     clientId,
