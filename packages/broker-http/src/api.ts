@@ -34,6 +34,8 @@ export interface ApiContext {
   streams?: StreamHub;
   /** Packet traces started and stopped through `/api/v1/traces`; without it they answer 404. */
   tracer?: PacketTracer;
+  /** More read-only resources: `GET /api/v1/<name>` answers what the function returns, as JSON. */
+  resources?: Readonly<Record<string, () => unknown>>;
 }
 
 const TRACE_KEYS = new Set(['clientId', 'topicFilter', 'maxBytes', 'durationMs', 'payloadBytes']);
@@ -408,6 +410,12 @@ export async function handleApi(
       return reply<Page<SubscriptionItem>>(page(items, offset, limit));
     }
     default: {
+      const extra = resource !== undefined && id === undefined ? ctx.resources?.[resource] : undefined;
+      if (extra !== undefined && Object.hasOwn(ctx.resources ?? {}, resource as string)) {
+        if (method !== 'GET')
+          throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use GET on /api/v1/${resource}`);
+        return reply(extra());
+      }
       const known = [
         'info',
         'config',

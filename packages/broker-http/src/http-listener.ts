@@ -47,6 +47,12 @@ export interface HttpListenerOptions extends StreamLimits {
    * broker's log, at most 4 traces at once.
    */
   tracer?: PacketTracer;
+  /**
+   * More read-only resources of the management API, behind the same token: `GET /api/v1/<name>`
+   * answers the function's value as JSON (e.g. `{ bridges: () => bridges.status() }`). The built-in
+   * resources keep their names. Default none.
+   */
+  resources?: Readonly<Record<string, () => unknown>>;
 }
 
 /**
@@ -178,6 +184,7 @@ export class HttpListener implements Listener {
           maxBody: this.#options.maxBody ?? 1024 * 1024,
           streams: this.#streams,
           tracer: this.tracer,
+          ...(this.#options.resources ? { resources: this.#options.resources } : {}),
         },
         method,
         parts,

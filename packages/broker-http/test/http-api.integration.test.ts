@@ -34,7 +34,13 @@ describe('HTTP listener', () => {
     broker = new Broker({ logger: silentLogger, sysInterval: 0 });
     broker.addHook(new AllowAllHook());
     const tcp = new TcpListener({ port: 0 });
-    http = new HttpListener({ broker, port: 0, token: TOKEN, config: { example: true } });
+    http = new HttpListener({
+      broker,
+      port: 0,
+      token: TOKEN,
+      config: { example: true },
+      resources: { widgets: () => [{ name: 'w1' }] },
+    });
     await broker.addListener(tcp);
     await broker.addListener(http);
     await broker.start();
@@ -68,6 +74,16 @@ describe('HTTP listener', () => {
     expect(text).toMatch(/^mqtt_clients_connected 1$/m);
     expect(text).toMatch(/^# TYPE mqtt_messages_received_total counter$/m);
     expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('serves the extra read-only resources it is given, behind the token', async () => {
+    expect((await api('/api/v1/widgets', { token: null })).status).toBe(401);
+    const { status, body } = await api('/api/v1/widgets');
+    expect(status).toBe(200);
+    expect(body).toEqual([{ name: 'w1' }]);
+    expect((await api('/api/v1/widgets', { method: 'DELETE' })).status).toBe(405);
+    expect((await api('/api/v1/widgets/1')).status).toBe(404);
+    expect((await api('/api/v1/toString')).status).toBe(404);
   });
 
   it('protects /api/v1 with the bearer token', async () => {
