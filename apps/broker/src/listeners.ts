@@ -89,6 +89,7 @@ export function createHttpListener(
   token: string | undefined,
   shownConfig: unknown,
   tracer?: PacketTracer,
+  resources?: Record<string, () => unknown>,
 ): HttpListener | undefined {
   if (!config.http) return undefined;
   return new HttpListener({
@@ -99,5 +100,6 @@ export function createHttpListener(
     ...(config.http.dashboard === false ? {} : { dashboard: dashboardHandler() }),
     config: shownConfig,
     ...(tracer ? { tracer } : {}),
+    ...(resources ? { resources } : {}),
   });
 }

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
 import { createAuthChain } from './auth-chain.js';
 import { hasAuthSources } from './config/auth-backends.js';
+import { createBridges } from './config/bridges.js';
 import { loadConfigFile } from './config/load.js';
 import { printableConfig } from './config/print.js';
 import { httpToken } from './config/resolve.js';
@@ -65,6 +66,8 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     logger: log,
     ...(store !== undefined ? { store } : {}),
   });
+  // Before the auth hooks: the bridges' hook lets their own in-process connections in.
+  const bridges = createBridges(broker, config.bridges, log);
   for (const hook of auth.hooks) broker.addHook(hook);
   auth.attach(broker);
   broker.addHook(new ConnectionLogHook(log));
@@ -74,7 +77,14 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const token = httpToken(config);
   // One tracer for the config's traces and the API's, so together they stay within its cap.
   const tracer = new PacketTracer(broker);
-  const http = createHttpListener(config, broker, token, parse(printableConfig(config)), tracer);
+  const http = createHttpListener(
+    config,
+    broker,
+    token,
+    parse(printableConfig(config)),
+    tracer,
+    bridges ? { bridges: () => bridges.status() } : undefined,
+  );
   if (http) await broker.addListener(http);
   try {
     startTraces(tracer, config.trace ?? [], log);
@@ -164,7 +174,11 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
       }, config.shutdownTimeout);
       timer.unref();
       // The broker commits its last changes and closes the store: Redis has confirmed them when it resolves.
-      const shutdown = () => broker.close();
+      // Bridges first: what they have in flight stays unacknowledged, kept by the sessions on both sides.
+      const shutdown = async () => {
+        await bridges?.close();
+        await broker.close();
+      };
       shutdown().then(
         () => {
           clearTimeout(timer);

@@ -1,5 +1,5 @@
 import type { Broker, Logger } from '@x/broker';
-import { Client, type ClientOptions, type Message, openNodeTransport } from '@x/client';
+import { type Client, type ClientOptions, connect, type Message } from '@x/client';
 import type { Properties, UserProperty } from '@x/packets';
 import { LocalLink } from './local-link.js';
 import type { ResolvedBridgeOptions } from './options.js';
@@ -48,7 +48,8 @@ export class Bridge {
   readonly #dropLog: RateLimitedLog;
   readonly #status: BridgeStatus;
   #local: Client | undefined;
-  #remote: Client | undefined;
+  #remote: Promise<Client> | undefined;
+  readonly #abort = new AbortController();
   #heldBytes = 0;
   #stopping = false;
 
@@ -86,50 +87,55 @@ export class Bridge {
   /** Connects to this broker (which must be running), then starts connecting to the remote. */
   async start(): Promise<void> {
     const o = this.options;
-    const local = new Client(
-      'mqtt://bridge.local',
-      {
-        clientId: o.localClientId,
-        protocolVersion: 5,
-        clean: false,
-        sessionExpiryInterval: 0xffffffff,
-        keepalive: 0,
-        manualAck: true,
-        properties: { receiveMaximum: o.inflight },
-        reconnect: { initialDelay: 100, maxDelay: 2000 },
-        operationTimeout: Number.POSITIVE_INFINITY,
-        queueQoSZero: false,
-      },
-      this.#link.open,
-    );
+    const local = await connect('mqtt://bridge.local', {
+      transport: this.#link.open,
+      clientId: o.localClientId,
+      protocolVersion: 5,
+      clean: false,
+      sessionExpiryInterval: 0xffffffff,
+      keepalive: 0,
+      manualAck: true,
+      properties: { receiveMaximum: o.inflight },
+      reconnect: { initialDelay: 100, maxDelay: 2000 },
+      operationTimeout: Number.POSITIVE_INFINITY,
+      queueQoSZero: false,
+    });
     this.#local = local;
+    // Attached in the turn `connect` resolved in: the session's backlog, sent with the CONNACK, is
+    // held for this listener.
     local.on('message', (message) => this.#forwardOut(message));
     local.on('error', (error) =>
       this.#ctx.log.warn({ bridge: this.name, error: error.message }, 'bridge: local link error'),
     );
-    await local.start();
     await this.#subscribeLocal(local);
 
-    const v5 = o.protocol === '5';
-    const remote = new Client(o.url, this.#remoteOptions(v5), openNodeTransport);
-    this.#remote = remote;
+    // Retried with backoff until it succeeds; outgoing messages wait for it, unacknowledged.
+    this.#remote = connect(o.url, { ...this.#remoteOptions(o.protocol === '5'), signal: this.#abort.signal });
+    this.#remote.then(
+      (remote) => this.#remoteUp(remote),
+      (error: Error) => {
+        if (this.#stopping) return;
+        // Only a refusal that retrying cannot change (bad credentials, not authorized) ends up here.
+        this.#status.lastError = error.message;
+        this.#ctx.log.error(
+          { bridge: this.name, url: o.url, error: error.message },
+          'bridge: the remote refused the connection; not retrying (messages stay queued here)',
+        );
+      },
+    );
+  }
+
+  #remoteUp(remote: Client): void {
+    const v5 = this.options.protocol === '5';
     remote.on('message', (message) => this.#forwardIn(message));
     remote.on('connect', (connack) => this.#connected(connack.sessionPresent));
     remote.on('offline', ({ error }) => this.#disconnected(error));
     remote.on('error', (error) => {
       this.#status.lastError = error.message;
     });
-    remote.start().catch((error: Error) => {
-      if (this.#stopping) return;
-      // Only a refusal that retrying cannot change (bad credentials, not authorized) ends up here.
-      this.#status.lastError = error.message;
-      this.#ctx.log.error(
-        { bridge: this.name, url: o.url, error: error.message },
-        'bridge: remote refused the connection; not retrying',
-      );
-    });
+    this.#connected(remote.connack?.sessionPresent ?? false);
     for (const route of this.#inRoutes) {
-      // Queued until the link is up; a persistent session keeps it across reconnects.
+      // A persistent session keeps it across reconnects (re-sent by the client if the session is lost).
       remote
         .subscribe(route.from, {
           qos: route.qos,
@@ -164,7 +170,9 @@ export class Bridge {
     if (this.#stopping) return;
     this.#stopping = true;
     const wasConnected = this.#status.connected;
-    await Promise.all([this.#local?.end().catch(() => {}), this.#remote?.end().catch(() => {})]);
+    this.#abort.abort(); // a connection attempt still retrying gives up
+    const remote = await this.#remote?.catch(() => undefined);
+    await Promise.all([this.#local?.end().catch(() => {}), remote?.end().catch(() => {})]);
     if (wasConnected) this.#disconnected(undefined);
   }
 
@@ -277,7 +285,6 @@ export class Bridge {
   async #forwardOut(message: Message): Promise<void> {
     const route = routeOf(this.#outRoutes, message.topic, message.properties?.subscriptionIdentifiers);
     if (route === undefined) return; // a second copy for an overlapping subscription
-    const remote = this.#remote;
     if (passedThrough(message.properties, this.#ctx.nodeId)) {
       this.#status.loopsStopped++;
       return;
@@ -287,8 +294,16 @@ export class Bridge {
     this.#heldBytes += size;
     // Backpressure: this broker keeps further messages in the bridge's session (bounded there).
     if (this.#heldBytes > this.options.queueBytes && !this.#link.paused) this.#link.pause();
+    let remote: Client;
     try {
-      if (remote === undefined) throw new Error('the remote link is not started');
+      if (this.#remote === undefined) throw new Error('the remote link is not started');
+      remote = await this.#remote;
+    } catch {
+      // Closing, or refused for good: the message stays in the bridge's session here.
+      this.#release(size);
+      return never;
+    }
+    try {
       await remote.publish(topic, message.payload, {
         qos: message.qos,
         retain: message.retain,
@@ -304,9 +319,13 @@ export class Bridge {
         error as Error,
       );
     } finally {
-      this.#heldBytes -= size;
-      if (this.#link.paused && this.#heldBytes <= this.options.queueBytes / 2) this.#link.resume();
+      this.#release(size);
     }
+  }
+
+  #release(size: number): void {
+    this.#heldBytes -= size;
+    if (this.#link.paused && this.#heldBytes <= this.options.queueBytes / 2) this.#link.resume();
   }
 
   /**

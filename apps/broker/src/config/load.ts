@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { formatPath, type PositionedIssue, parseWithPositions } from '@x/broker-auth';
 import { mapAuthFiles } from './auth-backends.js';
+import { resolveBridgePaths } from './bridges.js';
 import type { Config } from './types.js';
 import { validateConfig } from './validate.js';
 
@@ -76,4 +77,5 @@ function resolvePaths(config: Config, baseDir: string): void {
   mapAuthFiles(config.auth, abs);
   if (config.http && config.http.tokenFile !== undefined) config.http.tokenFile = abs(config.http.tokenFile);
   for (const trace of config.trace ?? []) if (trace.file !== undefined) trace.file = abs(trace.file);
+  resolveBridgePaths(config.bridges, abs);
 }

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { maskAuthBackends } from './auth-backends.js';
+import { maskBridges } from './bridges.js';
 import type { Config } from './types.js';
 
 /** The effective config as YAML, with secrets (tokens, passwords) masked. */
@@ -8,6 +9,7 @@ export function printableConfig(config: Config): string {
   if (copy.http && copy.http.token !== undefined) copy.http.token = '***';
   for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
   maskAuthBackends(copy.auth);
+  maskBridges(copy.bridges);
   if (copy.storage.type === 'redis') copy.storage.url = copy.storage.url.replace(/\/\/([^@/]*)@/, '//***@');
   if (copy.cluster)
     copy.cluster = { ...copy.cluster, url: copy.cluster.url.replace(/\/\/([^@/]*)@/, '//***@') };

@@ -1,6 +1,7 @@
 import type { AuthThrottleOptions } from '@x/broker';
 import type { Access, AclRule, AuthRule } from '@x/broker-auth';
 import type { AuthBackendsConfig } from './auth-backends.js';
+import type { BridgeConfig } from './bridges.js';
 import type { TraceConfig } from './trace.js';
 
 /** Limits every listener accepts. */
@@ -165,4 +166,6 @@ export interface Config {
   shutdownTimeout: number;
   /** Packet traces started with the broker (see `config/trace.ts`). Default none. */
   trace?: TraceConfig[];
+  /** MQTT bridges to other brokers (see `bridges.ts`). Default none. */
+  bridges?: BridgeConfig[];
 }

@@ -2,6 +2,7 @@ import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
 import { isValidNodeId } from '@x/broker-cluster';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { AUTH_BACKEND_KEYS, readAuthBackends } from './auth-backends.js';
+import { readBridges } from './bridges.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import { readTraces } from './trace.js';
 import {
@@ -101,6 +102,7 @@ const TOP_KEYS = [
   'log',
   'shutdownTimeout',
   'trace',
+  'bridges',
 ] as const;
 const LIMIT_KEYS = ['maxConnections', 'connectionRate', 'maxPacketSize'] as const;
 const TLS_KEYS = ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'cnAsUsername'] as const;
@@ -451,5 +453,6 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
   }
   config.shutdownTimeout = r.integer(raw, 'shutdownTimeout', [], 0, 600_000) ?? config.shutdownTimeout;
   if (raw.trace !== undefined) config.trace = readTraces(r, raw.trace);
+  if (raw.bridges !== undefined) config.bridges = readBridges(raw.bridges, r.issues);
   return { config, issues: r.issues };
 }
