@@ -251,10 +251,9 @@ export class Bridge {
     this.#status.connected = false;
     this.#status.since = Date.now();
     if (error) this.#status.lastError = error.message;
-    this.#ctx.log.warn(
-      { bridge: this.name, url: this.options.url, error: error?.message },
-      'bridge disconnected',
-    );
+    const fields = { bridge: this.name, url: this.options.url, error: error?.message };
+    if (this.#stopping) this.#ctx.log.info(fields, 'bridge stopped');
+    else this.#ctx.log.warn(fields, 'bridge disconnected');
     const status = this.status();
     for (const h of this.#ctx.hooks) h.onBridgeDisconnected?.(status, error);
   }
