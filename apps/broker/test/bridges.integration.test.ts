@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,22 @@ bridges:
         dropped: 0,
       });
       expect(broker.output()).toContain('bridge connected');
+    });
+
+    it('reports a TLS file it cannot read in one line, exit 2', () => {
+      const config = join(dir, 'bad-tls.yaml');
+      writeFileSync(
+        config,
+        `listeners: [{ type: tcp, port: 0 }]\nhttp: off\nstorage: { type: memory }\nbridges:\n  - { name: secure, url: "mqtts://127.0.0.1:1", ca: missing-ca.pem, topics: [{ filter: a, direction: out }] }\n`,
+      );
+      const run = spawnSync(process.execPath, [main, '--config', config], {
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim()).toMatch(
+        /^mqtt-broker: bridge "secure": cannot read ca file \/.*missing-ca\.pem: ENOENT[^\n]*$/,
+      );
     });
 
     it('refuses a client that takes the bridge its client id', async () => {
