@@ -139,7 +139,7 @@ export class Bridge {
       remote
         .subscribe(route.from, {
           qos: route.qos,
-          ...(v5 ? { nl: true, rap: true, properties: { subscriptionIdentifier: route.id } } : {}),
+          ...(v5 ? { nl: true, rap: true, rh: 1, properties: { subscriptionIdentifier: route.id } } : {}),
         })
         .then(
           ([result]) => {
@@ -228,6 +228,8 @@ export class Bridge {
           qos: route.qos,
           nl: true,
           rap: true,
+          // Retained messages only for a new subscription, not again on every start.
+          rh: 1,
           properties: { subscriptionIdentifier: route.id },
         }),
       ),
