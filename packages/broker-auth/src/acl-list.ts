@@ -1,3 +1,4 @@
+import { filtersOverlap } from '@x/topics';
 import { expandFilter, filterCovers, topicMatches } from './filters.js';
 import { Access } from './types.js';
 
@@ -76,30 +77,6 @@ export class AclList {
   check(topic: string, access: 'read' | 'write', partial = false): true | number {
     return (access === 'write' ? this.canWrite(topic) : this.canSubscribe(topic, partial)) || NOT_AUTHORIZED;
   }
-}
-
-/** Whether some topic name matches both filters (`a/+/c` and `a/b/#` do; `a/+` and `b/#` do not). */
-export function filtersOverlap(a: string, b: string): boolean {
-  const x = withoutShare(a)?.split('/');
-  const y = withoutShare(b)?.split('/');
-  if (x === undefined || y === undefined) return false;
-  // [MQTT-4.7.2-1] a leading wildcard matches no `$` topic, so it shares none with a `$` level.
-  if ((x[0] === '#' || x[0] === '+') && y[0]?.startsWith('$')) return false;
-  if ((y[0] === '#' || y[0] === '+') && x[0]?.startsWith('$')) return false;
-  for (let i = 0; ; i++) {
-    const p = x[i];
-    const q = y[i];
-    if (p === '#' || q === '#') return true;
-    if (p === undefined || q === undefined) return p === q;
-    if (p !== '+' && q !== '+' && p !== q) return false;
-  }
-}
-
-/** `$share/<group>/<filter>` → `<filter>` (access is about the topics, not the group); undefined if malformed. */
-function withoutShare(filter: string): string | undefined {
-  if (!filter.startsWith('$share/')) return filter;
-  const rest = filter.indexOf('/', 7);
-  return rest < 0 ? undefined : filter.slice(rest + 1);
 }
 
 /** Parses an access word as written in ACL files and backend rows; undefined when unknown. */

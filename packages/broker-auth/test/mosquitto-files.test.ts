@@ -1,5 +1,6 @@
+import { filtersOverlap } from '@x/topics';
 import { describe, expect, it } from 'vitest';
-import { AclList, filtersOverlap, parseAccess } from '../src/acl-list.js';
+import { AclList, parseAccess } from '../src/acl-list.js';
 import {
   MosquittoFileError,
   mosquittoAclEntries,

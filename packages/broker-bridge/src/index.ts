@@ -19,4 +19,3 @@ export {
   resolveBridgeOptions,
 } from './options.js';
 export type { BridgeHook, BridgeStatus } from './status.js';
-export { filtersOverlap } from './topic-map.js';

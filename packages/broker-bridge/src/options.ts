@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import type { QoS } from '@x/packets';
-import { isValidTopicFilter, isValidTopicName, parseSharedFilter } from '@x/topics';
+import { filtersOverlap, isValidTopicFilter, isValidTopicName, parseSharedFilter } from '@x/topics';
 import { BridgeError } from './errors.js';
-import { filtersOverlap } from './topic-map.js';
 
 /** Which way a topic is forwarded: `out` local → remote, `in` remote → local, `both`. */
 export const BridgeDirections = ['in', 'out', 'both'] as const;

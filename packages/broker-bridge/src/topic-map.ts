@@ -1,21 +1,5 @@
 import { matchesFilter } from '@x/topics';
 
-/**
- * Whether some topic name matches both filters (level by level: `#` matches the rest, `+` any one
- * level, other levels must be equal). Used to refuse v3.1.1 bridges that would echo their own messages.
- */
-export function filtersOverlap(a: string, b: string): boolean {
-  const x = a.split('/');
-  const y = b.split('/');
-  for (let i = 0; ; i++) {
-    const p = x[i];
-    const q = y[i];
-    if (p === '#' || q === '#') return true;
-    if (p === undefined || q === undefined) return p === q;
-    if (p !== '+' && q !== '+' && p !== q) return false;
-  }
-}
-
 /** One configured topic with its prefixes applied: what the bridge subscribes to on each side. */
 export interface TopicRoute {
   /** Subscription Identifier of this route's subscriptions (its index + 1). */

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BridgeError,
-  type BridgeOptions,
-  bridgeOptionIssues,
-  filtersOverlap,
-  resolveBridgeOptions,
-} from '../src/index.js';
+import { BridgeError, type BridgeOptions, bridgeOptionIssues, resolveBridgeOptions } from '../src/index.js';
 import { mapTopic, routeOf, routesFor } from '../src/topic-map.js';
 
 const base: BridgeOptions = {
@@ -129,18 +123,5 @@ describe('topic mapping', () => {
     expect(routeOf(routes, 'a/b', [1, 2])?.id).toBe(1);
     expect(routeOf(routes, 'a/b', [1])?.id).toBe(1);
     expect(routeOf(routes, 'a/b', [2])).toBeUndefined();
-  });
-
-  it.each([
-    ['a/#', 'a', true],
-    ['a/+', 'a', false],
-    ['a/+/c', 'a/b/+', true],
-    ['a/b', 'a/c', false],
-    ['#', 'x/y', true],
-    ['a/b/c', 'a/b', false],
-    ['+/+', 'a/b', true],
-  ])('filtersOverlap(%s, %s) is %s', (x, y, expected) => {
-    expect(filtersOverlap(x, y)).toBe(expected);
-    expect(filtersOverlap(y, x)).toBe(expected);
   });
 });

@@ -2,7 +2,7 @@ export type { TopicErrorCode } from './errors.js';
 export { TOPIC_ERRORS, TopicError } from './errors.js';
 export type { MatchCacheOptions } from './match-cache.js';
 export { MatchCache } from './match-cache.js';
-export { matchesFilter } from './match-filter.js';
+export { filtersOverlap, matchesFilter } from './match-filter.js';
 export type { RetainedIndexOptions } from './retained.js';
 export { RetainedIndex } from './retained.js';
 export { fewestInflight, hashOf, random, roundRobin } from './share-strategies.js';

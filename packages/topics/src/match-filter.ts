@@ -55,3 +55,31 @@ export function matchesFilter(topicFilter: string, topicName: string): boolean {
     t++;
   }
 }
+
+/** The filter of `$share/{ShareName}/{filter}`, the filter itself when not shared; undefined if malformed. */
+function innerFilter(filter: string): string | undefined {
+  if (!filter.startsWith(SHARE_PREFIX)) return filter;
+  const slash = filter.indexOf('/', SHARE_PREFIX.length);
+  return slash === -1 ? undefined : filter.slice(slash + 1);
+}
+
+/**
+ * Whether some topic name matches both filters (`a/+/c` and `a/b/#` do; `a/+` and `b/#` do not). A
+ * shared filter counts as its inner filter. For ACLs granting part of a subscription, and for
+ * bridges that must not subscribe to what they publish.
+ */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = innerFilter(a)?.split('/');
+  const y = innerFilter(b)?.split('/');
+  if (x === undefined || y === undefined) return false;
+  // [MQTT-4.7.2-1] a leading wildcard matches no `$` topic, so it shares none with a `$` level.
+  if ((x[0] === '#' || x[0] === '+') && y[0]?.startsWith('$')) return false;
+  if ((y[0] === '#' || y[0] === '+') && x[0]?.startsWith('$')) return false;
+  for (let i = 0; ; i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === '#' || q === '#') return true;
+    if (p === undefined || q === undefined) return p === q;
+    if (p !== '+' && q !== '+' && p !== q) return false;
+  }
+}

@@ -5,36 +5,16 @@ import {
   type BridgeDirection,
   BridgeDirections,
   type BridgeOptions,
-  type BridgeProtocol,
   Bridges,
   type BridgeTopic,
   bridgeOptionIssues,
 } from '@x/broker-bridge';
 
-/** One entry of `bridges:` in the config file: `BridgeOptions` with TLS material as file names. */
-export interface BridgeConfig {
-  name: string;
-  url: string;
-  protocol?: BridgeProtocol;
-  clientId?: string;
-  username?: string;
-  password?: string;
-  /** PEM CA bundle file that verifies the remote's certificate. */
-  ca?: string;
-  /** PEM client certificate file. */
-  cert?: string;
-  /** PEM client key file. */
-  key?: string;
-  rejectUnauthorized?: boolean;
-  servername?: string;
-  keepalive?: number;
-  sessionExpiryInterval?: number;
-  reconnect?: { initialDelay?: number; maxDelay?: number };
-  inflight?: number;
-  queueBytes?: number;
-  localClientId?: string;
-  topics: BridgeTopic[];
-}
+/**
+ * One entry of `bridges:` in the config file: the bridge's options, except that `ca`, `cert` and
+ * `key` name PEM files (read when the broker starts) instead of holding PEM text.
+ */
+export type BridgeConfig = BridgeOptions;
 
 type Path = (string | number)[];
 type Raw = Record<string, unknown>;
