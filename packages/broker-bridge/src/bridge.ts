@@ -291,6 +291,11 @@ export class Bridge {
       return;
     }
     const topic = mapTopic(route, message.topic);
+    if (message.qos === 0 && !this.#status.connected) {
+      // QoS 0 is not queued for a link that is down (at most once; nothing was promised).
+      this.#drop('out', topic, 'qos0-while-offline', undefined);
+      return;
+    }
     const size = message.payload.length + message.topic.length;
     this.#heldBytes += size;
     // Backpressure: this broker keeps further messages in the bridge's session (bounded there).
