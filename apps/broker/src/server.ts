@@ -67,7 +67,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     ...(store !== undefined ? { store } : {}),
   });
   // Before the auth hooks: the bridges' hook lets their own in-process connections in.
-  const bridges = createBridges(broker, config.bridges, log);
+  const bridges = await createBridges(broker, config.bridges, log);
   for (const hook of auth.hooks) broker.addHook(hook);
   auth.attach(broker);
   broker.addHook(new ConnectionLogHook(log));

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { Broker, Logger } from '@x/broker';
 import type { RuleIssue } from '@x/broker-auth';
+// Only the options module: the bridges themselves (and @x/client) load when some are configured.
+import type { Bridges } from '@x/broker-bridge';
 import {
   type BridgeDirection,
   BridgeDirections,
   type BridgeOptions,
-  Bridges,
   type BridgeTopic,
   bridgeOptionIssues,
-} from '@x/broker-bridge';
+} from '@x/broker-bridge/options';
 
 /**
  * One entry of `bridges:` in the config file: the bridge's options, except that `ca`, `cert` and
@@ -210,12 +211,13 @@ export class BridgeStartupError extends Error {
  * added: the bridges' hook must see their own connections first. Returns undefined when none is configured.
  * @throws {BridgeStartupError} naming the bridge when a TLS file cannot be read.
  */
-export function createBridges(
+export async function createBridges(
   broker: Broker,
   bridges: BridgeConfig[] | undefined,
   log: Logger,
-): Bridges | undefined {
+): Promise<Bridges | undefined> {
   if (bridges === undefined || bridges.length === 0) return undefined;
+  const { Bridges } = await import('@x/broker-bridge');
   const set = new Bridges(broker, { logger: log });
   for (const bridge of bridges) {
     const options: BridgeOptions = { ...bridge };
