@@ -128,6 +128,8 @@ describe('the Store seam: a broker restarted on the same store resumes everythin
       dup: false,
     });
     await pub.expect('puback');
+    // The QoS 0 retained PUBLISH has no acknowledgement to wait for: wait until it is handled.
+    await until(() => first.broker.retained.get('r/kept') !== undefined);
     pub.close();
     await first.broker.close();
 
