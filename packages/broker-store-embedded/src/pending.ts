@@ -44,6 +44,13 @@ export class PendingBatch {
   bytes = 0;
   /** Number of changes recorded (folded or not), for logs. */
   changes = 0;
+  /**
+   * Set by `absorb`: this batch holds rows of a write that failed, which the disk may have taken in
+   * part, so a delete of a row saved in it keeps its delete marker. In a fresh batch a row saved
+   * and deleted again never reached the disk, and the pair cancels out (the common case for an
+   * online subscriber: the PUBACK comes before the commit that would have written its message).
+   */
+  #mayBeWritten = false;
 
   get empty(): boolean {
     return this.clients.size === 0 && this.retained.size === 0 && this.sysInfo === undefined;
@@ -105,9 +112,16 @@ export class PendingBatch {
   dequeueMessage(clientId: string, seq: number): void {
     this.changes++;
     const map = this.#client(clientId).queue;
-    // A delete marker even when the entry was queued in this batch: the row may be on disk from a
-    // write that failed after the disk took part of it; deleting a missing row costs one lookup.
-    this.bytes += ENTRY - entryBytes(map.get(seq));
+    const known = map.get(seq);
+    // Sequence numbers are never reused: a message queued in a fresh batch is not on disk.
+    if (known != null && !this.#mayBeWritten) {
+      this.bytes -= entryBytes(known);
+      map.delete(seq);
+      return;
+    }
+    // A delete marker when the entry came from a failed write: the disk may have taken part of it;
+    // deleting a missing row costs one lookup.
+    this.bytes += ENTRY - entryBytes(known);
     map.set(seq, null);
   }
 
@@ -139,6 +153,13 @@ export class PendingBatch {
     this.changes++;
     const map = this.#client(clientId).inflight;
     const known = map.get(packetId);
+    // A flow that started in this fresh batch (not replacing a row deleted in it) never reached
+    // the disk: nothing to write.
+    if (known != null && !known.replaces && !this.#mayBeWritten) {
+      this.bytes -= entryBytes(known.delivery);
+      map.delete(packetId);
+      return;
+    }
     this.bytes += ENTRY - entryBytes(known === null || known === undefined ? known : known.delivery);
     map.set(packetId, null);
   }
@@ -182,6 +203,7 @@ export class PendingBatch {
    * while `later` was being recorded, so both are written together, in order, on the next try.
    */
   absorb(later: PendingBatch): void {
+    this.#mayBeWritten = true;
     for (const [clientId, client] of later.clients) {
       if (client.deleted) {
         this.deleteSession(clientId);

@@ -319,6 +319,15 @@ export class SqliteStore implements Store {
       return;
     }
     this.#pending = new PendingBatch();
+    if (ops.length === 0) {
+      // Every change cancelled out (a message saved and acknowledged within the batch): nothing
+      // to write, and every earlier batch is written already.
+      if (this.#failure === undefined) {
+        for (const callback of callbacks) callback(undefined);
+        return;
+      }
+      ops.push(probeOp());
+    }
     this.#writing = { batch, callbacks };
     writer.write(ops, (failure) => this.#written(failure));
   }

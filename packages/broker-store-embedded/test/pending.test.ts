@@ -28,6 +28,33 @@ describe('PendingBatch', () => {
     expect(batch.changes).toBe(2002);
   });
 
+  it('a row saved and deleted in a fresh batch cancels out; one from a failed write keeps its delete', () => {
+    const batch = new PendingBatch();
+    const d = delivery('t');
+    batch.queueMessage('a', 1, d);
+    batch.dequeueMessage('a', 1);
+    batch.saveInflight('a', 7, d, false, 1);
+    batch.deleteInflight('a', 7);
+    const a = batch.clients.get('a')!;
+    expect(a.queue.size).toBe(0);
+    expect(a.inflight.size).toBe(0);
+    // A delete of a flow that replaced a row deleted in this batch must still reach the disk.
+    batch.deleteInflight('a', 8);
+    batch.saveInflight('a', 8, d, false, 2);
+    batch.deleteInflight('a', 8);
+    expect(a.inflight.get(8)).toBeNull();
+
+    const failed = new PendingBatch();
+    failed.queueMessage('b', 1, d);
+    failed.saveInflight('b', 1, d, false, 3);
+    failed.absorb(new PendingBatch());
+    failed.dequeueMessage('b', 1);
+    failed.deleteInflight('b', 1);
+    const b = failed.clients.get('b')!;
+    expect(b.queue.get(1)).toBeNull();
+    expect(b.inflight.get(1)).toBeNull();
+  });
+
   it('keeps the sending order of a live flow when it is saved again (PUBREL)', () => {
     const batch = new PendingBatch();
     const d = delivery('t');
@@ -38,9 +65,10 @@ describe('PendingBatch', () => {
       released: true,
       replaces: false,
     });
-    batch.deleteInflight('a', 7);
-    batch.saveInflight('a', 7, d, false, 3);
-    expect(batch.clients.get('a')!.inflight.get(7)).toMatchObject({
+    // A flow whose row is on disk (deleted in this batch) replaced under the same id: sent last.
+    batch.deleteInflight('a', 8);
+    batch.saveInflight('a', 8, d, false, 3);
+    expect(batch.clients.get('a')!.inflight.get(8)).toMatchObject({
       order: 3,
       released: false,
       replaces: true,
