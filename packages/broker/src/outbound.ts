@@ -57,6 +57,6 @@ export function withPacketId(bytes: Uint8Array, idOffset: number, packetId: numb
   copy.set(bytes);
   copy[idOffset] = packetId >> 8;
   copy[idOffset + 1] = packetId & 0xff;
-  if (dup) copy[0] = copy[0]! | 0x08;
+  copy[0] = dup ? copy[0]! | 0x08 : copy[0]! & ~0x08;
   return copy;
 }

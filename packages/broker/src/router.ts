@@ -482,18 +482,23 @@ export class Router {
         break;
       }
     }
+    let bytes: Uint8Array;
     if (form === undefined) {
-      const packet = publishPacket(delivery, version, 1, false, this.#now);
-      const bytes = encode(packet, version);
+      // Encoded with this recipient's packet id: the first (often the only) recipient sends these
+      // bytes as they are; later ones get a copy with their own id patched in.
+      const packet = publishPacket(delivery, version, delivery.qos > 0 ? packetId : 1, dup, this.#now);
+      bytes = encode(packet, version);
       form = { key, bytes, idOffset: delivery.qos > 0 ? packetIdOffset(bytes) : 0 };
       forms.push(form);
+    } else {
+      bytes = delivery.qos > 0 ? withPacketId(form.bytes, form.idOffset, packetId, dup) : form.bytes;
     }
     // [MQTT-3.1.2-24] never send a packet larger than the client's Maximum Packet Size
-    if (form.bytes.length > client.maxPacketSize) {
+    if (bytes.length > client.maxPacketSize) {
       this.#drop(client.id, delivery.message, 'packet-too-large');
       return false;
     }
-    client.write(delivery.qos > 0 ? withPacketId(form.bytes, form.idOffset, packetId, dup) : form.bytes);
+    client.write(bytes);
     this.#ctx.stats.messagesSent++;
     const sent = this.#ctx.hooks.on.onPacketSent;
     if (sent.length > 0) {

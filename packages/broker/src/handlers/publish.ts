@@ -153,12 +153,13 @@ export function handlePublish(
   // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.
   // With a store, the acknowledgement waits for the commit that makes the message durable; when a
   // full subscriber queue holds the message in its overflow, until that queue takes it.
-  const ackCode = v5 ? reasonCode : undefined;
+  // One object per acknowledgement (no spread of a temporary): this runs for every QoS 1/2 message.
+  const ackCode = v5 ? reasonCode : 0;
   const hold = reasonCode < 0x80 ? ctx.router.lastHold : undefined;
   if (qos === 1) {
     ctx.persistence.acknowledge(
       client,
-      { type: 'puback', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) },
+      ackCode ? { type: 'puback', packetId, reasonCode: ackCode } : { type: 'puback', packetId },
       hold,
     );
   } else if (qos === 2) {
@@ -168,7 +169,7 @@ export function handlePublish(
     }
     ctx.persistence.acknowledge(
       client,
-      { type: 'pubrec', packetId, ...(ackCode ? { reasonCode: ackCode } : {}) },
+      ackCode ? { type: 'pubrec', packetId, reasonCode: ackCode } : { type: 'pubrec', packetId },
       hold,
     );
   }
