@@ -18,7 +18,8 @@ export interface PendingClient {
   subscriptions: Map<string, SessionSubscription | null>;
   queue: Map<number, Delivery | null>;
   inflight: Map<number, PendingInflight | null>;
-  inboundQos2: Map<number, boolean>;
+  /** true: accepted in this batch; 'replaced': accepted again after a delete in this batch; false: delete. */
+  inboundQos2: Map<number, boolean | 'replaced'>;
 }
 
 /** Bytes a key or a delete costs in the batch (map entry, key, marker), a rough upper figure. */
@@ -167,14 +168,23 @@ export class PendingBatch {
   saveInboundQos2(clientId: string, packetId: number): void {
     this.changes++;
     const map = this.#client(clientId).inboundQos2;
-    if (!map.has(packetId)) this.bytes += ENTRY;
-    map.set(packetId, true);
+    const known = map.get(packetId);
+    if (known === undefined) this.bytes += ENTRY;
+    // After a delete in this batch the row may be on disk: a later delete must still be written.
+    map.set(packetId, known === false || known === 'replaced' ? 'replaced' : true);
   }
 
   deleteInboundQos2(clientId: string, packetId: number): void {
     this.changes++;
     const map = this.#client(clientId).inboundQos2;
-    if (!map.has(packetId)) this.bytes += ENTRY;
+    const known = map.get(packetId);
+    // Accepted in this fresh batch (PUBREL before the commit): the id never reached the disk.
+    if (known === true && !this.#mayBeWritten) {
+      this.bytes -= ENTRY;
+      map.delete(packetId);
+      return;
+    }
+    if (known === undefined) this.bytes += ENTRY;
     map.set(packetId, false);
   }
 

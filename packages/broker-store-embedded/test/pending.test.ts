@@ -44,6 +44,14 @@ describe('PendingBatch', () => {
     batch.deleteInflight('a', 8);
     expect(a.inflight.get(8)).toBeNull();
 
+    batch.saveInboundQos2('a', 3);
+    batch.deleteInboundQos2('a', 3);
+    expect(a.inboundQos2.has(3)).toBe(false);
+    batch.deleteInboundQos2('a', 4);
+    batch.saveInboundQos2('a', 4);
+    batch.deleteInboundQos2('a', 4);
+    expect(a.inboundQos2.get(4)).toBe(false);
+
     const failed = new PendingBatch();
     failed.queueMessage('b', 1, d);
     failed.saveInflight('b', 1, d, false, 3);
