@@ -51,31 +51,19 @@ export class Client implements ClientInfo {
   topicAliasMaximum = 0;
   /** v5: whether reason strings and user properties may be sent on errors. */
   requestProblemInformation = true;
-  /** v5 Authentication Method of an enhanced-authentication connection. */
-  authenticationMethod: string | undefined;
-  /** Client → server topic aliases. */
-  aliasesIn: Map<number, string> | undefined;
-  /** Bytes of topic names held in `aliasesIn` (bounded by `maxTopicAliasBytes`). */
-  aliasBytes = 0;
-  /** Server → client topic aliases. */
-  aliasesOut: Map<string, number> | undefined;
   /** This publisher's acknowledgements waiting behind held ones, in order (see `Persistence`). */
   heldAcks: RingQueue<HeldAck> | undefined;
   /** Bytes of this publisher's messages whose acknowledgement is held (bounded by `maxHeldBytes`). */
   heldBytes = 0;
 
-  #data: Record<string, unknown> | undefined;
+  /** What few connections use, made on first use: an idle connection stays small. */
+  #rare: ClientRare | undefined;
   readonly #ctx: BrokerContext;
   readonly #stream: Duplex;
   #decoder: Decoder;
   /** Bytes written this tick, sent together by `flush`. */
   #pending: Uint8Array[] | undefined;
   #pendingBytes = 0;
-  /** Packets decoded while an asynchronous step (authentication) was pending. */
-  #backlog: Packet[] | undefined;
-  /** A decode error met while the backlog was held: handled once the packets before it are. */
-  #backlogError: unknown;
-  #closeError: Error | undefined;
   #readPaused = false;
   /** The backlog holds PUBLISHes that wait for this publisher's held bytes to go down. */
   #heldBack = false;
@@ -110,8 +98,78 @@ export class Client implements ClientInfo {
    * on first use: most connections never need one.
    */
   get data(): Record<string, unknown> {
-    this.#data ??= {};
-    return this.#data;
+    const rare = this.#more();
+    rare.data ??= {};
+    return rare.data;
+  }
+
+  /** v5 Authentication Method of an enhanced-authentication connection. */
+  get authenticationMethod(): string | undefined {
+    return this.#rare?.authenticationMethod;
+  }
+  set authenticationMethod(method: string | undefined) {
+    this.#more().authenticationMethod = method;
+  }
+
+  /** Client → server topic aliases. */
+  get aliasesIn(): Map<number, string> | undefined {
+    return this.#rare?.aliasesIn;
+  }
+  set aliasesIn(aliases: Map<number, string> | undefined) {
+    this.#more().aliasesIn = aliases;
+  }
+
+  /** Bytes of topic names held in `aliasesIn` (bounded by `maxTopicAliasBytes`). */
+  get aliasBytes(): number {
+    return this.#rare?.aliasBytes ?? 0;
+  }
+  set aliasBytes(bytes: number) {
+    this.#more().aliasBytes = bytes;
+  }
+
+  /** Server → client topic aliases. */
+  get aliasesOut(): Map<string, number> | undefined {
+    return this.#rare?.aliasesOut;
+  }
+  set aliasesOut(aliases: Map<string, number> | undefined) {
+    this.#more().aliasesOut = aliases;
+  }
+
+  #more(): ClientRare {
+    this.#rare ??= {
+      data: undefined,
+      authenticationMethod: undefined,
+      aliasesIn: undefined,
+      aliasBytes: 0,
+      aliasesOut: undefined,
+      backlog: undefined,
+      backlogError: undefined,
+      closeError: undefined,
+    };
+    return this.#rare;
+  }
+
+  /** Packets decoded while an asynchronous step (authentication) was pending. */
+  get #backlog(): Packet[] | undefined {
+    return this.#rare?.backlog;
+  }
+  set #backlog(backlog: Packet[] | undefined) {
+    if (backlog !== undefined || this.#rare !== undefined) this.#more().backlog = backlog;
+  }
+
+  /** A decode error met while the backlog was held: handled once the packets before it are. */
+  get #backlogError(): unknown {
+    return this.#rare?.backlogError;
+  }
+  set #backlogError(error: unknown) {
+    if (error !== undefined || this.#rare !== undefined) this.#more().backlogError = error;
+  }
+
+  get #closeError(): Error | undefined {
+    return this.#rare?.closeError;
+  }
+  set #closeError(error: Error | undefined) {
+    if (error !== undefined || this.#rare !== undefined) this.#more().closeError = error;
   }
 
   /** Bytes waiting to be sent (this tick's batch and the socket's buffer). */
@@ -455,6 +513,18 @@ export class Client implements ClientInfo {
   #drained(): void {
     if (this.session !== undefined && this.state === 'connected') this.#ctx.router.drain(this.session);
   }
+}
+
+/** The part of a connection's state that few connections use (see `Client.#rare`). */
+interface ClientRare {
+  data: Record<string, unknown> | undefined;
+  authenticationMethod: string | undefined;
+  aliasesIn: Map<number, string> | undefined;
+  aliasBytes: number;
+  aliasesOut: Map<string, number> | undefined;
+  backlog: Packet[] | undefined;
+  backlogError: unknown;
+  closeError: Error | undefined;
 }
 
 /** The v3.1.1 CONNACK return code that best matches a v5 reason code. */

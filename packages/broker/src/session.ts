@@ -5,6 +5,7 @@ import { Inflight } from './inflight.js';
 import type { Delivery } from './message.js';
 import type { HeldAck } from './persistence.js';
 import { RingQueue } from './queue.js';
+import { SubscriptionMap } from './subscription-map.js';
 
 /** One subscription of a session, as granted. */
 export interface SessionSubscription {
@@ -55,7 +56,7 @@ export class Session implements SessionInfo {
   overflowBytes = 0;
   /** Epoch ms of the client's last progress while `overflow` is not empty (stall detection). */
   progressAt = 0;
-  #subscriptions: Map<string, SessionSubscription> | undefined;
+  #subscriptions: SubscriptionMap<SessionSubscription> | undefined;
   #inboundQos2: Set<number> | undefined;
   /** The live connection, when online. */
   client: Client | undefined;
@@ -86,8 +87,8 @@ export class Session implements SessionInfo {
   }
 
   /** The session's subscriptions by filter (created on first use, like the other collections). */
-  get subscriptions(): Map<string, SessionSubscription> {
-    if (this.#subscriptions === undefined) this.#subscriptions = new Map();
+  get subscriptions(): SubscriptionMap<SessionSubscription> {
+    if (this.#subscriptions === undefined) this.#subscriptions = new SubscriptionMap();
     return this.#subscriptions;
   }
 
