@@ -38,7 +38,9 @@ describe('SubscriptionMap', () => {
         expect(map.has(key)).toBe(model.has(key));
       }
       const seen: Array<[string, number]> = [];
-      map.forEach((value, key) => seen.push([key, value]));
+      map.forEach((value, key) => {
+        seen.push([key, value]);
+      });
       expect(seen).toEqual([...model.entries()]);
     }
   });
