@@ -1,6 +1,7 @@
 import { Decoder, encode, type Packet } from '@x/packets';
 import { describe, expect, it } from 'vitest';
 import { AllowAllHook, Broker, duplexPair, MemoryListener, silentLogger } from '../src/index.js';
+import { until } from './helpers.js';
 
 describe('MemoryListener', () => {
   it('serves MQTT over an in-memory duplex pair', async () => {
@@ -19,14 +20,14 @@ describe('MemoryListener', () => {
     stream.write(
       encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'm/#', qos: 1 }] }, 5),
     );
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.length >= 2, 5000, 'CONNACK and SUBACK');
     broker.publish('m/x', 'hi', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.length >= 3, 5000, 'the PUBLISH');
     expect(got.map((p) => p.type)).toEqual(['connack', 'suback', 'publish']);
     const publish = got[2] as Extract<Packet, { type: 'publish' }>;
     expect(Buffer.from(publish.payload).toString()).toBe('hi');
     await broker.close();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.at(-1)?.type === 'disconnect', 5000, 'DISCONNECT');
     expect(got.at(-1)).toMatchObject({ type: 'disconnect', reasonCode: 0x8b });
   });
 });
@@ -101,7 +102,7 @@ describe('ConnectionInfo from a listener', () => {
         5,
       ),
     );
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.length >= 1, 5000, 'CONNACK');
     expect(seenUsername).toBe('cert-cn');
     expect(broker.client('info')?.username).toBe('cert-cn');
     expect(got[0]).toMatchObject({ type: 'connack', reasonCode: 0, properties: { maximumPacketSize: 100 } });
