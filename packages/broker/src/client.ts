@@ -89,7 +89,9 @@ export class Client implements ClientInfo {
     stream.on('data', onData);
     stream.on('error', onError);
     stream.on('close', onClose);
-    stream.on('end', onEnd);
+    // A stream that is not half-open ends its writable side on 'end' by itself (net sockets): a
+    // listener of ours would turn the socket's one 'end' listener into an array on every connection.
+    if ((stream as { allowHalfOpen?: boolean }).allowHalfOpen !== false) stream.on('end', onEnd);
     stream.on('drain', onDrain);
   }
 
