@@ -430,8 +430,7 @@ export class Router {
       session.progressAt = Date.now();
       this.#overflowing.add(session);
     }
-    session.overflow.push(delivery);
-    session.overflowHolds.push(hold);
+    session.pushOverflow(delivery, hold);
     session.overflowBytes += size;
   }
 

@@ -46,12 +46,9 @@ export class Session implements SessionInfo {
   readonly inflight = new Inflight();
   /** Messages waiting for the client to come online or for room in its in-flight window. */
   readonly queue = new RingQueue<Delivery>();
-  /**
-   * Messages for the online client that came while `queue` was full, each with its publisher's held
-   * acknowledgement (`overflowHolds`, in step): they move into `queue` as it makes room.
-   */
-  readonly overflow = new RingQueue<Delivery>();
-  readonly overflowHolds = new RingQueue<HeldAck>();
+  /** Made by the first `pushOverflow`: most sessions never overflow. */
+  #overflow: RingQueue<Delivery> | undefined;
+  #overflowHolds: RingQueue<HeldAck> | undefined;
   /** Bytes (payload and topic) of the messages in `overflow`. */
   overflowBytes = 0;
   /** Epoch ms of the client's last progress while `overflow` is not empty (stall detection). */
@@ -100,9 +97,37 @@ export class Session implements SessionInfo {
     return this.queue.length;
   }
 
+  /**
+   * Messages for the online client that came while `queue` was full, each with its publisher's held
+   * acknowledgement (`overflowHolds`, in step): they move into `queue` as it makes room. Until the
+   * first `pushOverflow` both are one shared empty queue that refuses `push`.
+   */
+  get overflow(): RingQueue<Delivery> {
+    return this.#overflow ?? (noItems as EmptyQueue<Delivery>);
+  }
+
+  get overflowHolds(): RingQueue<HeldAck> {
+    return this.#overflowHolds ?? (noItems as EmptyQueue<HeldAck>);
+  }
+
+  /** Appends to the overflow, with the held acknowledgement that goes with the delivery. */
+  pushOverflow(delivery: Delivery, hold: HeldAck): void {
+    (this.#overflow ??= new RingQueue()).push(delivery);
+    (this.#overflowHolds ??= new RingQueue()).push(hold);
+  }
+
   /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
   get inboundQos2(): Set<number> {
     if (this.#inboundQos2 === undefined) this.#inboundQos2 = new Set();
     return this.#inboundQos2;
   }
 }
+
+/** The overflow of a session that never overflowed: empty, and a `push` to it is a bug. */
+class EmptyQueue<T> extends RingQueue<T> {
+  override push(_item: T): void {
+    throw new Error('push to a shared empty queue: use Session.pushOverflow');
+  }
+}
+
+const noItems = new EmptyQueue<never>();
