@@ -112,8 +112,10 @@ export class Session implements SessionInfo {
 
   /** Appends to the overflow, with the held acknowledgement that goes with the delivery. */
   pushOverflow(delivery: Delivery, hold: HeldAck): void {
-    (this.#overflow ??= new RingQueue()).push(delivery);
-    (this.#overflowHolds ??= new RingQueue()).push(hold);
+    this.#overflow ??= new RingQueue();
+    this.#overflowHolds ??= new RingQueue();
+    this.#overflow.push(delivery);
+    this.#overflowHolds.push(hold);
   }
 
   /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
