@@ -216,6 +216,8 @@ export async function aliasFlood(
         );
         sent++;
       }
+      // The broker's DISCONNECT and FIN may still be on their way after the last write went out.
+      await client.waitClosed(5000).catch(() => undefined);
       if (client.closed) refused++;
       client.close();
     }),
