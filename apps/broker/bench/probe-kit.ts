@@ -280,6 +280,16 @@ export async function wsFrameFlood(
         sent += chunk.length;
       }
       total += sent;
+      // As for the alias flood: the broker's close may still be on its way after the last write.
+      if (!socket.destroyed) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5000);
+          socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       if (socket.destroyed) closedEarly++;
       socket.destroy();
     }),
