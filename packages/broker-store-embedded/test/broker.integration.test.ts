@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AllowAllHook, Broker, type Store, silentLogger, TcpListener } from '@x/broker';
 import type { Packet } from '@x/packets';
-import { RawClient, until } from '@x/test-helpers';
+import { describeBrokerRestart, RawClient, until } from '@x/test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 // Imported by path, as the Redis store's tests do: the broker's raw test client sends exact packets.
 
@@ -51,88 +51,12 @@ async function connect(port: number, clientId: string, version: 4 | 5 = 5, clean
   return { c, connack: await c.expect('connack') };
 }
 
-describe('a broker restarted on the same SqliteStore file resumes everything', () => {
-  it('sessions, subscriptions, queued, in-flight (QoS 1 and QoS 2 at PUBREL), inbound QoS 2 ids and retained messages', async () => {
-    const dataDir = tempDir();
-    const first = await brokerWith(new SqliteStore({ dataDir }));
-    // A persistent subscriber with three kinds of pending work.
-    const { c: sub } = await connect(first.port, 'keeper');
-    sub.send({
-      type: 'subscribe',
-      packetId: 1,
-      subscriptions: [{ topicFilter: 'k/#', qos: 2 }],
-      properties: { subscriptionIdentifier: 7 },
-    });
-    await sub.expect('suback');
-    const { c: pub } = await connect(first.port, 'writer');
-    pub.send({
-      type: 'publish',
-      topic: 'k/inflight1',
-      payload: Buffer.from('a'),
-      qos: 1,
-      packetId: 1,
-      retain: false,
-      dup: false,
-    });
-    pub.send({
-      type: 'publish',
-      topic: 'k/inflight2',
-      payload: Buffer.from('b'),
-      qos: 2,
-      packetId: 2,
-      retain: false,
-      dup: false,
-    });
-    await pub.expect('puback');
-    await pub.expect('pubrec'); // no PUBREL: the writer's id 2 stays pending in its session
-    const p1 = await sub.expect('publish');
-    const p2 = await sub.expect('publish');
-    sub.send({ type: 'pubrec', packetId: p2.packetId! }); // QoS 2 flow reaches PUBREL, never completes
-    await sub.expect('pubrel');
-    sub.close();
-    await until(() => first.broker.client('keeper') === undefined);
-    pub.send({
-      type: 'publish',
-      topic: 'k/queued',
-      payload: Buffer.from('c'),
-      qos: 1,
-      packetId: 3,
-      retain: false,
-      dup: false,
-    });
-    pub.send({
-      type: 'publish',
-      topic: 'r/kept',
-      payload: Buffer.from('d'),
-      qos: 0,
-      retain: true,
-      dup: false,
-    });
-    await pub.expect('puback');
-    // The retained QoS 0 PUBLISH came after the QoS 1 one, whose PUBACK waited for the writer thread.
-    await until(() => first.broker.retained.get('r/kept') !== undefined);
-    pub.close();
-    await first.broker.close();
-
-    const second = await brokerWith(new SqliteStore({ dataDir }));
-    open.push(second.broker);
-    expect(second.broker.retained.get('r/kept')?.payload.toString()).toBe('d');
-    const again = await connect(second.port, 'keeper');
-    expect(again.connack.sessionPresent).toBe(true);
-    // In flight first, in order: the QoS 1 PUBLISH again with DUP and the same id, then PUBREL
-    // for the QoS 2 flow [MQTT-4.4.0-1]; then the queued message with the subscription identifier.
-    const resent = await again.c.expect('publish');
-    expect([resent.topic, resent.dup, resent.packetId]).toEqual(['k/inflight1', true, p1.packetId]);
-    expect((await again.c.expect('pubrel')).packetId).toBe(p2.packetId);
-    const queued = await again.c.expect('publish');
-    expect(queued.topic).toBe('k/queued');
-    expect(queued.properties?.subscriptionIdentifiers).toEqual([7]);
-    // The writer's QoS 2 id 2 still awaits PUBREL: releasing it completes without 0x92.
-    const writer = await connect(second.port, 'writer');
-    expect(writer.connack.sessionPresent).toBe(true);
-    writer.c.send({ type: 'pubrel', packetId: 2 });
-    expect((await writer.c.expect('pubcomp')).reasonCode ?? 0).toBe(0);
-  });
+describeBrokerRestart('SqliteStore file', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sqlite-broker-'));
+  return {
+    store: () => new SqliteStore({ dataDir }),
+    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
 });
 
 describe('a broker whose SqliteStore disk is full', () => {

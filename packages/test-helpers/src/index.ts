@@ -1,4 +1,5 @@
 export { type RunningBroker, type StartBrokerOptions, startBroker } from './broker.js';
+export { describeBrokerRestart } from './broker-restart.js';
 export { type MosquittoOptions, type RunningMosquitto, startMosquitto } from './mosquitto.js';
 export { freePort } from './ports.js';
 export { type RunningPostgres, startPostgres } from './postgres.js';
