@@ -15,6 +15,17 @@ const COUNTERS: [Figure, string, string][] = [
     'messages not delivered (slow client, full queue, too large, expired)',
   ],
   ['connectionsTotal', 'mqtt_connections_total', 'connections accepted since start'],
+  ['readPauses', 'mqtt_read_pauses_total', 'times reading from a client was paused for backpressure'],
+  [
+    'acksHeld',
+    'mqtt_acks_held_total',
+    'PUBACK/PUBREC held back because a subscriber queue was full (a publisher slowed, no message lost)',
+  ],
+  [
+    'stalledConsumers',
+    'mqtt_stalled_consumers_total',
+    'subscribers disconnected for staying stalled past stalledConsumerTimeout',
+  ],
 ];
 const GAUGES: [Figure, string, string][] = [
   ['clientsConnected', 'mqtt_clients_connected', 'clients connected now'],
@@ -23,6 +34,12 @@ const GAUGES: [Figure, string, string][] = [
   ['subscriptions', 'mqtt_subscriptions', 'subscriptions'],
   ['retained', 'mqtt_retained_messages', 'retained messages'],
   ['inflight', 'mqtt_inflight_messages', 'outbound QoS 1/2 messages awaiting acknowledgement'],
+  ['heldBytes', 'mqtt_held_bytes', 'bytes of messages whose acknowledgement is held now'],
+  [
+    'heldBytesPeak',
+    'mqtt_held_bytes_peak',
+    'the most bytes one publisher ever had held (bounded by maxHeldBytes)',
+  ],
 ];
 
 /**

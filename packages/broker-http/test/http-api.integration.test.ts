@@ -73,6 +73,10 @@ describe('HTTP listener', () => {
     expect(type).toContain('text/plain');
     expect(text).toMatch(/^mqtt_clients_connected 1$/m);
     expect(text).toMatch(/^# TYPE mqtt_messages_received_total counter$/m);
+    // The backpressure figures (issue 15): a held acknowledgement is a slowed publisher, not a loss.
+    expect(text).toMatch(/^# TYPE mqtt_acks_held_total counter$/m);
+    expect(text).toMatch(/^mqtt_held_bytes 0$/m);
+    expect(text).toMatch(/^mqtt_stalled_consumers_total 0$/m);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
