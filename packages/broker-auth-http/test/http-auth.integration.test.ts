@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@x/broker';
 import { Ledger, LedgerHook } from '@x/broker-auth';
-import { freePort, type RunningBroker, startBroker } from '@x/test-helpers';
+import { connectOutcome, freePort, type RunningBroker, recordingLogger, startBroker } from '@x/test-helpers';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpAuthHook } from '../src/index.js';
@@ -60,23 +59,7 @@ const service: Handler = (body, url, res) => {
   return json(res, { result: 'deny' });
 };
 
-function recorder(): Logger & { lines: { level: string; fields: object; message: string }[] } {
-  const lines: { level: string; fields: object; message: string }[] = [];
-  const at = (level: string) => (fields: object, message: string) => lines.push({ level, fields, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
 const v5 = { protocolVersion: 5 as const, reconnectPeriod: 0, connectTimeout: 5000 };
-
-async function outcome(url: string, options: mqtt.IClientOptions): Promise<number | 'connected'> {
-  try {
-    const client = await mqtt.connectAsync(url, { ...v5, ...options });
-    await client.endAsync();
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
 
 let broker: RunningBroker | undefined;
 afterEach(async () => {
@@ -96,12 +79,12 @@ describe('@x/broker-auth-http against a node:http service', () => {
     broker = await startBroker({
       hooks: [httpAuthHook({ authUrl: `${base}/auth`, cache: false }), ledgerHook()],
     });
-    expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe('connected');
-    expect(await outcome(broker.url, { username: 'alice', password: 'x' })).toBe(0x86);
-    expect(await outcome(broker.url, { username: 'mallory', password: 'x' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'x' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { username: 'mallory', password: 'x' })).toBe(0x86);
     // "ignore": the ledger decides.
-    expect(await outcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
-    expect(await outcome(broker.url, { username: 'guest', password: 'nope' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'guest', password: 'nope' })).toBe(0x86);
     expect(requests[0]?.body).toEqual({
       clientId: expect.any(String),
       username: 'alice',
@@ -130,7 +113,7 @@ describe('@x/broker-auth-http against a node:http service', () => {
 
   it('sends a password that is not UTF-8 as base64', async () => {
     broker = await startBroker({ hooks: [httpAuthHook({ authUrl: `${base}/auth` })] });
-    await outcome(broker.url, {
+    await connectOutcome(broker.url, {
       username: 'bin',
       password: Buffer.from([0xff, 0x00, 0xfe]) as unknown as string,
     });
@@ -156,17 +139,19 @@ describe('@x/broker-auth-http against a node:http service', () => {
     const hook = httpAuthHook({ authUrl: `${base}/auth`, cache: { maxEntries: 2, ttlMs: 60_000 } });
     broker = await startBroker({ hooks: [hook] });
     const alice = { clientId: 'a1', username: 'alice', password: 'wonderland' };
-    expect(await outcome(broker.url, alice)).toBe('connected');
-    expect(await outcome(broker.url, alice)).toBe('connected');
+    expect(await connectOutcome(broker.url, alice)).toBe('connected');
+    expect(await connectOutcome(broker.url, alice)).toBe('connected');
     expect(requests).toHaveLength(1);
-    expect(await outcome(broker.url, { ...alice, password: 'guess' })).toBe(0x86);
-    expect(await outcome(broker.url, { ...alice, password: 'guess' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { ...alice, password: 'guess' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { ...alice, password: 'guess' })).toBe(0x86);
     expect(requests).toHaveLength(2);
-    expect(await outcome(broker.url, { clientId: 'r', username: 'root', password: 'r' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { clientId: 'r', username: 'root', password: 'r' })).toBe(
+      'connected',
+    );
     expect(hook.cacheStats.entries).toBe(2);
     expect(hook.cacheStats.bytes).toBeGreaterThan(0);
     // The oldest answer (alice's) was evicted.
-    expect(await outcome(broker.url, alice)).toBe('connected');
+    expect(await connectOutcome(broker.url, alice)).toBe('connected');
     expect(requests).toHaveLength(4);
     hook.clearCache();
     expect(hook.cacheStats).toEqual({ entries: 0, bytes: 0 });
@@ -182,7 +167,7 @@ describe('@x/broker-auth-http against a node:http service', () => {
       hooks: [httpAuthHook({ authUrl: `${base}/auth`, timeoutMs: 150, failMode })],
     });
     const started = Date.now();
-    expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(expected);
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(expected);
     expect(Date.now() - started).toBeLessThan(900);
   });
 
@@ -195,7 +180,7 @@ describe('@x/broker-auth-http against a node:http service', () => {
     await client.endAsync();
     await broker.close();
     broker = await startBroker({ hooks: [httpAuthHook({ authUrl: `${base}/auth` })] });
-    expect(await outcome(broker.url, { protocolVersion: 4, username: 'x', password: 'y' })).toBe(3);
+    expect(await connectOutcome(broker.url, { protocolVersion: 4, username: 'x', password: 'y' })).toBe(3);
   });
 
   it.each([
@@ -223,28 +208,28 @@ describe('@x/broker-auth-http against a node:http service', () => {
     ],
   ])('treats %s as a failure', async (_what, answer) => {
     handler = (_body, _url, res) => answer(res);
-    const logger = recorder();
+    const logger = recordingLogger();
     broker = await startBroker({
       hooks: [httpAuthHook({ authUrl: `${base}/auth`, maxResponseBytes: 1024, maxAclEntries: 10, logger })],
     });
-    expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(0x88);
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(0x88);
     expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
   });
 
   it('logs an unreachable service once per interval, never a password, and keeps serving', async () => {
-    const logger = recorder();
+    const logger = recordingLogger();
     const port = await freePort();
     broker = await startBroker({
       hooks: [httpAuthHook({ authUrl: `http://127.0.0.1:${port}/auth`, logger, logIntervalMs: 60_000 })],
     });
     for (let i = 0; i < 5; i++) {
-      expect(await outcome(broker.url, { username: 'alice', password: `pw-${i}-secret` })).toBe(0x88);
+      expect(await connectOutcome(broker.url, { username: 'alice', password: `pw-${i}-secret` })).toBe(0x88);
     }
     const warnings = logger.lines.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.message).toMatch(/auth backend http failed; failing closed/);
     expect(JSON.stringify(logger.lines)).not.toMatch(/secret/);
     // The broker is still up.
-    expect(await outcome(broker.url, { username: 'alice', password: 'pw' })).toBe(0x88);
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'pw' })).toBe(0x88);
   });
 });

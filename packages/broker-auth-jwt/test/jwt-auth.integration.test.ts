@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from '@x/broker';
 import { Ledger, LedgerHook } from '@x/broker-auth';
-import { type RunningBroker, sleep, startBroker } from '@x/test-helpers';
+import { connectOutcome, type RunningBroker, recordingLogger, sleep, startBroker } from '@x/test-helpers';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,22 +10,6 @@ import { jwtAuthHook } from '../src/index.js';
 
 const v5 = { protocolVersion: 5 as const, reconnectPeriod: 0, connectTimeout: 5000 };
 const SECRET = 'a-shared-secret-of-at-least-32-bytes!!';
-
-async function outcome(url: string, options: mqtt.IClientOptions): Promise<number | 'connected'> {
-  try {
-    const client = await mqtt.connectAsync(url, { ...v5, ...options });
-    await client.endAsync();
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
-
-function recorder(): Logger & { lines: { level: string; fields: object; message: string }[] } {
-  const lines: { level: string; fields: object; message: string }[] = [];
-  const at = (level: string) => (fields: object, message: string) => lines.push({ level, fields, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -44,7 +27,7 @@ describe('@x/broker-auth-jwt', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('verifies HS256 tokens, maps the ACL claim with %u / %c, refuses bad tokens, passes other passwords on', async () => {
-    const logger = recorder();
+    const logger = recordingLogger();
     const ledger = new LedgerHook({
       ledger: new Ledger({ auth: [{ username: 'guest', password: 'guest' }] }),
     });
@@ -75,24 +58,36 @@ describe('@x/broker-auth-jwt', () => {
     await expect(alice.subscribeAsync('users/bob/#')).rejects.toThrow(/Not authorized/);
     await alice.endAsync();
 
-    expect(await outcome(broker.url, { username: 'bob', password: token })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { username: 'bob', password: token })).toBe(0x86);
     expect(
-      await outcome(broker.url, { username: 'alice', password: await hs256(claims, `${SECRET}x`) }),
+      await connectOutcome(broker.url, { username: 'alice', password: await hs256(claims, `${SECRET}x`) }),
     ).toBe(0x86);
     expect(
-      await outcome(broker.url, { username: 'alice', password: await hs256({ ...claims, exp: now() - 5 }) }),
+      await connectOutcome(broker.url, {
+        username: 'alice',
+        password: await hs256({ ...claims, exp: now() - 5 }),
+      }),
     ).toBe(0x86);
     expect(
-      await outcome(broker.url, { username: 'alice', password: await hs256({ ...claims, exp: undefined }) }),
+      await connectOutcome(broker.url, {
+        username: 'alice',
+        password: await hs256({ ...claims, exp: undefined }),
+      }),
     ).toBe(0x86);
     expect(
-      await outcome(broker.url, { username: 'alice', password: await hs256({ ...claims, iss: 'other' }) }),
+      await connectOutcome(broker.url, {
+        username: 'alice',
+        password: await hs256({ ...claims, iss: 'other' }),
+      }),
     ).toBe(0x86);
     expect(
-      await outcome(broker.url, { username: 'alice', password: await hs256({ ...claims, acl: 'all' }) }),
+      await connectOutcome(broker.url, {
+        username: 'alice',
+        password: await hs256({ ...claims, acl: 'all' }),
+      }),
     ).toBe(0x86);
     // Not a JWT: the ledger decides.
-    expect(await outcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
     const reasons = logger.lines.map((l) => (l.fields as { reason?: string }).reason);
     expect(reasons).toEqual([
       expect.stringMatching(/"sub"/),
@@ -179,15 +174,19 @@ describe('@x/broker-auth-jwt', () => {
     await dev.publishAsync('x/c1', 'x', { qos: 1 });
     await expect(dev.publishAsync('x/c2', 'x', { qos: 1 })).rejects.toThrow();
     await dev.endAsync();
-    expect(await outcome(broker.url, { clientId: 'c2', username: 'dev', password: one })).toBe(0x86);
-    expect(await outcome(broker.url, { clientId: 'c1', username: 'dev', password: two })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { clientId: 'c2', username: 'dev', password: one })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { clientId: 'c1', username: 'dev', password: two })).toBe(0x86);
     writeFileSync(jwksFile, JSON.stringify({ keys: [await jwk(second.publicKey, 'k2')] }));
     await hook.backend.load();
-    expect(await outcome(broker.url, { clientId: 'c1', username: 'dev', password: two })).toBe('connected');
-    expect(await outcome(broker.url, { clientId: 'c1', username: 'dev', password: one })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { clientId: 'c1', username: 'dev', password: two })).toBe(
+      'connected',
+    );
+    expect(await connectOutcome(broker.url, { clientId: 'c1', username: 'dev', password: one })).toBe(0x86);
     writeFileSync(jwksFile, '{ "nope": 1 }');
     await expect(hook.backend.load()).rejects.toThrow(/JWKS/);
-    expect(await outcome(broker.url, { clientId: 'c1', username: 'dev', password: two })).toBe('connected');
+    expect(await connectOutcome(broker.url, { clientId: 'c1', username: 'dev', password: two })).toBe(
+      'connected',
+    );
   });
 
   it('verifies RS256 with a PEM public key; tokens without an ACL claim get defaultAcl', async () => {
@@ -210,7 +209,7 @@ describe('@x/broker-auth-jwt', () => {
     await carol.endAsync();
     // An HS256 token is refused by an RS256 key, whatever its signature.
     expect(
-      await outcome(broker.url, {
+      await connectOutcome(broker.url, {
         username: 'carol',
         password: await hs256({ sub: 'carol', exp: now() + 60 }),
       }),

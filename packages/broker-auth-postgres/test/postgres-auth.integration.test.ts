@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
-import type { Logger } from '@x/broker';
 import { hashPassword, Ledger, LedgerHook } from '@x/broker-auth';
-import { type RunningBroker, type RunningPostgres, startBroker, startPostgres } from '@x/test-helpers';
+import {
+  connectOutcome,
+  type RunningBroker,
+  type RunningPostgres,
+  recordingLogger,
+  startBroker,
+  startPostgres,
+} from '@x/test-helpers';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,23 +16,7 @@ import { postgresAuthHook } from '../src/index.js';
 const installed = existsSync('/usr/lib/postgresql/15/bin/initdb');
 const skip = !installed && process.env.CI !== 'true';
 
-function recorder(): Logger & { lines: { level: string; fields: object; message: string }[] } {
-  const lines: { level: string; fields: object; message: string }[] = [];
-  const at = (level: string) => (fields: object, message: string) => lines.push({ level, fields, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
 const v5 = { protocolVersion: 5 as const, reconnectPeriod: 0, connectTimeout: 5000 };
-
-async function outcome(url: string, options: mqtt.IClientOptions): Promise<number | 'connected'> {
-  try {
-    const client = await mqtt.connectAsync(url, { ...v5, ...options });
-    await client.endAsync();
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
 
 const SCHEMA = `
 CREATE TABLE mqtt_users (username text PRIMARY KEY, password text NOT NULL, superuser boolean NOT NULL DEFAULT false);
@@ -75,14 +65,21 @@ describe.skipIf(skip)(
         ledger: new Ledger({ auth: [{ username: 'guest', password: 'guest' }] }),
       });
       broker = await startBroker({ hooks: [postgresAuthHook({ pool: postgres.url }), ledger] });
-      expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe('connected');
-      expect(await outcome(broker.url, { username: 'alice', password: 'wonder' })).toBe(0x86);
-      expect(await outcome(broker.url, { username: 'bob', password: 'builder' })).toBe('connected');
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(
+        'connected',
+      );
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonder' })).toBe(0x86);
+      expect(await connectOutcome(broker.url, { username: 'bob', password: 'builder' })).toBe('connected');
       expect(
-        await outcome(broker.url, { username: "o'brien", password: 'plain; DROP TABLE mqtt_users; --' }),
+        await connectOutcome(broker.url, {
+          username: "o'brien",
+          password: 'plain; DROP TABLE mqtt_users; --',
+        }),
       ).toBe('connected');
-      expect(await outcome(broker.url, { username: "x' OR '1'='1", password: "x' OR '1'='1" })).toBe(0x86);
-      expect(await outcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
+      expect(await connectOutcome(broker.url, { username: "x' OR '1'='1", password: "x' OR '1'='1" })).toBe(
+        0x86,
+      );
+      expect(await connectOutcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
 
       const alice = await mqtt.connectAsync(broker.url, {
         ...v5,
@@ -136,13 +133,13 @@ describe.skipIf(skip)(
       await expect(reader.publishAsync('telemetry/dev-2', 'x', { qos: 1 })).rejects.toThrow();
       // Unknown device for that owner: no row, no verdict, refused.
       expect(
-        await outcome(broker.url, { clientId: 'dev-3', username: 'carol', password: 'dev-secret' }),
+        await connectOutcome(broker.url, { clientId: 'dev-3', username: 'carol', password: 'dev-secret' }),
       ).toBe(0x87);
       await Promise.all([writer.endAsync(), reader.endAsync()]);
     });
 
     it('counts broken SQL, bad rows and oversized ACLs as failures', async () => {
-      const logger = recorder();
+      const logger = recordingLogger();
       broker = await startBroker({
         hooks: [
           postgresAuthHook({
@@ -152,13 +149,13 @@ describe.skipIf(skip)(
           }),
         ],
       });
-      expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(0x88);
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(0x88);
       expect(logger.lines[0]?.fields).toMatchObject({
         error: expect.stringMatching(/column "nope" does not exist/),
       });
       await broker.close();
       broker = await startBroker({ hooks: [postgresAuthHook({ pool: postgres.url, maxAclEntries: 1 })] });
-      expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(0x88);
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe(0x88);
     });
 
     it('fails closed while PostgreSQL is down (one log line, no password), or to the next hook', async () => {
@@ -168,14 +165,16 @@ describe.skipIf(skip)(
       await setup.query(SCHEMA);
       await setup.query("INSERT INTO mqtt_users VALUES ('alice', 'pw-secret', false)");
       await setup.end();
-      const logger = recorder();
+      const logger = recordingLogger();
       broker = await startBroker({
         hooks: [postgresAuthHook({ pool: own.url, logger, logIntervalMs: 60_000, timeoutMs: 3000 })],
       });
-      expect(await outcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe('connected');
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe(
+        'connected',
+      );
       await own.stop();
       for (let i = 0; i < 3; i++) {
-        expect(await outcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe(0x88);
+        expect(await connectOutcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe(0x88);
       }
       expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
       expect(JSON.stringify(logger.lines)).not.toContain('pw-secret');
@@ -186,7 +185,7 @@ describe.skipIf(skip)(
           new LedgerHook({ ledger: new Ledger({ auth: [{ username: 'alice' }] }) }),
         ],
       });
-      expect(await outcome(broker.url, { username: 'alice', password: 'anything' })).toBe('connected');
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'anything' })).toBe('connected');
     }, 60_000);
   },
 );

@@ -1,8 +1,9 @@
-import type { Logger } from '@x/broker';
 import { hashPassword, Ledger, LedgerHook } from '@x/broker-auth';
 import {
+  connectOutcome,
   type RunningBroker,
   type RunningRedis,
+  recordingLogger,
   requireServer,
   startBroker,
   startRedis,
@@ -14,23 +15,7 @@ import { redisAuthHook } from '../src/index.js';
 
 const server = requireServer('redis-server');
 
-function recorder(): Logger & { lines: { level: string; fields: object; message: string }[] } {
-  const lines: { level: string; fields: object; message: string }[] = [];
-  const at = (level: string) => (fields: object, message: string) => lines.push({ level, fields, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
 const v5 = { protocolVersion: 5 as const, reconnectPeriod: 0, connectTimeout: 5000 };
-
-async function outcome(url: string, options: mqtt.IClientOptions): Promise<number | 'connected'> {
-  try {
-    const client = await mqtt.connectAsync(url, { ...v5, ...options });
-    await client.endAsync();
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
 
 describe.skipIf(server.skip)(`@x/broker-auth-redis against a real redis-server ${server.reason}`, () => {
   let redis: RunningRedis;
@@ -72,12 +57,12 @@ describe.skipIf(server.skip)(`@x/broker-auth-redis against a real redis-server $
       ledger: new Ledger({ auth: [{ username: 'guest', password: 'guest' }] }),
     });
     broker = await startBroker({ hooks: [redisAuthHook({ redis: redis.url }), ledger] });
-    expect(await outcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe('connected');
-    expect(await outcome(broker.url, { username: 'alice', password: 'wonderlan' })).toBe(0x86);
-    expect(await outcome(broker.url, { username: 'bob', password: 'builder' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderland' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'wonderlan' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { username: 'bob', password: 'builder' })).toBe('connected');
     // Unknown to Redis: the ledger decides.
-    expect(await outcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
-    expect(await outcome(broker.url, { username: 'nobody', password: 'x' })).toBe(0x86);
+    expect(await connectOutcome(broker.url, { username: 'guest', password: 'guest' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'nobody', password: 'x' })).toBe(0x86);
 
     const alice = await mqtt.connectAsync(broker.url, {
       ...v5,
@@ -140,12 +125,12 @@ describe.skipIf(server.skip)(`@x/broker-auth-redis against a real redis-server $
     );
     await admin.hset('mqtt:user:odd', 'password', 'o');
     await admin.hset('mqtt:acl:odd', 'a/#', 'sometimes');
-    const logger = recorder();
+    const logger = recordingLogger();
     broker = await startBroker({
       hooks: [redisAuthHook({ redis: redis.url, maxAclEntries: 10, logger, logIntervalMs: 0 })],
     });
-    expect(await outcome(broker.url, { username: 'big', password: 'b' })).toBe(0x88);
-    expect(await outcome(broker.url, { username: 'odd', password: 'o' })).toBe(0x88);
+    expect(await connectOutcome(broker.url, { username: 'big', password: 'b' })).toBe(0x88);
+    expect(await connectOutcome(broker.url, { username: 'odd', password: 'o' })).toBe(0x88);
     expect(logger.lines.map((l) => (l.fields as { error: string }).error)).toEqual([
       expect.stringMatching(/21 entries over maxAclEntries/),
       expect.stringMatching(/"a\/#" → "sometimes"/),
@@ -156,15 +141,15 @@ describe.skipIf(server.skip)(`@x/broker-auth-redis against a real redis-server $
     const own = await startRedis();
     const client = new Redis(own.url);
     await client.hset('mqtt:user:alice', 'password', 'pw-secret');
-    const logger = recorder();
+    const logger = recordingLogger();
     const closed = redisAuthHook({ redis: own.url, logger, logIntervalMs: 60_000, timeoutMs: 1000 });
     broker = await startBroker({ hooks: [closed] });
-    expect(await outcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe('connected');
     client.disconnect();
     await own.stop();
     for (let i = 0; i < 3; i++) {
       const started = Date.now();
-      expect(await outcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe(0x88);
+      expect(await connectOutcome(broker.url, { username: 'alice', password: 'pw-secret' })).toBe(0x88);
       expect(Date.now() - started).toBeLessThan(1500);
     }
     const warnings = logger.lines.filter((l) => l.level === 'warn');
@@ -177,6 +162,6 @@ describe.skipIf(server.skip)(`@x/broker-auth-redis against a real redis-server $
         new LedgerHook({ ledger: new Ledger({ auth: [{}] }) }),
       ],
     });
-    expect(await outcome(broker.url, { username: 'alice', password: 'whatever' })).toBe('connected');
+    expect(await connectOutcome(broker.url, { username: 'alice', password: 'whatever' })).toBe('connected');
   });
 });

@@ -1,5 +1,6 @@
 import type { Logger, Message } from '@x/broker';
 import type { ConnectPacket } from '@x/packets';
+import { recordingLogger } from '@x/test-helpers';
 import { describe, expect, it } from 'vitest';
 import type { AuthBackend, AuthRequest, BackendVerdict } from '../src/backend-hook.js';
 import { BackendAuthHook } from '../src/backend-hook.js';
@@ -33,15 +34,6 @@ function backend(
       return answer(request);
     },
   };
-}
-
-function recorder(): Logger & {
-  lines: { level: string; fields: Record<string, unknown>; message: string }[];
-} {
-  const lines: { level: string; fields: Record<string, unknown>; message: string }[] = [];
-  const at = (level: string) => (fields: object, message: string) =>
-    lines.push({ level, fields: fields as Record<string, unknown>, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 describe('BackendAuthHook', () => {
@@ -139,7 +131,7 @@ describe('BackendAuthHook', () => {
   });
 
   it('logs failures once per interval, then says how many lines it left out', async () => {
-    const logger = recorder();
+    const logger = recordingLogger();
     const hook = new BackendAuthHook({
       backend: backend(async () => {
         throw new Error('ECONNREFUSED');

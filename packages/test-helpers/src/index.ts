@@ -1,6 +1,7 @@
 export { type RunningBroker, type StartBrokerOptions, startBroker } from './broker.js';
 export { describeBrokerRestart } from './broker-restart.js';
 export { type MosquittoOptions, type RunningMosquitto, startMosquitto } from './mosquitto.js';
+export { connectOutcome, type LoggedLine, recordingLogger } from './outcomes.js';
 export { freePort } from './ports.js';
 export { type RunningPostgres, startPostgres } from './postgres.js';
 export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js';
