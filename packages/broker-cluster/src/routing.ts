@@ -1,0 +1,187 @@
+import type { Message, SessionInfo } from '@x/broker';
+import { decodeForwarded, decodeMessage, encodeMessage } from './codec.js';
+import type { ClusterContext } from './context.js';
+import { ShareGroups } from './shared-groups.js';
+import { LocalSummary, type RemoteMatch, RemoteSummaries } from './summary.js';
+
+/** Where a message accepted here goes: nodes with a matching filter, one node per share group. */
+interface Route {
+  match: RemoteMatch;
+  shares: Map<string, string>;
+}
+
+/**
+ * Routing between nodes: this node's subscription summary (stored and announced), the other nodes'
+ * summaries (one trie), and the forwarding of each message accepted here to the nodes that need it
+ * — QoS 0 over pub/sub, QoS 1/2 through `durable` (the nodes' streams). Also retained changes, which
+ * every node applies to its memory.
+ */
+export class Routing {
+  readonly local: LocalSummary;
+  readonly #remote = new RemoteSummaries();
+  readonly #shares: ShareGroups;
+  readonly #ctx: ClusterContext;
+  readonly #durable: (node: string, bytes: Buffer) => void;
+  /** Computed once per message: the local route asks first (share groups), then `forward`. */
+  readonly #routes = new WeakMap<Message, Route>();
+
+  /** `durable` appends a QoS 1/2 message for a node, as a write the next commit waits for. */
+  constructor(ctx: ClusterContext, durable: (node: string, bytes: Buffer) => void) {
+    this.#ctx = ctx;
+    this.#durable = durable;
+    this.#shares = new ShareGroups(ctx.nodeId);
+    this.local = new LocalSummary((filter, present) => this.#announce(filter, present));
+  }
+
+  /** Topic filters known of another node. */
+  filterCount(node: string): number {
+    return this.#remote.filterCount(node);
+  }
+
+  /** The `onShareGroup` gate. */
+  servesShare(message: Message, shareName: string, topicFilter: string): boolean | undefined {
+    if (message.topic.startsWith('$SYS/')) return undefined;
+    const key = `${shareName}/${topicFilter}`;
+    return this.#shares.serves(message, key, () => this.#route(message).shares.get(key));
+  }
+
+  /** A message accepted here goes to the nodes that need it (not `$SYS`: per node). */
+  forward(message: Message): void {
+    if (message.topic.startsWith('$SYS/') || this.#ctx.closing) return;
+    const { match, shares } = this.#route(message);
+    if (match.nodes.length === 0 && shares.size === 0) return;
+    const nodeId = this.#ctx.nodeId;
+    const targets = new Map<string, string[]>();
+    for (const node of match.nodes) if (node !== nodeId) targets.set(node, []);
+    for (const [key, node] of shares) {
+      if (node === nodeId) continue;
+      const keys = targets.get(node);
+      if (keys === undefined) targets.set(node, [key]);
+      else keys.push(key);
+    }
+    let plain: Buffer | undefined;
+    for (const [node, keys] of targets) {
+      let bytes: Buffer;
+      if (keys.length > 0) bytes = encodeMessage(message, keys);
+      else {
+        plain ??= encodeMessage(message);
+        bytes = plain;
+      }
+      this.#ctx.stats.forwarded++;
+      if (message.qos === 0) {
+        this.#ctx
+          .redis()
+          .publish(this.#ctx.keys.qos0(node), bytes)
+          .catch(() => {});
+      } else this.#durable(node, bytes);
+    }
+  }
+
+  /** Routes a message another node forwarded to this node's sessions (and its share groups, if any). */
+  deliverForwarded(bytes: Buffer): void {
+    const { message, shares } = decodeForwarded(bytes);
+    this.#shares.received(message, shares);
+    this.#ctx.stats.received++;
+    this.#ctx.broker().routeRemote(message);
+  }
+
+  broadcastRetained(message: Message): void {
+    if (message.topic.startsWith('$SYS/')) return;
+    const node = Buffer.from(this.#ctx.nodeId);
+    const frame = Buffer.concat([Buffer.from([node.length]), node, encodeMessage(message)]);
+    this.#ctx.write((r) => r.publish(this.#ctx.keys.retained, frame));
+  }
+
+  /** The pub/sub channels this part listens on. */
+  channels(): string[] {
+    const keys = this.#ctx.keys;
+    return [keys.events, keys.retained, keys.qos0(this.#ctx.nodeId)];
+  }
+
+  /** A notice on one of `channels()`; false when the channel is not one of them. */
+  onChannel(channel: string, data: Buffer): boolean {
+    const keys = this.#ctx.keys;
+    if (channel === keys.qos0(this.#ctx.nodeId)) this.deliverForwarded(data);
+    else if (channel === keys.events) this.#onEvent(JSON.parse(data.toString()));
+    else if (channel === keys.retained) {
+      const length = data[0] ?? 0;
+      if (data.subarray(1, 1 + length).toString() !== this.#ctx.nodeId) {
+        this.#ctx.broker().applyRetained(decodeMessage(data.subarray(1 + length)));
+      }
+    } else return false;
+    return true;
+  }
+
+  /** Writes this node's whole summary and tells the others to read it again. */
+  announceAll(): void {
+    const key = this.#ctx.keys.summary(this.#ctx.nodeId);
+    const filters = [...this.local.filters()];
+    this.#ctx.write(async (r) => {
+      await r.del(key);
+      if (filters.length > 0) await r.hset(key, Object.fromEntries(filters.map((f) => [f, '1'])));
+      return r.publish(this.#ctx.keys.events, JSON.stringify({ k: 'reset', n: this.#ctx.nodeId }));
+    });
+  }
+
+  /** Rebuilds this node's summary from its sessions and re-reads the others' (heals missed notices). */
+  refresh(sessions: Iterable<SessionInfo>): void {
+    this.local.rebuild(sessions);
+    void this.loadSummaries();
+  }
+
+  async loadSummaries(): Promise<void> {
+    try {
+      const nodes = await this.#ctx.redis().smembers(this.#ctx.keys.nodes);
+      await Promise.all(nodes.filter((n) => n !== this.#ctx.nodeId).map((n) => this.#loadSummary(n)));
+    } catch (error) {
+      this.#ctx.log.warn({ error: (error as Error).message }, 'cluster: summaries not read');
+    }
+  }
+
+  /** A dead node leaves routing: nobody routes to it any more, its summary is deleted. */
+  async dropNode(node: string): Promise<void> {
+    this.#remote.drop(node);
+    const cmd = this.#ctx.redis();
+    await cmd.del(this.#ctx.keys.summary(node));
+    await cmd.publish(this.#ctx.keys.events, JSON.stringify({ k: 'gone', n: node }));
+  }
+
+  #route(message: Message): Route {
+    let route = this.#routes.get(message);
+    if (route !== undefined) return route;
+    const match = this.#remote.match(message.topic);
+    route = { match, shares: this.#shares.pick(match) };
+    this.#routes.set(message, route);
+    return route;
+  }
+
+  #onEvent(event: { k: string; n: string; f?: string }): void {
+    if (event.n === this.#ctx.nodeId) return;
+    if (event.k === '+' && event.f !== undefined) this.#remote.add(event.n, event.f);
+    else if (event.k === '-' && event.f !== undefined) this.#remote.remove(event.n, event.f);
+    else if (event.k === 'reset') void this.#loadSummary(event.n);
+    else if (event.k === 'gone') this.#remote.drop(event.n);
+  }
+
+  async #loadSummary(node: string): Promise<void> {
+    const filters = await this.#ctx.redis().hkeys(this.#ctx.keys.summary(node));
+    this.#remote.reset(node, filters);
+  }
+
+  /** A filter enters or leaves this node's summary: stored, then announced. */
+  #announce(filter: string, present: boolean): void {
+    const nodeId = this.#ctx.nodeId;
+    // This node is a candidate for its own share groups.
+    if (filter.startsWith('$share/')) {
+      if (present) this.#remote.add(nodeId, filter);
+      else this.#remote.remove(nodeId, filter);
+    }
+    const key = this.#ctx.keys.summary(nodeId);
+    const event = JSON.stringify({ k: present ? '+' : '-', n: nodeId, f: filter });
+    this.#ctx.write((r) =>
+      (present ? r.hset(key, filter, '1') : r.hdel(key, filter)).then(() =>
+        r.publish(this.#ctx.keys.events, event),
+      ),
+    );
+  }
+}

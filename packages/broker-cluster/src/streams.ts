@@ -1,0 +1,179 @@
+import type { Redis } from 'ioredis';
+import { type ClusterContext, sleep } from './context.js';
+import { GROUP } from './keys.js';
+
+/**
+ * The durable path of QoS 1/2 messages between nodes: one Redis stream per node, read by that node
+ * with the consumer group `nodes`. A message is appended (XADD) as a write the publisher's
+ * acknowledgement waits for; the owner routes a batch to its sessions, commits, then acknowledges
+ * and deletes the entries.
+ */
+export class DurableStreams {
+  readonly #ctx: ClusterContext;
+  readonly #deliver: (bytes: Buffer) => void;
+  #reader: Redis | undefined;
+  #reading: Promise<void> | undefined;
+  /** The id of the last stream entry routed, committed and acknowledged. */
+  #processed = '0-0';
+
+  /** `deliver` routes one forwarded message to this node's sessions. */
+  constructor(ctx: ClusterContext, deliver: (bytes: Buffer) => void) {
+    this.#ctx = ctx;
+    this.#deliver = deliver;
+  }
+
+  /** Appends a message to a node's stream, as a write the next commit waits for. */
+  append(node: string, bytes: Buffer): void {
+    this.#ctx.write((r) => r.xadd(this.#ctx.keys.stream(node), '*', 'm', bytes));
+  }
+
+  /** Makes sure this node's stream and consumer group exist. */
+  async create(): Promise<void> {
+    try {
+      await this.#ctx
+        .redis()
+        .xgroup('CREATE', this.#ctx.keys.stream(this.#ctx.nodeId), GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  /** Starts reading this node's stream on `reader` (a connection of its own: reads block). */
+  start(reader: Redis): void {
+    this.#reader = reader;
+    this.#reading = this.#readLoop();
+  }
+
+  /** Stops reading (the loop ends once the reader is disconnected and `closing` is set). */
+  async stop(): Promise<void> {
+    this.#reader?.disconnect();
+    await this.#reading?.catch(() => {});
+  }
+
+  /** Waits (at most 5 s) until every entry in this node's stream now has been routed and committed. */
+  async catchUp(): Promise<void> {
+    const newest = await this.#ctx
+      .redis()
+      .xrevrange(this.#ctx.keys.stream(this.#ctx.nodeId), '+', '-', 'COUNT', 1);
+    const last = newest[0]?.[0];
+    if (last === undefined) return;
+    const until = Date.now() + 5000;
+    while (compareIds(this.#processed, last) < 0 && Date.now() < until && !this.#ctx.closing) await sleep(5);
+  }
+
+  /** Routes here what a dead node's stream still holds, until it stays empty (late XADDs included). */
+  async drain(node: string): Promise<void> {
+    const cmd = this.#ctx.redis();
+    const stream = this.#ctx.keys.stream(node);
+    for (let quiet = 0; quiet < 3; ) {
+      const entries = rangeEntries(await cmd.xrangeBuffer(stream, '-', '+', 'COUNT', 256));
+      if (entries.length === 0) {
+        quiet++;
+        await sleep(100);
+        continue;
+      }
+      const ids = this.#routeEntries(entries);
+      const error = await this.#ctx.sync();
+      if (error !== undefined) throw error;
+      await cmd.xdel(stream, ...ids);
+    }
+  }
+
+  /**
+   * Reads this node's stream: first the entries read before a crash and never acknowledged, then new
+   * ones. Each batch is routed to the local sessions, committed (what was queued or put in flight
+   * is in the store), then acknowledged and deleted.
+   */
+  async #readLoop(): Promise<void> {
+    const reader = this.#reader!;
+    const ctx = this.#ctx;
+    const stream = ctx.keys.stream(ctx.nodeId);
+    let backlog = true;
+    while (!ctx.closing) {
+      let entries: Array<[string, Buffer | undefined]>;
+      try {
+        const reply = await reader.callBuffer(
+          'XREADGROUP',
+          'GROUP',
+          GROUP,
+          ctx.nodeId,
+          'COUNT',
+          '256',
+          'BLOCK',
+          '1000',
+          'STREAMS',
+          stream,
+          backlog ? '0' : '>',
+        );
+        entries = streamEntries(reply);
+      } catch (error) {
+        if (ctx.closing) return;
+        ctx.log.warn({ error: (error as Error).message }, 'cluster: stream read failed');
+        await sleep(500);
+        backlog = true;
+        continue;
+      }
+      if (entries.length === 0) {
+        backlog = false;
+        continue;
+      }
+      const ids = this.#routeEntries(entries);
+      const error = await ctx.sync();
+      if (error !== undefined) {
+        // Not acknowledged: read again (from the unacknowledged ones) once the store works.
+        backlog = true;
+        await sleep(500);
+        continue;
+      }
+      try {
+        // Sent together (auto-pipelining): one round trip.
+        await Promise.all([ctx.redis().xack(stream, GROUP, ...ids), ctx.redis().xdel(stream, ...ids)]);
+        this.#processed = ids[ids.length - 1]!;
+      } catch {
+        backlog = true;
+      }
+    }
+  }
+
+  #routeEntries(entries: Array<[string, Buffer | undefined]>): string[] {
+    const ids: string[] = [];
+    for (const [id, bytes] of entries) {
+      ids.push(id);
+      if (bytes === undefined) continue;
+      try {
+        this.#deliver(bytes);
+      } catch (error) {
+        this.#ctx.log.warn(
+          { id, error: (error as Error).message },
+          'cluster: malformed stream entry skipped',
+        );
+      }
+    }
+    return ids;
+  }
+}
+
+/** Orders two stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
+/** XREADGROUP reply → [id, payload] pairs. */
+function streamEntries(reply: unknown): Array<[string, Buffer | undefined]> {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const [, entries] = reply[0] as [Buffer, unknown];
+  return rangeEntries(entries);
+}
+
+/** XRANGE reply (or the entries of one XREADGROUP stream) → [id, payload] pairs. */
+function rangeEntries(reply: unknown): Array<[string, Buffer | undefined]> {
+  if (!Array.isArray(reply)) return [];
+  const out: Array<[string, Buffer | undefined]> = [];
+  for (const entry of reply as Array<[Buffer, Buffer[] | null]>) {
+    const fields = entry[1];
+    out.push([entry[0].toString(), fields === null ? undefined : fields[1]]);
+  }
+  return out;
+}
