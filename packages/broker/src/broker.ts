@@ -5,7 +5,7 @@ import { SubscriptionTrie, validateTopicName } from '@x/topics';
 import { AuthThrottle } from './auth-throttle.js';
 import { Client } from './client.js';
 import type { ClientInfo, ClientState } from './client-info.js';
-import type { BrokerContext } from './context.js';
+import { type BrokerContext, wireContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
 import { BrokerError } from './errors.js';
 import { dispatch } from './handlers/index.js';
@@ -17,10 +17,9 @@ import type { Message } from './message.js';
 import { type BrokerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { WriteScheduler } from './output.js';
 import { Persistence } from './persistence.js';
-import { createMessage, PublishPipeline } from './pipeline.js';
+import { createMessage } from './pipeline.js';
 import { RetainedStore } from './retained.js';
-import { Router } from './router.js';
-import { SessionRegistry, type SessionsView } from './sessions.js';
+import type { SessionRegistry, SessionsView } from './sessions.js';
 import type { Store, StoredState } from './storage.js';
 import { newSysInfo, publishSysTopics, type SysInfo } from './system.js';
 
@@ -100,41 +99,28 @@ export class Broker {
       for (const h of hooks.on.onRetainedExpired) h.onRetainedExpired!(topic);
     });
     const inline = new InlineSubscriptions();
-    // The parts are built in dependency order; the context is complete before any of them runs.
-    const ctx = {
-      options: resolved,
-      log: this.log,
-      hooks,
-      stats: this.#stats,
-      subscriptions: this.#subscriptions,
-      retained: this.#retained,
-      output: new WriteScheduler(resolved.maxBytesPerTick),
-      persistence,
-      inline,
-      authThrottle: resolved.authThrottle ? new AuthThrottle(resolved.authThrottle, this.log) : undefined,
-      clientConnected: () => {
-        if (++this.#connectedCount > this.#stats.clientsMaximum)
-          this.#stats.clientsMaximum = this.#connectedCount;
-      },
-      connectionClosed: (
-        client: Client,
-        wasState: ClientState,
-        reasonCode: number,
-        error: Error | undefined,
-      ) => this.#connectionClosed(client, wasState, reasonCode, error),
-    } as Omit<BrokerContext, 'router' | 'pipeline' | 'sessions'> & {
-      router: Router;
-      pipeline: PublishPipeline;
-      sessions: SessionRegistry;
-    };
-    ctx.router = new Router(ctx);
-    ctx.pipeline = new PublishPipeline(ctx);
-    ctx.sessions = new SessionRegistry(
+    const ctx = wireContext(
       {
+        options: resolved,
+        log: this.log,
         hooks,
+        stats: this.#stats,
         subscriptions: this.#subscriptions,
+        retained: this.#retained,
+        output: new WriteScheduler(resolved.maxBytesPerTick),
         persistence,
-        publishWill: (clientId, will) => ctx.pipeline.publishWill(clientId, will),
+        inline,
+        authThrottle: resolved.authThrottle ? new AuthThrottle(resolved.authThrottle, this.log) : undefined,
+        clientConnected: () => {
+          if (++this.#connectedCount > this.#stats.clientsMaximum)
+            this.#stats.clientsMaximum = this.#connectedCount;
+        },
+        connectionClosed: (
+          client: Client,
+          wasState: ClientState,
+          reasonCode: number,
+          error: Error | undefined,
+        ) => this.#connectionClosed(client, wasState, reasonCode, error),
       },
       `${resolved.clientIdPrefix}${randomBytes(4).toString('hex')}-`,
     );

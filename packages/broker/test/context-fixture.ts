@@ -3,7 +3,7 @@ import { validEntries } from '@x/packets/catalogue';
 import { SubscriptionTrie } from '@x/topics';
 import { Client } from '../src/client.js';
 import type { ClientState } from '../src/client-info.js';
-import type { BrokerContext } from '../src/context.js';
+import { type BrokerContext, wireContext } from '../src/context.js';
 import { AllowAllHook, Hooks } from '../src/hooks.js';
 import { InlineSubscriptions } from '../src/inline.js';
 import { duplexPair } from '../src/listeners/memory.js';
@@ -12,10 +12,8 @@ import type { Message } from '../src/message.js';
 import { type BrokerOptions, resolveOptions } from '../src/options.js';
 import { WriteScheduler } from '../src/output.js';
 import { Persistence } from '../src/persistence.js';
-import { createMessage, PublishPipeline } from '../src/pipeline.js';
+import { createMessage } from '../src/pipeline.js';
 import { RetainedStore } from '../src/retained.js';
-import { Router } from '../src/router.js';
-import { SessionRegistry } from '../src/sessions.js';
 import { newSysInfo } from '../src/system.js';
 
 /**
@@ -43,44 +41,30 @@ export function makeContext(options: BrokerOptions = {}): Fixture {
   const persistence = new Persistence(undefined, true, silentLogger, stats);
   const subscriptions = new SubscriptionTrie<string>();
   const wills: Fixture['wills'] = [];
-  const ctx = {
-    options: resolved,
-    log: silentLogger,
-    hooks,
-    stats,
-    subscriptions,
-    retained: new RetainedStore(),
-    output: new WriteScheduler(resolved.maxBytesPerTick),
-    persistence,
-    inline: new InlineSubscriptions(),
-    authThrottle: undefined,
-    clientConnected: () => {},
-    connectionClosed: (
-      client: Client,
-      _wasState: ClientState,
-      _reasonCode: number,
-      _error: Error | undefined,
-    ) => {
-      ctx.sessions.detach(client);
-    },
-  } as Omit<BrokerContext, 'router' | 'pipeline' | 'sessions'> & {
-    router: Router;
-    pipeline: PublishPipeline;
-    sessions: SessionRegistry;
-  };
-  ctx.router = new Router(ctx);
-  ctx.pipeline = new PublishPipeline(ctx);
-  ctx.sessions = new SessionRegistry(
+  const ctx: BrokerContext = wireContext(
     {
+      options: resolved,
+      log: silentLogger,
       hooks,
+      stats,
       subscriptions,
+      retained: new RetainedStore(),
+      output: new WriteScheduler(resolved.maxBytesPerTick),
       persistence,
-      publishWill: (clientId, will) => {
-        wills.push({ clientId, will });
-        ctx.pipeline.publishWill(clientId, will);
+      inline: new InlineSubscriptions(),
+      authThrottle: undefined,
+      clientConnected: () => {},
+      connectionClosed: (
+        client: Client,
+        _wasState: ClientState,
+        _reasonCode: number,
+        _error: Error | undefined,
+      ) => {
+        ctx.sessions.detach(client);
       },
     },
     'unit-',
+    (clientId, will) => wills.push({ clientId, will }),
   );
   return { ctx, wills, drops };
 }
