@@ -18,7 +18,9 @@
  *
  *   pnpm bench:brokers [-- --rounds 2] [--scenarios qos1-window-20,idle-10k] [--targets ours-memory,mosquitto]
  *                      [--out DIR] [--scale 0.1]
- *   pnpm bench:brokers -- --scenarios connections-100k     (not in the default set; see README)
+ *   pnpm bench:brokers -- --scenarios connections-100k --targets ours-memory,mosquitto
+ *                      [--connections 100000]   (not in the default set; needs an open-file hard limit
+ *                      above the count: it says so in one line and skips when the limit is lower)
  *
  * The root script raises the open-file limit to the hard limit (`ulimit -n $(ulimit -Hn)`) before it
  * starts; brokers and the load generator inherit it. Writes brokers.json (every run), brokers.html
@@ -57,7 +59,7 @@ interface BenchScenario {
 }
 
 /** Message counts scale with `--scale`; connection counts and rates do not. */
-function scenarios(scale: number): BenchScenario[] {
+function scenarios(scale: number, connections: number): BenchScenario[] {
   const n = (count: number) => Math.max(1, Math.round(count * scale));
   const ownTopic = (clients: number, messages: number, qos: 0 | 1 | 2, window?: number): ScenarioInput => ({
     publishers: clients,
@@ -135,18 +137,20 @@ function scenarios(scale: number): BenchScenario[] {
     },
     {
       id: 'connections-100k',
-      title: '100 000 connections held',
+      title: `${connections.toLocaleString('en')} connections held`,
       scenario: 'conn',
       input: {
-        numClients: 100_000,
+        numClients: connections,
         holdMs: 1_000,
         workers: 2,
-        connectRate: 2_000,
+        connectRate: 5_000,
+        // One source address has ~28 000 ephemeral ports towards one broker port: 127.0.0.1 … .N.
+        sourceAddresses: Math.ceil(connections / 25_000),
         timeoutMs: 60_000,
         globalTimeoutMs: 600_000,
       },
       fresh: true,
-      files: 100_500,
+      files: connections + 500,
     },
   ];
 }
@@ -169,13 +173,17 @@ const { values: args } = parseArgs({
     targets: { type: 'string' },
     out: { type: 'string' },
     scale: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '100000' },
   },
 });
 const rounds = Number(args.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) usage(`--rounds ${args.rounds}: expected an integer ≥ 1`);
 const scale = Number(args.scale);
 if (!(scale > 0 && scale <= 10)) usage(`--scale ${args.scale}: expected a number above 0, at most 10`);
-const all = scenarios(scale);
+const connections = Number(args.connections);
+if (!Number.isInteger(connections) || connections < 1)
+  usage(`--connections ${args.connections}: expected an integer ≥ 1`);
+const all = scenarios(scale, connections);
 const chosen = args.scenarios
   ? args.scenarios
       .split(',')
@@ -209,10 +217,13 @@ const outDir = resolve(
 mkdirSync(outDir, { recursive: true });
 const workDir = mkdtempSync(join(tmpdir(), 'bench-brokers-'));
 
-/** The soft open-file limit of this process, which the brokers inherit. */
-function openFileLimit(): number {
-  const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return line?.[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(line?.[1] ?? 1024);
+/** The soft (or hard) open-file limit of this process, which the brokers inherit. */
+function openFileLimit(which: 'soft' | 'hard' = 'soft'): number {
+  const line = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(
+    readFileSync('/proc/self/limits', 'utf8'),
+  );
+  const value = which === 'soft' ? line?.[1] : line?.[2];
+  return value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value ?? 1024);
 }
 
 interface Running {
@@ -309,8 +320,11 @@ try {
   for (const s of chosen) {
     if (interrupted.signal.aborted) break;
     if (s.files && s.files > limit) {
+      // The brokers and this process (the load generator's client sockets) each need one file per
+      // connection. Raising a hard limit needs root with CAP_SYS_RESOURCE (`ulimit -Hn`,
+      // systemd LimitNOFILE=, docker run --ulimit nofile=N:N).
       skipped.push(
-        `${s.id}: needs ${s.files} open files, the limit is ${limit} (raise the hard limit: ulimit -Hn)`,
+        `${s.id}: needs ${s.files} open files per process (each broker, and the load generator), the limit is ${limit} (hard ${openFileLimit('hard')}); raise the hard limit as root (ulimit -Hn ${s.files}) or run with --connections ${Math.max(1, limit - 500)}`,
       );
       process.stderr.write(`bench:brokers: skipping ${skipped.at(-1)}\n`);
       continue;

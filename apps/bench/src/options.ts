@@ -35,6 +35,15 @@ function qos(text: string): 0 | 1 | 2 {
   throw new InvalidArgumentError('QoS must be 0, 1 or 2');
 }
 
+/** `--source-addresses`: a count, or a comma-separated list of addresses. */
+function sourceAddresses(text: string): number | string[] {
+  if (/^\d+$/.test(text.trim())) return Number(text);
+  return text
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+}
+
 function protocol(text: string): 4 | 5 {
   if (['4', '3.1.1', '311'].includes(text)) return 4;
   if (['5', '5.0', '50'].includes(text)) return 5;
@@ -64,6 +73,19 @@ export function addCommonOptions(command: Command): Command {
     '-b, --broker <url>',
     'broker address: tcp://, mqtt://, ssl://, tls://, mqtts://, ws://, wss://, or :port; repeat it (NAME=URL names one) to compare brokers side by side',
     collect,
+  );
+  opt(
+    command,
+    '--publisher-broker <url>',
+    'publishers connect to these instead of --broker, in turn (repeat it: a workload spread over cluster nodes)',
+    collect,
+  );
+  opt(command, '--subscriber-broker <url>', 'subscribers likewise (repeatable)', collect);
+  opt(
+    command,
+    '--source-addresses <n|list>',
+    'bind client sockets to these source addresses in turn: a count N (127.0.0.1 … 127.0.0.N) or a comma list; each gives ~28 000 more connections',
+    sourceAddresses,
   );
   opt(command, '--brokers <file>', 'compare the brokers listed in a YAML/JSON file: [{ name, url, pid? }]');
   opt(
@@ -148,6 +170,9 @@ export function commonInput(o: RawOptions): ScenarioInput {
   };
   // Several brokers are a comparison (see brokers.ts); a single run takes the first.
   set('broker', Array.isArray(o.broker) ? o.broker[0] : o.broker);
+  set('publisherBrokers', o.publisherBroker);
+  set('subscriberBrokers', o.subscriberBroker);
+  set('sourceAddresses', o.sourceAddresses);
   set('protocolVersion', o.protocolVersion);
   set('qos', o.qos);
   set('publisherQos', o.publisherQos);

@@ -6,7 +6,7 @@ import type { AgentPlan } from './plan.js';
 import { BenchPublisher } from './publisher.js';
 import { runStressWorker } from './scenarios/stress-worker.js';
 import type { StresserWorkerResult } from './stresser-summary.js';
-import { parseBroker, resolveTls } from './transports.js';
+import { type BrokerAddress, parseBroker, resolveTls } from './transports.js';
 
 /** Counters a running agent reports for the progress line and the timeline. */
 export interface AgentStats {
@@ -137,6 +137,10 @@ export class Agent {
   #publishResolve: (() => void) | null = null;
   readonly #stopListeners: Array<() => void> = [];
   readonly #base: Omit<ConnectionOptions, 'clientId'>;
+  readonly #publisherAddresses: BrokerAddress[];
+  readonly #subscriberAddresses: BrokerAddress[];
+  /** Connections opened so far, which picks the next source address. */
+  #opened = 0;
   readonly #payload: Buffer;
 
   constructor(plan: AgentPlan) {
@@ -155,6 +159,8 @@ export class Agent {
       ...(c.username !== undefined ? { username: c.username } : {}),
       ...(c.password !== undefined ? { password: c.password } : {}),
     };
+    this.#publisherAddresses = c.publisherBrokers.map((b) => parseBroker(b));
+    this.#subscriberAddresses = c.subscriberBrokers.map((b) => parseBroker(b));
     this.#payload = Buffer.alloc(Math.max(PAYLOAD_HEADER_SIZE, c.payloadSize));
     writePayloadTemplate(this.#payload, 0, this.#payload.length, c.runTag);
   }
@@ -207,14 +213,34 @@ export class Agent {
     });
   }
 
-  /** Opens one connection, recording its connect time, or records the failure and returns null. */
-  async connect(clientId: string): Promise<BenchConnection | null> {
+  /**
+   * Opens one connection, recording its connect time, or records the failure and returns null.
+   * `role` and `index` pick the broker when publishers or subscribers are spread over several.
+   */
+  async connect(
+    clientId: string,
+    role?: 'publisher' | 'subscriber',
+    index = 0,
+  ): Promise<BenchConnection | null> {
     if (this.#stopped) return null;
     this.attempted++;
     const started = monotonicNs();
     if (this.firstAttemptNs === 0 || started < this.firstAttemptNs) this.firstAttemptNs = started;
+    const spread =
+      role === 'publisher'
+        ? this.#publisherAddresses
+        : role === 'subscriber'
+          ? this.#subscriberAddresses
+          : [];
+    const sources = this.plan.common.sourceAddresses;
+    const localAddress = sources.length > 0 ? sources[this.#opened++ % sources.length] : undefined;
     try {
-      const connection = await BenchConnection.open({ ...this.#base, clientId });
+      const connection = await BenchConnection.open({
+        ...this.#base,
+        ...(spread.length > 0 ? { address: spread[index % spread.length] as BrokerAddress } : {}),
+        ...(localAddress ? { localAddress } : {}),
+        clientId,
+      });
       const now = monotonicNs();
       this.connectUs.record((now - started) / 1000);
       if (now > this.lastConnackNs) this.lastConnackNs = now;
@@ -267,7 +293,7 @@ export class Agent {
     await Promise.all(
       this.mine(fleet.subscribers).map(async (j) => {
         await this.rampUp(j, startNs);
-        const connection = await this.connect(`${c.clientIdPrefix}-sub-${j}`);
+        const connection = await this.connect(`${c.clientIdPrefix}-sub-${j}`, 'subscriber', j);
         if (!connection) return;
         connection.sink = this.sink();
         const filter = fleet.wildcard ? `${c.topicBase}/+` : this.topicOf(j);
@@ -289,7 +315,7 @@ export class Agent {
     await Promise.all(
       this.mine(fleet.publishers).map(async (i) => {
         await this.rampUp(fleet.subscribers + i, startNs);
-        const connection = await this.connect(`${c.clientIdPrefix}-pub-${i}`);
+        const connection = await this.connect(`${c.clientIdPrefix}-pub-${i}`, 'publisher', i);
         if (!connection) return;
         const publisher = new BenchPublisher(connection, {
           topic: this.topicOf(i),

@@ -29,6 +29,8 @@ export interface ConnectionOptions {
   password?: string;
   /** v5 Session Expiry Interval in seconds for persistent sessions (default 3600 when not clean). */
   sessionExpiry?: number;
+  /** Source address to bind the client socket to (default: the system's choice). */
+  localAddress?: string;
   /** Gives up on transport + CONNACK after this many milliseconds (default 30 000). */
   connectTimeoutMs?: number;
   /** Our cap on QoS 1/2 publishes in flight; the broker's v5 Receive Maximum lowers it (default 1000). */
@@ -173,7 +175,7 @@ export class BenchConnection {
   static async open(options: ConnectionOptions): Promise<BenchConnection> {
     const timeout = options.connectTimeoutMs ?? 30_000;
     const started = Date.now();
-    const stream = await openTransport(options.address, options.tls, timeout);
+    const stream = await openTransport(options.address, options.tls, timeout, options.localAddress);
     const connection = new BenchConnection(stream, options);
     const properties: Properties = {};
     if (options.protocolVersion === 5) {

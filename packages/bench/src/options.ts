@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { QoS } from '@x/packets';
 import { PAYLOAD_HEADER_SIZE } from './payload.js';
@@ -13,6 +14,16 @@ import { parseBroker, resolveTls, type TlsOptions } from './transports.js';
  */
 export interface ScenarioInput {
   broker?: string;
+  /** Publishers connect to these in turn instead of `broker` (a workload spread over cluster nodes). */
+  publisherBrokers?: string[];
+  /** Subscribers connect to these in turn instead of `broker`. */
+  subscriberBrokers?: string[];
+  /**
+   * Source addresses for the client sockets, used in turn: a list of IP addresses, or a count N for
+   * the loopback addresses 127.0.0.1 … 127.0.0.N (all routable on Linux; needs a loopback broker).
+   * Each source address has about 28 000 ephemeral ports, so 100 000 connections need at least 4.
+   */
+  sourceAddresses?: number | string[];
   tls?: TlsOptions;
   protocolVersion?: 4 | 5;
   /** Sets both QoS values unless they are given separately. */
@@ -126,6 +137,31 @@ function qos(name: string, value: number | undefined): QoS {
   return v;
 }
 
+/** `sourceAddresses`: a list as given, or a count N as 127.0.0.1 … 127.0.0.N. */
+function sourceAddresses(value: number | string[] | undefined, broker: string): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) {
+    const bad = value.find((a) => isIP(a) === 0);
+    if (bad !== undefined) throw new OptionError(`source address "${bad}" is not an IP address`);
+    return value;
+  }
+  const n = int('source addresses', value, 0, 0, 254);
+  if (n > 0) {
+    let host: string;
+    try {
+      host = parseBroker(broker).host;
+    } catch (error) {
+      throw new OptionError((error as Error).message, { cause: error });
+    }
+    if (!host.startsWith('127.') && host !== 'localhost') {
+      throw new OptionError(
+        `--source-addresses ${n} picks loopback addresses, which cannot reach ${host}: list the addresses instead`,
+      );
+    }
+  }
+  return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+}
+
 /** Fills in defaults and checks ranges; throws `OptionError` on bad input. */
 export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): ResolvedScenario {
   if (!input.broker) throw new OptionError('a broker address is required (--broker tcp://host:1883)');
@@ -138,6 +174,9 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
   }
   const common: CommonOptions = {
     broker: input.broker,
+    publisherBrokers: input.publisherBrokers ?? [],
+    subscriberBrokers: input.subscriberBrokers ?? [],
+    sourceAddresses: sourceAddresses(input.sourceAddresses, input.broker),
     tls: input.tls ?? {},
     protocolVersion,
     publisherQos: qos('publisher QoS', input.publisherQos ?? input.qos),
@@ -173,7 +212,8 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
   };
   try {
     // Checked here, so a mistyped address or a missing file is a usage error, not a failed run.
-    parseBroker(common.broker);
+    for (const broker of [common.broker, ...common.publisherBrokers, ...common.subscriberBrokers])
+      parseBroker(broker);
     resolveTls(common.tls);
   } catch (error) {
     throw new OptionError((error as Error).message, { cause: error });

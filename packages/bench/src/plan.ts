@@ -6,6 +6,18 @@ import type { TlsOptions } from './transports.js';
 export interface CommonOptions {
   /** Broker address (`tcp://`, `mqtt://`, `tls://`, `mqtts://`, `ws://`, `wss://`, `:1883`). */
   broker: string;
+  /**
+   * Publishers connect to these addresses in turn (publisher i to entry i mod length) instead of
+   * `broker`: a workload spread over the nodes of a cluster. Empty: `broker`.
+   */
+  publisherBrokers: string[];
+  /** Subscribers (and stress subscribers) likewise. Empty: `broker`. */
+  subscriberBrokers: string[];
+  /**
+   * Source addresses the client sockets bind to, in turn (empty: the system's choice). Each has its
+   * own ~28 000 ephemeral ports, so 100 000 connections to one broker port need at least four.
+   */
+  sourceAddresses: string[];
   tls: TlsOptions;
   /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. */
   protocolVersion: 4 | 5;

@@ -109,8 +109,18 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
-/** Opens the byte stream to the broker; resolves once it is connected (TLS and WebSocket included). */
-export function openTransport(address: BrokerAddress, tls: ResolvedTls, timeoutMs: number): Promise<Duplex> {
+/**
+ * Opens the byte stream to the broker; resolves once it is connected (TLS and WebSocket included).
+ * `localAddress` binds the client side to that source address: each source address has its own
+ * ephemeral port range (about 28 000 ports on Linux), which bounds the connections one address can
+ * hold to one broker port.
+ */
+export function openTransport(
+  address: BrokerAddress,
+  tls: ResolvedTls,
+  timeoutMs: number,
+  localAddress?: string,
+): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let stream: Duplex | undefined;
@@ -133,7 +143,12 @@ export function openTransport(address: BrokerAddress, tls: ResolvedTls, timeoutM
     }
     const servername = tls.servername ?? (isIp(address.host) ? undefined : address.host);
     if (address.transport === 'tcp') {
-      const socket = netConnect({ host: address.host, port: address.port, noDelay: true });
+      const socket = netConnect({
+        host: address.host,
+        port: address.port,
+        noDelay: true,
+        ...(localAddress ? { localAddress } : {}),
+      });
       stream = socket;
       socket.once('error', fail);
       socket.once('connect', () => done(socket));
@@ -141,6 +156,7 @@ export function openTransport(address: BrokerAddress, tls: ResolvedTls, timeoutM
       const socket = tlsConnect({
         host: address.host,
         port: address.port,
+        ...(localAddress ? { localAddress } : {}),
         ...tls,
         ...(servername ? { servername } : {}),
       });
@@ -153,6 +169,7 @@ export function openTransport(address: BrokerAddress, tls: ResolvedTls, timeoutM
       const ws = new WebSocket(target, ['mqtt'], {
         ...(address.transport === 'wss' ? { ...tls, ...(servername ? { servername } : {}) } : {}),
         perMessageDeflate: false,
+        ...(localAddress ? { localAddress } : {}),
       });
       const duplex = createWebSocketStream(ws);
       stream = duplex;

@@ -91,7 +91,7 @@ export async function runStressWorker(agent: Agent, w: number): Promise<Stresser
   const stopEvent = () =>
     agent.stopReason === 'interrupted' ? StresserEvent.aborted : StresserEvent.timeoutExceeded;
 
-  const subscriber = await agent.connect(`mqtt-stresser-sub-${host}-worker${w}-${t}`);
+  const subscriber = await agent.connect(`mqtt-stresser-sub-${host}-worker${w}-${t}`, 'subscriber', w);
   if (!subscriber) {
     result.event = agent.stopped ? stopEvent() : StresserEvent.connectFailed;
     return result;
@@ -109,7 +109,7 @@ export async function runStressWorker(agent: Agent, w: number): Promise<Stresser
       return result;
     }
 
-    const connection = await agent.connect(`mqtt-stresser-pub-${host}-worker${w}-${t}`);
+    const connection = await agent.connect(`mqtt-stresser-pub-${host}-worker${w}-${t}`, 'publisher', w);
     if (!connection) {
       result.event = agent.stopped ? stopEvent() : StresserEvent.connectFailed;
       return result;
