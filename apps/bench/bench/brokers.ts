@@ -19,7 +19,7 @@
  *   pnpm bench:brokers [-- --rounds 2] [--scenarios qos1-window-20,idle-10k] [--targets ours-memory,mosquitto]
  *                      [--out DIR] [--scale 0.1]
  *   pnpm bench:brokers -- --scenarios connections-100k --targets ours-memory,mosquitto
- *                      [--connections 100000]   (not in the default set; needs an open-file hard limit
+ *                      [--connections 100000] [--connect-rate 1000]   (not in the default set; needs an open-file hard limit
  *                      above the count: it says so in one line and skips when the limit is lower)
  *
  * The root script raises the open-file limit to the hard limit (`ulimit -n $(ulimit -Hn)`) before it
@@ -59,7 +59,7 @@ interface BenchScenario {
 }
 
 /** Message counts scale with `--scale`; connection counts and rates do not. */
-function scenarios(scale: number, connections: number): BenchScenario[] {
+function scenarios(scale: number, connections: number, connectRate: number): BenchScenario[] {
   const n = (count: number) => Math.max(1, Math.round(count * scale));
   const ownTopic = (clients: number, messages: number, qos: 0 | 1 | 2, window?: number): ScenarioInput => ({
     publishers: clients,
@@ -143,9 +143,9 @@ function scenarios(scale: number, connections: number): BenchScenario[] {
         numClients: connections,
         holdMs: 1_000,
         workers: 2,
-        // Paced as idle-10k is: on a shared 2-core machine the load generator falls behind a faster
-        // schedule, fires the backlog at once and the brokers' CONNECT timeouts close the late ones.
-        connectRate: 1_000,
+        // Paced (--connect-rate, default 1 000/s, as idle-10k): on a shared 2-core machine an unpaced
+        // storm overflows the listen backlogs and the SYN retries (1, 3, 7, 15, 31 s) outlast timeouts.
+        connectRate,
         // One source address has ~28 000 ephemeral ports towards one broker port: 127.0.0.1 … .N.
         sourceAddresses: Math.ceil(connections / 25_000),
         timeoutMs: 60_000,
@@ -176,6 +176,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     scale: { type: 'string', default: '1' },
     connections: { type: 'string', default: '100000' },
+    'connect-rate': { type: 'string', default: '1000' },
   },
 });
 const rounds = Number(args.rounds);
@@ -185,7 +186,9 @@ if (!(scale > 0 && scale <= 10)) usage(`--scale ${args.scale}: expected a number
 const connections = Number(args.connections);
 if (!Number.isInteger(connections) || connections < 1)
   usage(`--connections ${args.connections}: expected an integer ≥ 1`);
-const all = scenarios(scale, connections);
+const connectRate = Number(args['connect-rate']);
+if (!(connectRate > 0)) usage(`--connect-rate ${args['connect-rate']}: expected a number above 0`);
+const all = scenarios(scale, connections, connectRate);
 const chosen = args.scenarios
   ? args.scenarios
       .split(',')
