@@ -84,7 +84,7 @@ export function addCommonOptions(command: Command): Command {
   opt(
     command,
     '--source-addresses <n|list>',
-    'bind client sockets to these source addresses in turn: a count N (127.0.0.1 … 127.0.0.N) or a comma list; each gives ~28 000 more connections',
+    'bind client sockets to these source addresses in turn: a count N (127.0.0.1 … 127.0.0.N) or a comma list; about 10 000 connections per address',
     sourceAddresses,
   );
   opt(command, '--brokers <file>', 'compare the brokers listed in a YAML/JSON file: [{ name, url, pid? }]');

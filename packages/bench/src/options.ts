@@ -21,7 +21,8 @@ export interface ScenarioInput {
   /**
    * Source addresses for the client sockets, used in turn: a list of IP addresses, or a count N for
    * the loopback addresses 127.0.0.1 … 127.0.0.N (all routable on Linux; needs a loopback broker).
-   * Each source address has about 28 000 ephemeral ports, so 100 000 connections need at least 4.
+   * Unbound sockets share ~28 000 ephemeral ports towards one broker port; bound ones take their
+   * port from bind(), which slows down as an address fills: about 10 000 connections per address.
    */
   sourceAddresses?: number | string[];
   tls?: TlsOptions;

@@ -1,4 +1,4 @@
-import { createServer, type Server, connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type Server } from 'node:net';
 import { type RunningBroker, startBroker } from '@x/test-helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScenario } from '../src/coordinator.js';
