@@ -1,4 +1,4 @@
-import type { Logger, Message } from '@x/broker';
+import type { Message } from '@x/broker';
 import type { ConnectPacket } from '@x/packets';
 import { recordingLogger } from '@x/test-helpers';
 import { describe, expect, it } from 'vitest';
