@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findExecutable, freePort, type SpawnedServer, sleep, spawnServer } from '@x/test-helpers';
+import { findExecutable, freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
 
 const run = promisify(execFile);
 
@@ -96,64 +96,6 @@ export async function makeCertificates(dir: string): Promise<{ ca: string; cert:
       `-CAcreateserial -days 1 -extfile ${at('ext.cnf')} -out ${at('server.pem')}`,
   ]);
   return { ca: at('ca.pem'), cert: at('server.pem'), key: at('server.key') };
-}
-
-/** Three redis-server masters joined into a Redis Cluster by `redis-cli --cluster create`. */
-export interface TestCluster {
-  nodes: TestRedis[];
-  url: string;
-  dispose(): Promise<void>;
-}
-
-export async function startCluster(): Promise<TestCluster> {
-  const nodes: TestRedis[] = [];
-  try {
-    for (let i = 0; i < 3; i++) {
-      // The cluster bus needs a port of its own (port + 10 000 by default, maybe taken or too high).
-      const bus = await freePort();
-      nodes.push(
-        await startRedisWith([
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          'nodes.conf',
-          '--cluster-port',
-          String(bus),
-          '--appendonly',
-          'no',
-        ]),
-      );
-    }
-    const cli = findExecutable('redis-cli');
-    if (!cli) throw new Error('redis-cli not found on PATH (apt-get install redis-tools)');
-    await run(cli, [
-      '--cluster',
-      'create',
-      ...nodes.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas',
-      '0',
-      '--cluster-yes',
-    ]);
-    const deadline = Date.now() + 15_000;
-    for (const node of nodes) {
-      while (
-        !(await run(cli, ['-p', String(node.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok')
-      ) {
-        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} not ok within 15 s`);
-        await sleep(100);
-      }
-    }
-  } catch (error) {
-    for (const node of nodes) await node.dispose();
-    throw error;
-  }
-  return {
-    nodes,
-    url: nodes[0]!.url,
-    dispose: async () => {
-      for (const node of nodes) await node.dispose();
-    },
-  };
 }
 
 /** A Redis Sentinel watching `master` under the name `mymaster`. */

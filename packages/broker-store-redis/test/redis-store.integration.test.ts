@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Delivery, Logger, Message, StoredSession, StoredState, SysInfo } from '@x/broker';
-import { requireServer } from '@x/test-helpers';
+import { type RunningRedisCluster, requireServer, startRedisCluster } from '@x/test-helpers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.js';
 import {
   makeCertificates,
-  startCluster,
   startRedisWith,
   startSentinel,
-  type TestCluster,
   type TestRedis,
 } from './redis-servers.js';
 
@@ -587,14 +585,14 @@ describe.skipIf(redisServer.skip)('RedisStore over TLS (rediss://)', () => {
 });
 
 describe.skipIf(redisServer.skip)('RedisStore on a Redis Cluster of three masters', () => {
-  let cluster: TestCluster;
+  let cluster: RunningRedisCluster;
 
   beforeAll(async () => {
-    cluster = await startCluster();
+    cluster = await startRedisCluster();
   }, 60_000);
 
   afterAll(async () => {
-    await cluster?.dispose();
+    await cluster?.stop();
   });
 
   it('does the round trip, each session in its own slot, with one transaction per session', async () => {

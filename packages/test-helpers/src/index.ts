@@ -6,7 +6,7 @@ export { freePort } from './ports.js';
 export { type RunningPostgres, startPostgres } from './postgres.js';
 export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js';
 export { RawClient, type RawClientAddress, type RawConnectOptions } from './raw-client.js';
-export { type RunningRedis, startRedis } from './redis.js';
+export { type RunningRedis, type RunningRedisCluster, startRedis, startRedisCluster } from './redis.js';
 export { findExecutable, requireServer, type ServerRequirement } from './servers.js';
 export { commit, describeStoreContract, type StoreContractSubject } from './store-contract.js';
 export { sleep, until } from './wait.js';
