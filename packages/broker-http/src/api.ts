@@ -36,7 +36,24 @@ export interface ApiContext {
   tracer?: PacketTracer;
   /** More read-only resources: `GET /api/v1/<name>` answers what the function returns, as JSON. */
   resources?: Readonly<Record<string, () => unknown>>;
+  /** More endpoint trees: `/api/v1/<name>/…` with any method (see {@link ApiRoute}). */
+  routes?: Readonly<Record<string, ApiRoute>>;
 }
+
+/** What an {@link ApiRoute} is asked. */
+export interface ApiRouteRequest {
+  method: string;
+  /** The decoded path parts after `/api/v1/<name>/`. */
+  path: readonly string[];
+  query: URLSearchParams;
+}
+
+/**
+ * A plugin's endpoints under `/api/v1/<name>/…`, behind the API's token: returns the JSON to send
+ * with 200 (or a promise of it), `undefined` for 404, or throws an {@link HttpError} for another
+ * status.
+ */
+export type ApiRoute = (request: ApiRouteRequest) => unknown;
 
 const TRACE_KEYS = new Set(['clientId', 'topicFilter', 'maxBytes', 'durationMs', 'payloadBytes']);
 
@@ -410,6 +427,13 @@ export async function handleApi(
       return reply<Page<SubscriptionItem>>(page(items, offset, limit));
     }
     default: {
+      const routes = ctx.routes;
+      if (resource !== undefined && routes !== undefined && Object.hasOwn(routes, resource)) {
+        const body = await routes[resource]!({ method, path: parts.slice(1), query });
+        if (body === undefined)
+          throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${method} /api/v1/${parts.join('/')}`);
+        return reply(body);
+      }
       const extra = resource !== undefined && id === undefined ? ctx.resources?.[resource] : undefined;
       if (extra !== undefined && Object.hasOwn(ctx.resources ?? {}, resource as string)) {
         if (method !== 'GET')

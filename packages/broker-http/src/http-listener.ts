@@ -4,7 +4,7 @@ import type { Broker, Listener } from '@x/broker';
 import { listenOn, PacketTracer } from '@x/broker';
 import { BlockListHook } from '@x/broker-auth';
 import type { Registry } from 'prom-client';
-import { handleApi } from './api.js';
+import { type ApiRoute, handleApi } from './api.js';
 import { brokerMetrics } from './metrics.js';
 import { HttpError, sendError, sendJson } from './respond.js';
 import { StreamHub, type StreamLimits } from './stream.js';
@@ -53,6 +53,12 @@ export interface HttpListenerOptions extends StreamLimits {
    * resources keep their names. Default none.
    */
   resources?: Readonly<Record<string, () => unknown>>;
+  /**
+   * More endpoint trees of the management API, behind the same token: `/api/v1/<name>/…` with any
+   * method, answered by the function (e.g. a cluster's `nodes`, `clients/<id>`, `clients/<id>/kick`).
+   * The built-in resources keep their names. Default none.
+   */
+  routes?: Readonly<Record<string, ApiRoute>>;
 }
 
 /**
@@ -185,6 +191,7 @@ export class HttpListener implements Listener {
           streams: this.#streams,
           tracer: this.tracer,
           ...(this.#options.resources ? { resources: this.#options.resources } : {}),
+          ...(this.#options.routes ? { routes: this.#options.routes } : {}),
         },
         method,
         parts,

@@ -1,4 +1,4 @@
-export { type ApiContext, handleApi } from './api.js';
+export { type ApiContext, type ApiRoute, type ApiRouteRequest, handleApi } from './api.js';
 export type {
   ApiErrorBody,
   BlockEntryBody,
@@ -28,4 +28,5 @@ export type {
 } from './api-types.js';
 export { HttpListener, type HttpListenerOptions, type PageHandler } from './http-listener.js';
 export { brokerMetrics } from './metrics.js';
+export { HttpError } from './respond.js';
 export { StreamHub, type StreamLimits } from './stream.js';

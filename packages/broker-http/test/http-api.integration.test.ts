@@ -1,7 +1,7 @@
 import { AllowAllHook, Broker, silentLogger, TcpListener } from '@x/broker';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpListener } from '../src/index.js';
+import { HttpError, HttpListener } from '../src/index.js';
 
 const TOKEN = 'test-token-123';
 
@@ -40,6 +40,13 @@ describe('HTTP listener', () => {
       token: TOKEN,
       config: { example: true },
       resources: { widgets: () => [{ name: 'w1' }] },
+      routes: {
+        gadgets: async ({ method, path, query }) => {
+          if (path[0] === 'teapot') throw new HttpError(418, 'TEAPOT', 'short and stout');
+          if (path[0] === 'missing') return undefined;
+          return { method, path, q: query.get('q') };
+        },
+      },
     });
     await broker.addListener(tcp);
     await broker.addListener(http);
@@ -88,6 +95,19 @@ describe('HTTP listener', () => {
     expect((await api('/api/v1/widgets', { method: 'DELETE' })).status).toBe(405);
     expect((await api('/api/v1/widgets/1')).status).toBe(404);
     expect((await api('/api/v1/toString')).status).toBe(404);
+  });
+
+  it('hands the endpoint trees it is given any method, path and query, behind the token', async () => {
+    expect((await api('/api/v1/gadgets/a', { token: null })).status).toBe(401);
+    const got = await api('/api/v1/gadgets/a/b%2Fc?q=1', { method: 'POST' });
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual({ method: 'POST', path: ['a', 'b/c'], q: '1' });
+    const missing = await api('/api/v1/gadgets/missing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('NOT_FOUND');
+    const teapot = await api('/api/v1/gadgets/teapot', { method: 'DELETE' });
+    expect(teapot.status).toBe(418);
+    expect(teapot.body.error).toEqual({ code: 'TEAPOT', message: 'short and stout' });
   });
 
   it('protects /api/v1 with the bearer token', async () => {
