@@ -4,12 +4,7 @@ import { type RunningRedisCluster, requireServer, startRedisCluster } from '@x/t
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.js';
-import {
-  makeCertificates,
-  startRedisWith,
-  startSentinel,
-  type TestRedis,
-} from './redis-servers.js';
+import { makeCertificates, startRedisWith, startSentinel, type TestRedis } from './redis-servers.js';
 
 const redisServer = requireServer('redis-server');
 
