@@ -1,12 +1,19 @@
 import type { Broker, Hook, Logger, SessionInfo, StoredState } from '@x/broker';
 import { silentLogger } from '@x/broker';
 import type { RedisStore } from '@x/broker-store-redis';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { Adoption } from './adoption.js';
 import { ClusterStore } from './cluster-store.js';
+import { type ClusterRedis, openRedis, type RedisClusterNodes } from './connections.js';
 import type { ClusterBroker, ClusterContext, ClusterStats } from './context.js';
 import { ClusterError } from './errors.js';
 import { ClusterKeys } from './keys.js';
+import {
+  type ClusterClientLookup,
+  ClusterManagement,
+  type ClusterNodeInfo,
+  type ClusterTotals,
+} from './management.js';
 import { Membership } from './membership.js';
 import { isValidNodeId } from './node-id.js';
 import { Routing } from './routing.js';
@@ -29,6 +36,13 @@ export interface BrokerClusterOptions {
    * store was given is not readable back, so this is required.
    */
   url: string;
+  /**
+   * The coordinating Redis is a Redis Cluster: `true` when the URL's host is one of its nodes, or
+   * the nodes to start from (`'host:port'` or `{ host, port }`). The cluster's keys carry hash tags
+   * (`{<node>}`) so that no command spans two slots. Default: as the store (a `RedisStore` made
+   * with `cluster` is on a Redis Cluster, and so is the coordination then).
+   */
+  redisCluster?: RedisClusterNodes;
   /** Prefix of the cluster's keys. Default: the store's prefix (`mqtt:`). */
   prefix?: string;
   /** Milliseconds a node's lease lasts without a heartbeat; it renews every third of it. Default 3000. */
@@ -41,15 +55,6 @@ export interface BrokerClusterOptions {
    */
   summaryRefreshMs?: number;
   logger?: Logger;
-}
-
-/** One node as `nodes()` lists it. */
-export interface ClusterNodeInfo {
-  nodeId: string;
-  /** Its lease is current. */
-  alive: boolean;
-  /** Topic filters in its summary (known here). */
-  filters: number;
 }
 
 /**
@@ -88,9 +93,11 @@ export class BrokerCluster {
   readonly #streams: DurableStreams;
   readonly #sessions: SessionOwnership;
   readonly #adoption: Adoption;
-  #cmd: Redis | undefined;
-  #sub: Redis | undefined;
-  #reader: Redis | undefined;
+  readonly #management: ClusterManagement;
+  readonly #redisCluster: RedisClusterNodes | undefined;
+  #cmd: ClusterRedis | undefined;
+  #sub: ClusterRedis | undefined;
+  #reader: ClusterRedis | undefined;
   #broker: Broker | undefined;
   #writes: Promise<unknown>[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
@@ -106,6 +113,7 @@ export class BrokerCluster {
     }
     this.nodeId = options.nodeId;
     this.#url = options.url;
+    this.#redisCluster = options.redisCluster ?? (options.store.redis instanceof Cluster || undefined);
     this.#log = options.logger ?? silentLogger;
     this.#summaryRefreshMs = options.summaryRefreshMs ?? 10_000;
     this.#ctx = this.#context(new ClusterKeys(options.prefix ?? options.store.prefix));
@@ -128,6 +136,15 @@ export class BrokerCluster {
       routing: this.#routing,
       streams: this.#streams,
     });
+    this.#management = new ClusterManagement({
+      ctx: this.#ctx,
+      membership: this.#membership,
+      broker: () => this.#broker!,
+      filterCount: (node) =>
+        node === this.nodeId ? this.#routing.local.size : this.#routing.filterCount(node),
+      ownerOf: (clientId) => this.#sessions.ownerOf(clientId),
+      timeout: Math.max(1000, options.takeoverTimeout ?? 1000),
+    });
     this.store = new ClusterStore(options.store, {
       open: (state) => this.#open(state),
       takeWrites: () => {
@@ -149,17 +166,27 @@ export class BrokerCluster {
     broker.addHook(this.#hook);
   }
 
-  /** Nodes that joined and have not been adopted, with their health. */
-  async nodes(): Promise<ClusterNodeInfo[]> {
-    const out: ClusterNodeInfo[] = [];
-    for (const nodeId of await this.#membership.members()) {
-      out.push({
-        nodeId,
-        alive: await this.#membership.isAlive(nodeId),
-        filters: nodeId === this.nodeId ? this.#routing.local.size : this.#routing.filterCount(nodeId),
-      });
-    }
-    return out;
+  /** Nodes that joined and have not been adopted, with their health and load. */
+  nodes(): Promise<ClusterNodeInfo[]> {
+    return this.#management.nodes();
+  }
+
+  /** The live nodes' figures added up: the cluster-wide online count and the `$SYS/cluster/…` totals. */
+  totals(): Promise<ClusterTotals> {
+    return this.#management.totals();
+  }
+
+  /** Which node holds a client's session and the session as that node describes it; none: undefined. */
+  lookup(clientId: string): Promise<ClusterClientLookup | undefined> {
+    return this.#management.lookup(clientId);
+  }
+
+  /**
+   * Disconnects a client on whichever node it is connected to (v5: DISCONNECT with `reasonCode`,
+   * default 0x98 Administrative action); `kicked` is false when it is not connected anywhere.
+   */
+  kick(clientId: string, reasonCode = 0x98): Promise<{ kicked: boolean; nodeId: string | null }> {
+    return this.#management.kick(clientId, reasonCode);
   }
 
   /** The node holding a client's session, if any. */
@@ -193,6 +220,7 @@ export class BrokerCluster {
       if (sessionEnded) this.#sessions.sessionGone(client.id);
     },
     onClientExpired: (clientId) => this.#sessions.sessionGone(clientId),
+    onSysInfoTick: () => void this.#management.publishSys(),
   };
 
   // ---- start and stop -----------------------------------------------------------------------------
@@ -200,10 +228,9 @@ export class BrokerCluster {
   async #open(state: StoredState): Promise<StoredState> {
     // Nothing waits for a connection: while Redis is unreachable a command fails at once (the
     // CONNECT or the acknowledgement that needed it is refused) rather than queueing.
-    const options = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 };
-    const cmd = new Redis(this.#url, { ...options, enableAutoPipelining: true });
-    const sub = new Redis(this.#url, { lazyConnect: true });
-    const reader = new Redis(this.#url, options);
+    const cmd = openRedis(this.#url, this.#redisCluster, { failFast: true, autoPipelining: true });
+    const sub = openRedis(this.#url, this.#redisCluster, { failFast: false });
+    const reader = openRedis(this.#url, this.#redisCluster, { failFast: true });
     for (const r of [cmd, sub, reader]) {
       r.on('error', (error: Error) =>
         this.#log.warn({ error: error.message }, 'cluster: Redis connection error'),
@@ -221,7 +248,11 @@ export class BrokerCluster {
     sub.on('messageBuffer', (channel: Buffer, data: Buffer) => this.#onChannel(channel.toString(), data));
     // Resubscribed by ioredis after a reconnection; the summaries are read again then.
     sub.on('ready', () => void this.#routing.loadSummaries());
-    await sub.subscribe(...this.#routing.channels(), this.#ctx.keys.control(this.nodeId));
+    await sub.subscribe(
+      ...this.#routing.channels(),
+      this.#ctx.keys.control(this.nodeId),
+      this.#management.channel,
+    );
     await this.#routing.loadSummaries();
     // Keep the stored sessions this node holds; the others belong to other nodes.
     const mine = await this.#sessions.keepOwned(state.sessions);
@@ -269,6 +300,7 @@ export class BrokerCluster {
     };
     every(Math.max(100, Math.floor(this.#membership.leaseMs / 3)), () => {
       this.#membership.renewLease().catch(() => {});
+      this.#management.report().catch(() => {});
     });
     every(this.#summaryRefreshMs, () =>
       this.#routing.refresh(broker.sessions.values() as Iterable<SessionInfo>),
@@ -294,6 +326,7 @@ export class BrokerCluster {
   #onChannel(channel: string, data: Buffer): void {
     try {
       if (this.#routing.onChannel(channel, data)) return;
+      if (this.#management.onChannel(channel, data)) return;
       if (channel === this.#ctx.keys.control(this.nodeId)) {
         void this.#sessions.onControl(JSON.parse(data.toString()));
       }

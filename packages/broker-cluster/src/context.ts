@@ -1,5 +1,5 @@
 import type { Broker, Logger } from '@x/broker';
-import type { Redis } from 'ioredis';
+import type { ClusterRedis } from './connections.js';
 import type { ClusterKeys } from './keys.js';
 
 /** What a node counts (for `$SYS`-like reporting and the management API). */
@@ -32,11 +32,11 @@ export interface ClusterContext {
   /** True from `close()` on. */
   readonly closing: boolean;
   /** The command connection (throws `NOT_OPEN` before the store is opened). */
-  redis(): Redis;
+  redis(): ClusterRedis;
   /** The broker (after `attach`). */
   broker(): ClusterBroker;
   /** A write the next commit waits for (so what it acknowledges is in Redis). */
-  write(issue: (redis: Redis) => Promise<unknown>): void;
+  write(issue: (redis: ClusterRedis) => Promise<unknown>): void;
   /** A commit of what is recorded so far (store and cluster writes); its error, if any. */
   sync(): Promise<Error | undefined>;
 }

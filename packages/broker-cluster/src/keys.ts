@@ -2,18 +2,25 @@
  * The cluster's Redis keys and channels, all under the store's prefix (`mqtt:` by default):
  *
  * ```
- * <p>cluster:nodes              set     node ids that joined (alive or awaiting adoption)
- * <p>cluster:lease:<node>       string  the node's lease, with a TTL its heartbeat renews
- * <p>cluster:summary:<node>     hash    topic filter → '1': what the node's sessions subscribe to
- * <p>cluster:owners             hash    client id → node holding that session
- * <p>cluster:wills:<node>       hash    client id → will of an online client (published if the node dies)
- * <p>cluster:stream:<node>      stream  QoS 1/2 messages for the node (consumer group 'nodes')
- * <p>cluster:adopt:<node>       string  lock of the survivor adopting a dead node
- * channel <p>cluster:events     summary changes ('+'/'-' filter, node left)
- * channel <p>cluster:retained   retained message changes, to keep every node's memory current
- * channel <p>cluster:q0:<node>  QoS 0 messages for the node
- * channel <p>cluster:ctl:<node> takeover requests and replies
+ * <p>cluster:nodes               set     node ids that joined (alive or awaiting adoption)
+ * <p>cluster:owners              hash    client id → node holding that session
+ * <p>cluster:{<node>}:lease      string  the node's lease, with a TTL its heartbeat renews
+ * <p>cluster:{<node>}:load       string  the node's load (JSON), written with each renewal
+ * <p>cluster:{<node>}:summary    hash    topic filter → '1': what the node's sessions subscribe to
+ * <p>cluster:{<node>}:wills      hash    client id → will of an online client (published if the node dies)
+ * <p>cluster:{<node>}:stream     stream  QoS 1/2 messages for the node (consumer group 'nodes')
+ * <p>cluster:{<node>}:adopt      string  lock of the survivor adopting a dead node
+ * channel <p>cluster:events      summary changes ('+'/'-' filter, node left)
+ * channel <p>cluster:retained    retained message changes, to keep every node's memory current
+ * channel <p>cluster:q0:<node>   QoS 0 messages for the node
+ * channel <p>cluster:ctl:<node>  takeover requests and replies
+ * channel <p>cluster:api:<node>  management requests (look up, kick) and replies
  * ```
+ *
+ * `{<node>}` is a Redis Cluster hash tag: a node's keys share one slot, so a command on several of
+ * them (deleting a dead node's stream and wills at once) is allowed on a Redis Cluster, and the
+ * nodes' streams spread over its masters. Every other command and script touches one key.
+ * (Channels have no slot: classic pub/sub reaches every subscriber in a Redis Cluster.)
  */
 export class ClusterKeys {
   readonly nodes: string;
@@ -31,25 +38,31 @@ export class ClusterKeys {
   }
 
   lease(node: string): string {
-    return `${this.#p}lease:${node}`;
+    return `${this.#p}{${node}}:lease`;
   }
   summary(node: string): string {
-    return `${this.#p}summary:${node}`;
+    return `${this.#p}{${node}}:summary`;
   }
   wills(node: string): string {
-    return `${this.#p}wills:${node}`;
+    return `${this.#p}{${node}}:wills`;
   }
   stream(node: string): string {
-    return `${this.#p}stream:${node}`;
+    return `${this.#p}{${node}}:stream`;
   }
   adopt(node: string): string {
-    return `${this.#p}adopt:${node}`;
+    return `${this.#p}{${node}}:adopt`;
+  }
+  load(node: string): string {
+    return `${this.#p}{${node}}:load`;
   }
   qos0(node: string): string {
     return `${this.#p}q0:${node}`;
   }
   control(node: string): string {
     return `${this.#p}ctl:${node}`;
+  }
+  api(node: string): string {
+    return `${this.#p}api:${node}`;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ClusterRedis } from './connections.js';
 import { type ClusterContext, sleep } from './context.js';
 import { GROUP } from './keys.js';
 
@@ -11,7 +11,7 @@ import { GROUP } from './keys.js';
 export class DurableStreams {
   readonly #ctx: ClusterContext;
   readonly #deliver: (bytes: Buffer) => void;
-  #reader: Redis | undefined;
+  #reader: ClusterRedis | undefined;
   #reading: Promise<void> | undefined;
   /** The id of the last stream entry routed, committed and acknowledged. */
   #processed = '0-0';
@@ -39,7 +39,7 @@ export class DurableStreams {
   }
 
   /** Starts reading this node's stream on `reader` (a connection of its own: reads block). */
-  start(reader: Redis): void {
+  start(reader: ClusterRedis): void {
     this.#reader = reader;
     this.#reading = this.#readLoop();
   }

@@ -1,69 +1,13 @@
-import { fileURLToPath } from 'node:url';
 import { connect as connectX, type Message as XMessage } from '@x/client';
-import {
-  freePort,
-  type RunningRedis,
-  requireServer,
-  type SpawnedServer,
-  spawnServer,
-  startRedis,
-  until,
-} from '@x/test-helpers';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { type RunningRedis, requireServer, startRedis, until } from '@x/test-helpers';
+import mqtt, { type IClientOptions, type IPublishPacket } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient as client, clients, type Node, routed, startNode as startNodeWith } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
-const child = fileURLToPath(new URL('./fixtures/node-child.ts', import.meta.url));
 const PREFIX = 'ct:';
 const LEASE_MS = 1500;
-
-interface Node {
-  id: string;
-  url: string;
-  server: SpawnedServer;
-}
-
-async function startNode(redis: string, id: string): Promise<Node> {
-  const port = await freePort();
-  const server = await spawnServer({
-    command: process.execPath,
-    args: [
-      '--conditions=@x/source',
-      '--import',
-      'tsx',
-      child,
-      redis,
-      PREFIX,
-      id,
-      String(port),
-      String(LEASE_MS),
-    ],
-    port,
-    readyTimeout: 30_000,
-  });
-  return { id, url: `mqtt://127.0.0.1:${port}`, server };
-}
-
-const clients: MqttClient[] = [];
-async function client(url: string, options: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, ...options });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
-
-/**
- * Waits until a subscription made on one node is known where the publisher is: QoS 0 probes on
- * `probeTopic` until the subscriber has seen one (summaries travel asynchronously, by design).
- */
-async function routed(publisher: MqttClient, seen: () => boolean, probeTopic: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!seen()) {
-    if (Date.now() > deadline) throw new Error(`no probe on ${probeTopic} arrived`);
-    publisher.publish(probeTopic, 'probe', { qos: 0 });
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const startNode = (redis: string, id: string) => startNodeWith(redis, PREFIX, id, LEASE_MS);
 
 describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Redis', () => {
   let redis: RunningRedis;

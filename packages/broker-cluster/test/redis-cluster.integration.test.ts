@@ -1,0 +1,146 @@
+import { type RunningRedisCluster, requireServer, startRedisCluster, until } from '@x/test-helpers';
+import { Redis } from 'ioredis';
+import mqtt, { type IClientOptions, type IPublishPacket } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient as client, clients, type Node, routed, startNode } from './nodes.js';
+
+const redisServer = requireServer('redis-server');
+const redisCli = requireServer('redis-cli', 'apt-get install redis-tools');
+const PREFIX = 'rc:';
+const LEASE_MS = 1500;
+
+describe.skipIf(redisServer.skip || redisCli.skip)(
+  'a cluster of two broker processes on a Redis Cluster of three masters',
+  () => {
+    let redis: RunningRedisCluster;
+    let a: Node;
+    let b: Node;
+
+    beforeAll(async () => {
+      redis = await startRedisCluster();
+      const env = { CLUSTER_TEST_REDIS_CLUSTER: '1' };
+      [a, b] = (await Promise.all(
+        ['rc-a', 'rc-b'].map((id) => startNode(redis.url, PREFIX, id, LEASE_MS, env)),
+      )) as [Node, Node];
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const cl of clients) cl.end(true);
+      await Promise.all([a, b].map((n) => n?.server.stop()));
+      await redis?.stop();
+    });
+
+    it('delivers QoS 0, 1 and 2 across nodes, each message exactly once and in order', async () => {
+      const N = 100;
+      const subs = {
+        b: await client(b.url, { clientId: 'rc-sub-b' }),
+        a: await client(a.url, { clientId: 'rc-sub-a' }),
+      };
+      const got: Record<'b' | 'a', IPublishPacket[]> = { b: [], a: [] };
+      for (const k of ['b', 'a'] as const) {
+        subs[k].on('message', (_t, _p, packet) => got[k].push(packet));
+        await subs[k].subscribeAsync('rc/#', { qos: 2 });
+      }
+      const pub = await client(a.url, { clientId: 'rc-pub' });
+      const isProbe = (p: { topic: string }) => p.topic === 'rc/probe';
+      await routed(pub, () => got.b.some(isProbe) && got.a.some(isProbe), 'rc/probe');
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < N; i++) {
+        for (const qos of [0, 1, 2] as const) sends.push(pub.publishAsync(`rc/q${qos}`, `${i}`, { qos }));
+      }
+      await Promise.all(sends);
+      const count = (k: 'b' | 'a', q: number) => got[k].filter((p) => p.topic === `rc/q${q}`).length;
+      await until(
+        () => (['b', 'a'] as const).every((k) => [0, 1, 2].every((q) => count(k, q) >= N)),
+        20_000,
+        'every message on both nodes',
+      );
+      await new Promise((r) => setTimeout(r, 300)); // duplicates, if any, would arrive now
+      for (const k of ['b', 'a'] as const) {
+        for (const q of [0, 1, 2]) {
+          const packets = got[k].filter((p) => p.topic === `rc/q${q}`);
+          // Per publisher and QoS, in order [MQTT-4.6.0-5], each exactly once
+          expect(
+            packets.map((p) => String(p.payload)),
+            `${k} q${q}`,
+          ).toEqual(Array.from({ length: N }, (_, i) => `${i}`));
+          expect(packets.every((p) => p.qos === q)).toBe(true);
+        }
+      }
+
+      // The cluster's keys are spread over the masters (each node's keys in its own hash slot).
+      const perMaster = await Promise.all(
+        redis.nodes.map(async (n) => {
+          const r = new Redis(n.url);
+          const keys = await r.keys(`${PREFIX}cluster:*`);
+          r.disconnect();
+          return keys;
+        }),
+      );
+      expect(perMaster.filter((keys) => keys.length > 0).length).toBeGreaterThan(1);
+      expect(perMaster.flat()).toEqual(expect.arrayContaining([`${PREFIX}cluster:{rc-a}:lease`]));
+    });
+
+    it('resumes a session on another node with what was queued for it', async () => {
+      const persistent: IClientOptions = {
+        clientId: 'rc-mover',
+        clean: false,
+        properties: { sessionExpiryInterval: 300 },
+      };
+      const first = await client(a.url, { ...persistent, clean: true });
+      await first.subscribeAsync('rcmove/#', { qos: 1 });
+      await first.endAsync();
+      const pub = await client(b.url, { clientId: 'rc-move-pub' });
+      const probe = await client(a.url, { clientId: 'rc-move-probe' });
+      let probed = false;
+      probe.on('message', () => {
+        probed = true;
+      });
+      await probe.subscribeAsync('rcmove/probe', { qos: 0 });
+      await routed(pub, () => probed, 'rcmove/probe');
+      for (let i = 0; i < 30; i++) await pub.publishAsync(`rcmove/${i}`, `${i}`, { qos: 1 });
+
+      const got: string[] = [];
+      const again = mqtt.connect(b.url, { ...persistent, protocolVersion: 5, reconnectPeriod: 0 });
+      clients.push(again);
+      again.on('message', (t) => t !== 'rcmove/probe' && got.push(t));
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+        again.once('connect', resolve);
+        again.once('error', reject);
+      });
+      expect(connack.sessionPresent).toBe(true);
+      await until(() => got.length >= 30, 10_000, 'the 30 queued messages');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toEqual(Array.from({ length: 30 }, (_, i) => `rcmove/${i}`));
+    });
+
+    it('takes a session over across nodes: the older connection gets DISCONNECT 0x8E within a second', async () => {
+      const options: IClientOptions = {
+        clientId: 'rc-twin',
+        clean: false,
+        properties: { sessionExpiryInterval: 300 },
+      };
+      const older = await client(a.url, options);
+      await older.subscribeAsync('rctwin/#', { qos: 1 });
+      const disconnected = new Promise<{ code: number | undefined; at: number }>((resolve) =>
+        older.on('disconnect', (packet) => resolve({ code: packet.reasonCode, at: Date.now() })),
+      );
+      const started = Date.now();
+      const newer = mqtt.connect(b.url, { ...options, protocolVersion: 5, reconnectPeriod: 0 });
+      clients.push(newer);
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
+        newer.once('connect', resolve),
+      );
+      const { code, at } = await disconnected;
+      expect(code).toBe(0x8e); // [MQTT-3.1.4-3]
+      expect(at - started).toBeLessThan(1000);
+      expect(connack.sessionPresent).toBe(true);
+      const got: string[] = [];
+      newer.on('message', (t) => got.push(t));
+      const pub = await client(a.url, { clientId: 'rc-twin-pub' });
+      await routed(pub, () => got.includes('rctwin/probe'), 'rctwin/probe');
+      await pub.publishAsync('rctwin/x', 'x', { qos: 1 });
+      await until(() => got.includes('rctwin/x'), 10_000, 'delivery to the newer connection');
+    });
+  },
+);
