@@ -9,7 +9,7 @@ import {
   WebSocketListener,
 } from '@x/broker';
 import { dashboardHandler } from '@x/broker-dashboard';
-import { HttpListener } from '@x/broker-http';
+import { type ApiRoute, HttpListener } from '@x/broker-http';
 import type { Config, ListenerConfig } from './config/types.js';
 
 function limitsOf(listener: ListenerConfig) {
@@ -90,6 +90,7 @@ export function createHttpListener(
   shownConfig: unknown,
   tracer?: PacketTracer,
   resources?: Record<string, () => unknown>,
+  routes?: Record<string, ApiRoute>,
 ): HttpListener | undefined {
   if (!config.http) return undefined;
   return new HttpListener({
@@ -101,5 +102,6 @@ export function createHttpListener(
     config: shownConfig,
     ...(tracer ? { tracer } : {}),
     ...(resources ? { resources } : {}),
+    ...(routes ? { routes } : {}),
   });
 }

@@ -7,6 +7,7 @@ import { RedisStore } from '@x/broker-store-redis';
 import { parse } from 'yaml';
 import { readLedgerRules } from './auth.js';
 import { createAuthChain } from './auth-chain.js';
+import { clusterRoutes } from './cluster-api.js';
 import { hasAuthSources } from './config/auth-backends.js';
 import { createBridges } from './config/bridges.js';
 import { loadConfigFile } from './config/load.js';
@@ -84,6 +85,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
     parse(printableConfig(config)),
     tracer,
     bridges ? { bridges: () => bridges.status() } : undefined,
+    cluster ? { cluster: clusterRoutes(cluster) } : undefined,
   );
   if (http) await broker.addListener(http);
   try {
@@ -208,6 +210,7 @@ function createCluster(config: Config, log: ReturnType<typeof createLogger>): Br
   const store = new RedisStore({
     url: options.url,
     ...(prefix !== undefined ? { prefix } : {}),
+    ...(options.redisCluster ? { cluster: true } : {}),
     logger: log,
   });
   const dataDir = config.storage.type === 'embedded' ? config.storage.dataDir : './data';

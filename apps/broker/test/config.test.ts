@@ -224,14 +224,18 @@ describe('config file', () => {
 
   it('reads a cluster section, checks its URL and node id, and masks its password when printing', () => {
     const config = parseConfig(
-      'cluster:\n  url: redis://:pw@127.0.0.1:6379\n  nodeId: node-1\n  prefix: "c1:"\n  leaseMs: 2000\n',
+      'cluster:\n  url: redis://:pw@127.0.0.1:6379\n  nodeId: node-1\n  prefix: "c1:"\n  leaseMs: 2000\n  redisCluster: true\n',
     );
     expect(config.cluster).toEqual({
       url: 'redis://:pw@127.0.0.1:6379',
       nodeId: 'node-1',
       prefix: 'c1:',
       leaseMs: 2000,
+      redisCluster: true,
     });
+    expect(configError('cluster:\n  url: redis://x:6379/2\n  redisCluster: true\n').message).toContain(
+      'cluster.url: a Redis Cluster has database 0 only',
+    );
     expect(printableConfig(config)).toContain('url: redis://***@127.0.0.1:6379');
     expect(configError('cluster:\n  url: http://x\n').message).toContain(
       'cluster.url: url must start with redis://',
@@ -251,6 +255,12 @@ describe('config file', () => {
       /--cluster 127\.0\.0\.1:6379: expected a redis:\/\//,
     );
     expect(() => applyFlags(defaultConfig(), { nodeId: 'n2' })).toThrow(/--node-id needs cluster mode/);
+    expect(
+      applyFlags(defaultConfig(), { cluster: 'redis://127.0.0.1:7000', redisCluster: true }).cluster,
+    ).toEqual({ url: 'redis://127.0.0.1:7000', redisCluster: true });
+    expect(() => applyFlags(defaultConfig(), { redisCluster: true })).toThrow(
+      /--redis-cluster needs cluster mode/,
+    );
     expect(() => applyFlags(defaultConfig(), { cluster: 'redis://h:6379', nodeId: 'a/b' })).toThrow(
       /--node-id a\/b/,
     );

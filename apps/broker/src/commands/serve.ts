@@ -82,6 +82,7 @@ export function configureServe(program: Command): Command {
       'cluster mode: one node of a broker spread over processes, coordinated through (and stored in) this Redis',
     )
     .option('--node-id <id>', 'cluster node id (default: generated once, kept in <data-dir>/cluster-node-id)')
+    .option('--redis-cluster', 'the --cluster URL is one node of a Redis Cluster (the others are discovered)')
     .addOption(
       new Option('--log-level <level>', 'log level (default info)')
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

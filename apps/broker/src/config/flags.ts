@@ -22,6 +22,8 @@ export interface ConfigFlags {
   dataDir?: string;
   cluster?: string;
   nodeId?: string;
+  /** The `--cluster` URL is a node of a Redis Cluster (config `cluster.redisCluster`). */
+  redisCluster?: boolean;
   logLevel?: string;
   logFormat?: string;
   allowAnonymous?: boolean;
@@ -225,6 +227,13 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
       throw new FlagError(`--node-id ${flags.nodeId}: 1 to 64 of letters, digits, '.', '_' and '-'`);
     }
     config.cluster = { ...config.cluster, nodeId: flags.nodeId };
+  }
+  if (flags.redisCluster) {
+    if (!config.cluster) throw new FlagError('--redis-cluster needs cluster mode (--cluster redis://…)');
+    if (parseRedisUrl(config.cluster.url).db !== 0) {
+      throw new FlagError('--redis-cluster: a Redis Cluster has database 0 only');
+    }
+    config.cluster = { ...config.cluster, redisCluster: true };
   }
 
   if (flags.logLevel !== undefined) {

@@ -150,6 +150,11 @@ export interface ClusterConfig {
   prefix?: string;
   /** Milliseconds a node's lease lasts without a heartbeat. Default 3000. */
   leaseMs?: number;
+  /**
+   * The URL's host is one node of a Redis Cluster (the others are discovered); the shared store
+   * and the cluster's own keys then use it as a cluster. Default false.
+   */
+  redisCluster?: boolean;
 }
 
 /** The whole effective configuration of `mqtt-broker`. */

@@ -418,7 +418,12 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     }
   }
   if (raw.cluster !== undefined) {
-    const cluster = r.object(raw.cluster, ['cluster'], ['url', 'nodeId', 'prefix', 'leaseMs'], 'cluster');
+    const cluster = r.object(
+      raw.cluster,
+      ['cluster'],
+      ['url', 'nodeId', 'prefix', 'leaseMs', 'redisCluster'],
+      'cluster',
+    );
     if (cluster) {
       const url = r.string(cluster, 'url', ['cluster']);
       if (url === undefined || !/^rediss?:\/\//.test(url)) {
@@ -435,11 +440,16 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
         }
         const prefix = r.string(cluster, 'prefix', ['cluster']);
         const leaseMs = r.integer(cluster, 'leaseMs', ['cluster'], 300, 600_000);
+        const redisCluster = r.boolean(cluster, 'redisCluster', ['cluster']);
+        if (redisCluster && /^rediss?:\/\/[^/]*\/[1-9]/.test(url)) {
+          r.fail(['cluster', 'url'], 'a Redis Cluster has database 0 only');
+        }
         config.cluster = {
           url,
           ...(nodeId !== undefined ? { nodeId } : {}),
           ...(prefix !== undefined ? { prefix } : {}),
           ...(leaseMs !== undefined ? { leaseMs } : {}),
+          ...(redisCluster !== undefined ? { redisCluster } : {}),
         };
       }
     }
