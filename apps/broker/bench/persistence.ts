@@ -4,8 +4,10 @@
  *
  * Targets, each a separate process on a free port, all started once and kept for the whole run:
  *   memory              --storage memory (nothing survives a restart: the baseline)
- *   embedded-ack        the embedded SQLite store, durability 'acknowledged' (PUBACK/PUBREC after
- *                       the group commit reached the disk)
+ *   embedded-ack        the embedded SQLite store, durability 'acknowledged' (the default:
+ *                       PUBACK/PUBREC after the group commit reached the OS; survives kill -9)
+ *   embedded-fsync      the same store, durability 'fsync' (PUBACK/PUBREC after the group commit
+ *                       was fsynced; survives a power cut): bound by the disk's fsync latency
  *   embedded-interval   the same store, durability 'interval' (commits on a timer; acks do not wait)
  *   redis               --storage redis://… against a redis-server started here (memory-only:
  *                       no RDB, no AOF, as @x/test-helpers starts it); its CPU is reported apart
@@ -100,7 +102,14 @@ interface Target {
   stop(): Promise<void>;
 }
 
-const ALL_TARGETS = ['memory', 'embedded-ack', 'embedded-interval', 'redis', 'mosquitto'] as const;
+const ALL_TARGETS = [
+  'memory',
+  'embedded-ack',
+  'embedded-fsync',
+  'embedded-interval',
+  'redis',
+  'mosquitto',
+] as const;
 type TargetName = (typeof ALL_TARGETS)[number];
 
 let wanted: TargetName[] = args.targets
@@ -154,6 +163,10 @@ async function startTarget(name: TargetName): Promise<Target> {
           dataDir: join(workDir, name),
           durability: 'acknowledged',
         }),
+      );
+    case 'embedded-fsync':
+      return wrap(
+        await startOurs(name, { type: 'embedded', dataDir: join(workDir, name), durability: 'fsync' }),
       );
     case 'embedded-interval':
       return wrap(

@@ -1,2 +1,2 @@
 export { SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
-export { SqliteStore, type SqliteStoreOptions, sqliteStore } from './sqlite-store.js';
+export { type SqliteDurability, SqliteStore, type SqliteStoreOptions, sqliteStore } from './sqlite-store.js';

@@ -12,13 +12,24 @@ import { decode, encode, type Properties, type PublishPacket, type Will } from '
  */
 
 /** Encoded PUBLISH bytes per message: a message queued for many sessions is encoded once. */
-const publishBytes = new WeakMap<Message, Buffer>();
+const publishBytes = new WeakMap<Message, Uint8Array>();
 
-/** The message (its own QoS, retain flag and properties) as a v5 PUBLISH packet. */
-export function encodeMessage(message: Message): Buffer {
+/**
+ * The message (its own QoS, retain flag and properties) as a v5 PUBLISH packet, in bytes of its
+ * own: a small Buffer is a view into Node's shared 8 KiB pool, and the structured clone that takes
+ * a batch to the writer thread would copy the whole pool for each message's view.
+ */
+export function encodeMessage(message: Message): Uint8Array {
   let bytes = publishBytes.get(message);
   if (bytes === undefined) {
-    bytes = encodePublish(message.topic, message.payload, message.qos, message.retain, message.properties);
+    const encoded = encodePublish(
+      message.topic,
+      message.payload,
+      message.qos,
+      message.retain,
+      message.properties,
+    );
+    bytes = encoded.byteLength === encoded.buffer.byteLength ? encoded : new Uint8Array(encoded);
     publishBytes.set(message, bytes);
   }
   return bytes;

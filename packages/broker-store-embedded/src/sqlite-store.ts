@@ -18,7 +18,16 @@ import { FileLock, LockHeldError } from './lock.js';
 import { PendingBatch } from './pending.js';
 import { checkHeader, checkIds, SCHEMA } from './schema.js';
 import { batchOps, probeOp, type WriteOp } from './write-ops.js';
-import { type WriteFailure, Writer } from './writer.js';
+import { type Synchronous, type WriteFailure, Writer } from './writer.js';
+
+/** See {@link SqliteStoreOptions.durability}. */
+export type SqliteDurability = 'acknowledged' | 'fsync' | 'interval';
+
+/** A batch given to the writer thread and the commits waiting for it. */
+interface InFlight {
+  batch: PendingBatch;
+  callbacks: Array<(error: Error | undefined) => void>;
+}
 
 export interface SqliteStoreOptions {
   /** Directory of the store's file (created when missing). */
@@ -26,12 +35,17 @@ export interface SqliteStoreOptions {
   /** File name inside `dataDir`. Default: 'broker.sqlite' (SQLite adds '-wal' and '-shm' beside it). */
   fileName?: string;
   /**
-   * 'acknowledged' (default): `commit` calls back once the batch is on disk (WAL with
-   * synchronous=FULL: fsync per commit), so what the broker acknowledged survives a power cut.
-   * 'interval': `commit` calls back at once and the batch is written every `intervalMs`
-   * (synchronous=NORMAL), like Mosquitto's autosave: a crash loses at most the last interval.
+   * When `commit` calls back, which is when the broker sends the PUBACK/PUBREC that promises it:
+   * - 'acknowledged' (default): once the batch is committed to the WAL file in the operating system
+   *   (synchronous=NORMAL): it survives `kill -9` and any crash of the broker process; a power cut
+   *   or kernel crash can lose the last commits before the next checkpoint's fsync.
+   * - 'fsync': once the batch is fsynced (synchronous=FULL: one fsync per commit): it survives a
+   *   power cut too. Each commit waits for the disk (milliseconds), so throughput follows its
+   *   fsync latency.
+   * - 'interval': at once; the batch is written every `intervalMs` (synchronous=NORMAL), like
+   *   Mosquitto's autosave: a crash loses at most the last interval.
    */
-  durability?: 'acknowledged' | 'interval';
+  durability?: SqliteDurability;
   /** Milliseconds between writes in 'interval' durability. Default: 1000. */
   intervalMs?: number;
   /**
@@ -57,14 +71,16 @@ export class SqliteStore implements Store {
   /** The database file. */
   readonly file: string;
   readonly #dataDir: string;
-  readonly #durability: 'acknowledged' | 'interval';
+  readonly #durability: SqliteDurability;
   readonly #intervalMs: number;
   readonly #maxPendingBytes: number;
   readonly #retryMs: number;
   readonly #logger: Logger;
   #writer: Writer | undefined;
-  /** The batch the writer thread has, with the commits waiting for it. */
-  #writing: { batch: PendingBatch; callbacks: Array<(error: Error | undefined) => void> } | undefined;
+  /** The batches given to the writer thread, oldest first, with the commits waiting for each. */
+  #writing: InFlight[] = [];
+  /** The failed batches folded together, while the writer still fails the later ones. */
+  #failed: PendingBatch | undefined;
   /** Commits waiting for the next batch to be written. */
   #callbacks: Array<(error: Error | undefined) => void> = [];
   #pending = new PendingBatch();
@@ -86,6 +102,11 @@ export class SqliteStore implements Store {
     this.#retryMs = options.retryMs ?? 1000;
     this.#logger = options.logger ?? silentLogger;
     this.#lock = new FileLock(`${this.file}.lock`);
+  }
+
+  /** SQLite's `synchronous` for the durability: FULL fsyncs every commit, NORMAL only checkpoints. */
+  get #synchronous(): Synchronous {
+    return this.#durability === 'fsync' ? 'FULL' : 'NORMAL';
   }
 
   /** False while the last write failed, or while more than `maxPendingBytes` wait to be written. */
@@ -147,7 +168,7 @@ export class SqliteStore implements Store {
     try {
       const state = this.#prepareFile(db, exists);
       // From here on the writer thread has the file; this connection only checked and loaded it.
-      this.#writer = new Writer(this.file, this.#durability === 'acknowledged' ? 'FULL' : 'NORMAL');
+      this.#writer = new Writer(this.file, this.#synchronous);
       this.#writer.start();
       this.#logger.info(
         { file: this.file, sessions: state.sessions.length, retained: state.retained.length },
@@ -183,7 +204,7 @@ export class SqliteStore implements Store {
       }
       // The first write to the file: everything above only read it.
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.#durability === 'acknowledged' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`synchronous = ${this.#synchronous}`);
       // A WAL that grew in a burst is cut back to this size at the next checkpoint.
       db.pragma('journal_size_limit = 8388608');
       const now = Date.now();
@@ -263,7 +284,7 @@ export class SqliteStore implements Store {
       );
       return;
     }
-    if (this.#durability === 'acknowledged' || !this.writable) {
+    if (this.#durability !== 'interval' || !this.writable) {
       this.#callbacks.push(done);
       this.#flush();
       return;
@@ -274,6 +295,12 @@ export class SqliteStore implements Store {
       this.#flush();
     }, this.#intervalMs).unref();
     done(undefined);
+  }
+
+  /** @internal The writer connection's `synchronous` pragma (1 NORMAL, 2 FULL), for tests. */
+  writerSynchronous(): Promise<unknown> {
+    if (this.#writer === undefined) return Promise.reject(new Error('the store is not open'));
+    return this.#writer.pragma('synchronous');
   }
 
   async close(): Promise<void> {
@@ -294,61 +321,83 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Hands the pending batch to the writer thread, unless a write is already under way (the batch
-   * then goes when it ends). The callbacks waiting now are called when this batch is committed.
+   * Hands the pending batch to the writer thread at once, even while an earlier one is being
+   * written: it encodes this batch while the thread commits the last one, and the thread writes
+   * every batch that reached it meanwhile in its next transaction. The callbacks waiting now are
+   * called when this batch is committed.
    */
   #flush(): void {
     const writer = this.#writer;
-    if (writer === undefined || this.#writing !== undefined) return;
+    if (writer === undefined) return;
     const batch = this.#pending;
     const callbacks = this.#callbacks;
     this.#callbacks = [];
-    if (batch.empty && this.#failure === undefined) {
-      for (const callback of callbacks) callback(undefined);
-      return;
-    }
     // With nothing to write after a failure, a probe tells whether the disk takes writes again.
     let ops: WriteOp[];
     try {
-      ops = batch.empty ? [probeOp()] : batchOps(batch);
+      ops = batch.empty ? [] : batchOps(batch);
     } catch (error) {
       // Only a message the codec refuses even without its properties gets here; the batch stays.
-      this.#pending = new PendingBatch();
-      this.#writing = { batch, callbacks };
-      this.#written({ code: undefined, message: `cannot encode the batch: ${(error as Error).message}` });
+      const failure = this.#recordFailure({
+        code: undefined,
+        message: `cannot encode the batch: ${(error as Error).message}`,
+      });
+      for (const callback of callbacks) callback(failure);
+      this.#retry();
       return;
     }
     this.#pending = new PendingBatch();
     if (ops.length === 0) {
-      // Every change cancelled out (a message saved and acknowledged within the batch): nothing
-      // to write, and every earlier batch is written already.
+      // Every change cancelled out (a message saved and acknowledged within the batch), or there
+      // were none: done once every earlier batch is, or at once with none in flight.
       if (this.#failure === undefined) {
-        for (const callback of callbacks) callback(undefined);
+        if (this.#writing.length === 0) {
+          for (const callback of callbacks) callback(undefined);
+          return;
+        }
+        this.#writing.at(-1)!.callbacks.push(...callbacks);
         return;
       }
       ops.push(probeOp());
     }
-    this.#writing = { batch, callbacks };
-    writer.write(ops, (failure) => this.#written(failure));
+    const entry = { batch, callbacks };
+    this.#writing.push(entry);
+    writer.write(ops, (failure) => this.#written(entry, failure));
   }
 
-  #written(failure: WriteFailure | undefined): void {
-    const { batch, callbacks } = this.#writing!;
-    this.#writing = undefined;
+  /** The writer's answer for `entry`: answers come in the order the batches were given. */
+  #written(entry: InFlight, failure: WriteFailure | undefined): void {
+    this.#writing.shift();
+    const { batch, callbacks } = entry;
     if (failure === undefined) {
       if (this.#failure !== undefined) {
         this.#logger.warn({ file: this.file }, 'store writes again');
         this.#failure = undefined;
       }
       for (const callback of callbacks) callback(undefined);
-      // Commits that came while this batch was being written.
-      if (this.#callbacks.length > 0) this.#flush();
       return;
     }
     // Nothing is lost: every write in a batch is an upsert or a delete, so the failed batch is
-    // written again, folded with what came after it.
-    batch.absorb(this.#pending);
-    this.#pending = batch;
+    // written again, folded with every later one (the writer fails those too, unwritten, right
+    // after this one) and with what came after them.
+    if (this.#failed === undefined) this.#failed = batch;
+    else this.#failed.absorb(batch);
+    const error = this.#recordFailure(failure);
+    for (const callback of callbacks) callback(error);
+    if (this.#writing.length > 0) return;
+    // The last batch in flight: fold them all back in front of the pending changes, in order.
+    const failed = this.#failed;
+    this.#failed = undefined;
+    failed.absorb(this.#pending);
+    this.#pending = failed;
+    const waiting = this.#callbacks;
+    this.#callbacks = [];
+    for (const callback of waiting) callback(error);
+    this.#retry();
+  }
+
+  /** Records a failure to write (logged once per kind) and returns the error commits get. */
+  #recordFailure(failure: WriteFailure): SqliteStoreError {
     const code = classify(failure);
     const error = this.#error(
       code,
@@ -362,9 +411,10 @@ export class SqliteStore implements Store {
       );
     }
     this.#failure = error;
-    const waiting = this.#callbacks;
-    this.#callbacks = [];
-    for (const callback of [...callbacks, ...waiting]) callback(error);
+    return error;
+  }
+
+  #retry(): void {
     this.#retryTimer ??= setTimeout(() => {
       this.#retryTimer = undefined;
       this.#flush();

@@ -213,6 +213,53 @@ describe('SqliteStore durability', () => {
     await store.close();
   });
 
+  it("'fsync' fsyncs every commit (synchronous=FULL); 'acknowledged' and 'interval' leave it to checkpoints (NORMAL)", async () => {
+    const expected = { fsync: 2, acknowledged: 1, interval: 1 } as const;
+    for (const durability of ['fsync', 'acknowledged', 'interval'] as const) {
+      const store = new SqliteStore({ dataDir: tempDir(), durability });
+      await store.open();
+      expect(await store.writerSynchronous()).toBe(expected[durability]);
+      await store.close();
+    }
+    const byDefault = new SqliteStore({ dataDir: tempDir() });
+    await byDefault.open();
+    expect(await byDefault.writerSynchronous()).toBe(expected.acknowledged);
+    await byDefault.close();
+  });
+
+  it('commits given while earlier ones are being written complete in order, each with its changes in the file', async () => {
+    for (const durability of ['acknowledged', 'fsync'] as const) {
+      const store = new SqliteStore({ dataDir: tempDir(), durability });
+      await store.open();
+      const order: number[] = [];
+      const commits: Array<Promise<void>> = [];
+      const count = () => {
+        const db = new Database(store.file, { readonly: true });
+        const n = (db.prepare('SELECT count(*) AS n FROM retained').get() as { n: number }).n;
+        db.close();
+        return n;
+      };
+      // Fifty commits in one turn: none waits for another before it is handed to the writer.
+      for (let i = 1; i <= 50; i++) {
+        store.saveRetained(storedMessage(`r/${i}`, Buffer.from('x'), 0, true, undefined, 0));
+        commits.push(
+          new Promise<void>((resolve, reject) =>
+            store.commit((error) => {
+              if (error) reject(error);
+              order.push(i);
+              // Everything this commit promised is readable from another connection.
+              expect(count()).toBeGreaterThanOrEqual(i);
+              resolve();
+            }),
+          ),
+        );
+      }
+      await Promise.all(commits);
+      expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      await store.close();
+    }
+  });
+
   it('is not writable while more than maxPendingBytes wait, and writes them at the next commit', async () => {
     const store = new SqliteStore({
       dataDir: tempDir(),

@@ -77,6 +77,12 @@ export function configureServe(program: Command): Command {
         'MQTT_BROKER_DATA_DIR',
       ),
     )
+    .addOption(
+      new Option(
+        '--durability <level>',
+        'when the embedded store lets QoS 1/2 be acknowledged: acknowledged (default: the commit reached the OS; survives kill -9), fsync (fsynced; survives a power cut), interval (autosave every intervalMs)',
+      ).env('MQTT_BROKER_DURABILITY'),
+    )
     .option(
       '--cluster <redis://host:port>',
       'cluster mode: one node of a broker spread over processes, coordinated through (and stored in) this Redis',

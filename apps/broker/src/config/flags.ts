@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { isValidNodeId } from '@x/broker-cluster';
 import { parseRedisUrl } from '@x/broker-store-redis';
 import { DEFAULT_PORTS } from './defaults.js';
-import { type Config, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
+import { type Config, Durabilities, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
 
 /** The command-line flags that override the config file. */
 export interface ConfigFlags {
@@ -20,6 +20,8 @@ export interface ConfigFlags {
   httpToken?: string;
   storage?: string;
   dataDir?: string;
+  /** The embedded store's durability (config `storage.durability`). */
+  durability?: string;
   cluster?: string;
   nodeId?: string;
   /** The `--cluster` URL is a node of a Redis Cluster (config `cluster.redisCluster`). */
@@ -187,10 +189,8 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   if (flags.storage !== undefined) {
     if (flags.storage === 'memory') config.storage = { type: 'memory' };
     else if (flags.storage === 'embedded') {
-      config.storage = {
-        type: 'embedded',
-        dataDir: config.storage.type === 'embedded' ? config.storage.dataDir : './data',
-      };
+      // Keeps the config file's embedded settings (durability, interval).
+      if (config.storage.type !== 'embedded') config.storage = { type: 'embedded', dataDir: './data' };
     } else if (/^rediss?:\/\//.test(flags.storage)) {
       try {
         parseRedisUrl(flags.storage);
@@ -208,6 +208,18 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   // --data-dir (or its environment variable) only matters to the embedded store.
   if (flags.dataDir !== undefined && config.storage.type === 'embedded') {
     config.storage = { ...config.storage, dataDir: flags.dataDir };
+  }
+  if (flags.durability !== undefined) {
+    const durability = Durabilities.find((d) => d === flags.durability);
+    if (durability === undefined) {
+      throw new FlagError(`--durability ${flags.durability}: expected one of ${Durabilities.join(', ')}`);
+    }
+    if (config.storage.type !== 'embedded') {
+      throw new FlagError(
+        `--durability applies to the embedded store, not to storage ${config.storage.type} (Redis acknowledges once Redis replied; its appendfsync decides the rest)`,
+      );
+    }
+    config.storage = { ...config.storage, durability };
   }
 
   if (flags.cluster !== undefined) {

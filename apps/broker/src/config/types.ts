@@ -124,15 +124,21 @@ export interface CoreConfig {
   sharedSubscriptionStrategy?: 'round-robin' | 'random';
 }
 
+/** When the embedded store lets the broker acknowledge a QoS 1/2 message (see `StorageConfig`). */
+export const Durabilities = ['acknowledged', 'fsync', 'interval'] as const;
+export type Durability = (typeof Durabilities)[number];
+
 export type StorageConfig =
   /** Sessions and retained messages live as long as the process. */
   | { type: 'memory' }
   /**
-   * The default: kept in a SQLite file under `dataDir` (default './data'). 'acknowledged' (the
-   * default) acknowledges QoS 1/2 only once on disk; 'interval' writes every `intervalMs`, as
+   * The default: kept in a SQLite file under `dataDir` (default './data'). `durability`:
+   * 'acknowledged' (the default) acknowledges QoS 1/2 once the commit reached the operating system
+   * (survives `kill -9` and any crash of the broker); 'fsync' once it is fsynced (survives a power
+   * cut too; slower, bound by the disk's fsync latency); 'interval' writes every `intervalMs`, as
    * Mosquitto's autosave.
    */
-  | { type: 'embedded'; dataDir: string; durability?: 'acknowledged' | 'interval'; intervalMs?: number }
+  | { type: 'embedded'; dataDir: string; durability?: Durability; intervalMs?: number }
   /** Kept in Redis too, so persistent sessions, queued and retained messages survive a restart. */
   | { type: 'redis'; url: string; prefix?: string };
 

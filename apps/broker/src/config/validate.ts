@@ -6,6 +6,7 @@ import { readBridges } from './bridges.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import { readTraces } from './trace.js';
 import {
+  Durabilities,
   type AuthConfig,
   type Config,
   type CoreConfig,
@@ -392,7 +393,7 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     if (storage && kind === 'memory') config.storage = { type: 'memory' };
     if (storage && kind === 'embedded') {
       const dataDir = r.string(storage, 'dataDir', ['storage']) ?? './data';
-      const durability = r.choice(storage, 'durability', ['storage'], ['acknowledged', 'interval'] as const);
+      const durability = r.choice(storage, 'durability', ['storage'], Durabilities);
       const intervalMs = r.integer(storage, 'intervalMs', ['storage'], 10, 3_600_000);
       config.storage = {
         type: 'embedded',
