@@ -15,6 +15,7 @@ import { RedisStoreError } from './errors.js';
 import { loadSession, loadState } from './load.js';
 import { encodeMessage, encodeRetained, encodeSession, encodeSubscription } from './records.js';
 import { FORMAT_VERSION, StoreKeys, SYS_COUNTERS } from './redis-keys.js';
+import { SessionLedger } from './session-ledger.js';
 import { maskRedisUrl, parseRedisUrl } from './url.js';
 import { type Command, WriteBatch } from './write-batch.js';
 
@@ -60,6 +61,8 @@ export interface RedisStoreOptions {
 /** A commit waiting for Redis: its callback runs after those of every earlier commit. */
 interface PendingCommit {
   done: (error: Error | undefined) => void;
+  /** The session-level changes it carries: kept to write again if it fails. */
+  sessions: SessionLedger;
   settled: boolean;
   error: Error | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -78,8 +81,11 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  * The change methods only record Redis commands in a write batch; `commit(done)` sends the batch
  * as one MULTI/EXEC transaction (on a cluster: one per session, all at once) and calls `done` once
  * Redis has answered, in the order the commits were made. While Redis is unreachable `writable` is
- * false, changes are not recorded and commits call back with `UNAVAILABLE`; nothing is buffered and
- * nothing is written again after a reconnection: the broker re-sends what it needs.
+ * false, message changes are not recorded and commits call back with `UNAVAILABLE`: the broker
+ * refuses the publishes and their publishers send them again. Session-level changes (session
+ * records, subscriptions), which the broker records once and never again, are kept until Redis
+ * confirms them and written again at the next commit that reaches Redis (one is made as soon as
+ * the connection is ready again).
  */
 export class RedisStore implements Store {
   readonly name = 'redis';
@@ -101,6 +107,10 @@ export class RedisStore implements Store {
   /** When each in-flight delivery was first saved, to restore them in sending order. */
   readonly #order = new WeakMap<Delivery, number>();
   #orderCounter = 0;
+  /** Session-level changes since the last commit, recorded whether Redis is reachable or not. */
+  #recorded = new SessionLedger();
+  /** Session-level changes of commits that failed, written again at the next commit. */
+  #unsaved = new SessionLedger();
   /** A change since the last commit was not recorded (Redis was unreachable): that commit fails. */
   #dropped = false;
   #opened = false;
@@ -232,6 +242,8 @@ export class RedisStore implements Store {
    */
   releaseSession(clientId: string): void {
     this.#known.delete(clientId);
+    this.#recorded.forget(clientId);
+    this.#unsaved.forget(clientId);
   }
 
   /** Waits for a ready connection (retrying within `connectTimeout`). */
@@ -306,26 +318,31 @@ export class RedisStore implements Store {
   }
 
   saveSession(session: StoredSession): void {
-    const batch = this.#into();
-    if (batch === undefined) return;
     const id = session.clientId;
-    if (!this.#known.has(id)) {
-      // A session new to Redis starts from nothing, whatever an earlier one under this id left.
-      for (const key of this.#keys.sessionKeys(id)) batch.del(id, key);
+    const fresh = !this.#known.has(id);
+    if (fresh) {
+      this.#recorded.clear(id);
       this.#known.add(id);
     }
+    this.#recorded.saveSession(session);
+    const batch = this.#into();
+    if (batch === undefined) return;
+    // A session new to Redis starts from nothing, whatever an earlier one under this id left.
+    if (fresh) for (const key of this.#keys.sessionKeys(id)) batch.del(id, key);
     batch.hset('clients', this.#keys.clients, id, encodeSession(session));
   }
 
   deleteSession(clientId: string): void {
+    this.#recorded.clear(clientId);
+    this.#known.delete(clientId);
     const batch = this.#into();
     if (batch === undefined) return;
     for (const key of this.#keys.sessionKeys(clientId)) batch.del(clientId, key);
     batch.hdel('clients', this.#keys.clients, clientId);
-    this.#known.delete(clientId);
   }
 
   saveSubscription(clientId: string, subscription: SessionSubscription): void {
+    this.#recorded.saveSubscription(clientId, subscription);
     this.#into()?.hset(
       clientId,
       this.#keys.subs(clientId),
@@ -335,6 +352,7 @@ export class RedisStore implements Store {
   }
 
   deleteSubscription(clientId: string, topicFilter: string): void {
+    this.#recorded.deleteSubscription(clientId, topicFilter);
     this.#into()?.hdel(clientId, this.#keys.subs(clientId), topicFilter);
   }
 
@@ -408,12 +426,28 @@ export class RedisStore implements Store {
   // ---- commit ----------------------------------------------------------------------------------------
 
   commit(done: (error: Error | undefined) => void): void {
-    const batch = this.#batch;
+    let batch = this.#batch;
     this.#batch = new WriteBatch(this.#maxBatchBytes);
     const dropped = this.#dropped;
     this.#dropped = false;
-    const entry: PendingCommit = { done, settled: false, error: undefined, timer: undefined };
+    const entry: PendingCommit = {
+      done,
+      sessions: this.#recorded.take(),
+      settled: false,
+      error: undefined,
+      timer: undefined,
+    };
     this.#commits.push(entry);
+    if (!this.#unsaved.empty && !dropped && !this.#closed && this.redis.status === 'ready') {
+      // Session changes of failed commits go first, this commit's changes folded over them.
+      const retry = this.#unsaved.take();
+      const first = new WriteBatch(this.#maxBatchBytes);
+      retry.writeTo(first, this.#keys);
+      first.absorb(batch);
+      batch = first;
+      retry.append(entry.sessions);
+      entry.sessions = retry;
+    }
     if (batch.overflow) {
       this.#settle(
         entry,
@@ -474,6 +508,9 @@ export class RedisStore implements Store {
     if (entry.error !== undefined) this.#warn('Redis store: commit failed', entry.error);
     while (this.#commits.length > 0 && this.#commits[0]!.settled) {
       const head = this.#commits.shift()!;
+      // In commit order, so what is kept for later stays in the order it was recorded.
+      if (head.error !== undefined) this.#unsaved.append(head.sessions);
+      else this.#unsaved.supersede(head.sessions);
       head.done(head.error);
     }
   }
@@ -518,6 +555,13 @@ export class RedisStore implements Store {
       }
     } catch (error) {
       this.#warn('Redis store: check after reconnection failed', error as Error);
+    }
+    // Session changes that failed are written now, not whenever the broker next changes something.
+    if (!this.#unsaved.empty && this.writable) {
+      this.commit((error) => {
+        if (error === undefined)
+          this.#log.info({ store: this.name }, 'Redis store: unsaved session changes written');
+      });
     }
   }
 

@@ -71,6 +71,33 @@ export class WriteBatch {
     this.#item(group, key, 'set', String(member), false, 0);
   }
 
+  /** Folds `later` (recorded after this batch) into this one, as if it had been recorded here. */
+  absorb(later: WriteBatch): void {
+    if (later.overflow) {
+      this.overflow = true;
+      this.#keys.clear();
+      return;
+    }
+    for (const [key, theirs] of later.#keys) {
+      const mine = this.#changes(theirs.group, key, 0);
+      if (mine === undefined) return;
+      if (theirs.del) {
+        mine.del = true;
+        mine.items = undefined;
+        mine.kind = undefined;
+      }
+      if (theirs.items === undefined) continue;
+      mine.kind = theirs.kind;
+      mine.items ??= new Map();
+      for (const [name, value] of theirs.items) mine.items.set(name, value);
+    }
+    this.bytes += later.bytes;
+    if (this.bytes > this.#limit) {
+      this.overflow = true;
+      this.#keys.clear();
+    }
+  }
+
   /** The batch as commands, key by key in the order keys were first touched. */
   commands(): Command[] {
     const out: Command[] = [];

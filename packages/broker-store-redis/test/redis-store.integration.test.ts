@@ -514,6 +514,68 @@ describe.skipIf(redisServer.skip)('RedisStore while Redis goes away and comes ba
     }
   });
 
+  it('session changes of failed commits are written once Redis is back: records, subscriptions, deletes, in order', async () => {
+    let redis = await startRedisWith(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const store = new RedisStore({ url: redis.url, prefix: 'retry:', reconnectMax: 100 });
+    const sub = (topicFilter: string) => ({
+      topicFilter,
+      qos: 1 as const,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0 as const,
+      subscriptionIdentifier: undefined,
+    });
+    try {
+      await store.open();
+      store.saveSession(session('s'));
+      store.saveSubscription('s', sub('a/#'));
+      store.saveSession(session('gone'));
+      expect(await commit(store)).toBeUndefined();
+
+      await redis.stop();
+      await waitFor(() => !store.writable);
+      // The broker records these once (a disconnection, a SUBSCRIBE, an UNSUBSCRIBE, a session
+      // ending) and never again: the commit fails, the changes must not be lost.
+      // Disconnection times recent enough not to be purged as expired when read back.
+      const earlier = Date.now();
+      store.saveSession(session('s', { disconnectedAt: earlier }));
+      store.saveSubscription('s', sub('b/#'));
+      store.deleteSubscription('s', 'a/#');
+      store.deleteSession('gone');
+      store.saveSession(session('new'));
+      expect(await commit(store)).toMatchObject({ code: 'UNAVAILABLE' });
+      // A later failed commit's change to the same session wins over the earlier one.
+      store.saveSession(session('s', { disconnectedAt: earlier + 1 }));
+      expect(await commit(store)).toMatchObject({ code: 'UNAVAILABLE' });
+
+      redis = await redis.restart();
+      await waitFor(() => store.writable, 10_000);
+      // No further change from the broker: the store writes them on its own once Redis is back.
+      const check = new Redis(redis.url);
+      try {
+        const deadline = Date.now() + 10_000;
+        while ((await check.hget('retry:clients', 'new')) === null) {
+          if (Date.now() > deadline) throw new Error('the unsaved session changes were not written');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        check.disconnect();
+      }
+      await store.close();
+
+      const reader = new RedisStore({ url: redis.url, prefix: 'retry:' });
+      const state = await reader.open();
+      await reader.close();
+      const byId = new Map(state.sessions.map((s) => [s.clientId, s]));
+      expect([...byId.keys()].sort()).toEqual(['new', 's']);
+      expect(byId.get('s')!.disconnectedAt).toBe(earlier + 1);
+      expect(byId.get('s')!.subscriptions.map((x) => x.topicFilter)).toEqual(['b/#']);
+    } finally {
+      await store.close();
+      await redis.dispose();
+    }
+  });
+
   it('a Redis restarted without its data is reported', async () => {
     let redis = await startRedisWith();
     const logger = recordingLogger();

@@ -37,6 +37,30 @@ describe('WriteBatch', () => {
     ]);
   });
 
+  it('absorb folds a later batch in as if it had been recorded after: its fields win, its deletes drop', () => {
+    const first = new WriteBatch(1 << 20);
+    first.hset('clients', 'clients', 'a', 'old');
+    first.hset('a', 'subs:{a}', 'x', '1');
+    first.hset('a', 'q:{a}', 1, 'm1');
+    const later = new WriteBatch(1 << 20);
+    later.hset('clients', 'clients', 'a', 'new');
+    later.hdel('a', 'subs:{a}', 'x');
+    later.del('a', 'q:{a}');
+    later.hset('a', 'q:{a}', 2, 'm2');
+    first.absorb(later);
+    expect(first.commands()).toEqual([
+      ['hset', 'clients', 'a', 'new'],
+      ['hdel', 'subs:{a}', 'x'],
+      ['del', 'q:{a}'],
+      ['hset', 'q:{a}', '2', 'm2'],
+    ]);
+    const small = new WriteBatch(40);
+    const big = new WriteBatch(1 << 20);
+    big.hset('a', 'q:{a}', 1, 'x'.repeat(100));
+    small.absorb(big);
+    expect(small.overflow).toBe(true);
+  });
+
   it('groups commands per session for a cluster, and splits huge commands', () => {
     const b = new WriteBatch(1 << 24);
     for (let i = 0; i < 2500; i++) b.hset('a', 'q:{a}', i, 'v');

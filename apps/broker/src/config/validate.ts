@@ -6,10 +6,10 @@ import { readBridges } from './bridges.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';
 import { readTraces } from './trace.js';
 import {
-  Durabilities,
   type AuthConfig,
   type Config,
   type CoreConfig,
+  Durabilities,
   type HttpConfig,
   type ListenerConfig,
   LogFormats,
