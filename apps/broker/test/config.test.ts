@@ -198,6 +198,32 @@ describe('config file', () => {
     expect(configError('storage:\n  type: embedded\n  durability: sometimes\n').message).toContain(
       'storage.durability',
     );
+    expect(parseConfig('storage:\n  durability: fsync\n').storage).toEqual({
+      type: 'embedded',
+      dataDir: './data',
+      durability: 'fsync',
+    });
+  });
+
+  it("--durability sets the embedded store's durability; --storage embedded keeps the file's", () => {
+    expect(applyFlags(defaultConfig(), { durability: 'fsync' }).storage).toEqual({
+      type: 'embedded',
+      dataDir: './data',
+      durability: 'fsync',
+    });
+    const configured = parseConfig('storage:\n  dataDir: /d\n  durability: interval\n  intervalMs: 500\n');
+    expect(applyFlags(configured, { storage: 'embedded' }).storage).toEqual({
+      type: 'embedded',
+      dataDir: '/d',
+      durability: 'interval',
+      intervalMs: 500,
+    });
+    expect(() => applyFlags(defaultConfig(), { durability: 'sometimes' })).toThrow(
+      /^--durability sometimes: expected one of acknowledged, fsync, interval$/,
+    );
+    expect(() => applyFlags(defaultConfig(), { storage: 'memory', durability: 'fsync' })).toThrow(
+      /--durability applies to the embedded store/,
+    );
   });
 
   it('reads a Redis storage section, and masks its password when printing', () => {

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { type Delivery, storedMessage } from '@x/broker';
 import Database from 'better-sqlite3';
 import { open as openLmdb } from 'lmdb';
-import { SqliteStore } from '../src/index.js';
+import { type SqliteDurability, SqliteStore } from '../src/index.js';
 
 const { values: args } = parseArgs({
   // pnpm passes the `--` before the bench's own options through.
@@ -127,7 +127,7 @@ function lmdbEngine(dir: string, options: { noSync?: boolean; commitDelay?: numb
  * The store itself over the same load: deliveries instead of ready bytes, so the figures include
  * folding the batch and encoding each message as a PUBLISH packet.
  */
-function storeEngine(dir: string, durability: 'acknowledged' | 'interval'): Engine {
+function storeEngine(dir: string, durability: SqliteDurability): Engine {
   const store = new SqliteStore({ dataDir: dir, durability, intervalMs: 1000 });
   const opened = store.open();
   const delivery = (record: Buffer): Delivery => ({
@@ -233,7 +233,8 @@ const engines: Array<[string, (dir: string) => Engine]> = [
   ['lmdb (sync, overlappingSync)', (d) => lmdbEngine(d, {})],
   ['lmdb commitDelay=10', (d) => lmdbEngine(d, { commitDelay: 10 })],
   ['lmdb noSync', (d) => lmdbEngine(d, { noSync: true })],
-  ['SqliteStore acknowledged', (d) => storeEngine(d, 'acknowledged')],
+  ['SqliteStore acknowledged (NORMAL)', (d) => storeEngine(d, 'acknowledged')],
+  ['SqliteStore fsync (FULL)', (d) => storeEngine(d, 'fsync')],
   ['SqliteStore interval (1 s)', (d) => storeEngine(d, 'interval')],
 ];
 

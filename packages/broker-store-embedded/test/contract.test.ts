@@ -10,7 +10,7 @@ describeStoreContract('MemoryStore', () => {
   return { store: () => store };
 });
 
-for (const durability of ['acknowledged', 'interval'] as const) {
+for (const durability of ['acknowledged', 'fsync', 'interval'] as const) {
   describeStoreContract(`SqliteStore (${durability})`, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
     return {
