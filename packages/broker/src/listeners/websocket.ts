@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
 import { ConnectionGate, type ListenerLimits, listenOn, stopAccepting } from './net-server.js';
 import { certificateName, secureContextOptions, type TlsOptions } from './tls.js';
@@ -92,7 +92,9 @@ export class WebSocketListener implements Listener {
     return `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
   }
 
-  listen(accept: AcceptConnection): Promise<void> {
+  async listen(accept: AcceptConnection): Promise<void> {
+    // ws is loaded by the first WebSocket listener: importing the broker does not load it.
+    const { createWebSocketStream, WebSocketServer } = await import('ws');
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
     // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
