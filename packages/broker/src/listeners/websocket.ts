@@ -57,8 +57,16 @@ export class WebSocketListener implements Listener {
   #port: number;
   #server: Server | undefined;
   #wss: WebSocketServer | undefined;
+  /**
+   * ws, loaded when a WebSocket listener is made (importing the broker does not load it), so it is
+   * ready before the broker starts its listeners.
+   */
+  readonly #ws: Promise<typeof import('ws')>;
 
   constructor(options: WebSocketListenerOptions = {}) {
+    this.#ws = import('ws');
+    // A failed import is reported by `listen`; not an unhandled rejection before it.
+    this.#ws.catch(() => {});
     this.#options = options;
     this.id = options.id ?? (options.tls ? 'wss' : 'ws');
     this.#host = options.host ?? '127.0.0.1';
@@ -93,8 +101,7 @@ export class WebSocketListener implements Listener {
   }
 
   async listen(accept: AcceptConnection): Promise<void> {
-    // ws is loaded by the first WebSocket listener: importing the broker does not load it.
-    const { createWebSocketStream, WebSocketServer } = await import('ws');
+    const { createWebSocketStream, WebSocketServer } = await this.#ws;
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
     // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
