@@ -8,8 +8,9 @@ import {
   UnixListener,
   WebSocketListener,
 } from '@x/broker';
-import { dashboardHandler } from '@x/broker-dashboard';
-import { type ApiRoute, HttpListener } from '@x/broker-http';
+import type { ApiRoute, HttpListener } from '@x/broker-http';
+import { parse } from 'yaml';
+import { printableConfig } from './config/print.js';
 import type { Config, ListenerConfig } from './config/types.js';
 
 function limitsOf(listener: ListenerConfig) {
@@ -82,24 +83,29 @@ export function createListeners(config: Config): Listener[] {
   });
 }
 
-/** The HTTP listener of a config, or undefined when it is off. */
-export function createHttpListener(
+/**
+ * The HTTP listener of a config, or undefined when it is off. Its packages (the API with
+ * prom-client, the dashboard) are loaded only when it is on.
+ */
+export async function createHttpListener(
   config: Config,
   broker: Broker,
   token: string | undefined,
-  shownConfig: unknown,
   tracer?: PacketTracer,
   resources?: Record<string, () => unknown>,
   routes?: Record<string, ApiRoute>,
-): HttpListener | undefined {
+): Promise<HttpListener | undefined> {
   if (!config.http) return undefined;
+  const { HttpListener } = await import('@x/broker-http');
+  const dashboard =
+    config.http.dashboard === false ? undefined : (await import('@x/broker-dashboard')).dashboardHandler();
   return new HttpListener({
     broker,
     host: config.http.host,
     port: config.http.port,
     ...(token ? { token } : {}),
-    ...(config.http.dashboard === false ? {} : { dashboard: dashboardHandler() }),
-    config: shownConfig,
+    ...(dashboard ? { dashboard } : {}),
+    config: parse(printableConfig(config)),
     ...(tracer ? { tracer } : {}),
     ...(resources ? { resources } : {}),
     ...(routes ? { routes } : {}),

@@ -1,17 +1,12 @@
 import { resolve } from 'node:path';
 import { Broker, type BrokerOptions, PacketTracer } from '@x/broker';
 import { Ledger } from '@x/broker-auth';
-import { BrokerCluster, persistentNodeId } from '@x/broker-cluster';
-import { SqliteStore } from '@x/broker-store-embedded';
-import { RedisStore } from '@x/broker-store-redis';
-import { parse } from 'yaml';
+import type { BrokerCluster } from '@x/broker-cluster';
 import { readLedgerRules } from './auth.js';
 import { createAuthChain } from './auth-chain.js';
-import { clusterRoutes } from './cluster-api.js';
 import { hasAuthSources } from './config/auth-backends.js';
 import { createBridges } from './config/bridges.js';
 import { loadConfigFile } from './config/load.js';
-import { printableConfig } from './config/print.js';
 import { httpToken } from './config/resolve.js';
 import { anonymousAllowed, isExposed, isLoopback, unsafeExposure } from './config/safety.js';
 import type { Config } from './config/types.js';
@@ -44,19 +39,20 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const auth = await createAuthChain(config, ledger, allowAnonymous, log);
 
   const storage = config.storage;
-  const cluster = config.cluster ? createCluster(config, log) : undefined;
-  // The store is given to the broker, which opens, commits to and closes it.
+  const cluster = config.cluster ? await createCluster(config, log) : undefined;
+  // The store is given to the broker, which opens, commits to and closes it. Each store's package
+  // (SQLite, ioredis) is loaded only when it is the one configured.
   const store = cluster
     ? cluster.store
     : storage.type === 'embedded'
-      ? new SqliteStore({
+      ? new (await import('@x/broker-store-embedded')).SqliteStore({
           dataDir: resolve(storage.dataDir),
           ...(storage.durability !== undefined ? { durability: storage.durability } : {}),
           ...(storage.intervalMs !== undefined ? { intervalMs: storage.intervalMs } : {}),
           logger: log,
         })
       : storage.type === 'redis'
-        ? new RedisStore({
+        ? new (await import('@x/broker-store-redis')).RedisStore({
             url: storage.url,
             ...(storage.prefix !== undefined ? { prefix: storage.prefix } : {}),
             logger: log,
@@ -78,14 +74,16 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
   const token = httpToken(config);
   // One tracer for the config's traces and the API's, so together they stay within its cap.
   const tracer = new PacketTracer(broker);
-  const http = createHttpListener(
+  const http = await createHttpListener(
     config,
     broker,
     token,
-    parse(printableConfig(config)),
     tracer,
     bridges ? { bridges: () => bridges.status() } : undefined,
-    cluster ? { cluster: clusterRoutes(cluster) } : undefined,
+    // The cluster's endpoints use @x/broker-http: loaded only for a cluster node that serves HTTP.
+    cluster && config.http
+      ? { cluster: (await import('./cluster-api.js')).clusterRoutes(cluster) }
+      : undefined,
   );
   if (http) await broker.addListener(http);
   try {
@@ -204,7 +202,11 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
  * Cluster mode: a Redis store on the cluster's Redis, shared by every node (the `storage` setting
  * is not used), and the node's id, generated once and kept in the data directory by default.
  */
-function createCluster(config: Config, log: ReturnType<typeof createLogger>): BrokerCluster {
+async function createCluster(config: Config, log: ReturnType<typeof createLogger>): Promise<BrokerCluster> {
+  const [{ BrokerCluster, persistentNodeId }, { RedisStore }] = await Promise.all([
+    import('@x/broker-cluster'),
+    import('@x/broker-store-redis'),
+  ]);
   const options = config.cluster!;
   const prefix = options.prefix ?? (config.storage.type === 'redis' ? config.storage.prefix : undefined);
   const store = new RedisStore({

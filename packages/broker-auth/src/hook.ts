@@ -33,6 +33,9 @@ export function addressWithoutPort(remote: string): string {
 
 const KEY = 'ledgerClient';
 
+/** Who an ACL check without ACL rules is made for (only the ledger's default applies). */
+const ANYONE: LedgerClient = { clientId: '', remoteAddress: '' };
+
 /**
  * Authenticates CONNECTs and checks publishes and subscriptions against a {@link Ledger}. The ledger
  * can be updated (a reload) while clients are connected: new rules apply to the next check, and no
@@ -43,7 +46,10 @@ export class LedgerHook implements Hook {
   readonly ledger: Ledger;
   allowAnonymous: boolean;
   readonly #log: Logger | undefined;
-  /** Who each session belongs to, for delivery checks of offline sessions too. */
+  /**
+   * Who each offline session belonged to, for its delivery checks (an online session is judged by
+   * its connection): recorded when the connection goes, so an idle connection costs no entry here.
+   */
   readonly #sessions = new Map<string, LedgerClient>();
   /** Present only with `checkDelivery` (an absent method costs the router nothing). */
   readonly onAclCheckDelivery?: (
@@ -71,7 +77,7 @@ export class LedgerHook implements Hook {
   }
 
   onSessionEstablished(client: ClientInfo): void {
-    if (this.onAclCheckDelivery) this.#sessions.set(client.id, this.#who(client));
+    this.#sessions.delete(client.id);
   }
 
   onDisconnect(
@@ -81,6 +87,7 @@ export class LedgerHook implements Hook {
     sessionEnded: boolean,
   ): void {
     if (sessionEnded) this.#sessions.delete(client.id);
+    else if (this.onAclCheckDelivery) this.#sessions.set(client.id, this.#who(client));
   }
 
   onClientExpired(clientId: string): void {
@@ -120,7 +127,8 @@ export class LedgerHook implements Hook {
   }
 
   onAclCheck(client: ClientInfo, topic: string, access: 'read' | 'write'): true | number {
-    const who = this.#who(client);
+    // Without ACL rules the default decides for everyone: no per-connection record is made for it.
+    const who = this.ledger.hasAclRules ? this.#who(client) : ANYONE;
     // The core asks `read` for SUBSCRIBE filters and `write` for PUBLISH topic names; a refusal
     // carries the deciding rule's reason code.
     return access === 'write' ? this.ledger.checkWrite(who, topic) : this.ledger.checkSubscribe(who, topic);

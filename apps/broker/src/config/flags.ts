@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { isValidNodeId } from '@x/broker-cluster';
-import { parseRedisUrl } from '@x/broker-store-redis';
+import { isValidNodeId } from '@x/broker-cluster/node-id';
+import { parseRedisUrl } from '@x/broker-store-redis/url';
 import { DEFAULT_PORTS } from './defaults.js';
 import { type Config, Durabilities, type ListenerConfig, type LogLevel, LogLevels } from './types.js';
 

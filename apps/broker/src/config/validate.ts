@@ -1,6 +1,6 @@
 import { type RuleIssue, validateLedgerRules } from '@x/broker-auth';
-import { isValidNodeId } from '@x/broker-cluster';
-import { parseRedisUrl } from '@x/broker-store-redis';
+import { isValidNodeId } from '@x/broker-cluster/node-id';
+import { parseRedisUrl } from '@x/broker-store-redis/url';
 import { AUTH_BACKEND_KEYS, readAuthBackends } from './auth-backends.js';
 import { readBridges } from './bridges.js';
 import { DEFAULT_PORTS, defaultConfig } from './defaults.js';

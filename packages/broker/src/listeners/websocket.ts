@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
 import { ConnectionGate, type ListenerLimits, listenOn, stopAccepting } from './net-server.js';
 import { certificateName, secureContextOptions, type TlsOptions } from './tls.js';
@@ -57,8 +57,16 @@ export class WebSocketListener implements Listener {
   #port: number;
   #server: Server | undefined;
   #wss: WebSocketServer | undefined;
+  /**
+   * ws, loaded when a WebSocket listener is made (importing the broker does not load it), so it is
+   * ready before the broker starts its listeners.
+   */
+  readonly #ws: Promise<typeof import('ws')>;
 
   constructor(options: WebSocketListenerOptions = {}) {
+    this.#ws = import('ws');
+    // A failed import is reported by `listen`; not an unhandled rejection before it.
+    this.#ws.catch(() => {});
     this.#options = options;
     this.id = options.id ?? (options.tls ? 'wss' : 'ws');
     this.#host = options.host ?? '127.0.0.1';
@@ -92,7 +100,8 @@ export class WebSocketListener implements Listener {
     return `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
   }
 
-  listen(accept: AcceptConnection): Promise<void> {
+  async listen(accept: AcceptConnection): Promise<void> {
+    const { createWebSocketStream, WebSocketServer } = await this.#ws;
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
     // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
