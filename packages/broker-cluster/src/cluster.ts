@@ -103,6 +103,9 @@ export class BrokerCluster {
   readonly #timers: NodeJS.Timeout[] = [];
   #running = false;
   #closing = false;
+  /** Listed, with a lease, summary written: false from a lost connection until the rejoin is done. */
+  #joined = false;
+  #rejoining: Promise<void> | undefined;
 
   constructor(options: BrokerClusterOptions) {
     if (!isValidNodeId(options.nodeId)) {
@@ -152,7 +155,7 @@ export class BrokerCluster {
         this.#writes = [];
         return writes;
       },
-      connected: () => this.#cmd?.status === 'ready',
+      connected: () => this.#joined && this.#cmd?.status === 'ready',
       close: () => this.#close(),
     });
   }
@@ -242,6 +245,12 @@ export class BrokerCluster {
     await Promise.all([cmd.connect(), sub.connect(), reader.connect()]);
     await this.#membership.takeLease();
     await this.#register();
+    // A lost connection means a possibly lost node: Redis may have restarted empty, or this node's
+    // lease may have run out and a survivor adopted it. Until the rejoin is done the store is not
+    // writable (QoS 1/2 refused, `broker.ready` false).
+    cmd.on('close', () => {
+      this.#joined = false;
+    });
     cmd.on('ready', () => {
       if (this.#running) void this.#rejoin();
     });
@@ -254,6 +263,7 @@ export class BrokerCluster {
       this.#management.channel,
     );
     await this.#routing.loadSummaries();
+    this.#joined = true;
     // Keep the stored sessions this node holds; the others belong to other nodes.
     const mine = await this.#sessions.keepOwned(state.sessions);
     this.#log.info(
@@ -270,16 +280,30 @@ export class BrokerCluster {
   }
 
   /**
-   * Redis is back after an outage. Sessions another node took meanwhile (this node's lease ran out
-   * and it was adopted) are let go rather than kept in two places; then the node lists itself again
-   * (a Redis restarted empty has forgotten it) and rewrites its summary.
+   * Redis is back after an outage. The lease first (so no survivor adopts this node meanwhile), then
+   * the node lists itself again (a Redis restarted empty has forgotten it), lets go of the sessions
+   * another node took meanwhile (this node's lease ran out and it was adopted) rather than keeping
+   * them in two places, rewrites its summary and reads the others'. A failed rejoin is tried again
+   * by the next heartbeat; only then is the store writable again.
    */
-  async #rejoin(): Promise<void> {
+  #rejoin(): Promise<void> {
+    this.#rejoining ??= this.#doRejoin().finally(() => {
+      this.#rejoining = undefined;
+    });
+    return this.#rejoining;
+  }
+
+  async #doRejoin(): Promise<void> {
     try {
-      await this.#sessions.releaseTaken();
       await this.#membership.renewLease();
       await this.#register();
+      await this.#sessions.reconcile();
       this.#routing.announceAll();
+      if (!(await this.#routing.loadSummaries())) throw new Error('summaries not read');
+      // Other nodes may be reconnecting too: their leases may have lapsed in a Redis that kept its
+      // keys, so give them a lease's time to renew before adopting any of them.
+      this.#adoption.holdOff(this.#membership.leaseMs * 2);
+      this.#joined = true;
       this.#log.info({ nodeId: this.nodeId }, 'cluster: Redis reachable again, node listed again');
     } catch (error) {
       this.#log.warn({ error: (error as Error).message }, 'cluster: rejoin after a Redis outage failed');
@@ -299,8 +323,10 @@ export class BrokerCluster {
       this.#timers.push(timer);
     };
     every(Math.max(100, Math.floor(this.#membership.leaseMs / 3)), () => {
-      this.#membership.renewLease().catch(() => {});
-      this.#management.report().catch(() => {});
+      if (this.#joined) {
+        this.#membership.renewLease().catch(() => {});
+        this.#management.report().catch(() => {});
+      } else if (this.#cmd?.status === 'ready') void this.#rejoin();
     });
     every(this.#summaryRefreshMs, () =>
       this.#routing.refresh(broker.sessions.values() as Iterable<SessionInfo>),

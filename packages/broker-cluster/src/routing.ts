@@ -129,12 +129,15 @@ export class Routing {
     void this.loadSummaries();
   }
 
-  async loadSummaries(): Promise<void> {
+  /** Reads every other node's summary again; false when the node list could not be read. */
+  async loadSummaries(): Promise<boolean> {
     try {
       const nodes = await this.#ctx.redis().smembers(this.#ctx.keys.nodes);
       await Promise.all(nodes.filter((n) => n !== this.#ctx.nodeId).map((n) => this.#loadSummary(n)));
+      return true;
     } catch (error) {
       this.#ctx.log.warn({ error: (error as Error).message }, 'cluster: summaries not read');
+      return false;
     }
   }
 
@@ -163,9 +166,18 @@ export class Routing {
     else if (event.k === 'gone') this.#remote.drop(event.n);
   }
 
+  /**
+   * Never rejects: it runs from pub/sub notices, which can arrive while the command connection is
+   * still reconnecting (after a Redis outage the subscriber is often back first). An unhandled
+   * rejection there ended the node's process, which is why a node sometimes never rejoined.
+   */
   async #loadSummary(node: string): Promise<void> {
-    const filters = await this.#ctx.redis().hkeys(this.#ctx.keys.summary(node));
-    this.#remote.reset(node, filters);
+    try {
+      const filters = await this.#ctx.redis().hkeys(this.#ctx.keys.summary(node));
+      this.#remote.reset(node, filters);
+    } catch (error) {
+      this.#ctx.log.warn({ node, error: (error as Error).message }, 'cluster: summary not read');
+    }
   }
 
   /** A filter enters or leaves this node's summary: stored, then announced. */

@@ -67,13 +67,21 @@ export class SessionOwnership {
     return mine;
   }
 
-  /** Lets go of the sessions another node took while this one could not reach Redis. */
-  async releaseTaken(): Promise<void> {
+  /**
+   * After a Redis outage: lets go of the sessions another node took meanwhile, and claims again
+   * those nobody owns (a Redis restarted empty forgot the owners), so a CONNECT elsewhere asks
+   * this node for them rather than starting a second copy.
+   */
+  async reconcile(): Promise<void> {
     const broker = this.#ctx.broker();
-    const owners = await this.#ctx.redis().hgetall(this.#ctx.keys.owners);
+    const cmd = this.#ctx.redis();
+    const owners = await cmd.hgetall(this.#ctx.keys.owners);
     for (const session of [...broker.sessions.values()]) {
       const owner = owners[session.clientId];
-      if (owner === undefined || owner === this.#ctx.nodeId) continue;
+      if (owner === this.#ctx.nodeId) continue;
+      if (owner === undefined) {
+        if ((await cmd.hsetnx(this.#ctx.keys.owners, session.clientId, this.#ctx.nodeId)) === 1) continue;
+      }
       await this.#forget(session.clientId);
     }
   }
@@ -140,11 +148,14 @@ export class SessionOwnership {
       await this.#deps.catchUp();
       await this.#forget(clientId);
       this.#ctx.log.info({ clientId, to: notice.from }, 'cluster: session handed over');
-    } finally {
       await this.#ctx
         .redis()
-        .publish(this.#ctx.keys.control(notice.from), JSON.stringify({ k: 'released', r: notice.r }))
-        .catch(() => {});
+        .publish(this.#ctx.keys.control(notice.from), JSON.stringify({ k: 'released', r: notice.r }));
+    } catch (error) {
+      // Not answered: the asking node waits for this node's lease to end (or takes the session
+      // after that wait), rather than loading a session this node may still hold. Caught here as
+      // this runs from a pub/sub notice, where a rejection would end the process.
+      this.#ctx.log.warn({ clientId, error: (error as Error).message }, 'cluster: handover failed');
     }
   }
 
