@@ -6,7 +6,9 @@ import { Adoption } from './adoption.js';
 import { ClusterStore } from './cluster-store.js';
 import { type ClusterRedis, openRedis, type RedisClusterNodes } from './connections.js';
 import type { ClusterBroker, ClusterContext, ClusterStats } from './context.js';
+import { DeliveredIds } from './delivered.js';
 import { ClusterError } from './errors.js';
+import { Handoffs } from './handoff.js';
 import { ClusterKeys } from './keys.js';
 import {
   type ClusterClientLookup,
@@ -47,13 +49,23 @@ export interface BrokerClusterOptions {
   prefix?: string;
   /** Milliseconds a node's lease lasts without a heartbeat; it renews every third of it. Default 3000. */
   leaseMs?: number;
-  /** Milliseconds a CONNECT waits for the node holding its session to let it go. Default 1000. */
+  /**
+   * Milliseconds a CONNECT waits for the node holding its session to let it go, plus up to 5 s while
+   * that node routes what its stream holds first. A node that does not answer and whose lease runs
+   * out is adopted. Default 1000.
+   */
   takeoverTimeout?: number;
   /**
    * Milliseconds between rebuilds of this node's subscription summary and re-reads of the others'
    * (which heal a change notice missed during a reconnection). Default 10 000.
    */
   summaryRefreshMs?: number;
+  /**
+   * Milliseconds a node keeps the filters of a session that moved to another node, sending on
+   * what matches them (publishers' nodes may still route to it until they learn the new node's
+   * summary). Default: `summaryRefreshMs`, the bound on that.
+   */
+  handoffGraceMs?: number;
   logger?: Logger;
 }
 
@@ -95,6 +107,7 @@ export class BrokerCluster {
   readonly #adoption: Adoption;
   readonly #management: ClusterManagement;
   readonly #redisCluster: RedisClusterNodes | undefined;
+  readonly #handoffs: Handoffs;
   #cmd: ClusterRedis | undefined;
   #sub: ClusterRedis | undefined;
   #reader: ClusterRedis | undefined;
@@ -122,7 +135,17 @@ export class BrokerCluster {
     this.#ctx = this.#context(new ClusterKeys(options.prefix ?? options.store.prefix));
     this.#membership = new Membership(this.#ctx, options.leaseMs ?? 3000);
     this.#streams = new DurableStreams(this.#ctx, (bytes) => this.#routing.deliverForwarded(bytes));
-    this.#routing = new Routing(this.#ctx, (node, bytes) => this.#streams.append(node, bytes));
+    const delivered = new DeliveredIds(this.#ctx);
+    this.#handoffs = new Handoffs(options.handoffGraceMs ?? this.#summaryRefreshMs, (clientId) => {
+      // Back here meanwhile: its filters are its own again.
+      if (!this.#broker?.sessions.has(clientId)) this.#routing.local.removeClient(clientId);
+    });
+    this.#routing = new Routing(
+      this.#ctx,
+      (node, bytes) => this.#streams.append(node, bytes),
+      this.#handoffs,
+      delivered,
+    );
     this.#sessions = new SessionOwnership({
       ctx: this.#ctx,
       store: options.store,
@@ -131,6 +154,8 @@ export class BrokerCluster {
       catchUp: () => this.#streams.catchUp(),
       adoptNode: (node) => this.#adoption.adopt(node),
       takeoverTimeout: options.takeoverTimeout ?? 1000,
+      handoffs: this.#handoffs,
+      delivered,
     });
     this.#adoption = new Adoption({
       ctx: this.#ctx,
@@ -205,6 +230,7 @@ export class BrokerCluster {
     onPublished: (_client, message) => this.#routing.forward(message),
     onRetainPublished: (_client, message) => this.#routing.broadcastRetained(message),
     onSessionClaim: (client, clean) => this.#sessions.claim(client, clean),
+    onAclCheckDelivery: (clientId, _client, message) => this.#routing.mayDeliver(clientId, message),
     onShareGroup: (message, shareName, topicFilter) =>
       this.#routing.servesShare(message, shareName, topicFilter),
     onSubscribed: (client, packet, codes) => {
@@ -338,6 +364,7 @@ export class BrokerCluster {
     if (this.#closing) return;
     this.#closing = true;
     for (const timer of this.#timers) clearInterval(timer);
+    this.#handoffs.close();
     const cmd = this.#cmd;
     await this.#streams.stop();
     await Promise.allSettled(this.#writes);

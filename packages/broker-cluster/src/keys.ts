@@ -10,6 +10,7 @@
  * <p>cluster:{<node>}:wills      hash    client id → will of an online client (published if the node dies)
  * <p>cluster:{<node>}:stream     stream  QoS 1/2 messages for the node (consumer group 'nodes')
  * <p>cluster:{<node>}:adopt      string  lock of the survivor adopting a dead node
+ * <p>cluster:seen:<client>       zset    ids of the last QoS 2 messages from other nodes given to the session
  * channel <p>cluster:events      summary changes ('+'/'-' filter, node left)
  * channel <p>cluster:retained    retained message changes, to keep every node's memory current
  * channel <p>cluster:q0:<node>   QoS 0 messages for the node
@@ -54,6 +55,9 @@ export class ClusterKeys {
   }
   load(node: string): string {
     return `${this.#p}{${node}}:load`;
+  }
+  seen(clientId: string): string {
+    return `${this.#p}seen:${clientId}`;
   }
   qos0(node: string): string {
     return `${this.#p}q0:${node}`;

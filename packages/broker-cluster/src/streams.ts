@@ -1,6 +1,7 @@
 import type { ClusterRedis } from './connections.js';
 import { type ClusterContext, sleep } from './context.js';
 import { GROUP } from './keys.js';
+import { CATCH_UP_MS } from './sessions.js';
 
 /**
  * The durable path of QoS 1/2 messages between nodes: one Redis stream per node, read by that node
@@ -10,14 +11,14 @@ import { GROUP } from './keys.js';
  */
 export class DurableStreams {
   readonly #ctx: ClusterContext;
-  readonly #deliver: (bytes: Buffer) => void;
+  readonly #deliver: (bytes: Buffer) => Promise<void> | undefined;
   #reader: ClusterRedis | undefined;
   #reading: Promise<void> | undefined;
   /** The id of the last stream entry routed, committed and acknowledged. */
   #processed = '0-0';
 
-  /** `deliver` routes one forwarded message to this node's sessions. */
-  constructor(ctx: ClusterContext, deliver: (bytes: Buffer) => void) {
+  /** `deliver` routes one forwarded message to this node's sessions (a promise when it must wait). */
+  constructor(ctx: ClusterContext, deliver: (bytes: Buffer) => Promise<void> | undefined) {
     this.#ctx = ctx;
     this.#deliver = deliver;
   }
@@ -57,7 +58,7 @@ export class DurableStreams {
       .xrevrange(this.#ctx.keys.stream(this.#ctx.nodeId), '+', '-', 'COUNT', 1);
     const last = newest[0]?.[0];
     if (last === undefined) return;
-    const until = Date.now() + 5000;
+    const until = Date.now() + CATCH_UP_MS;
     while (compareIds(this.#processed, last) < 0 && Date.now() < until && !this.#ctx.closing) await sleep(5);
   }
 
@@ -72,7 +73,7 @@ export class DurableStreams {
         await sleep(100);
         continue;
       }
-      const ids = this.#routeEntries(entries);
+      const ids = await this.#routeEntries(entries);
       const error = await this.#ctx.sync();
       if (error !== undefined) throw error;
       await cmd.xdel(stream, ...ids);
@@ -117,7 +118,7 @@ export class DurableStreams {
         backlog = false;
         continue;
       }
-      const ids = this.#routeEntries(entries);
+      const ids = await this.#routeEntries(entries);
       const error = await ctx.sync();
       if (error !== undefined) {
         // Not acknowledged: read again (from the unacknowledged ones) once the store works.
@@ -135,13 +136,15 @@ export class DurableStreams {
     }
   }
 
-  #routeEntries(entries: Array<[string, Buffer | undefined]>): string[] {
+  async #routeEntries(entries: Array<[string, Buffer | undefined]>): Promise<string[]> {
     const ids: string[] = [];
     for (const [id, bytes] of entries) {
       ids.push(id);
       if (bytes === undefined) continue;
       try {
-        this.#deliver(bytes);
+        // In order: a rare wait (a handoff copy for a session still being claimed) holds the rest.
+        const waiting = this.#deliver(bytes);
+        if (waiting !== undefined) await waiting;
       } catch (error) {
         this.#ctx.log.warn(
           { id, error: (error as Error).message },

@@ -73,7 +73,8 @@ describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', (
             String(health),
           ],
           port,
-          readyTimeout: 30_000,
+          // Generous: three tsx processes starting at once on a loaded 2-core machine.
+          readyTimeout: 60_000,
           env: { ...process.env, CLUSTER_TEST_LOG: '1' },
         });
         cleanup.push(() => server.stop());
@@ -108,7 +109,7 @@ describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', (
       10_000,
       'the subscriptions known on the publisher’s node',
     );
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     for (const step of cleanup.reverse()) await step();
