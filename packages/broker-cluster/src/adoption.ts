@@ -81,7 +81,7 @@ export class Adoption {
       await this.#deps.routing.dropNode(node);
       await ctx.sync();
       await this.#deps.streams.drain(node);
-      await cmd.del(ctx.keys.stream(node), ctx.keys.wills(node));
+      await cmd.del(ctx.keys.stream(node), ctx.keys.streamBytes(node), ctx.keys.wills(node));
       // Last: until here a failed adoption is taken up again by the next watch.
       await membership.remove(node);
       ctx.stats.adoptions++;

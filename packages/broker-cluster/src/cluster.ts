@@ -66,6 +66,14 @@ export interface BrokerClusterOptions {
    * summary). Default: `summaryRefreshMs`, the bound on that.
    */
   handoffGraceMs?: number;
+  /**
+   * Bytes of messages (payload plus a small header) one node's QoS 1/2 stream may hold. A node
+   * that is down keeps its stream until its lease runs out and a survivor adopts it; one that
+   * cannot keep up lets it grow. Beyond this, QoS 1/2 messages for that node are refused on the
+   * publishing node (v5 PUBACK/PUBREC 0x97; a v3 publisher's connection closes unacknowledged)
+   * rather than acknowledged. Default 64 MiB.
+   */
+  maxStreamBytes?: number;
   logger?: Logger;
 }
 
@@ -134,7 +142,9 @@ export class BrokerCluster {
     this.#summaryRefreshMs = options.summaryRefreshMs ?? 10_000;
     this.#ctx = this.#context(new ClusterKeys(options.prefix ?? options.store.prefix));
     this.#membership = new Membership(this.#ctx, options.leaseMs ?? 3000);
-    this.#streams = new DurableStreams(this.#ctx, (bytes) => this.#routing.deliverForwarded(bytes));
+    this.#streams = new DurableStreams(this.#ctx, options.maxStreamBytes ?? 64 * 1024 * 1024, (bytes) =>
+      this.#routing.deliverForwarded(bytes),
+    );
     const delivered = new DeliveredIds(this.#ctx);
     this.#handoffs = new Handoffs(options.handoffGraceMs ?? this.#summaryRefreshMs, (clientId) => {
       // Back here meanwhile: its filters are its own again.
@@ -265,6 +275,7 @@ export class BrokerCluster {
         this.#log.warn({ error: error.message }, 'cluster: Redis connection error'),
       );
     }
+    this.#streams.prepare(cmd);
     this.#cmd = cmd;
     this.#sub = sub;
     this.#reader = reader;

@@ -68,12 +68,12 @@ export class Handoffs {
 
   /** Resolves once none of these sessions is being claimed here; undefined when none is. */
   whenClaimed(clientIds: readonly string[]): Promise<void> | undefined {
-    let waits: Promise<void>[] | undefined;
+    const waits: Promise<void>[] = [];
     for (const id of clientIds) {
       const claimed = this.#claiming.get(id);
-      if (claimed !== undefined) (waits ??= []).push(claimed);
+      if (claimed !== undefined) waits.push(claimed);
     }
-    return waits === undefined ? undefined : Promise.all(waits).then(() => {});
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => {});
   }
 
   isArriving(clientId: string): boolean {

@@ -1,6 +1,6 @@
 import type { ClusterRedis } from './connections.js';
 import { type ClusterContext, sleep } from './context.js';
-import { GROUP } from './keys.js';
+import { APPEND_SCRIPT, GROUP, REMOVE_SCRIPT } from './keys.js';
 import { CATCH_UP_MS } from './sessions.js';
 
 /**
@@ -11,6 +11,7 @@ import { CATCH_UP_MS } from './sessions.js';
  */
 export class DurableStreams {
   readonly #ctx: ClusterContext;
+  readonly #maxBytes: number;
   readonly #deliver: (bytes: Buffer) => Promise<void> | undefined;
   #reader: ClusterRedis | undefined;
   #reading: Promise<void> | undefined;
@@ -18,14 +19,33 @@ export class DurableStreams {
   #processed = '0-0';
 
   /** `deliver` routes one forwarded message to this node's sessions (a promise when it must wait). */
-  constructor(ctx: ClusterContext, deliver: (bytes: Buffer) => Promise<void> | undefined) {
+  constructor(ctx: ClusterContext, maxBytes: number, deliver: (bytes: Buffer) => Promise<void> | undefined) {
     this.#ctx = ctx;
+    this.#maxBytes = maxBytes;
     this.#deliver = deliver;
   }
 
-  /** Appends a message to a node's stream, as a write the next commit waits for. */
+  /** Gives the command connection the scripts (sent once, then run by their digest). */
+  prepare(cmd: Redis): void {
+    cmd.defineCommand('clusterAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
+  }
+
+  /**
+   * Appends a message to a node's stream, as a write the next commit waits for. A stream holding
+   * `maxBytes` already (its node is down and not adopted yet, or cannot keep up) refuses it: the
+   * commit fails, so the publisher is not acknowledged (v5: 0x97).
+   */
   append(node: string, bytes: Buffer): void {
-    this.#ctx.write((r) => r.xadd(this.#ctx.keys.stream(node), '*', 'm', bytes));
+    const keys = this.#ctx.keys;
+    this.#ctx.write((r) =>
+      (r as Redis & BoundedAppend).clusterAppend(
+        keys.stream(node),
+        keys.streamBytes(node),
+        this.#maxBytes,
+        bytes.length,
+        bytes,
+      ),
+    );
   }
 
   /** Makes sure this node's stream and consumer group exist. */
@@ -76,7 +96,7 @@ export class DurableStreams {
       const ids = await this.#routeEntries(entries);
       const error = await this.#ctx.sync();
       if (error !== undefined) throw error;
-      await cmd.xdel(stream, ...ids);
+      await this.#remove(node, '', entries, ids);
     }
   }
 
@@ -127,13 +147,27 @@ export class DurableStreams {
         continue;
       }
       try {
-        // Sent together (auto-pipelining): one round trip.
-        await Promise.all([ctx.redis().xack(stream, GROUP, ...ids), ctx.redis().xdel(stream, ...ids)]);
+        await this.#remove(ctx.nodeId, GROUP, entries, ids);
         this.#processed = ids[ids.length - 1]!;
       } catch {
         backlog = true;
       }
     }
+  }
+
+  /** Acknowledges (with `group`) and deletes routed entries, and frees their bytes: one script. */
+  async #remove(
+    node: string,
+    group: string,
+    entries: Array<[string, Buffer | undefined]>,
+    ids: string[],
+  ): Promise<void> {
+    let bytes = 0;
+    for (const [, payload] of entries) bytes += payload?.length ?? 0;
+    const keys = this.#ctx.keys;
+    await this.#ctx
+      .redis()
+      .eval(REMOVE_SCRIPT, 2, keys.stream(node), keys.streamBytes(node), group, bytes, ...ids);
   }
 
   async #routeEntries(entries: Array<[string, Buffer | undefined]>): Promise<string[]> {
@@ -154,6 +188,17 @@ export class DurableStreams {
     }
     return ids;
   }
+}
+
+/** The command `prepare` defines. */
+interface BoundedAppend {
+  clusterAppend(
+    stream: string,
+    counter: string,
+    budget: number,
+    size: number,
+    message: Buffer,
+  ): Promise<string>;
 }
 
 /** Orders two stream ids (`ms-seq`). */
