@@ -33,6 +33,8 @@ export class Routing {
   readonly #ids = new WeakMap<Message, string>();
   readonly #idPrefix: string;
   #idCounter = 0;
+  /** Sessions the delivery gate let each message through to. */
+  readonly #passed = new WeakMap<Message, Set<string>>();
   /** What came with each message received from another node. */
   readonly #meta = new WeakMap<Message, ForwardMeta>();
 
@@ -153,7 +155,17 @@ export class Routing {
       if (!this.#handoffs.isArriving(clientId)) return undefined;
       if (id === undefined && message.retain) return undefined;
     }
-    return this.#delivered.first(clientId, id ?? this.#idOf(message), durable) ? undefined : false;
+    // The core may ask twice for one delivery (a share group's member is picked by this gate, then
+    // delivered through it): the answer for one message object and session stays the same.
+    let passed = this.#passed.get(message);
+    if (passed?.has(clientId)) return undefined;
+    if (!this.#delivered.first(clientId, id ?? this.#idOf(message), durable)) return false;
+    if (passed === undefined) {
+      passed = new Set();
+      this.#passed.set(message, passed);
+    }
+    passed.add(clientId);
+    return undefined;
   }
 
   #sendOn(message: Message, node: string, only: readonly string[], id: string): void {
