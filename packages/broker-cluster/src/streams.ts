@@ -26,7 +26,7 @@ export class DurableStreams {
   }
 
   /** Gives the command connection the scripts (sent once, then run by their digest). */
-  prepare(cmd: Redis): void {
+  prepare(cmd: ClusterRedis): void {
     cmd.defineCommand('clusterAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
   }
 
@@ -38,7 +38,7 @@ export class DurableStreams {
   append(node: string, bytes: Buffer): void {
     const keys = this.#ctx.keys;
     this.#ctx.write((r) =>
-      (r as Redis & BoundedAppend).clusterAppend(
+      (r as ClusterRedis & BoundedAppend).clusterAppend(
         keys.stream(node),
         keys.streamBytes(node),
         this.#maxBytes,
