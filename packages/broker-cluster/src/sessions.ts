@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClientInfo, Hook, Message, StoredState } from '@x/broker';
 import type { RedisStore } from '@x/broker-store-redis';
 import { encodeMessage } from './codec.js';
-import type { ClusterContext } from './context.js';
+import { type ClusterContext, sleep } from './context.js';
 import type { DeliveredIds } from './delivered.js';
 import type { Handoffs } from './handoff.js';
 import { CLAIM_SCRIPT, DISOWN_SCRIPT, MOVE_SCRIPT } from './keys.js';
@@ -116,7 +116,7 @@ export class SessionOwnership {
       const owner = await cmd.hget(this.#ctx.keys.owners, id);
       if (owner === null || owner === this.#ctx.nodeId) break;
       if (await membership.isAlive(owner)) {
-        if (await this.#requestRelease(owner, id)) {
+        if (await this.#released(owner, id)) {
           this.#ctx.stats.takeovers++;
           break;
         }
@@ -230,6 +230,26 @@ export class SessionOwnership {
     this.#deps.store.releaseSession(clientId);
     this.#deps.delivered.release(clientId);
     this.#deps.summary.removeClient(clientId);
+  }
+
+  /**
+   * Asks the owning node to let a session go: true once it answers, false when it does not in time
+   * or its lease runs out first (it died: no answer will come, it is adopted instead, without the
+   * CONNECT waiting out the whole answer timeout — a will delay may be running meanwhile).
+   */
+  async #released(owner: string, clientId: string): Promise<boolean> {
+    let settled = false;
+    const answer = this.#requestRelease(owner, clientId).finally(() => {
+      settled = true;
+    });
+    const gone = (async () => {
+      while (!settled) {
+        await sleep(100);
+        if (!settled && !(await this.#deps.membership.isAlive(owner))) return false;
+      }
+      return answer;
+    })();
+    return Promise.race([answer, gone]);
   }
 
   /** Asks the owning node to let a session go; true once it answers. */
