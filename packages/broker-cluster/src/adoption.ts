@@ -24,6 +24,8 @@ export interface AdoptionDeps {
 export class Adoption {
   readonly #deps: AdoptionDeps;
   #adopting = false;
+  /** No adoption before this time (ms since the epoch): see `holdOff`. */
+  #holdUntil = 0;
 
   constructor(deps: AdoptionDeps) {
     this.#deps = deps;
@@ -32,7 +34,7 @@ export class Adoption {
   /** Adopts every listed node whose lease ran out (skipped while an adoption runs here). */
   async watch(): Promise<void> {
     const { ctx, membership } = this.#deps;
-    if (this.#adopting || ctx.closing) return;
+    if (this.#adopting || ctx.closing || Date.now() < this.#holdUntil) return;
     try {
       for (const node of await membership.members()) {
         if (node === ctx.nodeId) continue;
@@ -41,6 +43,11 @@ export class Adoption {
     } catch (error) {
       ctx.log.warn({ error: (error as Error).message }, 'cluster: node watch failed');
     }
+  }
+
+  /** Watches adopt nobody for `ms` (after this node's own reconnection, others may be late). */
+  holdOff(ms: number): void {
+    this.#holdUntil = Date.now() + ms;
   }
 
   async adopt(node: string): Promise<void> {
@@ -74,7 +81,7 @@ export class Adoption {
       await this.#deps.routing.dropNode(node);
       await ctx.sync();
       await this.#deps.streams.drain(node);
-      await cmd.del(ctx.keys.stream(node), ctx.keys.wills(node));
+      await cmd.del(ctx.keys.stream(node), ctx.keys.streamBytes(node), ctx.keys.wills(node));
       // Last: until here a failed adoption is taken up again by the next watch.
       await membership.remove(node);
       ctx.stats.adoptions++;

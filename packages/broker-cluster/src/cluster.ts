@@ -6,7 +6,9 @@ import { Adoption } from './adoption.js';
 import { ClusterStore } from './cluster-store.js';
 import { type ClusterRedis, openRedis, type RedisClusterNodes } from './connections.js';
 import type { ClusterBroker, ClusterContext, ClusterStats } from './context.js';
+import { DeliveredIds } from './delivered.js';
 import { ClusterError } from './errors.js';
+import { Handoffs } from './handoff.js';
 import { ClusterKeys } from './keys.js';
 import {
   type ClusterClientLookup,
@@ -47,13 +49,31 @@ export interface BrokerClusterOptions {
   prefix?: string;
   /** Milliseconds a node's lease lasts without a heartbeat; it renews every third of it. Default 3000. */
   leaseMs?: number;
-  /** Milliseconds a CONNECT waits for the node holding its session to let it go. Default 1000. */
+  /**
+   * Milliseconds a CONNECT waits for the node holding its session to let it go, plus up to 5 s while
+   * that node routes what its stream holds first. A node that does not answer and whose lease runs
+   * out is adopted. Default 1000.
+   */
   takeoverTimeout?: number;
   /**
    * Milliseconds between rebuilds of this node's subscription summary and re-reads of the others'
    * (which heal a change notice missed during a reconnection). Default 10 000.
    */
   summaryRefreshMs?: number;
+  /**
+   * Milliseconds a node keeps the filters of a session that moved to another node, sending on
+   * what matches them (publishers' nodes may still route to it until they learn the new node's
+   * summary). Default: `summaryRefreshMs`, the bound on that.
+   */
+  handoffGraceMs?: number;
+  /**
+   * Bytes of messages (payload plus a small header) one node's QoS 1/2 stream may hold. A node
+   * that is down keeps its stream until its lease runs out and a survivor adopts it; one that
+   * cannot keep up lets it grow. Beyond this, QoS 1/2 messages for that node are refused on the
+   * publishing node (v5 PUBACK/PUBREC 0x97; a v3 publisher's connection closes unacknowledged)
+   * rather than acknowledged. Default 64 MiB.
+   */
+  maxStreamBytes?: number;
   logger?: Logger;
 }
 
@@ -95,6 +115,7 @@ export class BrokerCluster {
   readonly #adoption: Adoption;
   readonly #management: ClusterManagement;
   readonly #redisCluster: RedisClusterNodes | undefined;
+  readonly #handoffs: Handoffs;
   #cmd: ClusterRedis | undefined;
   #sub: ClusterRedis | undefined;
   #reader: ClusterRedis | undefined;
@@ -103,6 +124,9 @@ export class BrokerCluster {
   readonly #timers: NodeJS.Timeout[] = [];
   #running = false;
   #closing = false;
+  /** Listed, with a lease, summary written: false from a lost connection until the rejoin is done. */
+  #joined = false;
+  #rejoining: Promise<void> | undefined;
 
   constructor(options: BrokerClusterOptions) {
     if (!isValidNodeId(options.nodeId)) {
@@ -118,8 +142,20 @@ export class BrokerCluster {
     this.#summaryRefreshMs = options.summaryRefreshMs ?? 10_000;
     this.#ctx = this.#context(new ClusterKeys(options.prefix ?? options.store.prefix));
     this.#membership = new Membership(this.#ctx, options.leaseMs ?? 3000);
-    this.#streams = new DurableStreams(this.#ctx, (bytes) => this.#routing.deliverForwarded(bytes));
-    this.#routing = new Routing(this.#ctx, (node, bytes) => this.#streams.append(node, bytes));
+    this.#streams = new DurableStreams(this.#ctx, options.maxStreamBytes ?? 64 * 1024 * 1024, (bytes) =>
+      this.#routing.deliverForwarded(bytes),
+    );
+    const delivered = new DeliveredIds(this.#ctx);
+    this.#handoffs = new Handoffs(options.handoffGraceMs ?? this.#summaryRefreshMs, (clientId) => {
+      // Back here meanwhile: its filters are its own again.
+      if (!this.#broker?.sessions.has(clientId)) this.#routing.local.removeClient(clientId);
+    });
+    this.#routing = new Routing(
+      this.#ctx,
+      (node, bytes) => this.#streams.append(node, bytes),
+      this.#handoffs,
+      delivered,
+    );
     this.#sessions = new SessionOwnership({
       ctx: this.#ctx,
       store: options.store,
@@ -128,6 +164,8 @@ export class BrokerCluster {
       catchUp: () => this.#streams.catchUp(),
       adoptNode: (node) => this.#adoption.adopt(node),
       takeoverTimeout: options.takeoverTimeout ?? 1000,
+      handoffs: this.#handoffs,
+      delivered,
     });
     this.#adoption = new Adoption({
       ctx: this.#ctx,
@@ -152,7 +190,7 @@ export class BrokerCluster {
         this.#writes = [];
         return writes;
       },
-      connected: () => this.#cmd?.status === 'ready',
+      connected: () => this.#joined && this.#cmd?.status === 'ready',
       close: () => this.#close(),
     });
   }
@@ -202,6 +240,7 @@ export class BrokerCluster {
     onPublished: (_client, message) => this.#routing.forward(message),
     onRetainPublished: (_client, message) => this.#routing.broadcastRetained(message),
     onSessionClaim: (client, clean) => this.#sessions.claim(client, clean),
+    onAclCheckDelivery: (clientId, _client, message) => this.#routing.mayDeliver(clientId, message),
     onShareGroup: (message, shareName, topicFilter) =>
       this.#routing.servesShare(message, shareName, topicFilter),
     onSubscribed: (client, packet, codes) => {
@@ -236,12 +275,19 @@ export class BrokerCluster {
         this.#log.warn({ error: error.message }, 'cluster: Redis connection error'),
       );
     }
+    this.#streams.prepare(cmd);
     this.#cmd = cmd;
     this.#sub = sub;
     this.#reader = reader;
     await Promise.all([cmd.connect(), sub.connect(), reader.connect()]);
     await this.#membership.takeLease();
     await this.#register();
+    // A lost connection means a possibly lost node: Redis may have restarted empty, or this node's
+    // lease may have run out and a survivor adopted it. Until the rejoin is done the store is not
+    // writable (QoS 1/2 refused, `broker.ready` false).
+    cmd.on('close', () => {
+      this.#joined = false;
+    });
     cmd.on('ready', () => {
       if (this.#running) void this.#rejoin();
     });
@@ -254,6 +300,7 @@ export class BrokerCluster {
       this.#management.channel,
     );
     await this.#routing.loadSummaries();
+    this.#joined = true;
     // Keep the stored sessions this node holds; the others belong to other nodes.
     const mine = await this.#sessions.keepOwned(state.sessions);
     this.#log.info(
@@ -270,16 +317,30 @@ export class BrokerCluster {
   }
 
   /**
-   * Redis is back after an outage. Sessions another node took meanwhile (this node's lease ran out
-   * and it was adopted) are let go rather than kept in two places; then the node lists itself again
-   * (a Redis restarted empty has forgotten it) and rewrites its summary.
+   * Redis is back after an outage. The lease first (so no survivor adopts this node meanwhile), then
+   * the node lists itself again (a Redis restarted empty has forgotten it), lets go of the sessions
+   * another node took meanwhile (this node's lease ran out and it was adopted) rather than keeping
+   * them in two places, rewrites its summary and reads the others'. A failed rejoin is tried again
+   * by the next heartbeat; only then is the store writable again.
    */
-  async #rejoin(): Promise<void> {
+  #rejoin(): Promise<void> {
+    this.#rejoining ??= this.#doRejoin().finally(() => {
+      this.#rejoining = undefined;
+    });
+    return this.#rejoining;
+  }
+
+  async #doRejoin(): Promise<void> {
     try {
-      await this.#sessions.releaseTaken();
       await this.#membership.renewLease();
       await this.#register();
+      await this.#sessions.reconcile();
       this.#routing.announceAll();
+      if (!(await this.#routing.loadSummaries())) throw new Error('summaries not read');
+      // Other nodes may be reconnecting too: their leases may have lapsed in a Redis that kept its
+      // keys, so give them a lease's time to renew before adopting any of them.
+      this.#adoption.holdOff(this.#membership.leaseMs * 2);
+      this.#joined = true;
       this.#log.info({ nodeId: this.nodeId }, 'cluster: Redis reachable again, node listed again');
     } catch (error) {
       this.#log.warn({ error: (error as Error).message }, 'cluster: rejoin after a Redis outage failed');
@@ -299,8 +360,10 @@ export class BrokerCluster {
       this.#timers.push(timer);
     };
     every(Math.max(100, Math.floor(this.#membership.leaseMs / 3)), () => {
-      this.#membership.renewLease().catch(() => {});
-      this.#management.report().catch(() => {});
+      if (this.#joined) {
+        this.#membership.renewLease().catch(() => {});
+        this.#management.report().catch(() => {});
+      } else if (this.#cmd?.status === 'ready') void this.#rejoin();
     });
     every(this.#summaryRefreshMs, () =>
       this.#routing.refresh(broker.sessions.values() as Iterable<SessionInfo>),
@@ -312,6 +375,7 @@ export class BrokerCluster {
     if (this.#closing) return;
     this.#closing = true;
     for (const timer of this.#timers) clearInterval(timer);
+    this.#handoffs.close();
     const cmd = this.#cmd;
     await this.#streams.stop();
     await Promise.allSettled(this.#writes);

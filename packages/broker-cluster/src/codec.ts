@@ -3,7 +3,8 @@ import type { Message } from '@x/broker';
 /**
  * A message as it crosses from one node to another: a 4-byte header length, the header as JSON
  * (topic, QoS, retain flag, origin client id for No Local, expiry, v5 properties, the share groups
- * the receiving node is to serve), then the payload
+ * the receiving node is to serve, the message's cluster-wide id, the sessions a handoff copy is
+ * for), then the payload
  * as raw bytes. Correlation Data, the one binary property, travels as base64.
  *
  * ```
@@ -12,7 +13,7 @@ import type { Message } from '@x/broker';
  * └──────────────┴──────────────────────────────────────────┴─────────┘
  * ```
  */
-export function encodeMessage(message: Message, shares?: readonly string[]): Buffer {
+export function encodeMessage(message: Message, shares?: readonly string[], meta?: ForwardMeta): Buffer {
   const properties = message.properties;
   const header: Header = {
     t: message.topic,
@@ -22,6 +23,8 @@ export function encodeMessage(message: Message, shares?: readonly string[]): Buf
     e: message.expiresAt,
   };
   if (shares !== undefined && shares.length > 0) header.s = [...shares];
+  if (meta?.id !== undefined) header.i = meta.id;
+  if (meta?.only !== undefined) header.n = [...meta.only];
   if (properties !== undefined) {
     const { correlationData, ...rest } = properties;
     header.p = rest;
@@ -44,7 +47,10 @@ export function decodeMessage(bytes: Buffer): Message {
  * The message and the share groups (`<ShareName>/<filter>`) the receiving node is to serve: the
  * accepting node picks one node per group, and the others leave that group alone.
  */
-export function decodeForwarded(bytes: Buffer): { message: Message; shares: readonly string[] } {
+export function decodeForwarded(bytes: Buffer): {
+  message: Message;
+  shares: readonly string[];
+} & ForwardMeta {
   if (bytes.length < 4) throw new RangeError(`cluster message of ${bytes.length} bytes: no header`);
   const length = bytes.readUInt32BE(0);
   if (4 + length > bytes.length) {
@@ -66,7 +72,20 @@ export function decodeForwarded(bytes: Buffer): { message: Message; shares: read
     origin: header.o,
     owned: true,
   };
-  return { message, shares: header.s ?? [] };
+  return {
+    message,
+    shares: header.s ?? [],
+    ...(header.i !== undefined ? { id: header.i } : {}),
+    ...(header.n !== undefined ? { only: header.n } : {}),
+  };
+}
+
+/** What travels with a forwarded message besides the message. */
+export interface ForwardMeta {
+  /** The message's cluster-wide id, given by the node that accepted it (duplicates are dropped by it). */
+  id?: string;
+  /** Deliver to these sessions only (a copy re-sent to a session's new node during a handoff). */
+  only?: readonly string[];
 }
 
 interface Header {
@@ -79,4 +98,8 @@ interface Header {
   c?: string;
   /** Share groups the receiving node serves. */
   s?: string[];
+  /** Message id. */
+  i?: string;
+  /** Only these sessions. */
+  n?: string[];
 }

@@ -9,7 +9,9 @@
  * <p>cluster:{<node>}:summary    hash    topic filter → '1': what the node's sessions subscribe to
  * <p>cluster:{<node>}:wills      hash    client id → will of an online client (published if the node dies)
  * <p>cluster:{<node>}:stream     stream  QoS 1/2 messages for the node (consumer group 'nodes')
+ * <p>cluster:{<node>}:bytes      string  bytes of the messages in that stream (bounded: maxStreamBytes)
  * <p>cluster:{<node>}:adopt      string  lock of the survivor adopting a dead node
+ * <p>cluster:seen:<client>       zset    ids of the last QoS 2 messages from other nodes given to the session
  * channel <p>cluster:events      summary changes ('+'/'-' filter, node left)
  * channel <p>cluster:retained    retained message changes, to keep every node's memory current
  * channel <p>cluster:q0:<node>   QoS 0 messages for the node
@@ -49,11 +51,17 @@ export class ClusterKeys {
   stream(node: string): string {
     return `${this.#p}{${node}}:stream`;
   }
+  streamBytes(node: string): string {
+    return `${this.#p}{${node}}:bytes`;
+  }
   adopt(node: string): string {
     return `${this.#p}{${node}}:adopt`;
   }
   load(node: string): string {
     return `${this.#p}{${node}}:load`;
+  }
+  seen(clientId: string): string {
+    return `${this.#p}seen:${clientId}`;
   }
   qos0(node: string): string {
     return `${this.#p}q0:${node}`;
@@ -89,3 +97,28 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   return redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 0`;
+
+/**
+ * Appends a message to a node's stream within its byte budget: KEYS stream, byte counter; ARGV
+ * budget, message size, message. Fails with `STREAM_FULL` rather than keep what cannot be bounded.
+ */
+export const APPEND_SCRIPT = `
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used + tonumber(ARGV[2]) > tonumber(ARGV[1]) then
+  return redis.error_reply('STREAM_FULL ' .. KEYS[1] .. ' holds ' .. used .. ' bytes')
+end
+redis.call('INCRBY', KEYS[2], ARGV[2])
+return redis.call('XADD', KEYS[1], '*', 'm', ARGV[3])`;
+
+/**
+ * Removes routed entries from a stream (acknowledged first when ARGV[1] names the group) and
+ * takes their bytes off its counter: KEYS stream, byte counter; ARGV group or '', bytes, ids….
+ */
+export const REMOVE_SCRIPT = `
+local ids = {}
+for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+if ARGV[1] ~= '' then redis.call('XACK', KEYS[1], ARGV[1], unpack(ids)) end
+redis.call('XDEL', KEYS[1], unpack(ids))
+local left = redis.call('DECRBY', KEYS[2], ARGV[2])
+if left <= 0 then redis.call('DEL', KEYS[2]) end
+return left`;

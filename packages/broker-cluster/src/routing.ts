@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Message, SessionInfo } from '@x/broker';
-import { decodeForwarded, decodeMessage, encodeMessage } from './codec.js';
+import { decodeForwarded, decodeMessage, encodeMessage, type ForwardMeta } from './codec.js';
 import type { ClusterContext } from './context.js';
+import type { DeliveredIds } from './delivered.js';
+import type { Handoffs } from './handoff.js';
 import { ShareGroups } from './shared-groups.js';
 import { LocalSummary, type RemoteMatch, RemoteSummaries } from './summary.js';
 
@@ -22,13 +25,34 @@ export class Routing {
   readonly #shares: ShareGroups;
   readonly #ctx: ClusterContext;
   readonly #durable: (node: string, bytes: Buffer) => void;
+  readonly #handoffs: Handoffs;
+  readonly #delivered: DeliveredIds;
   /** Computed once per message: the local route asks first (share groups), then `forward`. */
   readonly #routes = new WeakMap<Message, Route>();
+  /** Cluster-wide ids of QoS 1/2 messages accepted here: `<node>.<process token>.<counter>`. */
+  readonly #ids = new WeakMap<Message, string>();
+  readonly #idPrefix: string;
+  #idCounter = 0;
+  /** Sessions the delivery gate let each message through to. */
+  readonly #passed = new WeakMap<Message, Set<string>>();
+  /** What came with each message received from another node. */
+  readonly #meta = new WeakMap<Message, ForwardMeta>();
 
-  /** `durable` appends a QoS 1/2 message for a node, as a write the next commit waits for. */
-  constructor(ctx: ClusterContext, durable: (node: string, bytes: Buffer) => void) {
+  /**
+   * `durable` appends a QoS 1/2 message for a node, as a write the next commit waits for;
+   * `handoffs` knows the sessions that just moved, `delivered` the message ids sessions were given.
+   */
+  constructor(
+    ctx: ClusterContext,
+    durable: (node: string, bytes: Buffer) => void,
+    handoffs: Handoffs,
+    delivered: DeliveredIds,
+  ) {
     this.#ctx = ctx;
     this.#durable = durable;
+    this.#handoffs = handoffs;
+    this.#delivered = delivered;
+    this.#idPrefix = `${ctx.nodeId}.${randomBytes(4).toString('hex')}.`;
     this.#shares = new ShareGroups(ctx.nodeId);
     this.local = new LocalSummary((filter, present) => this.#announce(filter, present));
   }
@@ -49,7 +73,8 @@ export class Routing {
   forward(message: Message): void {
     if (message.topic.startsWith('$SYS/') || this.#ctx.closing) return;
     const { match, shares } = this.#route(message);
-    if (match.nodes.length === 0 && shares.size === 0) return;
+    const handoffs = message.qos > 0 ? this.#handoffs.targets(message.topic) : undefined;
+    if (match.nodes.length === 0 && shares.size === 0 && handoffs === undefined) return;
     const nodeId = this.#ctx.nodeId;
     const targets = new Map<string, string[]>();
     for (const node of match.nodes) if (node !== nodeId) targets.set(node, []);
@@ -59,12 +84,13 @@ export class Routing {
       if (keys === undefined) targets.set(node, [key]);
       else keys.push(key);
     }
+    const meta: ForwardMeta | undefined = message.qos > 0 ? { id: this.#idOf(message) } : undefined;
     let plain: Buffer | undefined;
     for (const [node, keys] of targets) {
       let bytes: Buffer;
-      if (keys.length > 0) bytes = encodeMessage(message, keys);
+      if (keys.length > 0) bytes = encodeMessage(message, keys, meta);
       else {
-        plain ??= encodeMessage(message);
+        plain ??= encodeMessage(message, undefined, meta);
         bytes = plain;
       }
       this.#ctx.stats.forwarded++;
@@ -75,14 +101,84 @@ export class Routing {
           .catch(() => {});
       } else this.#durable(node, bytes);
     }
+    // A session that just left: its new node gets a copy unless it gets the message anyway.
+    if (handoffs !== undefined) {
+      for (const [node, only] of handoffs) {
+        if (!targets.has(node)) this.#sendOn(message, node, only, meta!.id!);
+      }
+    }
   }
 
-  /** Routes a message another node forwarded to this node's sessions (and its share groups, if any). */
-  deliverForwarded(bytes: Buffer): void {
-    const { message, shares } = decodeForwarded(bytes);
+  /**
+   * Routes a message another node forwarded to this node's sessions (and its share groups, if any).
+   * A handoff copy for a session a CONNECT here is still taking waits until it is loaded: the old
+   * node sends copies as soon as it let the session go, which can be before this node has it.
+   */
+  deliverForwarded(bytes: Buffer): Promise<void> | undefined {
+    const forwarded = decodeForwarded(bytes);
+    const claimed = forwarded.only !== undefined ? this.#handoffs.whenClaimed(forwarded.only) : undefined;
+    if (claimed !== undefined) return claimed.then(() => this.#deliver(forwarded));
+    this.#deliver(forwarded);
+    return undefined;
+  }
+
+  #deliver({ message, shares, id, only }: ReturnType<typeof decodeForwarded>): void {
     this.#shares.received(message, shares);
+    this.#meta.set(message, { ...(id !== undefined ? { id } : {}), ...(only !== undefined ? { only } : {}) });
     this.#ctx.stats.received++;
     this.#ctx.broker().routeRemote(message);
+    if (message.qos === 0) return;
+    // Sent to this node for a session that has just left it: on to the session's new node.
+    const handoffs = this.#handoffs.targets(message.topic);
+    if (handoffs === undefined) return;
+    for (const [node, clients] of handoffs) {
+      const to = only === undefined ? clients : clients.filter((c) => only.includes(c));
+      if (node !== this.#ctx.nodeId && to.length > 0)
+        this.#sendOn(message, node, to, id ?? this.#idOf(message));
+    }
+  }
+
+  /**
+   * The `onAclCheckDelivery` gate: a copy meant for other sessions is skipped, and so is a message
+   * id a session was given already (a batch routed again after a crash, a handoff copy).
+   */
+  mayDeliver(clientId: string, message: Message): boolean | undefined {
+    const meta = this.#meta.get(message);
+    if (meta?.only !== undefined && !meta.only.includes(clientId)) return false;
+    if (message.qos === 0) return undefined;
+    const id = meta?.id;
+    // QoS 2 from another node: always checked (and recorded in Redis), a crash may route it again.
+    const durable = id !== undefined && message.qos === 2;
+    if (!durable) {
+      // Otherwise only a session that just arrived can see a message twice (a handoff copy). A
+      // retained message sent on SUBSCRIBE is no duplicate, however often it is sent.
+      if (!this.#handoffs.isArriving(clientId)) return undefined;
+      if (id === undefined && message.retain) return undefined;
+    }
+    // The core may ask twice for one delivery (a share group's member is picked by this gate, then
+    // delivered through it): the answer for one message object and session stays the same.
+    let passed = this.#passed.get(message);
+    if (passed?.has(clientId)) return undefined;
+    if (!this.#delivered.first(clientId, id ?? this.#idOf(message), durable)) return false;
+    if (passed === undefined) {
+      passed = new Set();
+      this.#passed.set(message, passed);
+    }
+    passed.add(clientId);
+    return undefined;
+  }
+
+  #sendOn(message: Message, node: string, only: readonly string[], id: string): void {
+    this.#durable(node, encodeMessage(message, undefined, { id, only }));
+  }
+
+  #idOf(message: Message): string {
+    let id = this.#ids.get(message);
+    if (id === undefined) {
+      id = `${this.#idPrefix}${(this.#idCounter++).toString(36)}`;
+      this.#ids.set(message, id);
+    }
+    return id;
   }
 
   broadcastRetained(message: Message): void {
@@ -101,7 +197,7 @@ export class Routing {
   /** A notice on one of `channels()`; false when the channel is not one of them. */
   onChannel(channel: string, data: Buffer): boolean {
     const keys = this.#ctx.keys;
-    if (channel === keys.qos0(this.#ctx.nodeId)) this.deliverForwarded(data);
+    if (channel === keys.qos0(this.#ctx.nodeId)) void this.deliverForwarded(data);
     else if (channel === keys.events) this.#onEvent(JSON.parse(data.toString()));
     else if (channel === keys.retained) {
       const length = data[0] ?? 0;
@@ -129,12 +225,15 @@ export class Routing {
     void this.loadSummaries();
   }
 
-  async loadSummaries(): Promise<void> {
+  /** Reads every other node's summary again; false when the node list could not be read. */
+  async loadSummaries(): Promise<boolean> {
     try {
       const nodes = await this.#ctx.redis().smembers(this.#ctx.keys.nodes);
       await Promise.all(nodes.filter((n) => n !== this.#ctx.nodeId).map((n) => this.#loadSummary(n)));
+      return true;
     } catch (error) {
       this.#ctx.log.warn({ error: (error as Error).message }, 'cluster: summaries not read');
+      return false;
     }
   }
 
@@ -163,9 +262,18 @@ export class Routing {
     else if (event.k === 'gone') this.#remote.drop(event.n);
   }
 
+  /**
+   * Never rejects: it runs from pub/sub notices, which can arrive while the command connection is
+   * still reconnecting (after a Redis outage the subscriber is often back first). An unhandled
+   * rejection there ended the node's process, which is why a node sometimes never rejoined.
+   */
   async #loadSummary(node: string): Promise<void> {
-    const filters = await this.#ctx.redis().hkeys(this.#ctx.keys.summary(node));
-    this.#remote.reset(node, filters);
+    try {
+      const filters = await this.#ctx.redis().hkeys(this.#ctx.keys.summary(node));
+      this.#remote.reset(node, filters);
+    } catch (error) {
+      this.#ctx.log.warn({ node, error: (error as Error).message }, 'cluster: summary not read');
+    }
   }
 
   /** A filter enters or leaves this node's summary: stored, then announced. */

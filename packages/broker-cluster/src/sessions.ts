@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { ClientInfo, Hook, Message, StoredState } from '@x/broker';
 import type { RedisStore } from '@x/broker-store-redis';
 import { encodeMessage } from './codec.js';
-import type { ClusterContext } from './context.js';
+import { type ClusterContext, sleep } from './context.js';
+import type { DeliveredIds } from './delivered.js';
+import type { Handoffs } from './handoff.js';
 import { CLAIM_SCRIPT, DISOWN_SCRIPT, MOVE_SCRIPT } from './keys.js';
 import type { Membership } from './membership.js';
 import type { LocalSummary } from './summary.js';
@@ -20,7 +22,12 @@ export interface SessionDeps {
   adoptNode(node: string): Promise<void>;
   /** Milliseconds a CONNECT waits for the node holding its session to let it go. */
   readonly takeoverTimeout: number;
+  readonly handoffs: Handoffs;
+  readonly delivered: DeliveredIds;
 }
+
+/** The longest a node routes its stream's backlog before it lets a session go. */
+export const CATCH_UP_MS = 5000;
 
 /** A CONNECT's will, as the broker's hooks see it. */
 type Will = Parameters<NonNullable<Hook['onWill']>>[1];
@@ -56,8 +63,10 @@ export class SessionOwnership {
     const mine: StoredState['sessions'] = [];
     for (const session of sessions) {
       const owner = owners[session.clientId];
-      if (owner === this.#ctx.nodeId) mine.push(session);
-      else if (
+      if (owner === this.#ctx.nodeId) {
+        await this.#deps.delivered.load(session.clientId);
+        mine.push(session);
+      } else if (
         owner === undefined &&
         (await cmd.hsetnx(this.#ctx.keys.owners, session.clientId, this.#ctx.nodeId)) === 1
       ) {
@@ -67,13 +76,21 @@ export class SessionOwnership {
     return mine;
   }
 
-  /** Lets go of the sessions another node took while this one could not reach Redis. */
-  async releaseTaken(): Promise<void> {
+  /**
+   * After a Redis outage: lets go of the sessions another node took meanwhile, and claims again
+   * those nobody owns (a Redis restarted empty forgot the owners), so a CONNECT elsewhere asks
+   * this node for them rather than starting a second copy.
+   */
+  async reconcile(): Promise<void> {
     const broker = this.#ctx.broker();
-    const owners = await this.#ctx.redis().hgetall(this.#ctx.keys.owners);
+    const cmd = this.#ctx.redis();
+    const owners = await cmd.hgetall(this.#ctx.keys.owners);
     for (const session of [...broker.sessions.values()]) {
       const owner = owners[session.clientId];
-      if (owner === undefined || owner === this.#ctx.nodeId) continue;
+      if (owner === this.#ctx.nodeId) continue;
+      if (owner === undefined) {
+        if ((await cmd.hsetnx(this.#ctx.keys.owners, session.clientId, this.#ctx.nodeId)) === 1) continue;
+      }
       await this.#forget(session.clientId);
     }
   }
@@ -83,6 +100,15 @@ export class SessionOwnership {
    * node becomes its owner and, unless Clean Start, loads it from the store.
    */
   async claim(client: ClientInfo, clean: boolean): Promise<number | undefined> {
+    const claimed = this.#deps.handoffs.claiming(client.id);
+    try {
+      return await this.#claim(client, clean);
+    } finally {
+      claimed();
+    }
+  }
+
+  async #claim(client: ClientInfo, clean: boolean): Promise<number | undefined> {
     const { membership } = this.#deps;
     const cmd = this.#ctx.redis();
     const id = client.id;
@@ -90,7 +116,7 @@ export class SessionOwnership {
       const owner = await cmd.hget(this.#ctx.keys.owners, id);
       if (owner === null || owner === this.#ctx.nodeId) break;
       if (await membership.isAlive(owner)) {
-        if (await this.#requestRelease(owner, id)) {
+        if (await this.#released(owner, id)) {
           this.#ctx.stats.takeovers++;
           break;
         }
@@ -106,6 +132,7 @@ export class SessionOwnership {
     }
     await cmd.eval(CLAIM_SCRIPT, 1, this.#ctx.keys.owners, id, this.#ctx.nodeId);
     if (!clean && !this.#ctx.broker().sessions.has(id)) await this.#load(id);
+    this.#deps.handoffs.arrived(id);
     return undefined;
   }
 
@@ -138,19 +165,32 @@ export class SessionOwnership {
       // Messages already in this node's stream may be for this session: queued here first, they
       // travel with it through the store.
       await this.#deps.catchUp();
-      await this.#forget(clientId);
+      const filters = [...(this.#ctx.broker().sessions.get(clientId)?.subscriptions.keys() ?? [])];
+      // Its filters stay in this node's summary for a while; what matches them goes on to its new
+      // node (publishers may not know yet that the session moved). In the same tick as the session
+      // leaves the broker (`releaseSession` forgets it before its first await): a message routed
+      // here is either queued for it (and travels in the store) or sent on, never neither.
+      this.#deps.handoffs.departed(clientId, notice.from, filters);
+      const released = this.#ctx.broker().releaseSession(clientId);
+      this.#deps.delivered.release(clientId);
+      await released;
+      this.#deps.store.releaseSession(clientId);
       this.#ctx.log.info({ clientId, to: notice.from }, 'cluster: session handed over');
-    } finally {
       await this.#ctx
         .redis()
-        .publish(this.#ctx.keys.control(notice.from), JSON.stringify({ k: 'released', r: notice.r }))
-        .catch(() => {});
+        .publish(this.#ctx.keys.control(notice.from), JSON.stringify({ k: 'released', r: notice.r }));
+    } catch (error) {
+      // Not answered: the asking node waits for this node's lease to end (or takes the session
+      // after that wait), rather than loading a session this node may still hold. Caught here as
+      // this runs from a pub/sub notice, where a rejection would end the process.
+      this.#ctx.log.warn({ clientId, error: (error as Error).message }, 'cluster: handover failed');
     }
   }
 
   /** A session ended here: it leaves the summary, and the owner entry if this node still has it. */
   sessionGone(clientId: string): void {
     this.#deps.summary.removeClient(clientId);
+    this.#deps.delivered.forget(clientId);
     this.#ctx.write((r) => r.eval(DISOWN_SCRIPT, 1, this.#ctx.keys.owners, clientId, this.#ctx.nodeId));
   }
 
@@ -177,6 +217,7 @@ export class SessionOwnership {
   /** Loads a stored session into the broker and its filters into the summary; true when added. */
   async #load(clientId: string): Promise<boolean> {
     const broker = this.#ctx.broker();
+    await this.#deps.delivered.load(clientId);
     const stored = await this.#deps.store.loadSession(clientId);
     if (stored === undefined || !broker.adoptSession(stored)) return false;
     this.#deps.summary.addSession(broker.sessions.get(clientId)!);
@@ -187,7 +228,28 @@ export class SessionOwnership {
   async #forget(clientId: string): Promise<void> {
     await this.#ctx.broker().releaseSession(clientId);
     this.#deps.store.releaseSession(clientId);
+    this.#deps.delivered.release(clientId);
     this.#deps.summary.removeClient(clientId);
+  }
+
+  /**
+   * Asks the owning node to let a session go: true once it answers, false when it does not in time
+   * or its lease runs out first (it died: no answer will come, it is adopted instead, without the
+   * CONNECT waiting out the whole answer timeout — a will delay may be running meanwhile).
+   */
+  async #released(owner: string, clientId: string): Promise<boolean> {
+    let settled = false;
+    const answer = this.#requestRelease(owner, clientId).finally(() => {
+      settled = true;
+    });
+    const gone = (async () => {
+      while (!settled) {
+        await sleep(100);
+        if (!settled && !(await this.#deps.membership.isAlive(owner))) return false;
+      }
+      return answer;
+    })();
+    return Promise.race([answer, gone]);
   }
 
   /** Asks the owning node to let a session go; true once it answers. */
@@ -197,7 +259,9 @@ export class SessionOwnership {
       const timer = setTimeout(() => {
         this.#waiting.delete(request);
         resolve(false);
-      }, this.#deps.takeoverTimeout);
+        // An owner that is alive but slow (routing a backlog before it lets go, at most 5 s) is
+        // waited for: taking a session it still holds would split it in two.
+      }, this.#deps.takeoverTimeout + CATCH_UP_MS);
       this.#waiting.set(request, {
         resolve: () => {
           clearTimeout(timer);

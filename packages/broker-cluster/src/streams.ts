@@ -1,6 +1,7 @@
 import type { ClusterRedis } from './connections.js';
 import { type ClusterContext, sleep } from './context.js';
-import { GROUP } from './keys.js';
+import { APPEND_SCRIPT, GROUP, REMOVE_SCRIPT } from './keys.js';
+import { CATCH_UP_MS } from './sessions.js';
 
 /**
  * The durable path of QoS 1/2 messages between nodes: one Redis stream per node, read by that node
@@ -10,21 +11,41 @@ import { GROUP } from './keys.js';
  */
 export class DurableStreams {
   readonly #ctx: ClusterContext;
-  readonly #deliver: (bytes: Buffer) => void;
+  readonly #maxBytes: number;
+  readonly #deliver: (bytes: Buffer) => Promise<void> | undefined;
   #reader: ClusterRedis | undefined;
   #reading: Promise<void> | undefined;
   /** The id of the last stream entry routed, committed and acknowledged. */
   #processed = '0-0';
 
-  /** `deliver` routes one forwarded message to this node's sessions. */
-  constructor(ctx: ClusterContext, deliver: (bytes: Buffer) => void) {
+  /** `deliver` routes one forwarded message to this node's sessions (a promise when it must wait). */
+  constructor(ctx: ClusterContext, maxBytes: number, deliver: (bytes: Buffer) => Promise<void> | undefined) {
     this.#ctx = ctx;
+    this.#maxBytes = maxBytes;
     this.#deliver = deliver;
   }
 
-  /** Appends a message to a node's stream, as a write the next commit waits for. */
+  /** Gives the command connection the scripts (sent once, then run by their digest). */
+  prepare(cmd: ClusterRedis): void {
+    cmd.defineCommand('clusterAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
+  }
+
+  /**
+   * Appends a message to a node's stream, as a write the next commit waits for. A stream holding
+   * `maxBytes` already (its node is down and not adopted yet, or cannot keep up) refuses it: the
+   * commit fails, so the publisher is not acknowledged (v5: 0x97).
+   */
   append(node: string, bytes: Buffer): void {
-    this.#ctx.write((r) => r.xadd(this.#ctx.keys.stream(node), '*', 'm', bytes));
+    const keys = this.#ctx.keys;
+    this.#ctx.write((r) =>
+      (r as ClusterRedis & BoundedAppend).clusterAppend(
+        keys.stream(node),
+        keys.streamBytes(node),
+        this.#maxBytes,
+        bytes.length,
+        bytes,
+      ),
+    );
   }
 
   /** Makes sure this node's stream and consumer group exist. */
@@ -57,7 +78,7 @@ export class DurableStreams {
       .xrevrange(this.#ctx.keys.stream(this.#ctx.nodeId), '+', '-', 'COUNT', 1);
     const last = newest[0]?.[0];
     if (last === undefined) return;
-    const until = Date.now() + 5000;
+    const until = Date.now() + CATCH_UP_MS;
     while (compareIds(this.#processed, last) < 0 && Date.now() < until && !this.#ctx.closing) await sleep(5);
   }
 
@@ -72,10 +93,10 @@ export class DurableStreams {
         await sleep(100);
         continue;
       }
-      const ids = this.#routeEntries(entries);
+      const ids = await this.#routeEntries(entries);
       const error = await this.#ctx.sync();
       if (error !== undefined) throw error;
-      await cmd.xdel(stream, ...ids);
+      await this.#remove(node, '', entries, ids);
     }
   }
 
@@ -117,7 +138,7 @@ export class DurableStreams {
         backlog = false;
         continue;
       }
-      const ids = this.#routeEntries(entries);
+      const ids = await this.#routeEntries(entries);
       const error = await ctx.sync();
       if (error !== undefined) {
         // Not acknowledged: read again (from the unacknowledged ones) once the store works.
@@ -126,8 +147,7 @@ export class DurableStreams {
         continue;
       }
       try {
-        // Sent together (auto-pipelining): one round trip.
-        await Promise.all([ctx.redis().xack(stream, GROUP, ...ids), ctx.redis().xdel(stream, ...ids)]);
+        await this.#remove(ctx.nodeId, GROUP, entries, ids);
         this.#processed = ids[ids.length - 1]!;
       } catch {
         backlog = true;
@@ -135,13 +155,30 @@ export class DurableStreams {
     }
   }
 
-  #routeEntries(entries: Array<[string, Buffer | undefined]>): string[] {
+  /** Acknowledges (with `group`) and deletes routed entries, and frees their bytes: one script. */
+  async #remove(
+    node: string,
+    group: string,
+    entries: Array<[string, Buffer | undefined]>,
+    ids: string[],
+  ): Promise<void> {
+    let bytes = 0;
+    for (const [, payload] of entries) bytes += payload?.length ?? 0;
+    const keys = this.#ctx.keys;
+    await this.#ctx
+      .redis()
+      .eval(REMOVE_SCRIPT, 2, keys.stream(node), keys.streamBytes(node), group, bytes, ...ids);
+  }
+
+  async #routeEntries(entries: Array<[string, Buffer | undefined]>): Promise<string[]> {
     const ids: string[] = [];
     for (const [id, bytes] of entries) {
       ids.push(id);
       if (bytes === undefined) continue;
       try {
-        this.#deliver(bytes);
+        // In order: a rare wait (a handoff copy for a session still being claimed) holds the rest.
+        const waiting = this.#deliver(bytes);
+        if (waiting !== undefined) await waiting;
       } catch (error) {
         this.#ctx.log.warn(
           { id, error: (error as Error).message },
@@ -151,6 +188,17 @@ export class DurableStreams {
     }
     return ids;
   }
+}
+
+/** The command `prepare` defines. */
+interface BoundedAppend {
+  clusterAppend(
+    stream: string,
+    counter: string,
+    budget: number,
+    size: number,
+    message: Buffer,
+  ): Promise<string>;
 }
 
 /** Orders two stream ids (`ms-seq`). */
