@@ -47,14 +47,12 @@ export class AclList {
 
   /** Whether the client may publish to the topic name `topic`. */
   canWrite(topic: string): boolean {
-    if (this.#deny.some((filter) => topicMatches(filter, topic))) return false;
-    return this.#write.some((filter) => topicMatches(filter, topic));
+    return !anyMatches(this.#deny, topic) && anyMatches(this.#write, topic);
   }
 
   /** Whether the client may receive a message published to `topic` (checked per delivery). */
   canRead(topic: string): boolean {
-    if (this.#deny.some((filter) => topicMatches(filter, topic))) return false;
-    return this.#read.some((filter) => topicMatches(filter, topic));
+    return !anyMatches(this.#deny, topic) && anyMatches(this.#read, topic);
   }
 
   /**
@@ -77,6 +75,12 @@ export class AclList {
   check(topic: string, access: 'read' | 'write', partial = false): true | number {
     return (access === 'write' ? this.canWrite(topic) : this.canSubscribe(topic, partial)) || NOT_AUTHORIZED;
   }
+}
+
+/** Whether a filter of `filters` matches `topic`; a loop, as it runs per PUBLISH and delivery. */
+function anyMatches(filters: string[], topic: string): boolean {
+  for (let i = 0; i < filters.length; i++) if (topicMatches(filters[i]!, topic)) return true;
+  return false;
 }
 
 /** Parses an access word as written in ACL files and backend rows; undefined when unknown. */

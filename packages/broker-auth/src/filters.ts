@@ -19,19 +19,43 @@ export function expandFilter(
   return filter.replace(/%[cu]/g, (placeholder) => (placeholder === '%c' ? clientId : (username ?? '')));
 }
 
-/** Whether `topic` (a topic name, no wildcards) matches `filter`. */
+/**
+ * Whether `topic` (a topic name, no wildcards) matches `filter`. Walks both strings in place: it is
+ * called for every PUBLISH (and every delivery) a ledger or ACL list checks, so it allocates nothing.
+ */
 export function topicMatches(filter: string, topic: string): boolean {
   // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with `$`.
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
+  const first = filter.charCodeAt(0);
+  if (topic.charCodeAt(0) === DOLLAR && (first === PLUS || first === HASH)) return false;
+  let f = 0;
+  let t = 0;
+  for (;;) {
+    // `f` and `t` are at the start of a level of each.
+    const fEnd = levelEnd(filter, f);
+    if (fEnd - f === 1 && filter.charCodeAt(f) === HASH) return true; // `#` also matches the parent level
+    if (t > topic.length) return false; // the topic has fewer levels
+    const tEnd = levelEnd(topic, t);
+    const plus = fEnd - f === 1 && filter.charCodeAt(f) === PLUS;
+    if (!plus && (fEnd - f !== tEnd - t || !sameLevel(filter, f, topic, t, fEnd - f))) return false;
+    if (fEnd === filter.length) return tEnd === topic.length;
+    f = fEnd + 1;
+    t = tEnd + 1;
   }
-  return f.length === t.length;
+}
+
+const DOLLAR = 0x24;
+const PLUS = 0x2b;
+const HASH = 0x23;
+
+/** The index of the `/` ending the level that starts at `from`, or the length. */
+function levelEnd(text: string, from: number): number {
+  const slash = text.indexOf('/', from);
+  return slash < 0 ? text.length : slash;
+}
+
+function sameLevel(a: string, aFrom: number, b: string, bFrom: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a.charCodeAt(aFrom + i) !== b.charCodeAt(bFrom + i)) return false;
+  return true;
 }
 
 /**

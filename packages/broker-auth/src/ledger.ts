@@ -87,6 +87,8 @@ const WRITES = new Set<Access>([Access.write, Access.readwrite]);
 export class Ledger {
   #compiled: Compiled;
   #rules: LedgerRules;
+  /** Each client's expanded filters, by the client object a hook passes (weak: gone with it). */
+  readonly #views = new WeakMap<LedgerClient, ClientView>();
 
   /** @param rules the rule set; checked, so a malformed one throws `LedgerRulesError`. */
   constructor(rules: LedgerRules = {}) {
@@ -136,12 +138,14 @@ export class Ledger {
 
   /** The access the first matching rule and filter grant on one topic name. */
   accessTo(client: LedgerClient, topic: string): Access {
-    return this.#find(client, (filter) => topicMatches(filter, topic))[0];
+    const view = this.#view(client);
+    const i = view === undefined ? -1 : firstMatching(view, topic);
+    return i < 0 ? this.#compiled.aclDefault : view!.accesses[i]!;
   }
 
   /** Whether the client may publish to `topic`. */
   canWrite(client: LedgerClient, topic: string): boolean {
-    return WRITES.has(this.accessTo(client, topic));
+    return this.checkWrite(client, topic) === true;
   }
 
   /** Whether the client may receive a message published to `topic`. */
@@ -154,30 +158,121 @@ export class Ledger {
    * subscription can match decides (`sensors/#` covers `sensors/+/temp`).
    */
   canSubscribe(client: LedgerClient, filter: string): boolean {
-    return READS.has(this.#find(client, (acl) => filterCovers(acl, filter))[0]);
+    return this.checkSubscribe(client, filter) === true;
   }
 
-  /** As {@link canWrite}, but a refusal is the deciding rule's reason code (0x87 by default). */
+  /**
+   * As {@link canWrite}, but a refusal is the deciding rule's reason code (0x87 by default). Asked
+   * for every PUBLISH: without ACL rules it answers from the default at once, otherwise from the
+   * client's rules expanded once per ledger generation, and a bounded cache of recent topics.
+   */
   checkWrite(client: LedgerClient, topic: string): true | number {
-    const [access, reasonCode] = this.#find(client, (filter) => topicMatches(filter, topic));
-    return WRITES.has(access) || reasonCode;
+    const view = this.#view(client);
+    if (view === undefined) return WRITES.has(this.#compiled.aclDefault) || NOT_AUTHORIZED;
+    const cached = view.decisions?.get(topic);
+    if (cached !== undefined) return cached;
+    const i = firstMatching(view, topic);
+    const decision =
+      i < 0
+        ? WRITES.has(this.#compiled.aclDefault) || NOT_AUTHORIZED
+        : WRITES.has(view.accesses[i]!) || view.codes[i]!;
+    remember(view, topic, decision);
+    return decision;
   }
 
   /** As {@link canSubscribe}, but a refusal is the deciding rule's reason code (0x87 by default). */
   checkSubscribe(client: LedgerClient, filter: string): true | number {
-    const [access, reasonCode] = this.#find(client, (acl) => filterCovers(acl, filter));
-    return READS.has(access) || reasonCode;
-  }
-
-  #find(client: LedgerClient, test: (filter: string) => boolean): [Access, number] {
-    const { acl, aclDefault } = this.#compiled;
-    for (const rule of acl) {
-      if (!rule.matches(client)) continue;
-      for (const [pattern, access] of rule.filters) {
-        const filter = expandFilter(pattern, client.clientId, client.username);
-        if (filter !== undefined && test(filter)) return [access, rule.reasonCode];
+    const view = this.#view(client);
+    if (view !== undefined) {
+      for (let i = 0; i < view.filters.length; i++) {
+        if (filterCovers(view.filters[i]!, filter)) return READS.has(view.accesses[i]!) || view.codes[i]!;
       }
     }
-    return [aclDefault, NOT_AUTHORIZED];
+    return READS.has(this.#compiled.aclDefault) || NOT_AUTHORIZED;
   }
+
+  /**
+   * The client's ACL filters in order, expanded, from the rules matching it; undefined when the
+   * ledger has no ACL rules. Kept per client object and rebuilt when the rules or the client's
+   * identity change, so a check neither matches client patterns nor expands placeholders again.
+   */
+  #view(client: LedgerClient): ClientView | undefined {
+    const compiled = this.#compiled;
+    if (compiled.acl.length === 0) return undefined;
+    let view = this.#views.get(client);
+    if (
+      view === undefined ||
+      view.compiled !== compiled ||
+      view.clientId !== client.clientId ||
+      view.username !== client.username ||
+      view.remoteAddress !== client.remoteAddress
+    ) {
+      view = buildView(compiled, client);
+      this.#views.set(client, view);
+    }
+    return view;
+  }
+}
+
+/** One client's ACL filters under one rule set, first match wins. */
+interface ClientView {
+  compiled: Compiled;
+  clientId: string;
+  username: string | undefined;
+  remoteAddress: string;
+  filters: string[];
+  accesses: Access[];
+  codes: number[];
+  /** Recent PUBLISH decisions by topic name, made on the first miss. */
+  decisions: Map<string, true | number> | undefined;
+  /** Topic characters held in `decisions`. */
+  decidedChars: number;
+}
+
+/** Bounds of a client's decision cache: a publisher to many topics still holds little. */
+const MAX_DECISIONS = 64;
+const MAX_DECIDED_CHARS = 4096;
+
+function buildView(compiled: Compiled, client: LedgerClient): ClientView {
+  const view: ClientView = {
+    compiled,
+    clientId: client.clientId,
+    username: client.username,
+    remoteAddress: client.remoteAddress,
+    filters: [],
+    accesses: [],
+    codes: [],
+    decisions: undefined,
+    decidedChars: 0,
+  };
+  for (const rule of compiled.acl) {
+    if (!rule.matches(client)) continue;
+    for (const [pattern, access] of rule.filters) {
+      const filter = expandFilter(pattern, client.clientId, client.username);
+      if (filter === undefined) continue;
+      view.filters.push(filter);
+      view.accesses.push(access);
+      view.codes.push(rule.reasonCode);
+    }
+  }
+  return view;
+}
+
+/** The index of the first filter of `view` matching `topic`, or -1. */
+function firstMatching(view: ClientView, topic: string): number {
+  const filters = view.filters;
+  for (let i = 0; i < filters.length; i++) if (topicMatches(filters[i]!, topic)) return i;
+  return -1;
+}
+
+function remember(view: ClientView, topic: string, decision: true | number): void {
+  // Only worth it when matching costs more than a lookup; a full cache starts over.
+  if (view.filters.length < 2 || topic.length > MAX_DECIDED_CHARS / 8) return;
+  if (view.decisions === undefined) view.decisions = new Map();
+  else if (view.decisions.size >= MAX_DECISIONS || view.decidedChars + topic.length > MAX_DECIDED_CHARS) {
+    view.decisions.clear();
+    view.decidedChars = 0;
+  }
+  view.decisions.set(topic, decision);
+  view.decidedChars += topic.length;
 }

@@ -69,6 +69,19 @@ describe('filters', () => {
     ['+', 'a/b', false],
     ['#', '$SYS/x', false],
     ['$SYS/#', '$SYS/x', true],
+    ['a/b', 'a/b', true],
+    ['a/b', 'a/bc', false],
+    ['a/bc', 'a/b', false],
+    ['a/b', 'a/b/c', false],
+    ['a/b/c', 'a/b', false],
+    ['a/+', 'a/', true],
+    ['a/+', 'a', false],
+    ['+/+', '/x', true],
+    ['a//b', 'a//b', true],
+    ['a/+/#', 'a/b', true],
+    ['+', '', true],
+    ['', '', true],
+    ['x/#', 'xy/z', false],
   ])('topic match %s %s', (filter, topic, expected) => {
     expect(topicMatches(filter, topic)).toBe(expected);
   });
@@ -179,6 +192,26 @@ describe('Ledger ACL', () => {
     expect(ledger.canSubscribe(local, 'users/alice/#')).toBe(true);
     expect(ledger.canSubscribe(local, 'users/+/#')).toBe(false);
     expect(ledger.canSubscribe({ ...local, username: 'admin' }, '#')).toBe(true);
+  });
+
+  it('answers again after a reload and after the client object changes identity', () => {
+    const reloading = new Ledger({ acl: [{ filters: { 'a/#': 'readwrite', 'b/#': 'read' } }] });
+    const client = { ...local };
+    // Repeated checks of one topic (the per-client decision cache) and of many.
+    for (let i = 0; i < 200; i++) {
+      expect(reloading.checkWrite(client, 'a/x')).toBe(true);
+      expect(reloading.checkWrite(client, `b/${i}`)).toBe(0x87);
+    }
+    reloading.update({ acl: [{ filters: { 'a/#': 'read', 'b/#': 'readwrite' }, reasonCode: 0x97 }] });
+    expect(reloading.checkWrite(client, 'a/x')).toBe(0x97);
+    expect(reloading.checkWrite(client, 'b/1')).toBe(true);
+    reloading.update({ acl: [{ username: 'alice', filters: { 'users/%u/#': 'readwrite', '#': 'read' } }] });
+    expect(reloading.checkWrite(client, 'users/alice/x')).toBe(true);
+    client.username = 'bob';
+    expect(reloading.checkWrite(client, 'users/alice/x')).toBe(0x87); // no rule for bob: denied
+    reloading.update({ acl: [{ username: 'bob', filters: { 'users/%u/#': 'readwrite', '#': 'read' } }] });
+    expect(reloading.checkWrite(client, 'users/alice/x')).toBe(0x87);
+    expect(reloading.checkWrite(client, 'users/bob/x')).toBe(true);
   });
 
   it('allows everything when no ACL rule exists, unless told otherwise', () => {
