@@ -22,11 +22,43 @@ const dropLog = new LogBudget(10);
 /** Stalled-consumer lines: at most 10 a second. */
 const stallLog = new LogBudget(10);
 
-/** One encoded outbound form of the message being routed, shared by every recipient of those bytes. */
-interface Form {
-  key: number | string;
-  bytes: Uint8Array;
-  idOffset: number;
+/**
+ * The encoded outbound forms of the message being routed, each shared by every recipient of those
+ * bytes. One instance per nesting depth, reused by every route: a PUBLISH costs no array or form
+ * objects here, only the encoded bytes themselves.
+ */
+export class Forms {
+  #count = 0;
+  readonly #keys: (number | string)[] = [];
+  readonly #bytes: (Uint8Array | undefined)[] = [];
+  readonly #idOffsets: number[] = [];
+
+  /** The index of the form with this key, or -1. */
+  find(key: number | string): number {
+    for (let i = 0; i < this.#count; i++) if (this.#keys[i] === key) return i;
+    return -1;
+  }
+
+  add(key: number | string, bytes: Uint8Array, idOffset: number): void {
+    const i = this.#count++;
+    this.#keys[i] = key;
+    this.#bytes[i] = bytes;
+    this.#idOffsets[i] = idOffset;
+  }
+
+  bytes(i: number): Uint8Array {
+    return this.#bytes[i]!;
+  }
+
+  idOffset(i: number): number {
+    return this.#idOffsets[i]!;
+  }
+
+  /** Forgets the forms (and lets their bytes go) once the route is over. */
+  clear(): void {
+    for (let i = 0; i < this.#count; i++) this.#bytes[i] = undefined;
+    this.#count = 0;
+  }
 }
 
 /**
@@ -54,6 +86,8 @@ export class Router {
    * publish from inside a route, so each nesting depth has its own buffer.
    */
   readonly #buffers: MatchBuffer<string>[] = [];
+  /** The encodings of the message being routed, per nesting depth like the buffers. */
+  readonly #forms: Forms[] = [];
   #depth = 0;
   /** Recipients whose full queue refused the message being routed (for the publisher's answer). */
   #refused = 0;
@@ -87,9 +121,11 @@ export class Router {
       if (buffer === undefined) {
         buffer = new MatchBuffer<string>();
         this.#buffers[depth] = buffer;
+        this.#forms[depth] = new Forms();
       }
-      return this.#route(message, publisher, buffer);
+      return this.#route(message, publisher, buffer, this.#forms[depth]!);
     } finally {
+      this.#forms[depth]!.clear();
       this.#depth--;
       this.lastRefused = this.#refused;
       this.lastHold = this.#hold;
@@ -99,12 +135,10 @@ export class Router {
     }
   }
 
-  #route(message: Message, publisher: Client | undefined, buffer: MatchBuffer<string>): number {
+  #route(message: Message, publisher: Client | undefined, buffer: MatchBuffer<string>, forms: Forms): number {
     const broker = this.#ctx;
     const now = Date.now();
     this.#now = now;
-    // Per call, not per router: a hook may publish from inside a route (re-entrancy).
-    const forms: Form[] = [];
     const matchCount = broker.subscriptions.matchInto(
       message.topic,
       buffer,
@@ -212,7 +246,7 @@ export class Router {
     this.#ctx.sessions.get(member.clientId)?.client?.state === 'connected' && this.#allowed(member);
 
   #deliverMatch(
-    forms: Form[],
+    forms: Forms,
     session: Session,
     message: Message,
     subQos: 0 | 1 | 2,
@@ -229,7 +263,7 @@ export class Router {
    * Delivers to one session: now when it is online and has room, into its bounded queue otherwise.
    * `forms` (the current route's encodings) lets other recipients reuse the encoded bytes.
    */
-  deliver(session: Session, delivery: Delivery, forms: Form[] | undefined): boolean {
+  deliver(session: Session, delivery: Delivery, forms: Forms | undefined): boolean {
     const client = session.client;
     const { message } = delivery;
     if (client === undefined || client.state !== 'connected') {
@@ -439,7 +473,7 @@ export class Router {
     session: Session,
     client: Client,
     delivery: Delivery,
-    forms: Form[] | undefined,
+    forms: Forms | undefined,
     fromQueue: boolean,
   ): boolean {
     const packetId = session.inflight.allocate();
@@ -463,7 +497,7 @@ export class Router {
     delivery: Delivery,
     packetId: number,
     dup: boolean,
-    forms: Form[] | undefined,
+    forms: Forms | undefined,
   ): boolean {
     if (client.aliasesOut !== undefined || forms === undefined) {
       const packet = publishPacket(delivery, client.protocolVersion, packetId, dup, this.#now);
@@ -474,23 +508,17 @@ export class Router {
     // A number for the common forms, a string only when subscription identifiers make it unique.
     const base = version * 8 + delivery.qos * 2 + (delivery.retain ? 1 : 0);
     const key: number | string = ids === undefined || version !== 5 ? base : `${base}:${ids.join(',')}`;
-    let form: Form | undefined;
-    for (const f of forms) {
-      if (f.key === key) {
-        form = f;
-        break;
-      }
-    }
+    const found = forms.find(key);
     let bytes: Uint8Array;
-    if (form === undefined) {
+    if (found < 0) {
       // Encoded with this recipient's packet id: the first (often the only) recipient sends these
       // bytes as they are; later ones get a copy with their own id patched in.
       const packet = publishPacket(delivery, version, delivery.qos > 0 ? packetId : 1, dup, this.#now);
       bytes = encode(packet, version);
-      form = { key, bytes, idOffset: delivery.qos > 0 ? packetIdOffset(bytes) : 0 };
-      forms.push(form);
+      forms.add(key, bytes, delivery.qos > 0 ? packetIdOffset(bytes) : 0);
     } else {
-      bytes = delivery.qos > 0 ? withPacketId(form.bytes, form.idOffset, packetId, dup) : form.bytes;
+      const shared = forms.bytes(found);
+      bytes = delivery.qos > 0 ? withPacketId(shared, forms.idOffset(found), packetId, dup) : shared;
     }
     // [MQTT-3.1.2-24] never send a packet larger than the client's Maximum Packet Size
     if (bytes.length > client.maxPacketSize) {
@@ -503,7 +531,7 @@ export class Router {
     if (sent.length > 0) {
       // The shared bytes have no packet object of their own: one is built only for these hooks.
       const packet = publishPacket(delivery, version, packetId, dup, this.#now);
-      for (const h of sent) h.onPacketSent!(client, packet, form.bytes.length);
+      for (const h of sent) h.onPacketSent!(client, packet, bytes.length);
     }
     return true;
   }
