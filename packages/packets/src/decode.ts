@@ -6,6 +6,7 @@ import type {
   DisconnectPacket,
   Packet,
   PacketType,
+  Properties,
   ProtocolVersion,
   PublishPacket,
   QoS,
@@ -178,18 +179,10 @@ function decodePublish(r: Reader, first: number): PublishPacket {
   if (dup && qos === 0) r.fail('DUP_WITH_QOS0', 'DUP set on a QoS 0 message', r.base);
   const topicAt = r.pos;
   const topic = r.topicName('topic name');
-  const packet: PublishPacket = {
-    type: 'publish',
-    topic,
-    payload: r.buf,
-    qos: qos as QoS,
-    retain: (first & 1) !== 0,
-    dup,
-  };
-  if (qos > 0) packet.packetId = packetId(r);
+  const id = qos > 0 ? packetId(r) : 0;
+  let properties: Properties | undefined;
   if (r.version === 5) {
-    const properties = decodeProperties(r, PropertyContext.publish);
-    if (properties !== undefined) packet.properties = properties;
+    properties = decodeProperties(r, PropertyContext.publish);
     // A v5 Topic Name may be empty only when a Topic Alias stands for it (section 3.3.4).
     if (topic === '' && properties?.topicAlias === undefined) {
       r.fail('TOPIC_NAME_EMPTY', 'empty topic name without a topic alias', topicAt, '3.3.4');
@@ -198,7 +191,15 @@ function decodePublish(r: Reader, first: number): PublishPacket {
     // [MQTT-4.7.3-1]
     r.fail('TOPIC_NAME_EMPTY', 'empty topic name', topicAt);
   }
-  packet.payload = r.buf.subarray(r.pos, r.end);
+  const payload = r.buf.subarray(r.pos, r.end);
+  const retain = (first & 1) !== 0;
+  // Built once in its final shape (one literal per shape, no fields added afterwards): this runs
+  // for every PUBLISH, and a field added later costs an extra property store allocation.
+  const packet: PublishPacket =
+    qos > 0
+      ? { type: 'publish', topic, payload, qos: qos as QoS, retain, dup, packetId: id }
+      : { type: 'publish', topic, payload, qos: 0, retain, dup };
+  if (properties !== undefined) packet.properties = properties;
   return packet;
 }
 
