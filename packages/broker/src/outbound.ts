@@ -1,4 +1,4 @@
-import type { Properties, ProtocolVersion, PublishPacket } from '@x/packets';
+import { encode, type Properties, type ProtocolVersion, type PublishPacket } from '@x/packets';
 import { type Delivery, remainingExpiry } from './message.js';
 
 /**
@@ -23,19 +23,65 @@ export function publishPacket(
   };
   if (delivery.qos > 0) packet.packetId = packetId;
   if (version === 5) {
-    const expiry = remainingExpiry(message, now);
-    const ids = delivery.subscriptionIds;
-    if (expiry === undefined && ids === undefined) {
-      if (message.properties) packet.properties = message.properties;
-    } else {
-      const properties: Properties = { ...message.properties };
-      if (expiry !== undefined) properties.messageExpiryInterval = expiry;
-      // [MQTT-3.3.4-3] every matching subscription's identifier
-      if (ids !== undefined) properties.subscriptionIdentifiers = ids;
-      packet.properties = properties;
-    }
+    const properties = hopProperties(delivery, now);
+    if (properties !== undefined) packet.properties = properties;
   }
   return packet;
+}
+
+/** A delivery's v5 properties: the message's, plus this hop's expiry and subscription identifiers. */
+function hopProperties(delivery: Delivery, now: number): Properties | undefined {
+  const { message } = delivery;
+  const expiry = remainingExpiry(message, now);
+  const ids = delivery.subscriptionIds;
+  if (expiry === undefined && ids === undefined) return message.properties;
+  const properties: Properties = { ...message.properties };
+  if (expiry !== undefined) properties.messageExpiryInterval = expiry;
+  // [MQTT-3.3.4-3] every matching subscription's identifier
+  if (ids !== undefined) properties.subscriptionIdentifiers = ids;
+  return properties;
+}
+
+const NO_PAYLOAD = new Uint8Array(0);
+/** Filled, encoded and emptied by {@link encodeDelivery}: encoding is synchronous and keeps nothing. */
+const scratch: PublishPacket = {
+  type: 'publish',
+  topic: '',
+  payload: NO_PAYLOAD,
+  qos: 0,
+  retain: false,
+  dup: false,
+  packetId: undefined,
+  properties: undefined,
+};
+
+/**
+ * The encoded PUBLISH of one delivery, the bytes of {@link publishPacket} without a packet object
+ * per delivery (the router's shared encodings: one per distinct form of every routed message).
+ */
+export function encodeDelivery(
+  delivery: Delivery,
+  version: ProtocolVersion,
+  packetId: number,
+  dup: boolean,
+  now: number,
+): Buffer {
+  const packet = scratch;
+  packet.topic = delivery.message.topic;
+  packet.payload = delivery.message.payload;
+  packet.qos = delivery.qos;
+  packet.retain = delivery.retain;
+  packet.dup = dup;
+  packet.packetId = delivery.qos > 0 ? packetId : undefined;
+  packet.properties = version === 5 ? hopProperties(delivery, now) : undefined;
+  try {
+    return encode(packet, version);
+  } finally {
+    // Holds no message past the call.
+    packet.topic = '';
+    packet.payload = NO_PAYLOAD;
+    packet.properties = undefined;
+  }
 }
 
 /** Offset of the packet identifier in an encoded QoS > 0 PUBLISH. */

@@ -13,7 +13,7 @@ import { diagnostics } from './diagnostics.js';
 import { type DropReason, mayDeliver, mayServeShare, type Subscriber } from './hooks.js';
 import { LogBudget } from './logger.js';
 import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
-import { packetIdOffset, publishPacket, withPacketId } from './outbound.js';
+import { encodeDelivery, packetIdOffset, publishPacket, withPacketId } from './outbound.js';
 import { HeldAck } from './persistence.js';
 import type { Session } from './session.js';
 
@@ -513,8 +513,7 @@ export class Router {
     if (found < 0) {
       // Encoded with this recipient's packet id: the first (often the only) recipient sends these
       // bytes as they are; later ones get a copy with their own id patched in.
-      const packet = publishPacket(delivery, version, delivery.qos > 0 ? packetId : 1, dup, this.#now);
-      bytes = encode(packet, version);
+      bytes = encodeDelivery(delivery, version, delivery.qos > 0 ? packetId : 1, dup, this.#now);
       forms.add(key, bytes, delivery.qos > 0 ? packetIdOffset(bytes) : 0);
     } else {
       const shared = forms.bytes(found);

@@ -1,7 +1,7 @@
 import { decode, encode } from '@x/packets';
 import { describe, expect, it } from 'vitest';
 import type { Delivery, Message } from '../src/message.js';
-import { packetIdOffset, publishPacket, withPacketId } from '../src/outbound.js';
+import { encodeDelivery, packetIdOffset, publishPacket, withPacketId } from '../src/outbound.js';
 
 const message = (extra: Partial<Message> = {}): Message => ({
   topic: 'a/b',
@@ -16,6 +16,24 @@ const message = (extra: Partial<Message> = {}): Message => ({
 });
 
 describe('shared PUBLISH encodings', () => {
+  it('encodeDelivery gives the bytes of encoding publishPacket, for every version, QoS and property mix', () => {
+    const now = 1_000_000;
+    const deliveries: Delivery[] = [
+      { message: message(), qos: 0, retain: false, subscriptionIds: undefined },
+      { message: message({ properties: undefined }), qos: 1, retain: true, subscriptionIds: undefined },
+      { message: message({ expiresAt: now + 5_500 }), qos: 2, retain: false, subscriptionIds: [3, 7] },
+      { message: message({ topic: 'ü/non-ascii', properties: undefined }), qos: 1, retain: false, subscriptionIds: [1] },
+    ];
+    for (const version of [3, 4, 5] as const) {
+      for (const delivery of deliveries) {
+        for (const dup of delivery.qos > 0 ? [false, true] : [false]) {
+          const expected = encode(publishPacket(delivery, version, 9, dup, now), version);
+          expect(encodeDelivery(delivery, version, 9, dup, now).equals(expected)).toBe(true);
+        }
+      }
+    }
+  });
+
   for (const version of [4, 5] as const) {
     it(`v${version}: patching the packet id and DUP into a copy equals encoding it directly`, () => {
       const delivery: Delivery = {
