@@ -22,7 +22,12 @@ describe('shared PUBLISH encodings', () => {
       { message: message(), qos: 0, retain: false, subscriptionIds: undefined },
       { message: message({ properties: undefined }), qos: 1, retain: true, subscriptionIds: undefined },
       { message: message({ expiresAt: now + 5_500 }), qos: 2, retain: false, subscriptionIds: [3, 7] },
-      { message: message({ topic: 'ü/non-ascii', properties: undefined }), qos: 1, retain: false, subscriptionIds: [1] },
+      {
+        message: message({ topic: 'ü/non-ascii', properties: undefined }),
+        qos: 1,
+        retain: false,
+        subscriptionIds: [1],
+      },
     ];
     for (const version of [3, 4, 5] as const) {
       for (const delivery of deliveries) {
