@@ -37,6 +37,8 @@ export class Routing {
   readonly #passed = new WeakMap<Message, Set<string>>();
   /** What came with each message received from another node. */
   readonly #meta = new WeakMap<Message, ForwardMeta>();
+  /** Per node: summary reads under way, and the changes announced since the first of them began. */
+  readonly #loading = new Map<string, { reads: number; changes: Array<[string, boolean]> }>();
 
   /**
    * `durable` appends a QoS 1/2 message for a node, as a write the next commit waits for;
@@ -256,23 +258,43 @@ export class Routing {
 
   #onEvent(event: { k: string; n: string; f?: string }): void {
     if (event.n === this.#ctx.nodeId) return;
-    if (event.k === '+' && event.f !== undefined) this.#remote.add(event.n, event.f);
-    else if (event.k === '-' && event.f !== undefined) this.#remote.remove(event.n, event.f);
-    else if (event.k === 'reset') void this.#loadSummary(event.n);
+    if ((event.k === '+' || event.k === '-') && event.f !== undefined) {
+      this.#change(event.n, event.f, event.k === '+');
+      this.#loading.get(event.n)?.changes.push([event.f, event.k === '+']);
+    } else if (event.k === 'reset') void this.#loadSummary(event.n);
     else if (event.k === 'gone') this.#remote.drop(event.n);
   }
 
+  #change(node: string, filter: string, present: boolean): void {
+    if (present) this.#remote.add(node, filter);
+    else this.#remote.remove(node, filter);
+  }
+
   /**
+   * Reads a node's whole summary. Changes announced while the read is under way are applied again
+   * after it: the read may have been answered before them, and replacing the summary with it would
+   * drop a filter just added (its subscriber would miss messages until the next refresh).
+   *
    * Never rejects: it runs from pub/sub notices, which can arrive while the command connection is
    * still reconnecting (after a Redis outage the subscriber is often back first). An unhandled
    * rejection there ended the node's process, which is why a node sometimes never rejoined.
    */
   async #loadSummary(node: string): Promise<void> {
+    let loading = this.#loading.get(node);
+    if (loading === undefined) {
+      loading = { reads: 0, changes: [] };
+      this.#loading.set(node, loading);
+    }
+    loading.reads++;
+    const from = loading.changes.length;
     try {
       const filters = await this.#ctx.redis().hkeys(this.#ctx.keys.summary(node));
       this.#remote.reset(node, filters);
+      for (const [filter, present] of loading.changes.slice(from)) this.#change(node, filter, present);
     } catch (error) {
       this.#ctx.log.warn({ node, error: (error as Error).message }, 'cluster: summary not read');
+    } finally {
+      if (--loading.reads === 0) this.#loading.delete(node);
     }
   }
 
@@ -280,10 +302,7 @@ export class Routing {
   #announce(filter: string, present: boolean): void {
     const nodeId = this.#ctx.nodeId;
     // This node is a candidate for its own share groups.
-    if (filter.startsWith('$share/')) {
-      if (present) this.#remote.add(nodeId, filter);
-      else this.#remote.remove(nodeId, filter);
-    }
+    if (filter.startsWith('$share/')) this.#change(nodeId, filter, present);
     const key = this.#ctx.keys.summary(nodeId);
     const event = JSON.stringify({ k: present ? '+' : '-', n: nodeId, f: filter });
     this.#ctx.write((r) =>

@@ -76,10 +76,12 @@ export function handleSubscribe(
     }
   }
 
-  // A persistent session's SUBACK waits for its subscriptions to be stored.
+  // With a store, every SUBACK waits for the next commit: it stores a persistent session's
+  // subscriptions, and it carries what the onSubscribed hooks below record (a cluster node's
+  // subscription summary, which other nodes must know before the client may count on messages
+  // published there). Without a durable store it is sent at once.
   const suback = { type: 'suback', packetId: packet.packetId, reasonCodes } as const;
-  if (session.stored) ctx.persistence.acknowledge(client, suback);
-  else client.send(suback);
+  ctx.persistence.acknowledge(client, suback);
   for (const h of ctx.hooks.on.onSubscribed) h.onSubscribed!(client, packet, reasonCodes);
 
   if (retainedFor.length > 0) {
