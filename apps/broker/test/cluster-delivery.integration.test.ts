@@ -25,7 +25,7 @@ const RUNS = 3;
  * The nodes run with the default summary refresh (10 s), which must not be what heals a miss; the
  * topics are new in every run, so each run starts from filters no node knew.
  */
-describe.skipIf(redisServer.skip)('mqtt-broker --cluster: publishing right after SUBACK on another node', () => {
+describe.skipIf(redisServer.skip)('mqtt-broker --cluster: PUBLISH right after SUBACK, other node', () => {
   let redis: RunningRedis;
   let dir: string;
   let nodes: BinaryNode[] = [];
@@ -84,11 +84,11 @@ describe.skipIf(redisServer.skip)('mqtt-broker --cluster: publishing right after
     const subscribers = await Promise.all(
       Array.from({ length: PAIRS }, (_, i) => connect(nodes[(i + 1) % 2]!, `cd-sub-${r}-${i}`)),
     );
-    subscribers.forEach((s, i) =>
+    for (const [i, s] of subscribers.entries()) {
       s.on('message', (_topic, payload) => {
         received[i]!.push(payload.toString());
-      }),
-    );
+      });
+    }
     await Promise.all(
       subscribers.map(async (s, i) => {
         const topic = `cd/${r}/${i}`;
