@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword } from '@x/broker-auth';
 import {
+  connectOutcome,
   freePort,
   type RunningPostgres,
   type RunningRedis,
@@ -21,22 +22,6 @@ import { printed, runBinary, startBinary } from './binary.js';
 
 const postgresInstalled = existsSync('/usr/lib/postgresql/15/bin/initdb');
 const skip = !postgresInstalled && process.env.CI !== 'true';
-
-/** CONNACK outcome of one v5 connection: 'connected' or the reason code. */
-async function outcome(url: string, options: mqtt.IClientOptions): Promise<number | 'connected'> {
-  try {
-    const client = await mqtt.connectAsync(url, {
-      protocolVersion: 5,
-      reconnectPeriod: 0,
-      connectTimeout: 10_000,
-      ...options,
-    });
-    await client.endAsync();
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
 
 /** Passwords every source gets; none may appear in the broker's output. */
 const SECRETS = ['http-pass', 'redis-pass', 'pg-pass', 'ledger-pass', 'wrong-pass'];
@@ -158,14 +143,14 @@ describe.skipIf(skip)('mqtt-broker with auth.http, auth.redis, auth.postgres and
   });
 
   it('HTTP: the service accepts hana with her password and refuses a wrong one (0x86)', async () => {
-    expect(await outcome(url, { username: 'hana', password: 'http-pass' })).toBe('connected');
-    expect(await outcome(url, { username: 'hana', password: 'wrong-pass' })).toBe(0x86);
-    expect(await outcome(url, { username: 'mallory', password: 'http-pass' })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'hana', password: 'http-pass' })).toBe('connected');
+    expect(await connectOutcome(url, { username: 'hana', password: 'wrong-pass' })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'mallory', password: 'http-pass' })).toBe(0x86);
     expect(asked).toContain('hana');
   });
 
   it('Redis: a mosquitto_passwd-style hash in mqtt:user:rita, and its ACL', async () => {
-    expect(await outcome(url, { username: 'rita', password: 'wrong-pass' })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'rita', password: 'wrong-pass' })).toBe(0x86);
     const rita = await mqtt.connectAsync(url, {
       protocolVersion: 5,
       reconnectPeriod: 0,
@@ -182,38 +167,44 @@ describe.skipIf(skip)('mqtt-broker with auth.http, auth.redis, auth.postgres and
   });
 
   it('PostgreSQL: a user row from mqtt_users, refused with a wrong password', async () => {
-    expect(await outcome(url, { username: 'paula', password: 'pg-pass' })).toBe('connected');
-    expect(await outcome(url, { username: 'paula', password: 'wrong-pass' })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'paula', password: 'pg-pass' })).toBe('connected');
+    expect(await connectOutcome(url, { username: 'paula', password: 'wrong-pass' })).toBe(0x86);
   });
 
   it('JWT: a token signed with the key in publicKeyFile; a forged, expired or mismatched one is refused', async () => {
-    expect(await outcome(url, { username: 'jo', password: await sign({ sub: 'jo' }) })).toBe('connected');
-    expect(await outcome(url, { username: 'jo', password: await sign({ sub: 'kim' }) })).toBe(0x86);
-    expect(await outcome(url, { username: 'jo', password: await sign({ sub: 'jo' }, '-1m') })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'jo', password: await sign({ sub: 'jo' }) })).toBe(
+      'connected',
+    );
+    expect(await connectOutcome(url, { username: 'jo', password: await sign({ sub: 'kim' }) })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'jo', password: await sign({ sub: 'jo' }, '-1m') })).toBe(
+      0x86,
+    );
     const { privateKey: other } = await generateKeyPair('RS256');
     const forged = await new SignJWT({ sub: 'jo' })
       .setProtectedHeader({ alg: 'RS256' })
       .setExpirationTime('5m')
       .sign(other);
-    expect(await outcome(url, { username: 'jo', password: forged })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'jo', password: forged })).toBe(0x86);
   });
 
   it('the ledger comes last: its rules still work; unknown users and anonymous clients are refused', async () => {
-    expect(await outcome(url, { username: 'lena', password: 'ledger-pass' })).toBe('connected');
-    expect(await outcome(url, { username: 'lena', password: 'wrong-pass' })).toBe(0x86);
-    expect(await outcome(url, { username: 'nobody', password: 'wrong-pass' })).toBe(0x86);
-    expect(await outcome(url, {})).toBe(0x87);
+    expect(await connectOutcome(url, { username: 'lena', password: 'ledger-pass' })).toBe('connected');
+    expect(await connectOutcome(url, { username: 'lena', password: 'wrong-pass' })).toBe(0x86);
+    expect(await connectOutcome(url, { username: 'nobody', password: 'wrong-pass' })).toBe(0x86);
+    expect(await connectOutcome(url, {})).toBe(0x87);
   });
 
   it('an unreachable service: one warning line and its fail mode (closed: 0x88), never a crash', async () => {
     service.closeAllConnections();
     await new Promise((resolve) => service.close(resolve));
     // Not in the answer cache (another password): the service must be asked, and is gone.
-    expect(await outcome(url, { username: 'hana', password: 'wrong-pass-2' })).toBe(0x88);
+    expect(await connectOutcome(url, { username: 'hana', password: 'wrong-pass-2' })).toBe(0x88);
     await printed(broker, 'auth backend http failed; failing closed');
     // The sources after it are not asked for this client, the broker goes on for the others.
-    expect(await outcome(url, { username: 'rita', password: 'redis-pass' })).toBe(0x88);
-    expect(await outcome(url, { username: 'jo', password: await sign({ sub: 'jo' }) })).toBe('connected');
+    expect(await connectOutcome(url, { username: 'rita', password: 'redis-pass' })).toBe(0x88);
+    expect(await connectOutcome(url, { username: 'jo', password: await sign({ sub: 'jo' }) })).toBe(
+      'connected',
+    );
   });
 
   it('never logs a credential', () => {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findExecutable, freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
+import { connectOutcome, findExecutable, freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printed, runBinary, runPasswd, startBinary } from './binary.js';
@@ -12,17 +12,6 @@ const run = promisify(execFile);
 const mosquitto = findExecutable('mosquitto');
 const mosquittoPasswd = findExecutable('mosquitto_passwd');
 const skip = (!mosquitto || !mosquittoPasswd) && process.env.CI !== 'true';
-
-/** CONNACK outcome of one connection: 'connected' or the reason code. */
-async function outcome(url: string, options: mqtt.IClientOptions): Promise<number | 'connected'> {
-  try {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...options });
-    await client.endAsync();
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
 
 const v5 = { protocolVersion: 5 as const, reconnectPeriod: 0, connectTimeout: 10_000 };
 
@@ -78,8 +67,8 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
     try {
       // Logged right after the listeners open: wait for it rather than race it.
       await printed(server, 'auth: password_file (2 users), acl_file, ledger (0 auth rules)');
-      expect(await outcome(url, { ...v5, username: 'alice', password: 'wrong' })).toBe(0x86);
-      expect(await outcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe(0x86);
+      expect(await connectOutcome(url, { ...v5, username: 'alice', password: 'wrong' })).toBe(0x86);
+      expect(await connectOutcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe(0x86);
       const alice = await mqtt.connectAsync(url, { ...v5, username: 'alice', password: 'alice-pw' });
       const bob = await mqtt.connectAsync(url, { ...v5, username: 'bob', password: 'bob-pw' });
       const got: string[] = [];
@@ -96,8 +85,8 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
       writeFileSync(acl, 'user alice\ntopic readwrite alice/#\ntopic readwrite public/#\n');
       server.process.kill('SIGHUP');
       await waitFor(server, 'auth rules reloaded', 1);
-      expect(await outcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe('connected');
-      expect(await outcome(url, { ...v5, username: 'bob', password: 'bob-pw' })).toBe(0x86);
+      expect(await connectOutcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'bob', password: 'bob-pw' })).toBe(0x86);
       await alice.publishAsync('public/x', 'now yes', { qos: 1 });
 
       // A broken file is reported and what is in force stays.
@@ -105,7 +94,7 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
       server.process.kill('SIGHUP');
       await waitFor(server, 'auth rules not reloaded', 1);
       expect(server.output()).toMatch(/invalid \S*passwd:\d+: expected user:hash/);
-      expect(await outcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'carol', password: 'carol-pw' })).toBe('connected');
       for (const secret of ['alice-pw', 'bob-pw', 'carol-pw']) expect(server.output()).not.toContain(secret);
       await Promise.all([alice.endAsync(), bob.endAsync(true)]);
     } finally {
@@ -139,11 +128,11 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
     const real = await startMosquitto(conf, port);
     try {
       const url = `mqtt://127.0.0.1:${port}`;
-      expect(await outcome(url, { ...v5, username: 'ann', password: 'ann-pw2' })).toBe('connected');
-      expect(await outcome(url, { ...v5, username: 'cid', password: 'cid-pw' })).toBe('connected');
-      expect(await outcome(url, { ...v5, username: 'dee', password: 'dee-pw' })).toBe('connected');
-      expect(await outcome(url, { ...v5, username: 'ann', password: 'ann-pw' })).not.toBe('connected');
-      expect(await outcome(url, { ...v5, username: 'ben', password: 'ben-pw' })).not.toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'ann', password: 'ann-pw2' })).toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'cid', password: 'cid-pw' })).toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'dee', password: 'dee-pw' })).toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'ann', password: 'ann-pw' })).not.toBe('connected');
+      expect(await connectOutcome(url, { ...v5, username: 'ben', password: 'ben-pw' })).not.toBe('connected');
     } finally {
       await real.stop(2000);
     }
@@ -264,14 +253,14 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
     const server = await startBinary(['--config', yaml], tcp);
     try {
       const login = { username: 'alice', password: 'alice-pw' };
-      expect(await outcome(`mqtt://127.0.0.1:${tcp}`, { ...v5, ...login })).toBe('connected');
-      expect(await outcome(`mqtt://127.0.0.1:${tcp}`, { ...v5, username: 'alice', password: 'x' })).toBe(
-        0x86,
-      );
-      expect(await outcome(`mqtt://127.0.0.1:${tcp}`, { ...v5 })).toBe(0x87);
-      expect(await outcome(`mqtts://127.0.0.1:${tls}`, { ...v5, ...login, ca: readFileSync(cert) })).toBe(
-        'connected',
-      );
+      expect(await connectOutcome(`mqtt://127.0.0.1:${tcp}`, { ...v5, ...login })).toBe('connected');
+      expect(
+        await connectOutcome(`mqtt://127.0.0.1:${tcp}`, { ...v5, username: 'alice', password: 'x' }),
+      ).toBe(0x86);
+      expect(await connectOutcome(`mqtt://127.0.0.1:${tcp}`, { ...v5 })).toBe(0x87);
+      expect(
+        await connectOutcome(`mqtts://127.0.0.1:${tls}`, { ...v5, ...login, ca: readFileSync(cert) }),
+      ).toBe('connected');
       const wsClient = await mqtt.connectAsync(`ws://127.0.0.1:${ws}/mqtt`, { ...v5, ...login });
       await wsClient.publishAsync('sensors/t', '21', { qos: 1 });
       await expect(wsClient.publishAsync('other/t', '21', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
@@ -286,7 +275,7 @@ describe.skipIf(skip)('Mosquitto users move over: password_file, acl_file, passw
     const real = await startMosquitto(conf, tcp);
     try {
       expect(
-        await outcome(`mqtt://127.0.0.1:${tcp}`, { ...v5, username: 'alice', password: 'alice-pw' }),
+        await connectOutcome(`mqtt://127.0.0.1:${tcp}`, { ...v5, username: 'alice', password: 'alice-pw' }),
       ).toBe('connected');
     } finally {
       await real.stop(2000);

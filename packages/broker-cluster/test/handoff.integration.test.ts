@@ -1,55 +1,13 @@
-import { fileURLToPath } from 'node:url';
-import {
-  freePort,
-  type RunningRedis,
-  requireServer,
-  type SpawnedServer,
-  spawnServer,
-  startRedis,
-  until,
-} from '@x/test-helpers';
+import { type RunningRedis, requireServer, startRedis, until } from '@x/test-helpers';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient as client, clients, type Node, routed, startNode as startNodeWith } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
-const child = fileURLToPath(new URL('./fixtures/node-child.ts', import.meta.url));
 const PREFIX = 'ho:';
-
-interface Node {
-  url: string;
-  server: SpawnedServer;
-}
-
-async function startNode(redis: string, id: string, env: NodeJS.ProcessEnv = {}): Promise<Node> {
-  const port = await freePort();
-  const server = await spawnServer({
-    command: process.execPath,
-    args: ['--conditions=@x/source', '--import', 'tsx', child, redis, PREFIX, id, String(port), '1500'],
-    port,
-    // Generous: several tsx processes starting at once on a loaded 2-core machine.
-    readyTimeout: 60_000,
-    env: { ...process.env, ...env },
-  });
-  return { url: `mqtt://127.0.0.1:${port}`, server };
-}
-
-const clients: MqttClient[] = [];
-async function client(url: string, options: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, ...options });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
-
-/** QoS 0 probes on `topic` until `seen()`: the subscription is known where `publisher` is. */
-async function routed(publisher: MqttClient, seen: () => boolean, topic: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!seen()) {
-    if (Date.now() > deadline) throw new Error(`no probe on ${topic} arrived`);
-    publisher.publish(topic, 'probe', { qos: 0 });
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const LEASE_MS = 1500;
+const startNode = (redis: string, id: string, env: Record<string, string> = {}) =>
+  startNodeWith(redis, PREFIX, id, LEASE_MS, env);
 
 describe.skipIf(redisServer.skip)('sessions moving between nodes, and a node dying mid-batch', () => {
   let redis: RunningRedis;

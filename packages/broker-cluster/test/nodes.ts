@@ -37,7 +37,8 @@ export async function startNode(
       String(leaseMs),
     ],
     port,
-    readyTimeout: 30_000,
+    // Generous: several tsx processes starting at once on a loaded 2-core machine.
+    readyTimeout: 60_000,
     env: { ...process.env, ...env },
   });
   return { id, url: `mqtt://127.0.0.1:${port}`, server };
@@ -59,7 +60,7 @@ export async function connectClient(url: string, options: IClientOptions = {}): 
  * `probeTopic` until the subscriber has seen one (summaries travel asynchronously, by design).
  */
 export async function routed(publisher: MqttClient, seen: () => boolean, probeTopic: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 15_000;
   while (!seen()) {
     if (Date.now() > deadline) throw new Error(`no probe on ${probeTopic} arrived`);
     publisher.publish(probeTopic, 'probe', { qos: 0 });

@@ -1,36 +1,17 @@
-import { fileURLToPath } from 'node:url';
-import {
-  freePort,
-  type RunningRedis,
-  requireServer,
-  type SpawnedServer,
-  spawnServer,
-  startRedis,
-  until,
-} from '@x/test-helpers';
+import { type RunningRedis, requireServer, startRedis, until } from '@x/test-helpers';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Node, startNode as startNodeWith } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
-const child = fileURLToPath(new URL('./fixtures/node-child.ts', import.meta.url));
 const BUDGET = 4096;
-
-async function startNode(redis: string, id: string): Promise<{ url: string; server: SpawnedServer }> {
-  const port = await freePort();
-  const server = await spawnServer({
-    command: process.execPath,
-    args: ['--conditions=@x/source', '--import', 'tsx', child, redis, 'sb:', id, String(port), '3000'],
-    port,
-    readyTimeout: 60_000,
-    env: { ...process.env, CLUSTER_TEST_MAX_STREAM_BYTES: String(BUDGET) },
-  });
-  return { url: `mqtt://127.0.0.1:${port}`, server };
-}
+const startNode = (redis: string, id: string) =>
+  startNodeWith(redis, 'sb:', id, 3000, { CLUSTER_TEST_MAX_STREAM_BYTES: String(BUDGET) });
 
 describe.skipIf(redisServer.skip)('the byte budget of a dead node’s stream', () => {
   let redis: RunningRedis;
-  let live: { url: string; server: SpawnedServer };
-  let dead: { url: string; server: SpawnedServer };
+  let live: Node;
+  let dead: Node;
   const clients: MqttClient[] = [];
 
   beforeAll(async () => {
