@@ -2,7 +2,14 @@ import { connect as connectX, type Message as XMessage } from '@x/client';
 import { type RunningRedis, requireServer, startRedis, until } from '@x/test-helpers';
 import mqtt, { type IClientOptions, type IPublishPacket } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient as client, clients, type Node, routed, startNode as startNodeWith } from './nodes.js';
+import {
+  connectClient as client,
+  clients,
+  moveSession,
+  type Node,
+  routed,
+  startNode as startNodeWith,
+} from './nodes.js';
 
 const redisServer = requireServer('redis-server');
 const PREFIX = 'ct:';
@@ -120,35 +127,8 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
   });
 
   it('resumes a session on another node with what was queued for it, and routes to its new node', async () => {
-    const persistent: IClientOptions = {
-      clientId: 'mover',
-      clean: false,
-      properties: { sessionExpiryInterval: 300 },
-    };
-    const first = await client(a.url, { ...persistent, clean: true });
-    await first.subscribeAsync('move/#', { qos: 1 });
-    await first.endAsync();
-    const pub = await client(b.url, { clientId: 'move-pub' });
-    // The offline session stays on A: A's summary keeps move/#, so B forwards to A's stream.
-    const probe = await client(a.url, { clientId: 'move-probe' });
-    let probed = false;
-    probe.on('message', () => {
-      probed = true;
-    });
-    await probe.subscribeAsync('move/probe', { qos: 0 });
-    await routed(pub, () => probed, 'move/probe');
-    for (let i = 0; i < 50; i++) await pub.publishAsync(`move/${i}`, `${i}`, { qos: 1 });
-
-    const got: string[] = [];
-    const again = mqtt.connect(c.url, { ...persistent, protocolVersion: 5, reconnectPeriod: 0 });
-    clients.push(again);
-    again.on('message', (t) => t !== 'move/probe' && got.push(t));
-    const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-      again.once('connect', resolve);
-      again.once('error', reject);
-    });
-    expect(connack.sessionPresent).toBe(true);
-    await until(() => got.length >= 50, 10_000, 'the 50 queued messages');
+    const { sessionPresent, got } = await moveSession('mover', 'move', 50, { home: a, via: b, to: c });
+    expect(sessionPresent).toBe(true);
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => `move/${i}`));
 
     // Now C holds it: a message published on A reaches it there.

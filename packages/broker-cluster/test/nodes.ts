@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
+import { freePort, type SpawnedServer, spawnServer, until } from '@x/test-helpers';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 const child = fileURLToPath(new URL('./fixtures/node-child.ts', import.meta.url));
@@ -66,4 +66,45 @@ export async function routed(publisher: MqttClient, seen: () => boolean, probeTo
     publisher.publish(probeTopic, 'probe', { qos: 0 });
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A persistent session moving between nodes with work queued for it: `clientId` subscribes to
+ * `<topic>/#` at QoS 1 on `home` and leaves; a publisher on `via` sends `count` QoS 1 messages
+ * once the filter is known there; the client reconnects on `to`. Returns its CONNACK's Session
+ * Present and the (still connected) client with the topics it has received, in order, once all
+ * `count` arrived.
+ */
+export async function moveSession(
+  clientId: string,
+  topic: string,
+  count: number,
+  nodes: { home: Node; via: Node; to: Node },
+): Promise<{ sessionPresent: boolean; client: MqttClient; got: string[] }> {
+  const persistent: IClientOptions = { clientId, clean: false, properties: { sessionExpiryInterval: 300 } };
+  const first = await connectClient(nodes.home.url, { ...persistent, clean: true });
+  await first.subscribeAsync(`${topic}/#`, { qos: 1 });
+  await first.endAsync();
+  const pub = await connectClient(nodes.via.url, { clientId: `${clientId}-pub` });
+  // The offline session stays on its home node: that node's summary keeps the filter, so the
+  // publisher's node forwards to the home node's stream.
+  const probe = await connectClient(nodes.home.url, { clientId: `${clientId}-probe` });
+  let probed = false;
+  probe.on('message', () => {
+    probed = true;
+  });
+  await probe.subscribeAsync(`${topic}/probe`, { qos: 0 });
+  await routed(pub, () => probed, `${topic}/probe`);
+  for (let i = 0; i < count; i++) await pub.publishAsync(`${topic}/${i}`, `${i}`, { qos: 1 });
+
+  const got: string[] = [];
+  const again = mqtt.connect(nodes.to.url, { ...persistent, protocolVersion: 5, reconnectPeriod: 0 });
+  clients.push(again);
+  again.on('message', (t) => t !== `${topic}/probe` && got.push(t));
+  const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+    again.once('connect', resolve);
+    again.once('error', reject);
+  });
+  await until(() => got.length >= count, 10_000, `the ${count} queued messages`);
+  return { sessionPresent: connack.sessionPresent, client: again, got };
 }

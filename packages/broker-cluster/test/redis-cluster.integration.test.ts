@@ -2,7 +2,7 @@ import { type RunningRedisCluster, requireServer, startRedisCluster, until } fro
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type IPublishPacket } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient as client, clients, type Node, routed, startNode } from './nodes.js';
+import { connectClient as client, clients, moveSession, type Node, routed, startNode } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
 const redisCli = requireServer('redis-cli', 'apt-get install redis-tools');
@@ -82,36 +82,10 @@ describe.skipIf(redisServer.skip || redisCli.skip)(
     });
 
     it('resumes a session on another node with what was queued for it', async () => {
-      const persistent: IClientOptions = {
-        clientId: 'rc-mover',
-        clean: false,
-        properties: { sessionExpiryInterval: 300 },
-      };
-      const first = await client(a.url, { ...persistent, clean: true });
-      await first.subscribeAsync('rcmove/#', { qos: 1 });
-      await first.endAsync();
-      const pub = await client(b.url, { clientId: 'rc-move-pub' });
-      const probe = await client(a.url, { clientId: 'rc-move-probe' });
-      let probed = false;
-      probe.on('message', () => {
-        probed = true;
-      });
-      await probe.subscribeAsync('rcmove/probe', { qos: 0 });
-      await routed(pub, () => probed, 'rcmove/probe');
-      for (let i = 0; i < 30; i++) await pub.publishAsync(`rcmove/${i}`, `${i}`, { qos: 1 });
-
-      const got: string[] = [];
-      const again = mqtt.connect(b.url, { ...persistent, protocolVersion: 5, reconnectPeriod: 0 });
-      clients.push(again);
-      again.on('message', (t) => t !== 'rcmove/probe' && got.push(t));
-      const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-        again.once('connect', resolve);
-        again.once('error', reject);
-      });
-      expect(connack.sessionPresent).toBe(true);
-      await until(() => got.length >= 30, 10_000, 'the 30 queued messages');
+      const moved = await moveSession('rc-mover', 'rcmove', 30, { home: a, via: b, to: b });
+      expect(moved.sessionPresent).toBe(true);
       await new Promise((r) => setTimeout(r, 200));
-      expect(got).toEqual(Array.from({ length: 30 }, (_, i) => `rcmove/${i}`));
+      expect(moved.got).toEqual(Array.from({ length: 30 }, (_, i) => `rcmove/${i}`));
     });
 
     it('takes a session over across nodes: the older connection gets DISCONNECT 0x8E within a second', async () => {
