@@ -31,7 +31,8 @@
  *
  *   npx -y pnpm@10 --filter @x/broker-app build
  *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 4000 --rounds 3 --dir /path/on/disk]
- *   (--targets memory,embedded-ack,… picks targets; --no-redis leaves Redis out)
+ *   (--targets memory,embedded-ack,… picks targets; --workloads qos1-online,… picks workloads;
+ *   --no-redis leaves Redis out)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,6 +61,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     dir: { type: 'string', default: tmpdir() },
     targets: { type: 'string' },
+    workloads: { type: 'string' },
     'no-redis': { type: 'boolean', default: false },
     'cell-timeout': { type: 'string', default: '60000' },
   },
@@ -123,6 +125,25 @@ for (const t of wanted) {
 }
 if (!findExecutable('mosquitto')) wanted = wanted.filter((t) => t !== 'mosquitto');
 if (!findExecutable('redis-server')) wanted = wanted.filter((t) => t !== 'redis');
+
+const ALL_WORKLOADS: Array<[Mode, QoS]> = [
+  ['online', 1],
+  ['offline', 1],
+  ['online', 2],
+  ['offline', 2],
+];
+const WORKLOADS = args.workloads
+  ? args.workloads.split(',').map((name) => {
+      const found = ALL_WORKLOADS.find(([mode, qos]) => `qos${qos}-${mode}` === name);
+      if (found === undefined) {
+        process.stderr.write(
+          `persistence bench: --workloads ${name}: expected some of ${ALL_WORKLOADS.map(([m, q]) => `qos${q}-${m}`).join(', ')}\n`,
+        );
+        process.exit(2);
+      }
+      return found;
+    })
+  : ALL_WORKLOADS;
 
 const workDir = mkdtempSync(join(args.dir, 'persistence-bench-'));
 
@@ -425,12 +446,7 @@ async function run(): Promise<void> {
   const cells: Cell[] = [];
   try {
     for (const name of wanted) targets.push(await startTarget(name));
-    const workloads: Array<[Mode, QoS]> = [
-      ['online', 1],
-      ['offline', 1],
-      ['online', 2],
-      ['offline', 2],
-    ];
+    const workloads = WORKLOADS;
     for (let round = 0; round < ROUNDS; round++) {
       for (const [mode, qos] of workloads) {
         for (let k = 0; k < targets.length; k++) {

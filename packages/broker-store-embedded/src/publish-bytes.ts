@@ -11,28 +11,12 @@ import { decode, encode, type Properties, type PublishPacket, type Will } from '
  * belongs in @x/broker beside `storedMessage` so both stores share it.
  */
 
-/** Encoded PUBLISH bytes per message: a message queued for many sessions is encoded once. */
-const publishBytes = new WeakMap<Message, Uint8Array>();
-
 /**
- * The message (its own QoS, retain flag and properties) as a v5 PUBLISH packet, in bytes of its
- * own: a small Buffer is a view into Node's shared 8 KiB pool, and the structured clone that takes
- * a batch to the writer thread would copy the whole pool for each message's view.
+ * The message (its own QoS, retain flag and properties) as a v5 PUBLISH packet. The bytes are
+ * copied into the batch at once (a message in many sessions' rows is encoded once per batch there).
  */
-export function encodeMessage(message: Message): Uint8Array {
-  let bytes = publishBytes.get(message);
-  if (bytes === undefined) {
-    const encoded = encodePublish(
-      message.topic,
-      message.payload,
-      message.qos,
-      message.retain,
-      message.properties,
-    );
-    bytes = encoded.byteLength === encoded.buffer.byteLength ? encoded : new Uint8Array(encoded);
-    publishBytes.set(message, bytes);
-  }
-  return bytes;
+export function encodeMessage(message: Message): Buffer {
+  return encodePublish(message.topic, message.payload, message.qos, message.retain, message.properties);
 }
 
 /** The will as a v5 PUBLISH packet; the Will Delay Interval is not a PUBLISH property and is dropped. */

@@ -12,12 +12,13 @@ import {
   silentLogger,
 } from '@x/broker';
 import Database from 'better-sqlite3';
+import { Checkpointer } from './checkpointer.js';
 import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
 import { loadState } from './load.js';
 import { FileLock, LockHeldError } from './lock.js';
 import { PendingBatch } from './pending.js';
 import { checkHeader, checkIds, SCHEMA } from './schema.js';
-import { batchOps, probeOp, type WriteOp } from './write-ops.js';
+import { type EncodedBatch, encodeBatch, probeBatch, SharedBuffers } from './write-ops.js';
 import { type Synchronous, type WriteFailure, Writer } from './writer.js';
 
 /** See {@link SqliteStoreOptions.durability}. */
@@ -26,6 +27,7 @@ export type SqliteDurability = 'acknowledged' | 'fsync' | 'interval';
 /** A batch given to the writer thread and the commits waiting for it. */
 interface InFlight {
   batch: PendingBatch;
+  encoded: EncodedBatch;
   callbacks: Array<(error: Error | undefined) => void>;
 }
 
@@ -77,6 +79,7 @@ export class SqliteStore implements Store {
   readonly #retryMs: number;
   readonly #logger: Logger;
   #writer: Writer | undefined;
+  #checkpointer: Checkpointer | undefined;
   /** The batches given to the writer thread, oldest first, with the commits waiting for each. */
   #writing: InFlight[] = [];
   /** The failed batches folded together, while the writer still fails the later ones. */
@@ -84,6 +87,8 @@ export class SqliteStore implements Store {
   /** Commits waiting for the next batch to be written. */
   #callbacks: Array<(error: Error | undefined) => void> = [];
   #pending = new PendingBatch();
+  /** Shared memory the batches travel in to the writer thread, reused. */
+  readonly #buffers = new SharedBuffers();
   /** Sending order of in-flight messages, continued from the file. */
   #order = 0;
   /** The last write failure, until a write succeeds. */
@@ -170,6 +175,7 @@ export class SqliteStore implements Store {
       // From here on the writer thread has the file; this connection only checked and loaded it.
       this.#writer = new Writer(this.file, this.#synchronous);
       this.#writer.start();
+      this.#checkpointer = new Checkpointer(this.file);
       this.#logger.info(
         { file: this.file, sessions: state.sessions.length, retained: state.retained.length },
         'store opened',
@@ -315,6 +321,7 @@ export class SqliteStore implements Store {
       this.#flush();
     });
     this.#writer = undefined;
+    await this.#checkpointer?.close();
     await writer.close();
     this.#lock.release();
     if (error !== undefined) throw error;
@@ -335,9 +342,9 @@ export class SqliteStore implements Store {
     const callbacks = this.#callbacks;
     this.#callbacks = [];
     // With nothing to write after a failure, a probe tells whether the disk takes writes again.
-    let ops: WriteOp[];
+    let encoded: EncodedBatch | undefined;
     try {
-      ops = batch.empty ? [] : batchOps(batch);
+      encoded = batch.empty ? undefined : encodeBatch(batch, this.#buffers);
     } catch (error) {
       // Only a message the codec refuses even without its properties gets here; the batch stays.
       const failure = this.#recordFailure({
@@ -349,30 +356,33 @@ export class SqliteStore implements Store {
       return;
     }
     this.#pending = new PendingBatch();
-    if (ops.length === 0) {
+    if (encoded === undefined || encoded.ops === 0) {
+      if (encoded !== undefined) this.#buffers.give(encoded.buffer);
       // Every change cancelled out (a message saved and acknowledged within the batch), or there
       // were none: nothing to write, and every earlier batch is written already.
       if (this.#failure === undefined) {
         for (const callback of callbacks) callback(undefined);
         return;
       }
-      ops.push(probeOp());
+      encoded = probeBatch(this.#buffers);
     }
-    const entry = { batch, callbacks };
+    const entry = { batch, encoded, callbacks };
     this.#writing.push(entry);
-    writer.write(ops, (failure) => this.#written(entry, failure));
+    writer.write(encoded, (failure) => this.#written(entry, failure));
   }
 
   /** The writer's answer for `entry`: answers come in the order the batches were given. */
   #written(entry: InFlight, failure: WriteFailure | undefined): void {
     this.#writing.shift();
-    const { batch, callbacks } = entry;
+    const { batch, encoded, callbacks } = entry;
+    this.#buffers.give(encoded.buffer);
     if (failure === undefined) {
       if (this.#failure !== undefined) {
         this.#logger.warn({ file: this.file }, 'store writes again');
         this.#failure = undefined;
       }
       for (const callback of callbacks) callback(undefined);
+      this.#checkpointer?.wrote();
       // Commits that came while this batch was being written.
       if (this.#callbacks.length > 0) this.#flush();
       return;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { SQL, type WriteOp } from './write-ops.js';
+import { CLIENT, type EncodedBatch, NULL_LENGTH, STATEMENTS } from './write-ops.js';
 
 /** What the writer thread reports for a failed write: SQLite's or the file system's code. */
 export interface WriteFailure {
@@ -17,7 +17,8 @@ export type Synchronous = 'FULL' | 'NORMAL';
  * the file. Each time it wakes it takes every batch waiting on its port (receiveMessageOnPort), so
  * batches that arrived during the last COMMIT share the next one instead of queueing behind each
  * other, writes them in one transaction and answers `{ upTo }` (every batch up to that id is
- * committed) or `{ upTo, error }`.
+ * committed) or `{ upTo, error }`. A batch is one buffer of `[statement][parameters]` records
+ * (write-ops.ts); one parameter array is reused for every statement.
  *
  * After a failure the batches of the same generation still on the port are skipped unwritten: the
  * main thread has taken them back (they are written again, folded, in order, in a later
@@ -32,12 +33,54 @@ try {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = ' + workerData.synchronous);
   db.pragma('journal_size_limit = 8388608');
-  statements = workerData.sql.map((sql) => db.prepare(sql));
+  // Checkpoints are the checkpointer thread's job (checkpointer.ts); this connection checkpoints
+  // only when the WAL passes 16 MiB, a backstop for when the other cannot finish.
+  db.pragma('wal_autocheckpoint = 4096');
+  statements = workerData.statements.map(([sql]) => db.prepare(sql));
   write = db.transaction((batches) => {
-    for (const batch of batches) for (const op of batch.ops) statements[op[0]].run(...op.slice(1));
+    for (const batch of batches) run(batch.buffer, batch.length);
   });
 } catch (error) {
   openError = error;
+}
+const kinds = workerData.statements.map(([, params]) => params);
+const args = [];
+function run(buffer, length) {
+  const buf = Buffer.from(buffer, 0, length);
+  let at = 0, client;
+  const text = () => {
+    const n = buf.readUInt32LE(at);
+    at += 4;
+    if (n === workerData.nullLength) return null;
+    at += n;
+    return buf.toString('utf8', at - n, at);
+  };
+  while (at < length) {
+    const statement = buf[at++];
+    if (statement === workerData.client) { client = text(); continue; }
+    const kind = kinds[statement];
+    if (kind === undefined) throw new Error('unknown statement ' + statement);
+    args.length = kind.length;
+    for (let i = 0; i < kind.length; i++) {
+      switch (kind[i]) {
+        case 'c': args[i] = client; break;
+        case 'n': args[i] = buf.readDoubleLE(at); at += 8; break;
+        case 'N':
+          if (buf[at++] === 0) args[i] = null;
+          else { args[i] = buf.readDoubleLE(at); at += 8; }
+          break;
+        case 'b': {
+          const n = buf.readUInt32LE(at);
+          at += 4;
+          if (n === workerData.nullLength) args[i] = null;
+          else { args[i] = buf.subarray(at, at + n); at += n; }
+          break;
+        }
+        default: args[i] = text();
+      }
+    }
+    statements[statement].run(args);
+  }
 }
 function fail(upTo, error) {
   parentPort.postMessage({ upTo, error: { code: error.code, message: error.message } });
@@ -129,14 +172,22 @@ export class Writer {
     this.#worker ??= this.#start();
   }
 
-  /** Writes `ops` in a transaction and calls `done` once it is committed (or failed). */
-  write(ops: WriteOp[], done: (failure: WriteFailure | undefined) => void): void {
+  /**
+   * Writes `batch` in a transaction and calls `done` once it is committed (or failed). The batch's
+   * shared buffer must not change until then.
+   */
+  write(batch: EncodedBatch, done: (failure: WriteFailure | undefined) => void): void {
     this.#worker ??= this.#start();
     const id = this.#next++;
     this.#waiting.push({ id, done });
     // A write in progress keeps the process alive; an idle writer does not.
     this.#worker.ref();
-    this.#worker.postMessage({ id, generation: this.#generation, ops });
+    this.#worker.postMessage({
+      id,
+      generation: this.#generation,
+      buffer: batch.buffer,
+      length: batch.length,
+    });
   }
 
   /** The value of a pragma on the thread's connection (`synchronous`: 1 NORMAL, 2 FULL), for tests. */
@@ -188,7 +239,9 @@ export class Writer {
         module: createRequire(import.meta.url).resolve('better-sqlite3'),
         file: this.#file,
         synchronous: this.#synchronous,
-        sql: SQL,
+        statements: STATEMENTS,
+        client: CLIENT,
+        nullLength: NULL_LENGTH,
       },
     });
     worker.on(

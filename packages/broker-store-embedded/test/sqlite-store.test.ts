@@ -308,6 +308,31 @@ describe('SqliteStore durability', () => {
     expect(store.writable).toBe(true);
     await store.close();
   });
+
+  it('deletes runs of queued and in-flight rows in one go, and only the rows deleted', async () => {
+    const store = sqliteStore(tempDir());
+    await store.open();
+    const d = delivery('runs');
+    for (let n = 1; n <= 8; n++) {
+      store.queueMessage('a', n, d);
+      store.saveInflight('a', n, d, false);
+    }
+    await commit(store);
+    // Runs 1-3 and 5-6 deleted, 4, 7 and 8 kept; 7 is replaced in the same batch.
+    for (const n of [1, 2, 3, 5, 6]) {
+      store.dequeueMessage('a', n);
+      store.deleteInflight('a', n);
+    }
+    store.deleteInflight('a', 7);
+    store.saveInflight('a', 7, d, true);
+    await commit(store);
+    await store.close();
+    const db = new Database(store.file, { readonly: true });
+    const keys = (sql: string) => (db.prepare(sql).all() as Array<{ n: number }>).map((r) => r.n);
+    expect(keys('SELECT seq AS n FROM queue ORDER BY seq')).toEqual([4, 7, 8]);
+    expect(keys('SELECT packet_id AS n FROM inflight ORDER BY packet_id')).toEqual([4, 7, 8]);
+    db.close();
+  });
 });
 
 describe('SqliteStore lock: one process per store file', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SCHEMA } from '../src/schema.js';
-import type { WriteOp } from '../src/write-ops.js';
+import { BatchEncoder, type EncodedBatch, S, SharedBuffers } from '../src/write-ops.js';
 import { type WriteFailure, Writer } from '../src/writer.js';
 
 let dirs: string[] = [];
@@ -24,8 +24,18 @@ function storeFile(): string {
   return file;
 }
 
-const RETAIN = 15; // INSERT OR REPLACE INTO retained VALUES (?, ?, ?)
-const retain = (topic: string): WriteOp => [RETAIN, topic, 0, new Uint8Array([0x30, 0])];
+/** A batch of retained messages under `topics`; `unknownStatement` ends it with a statement the thread refuses. */
+function retained(topics: string[], unknownStatement = false): EncodedBatch {
+  const out = new BatchEncoder(new SharedBuffers());
+  for (const topic of topics)
+    out
+      .op(S.retain)
+      .text(topic)
+      .number(0)
+      .bytes(new Uint8Array([0x30, 0]));
+  if (unknownStatement) out.op(200);
+  return out.finish();
+}
 
 function topics(file: string): string[] {
   const db = new Database(file, { readonly: true });
@@ -39,9 +49,9 @@ describe('Writer', () => {
     const file = storeFile();
     const writer = new Writer(file, 'NORMAL');
     const answers: Array<[string, WriteFailure | undefined]> = [];
-    const given = (name: string, ops: WriteOp[]) =>
+    const given = (name: string, batch: EncodedBatch) =>
       new Promise<void>((resolve) =>
-        writer.write(ops, (failure) => {
+        writer.write(batch, (failure) => {
           answers.push([name, failure]);
           resolve();
         }),
@@ -49,9 +59,9 @@ describe('Writer', () => {
     // Given in one turn: the thread may take them in one transaction or one by one; either way
     // nothing given after the bad batch may land before the bad batch is written again.
     await Promise.all([
-      given('first', [retain('a')]),
-      given('bad', [retain('b'), [RETAIN, 'too few parameters']]),
-      given('after', [retain('c')]),
+      given('first', retained(['a'])),
+      given('bad', retained(['b'], true)),
+      given('after', retained(['c'])),
     ]);
     expect(answers.map(([name]) => name)).toEqual(['first', 'bad', 'after']);
     expect(answers[1]![1]).toBeDefined();
@@ -59,7 +69,7 @@ describe('Writer', () => {
     expect(topics(file)).not.toContain('b');
     expect(topics(file)).not.toContain('c');
     // The caller writes the failed batches again, folded: the writer takes them.
-    await given('again', [retain('b'), retain('c')]);
+    await given('again', retained(['b', 'c']));
     expect(answers.at(-1)).toEqual(['again', undefined]);
     expect(topics(file)).toEqual(expect.arrayContaining(['b', 'c']));
     await writer.close();
