@@ -38,6 +38,7 @@ function encodePublish(
   retain: boolean,
   properties: Properties | undefined,
 ): Buffer {
+  // One object literal of one shape (no spreads): this runs for every stored message.
   const packet: PublishPacket = {
     type: 'publish',
     topic,
@@ -45,16 +46,16 @@ function encodePublish(
     qos,
     retain,
     dup: false,
-    ...(qos > 0 ? { packetId: 1 } : {}),
-    ...(properties ? { properties } : {}),
+    packetId: qos > 0 ? 1 : undefined,
+    properties,
   };
   try {
     return encode(packet, 5);
   } catch {
     // Properties the codec refuses can only come from the host application (clients' packets were
     // decoded by the same codec): keep the message itself rather than lose it.
-    const { properties: _dropped, ...bare } = packet;
-    return encode(bare, 5);
+    packet.properties = undefined;
+    return encode(packet, 5);
   }
 }
 
