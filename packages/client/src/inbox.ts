@@ -53,7 +53,9 @@ export class Inbox {
    * right after CONNACK [MQTT-4.4.0-1], before it can have read PUBACKs we send then: those DUP
    * copies cross our PUBACK and are not new messages. A new message on that id would come with
    * DUP 0 [MQTT-3.3.1-2], and only after the server had our PUBACK, so a DUP PUBLISH on one of
-   * these ids is always the copy. At most one entry per ticket that was open when the connection
+   * these ids is always the copy; any PUBLISH on the id ends the entry. Kept for one connection
+   * only: on the next, a DUP on that id may be a new message the server sent after our PUBACK and
+   * re-sends now, which must be delivered. At most one entry per ticket open when the connection
    * changed.
    */
   #ackedLate = new Set<number>();
@@ -157,7 +159,7 @@ export class Inbox {
         }
       }
       if (this.#acks.has(id)) return; // still being processed (manual ack): re-delivery
-      if (qos === 1 && this.#ackedLate.size > 0 && this.#ackedLate.delete(id) && packet.dup) {
+      if (this.#ackedLate.size > 0 && this.#ackedLate.delete(id) && packet.dup && qos === 1) {
         // The server's re-send that crossed our PUBACK (see #ackedLate): already delivered.
         connection.sendAck(AckByte.puback, id);
         return;
