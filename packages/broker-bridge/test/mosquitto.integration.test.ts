@@ -67,12 +67,11 @@ describe('a bridge to a real Mosquitto', () => {
     await sub.client.end();
   });
 
-  // KNOWN DEFECT (open, issue 17 follow-up): about one run in five here, the QoS 2 messages past the
-  // first ~100 reach the subscriber twice (seen on the code of 397e096 as well). Retried, with a
-  // fresh subscriber per attempt, so the suite stays usable while it is found; the failure it
-  // reports is real, not timing.
-  it('forwards in, with the local prefix, QoS 0/1/2 each exactly once', { retry: 2 }, async () => {
-    const sub = await subscriber(ours.url, 'remote/in/#', `counter-in-${Date.now()}`);
+  // Mosquitto 2.0.11 often sends one PUBLISH past the Receive Maximum the bridge announced; the
+  // bridge's link then drops (0x93) and Mosquitto re-sends its window with DUP on the resumed
+  // session. Those re-sends, crossing the acknowledgements, must not be forwarded a second time.
+  it('forwards in, with the local prefix, QoS 0/1/2 each exactly once', async () => {
+    const sub = await subscriber(ours.url, 'remote/in/#', 'counter-in');
     const n = 200;
     const expected: string[] = [];
     const sent: Promise<unknown>[] = [];
@@ -82,7 +81,10 @@ describe('a bridge to a real Mosquitto', () => {
       for (let i = 0; i < n; i++) sent.push(remote.publish(`in/q${qos}`, `i${qos}-${i}`, { qos }));
     }
     await Promise.all(sent);
-    await until(() => sub.tally.total >= 3 * n, 15_000, 'every message on our broker');
+    // Every distinct message, not every delivery: a duplicate must not stand in for a missing one
+    // (it did, and a QoS 1 duplicate was reported as QoS 2 messages missing). On a timeout the
+    // assertions below name what is missing.
+    await until(() => sub.tally.seen.size >= 3 * n, 15_000, 'every message on our broker').catch(() => {});
     expect(sub.tally.missing(expected)).toEqual([]);
     expect(sub.tally.duplicates()).toEqual([]);
     expect(sub.tally.total).toBe(3 * n);

@@ -24,13 +24,16 @@ export class AckTicket {
   done = false;
   /** Set when the session that owned the packet id ended: acking it would answer a stranger. */
   stale = false;
+  /** The connection (the inbox counts them) the PUBLISH came on. */
+  readonly connection: number;
   readonly #queue: AckQueue;
 
-  constructor(queue: AckQueue, packetId: number, qos: 1 | 2, fingerprint: number) {
+  constructor(queue: AckQueue, packetId: number, qos: 1 | 2, fingerprint: number, connection: number) {
     this.#queue = queue;
     this.fingerprint = fingerprint;
     this.packetId = packetId;
     this.qos = qos;
+    this.connection = connection;
   }
 
   /** Drops one hold; the last one completes the ticket. */
@@ -67,8 +70,8 @@ export class AckQueue {
     return this.#pending.has(packetId);
   }
 
-  add(packetId: number, qos: 1 | 2, fingerprint = 0): AckTicket {
-    const ticket = new AckTicket(this, packetId, qos, fingerprint);
+  add(packetId: number, qos: 1 | 2, fingerprint = 0, connection = 0): AckTicket {
+    const ticket = new AckTicket(this, packetId, qos, fingerprint, connection);
     this.#items.push(ticket);
     this.#pending.add(packetId);
     return ticket;

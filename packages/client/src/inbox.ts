@@ -45,6 +45,20 @@ export class Inbox {
   readonly #acks: AckQueue;
   #holding = false;
   #held: Message[] = [];
+  /** Connections so far: a ticket records the one its PUBLISH came on. */
+  #connections = 0;
+  /**
+   * QoS 1 packet ids whose PUBACK went out on this connection for a PUBLISH that came on an earlier
+   * one (manual ack). On a resumed session the server re-sends its unacknowledged PUBLISH packets
+   * right after CONNACK [MQTT-4.4.0-1], before it can have read PUBACKs we send then: those DUP
+   * copies cross our PUBACK and are not new messages. A new message on that id would come with
+   * DUP 0 [MQTT-3.3.1-2], and only after the server had our PUBACK, so a DUP PUBLISH on one of
+   * these ids is always the copy; any PUBLISH on the id ends the entry. Kept for one connection
+   * only: on the next, a DUP on that id may be a new message the server sent after our PUBACK and
+   * re-sends now, which must be delivered. At most one entry per ticket open when the connection
+   * changed.
+   */
+  #ackedLate = new Set<number>();
   /** The `messages()` iterators. */
   readonly streams = new Set<MessageStream>();
 
@@ -58,6 +72,8 @@ export class Inbox {
   /** Topic aliases live as long as a connection. */
   newConnection(): void {
     this.#aliases = new Map();
+    this.#connections++;
+    this.#ackedLate.clear();
   }
 
   /**
@@ -74,6 +90,7 @@ export class Inbox {
   sessionLost(): void {
     this.#qos2.clear();
     this.#acks.clear();
+    this.#ackedLate.clear();
   }
 
   /** The server kept the session: acknowledgements that waited for the connection go out. */
@@ -142,6 +159,11 @@ export class Inbox {
         }
       }
       if (this.#acks.has(id)) return; // still being processed (manual ack): re-delivery
+      if (this.#ackedLate.size > 0 && this.#ackedLate.delete(id) && packet.dup && qos === 1) {
+        // The server's re-send that crossed our PUBACK (see #ackedLate): already delivered.
+        connection.sendAck(AckByte.puback, id);
+        return;
+      }
       if (
         this.#host.protocolVersion === 5 &&
         this.#acks.size + this.#qos2.size >= this.#options.receiveMaximum
@@ -164,7 +186,7 @@ export class Inbox {
       packet.packetId,
     );
     if (qos > 0 && this.#options.manualAck) {
-      message.ticket = this.#acks.add(id, qos as 1 | 2, fp);
+      message.ticket = this.#acks.add(id, qos as 1 | 2, fp, this.#connections);
     }
     if (this.#holding) this.#held.push(message);
     else this.#dispatch(message);
@@ -216,8 +238,10 @@ export class Inbox {
   #sendAck(ticket: AckTicket): boolean {
     const connection = this.#host.connection();
     if (!connection) return false;
-    if (ticket.qos === 1) connection.sendAck(AckByte.puback, ticket.packetId);
-    else {
+    if (ticket.qos === 1) {
+      if (ticket.connection !== this.#connections) this.#ackedLate.add(ticket.packetId);
+      connection.sendAck(AckByte.puback, ticket.packetId);
+    } else {
       this.#qos2.received(ticket.packetId, ticket.fingerprint);
       connection.sendAck(AckByte.pubrec, ticket.packetId);
     }

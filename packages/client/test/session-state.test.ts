@@ -302,10 +302,11 @@ function inbox(version: ProtocolVersion, options: Partial<InboxOptions> = {}, sl
   const messages: Message[] = [];
   const finishers: (() => void)[] = [];
   const errors: MqttClientError[] = [];
+  let online = true;
   const box = new Inbox(
     {
       protocolVersion: version,
-      connection: () => w.connection,
+      connection: () => (online ? w.connection : undefined),
       listeners: () => [
         (m: Message) => {
           messages.push(m);
@@ -319,7 +320,16 @@ function inbox(version: ProtocolVersion, options: Partial<InboxOptions> = {}, sl
     },
     { manualAck: false, receiveMaximum: 65_535, topicAliasMaximum: 0, qos2ReplayGuard: 0, ...options },
   );
-  return { box, wire: w, messages, errors, finish: (index: number) => finishers[index]?.() };
+  return {
+    box,
+    wire: w,
+    messages,
+    errors,
+    finish: (index: number) => finishers[index]?.(),
+    online: (up: boolean) => {
+      online = up;
+    },
+  };
 }
 
 describe("Inbox: the server's publishes", () => {
@@ -377,6 +387,27 @@ describe("Inbox: the server's publishes", () => {
     i.finish(1);
     await new Promise((r) => setImmediate(r));
     expect(i.wire.take().map((p) => (p as { packetId: number }).packetId)).toEqual([1, 2, 3]);
+  });
+
+  it('with manual acks, the re-send that crosses a PUBACK given after a reconnect is not new [MQTT-4.4.0-1]', async () => {
+    const i = inbox(5, { manualAck: true }, true);
+    const publish = entry<'publish'>('v5-publish-qos1');
+    i.box.newConnection();
+    i.box.onPublish(i.wire.connection, { ...publish, packetId: 1, dup: false });
+    i.online(false);
+    i.finish(0); // done while offline: the PUBACK waits
+    await new Promise((r) => setImmediate(r));
+    i.online(true);
+    i.box.newConnection();
+    i.box.sessionResumed();
+    expect(i.wire.take()).toEqual([{ type: 'puback', packetId: 1, reasonCode: 0 }]);
+    // The server re-sent it with the CONNACK, before our PUBACK reached it: acknowledged again only.
+    i.box.onPublish(i.wire.connection, { ...publish, packetId: 1, dup: true });
+    expect(i.messages).toHaveLength(1);
+    expect(i.wire.take()).toEqual([{ type: 'puback', packetId: 1, reasonCode: 0 }]);
+    // Once it has our PUBACK the server may use the id again, for a new message (DUP 0).
+    i.box.onPublish(i.wire.connection, { ...publish, packetId: 1, dup: false });
+    expect(i.messages).toHaveLength(2);
   });
 
   it('a server past the Receive Maximum we announced is a protocol error [MQTT-3.3.4-9]', () => {
