@@ -8,13 +8,14 @@ import {
   moveSession,
   type Node,
   routed,
-  startNode as startNodeWith,
+  startNodes,
+  stopAll,
+  takeOver,
 } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
 const PREFIX = 'ct:';
 const LEASE_MS = 1500;
-const startNode = (redis: string, id: string) => startNodeWith(redis, PREFIX, id, LEASE_MS);
 
 describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Redis', () => {
   let redis: RunningRedis;
@@ -24,18 +25,10 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
 
   beforeAll(async () => {
     redis = await startRedis();
-    [a, b, c] = (await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startNode(redis.url, id)))) as [
-      Node,
-      Node,
-      Node,
-    ];
+    [a, b, c] = await startNodes(redis.url, PREFIX, ['node-a', 'node-b', 'node-c'], LEASE_MS);
   }, 60_000);
 
-  afterAll(async () => {
-    for (const cl of clients) cl.end(true);
-    await Promise.all([a, b, c].map((n) => n?.server.stop()));
-    await redis?.stop();
-  });
+  afterAll(() => stopAll([a, b, c], redis));
 
   it('delivers QoS 0, 1 and 2 across nodes, each message exactly once, with QoS downgrade and subscription identifiers', async () => {
     const N = 200;
@@ -139,33 +132,12 @@ describe.skipIf(redisServer.skip)('a cluster of three broker processes on one Re
   });
 
   it('takes a session over across nodes: the older connection gets DISCONNECT 0x8E within a second', async () => {
-    const options: IClientOptions = {
-      clientId: 'twin',
-      clean: false,
-      properties: { sessionExpiryInterval: 300 },
-    };
-    const older = await client(a.url, options);
-    await older.subscribeAsync('twin/#', { qos: 1 });
-    const disconnected = new Promise<{ code: number | undefined; at: number }>((resolve) =>
-      older.on('disconnect', (packet) => resolve({ code: packet.reasonCode, at: Date.now() })),
-    );
-    const started = Date.now();
-    const newer = mqtt.connect(b.url, { ...options, protocolVersion: 5, reconnectPeriod: 0 });
-    clients.push(newer);
-    const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
-      newer.once('connect', resolve),
-    );
-    const { code, at } = await disconnected;
-    expect(code).toBe(0x8e); // [MQTT-3.1.4-3]
-    expect(at - started).toBeLessThan(1000);
-    expect(connack.sessionPresent).toBe(true);
+    const takeover = await takeOver('twin', 'twin', { older: a, newer: b, via: c });
+    expect(takeover.code).toBe(0x8e); // [MQTT-3.1.4-3]
+    expect(takeover.elapsedMs).toBeLessThan(1000);
+    expect(takeover.sessionPresent).toBe(true);
     // The subscription came along.
-    const got: string[] = [];
-    newer.on('message', (t) => got.push(t));
-    const pub = await client(c.url, { clientId: 'twin-pub' });
-    await routed(pub, () => got.includes('twin/probe'), 'twin/probe');
-    await pub.publishAsync('twin/x', 'x', { qos: 1 });
-    await until(() => got.includes('twin/x'), 10_000, 'delivery to the newer connection');
+    await takeover.delivered();
   });
 
   it('balances a shared subscription across nodes: each message reaches exactly one member', async () => {

@@ -1,13 +1,21 @@
 import { type RunningRedis, requireServer, startRedis, until } from '@x/test-helpers';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient as client, clients, type Node, routed, startNode as startNodeWith } from './nodes.js';
+import {
+  connectClient as client,
+  clients,
+  type Node,
+  routed,
+  startNodes,
+  startNode as startNodeWith,
+  stopAll,
+} from './nodes.js';
 
 const redisServer = requireServer('redis-server');
 const PREFIX = 'ho:';
 const LEASE_MS = 1500;
 const startNode = (redis: string, id: string, env: Record<string, string> = {}) =>
-  startNodeWith(redis, PREFIX, id, LEASE_MS, env);
+  startNodeWith(redis, PREFIX, id, LEASE_MS, { env });
 
 describe.skipIf(redisServer.skip)('sessions moving between nodes, and a node dying mid-batch', () => {
   let redis: RunningRedis;
@@ -17,18 +25,12 @@ describe.skipIf(redisServer.skip)('sessions moving between nodes, and a node dyi
 
   beforeAll(async () => {
     redis = await startRedis();
-    [a, b, c] = (await Promise.all(['ho-a', 'ho-b', 'ho-c'].map((id) => startNode(redis.url, id)))) as [
-      Node,
-      Node,
-      Node,
-    ];
+    [a, b, c] = await startNodes(redis.url, PREFIX, ['ho-a', 'ho-b', 'ho-c'], LEASE_MS);
   }, 90_000);
 
   afterAll(async () => {
     if (process.env.CLUSTER_TEST_DUMP === '1') for (const n of [a, b, c]) console.log(n?.server.output());
-    for (const cl of clients) cl.end(true);
-    await Promise.all([a, b, c].map((n) => n?.server.stop()));
-    await redis?.stop();
+    await stopAll([a, b, c], redis);
   });
 
   it('loses no acknowledged QoS 1 message while a session moves between nodes under a stream of publishes', async () => {

@@ -9,20 +9,31 @@ export interface Node {
   id: string;
   url: string;
   server: SpawnedServer;
+  /** The port of its `GET /readyz` (only when started with `health: true`). */
+  health?: number;
 }
 
-/**
- * Starts one node on `redis` with `prefix` and `leaseMs`; `env` adds variables the fixture reads
- * (`CLUSTER_TEST_REDIS_CLUSTER=1`, `CLUSTER_TEST_SYS_MS`).
- */
+/** How {@link startNode} starts a node, beyond its Redis, prefix, id and lease. */
+export interface NodeOptions {
+  /**
+   * Variables the fixture reads (`CLUSTER_TEST_REDIS_CLUSTER=1`, `CLUSTER_TEST_SYS_MS`,
+   * `CLUSTER_TEST_LOG=1`, …). Default: none.
+   */
+  env?: Record<string, string>;
+  /** Serve `GET /readyz` on a port of its own, given as `Node.health`. Default: false. */
+  health?: boolean;
+}
+
+/** Starts one node on `redis` with `prefix` and `leaseMs`. */
 export async function startNode(
   redis: string,
   prefix: string,
   id: string,
   leaseMs: number,
-  env: Record<string, string> = {},
+  { env = {}, health = false }: NodeOptions = {},
 ): Promise<Node> {
   const port = await freePort();
+  const healthPort = health ? await freePort() : undefined;
   const server = await spawnServer({
     command: process.execPath,
     args: [
@@ -35,13 +46,51 @@ export async function startNode(
       id,
       String(port),
       String(leaseMs),
+      ...(healthPort === undefined ? [] : [String(healthPort)]),
     ],
     port,
     // Generous: several tsx processes starting at once on a loaded 2-core machine.
     readyTimeout: 60_000,
     env: { ...process.env, ...env },
   });
-  return { id, url: `mqtt://127.0.0.1:${port}`, server };
+  return {
+    id,
+    url: `mqtt://127.0.0.1:${port}`,
+    server,
+    ...(healthPort === undefined ? {} : { health: healthPort }),
+  };
+}
+
+/**
+ * Starts a node for each of `ids` at once (see {@link startNode}). Should one fail, the others are
+ * stopped before the error is thrown, so no process outlives the test file.
+ */
+export async function startNodes<const Ids extends readonly string[]>(
+  redis: string,
+  prefix: string,
+  ids: Ids,
+  leaseMs: number,
+  options: NodeOptions = {},
+): Promise<{ -readonly [K in keyof Ids]: Node }> {
+  const started = await Promise.allSettled(ids.map((id) => startNode(redis, prefix, id, leaseMs, options)));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.server.stop() : undefined)));
+    throw failed.reason;
+  }
+  return started.map((s) => (s as PromiseFulfilledResult<Node>).value) as {
+    -readonly [K in keyof Ids]: Node;
+  };
+}
+
+/** Ends the clients in `clients`, then stops `nodes` and `redis` (any of them may be unset). */
+export async function stopAll(
+  nodes: ReadonlyArray<Node | undefined>,
+  redis: { stop(): Promise<unknown> } | undefined,
+): Promise<void> {
+  for (const c of clients) c.end(true);
+  await Promise.all(nodes.map((n) => n?.server.stop()));
+  await redis?.stop();
 }
 
 /** MQTT.js clients made by {@link connectClient}, to end after the tests. */
@@ -107,4 +156,43 @@ export async function moveSession(
   });
   await until(() => got.length >= count, 10_000, `the ${count} queued messages`);
   return { sessionPresent: connack.sessionPresent, client: again, got };
+}
+
+/**
+ * A session taken over across nodes: `clientId` (persistent) subscribes to `<topic>/#` at QoS 1 on
+ * `older`, then connects again on `newer`. Returns, once the older connection got its DISCONNECT,
+ * that DISCONNECT's reason code, the milliseconds from the new CONNECT to it, the new CONNACK's
+ * Session Present, and `delivered`: a publisher on `via` sends `<topic>/x` at QoS 1, resolving
+ * once the newer connection has it (the subscription came along), rejecting after 10 s.
+ */
+export async function takeOver(
+  clientId: string,
+  topic: string,
+  nodes: { older: Node; newer: Node; via: Node },
+): Promise<{
+  code: number | undefined;
+  elapsedMs: number;
+  sessionPresent: boolean;
+  delivered: () => Promise<void>;
+}> {
+  const options: IClientOptions = { clientId, clean: false, properties: { sessionExpiryInterval: 300 } };
+  const older = await connectClient(nodes.older.url, options);
+  await older.subscribeAsync(`${topic}/#`, { qos: 1 });
+  const disconnected = new Promise<{ code: number | undefined; at: number }>((resolve) =>
+    older.on('disconnect', (packet) => resolve({ code: packet.reasonCode, at: Date.now() })),
+  );
+  const started = Date.now();
+  const newer = mqtt.connect(nodes.newer.url, { ...options, protocolVersion: 5, reconnectPeriod: 0 });
+  clients.push(newer);
+  const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => newer.once('connect', resolve));
+  const { code, at } = await disconnected;
+  const delivered = async () => {
+    const got: string[] = [];
+    newer.on('message', (t) => got.push(t));
+    const pub = await connectClient(nodes.via.url, { clientId: `${clientId}-pub` });
+    await routed(pub, () => got.includes(`${topic}/probe`), `${topic}/probe`);
+    await pub.publishAsync(`${topic}/x`, 'x', { qos: 1 });
+    await until(() => got.includes(`${topic}/x`), 10_000, 'delivery to the newer connection');
+  };
+  return { code, elapsedMs: at - started, sessionPresent: connack.sessionPresent, delivered };
 }

@@ -1,8 +1,16 @@
 import { type RunningRedisCluster, requireServer, startRedisCluster, until } from '@x/test-helpers';
 import { Redis } from 'ioredis';
-import mqtt, { type IClientOptions, type IPublishPacket } from 'mqtt';
+import type { IPublishPacket } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient as client, clients, moveSession, type Node, routed, startNode } from './nodes.js';
+import {
+  connectClient as client,
+  moveSession,
+  type Node,
+  routed,
+  startNodes,
+  stopAll,
+  takeOver,
+} from './nodes.js';
 
 const redisServer = requireServer('redis-server');
 const redisCli = requireServer('redis-cli', 'apt-get install redis-tools');
@@ -18,17 +26,12 @@ describe.skipIf(redisServer.skip || redisCli.skip)(
 
     beforeAll(async () => {
       redis = await startRedisCluster();
-      const env = { CLUSTER_TEST_REDIS_CLUSTER: '1' };
-      [a, b] = (await Promise.all(
-        ['rc-a', 'rc-b'].map((id) => startNode(redis.url, PREFIX, id, LEASE_MS, env)),
-      )) as [Node, Node];
+      [a, b] = await startNodes(redis.url, PREFIX, ['rc-a', 'rc-b'], LEASE_MS, {
+        env: { CLUSTER_TEST_REDIS_CLUSTER: '1' },
+      });
     }, 60_000);
 
-    afterAll(async () => {
-      for (const cl of clients) cl.end(true);
-      await Promise.all([a, b].map((n) => n?.server.stop()));
-      await redis?.stop();
-    });
+    afterAll(() => stopAll([a, b], redis));
 
     it('delivers QoS 0, 1 and 2 across nodes, each message exactly once and in order', async () => {
       const N = 100;
@@ -89,32 +92,11 @@ describe.skipIf(redisServer.skip || redisCli.skip)(
     });
 
     it('takes a session over across nodes: the older connection gets DISCONNECT 0x8E within a second', async () => {
-      const options: IClientOptions = {
-        clientId: 'rc-twin',
-        clean: false,
-        properties: { sessionExpiryInterval: 300 },
-      };
-      const older = await client(a.url, options);
-      await older.subscribeAsync('rctwin/#', { qos: 1 });
-      const disconnected = new Promise<{ code: number | undefined; at: number }>((resolve) =>
-        older.on('disconnect', (packet) => resolve({ code: packet.reasonCode, at: Date.now() })),
-      );
-      const started = Date.now();
-      const newer = mqtt.connect(b.url, { ...options, protocolVersion: 5, reconnectPeriod: 0 });
-      clients.push(newer);
-      const connack = await new Promise<{ sessionPresent: boolean }>((resolve) =>
-        newer.once('connect', resolve),
-      );
-      const { code, at } = await disconnected;
-      expect(code).toBe(0x8e); // [MQTT-3.1.4-3]
-      expect(at - started).toBeLessThan(1000);
-      expect(connack.sessionPresent).toBe(true);
-      const got: string[] = [];
-      newer.on('message', (t) => got.push(t));
-      const pub = await client(a.url, { clientId: 'rc-twin-pub' });
-      await routed(pub, () => got.includes('rctwin/probe'), 'rctwin/probe');
-      await pub.publishAsync('rctwin/x', 'x', { qos: 1 });
-      await until(() => got.includes('rctwin/x'), 10_000, 'delivery to the newer connection');
+      const takeover = await takeOver('rc-twin', 'rctwin', { older: a, newer: b, via: a });
+      expect(takeover.code).toBe(0x8e); // [MQTT-3.1.4-3]
+      expect(takeover.elapsedMs).toBeLessThan(1000);
+      expect(takeover.sessionPresent).toBe(true);
+      await takeover.delivered();
     });
   },
 );

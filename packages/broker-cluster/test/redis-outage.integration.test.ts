@@ -1,5 +1,4 @@
 import { get } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import {
   findExecutable,
   freePort,
@@ -10,9 +9,9 @@ import {
 } from '@x/test-helpers';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Node, startNodes } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
-const child = fileURLToPath(new URL('./fixtures/node-child.ts', import.meta.url));
 const REJOINED = 'cluster: Redis reachable again, node listed again';
 
 /** A Redis without persistence: restarted, it has forgotten every key (the harder case). */
@@ -25,19 +24,14 @@ function redisOn(port: number): Promise<SpawnedServer> {
 }
 
 /** The node's `/readyz`: true for 200, false for 503. */
-function readyz(port: number): Promise<boolean> {
+function readyz(node: Node): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/readyz' }, (res) => {
+    if (node.health === undefined) throw new Error(`${node.id} was started without a health port`);
+    get({ host: '127.0.0.1', port: node.health, path: '/readyz' }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     }).on('error', reject);
   });
-}
-
-interface Node {
-  server: SpawnedServer;
-  url: string;
-  health: number;
 }
 
 describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', () => {
@@ -49,38 +43,26 @@ describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', (
   const got: Record<string, string[]> = { n1: [], n2: [] };
 
   const count = (seen: string[], payload: string) => seen.filter((p) => p === payload).length;
+  /** Publishes `payload` on out/probe at QoS 0 until both subscribers (on n1 and n2) have it. */
+  const probeBoth = (payload: string, what: string) =>
+    until(
+      () => {
+        pub.publish('out/probe', payload, { qos: 0 });
+        return got.n1!.includes(payload) && got.n2!.includes(payload);
+      },
+      10_000,
+      what,
+    );
 
   beforeAll(async () => {
     redisPort = await freePort();
     redis = await redisOn(redisPort);
     const url = `redis://127.0.0.1:${redisPort}`;
-    nodes = await Promise.all(
-      ['n0', 'n1', 'n2'].map(async (id) => {
-        const port = await freePort();
-        const health = await freePort();
-        const server = await spawnServer({
-          command: process.execPath,
-          args: [
-            '--conditions=@x/source',
-            '--import',
-            'tsx',
-            child,
-            url,
-            'out:',
-            id,
-            String(port),
-            '1500',
-            String(health),
-          ],
-          port,
-          // Generous: three tsx processes starting at once on a loaded 2-core machine.
-          readyTimeout: 60_000,
-          env: { ...process.env, CLUSTER_TEST_LOG: '1' },
-        });
-        cleanup.push(() => server.stop());
-        return { server, url: `mqtt://127.0.0.1:${port}`, health };
-      }),
-    );
+    nodes = await startNodes(url, 'out:', ['n0', 'n1', 'n2'], 1500, {
+      env: { CLUSTER_TEST_LOG: '1' },
+      health: true,
+    });
+    for (const node of nodes) cleanup.push(() => node.server.stop());
     pub = await mqtt.connectAsync(nodes[0]!.url, {
       protocolVersion: 5,
       reconnectPeriod: 0,
@@ -101,14 +83,7 @@ describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', (
       await new Promise((r) => sub.once('connect', r));
       await sub.subscribeAsync('out/#', { qos: 1 });
     }
-    await until(
-      () => {
-        pub.publish('out/probe', 'probe', { qos: 0 });
-        return got.n1!.includes('probe') && got.n2!.includes('probe');
-      },
-      10_000,
-      'the subscriptions known on the publisher’s node',
-    );
+    await probeBoth('probe', 'the subscriptions known on the publisher’s node');
   }, 90_000);
 
   afterAll(async () => {
@@ -133,7 +108,7 @@ describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', (
       })
       .catch((e: Error & { code?: number }) => e.code ?? e.message);
     expect(late).toBe(0x88); // Server unavailable: the session cannot be claimed
-    const ready = await Promise.all(nodes.map((n) => readyz(n.health)));
+    const ready = await Promise.all(nodes.map(readyz));
     expect(ready).toEqual([false, false, false]);
   }, 30_000);
 
@@ -153,19 +128,12 @@ describe.skipIf(redisServer.skip)('a cluster of three nodes that loses Redis', (
       );
     });
     const deadline = Date.now() + 10_000;
-    while (!(await Promise.all(nodes.map((n) => readyz(n.health)))).every(Boolean)) {
+    while (!(await Promise.all(nodes.map(readyz))).every(Boolean)) {
       if (Date.now() > deadline) throw new Error('a node stays not ready after Redis returned');
       await new Promise((r) => setTimeout(r, 100));
     }
     // Routing again: the subscribers' nodes announced their summaries anew (Redis forgot them).
-    await until(
-      () => {
-        pub.publish('out/probe', 'probe-again', { qos: 0 });
-        return got.n1!.includes('probe-again') && got.n2!.includes('probe-again');
-      },
-      10_000,
-      'routing across nodes again',
-    );
+    await probeBoth('probe-again', 'routing across nodes again');
     const rejoinMs = Date.now() - started;
     const N = 100;
     for (let i = 0; i < N; i++) await pub.publishAsync('out/x', `m${i}`, { qos: 1 });

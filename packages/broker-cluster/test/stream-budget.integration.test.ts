@@ -6,7 +6,7 @@ import { type Node, startNode as startNodeWith } from './nodes.js';
 const redisServer = requireServer('redis-server');
 const BUDGET = 4096;
 const startNode = (redis: string, id: string) =>
-  startNodeWith(redis, 'sb:', id, 3000, { CLUSTER_TEST_MAX_STREAM_BYTES: String(BUDGET) });
+  startNodeWith(redis, 'sb:', id, 3000, { env: { CLUSTER_TEST_MAX_STREAM_BYTES: String(BUDGET) } });
 
 describe.skipIf(redisServer.skip)('the byte budget of a dead node’s stream', () => {
   let redis: RunningRedis;

@@ -1,7 +1,7 @@
 import { type RunningRedis, requireServer, startRedis, until } from '@x/test-helpers';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient as client, clients, type Node, startNode } from './nodes.js';
+import { connectClient as client, clients, type Node, startNodes, stopAll } from './nodes.js';
 
 const redisServer = requireServer('redis-server');
 const LEASE_MS = 1500;
@@ -13,16 +13,10 @@ describe.skipIf(redisServer.skip)('wills of a node killed with kill -9, with Wil
 
   beforeAll(async () => {
     redis = await startRedis();
-    [a, b] = (await Promise.all(
-      ['will-a', 'will-b'].map((id) => startNode(redis.url, 'wd:', id, LEASE_MS)),
-    )) as [Node, Node];
+    [a, b] = await startNodes(redis.url, 'wd:', ['will-a', 'will-b'], LEASE_MS);
   }, 60_000);
 
-  afterAll(async () => {
-    for (const cl of clients) cl.end(true);
-    await Promise.all([a, b].map((n) => n?.server.stop()));
-    await redis?.stop();
-  });
+  afterAll(() => stopAll([a, b], redis));
 
   it('are published by the surviving node once the lease ends: after their delay, at once when the session ends, never when the client came back', async () => {
     const will = (name: string, willDelayInterval: number) => ({
