@@ -12,6 +12,19 @@ function run(scenario: ScenarioName, input: ScenarioInput) {
   return runScenario(resolveScenario(scenario, { globalTimeoutMs: 20_000, ...input }));
 }
 
+/** Runs `body` against a broker of its own started with `options`, closed afterwards. */
+async function withBroker(
+  options: Parameters<typeof startBroker>[0],
+  body: (broker: RunningBroker) => Promise<void>,
+): Promise<void> {
+  const broker = await startBroker(options);
+  try {
+    await body(broker);
+  } finally {
+    await broker.close();
+  }
+}
+
 describe('mqtt-bench against our broker (@x/broker)', () => {
   let broker: RunningBroker;
   beforeAll(async () => {
@@ -142,12 +155,8 @@ describe('mqtt-bench latency at QoS 1 when the subscriber falls behind (issue 19
     // burst of an open-loop publisher that is behind its schedule overflows the queue. Before the
     // broker held PUBACKs (issue 15), what overflowed was acknowledged and dropped: 2–4 % of a
     // 20 000 msg/s run with the default window 32 and queue 1000.
-    const broker = await startBroker({
-      maxInflight: 1,
-      maxQueuedMessages: 2,
-      stalledConsumerTimeout: 60_000,
-    });
-    try {
+    const behind = { maxInflight: 1, maxQueuedMessages: 2, stalledConsumerTimeout: 60_000 };
+    await withBroker(behind, async (broker) => {
       const r = await run('latency', { broker: broker.url, rate: 50_000, numMessages: 3_000, qos: 1 });
       expect(r.problems).toEqual([]);
       expect(r.messages).toMatchObject({
@@ -161,9 +170,7 @@ describe('mqtt-bench latency at QoS 1 when the subscriber falls behind (issue 19
       expect(stats.publishDropped).toBe(0);
       expect(stats.acksHeld).toBeGreaterThan(0); // the overflow path was taken
       expect(stats.heldBytes).toBe(0);
-    } finally {
-      await broker.close();
-    }
+    });
   });
 });
 
@@ -172,13 +179,8 @@ describe('mqtt-bench against a lossy configuration of our broker', () => {
     // The broker holds a publisher's PUBACK while a subscriber's queue is full; a subscriber that
     // makes no progress for stalledConsumerTimeout is cut off and what it had queued is lost. The
     // stresser's subscriber reads nothing until publishing ends, so it stalls.
-    const broker = await startBroker({
-      maxQueuedMessages: 10,
-      maxInflight: 20,
-      stalledConsumerTimeout: 200,
-      sweepInterval: 50,
-    });
-    try {
+    const lossy = { maxQueuedMessages: 10, maxInflight: 20, stalledConsumerTimeout: 200, sweepInterval: 50 };
+    await withBroker(lossy, async (broker) => {
       const r = await run('stress', {
         broker: broker.url,
         numClients: 2,
@@ -190,8 +192,6 @@ describe('mqtt-bench against a lossy configuration of our broker', () => {
       expect(r.messages.sent).toBe(600);
       expect(r.messages.lost).toBeGreaterThan(0);
       expect(r.messages.received + r.messages.lost).toBe(600);
-    } finally {
-      await broker.close();
-    }
+    });
   });
 });
