@@ -1,25 +1,15 @@
-import type { Message } from '@x/broker';
 import type { ConnectPacket } from '@x/packets';
 import { recordingLogger } from '@x/test-helpers';
 import { describe, expect, it } from 'vitest';
 import type { AuthBackend, AuthRequest, BackendVerdict } from '../src/backend-hook.js';
 import { BackendAuthHook } from '../src/backend-hook.js';
-import type { AuthClient } from '../src/client-view.js';
+import { client, message } from './clients.js';
 
-const client = (id = 'c1', username: string | undefined = 'alice'): AuthClient => ({
-  id,
-  username,
-  remoteAddress: '10.0.0.1:5000',
-  listener: 'tcp',
-  protocolVersion: 5,
-  data: {},
-});
 const connect = (password?: string) =>
   ({
     type: 'connect',
     password: password === undefined ? undefined : Buffer.from(password),
   }) as unknown as ConnectPacket;
-const message = (topic: string) => ({ topic }) as Message;
 
 /** A backend answering from a function, counting its calls. */
 function backend(

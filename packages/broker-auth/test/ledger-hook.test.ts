@@ -1,18 +1,12 @@
-import type { ClientInfo, Message } from '@x/broker';
+import type { ClientInfo } from '@x/broker';
 import { describe, expect, it } from 'vitest';
 import { LedgerHook } from '../src/hook.js';
 import { Ledger } from '../src/ledger.js';
+import { client as authClient, message } from './clients.js';
 
-const client = (id: string, username: string | undefined): ClientInfo =>
-  ({
-    id,
-    username,
-    remoteAddress: '10.0.0.1:5000',
-    listener: 'tcp',
-    protocolVersion: 5,
-    data: {},
-  }) as ClientInfo;
-const message = (topic: string) => ({ topic }) as Message;
+// LedgerHook takes the broker's ClientInfo; the fixture carries the part of it the hook reads. The
+// username is set here so that `undefined` (anonymous) stays undefined, not the fixture's default.
+const client = (id: string, username: string | undefined) => ({ ...authClient(id), username }) as ClientInfo;
 
 describe('LedgerHook delivery checks', () => {
   it('judges an offline session as the client that last held it, also under rules loaded after it left', () => {
