@@ -125,13 +125,13 @@ function scenarios(scale: number, connections: number, connectRate: number): Ben
     },
     {
       id: 'latency-qos0',
-      title: 'latency at 20 000 msg/s, QoS 0, 5 s',
+      title: 'latency at 20 000 msg/s, QoS 0, 5 s after a 1 s warm-up',
       scenario: 'latency',
       input: { rate: 20_000, durationMs: Math.max(500, 5_000 * Math.min(1, scale)), qos: 0 },
     },
     {
       id: 'latency-qos1',
-      title: 'latency at 20 000 msg/s, QoS 1, 5 s',
+      title: 'latency at 20 000 msg/s, QoS 1, 5 s after a 1 s warm-up',
       scenario: 'latency',
       input: { rate: 20_000, durationMs: Math.max(500, 5_000 * Math.min(1, scale)), qos: 1 },
     },

@@ -221,6 +221,12 @@ export function addFleetOptions(command: Command): Command {
   );
   opt(
     command,
+    '--warmup <duration>',
+    'publish this long first without recording latency: both ends compile and size their heaps (default 1s for latency, 0 otherwise)',
+    parseDuration,
+  );
+  opt(
+    command,
     '-t, --topics <n>',
     'publisher i publishes to <base>/<i mod n>, subscriber j subscribes to <base>/<j mod n> (default 1)',
     integer,
@@ -247,6 +253,7 @@ export function fleetInput(o: RawOptions): ScenarioInput {
   set('numMessages', o.numMessages);
   set('durationMs', o.duration);
   set('rate', o.rate);
+  set('warmupMs', o.warmup);
   set('topics', o.topics);
   if (o.wildcard) input.wildcard = true;
   set('drainTimeoutMs', o.drainTimeout);

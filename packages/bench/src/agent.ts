@@ -74,6 +74,7 @@ export class AgentSink implements DeliverySink {
     const agent = this.#agent;
     agent.delivered++;
     if (this.ledger.record(publisherId, sequence)) agent.unique++;
+    if (intendedNs < agent.measureFromNs) return; // scheduled during the warm-up
     agent.latencyUs.record((receivedNs - intendedNs) / 1000);
     agent.rawLatencyUs.record((receivedNs - actualNs) / 1000);
     if (receivedNs > agent.lastDeliveryNs) agent.lastDeliveryNs = receivedNs;
@@ -124,6 +125,8 @@ export class Agent {
   lastSendNs = 0;
   lastDeliveryNs = 0;
   overruns = 0;
+  /** Deliveries of messages scheduled before this time are not in the latency histograms. */
+  measureFromNs = 0;
   /** Messages sent by stress workers (each reaches exactly its own subscriber). */
   stressSent = 0;
   /** Messages sent per stress publisher id. */
@@ -361,7 +364,11 @@ export class Agent {
     const done = new Promise<void>((resolve) => {
       this.#publishResolve = resolve;
     });
-    const endNs = fleet.numMessages > 0 ? Number.POSITIVE_INFINITY : startNs + fleet.durationMs * 1e6;
+    this.measureFromNs = startNs + fleet.warmupMs * 1e6;
+    const endNs =
+      fleet.numMessages > 0
+        ? Number.POSITIVE_INFINITY
+        : startNs + (fleet.warmupMs + fleet.durationMs) * 1e6;
     if (fleet.numMessages === 0) {
       const untilEnd = (endNs - monotonicNs()) / 1e6;
       this.sleep(Math.max(0, untilEnd)).then(() => {

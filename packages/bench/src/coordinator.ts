@@ -389,6 +389,7 @@ function merge(resolved: ResolvedScenario, results: AgentResult[], ctx: MergeCon
       messagesPerPublisher: fleet ? fleet.numMessages || null : (resolved.stress?.numMessages ?? null),
       durationMs: fleet && fleet.numMessages === 0 ? fleet.durationMs : null,
       rate: fleet && fleet.rate > 0 ? fleet.rate : null,
+      warmupMs: fleet?.warmupMs ?? 0,
       clean: common.clean,
       workers: common.workers,
       globalTimeoutMs: common.globalTimeoutMs,

@@ -58,6 +58,8 @@ export interface ScenarioInput {
   wildcard?: boolean;
   durationMs?: number;
   rate?: number;
+  /** Latency of messages scheduled in this first part of publishing is not recorded (`FleetOptions`). */
+  warmupMs?: number;
   drainTimeoutMs?: number;
   holdMs?: number;
   /** `conn`: each connection subscribes to a topic of its own (default false). */
@@ -92,8 +94,11 @@ function seconds(ms: number): string {
 function plannedRun(out: ResolvedScenario): { ms: number; what: string } {
   const fleet = out.fleet;
   if (fleet) {
-    if (fleet.numMessages === 0)
-      return { ms: fleet.durationMs, what: `--duration ${seconds(fleet.durationMs)}` };
+    if (fleet.numMessages === 0) {
+      const ms = fleet.warmupMs + fleet.durationMs;
+      const warmup = fleet.warmupMs > 0 ? ` after --warmup ${seconds(fleet.warmupMs)}` : '';
+      return { ms, what: `--duration ${seconds(fleet.durationMs)}${warmup}` };
+    }
     if (fleet.rate > 0 && fleet.publishers > 0) {
       const ms = ((fleet.numMessages * fleet.publishers) / fleet.rate) * 1000;
       return { ms, what: `--num-messages ${fleet.numMessages} at --rate ${fleet.rate} (${seconds(ms)})` };
@@ -256,6 +261,8 @@ export function resolveScenario(scenario: ScenarioName, input: ScenarioInput): R
       numMessages: int('num-messages', input.numMessages, input.durationMs ? 0 : latency ? 0 : 1000, 0),
       durationMs: num('duration', input.durationMs, latency ? 10_000 : 0, 0),
       rate: num('rate', input.rate, latency ? 1000 : 0, 0),
+      // A message count asks for those messages to be measured: no warm-up unless one is given.
+      warmupMs: num('warmup', input.warmupMs, latency && !input.numMessages ? 1000 : 0, 0),
       drainTimeoutMs: num('drain timeout', input.drainTimeoutMs, 5_000, 0),
     };
     if (latency && fleet.rate <= 0)

@@ -84,6 +84,13 @@ export interface FleetOptions {
   durationMs: number;
   /** Total target rate in messages per second over all publishers (open loop); 0 = closed loop. */
   rate: number;
+  /**
+   * Messages scheduled in the first `warmupMs` of publishing are delivered and accounted for, but
+   * their latency is not recorded: both ends compile their hot paths and size their heaps then
+   * (default 1000 ms for `latency` without `numMessages`, 0 otherwise). With `durationMs`, publishing
+   * lasts this much longer; with `numMessages`, the warm-up's messages are part of the count.
+   */
+  warmupMs: number;
   /** After publishing, wait at most this long for outstanding deliveries (default 5000 ms). */
   drainTimeoutMs: number;
 }

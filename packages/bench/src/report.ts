@@ -36,6 +36,7 @@ export function describeRun(r: RunResult, options: { broker?: boolean } = {}): s
         ? `${r.connections.attempted} connections`
         : `${plural(c.publishers, 'publisher')} → ${plural(c.subscribers, 'subscriber')}`,
     c.rate ? `${n(c.rate)} msg/s target` : null,
+    c.warmupMs > 0 ? `latency after a ${c.warmupMs / 1000} s warm-up` : null,
     c.clean ? null : 'persistent sessions',
     `${c.workers} thread${c.workers === 1 ? '' : 's'}`,
   ];

@@ -85,6 +85,8 @@ export interface RunConfig {
   messagesPerPublisher: number | null;
   durationMs: number | null;
   rate: number | null;
+  /** Publishing time at the start whose latencies are not recorded (0: none). */
+  warmupMs: number;
   clean: boolean;
   workers: number;
   globalTimeoutMs: number;

@@ -43,6 +43,13 @@ describe('options and topology', () => {
     expect(() =>
       resolveScenario('pub', { broker: ':1', durationMs: 480_000, globalTimeoutMs: 60_000 }),
     ).toThrow(/--duration 480 s does not fit in --global-timeout 60 s/);
+    // The warm-up is publishing time too.
+    expect(resolveScenario('latency', { broker: ':1', durationMs: 30_000 }).common.globalTimeoutMs).toBe(
+      91_000,
+    );
+    expect(() =>
+      resolveScenario('latency', { broker: ':1', durationMs: 9_500, globalTimeoutMs: 10_000 }),
+    ).toThrow(/--duration 9.5 s after --warmup 1 s does not fit in --global-timeout 10 s/);
     expect(
       resolveScenario('pub', { broker: ':1', durationMs: 5_000, globalTimeoutMs: 10_000 }).common
         .globalTimeoutMs,
@@ -62,6 +69,12 @@ describe('options and topology', () => {
     expect(resolveScenario('pub', { broker: ':1', qos: 2 }).common.subscriberQos).toBe(2);
     expect(() => resolveScenario('pub', { broker: ':1', payloadSize: 10 })).toThrow(OptionError);
     expect(() => resolveScenario('latency', { broker: ':1', rate: 0 })).toThrow(/fixed --rate/);
+    // Latency is recorded after a 1 s warm-up by default, unless a message count was asked for.
+    expect(resolveScenario('latency', { broker: ':1' }).fleet?.warmupMs).toBe(1000);
+    expect(resolveScenario('latency', { broker: ':1', numMessages: 100 }).fleet?.warmupMs).toBe(0);
+    expect(resolveScenario('latency', { broker: ':1', warmupMs: 0 }).fleet?.warmupMs).toBe(0);
+    expect(resolveScenario('pub', { broker: ':1' }).fleet?.warmupMs).toBe(0);
+    expect(() => resolveScenario('latency', { broker: ':1', warmupMs: -1 })).toThrow(/warmup must be/);
     expect(() => resolveScenario('pub', {})).toThrow(/broker address is required/);
   });
 
