@@ -43,6 +43,7 @@ import {
   runComparison,
   type ScenarioInput,
   type ScenarioName,
+  serialScavenges,
 } from '@x/bench';
 import { findExecutable, freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
 
@@ -159,6 +160,8 @@ function scenarios(scale: number, connections: number, connectRate: number): Ben
   ];
 }
 const OPT_IN = new Set(['connections-100k']);
+// This process is the load generator: its pauses count in the latency rows.
+serialScavenges();
 
 const BROKERS = ['ours-memory', 'ours-embedded', 'mosquitto', 'mosquitto-persistent', 'aedes'] as const;
 type BrokerName = (typeof BROKERS)[number];

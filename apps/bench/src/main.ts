@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from 'node:v8';
+import { serialScavenges } from '@x/bench';
 import { Command, type CommanderError } from 'commander';
 import { connCommand } from './commands/conn.js';
 import { latencyCommand } from './commands/latency.js';
@@ -9,12 +9,8 @@ import { stressCommand } from './commands/stress.js';
 import { subCommand } from './commands/sub.js';
 import { VERSION } from './output.js';
 
-// The load generator's own pauses land in the latency it reports. V8's parallel scavenger waits for
-// helper threads that a busy machine runs late (README "Notes": median scavenge 10–19 ms with them,
-// 7–11 ms without, same machine and load); young-generation collections are small enough for one.
-if (!process.execArgv.some((flag) => flag.includes('parallel-scavenge'))) {
-  setFlagsFromString('--no-parallel-scavenge');
-}
+// The generator's own pauses land in the latency it reports (README "Notes").
+serialScavenges();
 
 const EXAMPLES = `
 Examples:

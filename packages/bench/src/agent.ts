@@ -366,9 +366,7 @@ export class Agent {
     });
     this.measureFromNs = startNs + fleet.warmupMs * 1e6;
     const endNs =
-      fleet.numMessages > 0
-        ? Number.POSITIVE_INFINITY
-        : startNs + (fleet.warmupMs + fleet.durationMs) * 1e6;
+      fleet.numMessages > 0 ? Number.POSITIVE_INFINITY : startNs + (fleet.warmupMs + fleet.durationMs) * 1e6;
     if (fleet.numMessages === 0) {
       const untilEnd = (endNs - monotonicNs()) / 1e6;
       this.sleep(Math.max(0, untilEnd)).then(() => {

@@ -73,6 +73,7 @@ export {
   type TimelinePoint,
   type ToolInfo,
 } from './result.js';
+export { serialScavenges } from './scavenges.js';
 export { runConn } from './scenarios/conn.js';
 export { runLatency } from './scenarios/latency.js';
 export { runPub } from './scenarios/pub.js';
