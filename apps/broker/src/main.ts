@@ -14,7 +14,7 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 // Young-generation collections (a few per second under traffic) run on the main thread alone. The
 // parallel scavenger splits each one with helper threads and waits for them; on a busy machine the
 // scheduler runs those late, and 0.5 ms scavenges took a median of 1.3–13 ms (5.4 ms in an earlier
-// trace), against 0.6–1.8 ms single-threaded in the same runs (apps/broker README, "Latency").
+// trace), against 0.6–2.0 ms single-threaded in the same runs (README, "Latency").
 // Old-generation marking and sweeping stay concurrent. `node --parallel-scavenge` keeps V8's default.
 if (!process.execArgv.some((flag) => flag.includes('parallel-scavenge'))) {
   setFlagsFromString('--no-parallel-scavenge');
