@@ -364,7 +364,8 @@ export class Agent {
     const done = new Promise<void>((resolve) => {
       this.#publishResolve = resolve;
     });
-    this.measureFromNs = startNs + fleet.warmupMs * 1e6;
+    // Without a warm-up nothing is left out (a timer may start the first send a little early).
+    if (fleet.warmupMs > 0) this.measureFromNs = startNs + fleet.warmupMs * 1e6;
     const endNs =
       fleet.numMessages > 0 ? Number.POSITIVE_INFINITY : startNs + (fleet.warmupMs + fleet.durationMs) * 1e6;
     if (fleet.numMessages === 0) {
