@@ -247,8 +247,9 @@ describe.skipIf(mosquitto.skip)(`mqtt-bench binary against Mosquitto ${mosquitto
       /sent [\d,]+ \([\d,]+\/s\) {2}received [\d,]+ \([\d,]+\/s\) {2}connections 2/,
     );
     const result = JSON.parse(ran.stdout);
-    // The default global timeout grows by the planned duration.
-    expect(result.config.globalTimeoutMs).toBe(62_500);
+    // The default global timeout grows by the planned duration and the default 1 s warm-up.
+    expect(result.config.globalTimeoutMs).toBe(63_500);
+    expect(result.config.warmupMs).toBe(1000);
     expect(result.tool).toEqual({ name: 'mqtt-bench', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expect(result.host.cpus).toBeGreaterThan(0);
     expect(result.host.node).toBe(process.version);
