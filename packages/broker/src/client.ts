@@ -3,6 +3,7 @@ import {
   Decoder,
   type DisconnectPacket,
   encode,
+  MAX_PACKET_SIZE,
   MqttProtocolError,
   type Packet,
   type ProtocolVersion,
@@ -33,16 +34,20 @@ export class Client implements ClientInfo {
   protocolVersion: ProtocolVersion = 4;
   username: string | undefined;
   state: ClientState = 'new';
-  /** Epoch ms of the connection and of the last bytes received. */
-  readonly connectedAt: number;
-  lastSeen: number;
+  /**
+   * When the connection opened and when bytes last came, in tenths of a second since `CLOCK_BASE`:
+   * small integers, which V8 keeps in the object, where epoch milliseconds would take a separate
+   * 16-byte number box each per connection.
+   */
+  readonly #openedAt: number;
+  #seenAt: number;
   /** Keep Alive in force, seconds (0: none). */
   keepalive = 0;
   session: Session | undefined;
   /** The peer's Receive Maximum: our outbound QoS 1/2 window. */
   sendQuota = 65_535;
-  /** The peer's Maximum Packet Size. */
-  maxPacketSize = Number.POSITIVE_INFINITY;
+  /** The peer's Maximum Packet Size (default: the most MQTT can express; not Infinity, a boxed number). */
+  maxPacketSize = MAX_PACKET_SIZE;
   /** The largest packet read from this client: the broker's limit or the listener's, the smaller. */
   readonly receivePacketLimit: number;
   /** The identity the transport established (see `ConnectionInfo.username`), used as user name. */
@@ -77,7 +82,7 @@ export class Client implements ClientInfo {
     this.remoteAddress = info.remoteAddress;
     this.listener = info.listener;
     this.trusted = info.trusted === true;
-    this.connectedAt = this.lastSeen = Date.now();
+    this.#openedAt = this.#seenAt = clockNow();
     this.transportUsername = info.username;
     const limit = info.maxPacketSize;
     this.receivePacketLimit =
@@ -93,6 +98,16 @@ export class Client implements ClientInfo {
     // listener of ours would turn the socket's one 'end' listener into an array on every connection.
     if ((stream as { allowHalfOpen?: boolean }).allowHalfOpen !== false) stream.on('end', onEnd);
     stream.on('drain', onDrain);
+  }
+
+  /** Epoch ms of the connection (to a tenth of a second). */
+  get connectedAt(): number {
+    return CLOCK_BASE + this.#openedAt * CLOCK_UNIT;
+  }
+
+  /** Epoch ms of the last bytes received (to a tenth of a second). */
+  get lastSeen(): number {
+    return CLOCK_BASE + this.#seenAt * CLOCK_UNIT;
   }
 
   /**
@@ -337,7 +352,7 @@ export class Client implements ClientInfo {
 
   onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    this.lastSeen = Date.now();
+    this.#seenAt = clockNow();
     this.#ctx.stats.bytesReceived += chunk.length;
     let packets: Packet[];
     let decodeError: unknown;
@@ -546,6 +561,14 @@ export function v3ReturnCode(reasonCode: number): number {
     default:
       return 5;
   }
+}
+
+/** The epoch ms that connection times count from, and their unit (see `Client.#seenAt`). */
+const CLOCK_BASE = Date.now();
+const CLOCK_UNIT = 100;
+/** Tenths of a second since `CLOCK_BASE`: a small integer for about 3 years of uptime. */
+function clockNow(): number {
+  return Math.floor((Date.now() - CLOCK_BASE) / CLOCK_UNIT);
 }
 
 /** Protocol-violation lines: at most 20 a second over the whole process (a malformed-input storm). */
