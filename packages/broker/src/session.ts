@@ -46,31 +46,21 @@ export class Session implements SessionInfo {
   readonly inflight = new Inflight();
   /** Messages waiting for the client to come online or for room in its in-flight window. */
   readonly queue = new RingQueue<Delivery>();
-  /** Made by the first `pushOverflow`: most sessions never overflow. */
-  #overflow: RingQueue<Delivery> | undefined;
-  #overflowHolds: RingQueue<HeldAck> | undefined;
-  /** Bytes (payload and topic) of the messages in `overflow`. */
-  overflowBytes = 0;
-  /** Epoch ms of the client's last progress while `overflow` is not empty (stall detection). */
-  progressAt = 0;
   #subscriptions: SubscriptionMap<SessionSubscription> | undefined;
-  #inboundQos2: Set<number> | undefined;
+  /**
+   * What an online session that never overflows, never drops and has no delayed will does not use
+   * (overflow queues, timers of an offline session, drop count), made on first use: fields cost 8
+   * bytes each on every idle connection's session.
+   */
+  #rare: SessionRare | undefined;
   /** The live connection, when online. */
   client: Client | undefined;
   /** Session Expiry Interval in seconds to apply on disconnection. */
   expiryInterval = 0;
-  /** Epoch ms at which an offline session expires; 0 when not scheduled. */
-  expiresAt = 0;
   /** The will of the current (or last) connection. */
   will: Will | undefined;
-  /** A will waiting for its Will Delay Interval, and when it is due (epoch ms). */
-  pendingWill: Will | undefined;
-  willDueAt = 0;
-  /** Epoch ms at which the session went offline (0 while online or never connected here). */
-  disconnectedAt = 0;
   /** True while a store holds this session (it is persistent and the broker has a store). */
   stored = false;
-  droppedCount = 0;
   /** Bytes (payload and topic) of the messages in `queue`. */
   queuedBytes = 0;
   /** User name of the connection that created the session (for `bindClientIdToUsername`). */
@@ -97,32 +87,120 @@ export class Session implements SessionInfo {
     return this.queue.length;
   }
 
+  #more(): SessionRare {
+    this.#rare ??= {
+      overflow: undefined,
+      overflowHolds: undefined,
+      overflowBytes: 0,
+      progressAt: 0,
+      inboundQos2: undefined,
+      expiresAt: 0,
+      pendingWill: undefined,
+      willDueAt: 0,
+      disconnectedAt: 0,
+      droppedCount: 0,
+    };
+    return this.#rare;
+  }
+
   /**
    * Messages for the online client that came while `queue` was full, each with its publisher's held
    * acknowledgement (`overflowHolds`, in step): they move into `queue` as it makes room. Until the
    * first `pushOverflow` both are one shared empty queue that refuses `push`.
    */
   get overflow(): RingQueue<Delivery> {
-    return this.#overflow ?? (noItems as EmptyQueue<Delivery>);
+    return this.#rare?.overflow ?? (noItems as EmptyQueue<Delivery>);
   }
 
   get overflowHolds(): RingQueue<HeldAck> {
-    return this.#overflowHolds ?? (noItems as EmptyQueue<HeldAck>);
+    return this.#rare?.overflowHolds ?? (noItems as EmptyQueue<HeldAck>);
   }
 
   /** Appends to the overflow, with the held acknowledgement that goes with the delivery. */
   pushOverflow(delivery: Delivery, hold: HeldAck): void {
-    this.#overflow ??= new RingQueue();
-    this.#overflowHolds ??= new RingQueue();
-    this.#overflow.push(delivery);
-    this.#overflowHolds.push(hold);
+    const rare = this.#more();
+    rare.overflow ??= new RingQueue();
+    rare.overflowHolds ??= new RingQueue();
+    rare.overflow.push(delivery);
+    rare.overflowHolds.push(hold);
+  }
+
+  /** Bytes (payload and topic) of the messages in `overflow`. */
+  get overflowBytes(): number {
+    return this.#rare?.overflowBytes ?? 0;
+  }
+  set overflowBytes(bytes: number) {
+    if (bytes !== 0 || this.#rare !== undefined) this.#more().overflowBytes = bytes;
+  }
+
+  /** Epoch ms of the client's last progress while `overflow` is not empty (stall detection). */
+  get progressAt(): number {
+    return this.#rare?.progressAt ?? 0;
+  }
+  set progressAt(at: number) {
+    if (at !== 0 || this.#rare !== undefined) this.#more().progressAt = at;
+  }
+
+  /** Epoch ms at which an offline session expires; 0 when not scheduled. */
+  get expiresAt(): number {
+    return this.#rare?.expiresAt ?? 0;
+  }
+  set expiresAt(at: number) {
+    if (at !== 0 || this.#rare !== undefined) this.#more().expiresAt = at;
+  }
+
+  /** A will waiting for its Will Delay Interval. */
+  get pendingWill(): Will | undefined {
+    return this.#rare?.pendingWill;
+  }
+  set pendingWill(will: Will | undefined) {
+    if (will !== undefined || this.#rare !== undefined) this.#more().pendingWill = will;
+  }
+
+  /** When `pendingWill` is due (epoch ms). */
+  get willDueAt(): number {
+    return this.#rare?.willDueAt ?? 0;
+  }
+  set willDueAt(at: number) {
+    if (at !== 0 || this.#rare !== undefined) this.#more().willDueAt = at;
+  }
+
+  /** Epoch ms at which the session went offline (0 while online or never connected here). */
+  get disconnectedAt(): number {
+    return this.#rare?.disconnectedAt ?? 0;
+  }
+  set disconnectedAt(at: number) {
+    if (at !== 0 || this.#rare !== undefined) this.#more().disconnectedAt = at;
+  }
+
+  /** Messages not delivered to this session (slow client, full queue, too large, expired). */
+  get droppedCount(): number {
+    return this.#rare?.droppedCount ?? 0;
+  }
+  set droppedCount(count: number) {
+    if (count !== 0 || this.#rare !== undefined) this.#more().droppedCount = count;
   }
 
   /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
   get inboundQos2(): Set<number> {
-    if (this.#inboundQos2 === undefined) this.#inboundQos2 = new Set();
-    return this.#inboundQos2;
+    const rare = this.#more();
+    rare.inboundQos2 ??= new Set();
+    return rare.inboundQos2;
   }
+}
+
+/** The part of a session's state that few sessions use (see `Session.#rare`). */
+interface SessionRare {
+  overflow: RingQueue<Delivery> | undefined;
+  overflowHolds: RingQueue<HeldAck> | undefined;
+  overflowBytes: number;
+  progressAt: number;
+  inboundQos2: Set<number> | undefined;
+  expiresAt: number;
+  pendingWill: Will | undefined;
+  willDueAt: number;
+  disconnectedAt: number;
+  droppedCount: number;
 }
 
 /** The overflow of a session that never overflowed: empty, and a `push` to it is a bug. */
