@@ -428,13 +428,15 @@ export class Broker {
         'error while accepting a connection',
       );
       stream.destroy();
+      // A Client that took the stream listens for 'close' last in its constructor: none did.
+      info.onClose?.();
     }
   };
 
   #accept(stream: Duplex, info: ConnectionInfo): void {
     // Listeners open during `starting`: their first connections are served.
     if (this.#state !== 'running' && this.#state !== 'starting') {
-      stream.destroy();
+      refuse(stream, info);
       return;
     }
     for (const h of this.#hooks.on.onAccept) {
@@ -443,13 +445,13 @@ export class Broker {
           { remote: info.remoteAddress, listener: info.listener },
           'connection refused by a hook',
         );
-        stream.destroy();
+        refuse(stream, info);
         return;
       }
     }
     if (this.#connections.size >= this.options.maxConnections) {
       this.log.warn({ remote: info.remoteAddress }, 'connection refused: maxConnections reached');
-      stream.destroy();
+      refuse(stream, info);
       return;
     }
     this.#stats.connectionsTotal++;
@@ -572,4 +574,10 @@ export class Broker {
     if (wasOnline) this.#persistence.sessionChanged(session);
     return true;
   }
+}
+
+/** Closes a connection the broker does not take; its listener stops counting it. */
+function refuse(stream: Duplex, info: ConnectionInfo): void {
+  stream.destroy();
+  info.onClose?.();
 }

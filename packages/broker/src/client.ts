@@ -48,12 +48,6 @@ export class Client implements ClientInfo {
   sendQuota = 65_535;
   /** The peer's Maximum Packet Size (default: the most MQTT can express; not Infinity, a boxed number). */
   maxPacketSize = MAX_PACKET_SIZE;
-  /** The largest packet read from this client: the broker's limit or the listener's, the smaller. */
-  readonly receivePacketLimit: number;
-  /** The identity the transport established (see `ConnectionInfo.username`), used as user name. */
-  readonly transportUsername: string | undefined;
-  /** The peer's Topic Alias Maximum (server → client aliases); 0 when not used. */
-  topicAliasMaximum = 0;
   /** v5: whether reason strings and user properties may be sent on errors. */
   requestProblemInformation = true;
   /** This publisher's acknowledgements waiting behind held ones, in order (see `Persistence`). */
@@ -72,9 +66,8 @@ export class Client implements ClientInfo {
   #readPaused = false;
   /** The backlog holds PUBLISHes that wait for this publisher's held bytes to go down. */
   #heldBack = false;
-  /** Bytes read while `#heldBack`; past `maxHeldBytes` the socket is paused too. */
-  #heldBackBytes = 0;
-  #disconnectCode: number = ReasonCode.Success;
+  /** The listener's `ConnectionInfo.onClose`, called when the stream has closed. */
+  readonly #released: (() => void) | undefined;
 
   constructor(ctx: BrokerContext, stream: Duplex, info: ConnectionInfo) {
     this.#ctx = ctx;
@@ -83,13 +76,14 @@ export class Client implements ClientInfo {
     this.listener = info.listener;
     this.trusted = info.trusted === true;
     this.#openedAt = this.#seenAt = clockNow();
-    this.transportUsername = info.username;
+    if (info.username !== undefined) this.#more().transportUsername = info.username;
     const limit = info.maxPacketSize;
-    this.receivePacketLimit =
-      limit !== undefined && limit < ctx.options.maxPacketSize ? limit : ctx.options.maxPacketSize;
+    if (limit !== undefined && limit < ctx.options.maxPacketSize) this.#more().receivePacketLimit = limit;
     this.#decoder = new Decoder({ maxPacketSize: this.receivePacketLimit });
+    this.#released = info.onClose;
     // Listeners shared by every connection (no closures per connection): they find the client
-    // through a symbol on the stream.
+    // through a symbol on the stream. Registered last: a constructor that throws leaves none, and
+    // `Broker.accept` then calls `info.onClose` itself.
     (stream as Tagged)[kClient] = this;
     stream.on('data', onData);
     stream.on('error', onError);
@@ -128,6 +122,40 @@ export class Client implements ClientInfo {
     this.#more().authenticationMethod = method;
   }
 
+  /** The largest packet read from this client: the broker's limit or the listener's, the smaller. */
+  get receivePacketLimit(): number {
+    return this.#rare?.receivePacketLimit ?? this.#ctx.options.maxPacketSize;
+  }
+
+  /** The identity the transport established (see `ConnectionInfo.username`), used as user name. */
+  get transportUsername(): string | undefined {
+    return this.#rare?.transportUsername;
+  }
+
+  /** The peer's Topic Alias Maximum (server → client aliases); 0 when not used. */
+  get topicAliasMaximum(): number {
+    return this.#rare?.topicAliasMaximum ?? 0;
+  }
+  set topicAliasMaximum(maximum: number) {
+    if (maximum !== 0 || this.#rare !== undefined) this.#more().topicAliasMaximum = maximum;
+  }
+
+  /** Bytes read while `#heldBack`; past `maxHeldBytes` the socket is paused too. */
+  get #heldBackBytes(): number {
+    return this.#rare?.heldBackBytes ?? 0;
+  }
+  set #heldBackBytes(bytes: number) {
+    if (bytes !== 0 || this.#rare !== undefined) this.#more().heldBackBytes = bytes;
+  }
+
+  /** The reason the connection ends with (Success until one is set). */
+  get #disconnectCode(): number {
+    return this.#rare?.disconnectCode ?? ReasonCode.Success;
+  }
+  set #disconnectCode(code: number) {
+    if (code !== ReasonCode.Success || this.#rare !== undefined) this.#more().disconnectCode = code;
+  }
+
   /** Client → server topic aliases. */
   get aliasesIn(): Map<number, string> | undefined {
     return this.#rare?.aliasesIn;
@@ -162,6 +190,11 @@ export class Client implements ClientInfo {
       backlog: undefined,
       backlogError: undefined,
       closeError: undefined,
+      receivePacketLimit: undefined,
+      transportUsername: undefined,
+      topicAliasMaximum: 0,
+      heldBackBytes: 0,
+      disconnectCode: ReasonCode.Success,
     };
     return this.#rare;
   }
@@ -516,6 +549,7 @@ export class Client implements ClientInfo {
     this.#stream.off('data', onData);
     this.#stream.off('drain', onDrain);
     (this.#stream as Tagged)[kClient] = undefined;
+    this.#released?.();
   }
 
   onDrain(): void {
@@ -542,6 +576,11 @@ interface ClientRare {
   backlog: Packet[] | undefined;
   backlogError: unknown;
   closeError: Error | undefined;
+  receivePacketLimit: number | undefined;
+  transportUsername: string | undefined;
+  topicAliasMaximum: number;
+  heldBackBytes: number;
+  disconnectCode: number;
 }
 
 /** The v3.1.1 CONNACK return code that best matches a v5 reason code. */

@@ -24,6 +24,11 @@ export interface ConnectionInfo {
    * it for network listeners. Default false.
    */
   trusted?: boolean | undefined;
+  /**
+   * Called once when the connection is over: when its stream has closed, or at once when the broker
+   * refuses it. A listener counts its open connections with it (see `ConnectionGate.take`).
+   */
+  onClose?: (() => void) | undefined;
 }
 
 /** Called by a listener for every accepted connection. */

@@ -25,8 +25,11 @@ export class ConnectionGate {
   #inWindow = 0;
   /** Connections refused by the limits so far. */
   refused = 0;
-  /** The 'close' listener of every admitted stream (one function per gate, see `admit`). */
-  readonly #closed = (): void => {
+  /**
+   * Ends the count of one connection admitted by `take` (call once, when it closed). One function
+   * per gate, shared by its connections: a closure per connection would cost heap on each.
+   */
+  readonly release = (): void => {
     this.#open--;
   };
 
@@ -40,8 +43,23 @@ export class ConnectionGate {
     return this.#open;
   }
 
-  /** Admits a stream (counting it until it closes) or returns why it is refused. */
+  /**
+   * Admits a stream (counting it until it closes) or returns why it is refused. It listens for the
+   * stream's 'close': for a stream the broker does not read itself (a WebSocket's socket).
+   */
   admit(stream: Duplex): string | undefined {
+    const refusal = this.take();
+    if (refusal === undefined) stream.on('close', this.release);
+    return refusal;
+  }
+
+  /**
+   * Admits one connection, counted until `release` is called, or returns why it is refused. For a
+   * stream handed to the broker, which calls `release` through `ConnectionInfo.onClose`: the
+   * broker's own 'close' listener is then the stream's only one (two would make Node keep an array of
+   * listeners, 64 bytes more on every connection).
+   */
+  take(): string | undefined {
     if (this.#open >= this.#max) {
       this.refused++;
       return `maxConnections (${this.#max}) reached`;
@@ -59,9 +77,6 @@ export class ConnectionGate {
       this.#inWindow++;
     }
     this.#open++;
-    // One listener per gate, shared by its streams: a `once` wrapper and a closure per connection
-    // cost about 270 bytes of heap on every idle connection. 'close' comes once per stream.
-    stream.on('close', this.#closed);
     return undefined;
   }
 }
@@ -116,16 +131,17 @@ export function admitSocket(
   accept: AcceptConnection,
   onRefused?: (reason: string) => void,
 ): boolean {
-  const refusal = gate.admit(stream);
+  const refusal = gate.take();
   if (refusal !== undefined) {
     onRefused?.(refusal);
     stream.destroy();
     return false;
   }
-  accept(
-    stream,
-    limits.maxPacketSize === undefined ? info : { ...info, maxPacketSize: limits.maxPacketSize },
-  );
+  accept(stream, {
+    ...info,
+    maxPacketSize: limits.maxPacketSize ?? info.maxPacketSize,
+    onClose: gate.release,
+  });
   return true;
 }
 
