@@ -167,6 +167,15 @@ export class Client extends Emitter<ClientEvents> {
     return this.#outbox.inflight;
   }
 
+  /**
+   * QoS 1/2 PUBLISH packets the server sent beyond the Receive Maximum this client announced and the
+   * `receiveMaximumSlack` option let in, over the client's life (0 with the strict default: the first
+   * one ends the connection with DISCONNECT 0x93).
+   */
+  get receiveMaximumOverruns(): number {
+    return this.#inbox.overruns;
+  }
+
   /** Operations waiting for the connection or for the server's Receive Maximum. */
   get queued(): number {
     return this.#outbox.queued;
