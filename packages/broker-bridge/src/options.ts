@@ -73,6 +73,14 @@ export interface BridgeOptions {
   /** QoS 1/2 messages in flight per direction (the Receive Maximum announced on both links). Default 100. */
   inflight?: number;
   /**
+   * v5: QoS 1/2 messages the remote may send beyond `inflight` before the remote link treats it as
+   * the protocol error it is (DISCONNECT 0x93 Receive Maximum exceeded [MQTT-3.3.4-9]) and
+   * reconnects. Mosquitto 2.0.x overshoots the Receive Maximum by one or a few under bursts; each
+   * such message is counted in the status (`receiveMaximumOverruns`). 0 to 65 535; 0 is strict.
+   * Default: 10 % of `inflight`, at least 4.
+   */
+  receiveMaximumSlack?: number;
+  /**
    * Bytes (payload and topic) of messages taken from this broker and not yet acknowledged by the
    * remote. Beyond it the bridge stops reading from this broker, so further messages wait in the
    * bridge's session here, bounded by the broker's `maxQueuedMessages` / `maxQueuedBytes` (QoS 0 ones
@@ -134,6 +142,10 @@ export function bridgeOptionIssues(options: BridgeOptions): BridgeOptionIssue[] 
   if ((options.cert === undefined) !== (options.key === undefined)) {
     fail([options.cert === undefined ? 'cert' : 'key'], 'give both cert and key, or neither');
   }
+  const slack = options.receiveMaximumSlack;
+  if (slack !== undefined && !(Number.isInteger(slack) && slack >= 0 && slack <= 65_535)) {
+    fail(['receiveMaximumSlack'], 'receiveMaximumSlack must be an integer from 0 to 65535');
+  }
   if (options.password !== undefined && options.username === undefined) {
     fail(['password'], 'password needs a username');
   }
@@ -186,6 +198,7 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
       `bridge "${options.name}" ${first.path.join('.')}: ${first.message}`,
     );
   }
+  const inflight = options.inflight ?? 100;
   return {
     name: options.name,
     url: options.url,
@@ -211,8 +224,14 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
       initialDelay: options.reconnect?.initialDelay ?? 1000,
       maxDelay: options.reconnect?.maxDelay ?? 30_000,
     },
-    inflight: options.inflight ?? 100,
+    inflight,
+    receiveMaximumSlack: options.receiveMaximumSlack ?? defaultSlack(inflight),
     queueBytes: options.queueBytes ?? 16 * 1024 * 1024,
     localClientId: options.localClientId ?? `$bridge/${options.name}`,
   };
+}
+
+/** 10 % of the Receive Maximum, at least 4: more than the one to three Mosquitto 2.0.x sends past it. */
+function defaultSlack(inflight: number): number {
+  return Math.max(4, Math.ceil(inflight / 10));
 }
