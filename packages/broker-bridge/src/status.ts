@@ -26,6 +26,8 @@ export interface BridgeStatus {
    * bursts). Since the bridge started.
    */
   receiveMaximumOverruns: number;
+  /** The most messages the remote had outstanding beyond `inflight` at one time: what the slack must cover. */
+  receiveMaximumOverrunPeak: number;
   /** The last connection error, if the link is down because of one. */
   lastError: string | undefined;
 }

@@ -67,10 +67,10 @@ describe('a bridge to a real Mosquitto', () => {
     await sub.client.end();
   });
 
-  // Mosquitto 2.0.11 under a burst often sends one to three PUBLISH packets past the Receive Maximum
-  // the bridge announced (eclipse/mosquitto#2301). A strict link drops (0x93) and reconnects, and
-  // Mosquitto re-sends its window with DUP on the resumed session; the bridge's receiveMaximumSlack
-  // (default 10 % of inflight) takes them instead, counted, and the link stays up.
+  // Mosquitto 2.0.11 under a burst often sends PUBLISH packets past the Receive Maximum the bridge
+  // announced (eclipse/mosquitto#2301; up to 85 past 100 measured here). A strict link drops (0x93)
+  // and reconnects, and Mosquitto re-sends its window with DUP on the resumed session; the bridge's
+  // receiveMaximumSlack (default: inflight) takes them instead, counted, and the link stays up.
   it('forwards in, with the local prefix, QoS 0/1/2 each exactly once, without the link dropping', async () => {
     const sub = await subscriber(ours.url, 'remote/in/#', 'counter-in');
     const n = 200;
@@ -94,8 +94,12 @@ describe('a bridge to a real Mosquitto', () => {
     await until(() => bridge.status().forwardedIn - before >= 3 * n, 10_000, 'the count');
     expect(bridge.status().forwardedIn - before).toBe(3 * n);
     // Overshoots within the slack are counted in the status (how many depends on Mosquitto's timing).
-    const overruns = bridge.status().receiveMaximumOverruns;
-    expect(drops() - dropsBefore, `remote link drops during the burst (${overruns} overruns taken)`).toBe(0);
+    const { receiveMaximumOverruns: overruns, receiveMaximumOverrunPeak: peak } = bridge.status();
+    expect(
+      drops() - dropsBefore,
+      `remote link drops during the burst (${overruns} overruns taken, at most ${peak} at a time)`,
+    ).toBe(0);
+    expect(peak).toBeLessThanOrEqual(bridge.options.receiveMaximumSlack);
     await sub.client.end();
   });
 

@@ -24,7 +24,7 @@ describe('bridge options', () => {
     expect(resolved.clientId).toBe('edge-1');
     expect(resolved.localClientId).toBe('$bridge/up');
     expect(resolved.queueBytes).toBe(16 * 1024 * 1024);
-    expect(resolved.receiveMaximumSlack).toBe(10);
+    expect(resolved.receiveMaximumSlack).toBe(100);
     expect(resolved.topics[1]).toEqual({
       filter: 'in/#',
       direction: 'in',
@@ -68,10 +68,10 @@ describe('bridge options', () => {
     expect(found[0]).toContain(message);
   });
 
-  it('receiveMaximumSlack: 10 % of inflight, at least 4; 0 (strict) and other values as given', () => {
+  it('receiveMaximumSlack: inflight by default; 0 (strict) and other values as given', () => {
     const slack = (o: Partial<BridgeOptions>) => resolveBridgeOptions({ ...base, ...o }).receiveMaximumSlack;
-    expect(slack({ inflight: 1000 })).toBe(100);
-    expect(slack({ inflight: 15 })).toBe(4);
+    expect(slack({ inflight: 1000 })).toBe(1000);
+    expect(slack({ inflight: 15 })).toBe(15);
     expect(slack({ inflight: 100, receiveMaximumSlack: 0 })).toBe(0);
     expect(slack({ receiveMaximumSlack: 3 })).toBe(3);
   });

@@ -176,6 +176,14 @@ export class Client extends Emitter<ClientEvents> {
     return this.#inbox.overruns;
   }
 
+  /**
+   * The most QoS 1/2 PUBLISH packets the server had outstanding beyond the Receive Maximum this client
+   * announced at one time, over the client's life: what `receiveMaximumSlack` must cover.
+   */
+  get receiveMaximumOverrunPeak(): number {
+    return this.#inbox.overrunPeak;
+  }
+
   /** Operations waiting for the connection or for the server's Receive Maximum. */
   get queued(): number {
     return this.#outbox.queued;

@@ -63,6 +63,8 @@ export class Inbox {
   #ackedLate = new Set<number>();
   /** QoS 1/2 PUBLISH packets taken within the slack, beyond the Receive Maximum we announced. */
   #overruns = 0;
+  /** The most PUBLISH packets outstanding beyond the Receive Maximum at one time. */
+  #overrunPeak = 0;
   /** The `messages()` iterators. */
   readonly streams = new Set<MessageStream>();
 
@@ -76,6 +78,11 @@ export class Inbox {
   /** QoS 1/2 PUBLISH packets the server sent beyond our Receive Maximum that the slack let in. */
   get overruns(): number {
     return this.#overruns;
+  }
+
+  /** The most QoS 1/2 PUBLISH packets outstanding beyond our Receive Maximum at one time. */
+  get overrunPeak(): number {
+    return this.#overrunPeak;
   }
 
   /** Topic aliases live as long as a connection. */
@@ -183,9 +190,11 @@ export class Inbox {
           );
           return;
         }
-        // Within the slack: taken (a few messages more in memory, each within our Maximum Packet
-        // Size) and counted, so that an overshooting server is visible.
+        // Within the slack: taken (at most `receiveMaximumSlack` messages more in memory, each
+        // within our Maximum Packet Size) and counted, so that an overshooting server is visible.
         this.#overruns++;
+        const excess = outstanding + 1 - this.#options.receiveMaximum;
+        if (excess > this.#overrunPeak) this.#overrunPeak = excess;
       }
     }
     const message = new Message(

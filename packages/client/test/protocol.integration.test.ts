@@ -202,6 +202,7 @@ describe('client against a scripted server', () => {
       await expect.poll(() => received.length).toBe(6);
       expect(received).toEqual(['1', '2', '3', '4', '5', '0']);
       expect(client?.receiveMaximumOverruns).toBe(2);
+      expect(client?.receiveMaximumOverrunPeak).toBe(2);
       expect(client?.connected).toBe(true);
       expect(errors).toEqual([]);
       // One more is past the slack too.
@@ -225,6 +226,8 @@ describe('client against a scripted server', () => {
       for (const id of [5, 6, 7, 8]) publish(id);
       await expect.poll(() => received.length).toBe(8);
       expect(client?.receiveMaximumOverruns).toBe(2);
+      // Two overruns, but never more than one at a time.
+      expect(client?.receiveMaximumOverrunPeak).toBe(1);
       expect(client?.connected).toBe(true);
       expect(errors).toEqual([]);
     });

@@ -438,6 +438,7 @@ describe("Inbox: the server's publishes", () => {
     for (const id of [3, 4]) i.box.onPublish(i.wire.connection, { ...qos1, packetId: id });
     expect(i.messages).toHaveLength(5);
     expect(i.box.overruns).toBe(2);
+    expect(i.box.overrunPeak).toBe(2);
     expect(i.errors).toEqual([]);
     i.box.onPublish(i.wire.connection, { ...qos1, packetId: 5 });
     expect(i.messages).toHaveLength(5);
