@@ -212,7 +212,7 @@ export class Bridge {
     if (v5) {
       options.sessionExpiryInterval = o.sessionExpiryInterval;
       options.properties = { receiveMaximum: o.inflight };
-      // Mosquitto 2.0.x sends PUBLISH packets past it under bursts (up to 85 past 100 measured):
+      // Mosquitto 2.0.x sends PUBLISH packets past it under bursts (up to 100 past 100 measured):
       // taken and counted rather than a reconnect that re-sends the whole window each time.
       options.receiveMaximumSlack = o.receiveMaximumSlack;
     }

@@ -76,7 +76,7 @@ export interface BridgeOptions {
    * v5: QoS 1/2 messages the remote may send beyond `inflight` before the remote link treats it as
    * the protocol error it is (DISCONNECT 0x93 Receive Maximum exceeded [MQTT-3.3.4-9]) and
    * reconnects. Mosquitto 2.0.x overshoots the Receive Maximum under bursts (eclipse/mosquitto#2301;
-   * up to 85 past an `inflight` of 100 measured against 2.0.11); each such message is counted in the
+   * up to 100 past an `inflight` of 100 measured against 2.0.11); each such message is counted in the
    * status (`receiveMaximumOverruns`, `receiveMaximumOverrunPeak`). At most `inflight` + slack
    * messages from the remote are then held. 0 to 65 535; 0 is strict. Default: `inflight`.
    */

@@ -68,7 +68,7 @@ describe('a bridge to a real Mosquitto', () => {
   });
 
   // Mosquitto 2.0.11 under a burst often sends PUBLISH packets past the Receive Maximum the bridge
-  // announced (eclipse/mosquitto#2301; up to 85 past 100 measured here). A strict link drops (0x93)
+  // announced (eclipse/mosquitto#2301; up to 100 past 100 measured here). A strict link drops (0x93)
   // and reconnects, and Mosquitto re-sends its window with DUP on the resumed session; the bridge's
   // receiveMaximumSlack (default: inflight) takes them instead, counted, and the link stays up.
   it('forwards in, with the local prefix, QoS 0/1/2 each exactly once, without the link dropping', async () => {
