@@ -32,6 +32,7 @@ bridges:
     protocol: 3.1.1
     reconnect: { initialDelay: 500, maxDelay: 10000 }
     queueBytes: 1048576
+    receiveMaximumSlack: 0
     topics:
       - { filter: 'a/#', direction: out, remotePrefix: 'up/' }
 `,
@@ -58,6 +59,7 @@ bridges:
         protocol: '3.1.1',
         reconnect: { initialDelay: 500, maxDelay: 10_000 },
         queueBytes: 1_048_576,
+        receiveMaximumSlack: 0,
         topics: [{ filter: 'a/#', direction: 'out', remotePrefix: 'up/' }],
       },
     ]);
@@ -106,6 +108,10 @@ bridges:
     [
       'bridges:\n  - { name: b, url: "mqtt://h", queueBytes: 10, topics: [{ filter: a, direction: out }] }',
       /queueBytes must be an integer from 1024/,
+    ],
+    [
+      'bridges:\n  - { name: b, url: "mqtt://h", receiveMaximumSlack: -1, topics: [{ filter: a, direction: out }] }',
+      /bridges\[0\]\.receiveMaximumSlack: receiveMaximumSlack must be an integer from 0 to 65535/,
     ],
   ])('refuses %s in one line naming the place', (text, expected) => {
     const message = error(text);

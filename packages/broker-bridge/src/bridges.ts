@@ -140,6 +140,7 @@ export class Bridges implements Hook {
       publish('messages/queued', s.queued);
       publish('bytes/queued', s.queuedBytes);
       publish('messages/dropped', s.dropped);
+      publish('messages/overruns', s.receiveMaximumOverruns);
     }
   }
 }

@@ -73,6 +73,15 @@ export interface BridgeOptions {
   /** QoS 1/2 messages in flight per direction (the Receive Maximum announced on both links). Default 100. */
   inflight?: number;
   /**
+   * v5: QoS 1/2 messages the remote may send beyond `inflight` before the remote link treats it as
+   * the protocol error it is (DISCONNECT 0x93 Receive Maximum exceeded [MQTT-3.3.4-9]) and
+   * reconnects. Mosquitto 2.0.x overshoots the Receive Maximum under bursts (eclipse/mosquitto#2301;
+   * up to 100 past an `inflight` of 100 measured against 2.0.11); each such message is counted in the
+   * status (`receiveMaximumOverruns`, `receiveMaximumOverrunPeak`). At most `inflight` + slack
+   * messages from the remote are then held. 0 to 65 535; 0 is strict. Default: `inflight`.
+   */
+  receiveMaximumSlack?: number;
+  /**
    * Bytes (payload and topic) of messages taken from this broker and not yet acknowledged by the
    * remote. Beyond it the bridge stops reading from this broker, so further messages wait in the
    * bridge's session here, bounded by the broker's `maxQueuedMessages` / `maxQueuedBytes` (QoS 0 ones
@@ -134,6 +143,10 @@ export function bridgeOptionIssues(options: BridgeOptions): BridgeOptionIssue[] 
   if ((options.cert === undefined) !== (options.key === undefined)) {
     fail([options.cert === undefined ? 'cert' : 'key'], 'give both cert and key, or neither');
   }
+  const slack = options.receiveMaximumSlack;
+  if (slack !== undefined && !(Number.isInteger(slack) && slack >= 0 && slack <= 65_535)) {
+    fail(['receiveMaximumSlack'], 'receiveMaximumSlack must be an integer from 0 to 65535');
+  }
   if (options.password !== undefined && options.username === undefined) {
     fail(['password'], 'password needs a username');
   }
@@ -186,6 +199,7 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
       `bridge "${options.name}" ${first.path.join('.')}: ${first.message}`,
     );
   }
+  const inflight = options.inflight ?? 100;
   return {
     name: options.name,
     url: options.url,
@@ -211,7 +225,8 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
       initialDelay: options.reconnect?.initialDelay ?? 1000,
       maxDelay: options.reconnect?.maxDelay ?? 30_000,
     },
-    inflight: options.inflight ?? 100,
+    inflight,
+    receiveMaximumSlack: options.receiveMaximumSlack ?? inflight,
     queueBytes: options.queueBytes ?? 16 * 1024 * 1024,
     localClientId: options.localClientId ?? `$bridge/${options.name}`,
   };

@@ -20,6 +20,14 @@ export interface BridgeStatus {
   dropped: number;
   /** Messages that had already passed through this broker (loop prevention) and were not forwarded. */
   loopsStopped: number;
+  /**
+   * QoS 1/2 messages the remote sent beyond the Receive Maximum the bridge announced (`inflight`),
+   * taken within `receiveMaximumSlack` instead of dropping the link (Mosquitto 2.0.x does this under
+   * bursts). Since the bridge started.
+   */
+  receiveMaximumOverruns: number;
+  /** The most messages the remote had outstanding beyond `inflight` at one time: what the slack must cover. */
+  receiveMaximumOverrunPeak: number;
   /** The last connection error, if the link is down because of one. */
   lastError: string | undefined;
 }

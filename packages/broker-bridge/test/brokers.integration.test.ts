@@ -154,6 +154,7 @@ describe('two of our brokers bridged to each other', () => {
       '$SYS figures',
     );
     expect(values.get('$SYS/broker/bridges/reporting/state')).toBe('connected');
+    expect(values.get('$SYS/broker/bridges/reporting/messages/overruns')).toBe('0');
     expect(forwarded).toEqual(['reporting out s/1']);
     await watcher.end();
     await sys.close();

@@ -67,15 +67,18 @@ describe('a bridge to a real Mosquitto', () => {
     await sub.client.end();
   });
 
-  // Mosquitto 2.0.11 often sends one PUBLISH past the Receive Maximum the bridge announced; the
-  // bridge's link then drops (0x93) and Mosquitto re-sends its window with DUP on the resumed
-  // session. Those re-sends, crossing the acknowledgements, must not be forwarded a second time.
-  it('forwards in, with the local prefix, QoS 0/1/2 each exactly once', async () => {
+  // Mosquitto 2.0.11 under a burst often sends PUBLISH packets past the Receive Maximum the bridge
+  // announced (eclipse/mosquitto#2301; up to 100 past 100 measured here). A strict link drops (0x93)
+  // and reconnects, and Mosquitto re-sends its window with DUP on the resumed session; the bridge's
+  // receiveMaximumSlack (default: inflight) takes them instead, counted, and the link stays up.
+  it('forwards in, with the local prefix, QoS 0/1/2 each exactly once, without the link dropping', async () => {
     const sub = await subscriber(ours.url, 'remote/in/#', 'counter-in');
     const n = 200;
     const expected: string[] = [];
     const sent: Promise<unknown>[] = [];
     const before = bridge.status().forwardedIn;
+    const drops = () => events.filter((e) => e === 'disconnected mosq').length;
+    const dropsBefore = drops();
     for (const qos of [0, 1, 2] as const) {
       expected.push(...keys(() => `remote/in/q${qos}`, n, `i${qos}`));
       for (let i = 0; i < n; i++) sent.push(remote.publish(`in/q${qos}`, `i${qos}-${i}`, { qos }));
@@ -90,6 +93,13 @@ describe('a bridge to a real Mosquitto', () => {
     expect(sub.tally.total).toBe(3 * n);
     await until(() => bridge.status().forwardedIn - before >= 3 * n, 10_000, 'the count');
     expect(bridge.status().forwardedIn - before).toBe(3 * n);
+    // Overshoots within the slack are counted in the status (how many depends on Mosquitto's timing).
+    const { receiveMaximumOverruns: overruns, receiveMaximumOverrunPeak: peak } = bridge.status();
+    expect(
+      drops() - dropsBefore,
+      `remote link drops during the burst (${overruns} overruns taken, at most ${peak} at a time)`,
+    ).toBe(0);
+    expect(peak).toBeLessThanOrEqual(bridge.options.receiveMaximumSlack);
     await sub.client.end();
   });
 

@@ -24,6 +24,7 @@ describe('bridge options', () => {
     expect(resolved.clientId).toBe('edge-1');
     expect(resolved.localClientId).toBe('$bridge/up');
     expect(resolved.queueBytes).toBe(16 * 1024 * 1024);
+    expect(resolved.receiveMaximumSlack).toBe(100);
     expect(resolved.topics[1]).toEqual({
       filter: 'in/#',
       direction: 'in',
@@ -42,6 +43,14 @@ describe('bridge options', () => {
     [{ password: 'secret' }, 'password: password needs a username'],
     [{ topics: [] }, 'topics: topics must list at least one'],
     [
+      { receiveMaximumSlack: -1 },
+      'receiveMaximumSlack: receiveMaximumSlack must be an integer from 0 to 65535',
+    ],
+    [
+      { receiveMaximumSlack: 2.5 },
+      'receiveMaximumSlack: receiveMaximumSlack must be an integer from 0 to 65535',
+    ],
+    [
       { topics: [{ filter: 'a/#/b', direction: 'in' }] },
       'topics.0.filter: filter "a/#/b" is not a valid topic filter',
     ],
@@ -57,6 +66,14 @@ describe('bridge options', () => {
     const found = issues(options);
     expect(found.length).toBeGreaterThan(0);
     expect(found[0]).toContain(message);
+  });
+
+  it('receiveMaximumSlack: inflight by default; 0 (strict) and other values as given', () => {
+    const slack = (o: Partial<BridgeOptions>) => resolveBridgeOptions({ ...base, ...o }).receiveMaximumSlack;
+    expect(slack({ inflight: 1000 })).toBe(1000);
+    expect(slack({ inflight: 15 })).toBe(15);
+    expect(slack({ inflight: 100, receiveMaximumSlack: 0 })).toBe(0);
+    expect(slack({ receiveMaximumSlack: 3 })).toBe(3);
   });
 
   it('refuses a v3.1.1 link whose in subscription would receive its own out messages back', () => {

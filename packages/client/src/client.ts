@@ -167,6 +167,23 @@ export class Client extends Emitter<ClientEvents> {
     return this.#outbox.inflight;
   }
 
+  /**
+   * QoS 1/2 PUBLISH packets the server sent beyond the Receive Maximum this client announced and the
+   * `receiveMaximumSlack` option let in, over the client's life (0 with the strict default: the first
+   * one ends the connection with DISCONNECT 0x93).
+   */
+  get receiveMaximumOverruns(): number {
+    return this.#inbox.overruns;
+  }
+
+  /**
+   * The most QoS 1/2 PUBLISH packets the server had outstanding beyond the Receive Maximum this client
+   * announced at one time, over the client's life: what `receiveMaximumSlack` must cover.
+   */
+  get receiveMaximumOverrunPeak(): number {
+    return this.#inbox.overrunPeak;
+  }
+
   /** Operations waiting for the connection or for the server's Receive Maximum. */
   get queued(): number {
     return this.#outbox.queued;

@@ -27,6 +27,8 @@ export interface InboxOptions {
   manualAck: boolean;
   /** The Receive Maximum this client announced. */
   receiveMaximum: number;
+  /** QoS 1/2 PUBLISH packets accepted beyond `receiveMaximum` before it is a protocol error (0: strict). */
+  receiveMaximumSlack: number;
   /** The Topic Alias Maximum this client announced. */
   topicAliasMaximum: number;
   /** Completed QoS 2 flows remembered to drop a broker's stale re-delivery (0: none, the spec's rule). */
@@ -59,6 +61,10 @@ export class Inbox {
    * changed.
    */
   #ackedLate = new Set<number>();
+  /** QoS 1/2 PUBLISH packets taken within the slack, beyond the Receive Maximum we announced. */
+  #overruns = 0;
+  /** The most PUBLISH packets outstanding beyond the Receive Maximum at one time. */
+  #overrunPeak = 0;
   /** The `messages()` iterators. */
   readonly streams = new Set<MessageStream>();
 
@@ -67,6 +73,16 @@ export class Inbox {
     this.#options = options;
     this.#qos2 = new Qos2Receiver(options.qos2ReplayGuard);
     this.#acks = new AckQueue((ticket) => this.#sendAck(ticket));
+  }
+
+  /** QoS 1/2 PUBLISH packets the server sent beyond our Receive Maximum that the slack let in. */
+  get overruns(): number {
+    return this.#overruns;
+  }
+
+  /** The most QoS 1/2 PUBLISH packets outstanding beyond our Receive Maximum at one time. */
+  get overrunPeak(): number {
+    return this.#overrunPeak;
   }
 
   /** Topic aliases live as long as a connection. */
@@ -164,16 +180,21 @@ export class Inbox {
         connection.sendAck(AckByte.puback, id);
         return;
       }
-      if (
-        this.#host.protocolVersion === 5 &&
-        this.#acks.size + this.#qos2.size >= this.#options.receiveMaximum
-      ) {
-        // [MQTT-3.3.4-9] the server exceeded the Receive Maximum we announced
-        this.#host.protocolError(
-          connection,
-          protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', ReasonCode.ReceiveMaximumExceeded),
-        );
-        return;
+      const outstanding = this.#acks.size + this.#qos2.size;
+      if (this.#host.protocolVersion === 5 && outstanding >= this.#options.receiveMaximum) {
+        // A server past the slack too breaks the Receive Maximum we announced [MQTT-3.3.4-9].
+        if (outstanding >= this.#options.receiveMaximum + this.#options.receiveMaximumSlack) {
+          this.#host.protocolError(
+            connection,
+            protocolViolation('Receive Maximum exceeded', 'MQTT-3.3.4-9', ReasonCode.ReceiveMaximumExceeded),
+          );
+          return;
+        }
+        // Within the slack: taken (at most `receiveMaximumSlack` messages more in memory, each
+        // within our Maximum Packet Size) and counted, so that an overshooting server is visible.
+        this.#overruns++;
+        const excess = outstanding + 1 - this.#options.receiveMaximum;
+        if (excess > this.#overrunPeak) this.#overrunPeak = excess;
       }
     }
     const message = new Message(

@@ -60,6 +60,7 @@ const OPTION_NAMES: Record<keyof ClientOptions, 0> = {
   autoAssignTopicAlias: 0,
   onAuth: 0,
   qos2ReplayGuard: 0,
+  receiveMaximumSlack: 0,
   gatherWritesFrom: 0,
   gatherReads: 0,
   iteratorBufferSize: 0,
@@ -157,6 +158,7 @@ export function clientSettings(url: string | undefined, options: ClientOptions):
       receiveMaximum: options.properties?.receiveMaximum ?? 65_535,
       topicAliasMaximum: options.properties?.topicAliasMaximum ?? 0,
       qos2ReplayGuard: nonNegativeInteger(options.qos2ReplayGuard ?? 0, 'qos2ReplayGuard'),
+      receiveMaximumSlack: slack(options.receiveMaximumSlack ?? 0),
     },
     queueLimit: options.queueLimit ?? 65_536,
     operationTimeout: positiveTime(options.operationTimeout ?? 600_000, 'operationTimeout'),
@@ -174,6 +176,17 @@ function nonNegativeInteger(value: number, name: string): number {
     );
   }
   return value;
+}
+
+/** `receiveMaximumSlack`: 0 to 65 535 (no server can have more than 65 535 packet ids outstanding). */
+function slack(value: number): number {
+  if (!(value <= 65_535)) {
+    throw new MqttClientError(
+      ClientErrorCode.INVALID_ARGUMENT,
+      `receiveMaximumSlack must be a whole number from 0 to 65535, not ${value}`,
+    );
+  }
+  return nonNegativeInteger(value, 'receiveMaximumSlack');
 }
 
 /** A duration option in ms: above 0, Infinity for no limit. */

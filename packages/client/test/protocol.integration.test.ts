@@ -155,6 +155,94 @@ describe('client against a scripted server', () => {
     expect(settled.map((r) => r?.reasonCode)).toEqual([0, 0x10, 0x10, 0, 0]);
   });
 
+  describe('a server past the Receive Maximum the client announced [MQTT-3.3.4-9]', () => {
+    /** Held messages: with manualAck and a listener that never finishes, each stays outstanding. */
+    async function holding(options: Parameters<typeof connect>[1]) {
+      const { peer, connectPacket } = await connected({ manualAck: true, ...options });
+      expect(connectPacket.properties?.receiveMaximum).toBe(3);
+      const received: string[] = [];
+      const messages: Message[] = [];
+      client?.on('message', (m) => {
+        received.push(m.payload.toString());
+        messages.push(m);
+        return new Promise(() => {});
+      });
+      const errors: MqttClientError[] = [];
+      client?.on('error', (e) => errors.push(e));
+      const publish = (id: number, qos: 0 | 1 = 1) =>
+        peer.send({
+          type: 'publish',
+          topic: 't',
+          payload: Buffer.from(String(id)),
+          qos,
+          retain: false,
+          dup: false,
+          ...(qos ? { packetId: id } : {}),
+        });
+      return { peer, received, messages, errors, publish };
+    }
+
+    it('strict by default: one QoS 1 PUBLISH beyond it ends the link with DISCONNECT 0x93', async () => {
+      const { peer, received, errors, publish } = await holding({ properties: { receiveMaximum: 3 } });
+      for (const id of [1, 2, 3, 4]) publish(id);
+      expect((await peer.expect('disconnect')).reasonCode).toBe(0x93);
+      expect(received).toEqual(['1', '2', '3']);
+      expect(errors[0]).toMatchObject({ code: 'PROTOCOL_ERROR', reasonCode: 0x93, clause: 'MQTT-3.3.4-9' });
+      expect(client?.receiveMaximumOverruns).toBe(0);
+    });
+
+    it('receiveMaximumSlack: takes and counts up to that many beyond it, then DISCONNECT 0x93', async () => {
+      const { peer, received, errors, publish } = await holding({
+        properties: { receiveMaximum: 3 },
+        receiveMaximumSlack: 2,
+      });
+      for (const id of [1, 2, 3, 4, 5]) publish(id);
+      // A QoS 0 message after them: once it is here, the five before it were handled.
+      publish(0, 0);
+      await expect.poll(() => received.length).toBe(6);
+      expect(received).toEqual(['1', '2', '3', '4', '5', '0']);
+      expect(client?.receiveMaximumOverruns).toBe(2);
+      expect(client?.receiveMaximumOverrunPeak).toBe(2);
+      expect(client?.connected).toBe(true);
+      expect(errors).toEqual([]);
+      // One more is past the slack too.
+      publish(6);
+      expect((await peer.expect('disconnect')).reasonCode).toBe(0x93);
+      expect(received).toHaveLength(6);
+      expect(errors[0]).toMatchObject({ code: 'PROTOCOL_ERROR', reasonCode: 0x93 });
+    });
+
+    it('receiveMaximumSlack: acknowledged messages free their place again', async () => {
+      const { peer, received, messages, errors, publish } = await holding({
+        properties: { receiveMaximum: 3 },
+        receiveMaximumSlack: 1,
+      });
+      for (const id of [1, 2, 3, 4]) publish(id);
+      await expect.poll(() => received.length).toBe(4);
+      expect(client?.receiveMaximumOverruns).toBe(1);
+      for (const m of messages.splice(0)) m.ack();
+      for (const id of [1, 2, 3, 4]) expect((await peer.expect('puback')).packetId).toBe(id);
+      // The window is empty again: another burst of Receive Maximum + slack is taken.
+      for (const id of [5, 6, 7, 8]) publish(id);
+      await expect.poll(() => received.length).toBe(8);
+      expect(client?.receiveMaximumOverruns).toBe(2);
+      // Two overruns, but never more than one at a time.
+      expect(client?.receiveMaximumOverrunPeak).toBe(1);
+      expect(client?.connected).toBe(true);
+      expect(errors).toEqual([]);
+    });
+
+    it('refuses a slack outside 0..65535', async () => {
+      server = await startRawServer();
+      for (const bad of [-1, 1.5, 65_536, Number.NaN]) {
+        await expect(connect(server.url, { receiveMaximumSlack: bad })).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringContaining('receiveMaximumSlack'),
+        });
+      }
+    });
+  });
+
   it("refuses a packet above the server's Maximum Packet Size without sending it", async () => {
     const { peer } = await connected({}, { properties: { maximumPacketSize: 100 } });
     await expect(client?.publish('big', Buffer.alloc(200), { qos: 1 })).rejects.toMatchObject({

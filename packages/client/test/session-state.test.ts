@@ -318,7 +318,14 @@ function inbox(version: ProtocolVersion, options: Partial<InboxOptions> = {}, sl
       protocolError: (_c, error) => errors.push(error),
       report: (error) => errors.push(error),
     },
-    { manualAck: false, receiveMaximum: 65_535, topicAliasMaximum: 0, qos2ReplayGuard: 0, ...options },
+    {
+      manualAck: false,
+      receiveMaximum: 65_535,
+      receiveMaximumSlack: 0,
+      topicAliasMaximum: 0,
+      qos2ReplayGuard: 0,
+      ...options,
+    },
   );
   return {
     box,
@@ -415,6 +422,26 @@ describe("Inbox: the server's publishes", () => {
     const publish = entry<'publish'>('v5-publish-qos1');
     for (const id of [1, 2, 3]) i.box.onPublish(i.wire.connection, { ...publish, packetId: id });
     expect(i.messages).toHaveLength(2);
+    expect(i.errors.map((e) => [e.code, e.reasonCode, e.clause])).toEqual([
+      ['PROTOCOL_ERROR', ReasonCode.ReceiveMaximumExceeded, 'MQTT-3.3.4-9'],
+    ]);
+    expect(i.box.overruns).toBe(0);
+  });
+
+  it('receiveMaximumSlack takes and counts that many QoS 1/2 PUBLISH packets beyond it, then refuses', () => {
+    const i = inbox(5, { manualAck: true, receiveMaximum: 2, receiveMaximumSlack: 2 }, true);
+    const qos1 = entry<'publish'>('v5-publish-qos1');
+    for (const id of [1, 2]) i.box.onPublish(i.wire.connection, { ...qos1, packetId: id });
+    expect(i.box.overruns).toBe(0);
+    // QoS 0 takes no part in the Receive Maximum.
+    i.box.onPublish(i.wire.connection, { ...qos1, qos: 0, packetId: undefined });
+    for (const id of [3, 4]) i.box.onPublish(i.wire.connection, { ...qos1, packetId: id });
+    expect(i.messages).toHaveLength(5);
+    expect(i.box.overruns).toBe(2);
+    expect(i.box.overrunPeak).toBe(2);
+    expect(i.errors).toEqual([]);
+    i.box.onPublish(i.wire.connection, { ...qos1, packetId: 5 });
+    expect(i.messages).toHaveLength(5);
     expect(i.errors.map((e) => [e.code, e.reasonCode, e.clause])).toEqual([
       ['PROTOCOL_ERROR', ReasonCode.ReceiveMaximumExceeded, 'MQTT-3.3.4-9'],
     ]);

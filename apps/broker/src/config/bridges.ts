@@ -36,6 +36,7 @@ const BRIDGE_KEYS = [
   'sessionExpiryInterval',
   'reconnect',
   'inflight',
+  'receiveMaximumSlack',
   'queueBytes',
   'localClientId',
   'topics',
@@ -56,6 +57,7 @@ const INTEGERS: Record<string, [number, number]> = {
   keepalive: [0, 65_535],
   sessionExpiryInterval: [0, 0xffffffff],
   inflight: [1, 65_535],
+  receiveMaximumSlack: [0, 65_535],
   queueBytes: [1024, 2 ** 40],
 };
 const TOPIC_KEYS = ['filter', 'direction', 'qos', 'localPrefix', 'remotePrefix'];
