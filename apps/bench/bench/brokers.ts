@@ -8,6 +8,8 @@
  *   mosquitto             /usr/sbin/mosquitto, persistence false
  *   mosquitto-persistent  the same with persistence true (it snapshots on autosave/shutdown only)
  *   aedes                 Aedes (dev dependency) on a plain net server, see aedes-broker.mjs
+ *   ours-baseline         with --baseline DIR: DIR/apps/broker/dist/main.js --storage memory, another
+ *                         built checkout (e.g. main) measured in the same run as this one
  * Connection limits are raised on every broker; queue and in-flight limits are each broker's own
  * defaults.
  *
@@ -17,7 +19,7 @@
  * that RSS per connection is growth over a fresh process.
  *
  *   pnpm bench:brokers [-- --rounds 2] [--scenarios qos1-window-20,idle-10k] [--targets ours-memory,mosquitto]
- *                      [--out DIR] [--scale 0.1]
+ *                      [--out DIR] [--scale 0.1] [--baseline DIR]
  *   pnpm bench:brokers -- --scenarios connections-100k --targets ours-memory,mosquitto
  *                      [--connections 100000] [--connect-rate 1000]   (not in the default set; needs an open-file hard limit
  *                      above the count: it says so in one line and skips when the limit is lower)
@@ -163,7 +165,14 @@ const OPT_IN = new Set(['connections-100k']);
 // This process is the load generator: its pauses count in the latency rows.
 serialScavenges();
 
-const BROKERS = ['ours-memory', 'ours-embedded', 'mosquitto', 'mosquitto-persistent', 'aedes'] as const;
+const BROKERS = [
+  'ours-memory',
+  'ours-embedded',
+  'mosquitto',
+  'mosquitto-persistent',
+  'aedes',
+  'ours-baseline',
+] as const;
 type BrokerName = (typeof BROKERS)[number];
 
 function usage(message: string): never {
@@ -182,6 +191,7 @@ const { values: args } = parseArgs({
     scale: { type: 'string', default: '1' },
     connections: { type: 'string', default: '100000' },
     'connect-rate': { type: 'string', default: '1000' },
+    baseline: { type: 'string' },
   },
 });
 const rounds = Number(args.rounds);
@@ -203,20 +213,29 @@ const chosen = args.scenarios
           usage(`--scenarios ${id}: expected some of ${all.map((s) => s.id).join(', ')}`),
       )
   : all.filter((s) => !OPT_IN.has(s.id));
-const targets = (args.targets?.split(',') ?? [...BROKERS]).map((t) =>
-  BROKERS.includes(t as BrokerName)
+const offered = BROKERS.filter((b) => b !== 'ours-baseline' || args.baseline);
+const targets = (args.targets?.split(',') ?? offered).map((t) =>
+  offered.includes(t as BrokerName)
     ? (t as BrokerName)
-    : usage(`--targets ${t}: expected some of ${BROKERS.join(', ')}`),
+    : usage(`--targets ${t}: expected some of ${offered.join(', ')}`),
 );
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const ourMain = join(root, 'apps/broker/dist/main.js');
+const baselineMain = args.baseline ? join(resolve(args.baseline), 'apps/broker/dist/main.js') : undefined;
 const aedesMain = fileURLToPath(new URL('./aedes-broker.mjs', import.meta.url));
 const mosquitto = findExecutable('mosquitto');
 try {
   readFileSync(ourMain);
 } catch {
   usage(`${ourMain} is missing: run npx -y pnpm@10 --filter @x/broker-app build`);
+}
+if (baselineMain) {
+  try {
+    readFileSync(baselineMain);
+  } catch {
+    usage(`--baseline ${args.baseline}: ${baselineMain} is missing (build that checkout first)`);
+  }
 }
 if (!mosquitto && targets.some((t) => t.startsWith('mosquitto')))
   usage('mosquitto not found (apt-get install mosquitto)');
@@ -248,7 +267,7 @@ async function start(name: BrokerName): Promise<Running> {
   const dir = join(workDir, `${name}-${++starts}`);
   mkdirSync(dir, { recursive: true });
   let server: SpawnedServer;
-  if (name === 'ours-memory' || name === 'ours-embedded') {
+  if (name === 'ours-memory' || name === 'ours-embedded' || name === 'ours-baseline') {
     const config = join(dir, 'broker.json');
     writeFileSync(
       config,
@@ -258,13 +277,19 @@ async function start(name: BrokerName): Promise<Running> {
         // machine sends CONNECT late, and Mosquitto has no such timeout to hold against it.
         broker: { maxConnections: 1_000_000, connectTimeout: 60_000 },
         storage:
-          name === 'ours-memory' ? { type: 'memory' } : { type: 'embedded', dataDir: join(dir, 'data') },
+          name === 'ours-embedded' ? { type: 'embedded', dataDir: join(dir, 'data') } : { type: 'memory' },
         log: { level: 'warn', format: 'json' },
       }),
     );
     server = await spawnServer({
       command: process.execPath,
-      args: [ourMain, '--config', config, '--http', 'off'],
+      args: [
+        name === 'ours-baseline' ? (baselineMain as string) : ourMain,
+        '--config',
+        config,
+        '--http',
+        'off',
+      ],
       port,
     });
   } else if (name === 'aedes') {
