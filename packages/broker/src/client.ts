@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import {
+  AckByte,
   Decoder,
   type DisconnectPacket,
   encode,
@@ -15,6 +16,7 @@ import { diagnostics } from './diagnostics.js';
 import { dispatch } from './handlers/index.js';
 import type { ConnectionInfo } from './listeners/listener.js';
 import { LogBudget } from './logger.js';
+import { TickOutput } from './output.js';
 import type { HeldAck } from './persistence.js';
 import type { RingQueue } from './queue.js';
 import type { Session } from './session.js';
@@ -61,7 +63,7 @@ export class Client implements ClientInfo {
   readonly #stream: Duplex;
   #decoder: Decoder;
   /** Bytes written this tick, sent together by `flush`. */
-  #pending: Uint8Array[] | undefined;
+  #pending: TickOutput | undefined;
   #pendingBytes = 0;
   #readPaused = false;
   /** The backlog holds PUBLISHes that wait for this publisher's held bytes to go down. */
@@ -262,13 +264,40 @@ export class Client implements ClientInfo {
    */
   write(bytes: Uint8Array): void {
     if (this.state === 'closed') return;
-    if (this.#pending === undefined) {
-      this.#pending = [bytes];
+    this.#output().add(bytes);
+    this.#wrote(bytes.length);
+  }
+
+  /**
+   * Sends a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties as its four bytes,
+   * without a packet object or the encoder: the one packet every QoS 1/2 message costs on top of its
+   * PUBLISH. Hooks that watch outgoing packets get the packet object through `send`.
+   */
+  sendAck(type: AckType, packetId: number): void {
+    if (this.state === 'closed') return;
+    const on = this.#ctx.hooks.on;
+    if (on.onPacketEncode.length > 0 || on.onPacketSent.length > 0 || this.maxPacketSize < 4) {
+      this.send({ type, packetId });
+      return;
+    }
+    this.#output().addAck(AckByte[type], packetId);
+    this.#wrote(4);
+  }
+
+  /** This tick's output, made (and its flush scheduled) on the first write of the tick. */
+  #output(): TickOutput {
+    let output = this.#pending;
+    if (output === undefined) {
+      output = this.#pending = new TickOutput();
       this.#ctx.output.scheduleFlush(this);
-    } else this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
-    this.#ctx.stats.bytesSent += bytes.length;
-    this.#ctx.output.tickBytes += bytes.length;
+    }
+    return output;
+  }
+
+  #wrote(bytes: number): void {
+    this.#pendingBytes += bytes;
+    this.#ctx.stats.bytesSent += bytes;
+    this.#ctx.output.tickBytes += bytes;
   }
 
   /** Called once per tick by the write scheduler for clients written to. */
@@ -276,10 +305,9 @@ export class Client implements ClientInfo {
     const pending = this.#pending;
     if (pending === undefined) return;
     this.#pending = undefined;
-    const size = this.#pendingBytes;
     this.#pendingBytes = 0;
     if (this.#stream.destroyed) return;
-    const drained = this.#stream.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, size));
+    const drained = this.#stream.write(pending.take());
     // Below the stream's high-water mark no 'drain' will come: let a waiting queue move now.
     if (drained && this.session?.queue.length) this.#drained();
   }
@@ -565,6 +593,9 @@ export class Client implements ClientInfo {
     if (this.session !== undefined && this.state === 'connected') this.#ctx.router.drain(this.session);
   }
 }
+
+/** The acknowledgements `sendAck` writes. */
+export type AckType = keyof typeof AckByte;
 
 /** The part of a connection's state that few connections use (see `Client.#rare`). */
 interface ClientRare {

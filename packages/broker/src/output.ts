@@ -1,3 +1,5 @@
+import { type AckByte, writeSuccessAck } from '@x/packets';
+
 /** A connection whose writes of this tick wait for one socket write. */
 export interface Flushable {
   flush(): void;
@@ -58,5 +60,72 @@ export class WriteScheduler {
         for (const c of clients) if (c.state !== 'closed') c.resume();
       });
     }
+  }
+}
+
+/** Packets at least this large are queued by reference instead of copied into the gather buffer. */
+const LARGE_PACKET = 4096;
+/** First gather buffer of a tick (Node's buffer pool serves it); later ones double, up to 64 KiB. */
+const FIRST_GATHER = 1024;
+const MAX_GATHER = 64 * 1024;
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * One connection's output of one tick, sent by one socket write. Small packets (acknowledgements,
+ * ordinary PUBLISHes) are copied into a gather buffer as they are written, so a tick costs one buffer
+ * instead of one per packet plus a concatenation; large packets are kept by reference, in order.
+ * Made on a connection's first write of a tick, handed to the socket and forgotten by `take`.
+ */
+export class TickOutput {
+  #buf: Buffer = NO_BYTES;
+  #length = 0;
+  /** Start of the bytes in `#buf` not yet sealed into `#chunks`. */
+  #start = 0;
+  /** Only when the tick's bytes are not in one gather buffer: everything in order. */
+  #chunks: Uint8Array[] | undefined;
+
+  /** Appends encoded bytes. */
+  add(bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (n >= LARGE_PACKET) {
+      this.#seal();
+      this.#chunks!.push(bytes);
+      return;
+    }
+    const at = this.#room(n);
+    this.#buf.set(bytes, at);
+    this.#length = at + n;
+  }
+
+  /** Appends a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success (see `writeSuccessAck`). */
+  addAck(firstByte: AckByte, packetId: number): void {
+    const at = this.#room(4); // first: it may replace the buffer
+    this.#length = writeSuccessAck(this.#buf, at, firstByte, packetId);
+  }
+
+  /** The tick's bytes, for one socket write. */
+  take(): Uint8Array {
+    if (this.#chunks === undefined) return this.#buf.subarray(0, this.#length);
+    this.#seal();
+    const chunks = this.#chunks;
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
+
+  /** The offset where `n` more bytes fit: the current gather buffer, or a larger fresh one. */
+  #room(n: number): number {
+    if (this.#length + n <= this.#buf.length) return this.#length;
+    if (this.#length > this.#start) this.#seal();
+    const size = Math.min(MAX_GATHER, Math.max(FIRST_GATHER, this.#buf.length * 2));
+    this.#buf = Buffer.allocUnsafe(size > n ? size : n);
+    this.#length = 0;
+    this.#start = 0;
+    return 0;
+  }
+
+  /** Moves the gathered bytes not yet in `#chunks` there, so something else can follow them. */
+  #seal(): void {
+    this.#chunks ??= [];
+    if (this.#length > this.#start) this.#chunks.push(this.#buf.subarray(this.#start, this.#length));
+    this.#start = this.#length;
   }
 }

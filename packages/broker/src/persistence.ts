@@ -202,6 +202,25 @@ export class Persistence {
   }
 
   /**
+   * The PUBACK or PUBREC of a client's PUBLISH (see `acknowledge`). The common case, Success with
+   * nothing to wait for, is written at once as its bytes; a packet object is made only for a reason
+   * code or an acknowledgement that waits (held, or for a durable commit).
+   */
+  acknowledgePublish(
+    client: Client,
+    type: 'puback' | 'pubrec',
+    packetId: number,
+    reasonCode: number,
+    hold: HeldAck | undefined,
+  ): void {
+    if (reasonCode === 0 && hold === undefined && client.heldAcks === undefined && !this.#durable) {
+      client.sendAck(type, packetId);
+      return;
+    }
+    this.acknowledge(client, reasonCode ? { type, packetId, reasonCode } : { type, packetId }, hold);
+  }
+
+  /**
    * One subscriber overflow let go of a held message (`dropped`: without queueing it). The last one
    * releases the acknowledgement, and the publisher's held bytes.
    */

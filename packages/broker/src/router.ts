@@ -404,7 +404,7 @@ export class Router {
     const hooks = this.#ctx.hooks;
     for (const entry of session.inflight.values()) {
       if (entry.state === 'pubrel') {
-        client.send({ type: 'pubrel', packetId: entry.packetId });
+        client.sendAck('pubrel', entry.packetId);
         continue;
       }
       entry.resends++;

@@ -526,6 +526,32 @@ export function encode(packet: Packet, protocolVersion: ProtocolVersion): Buffer
 }
 
 /**
+ * First bytes of the acknowledgements {@link writeSuccessAck} writes: packet type << 4 | fixed flags
+ * (PUBREL's are 0b0010 [MQTT-3.6.1-1]).
+ */
+export const AckByte = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+export type AckByte = (typeof AckByte)[keyof typeof AckByte];
+
+/**
+ * Writes a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties at `offset`: four
+ * fixed bytes, the same at every protocol level (Remaining Length 2 means Success in v5
+ * [MQTT-3.4.2-1]), without a packet object or the general encoder. The caller makes room and passes
+ * a packet id of 1..65535. Returns the offset after the packet.
+ */
+export function writeSuccessAck(
+  target: Uint8Array,
+  offset: number,
+  firstByte: AckByte,
+  packetId: number,
+): number {
+  target[offset] = firstByte;
+  target[offset + 1] = 2;
+  target[offset + 2] = packetId >>> 8;
+  target[offset + 3] = packetId & 0xff;
+  return offset + 4;
+}
+
+/**
  * Encodes one packet into `target` at `offset` (to batch several packets into one write or to reuse a
  * buffer) and returns the number of bytes written. Throws a RangeError when it does not fit, before
  * writing anything.

@@ -1,6 +1,6 @@
 export { decode, readRemainingLength } from './decode.js';
 export { Decoder, type DecoderOptions, MAX_PACKET_SIZE } from './decoder.js';
-export { encode, encodedLength, encodeInto } from './encode.js';
+export { AckByte, encode, encodedLength, encodeInto, writeSuccessAck } from './encode.js';
 export {
   MqttProtocolError,
   type MqttProtocolErrorOptions,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AckByte,
   ConnectReturnCode,
   connectReturnCodeFor,
   decode,
@@ -13,6 +14,7 @@ import {
   type PublishPacket,
   ReasonCode,
   reasonCodeName,
+  writeSuccessAck,
 } from '../src/index.js';
 import { samplePackets } from './samples.js';
 
@@ -102,6 +104,18 @@ describe('known bytes', () => {
     expect(encode({ type: 'puback', packetId: 1, reasonCode: 0x10 }, 5)).toEqual(hex('40 03 0001 10'));
     expect(decode(hex('40 03 0001 00'), 5)).toEqual({ type: 'puback', packetId: 1, reasonCode: 0 });
     expect(decode(hex('40 04 0001 00 00'), 5)).toEqual({ type: 'puback', packetId: 1, reasonCode: 0 });
+  });
+
+  it('writeSuccessAck writes what encode gives for a Success acknowledgement at every level', () => {
+    for (const type of ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const) {
+      for (const packetId of [1, 0x1234, 0xffff]) {
+        const bytes = new Uint8Array(6).fill(0xee);
+        expect(writeSuccessAck(bytes, 1, AckByte[type], packetId)).toBe(5);
+        for (const v of [3, 4, 5] as const)
+          expect(bytes.subarray(1, 5)).toEqual(new Uint8Array(encode({ type, packetId }, v)));
+        expect([bytes[0], bytes[5]]).toEqual([0xee, 0xee]);
+      }
+    }
   });
 
   it('a v5 DISCONNECT: length 0 means Normal disconnection', () => {

@@ -78,7 +78,7 @@ export function handlePublish(
   const packetId = packet.packetId ?? 0;
   if (qos === 2 && session.inboundQos2.has(packetId)) {
     // [MQTT-4.3.3-10] a re-sent QoS 2 PUBLISH whose id awaits PUBREL is not delivered twice
-    ctx.persistence.acknowledge(client, { type: 'pubrec', packetId });
+    ctx.persistence.acknowledgePublish(client, 'pubrec', packetId, 0, undefined);
     return;
   }
   if (qos === 2 && v5 && session.inboundQos2.size >= options.receiveMaximum) {
@@ -153,26 +153,19 @@ export function handlePublish(
   // v3.1.1 has no negative acknowledgement: a refused message is acknowledged and not routed.
   // With a store, the acknowledgement waits for the commit that makes the message durable; when a
   // full subscriber queue holds the message in its overflow, until that queue takes it.
-  // One object per acknowledgement (no spread of a temporary): this runs for every QoS 1/2 message.
-  const ackCode = v5 ? reasonCode : 0;
-  const hold = reasonCode < 0x80 ? ctx.router.lastHold : undefined;
-  if (qos === 1) {
-    ctx.persistence.acknowledge(
-      client,
-      ackCode ? { type: 'puback', packetId, reasonCode: ackCode } : { type: 'puback', packetId },
-      hold,
-    );
-  } else if (qos === 2) {
-    if (reasonCode < 0x80) {
-      session.inboundQos2.add(packetId);
-      ctx.persistence.inboundAccepted(session, packetId);
-    }
-    ctx.persistence.acknowledge(
-      client,
-      ackCode ? { type: 'pubrec', packetId, reasonCode: ackCode } : { type: 'pubrec', packetId },
-      hold,
-    );
+  if (qos === 0) return;
+  if (qos === 2 && reasonCode < 0x80) {
+    session.inboundQos2.add(packetId);
+    ctx.persistence.inboundAccepted(session, packetId);
   }
+  const hold = reasonCode < 0x80 ? ctx.router.lastHold : undefined;
+  ctx.persistence.acknowledgePublish(
+    client,
+    qos === 1 ? 'puback' : 'pubrec',
+    packetId,
+    v5 ? reasonCode : 0,
+    hold,
+  );
 }
 
 /**

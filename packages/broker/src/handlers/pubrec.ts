@@ -34,5 +34,5 @@ export function handlePubrec(ctx: BrokerContext, client: Client, packet: PubrecP
     const released = ctx.hooks.on.onQosPubrec;
     if (released.length > 0) for (const h of released) h.onQosPubrec!(session.clientId, packet.packetId);
   }
-  client.send({ type: 'pubrel', packetId: packet.packetId });
+  client.sendAck('pubrel', packet.packetId);
 }

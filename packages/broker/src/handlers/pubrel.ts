@@ -12,9 +12,11 @@ export function handlePubrel(ctx: BrokerContext, client: Client, packet: PubrelP
   const session = client.session!;
   const known = session.inboundQos2.delete(packet.packetId);
   if (known) ctx.persistence.inboundReleased(session, packet.packetId);
-  client.send(
-    !known && client.protocolVersion === 5
-      ? { type: 'pubcomp', packetId: packet.packetId, reasonCode: ReasonCode.PacketIdentifierNotFound }
-      : { type: 'pubcomp', packetId: packet.packetId },
-  );
+  if (known || client.protocolVersion !== 5) client.sendAck('pubcomp', packet.packetId);
+  else
+    client.send({
+      type: 'pubcomp',
+      packetId: packet.packetId,
+      reasonCode: ReasonCode.PacketIdentifierNotFound,
+    });
 }

@@ -1,0 +1,42 @@
+import { AckByte } from '@x/packets';
+import { describe, expect, it } from 'vitest';
+import { TickOutput } from '../src/output.js';
+
+const bytes = (n: number, fill: number): Buffer => Buffer.alloc(n, fill);
+
+describe('TickOutput', () => {
+  it('gathers small packets and acknowledgements into one buffer, in order', () => {
+    const out = new TickOutput();
+    out.add(bytes(3, 1));
+    out.addAck(AckByte.puback, 0x0102);
+    out.add(bytes(2, 2));
+    expect(out.take()).toEqual(Buffer.from([1, 1, 1, 0x40, 2, 1, 2, 2, 2]));
+  });
+
+  it('keeps the order across gather buffers and large packets kept by reference', () => {
+    const out = new TickOutput();
+    const expected: Buffer[] = [];
+    const large = bytes(5000, 9);
+    for (let i = 0; i < 300; i++) {
+      const b = bytes(1 + (i % 200), i & 0xff);
+      out.add(b);
+      expected.push(b);
+      if (i % 50 === 0) {
+        out.add(large);
+        expected.push(large);
+      }
+      if (i % 7 === 0) {
+        out.addAck(AckByte.pubrel, i + 1);
+        expected.push(Buffer.from([0x62, 2, (i + 1) >> 8, (i + 1) & 0xff]));
+      }
+    }
+    expect(Buffer.from(out.take())).toEqual(Buffer.concat(expected));
+  });
+
+  it('hands a single large packet over as it is', () => {
+    const out = new TickOutput();
+    const large = bytes(10_000, 3);
+    out.add(large);
+    expect(out.take()).toBe(large);
+  });
+});
