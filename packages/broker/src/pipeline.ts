@@ -63,7 +63,8 @@ export class PublishPipeline {
   /** Retains (when the message asks to be), routes, and tells `onPublished`; returns the deliveries. */
   publish(message: Message, publisher: Client | undefined): number {
     const count = this.#retainAndRoute(message, publisher);
-    for (const h of this.#deps.hooks.on.onPublished) h.onPublished!(publisher, message, count);
+    const published = this.#deps.hooks.on.onPublished;
+    if (published.length > 0) for (const h of published) h.onPublished!(publisher, message, count);
     return count;
   }
 

@@ -486,8 +486,9 @@ export class Router {
     ownPayload(delivery.message);
     session.inflight.add({ packetId, delivery, state: 'publish', resends: 0 });
     this.#ctx.persistence.inflight(session, packetId, delivery, false);
-    for (const h of this.#ctx.hooks.on.onQosPublish)
-      h.onQosPublish!(session.clientId, packetId, delivery.message, false);
+    const qosPublish = this.#ctx.hooks.on.onQosPublish;
+    if (qosPublish.length > 0)
+      for (const h of qosPublish) h.onQosPublish!(session.clientId, packetId, delivery.message, false);
     return true;
   }
 

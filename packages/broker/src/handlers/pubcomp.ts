@@ -13,6 +13,7 @@ export function handlePubcomp(ctx: BrokerContext, client: Client, packet: Pubcom
   if (entry === undefined || entry.state !== 'pubrel') return;
   session.inflight.delete(packet.packetId);
   ctx.persistence.completed(session, packet.packetId);
-  for (const h of ctx.hooks.on.onQosComplete) h.onQosComplete!(session.clientId, packet.packetId);
+  const complete = ctx.hooks.on.onQosComplete;
+  if (complete.length > 0) for (const h of complete) h.onQosComplete!(session.clientId, packet.packetId);
   if (session.queue.length > 0 || session.overflow.length > 0) ctx.router.drain(session);
 }
