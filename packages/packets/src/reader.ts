@@ -9,6 +9,8 @@ interface NativeSlices {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Slots of the recent-topic cache (a power of two). */
+const TOPIC_SLOTS = 64;
 
 const hex = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`;
 
@@ -26,6 +28,11 @@ export class Reader {
   version: ProtocolVersion = 4;
   /** False while a CONNECT's own level has not been read yet. */
   versionKnown = true;
+  /**
+   * Recent ASCII topic names, by a hash of their bytes. Publishers repeat their topics: a topic read
+   * again costs a comparison instead of a new string from a native call.
+   */
+  readonly #topics: string[] = new Array<string>(TOPIC_SLOTS).fill('');
 
   reset(
     buf: Buffer,
@@ -139,8 +146,10 @@ export class Reader {
     const start = this.pos;
     const end = start + len;
     this.pos = end;
+    let hash = len;
     for (let i = start; i < end; i++) {
       const c = b[i]!;
+      hash = (hash * 31 + c) | 0;
       if (c === 0x23 || c === 0x2b) {
         // [MQTT-3.3.2-2]
         this.fail('TOPIC_NAME_WILDCARD', `${field} contains the wildcard '${String.fromCharCode(c)}'`, i);
@@ -157,7 +166,12 @@ export class Reader {
         return s;
       }
     }
-    return (b as unknown as NativeSlices).latin1Slice(start, end);
+    const slot = hash & (TOPIC_SLOTS - 1);
+    const cached = this.#topics[slot]!;
+    if (cached.length === len && sameAscii(cached, b, start)) return cached;
+    const topic = (b as unknown as NativeSlices).latin1Slice(start, end);
+    this.#topics[slot] = topic;
+    return topic;
   }
 
   #utf8Checked(start: number, end: number, from: number, field: string): string {
@@ -209,5 +223,10 @@ export class Reader {
 
 /** The reader every decode uses (decoding never re-enters). */
 export const reader = new Reader();
+
+function sameAscii(s: string, b: Buffer, start: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[start + i]) return false;
+  return true;
+}
 
 export { hex };

@@ -118,6 +118,19 @@ describe('known bytes', () => {
     }
   });
 
+  it('decodes each topic name as itself when topics repeat and share cache slots', () => {
+    const topics = Array.from({ length: 400 }, (_, i) => `t/${i % 37}/${'x'.repeat(i % 5)}${i}`);
+    for (let round = 0; round < 3; round++) {
+      for (const topic of topics) {
+        const bytes = encode(
+          { type: 'publish', topic, payload: Buffer.from('p'), qos: 0, retain: false, dup: false },
+          4,
+        );
+        expect((decode(bytes, 4) as PublishPacket).topic).toBe(topic);
+      }
+    }
+  });
+
   it('a v5 DISCONNECT: length 0 means Normal disconnection', () => {
     expect(decode(hex('e0 00'), 5)).toEqual({ type: 'disconnect', reasonCode: 0 });
     expect(encode({ type: 'disconnect', reasonCode: 4 }, 5)).toEqual(hex('e0 01 04'));
