@@ -34,6 +34,20 @@ export function ownPayload(message: Message): void {
   message.owned = true;
 }
 
+/**
+ * `ownPayload` without a copy of its own, for a message just encoded into `encoded`, bytes nothing
+ * changes afterwards: a PUBLISH ends with its payload, so a view of that tail is a private copy.
+ */
+export function ownPayloadFrom(message: Message, encoded: Uint8Array): void {
+  if (message.owned) return;
+  if (message.properties?.correlationData !== undefined) {
+    ownPayload(message); // the correlation data needs its own copy anyway
+    return;
+  }
+  message.payload = encoded.subarray(encoded.length - message.payload.length);
+  message.owned = true;
+}
+
 /** Remaining Message Expiry Interval in whole seconds, or undefined when the message does not expire. */
 export function remainingExpiry(message: Message, now: number): number | undefined {
   if (message.expiresAt === 0) return undefined;

@@ -12,7 +12,7 @@ import type { BrokerContext } from './context.js';
 import { diagnostics } from './diagnostics.js';
 import { type DropReason, mayDeliver, mayServeShare, type Subscriber } from './hooks.js';
 import { LogBudget } from './logger.js';
-import { type Delivery, isExpired, type Message, ownPayload } from './message.js';
+import { type Delivery, isExpired, type Message, ownPayload, ownPayloadFrom } from './message.js';
 import { encodeDelivery, packetIdOffset, publishPacket, withPacketId } from './outbound.js';
 import { HeldAck } from './persistence.js';
 import type { Session } from './session.js';
@@ -516,6 +516,8 @@ export class Router {
       // bytes as they are; later ones get a copy with their own id patched in.
       bytes = encodeDelivery(delivery, version, delivery.qos > 0 ? packetId : 1, dup, this.#now);
       forms.add(key, bytes, delivery.qos > 0 ? packetIdOffset(bytes) : 0);
+      // Kept in flight: the message's own copy of its payload is the tail of these bytes.
+      if (delivery.qos > 0) ownPayloadFrom(delivery.message, bytes);
     } else {
       const shared = forms.bytes(found);
       bytes = delivery.qos > 0 ? withPacketId(shared, forms.idOffset(found), packetId, dup) : shared;

@@ -1,6 +1,6 @@
 import { decode, encode } from '@x/packets';
 import { describe, expect, it } from 'vitest';
-import type { Delivery, Message } from '../src/message.js';
+import { type Delivery, type Message, ownPayloadFrom } from '../src/message.js';
 import { encodeDelivery, packetIdOffset, publishPacket, withPacketId } from '../src/outbound.js';
 
 const message = (extra: Partial<Message> = {}): Message => ({
@@ -75,5 +75,43 @@ describe('shared PUBLISH encodings', () => {
     expect(p5.packetId).toBeUndefined();
     const back = decode(encode(p5, 5), 5);
     expect(back).toMatchObject({ type: 'publish', topic: 'a/b', qos: 0 });
+  });
+});
+
+describe('ownPayloadFrom', () => {
+  it('makes the payload a view of the encoded PUBLISH tail, equal and no longer in the socket chunk', () => {
+    const chunk = Buffer.from('xxhelloxx');
+    const m = message({ payload: chunk.subarray(2, 7), owned: false, properties: undefined });
+    const bytes = encodeDelivery(
+      { message: m, qos: 1, retain: false, subscriptionIds: undefined },
+      4,
+      7,
+      false,
+      0,
+    );
+    ownPayloadFrom(m, bytes);
+    chunk.fill(0);
+    expect(m.owned).toBe(true);
+    expect(Buffer.from(m.payload).toString()).toBe('hello');
+  });
+
+  it('copies when correlation data must be owned too', () => {
+    const chunk = Buffer.from('hellocd');
+    const m = message({
+      payload: chunk.subarray(0, 5),
+      owned: false,
+      properties: { correlationData: chunk.subarray(5) },
+    });
+    const bytes = encodeDelivery(
+      { message: m, qos: 1, retain: false, subscriptionIds: undefined },
+      5,
+      7,
+      false,
+      0,
+    );
+    ownPayloadFrom(m, bytes);
+    chunk.fill(0);
+    expect(Buffer.from(m.payload).toString()).toBe('hello');
+    expect(Buffer.from(m.properties!.correlationData!).toString()).toBe('cd');
   });
 });
