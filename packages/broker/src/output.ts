@@ -75,12 +75,15 @@ const MAX_GATHER = 64 * 1024;
 const NO_BYTES = Buffer.alloc(0);
 
 /**
- * One connection's output of one tick, sent by one socket write. Small packets (acknowledgements,
- * ordinary PUBLISHes) are copied into a gather buffer as they are written, so a tick costs one buffer
- * instead of one per packet plus a concatenation; large packets are kept by reference, in order.
+ * One connection's output of one tick, sent by one socket write. A packet alone in its tick is
+ * written as it is; once there are more, small packets (acknowledgements, ordinary PUBLISHes) are
+ * copied into a gather buffer as they are written, so a tick costs one buffer instead of one per
+ * packet plus a concatenation; large packets are kept by reference, in order.
  * Made on a connection's first write of a tick, handed to the socket and forgotten by `take`.
  */
 export class TickOutput {
+  /** The tick's first packet, kept by reference while it is the only one (one PUBLISH of a fan-out). */
+  #first: Uint8Array | undefined;
   #buf: Buffer = NO_BYTES;
   #length = 0;
   /** Start of the bytes in `#buf` not yet sealed into `#chunks`. */
@@ -90,6 +93,15 @@ export class TickOutput {
 
   /** Appends encoded bytes. */
   add(bytes: Uint8Array): void {
+    if (this.#first === undefined && this.#length === 0 && this.#chunks === undefined) {
+      this.#first = bytes;
+      return;
+    }
+    this.#spillFirst();
+    this.#append(bytes);
+  }
+
+  #append(bytes: Uint8Array): void {
     const n = bytes.length;
     if (n >= LARGE_PACKET) {
       this.#seal();
@@ -103,12 +115,14 @@ export class TickOutput {
 
   /** Appends a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success (see `writeSuccessAck`). */
   addAck(firstByte: AckByte, packetId: number): void {
+    this.#spillFirst();
     const at = this.#room(4); // first: it may replace the buffer
     this.#length = writeSuccessAck(this.#buf, at, firstByte, packetId);
   }
 
   /** The tick's bytes, for one socket write. */
   take(): Uint8Array {
+    if (this.#first !== undefined) return this.#first;
     if (this.#chunks === undefined) return this.#buf.subarray(0, this.#length);
     this.#seal();
     const chunks = this.#chunks;
@@ -134,6 +148,14 @@ export class TickOutput {
     this.#start = 0;
     this.#length = kept;
     return kept;
+  }
+
+  /** A second packet is coming: the first one joins the gathered bytes. */
+  #spillFirst(): void {
+    const first = this.#first;
+    if (first === undefined) return;
+    this.#first = undefined;
+    this.#append(first);
   }
 
   /** Moves the gathered bytes not yet in `#chunks` there, so something else can follow them. */

@@ -33,10 +33,19 @@ describe('TickOutput', () => {
     expect(Buffer.from(out.take())).toEqual(Buffer.concat(expected));
   });
 
-  it('hands a single large packet over as it is', () => {
+  it('hands a packet alone in its tick over as it is, small or large', () => {
+    for (const n of [70, 10_000]) {
+      const out = new TickOutput();
+      const only = bytes(n, 3);
+      out.add(only);
+      expect(out.take()).toBe(only);
+    }
+  });
+
+  it('gathers a first packet with an acknowledgement that follows it', () => {
     const out = new TickOutput();
-    const large = bytes(10_000, 3);
-    out.add(large);
-    expect(out.take()).toBe(large);
+    out.add(bytes(2, 5));
+    out.addAck(AckByte.pubcomp, 1);
+    expect(out.take()).toEqual(Buffer.from([5, 5, 0x70, 2, 0, 1]));
   });
 });
