@@ -63,69 +63,45 @@ export class WriteScheduler {
   }
 }
 
-/** Packets at least this large are queued by reference instead of copied into the gather buffer. */
-const LARGE_PACKET = 4096;
 /**
- * First gather buffer of a tick, from Node's buffer pool: small, as most connections get a few
- * acknowledgements or PUBLISHes per tick. It grows fourfold (the bytes so far copied along) up to
- * 64 KiB; past that a fresh buffer follows the full one.
+ * First ack buffer of a tick, from Node's buffer pool: 64 acknowledgements. It grows fourfold (the
+ * bytes so far copied along) up to 64 KiB; past that a fresh buffer follows the full one.
  */
 const FIRST_GATHER = 256;
 const MAX_GATHER = 64 * 1024;
 const NO_BYTES = Buffer.alloc(0);
 
 /**
- * One connection's output of one tick, sent by one socket write. A packet alone in its tick is
- * written as it is; once there are more, small packets (acknowledgements, ordinary PUBLISHes) are
- * copied into a gather buffer as they are written, so a tick costs one buffer instead of one per
- * packet plus a concatenation; large packets are kept by reference, in order.
- * Made on a connection's first write of a tick, handed to the socket and forgotten by `take`.
+ * One connection's output of one tick, sent by one socket write. Encoded packets are kept by
+ * reference, in order (a fan-out's shared PUBLISH bytes are not copied per subscriber here); the
+ * acknowledgements between them are written straight into a gather buffer, four bytes each, with no
+ * buffer or packet object of their own. `take` joins them once, for the one write.
  */
 export class TickOutput {
-  /** The tick's first packet, kept by reference while it is the only one (one PUBLISH of a fan-out). */
-  #first: Uint8Array | undefined;
+  /** Acknowledgements written; `#start..#length` are those not yet sealed into `#chunks`. */
   #buf: Buffer = NO_BYTES;
   #length = 0;
-  /** Start of the bytes in `#buf` not yet sealed into `#chunks`. */
   #start = 0;
-  /** Only when the tick's bytes are not in one gather buffer: everything in order. */
+  /** Everything before the unsealed acknowledgements, in order. */
   #chunks: Uint8Array[] | undefined;
 
-  /** Appends encoded bytes. */
+  /** Appends encoded bytes (kept by reference: the caller does not change them afterwards). */
   add(bytes: Uint8Array): void {
-    if (this.#first === undefined && this.#length === 0 && this.#chunks === undefined) {
-      this.#first = bytes;
-      return;
-    }
-    this.#spillFirst();
-    this.#append(bytes);
-  }
-
-  #append(bytes: Uint8Array): void {
-    const n = bytes.length;
-    if (n >= LARGE_PACKET) {
-      this.#seal();
-      this.#chunks!.push(bytes);
-      return;
-    }
-    const at = this.#room(n);
-    this.#buf.set(bytes, at);
-    this.#length = at + n;
+    this.#seal();
+    this.#chunks!.push(bytes);
   }
 
   /** Appends a PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success (see `writeSuccessAck`). */
   addAck(firstByte: AckByte, packetId: number): void {
-    this.#spillFirst();
     const at = this.#room(4); // first: it may replace the buffer
     this.#length = writeSuccessAck(this.#buf, at, firstByte, packetId);
   }
 
   /** The tick's bytes, for one socket write. */
   take(): Uint8Array {
-    if (this.#first !== undefined) return this.#first;
-    if (this.#chunks === undefined) return this.#buf.subarray(0, this.#length);
-    this.#seal();
     const chunks = this.#chunks;
+    if (chunks === undefined) return this.#buf.subarray(0, this.#length);
+    this.#seal();
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   }
 
@@ -150,15 +126,7 @@ export class TickOutput {
     return kept;
   }
 
-  /** A second packet is coming: the first one joins the gathered bytes. */
-  #spillFirst(): void {
-    const first = this.#first;
-    if (first === undefined) return;
-    this.#first = undefined;
-    this.#append(first);
-  }
-
-  /** Moves the gathered bytes not yet in `#chunks` there, so something else can follow them. */
+  /** Moves the acknowledgements not yet in `#chunks` there, so something else can follow them. */
   #seal(): void {
     this.#chunks ??= [];
     if (this.#length > this.#start) this.#chunks.push(this.#buf.subarray(this.#start, this.#length));

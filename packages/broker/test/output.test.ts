@@ -5,7 +5,7 @@ import { TickOutput } from '../src/output.js';
 const bytes = (n: number, fill: number): Buffer => Buffer.alloc(n, fill);
 
 describe('TickOutput', () => {
-  it('gathers small packets and acknowledgements into one buffer, in order', () => {
+  it('joins packets and acknowledgements into one write, in order', () => {
     const out = new TickOutput();
     out.add(bytes(3, 1));
     out.addAck(AckByte.puback, 0x0102);
@@ -13,7 +13,7 @@ describe('TickOutput', () => {
     expect(out.take()).toEqual(Buffer.from([1, 1, 1, 0x40, 2, 1, 2, 2, 2]));
   });
 
-  it('keeps the order across gather buffers and large packets kept by reference', () => {
+  it('keeps the order across ack buffers and packets kept by reference', () => {
     const out = new TickOutput();
     const expected: Buffer[] = [];
     const large = bytes(5000, 9);
@@ -40,6 +40,13 @@ describe('TickOutput', () => {
       out.add(only);
       expect(out.take()).toBe(only);
     }
+  });
+
+  it('keeps a packet that follows acknowledgements after them', () => {
+    const out = new TickOutput();
+    out.addAck(AckByte.puback, 9);
+    out.add(bytes(2, 5));
+    expect(out.take()).toEqual(Buffer.from([0x40, 2, 0, 9, 5, 5]));
   });
 
   it('gathers a first packet with an acknowledgement that follows it', () => {
