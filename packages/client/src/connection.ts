@@ -1,15 +1,20 @@
 import type { Packet, ProtocolVersion } from '@x/packets';
-import { Decoder, encodedLength, encodeInto, MqttProtocolError, ReasonCode } from '@x/packets';
+import {
+  AckByte,
+  Decoder,
+  encodedLength,
+  encodeInto,
+  MqttProtocolError,
+  ReasonCode,
+  writeSuccessAck,
+} from '@x/packets';
 import { ClientErrorCode, MqttClientError } from './errors.js';
 import { Keepalive } from './keepalive.js';
 import type { Transport } from './transports/transport.js';
 
-/**
- * First bytes of the acknowledgements that {@link Connection.sendAck} writes and the read fast path
- * recognises: packet type << 4 | fixed flags (PUBREL's are 0b0010 [MQTT-3.6.1-1]).
- */
-export const AckByte = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
-export type AckByte = (typeof AckByte)[keyof typeof AckByte];
+// The first bytes of the acknowledgements sendAck writes and the read fast path recognises live
+// in @x/packets, beside the encoder.
+export { AckByte };
 
 /** Encoded packets collect in a slab of this size and go out in one write per turn of the event loop. */
 const SLAB_SIZE = 64 * 1024;
@@ -188,13 +193,7 @@ export class Connection {
   sendAck(firstByte: AckByte, packetId: number): void {
     if (this.#closed) return;
     if (this.#slab.length - this.#end < 4) this.#newSlab(4);
-    const slab = this.#slab;
-    const end = this.#end;
-    slab[end] = firstByte;
-    slab[end + 1] = 2;
-    slab[end + 2] = packetId >>> 8;
-    slab[end + 3] = packetId & 0xff;
-    this.#end = end + 4;
+    this.#end = writeSuccessAck(this.#slab, this.#end, firstByte, packetId);
     this.#schedule();
   }
 
