@@ -1,7 +1,18 @@
+import type { PublishPacket, QoS } from '@x/packets';
 import { startBroker } from '@x/test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Client, ConnackError, connect, type Message, type MqttClientError } from '../src/index.js';
 import { type RawServer, startRawServer } from './raw-server.js';
+
+/** A PUBLISH as the scripted server sends it: not retained, not DUP, unless `fields` says so. */
+function publishOf(
+  topic: string,
+  text: string,
+  qos: QoS,
+  fields: Partial<PublishPacket> = {},
+): PublishPacket {
+  return { type: 'publish', topic, payload: Buffer.from(text), qos, retain: false, dup: false, ...fields };
+}
 
 /** Scripted servers on real sockets: each test plays the server's side byte by byte. */
 describe('client against a scripted server', () => {
@@ -90,33 +101,9 @@ describe('client against a scripted server', () => {
     const { peer } = await connected({ properties: { topicAliasMaximum: 4 } });
     const got: string[] = [];
     client?.on('message', (m) => got.push(`${m.topic}=${m.text()}`));
-    peer.send({
-      type: 'publish',
-      topic: 'long/topic/name',
-      payload: Buffer.from('1'),
-      qos: 0,
-      retain: false,
-      dup: false,
-      properties: { topicAlias: 3 },
-    });
-    peer.send({
-      type: 'publish',
-      topic: '',
-      payload: Buffer.from('2'),
-      qos: 0,
-      retain: false,
-      dup: false,
-      properties: { topicAlias: 3 },
-    });
-    peer.send({
-      type: 'publish',
-      topic: 'x',
-      payload: Buffer.from('3'),
-      qos: 0,
-      retain: false,
-      dup: false,
-      properties: { topicAlias: 5 },
-    });
+    peer.send(publishOf('long/topic/name', '1', 0, { properties: { topicAlias: 3 } }));
+    peer.send(publishOf('', '2', 0, { properties: { topicAlias: 3 } }));
+    peer.send(publishOf('x', '3', 0, { properties: { topicAlias: 5 } }));
     const disconnect = await peer.expect('disconnect');
     expect(disconnect.reasonCode).toBe(0x94);
     expect(got).toEqual(['long/topic/name=1', 'long/topic/name=2']);
@@ -170,15 +157,7 @@ describe('client against a scripted server', () => {
       const errors: MqttClientError[] = [];
       client?.on('error', (e) => errors.push(e));
       const publish = (id: number, qos: 0 | 1 = 1) =>
-        peer.send({
-          type: 'publish',
-          topic: 't',
-          payload: Buffer.from(String(id)),
-          qos,
-          retain: false,
-          dup: false,
-          ...(qos ? { packetId: id } : {}),
-        });
+        peer.send(publishOf('t', String(id), qos, qos ? { packetId: id } : {}));
       return { peer, received, messages, errors, publish };
     }
 
@@ -357,15 +336,7 @@ describe('client against a scripted server', () => {
       [2, 2],
       [3, 1],
     ] as const) {
-      peer.send({
-        type: 'publish',
-        topic: 't',
-        payload: Buffer.from(String(id)),
-        qos,
-        retain: false,
-        dup: false,
-        packetId: id,
-      });
+      peer.send(publishOf('t', String(id), qos, { packetId: id }));
     }
     await new Promise((r) => setTimeout(r, 50));
     expect(finishers).toHaveLength(3);
@@ -384,24 +355,8 @@ describe('client against a scripted server', () => {
   it('message.ack() acknowledges before the handler finishes; iterators ack when they move on', async () => {
     const { peer } = await connected({ manualAck: true });
     const iterator = client?.messages('t') as AsyncIterableIterator<Message>;
-    peer.send({
-      type: 'publish',
-      topic: 't',
-      payload: Buffer.from('a'),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 7,
-    });
-    peer.send({
-      type: 'publish',
-      topic: 't',
-      payload: Buffer.from('b'),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 8,
-    });
+    peer.send(publishOf('t', 'a', 1, { packetId: 7 }));
+    peer.send(publishOf('t', 'b', 1, { packetId: 8 }));
     const first = await iterator.next();
     expect(first.value?.text()).toBe('a');
     first.value?.ack();
@@ -590,15 +545,7 @@ describe('client against a scripted server', () => {
     client?.on('message', (m) => {
       seen.push(m.text());
     });
-    peer.send({
-      type: 'publish',
-      topic: 't',
-      payload: Buffer.from('still here'),
-      qos: 1,
-      retain: false,
-      dup: false,
-      packetId: 3,
-    });
+    peer.send(publishOf('t', 'still here', 1, { packetId: 3 }));
     expect(await peer.expect('puback')).toMatchObject({ packetId: 3 });
     await new Promise((r) => setTimeout(r, 10));
     expect(seen).toEqual(['still here']);
