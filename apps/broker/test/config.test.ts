@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyPassword } from '@x/broker-auth';
@@ -10,6 +10,7 @@ import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js'
 import { printableConfig } from '../src/config/print.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { anonymousAllowed, isLoopback, unsafeExposure } from '../src/config/safety.js';
+import { CORE_KEYS } from '../src/config/validate.js';
 
 function configError(text: string): ConfigError {
   try {
@@ -439,6 +440,17 @@ describe('shipped config files', () => {
     expect(config.broker.maxPacketSize).toBe(1048576);
     expect(unsafeExposure(config, true)).toBeUndefined();
   }, 30_000); // checks bcrypt and scrypt hashes: seconds on a loaded machine
+
+  it('example.yaml names every broker option, and the README shows it as it is', () => {
+    const text = readFileSync(join(dir, 'example.yaml'), 'utf8');
+    const broker = text.slice(text.indexOf('\nbroker:\n'), text.indexOf('\nstorage:\n'));
+    // A key may be commented out when it has no default (maxKeepAlive), but it is there.
+    const missing = CORE_KEYS.filter((key) => !new RegExp(`^ {2}#? *${key}:`, 'm').test(broker));
+    expect(missing).toEqual([]);
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const from = readme.indexOf('```yaml\n', readme.indexOf('Every key, annotated')) + '```yaml\n'.length;
+    expect(readme.slice(from, readme.indexOf('```', from))).toBe(text);
+  });
 
   it('paho-interop.yaml carries the settings of Paho’s test broker', () => {
     const config = loadConfigFile(join(dir, 'paho-interop.yaml'));

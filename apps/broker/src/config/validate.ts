@@ -141,7 +141,8 @@ const CORE_INTEGERS: Record<string, [number, number]> = {
   maxSessions: [1, 100_000_000],
   neverExpireAfter: [0, U32],
 };
-const CORE_KEYS = [
+/** Every key of the `broker` section (config/example.yaml shows each one). */
+export const CORE_KEYS = [
   ...Object.keys(CORE_INTEGERS),
   'authThrottle',
   'topicAliasesToClients',
