@@ -155,6 +155,7 @@ export class BrokerCluster {
       (node, bytes) => this.#streams.append(node, bytes),
       this.#handoffs,
       delivered,
+      this.#membership.leaseMs,
     );
     this.#sessions = new SessionOwnership({
       ctx: this.#ctx,
@@ -376,6 +377,7 @@ export class BrokerCluster {
     this.#closing = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#handoffs.close();
+    this.#routing.close();
     const cmd = this.#cmd;
     await this.#streams.stop();
     await Promise.allSettled(this.#writes);

@@ -13,6 +13,7 @@
  * <p>cluster:{<node>}:adopt      string  lock of the survivor adopting a dead node
  * <p>cluster:seen:<client>       zset    ids of the last QoS 2 messages from other nodes given to the session
  * channel <p>cluster:events      summary changes ('+'/'-' filter, node left)
+ * channel <p>cluster:ok:<node>   the other nodes' confirmations of the node's '+' notices
  * channel <p>cluster:retained    retained message changes, to keep every node's memory current
  * channel <p>cluster:q0:<node>   QoS 0 messages for the node
  * channel <p>cluster:ctl:<node>  takeover requests and replies
@@ -62,6 +63,9 @@ export class ClusterKeys {
   }
   seen(clientId: string): string {
     return `${this.#p}seen:${clientId}`;
+  }
+  confirmations(node: string): string {
+    return `${this.#p}ok:${node}`;
   }
   qos0(node: string): string {
     return `${this.#p}q0:${node}`;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Message, SessionInfo } from '@x/broker';
 import { decodeForwarded, decodeMessage, encodeMessage, type ForwardMeta } from './codec.js';
+import { NoticeConfirmations } from './confirmations.js';
 import type { ClusterContext } from './context.js';
 import type { DeliveredIds } from './delivered.js';
 import type { Handoffs } from './handoff.js';
@@ -39,18 +40,22 @@ export class Routing {
   readonly #meta = new WeakMap<Message, ForwardMeta>();
   /** Per node: summary reads under way, and the changes announced since the first of them began. */
   readonly #loading = new Map<string, { reads: number; changes: Array<[string, boolean]> }>();
+  readonly #confirmations: NoticeConfirmations;
 
   /**
    * `durable` appends a QoS 1/2 message for a node, as a write the next commit waits for;
-   * `handoffs` knows the sessions that just moved, `delivered` the message ids sessions were given.
+   * `handoffs` knows the sessions that just moved, `delivered` the message ids sessions were given;
+   * a new filter's notice waits up to `confirmTimeoutMs` for the other nodes to confirm it.
    */
   constructor(
     ctx: ClusterContext,
     durable: (node: string, bytes: Buffer) => void,
     handoffs: Handoffs,
     delivered: DeliveredIds,
+    confirmTimeoutMs: number,
   ) {
     this.#ctx = ctx;
+    this.#confirmations = new NoticeConfirmations(ctx, confirmTimeoutMs);
     this.#durable = durable;
     this.#handoffs = handoffs;
     this.#delivered = delivered;
@@ -193,7 +198,7 @@ export class Routing {
   /** The pub/sub channels this part listens on. */
   channels(): string[] {
     const keys = this.#ctx.keys;
-    return [keys.events, keys.retained, keys.qos0(this.#ctx.nodeId)];
+    return [keys.events, keys.retained, keys.qos0(this.#ctx.nodeId), keys.confirmations(this.#ctx.nodeId)];
   }
 
   /** A notice on one of `channels()`; false when the channel is not one of them. */
@@ -201,7 +206,10 @@ export class Routing {
     const keys = this.#ctx.keys;
     if (channel === keys.qos0(this.#ctx.nodeId)) void this.deliverForwarded(data);
     else if (channel === keys.events) this.#onEvent(JSON.parse(data.toString()));
-    else if (channel === keys.retained) {
+    else if (channel === keys.confirmations(this.#ctx.nodeId)) {
+      const { n, t, s } = JSON.parse(data.toString()) as { n: string; t: string; s: number };
+      this.#confirmations.confirmed(n, t, s);
+    } else if (channel === keys.retained) {
       const length = data[0] ?? 0;
       if (data.subarray(1, 1 + length).toString() !== this.#ctx.nodeId) {
         this.#ctx.broker().applyRetained(decodeMessage(data.subarray(1 + length)));
@@ -256,11 +264,14 @@ export class Routing {
     return route;
   }
 
-  #onEvent(event: { k: string; n: string; f?: string }): void {
+  #onEvent(event: { k: string; n: string; f?: string; t?: string; s?: number }): void {
     if (event.n === this.#ctx.nodeId) return;
     if ((event.k === '+' || event.k === '-') && event.f !== undefined) {
       this.#change(event.n, event.f, event.k === '+');
       this.#loading.get(event.n)?.changes.push([event.f, event.k === '+']);
+      // Routed by from now on: the announcing node may send its SUBACK.
+      if (event.t !== undefined && event.s !== undefined)
+        this.#confirmations.applied(event.n, event.t, event.s);
     } else if (event.k === 'reset') void this.#loadSummary(event.n);
     else if (event.k === 'gone') this.#remote.drop(event.n);
   }
@@ -298,17 +309,41 @@ export class Routing {
     }
   }
 
-  /** A filter enters or leaves this node's summary: stored, then announced. */
+  /**
+   * A filter enters or leaves this node's summary: stored, then announced.
+   *
+   * The guarantee: once this node sends the SUBACK that added a filter, every node routes by it,
+   * so a PUBLISH any node reads afterwards is forwarded here (MQTT promises the subscriber every
+   * message published after its SUBACK). The SUBACK waits for the commit, and the commit for this
+   * write, which ends only when every listed node has confirmed the notice — sent after applying
+   * it to its view — or `confirmTimeoutMs` has passed (a node that is down, or far behind reading
+   * its notices; logged). A node listed after the HSET reads the whole summary when it joins. Only
+   * additions wait: a filter withdrawn late costs a message nobody here wants, never a lost one.
+   * The cost is on SUBSCRIBE (one notice and one confirmation per node), none on PUBLISH.
+   */
   #announce(filter: string, present: boolean): void {
     const nodeId = this.#ctx.nodeId;
     // This node is a candidate for its own share groups.
     if (filter.startsWith('$share/')) this.#change(nodeId, filter, present);
-    const key = this.#ctx.keys.summary(nodeId);
-    const event = JSON.stringify({ k: present ? '+' : '-', n: nodeId, f: filter });
-    this.#ctx.write((r) =>
-      (present ? r.hset(key, filter, '1') : r.hdel(key, filter)).then(() =>
-        r.publish(this.#ctx.keys.events, event),
-      ),
-    );
+    const keys = this.#ctx.keys;
+    const key = keys.summary(nodeId);
+    if (!present) {
+      const event = JSON.stringify({ k: '-', n: nodeId, f: filter });
+      this.#ctx.write((r) => r.hdel(key, filter).then(() => r.publish(keys.events, event)));
+      return;
+    }
+    const seq = this.#confirmations.next();
+    const event = JSON.stringify({ k: '+', n: nodeId, f: filter, t: this.#confirmations.token, s: seq });
+    this.#ctx.write(async (r) => {
+      await r.hset(key, filter, '1');
+      // Listed after the HSET: a node that joins later reads the filter with the whole summary.
+      const [, nodes] = await Promise.all([r.publish(keys.events, event), r.smembers(keys.nodes)]);
+      await this.#confirmations.wait(nodes, seq);
+    });
+  }
+
+  /** Stops waiting for confirmations (the node closes). */
+  close(): void {
+    this.#confirmations.close();
   }
 }
