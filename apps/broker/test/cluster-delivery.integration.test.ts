@@ -114,13 +114,7 @@ describe.skipIf(redisServer.skip)('mqtt-broker --cluster: PUBLISH right after SU
   const inOrder = Array.from({ length: MESSAGES }, (_, m) => String(m));
 
   for (const qos of [0, 1, 2] as const) {
-    // KNOWN DEFECT (open, issue 14 follow-up): one full CI run in four on Dec 6 lost one pair's 60
-    // QoS 0 messages in one of the three runs (never reproduced alone, 9 of 9). Likely cause: the
-    // publisher's node reads the publisher's socket before the Redis notice of the new filter that
-    // Redis had already written to it, and routes by the old summary. Retried so the suite stays
-    // usable while it is fixed; a failure it reports is real, not timing.
     it(`QoS ${qos}: every message published after SUBACK arrives once, ${RUNS} runs`, {
-      retry: 2,
       timeout: 60_000,
     }, async () => {
       for (let i = 0; i < RUNS; i++) {
