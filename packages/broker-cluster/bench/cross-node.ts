@@ -8,25 +8,12 @@
  * Needs redis-server on PATH. Every node is a process of test/fixtures/node-child.ts on one Redis.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { type Client, connect } from '@x/client';
-import { freePort, type SpawnedServer, spawnServer, startRedis } from '@x/test-helpers';
+import { startRedis } from '@x/test-helpers';
+import { node } from './node.js';
 
 const MESSAGES = Number(process.env.MESSAGES ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 1000);
-const child = fileURLToPath(new URL('../test/fixtures/node-child.ts', import.meta.url));
-
-async function node(redis: string, id: string): Promise<SpawnedServer & { url: string }> {
-  const port = await freePort();
-  const server = await spawnServer({
-    command: process.execPath,
-    args: ['--conditions=@x/source', '--import', 'tsx', child, redis, 'bench:', id, String(port), '3000'],
-    port,
-    readyTimeout: 30_000,
-  });
-  return { ...server, url: `mqtt://127.0.0.1:${port}` };
-}
-
 /** utime + stime of a process, in ms. */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

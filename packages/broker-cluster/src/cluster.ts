@@ -47,7 +47,11 @@ export interface BrokerClusterOptions {
   redisCluster?: RedisClusterNodes;
   /** Prefix of the cluster's keys. Default: the store's prefix (`mqtt:`). */
   prefix?: string;
-  /** Milliseconds a node's lease lasts without a heartbeat; it renews every third of it. Default 3000. */
+  /**
+   * Milliseconds a node's lease lasts without a heartbeat; it renews every third of it. Also the
+   * longest a new filter's SUBACK waits for another node to confirm it routes by the filter.
+   * Default 3000.
+   */
   leaseMs?: number;
   /**
    * Milliseconds a CONNECT waits for the node holding its session to let it go, plus up to 5 s while
@@ -89,7 +93,8 @@ export interface BrokerClusterOptions {
  * ```
  *
  * - Routing: each node announces the topic filters its sessions hold (a hash per node, with change
- *   notices on a channel). A message accepted on a node is forwarded to the nodes whose summary
+ *   notices on a channel; a new filter's SUBACK waits until the other nodes confirm they route by
+ *   it). A message accepted on a node is forwarded to the nodes whose summary
  *   matches: QoS 0 over pub/sub, QoS 1/2 by XADD to the node's stream before the publisher is
  *   acknowledged. A node routes what it receives to its own sessions only, then acknowledges the
  *   stream entries once what it queued is committed.
