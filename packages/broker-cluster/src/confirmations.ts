@@ -48,9 +48,10 @@ export class NoticeConfirmations {
   }
 
   /**
-   * Resolves once every node of `nodes` (other than this one) confirmed notice `seq`, or after
-   * `timeoutMs`: a node that has not confirmed by then is down (its lease will run out and it is
-   * adopted) or far behind, and is not waited for again until it confirms a later notice.
+   * Resolves once every node of `nodes` (other than this one) confirmed notice `seq` or left, or
+   * after `timeoutMs`: a node that has not confirmed by then is down (its lease will run out and
+   * it is adopted), far behind, or was joining (listed, not yet subscribed: it reads the whole
+   * summary once it is), and is not waited for again until it confirms a later notice.
    */
   wait(nodes: readonly string[], seq: number): Promise<void> {
     const missing = new Set<string>();
@@ -88,6 +89,15 @@ export class NoticeConfirmations {
     if ((this.#confirmed.get(node) ?? 0) < seq) this.#confirmed.set(node, seq);
     for (const waiter of this.#waiters) {
       if (waiter.seq <= seq && waiter.missing.delete(node) && waiter.missing.size === 0) waiter.done();
+    }
+  }
+
+  /** A node left the cluster (adopted): nothing waits for it any more. */
+  forget(node: string): void {
+    this.#confirmed.delete(node);
+    this.#silent.delete(node);
+    for (const waiter of this.#waiters) {
+      if (waiter.missing.delete(node) && waiter.missing.size === 0) waiter.done();
     }
   }
 
