@@ -30,7 +30,7 @@
  * anything is flagged.
  *
  *   npx -y pnpm@10 --filter @x/broker-app build
- *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 10000 --rounds 3 --dir /path/on/disk]
+ *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 4000 --rounds 3 --dir /path/on/disk]
  *   (--targets memory,embedded-ack,… picks targets; --workloads qos1-online,… picks workloads;
  *   --no-redis leaves Redis out)
  */
@@ -55,9 +55,7 @@ const { values: args } = parseArgs({
   // pnpm passes the `--` before the bench's own options through.
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    // 10 × 10 000 messages: a cell then lasts seconds, not the half second that 10 × 4 000 took,
-    // which left the ratios at the mercy of JIT warm-up and one scheduling hiccup.
-    messages: { type: 'string', default: '10000' },
+    messages: { type: 'string', default: '4000' },
     publishers: { type: 'string', default: '10' },
     window: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
