@@ -1,6 +1,19 @@
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Node } from 'yaml';
 import type { LedgerRules } from './types.js';
 import { type RuleIssue, validateLedgerRules } from './validate.js';
+
+type Yaml = typeof import('yaml');
+let yamlModule: Yaml | undefined;
+
+/**
+ * The YAML parser, loaded by the first document read (synchronously: it is CommonJS), so a process
+ * that reads no rule or config file never loads it (it is about 1.3 MB of heap).
+ */
+function yaml(): Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml;
+  return yamlModule;
+}
 
 /** A rule set that could not be read: every problem, each with its line and column. */
 export class LedgerRulesError extends Error {
@@ -32,6 +45,7 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 /** Finds the node at `path` (or the key node of its last step) in a parsed YAML document. */
 export function locateNode(root: unknown, path: readonly (string | number)[], key = false): Node | undefined {
+  const { isMap, isScalar, isSeq } = yaml();
   let node = root as Node | undefined;
   let keyNode: Node | undefined;
   for (const part of path) {
@@ -67,6 +81,7 @@ export function parseWithPositions<T>(
   text: string,
   validate: (raw: unknown) => { value: T; issues: RuleIssue[] },
 ): { value: T; issues: [] } | { value: undefined; issues: PositionedIssue[] } {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {

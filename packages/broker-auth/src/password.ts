@@ -1,5 +1,4 @@
 import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 
 /** Cost parameters of new scrypt hashes: N=2^15, r=8, p=1 (about 32 MiB and 50 ms to check). */
 const SCRYPT_DEFAULTS = { N: 32768, r: 8, p: 1 } as const;
@@ -83,6 +82,11 @@ function pbkdf2Async(
   });
 }
 
+/** bcryptjs is loaded by the first bcrypt hash or check, so a broker without bcrypt hashes never loads it. */
+async function bcryptjs(): Promise<typeof import('bcryptjs').default> {
+  return (await import('bcryptjs')).default;
+}
+
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
 
 /**
@@ -94,7 +98,7 @@ export async function hashPassword(password: string, options: HashOptions = {}):
   const secret = Buffer.from(password, 'utf8');
   switch (algorithm) {
     case 'bcrypt':
-      return bcrypt.hash(password, options.rounds ?? 10);
+      return (await bcryptjs()).hash(password, options.rounds ?? 10);
     case 'pbkdf2-sha256':
     case 'pbkdf2-sha512': {
       const iterations = options.iterations ?? ITERATIONS[algorithm];
@@ -252,7 +256,7 @@ export async function verifyPassword(
       return timingSafeEqual(key, expected);
     }
     case 'bcrypt':
-      return bcrypt.compare(given.toString('utf8'), stored);
+      return (await bcryptjs()).compare(given.toString('utf8'), stored);
     case 'mosquitto-pbkdf2':
     case 'pbkdf2-sha256':
     case 'pbkdf2-sha512': {

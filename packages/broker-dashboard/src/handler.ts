@@ -84,16 +84,29 @@ export function dashboardHandler(
   if (!existsSync(join(root, 'index.html'))) {
     throw new Error(`the dashboard is not built (no ${join(root, 'index.html')}): build @x/broker-dashboard`);
   }
+  // Each file is read (and compressed) when first asked for: a broker whose dashboard nobody opens
+  // keeps none of it in memory.
+  const names = new Map<string, [name: string, immutable: boolean]>([
+    ['/', ['index.html', false]],
+    ['/index.html', ['index.html', false]],
+  ]);
+  for (const name of readdirSync(join(root, 'assets')))
+    names.set(`/assets/${name}`, [join('assets', name), true]);
   const files = new Map<string, Asset>();
-  const page = load(root, 'index.html', false);
-  files.set('/', page);
-  files.set('/index.html', page);
-  for (const name of readdirSync(join(root, 'assets'))) {
-    files.set(`/assets/${name}`, load(root, join('assets', name), true));
-  }
+  const assetAt = (path: string): Asset | undefined => {
+    const known = names.get(path);
+    if (!known) return undefined;
+    const [name, immutable] = known;
+    let asset = files.get(name);
+    if (!asset) {
+      asset = load(root, name, immutable);
+      files.set(name, asset);
+    }
+    return asset;
+  };
   return (request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
-    const asset = files.get(path);
+    const asset = assetAt(path);
     if (!asset) return false;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('use GET');

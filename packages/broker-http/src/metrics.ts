@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import type { Broker, SysInfo } from '@x/broker';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 
 type Figure = Exclude<keyof SysInfo, 'version' | 'started'>;
 
@@ -47,6 +48,10 @@ const GAUGES: [Figure, string, string][] = [
  * broker at scrape time, so nothing is counted twice and nothing runs between scrapes.
  */
 export function brokerMetrics(broker: Broker, options: { processMetrics?: boolean } = {}): Registry {
+  // prom-client (CommonJS) is loaded by the first registry made, not by importing this package.
+  const { Counter, collectDefaultMetrics, Gauge, Registry } = createRequire(import.meta.url)(
+    'prom-client',
+  ) as typeof import('prom-client');
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   let snapshot: SysInfo | undefined;
