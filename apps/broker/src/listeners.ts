@@ -9,8 +9,7 @@ import {
   WebSocketListener,
 } from '@x/broker';
 import type { ApiRoute, HttpListener } from '@x/broker-http';
-import { parse } from 'yaml';
-import { printableConfig } from './config/print.js';
+import { maskedConfig } from './config/print.js';
 import type { Config, ListenerConfig } from './config/types.js';
 
 function limitsOf(listener: ListenerConfig) {
@@ -105,7 +104,8 @@ export async function createHttpListener(
     port: config.http.port,
     ...(token ? { token } : {}),
     ...(dashboard ? { dashboard } : {}),
-    config: parse(printableConfig(config)),
+    // The masked copy itself: the API sends it as JSON, so it needs no YAML round trip.
+    config: maskedConfig(config),
     ...(tracer ? { tracer } : {}),
     ...(resources ? { resources } : {}),
     ...(routes ? { routes } : {}),

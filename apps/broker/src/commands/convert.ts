@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
-import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../config/load.js';
 import { ConvertError, convertMosquittoConf, readText } from '../convert/mosquitto-conf.js';
+import { yaml as yamlLibrary } from '../yaml.js';
 
 /** `mqtt-broker convert mosquitto.conf`: prints (or writes) the equivalent YAML config. */
 export function convertCommand(): Command {
@@ -23,7 +23,7 @@ Examples:
     .action((file: string, options: { output?: string }) => {
       try {
         const { config, notes } = convertMosquittoConf(readText(file), file);
-        const yaml = `# Converted from ${file} by mqtt-broker convert.\n${stringify(config)}`;
+        const yaml = `# Converted from ${file} by mqtt-broker convert.\n${yamlLibrary().stringify(config)}`;
         // What we print must start: check it as `--config` will (paths against the output's folder).
         parseConfig(yaml, options.output ?? '<converted>', dirname(resolve(options.output ?? file)));
         for (const note of notes) {

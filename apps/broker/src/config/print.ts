@@ -1,10 +1,10 @@
-import { stringify } from 'yaml';
+import { yaml } from '../yaml.js';
 import { maskAuthBackends } from './auth-backends.js';
 import { maskBridges } from './bridges.js';
 import type { Config } from './types.js';
 
-/** The effective config as YAML, with secrets (tokens, passwords) masked. */
-export function printableConfig(config: Config): string {
+/** A copy of the effective config with secrets (tokens, passwords) masked. */
+export function maskedConfig(config: Config): Config {
   const copy = structuredClone(config) as Config;
   if (copy.http && copy.http.token !== undefined) copy.http.token = '***';
   for (const rule of copy.auth.rules ?? []) if (rule.password !== undefined) rule.password = '***';
@@ -13,5 +13,10 @@ export function printableConfig(config: Config): string {
   if (copy.storage.type === 'redis') copy.storage.url = copy.storage.url.replace(/\/\/([^@/]*)@/, '//***@');
   if (copy.cluster)
     copy.cluster = { ...copy.cluster, url: copy.cluster.url.replace(/\/\/([^@/]*)@/, '//***@') };
-  return stringify(copy);
+  return copy;
+}
+
+/** The effective config as YAML, with secrets (tokens, passwords) masked. */
+export function printableConfig(config: Config): string {
+  return yaml().stringify(maskedConfig(config));
 }
