@@ -226,6 +226,31 @@ describe('WebSocket listener', () => {
     expect(addresses[1]).toBe('10.1.2.3:0');
   });
 
+  it('serves connections that arrive together before its WebSocket server exists (made by the first request)', async () => {
+    const listener = new WebSocketListener({ port: 0 });
+    const broker = await startBroker(listener);
+    try {
+      const sockets = Array.from(
+        { length: 5 },
+        () => new WebSocket(`ws://127.0.0.1:${listener.port}/mqtt`, ['mqtt']),
+      );
+      await Promise.all(
+        sockets.map(
+          (socket, i) =>
+            new Promise((resolve, reject) => {
+              socket.once('open', () => socket.send(connectV5(`together-${i}`)));
+              socket.once('message', resolve);
+              socket.once('error', reject);
+            }),
+        ),
+      );
+      for (let i = 0; i < sockets.length; i++) expect(broker.client(`together-${i}`)).toBeDefined();
+      for (const socket of sockets) socket.close();
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('serves any path when configured so', async () => {
     const listener = new WebSocketListener({ port: 0, path: null });
     const broker = await startBroker(listener);

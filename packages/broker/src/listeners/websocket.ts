@@ -1,8 +1,9 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { WebSocketServer } from 'ws';
+import type { createWebSocketStream as CreateWebSocketStream, WebSocketServer } from 'ws';
 import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
 import { ConnectionGate, type ListenerLimits, listenOn, stopAccepting } from './net-server.js';
 import { certificateName, secureContextOptions, type TlsOptions } from './tls.js';
@@ -42,6 +43,12 @@ export interface WebSocketListenerOptions extends ListenerLimits {
  */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 
+/** What the listener uses of ws. */
+interface WebSocketParts {
+  wss: WebSocketServer;
+  createWebSocketStream: typeof CreateWebSocketStream;
+}
+
 function reject(socket: Socket, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   socket.destroy();
@@ -56,17 +63,14 @@ export class WebSocketListener implements Listener {
   readonly #path: string | null;
   #port: number;
   #server: Server | undefined;
-  #wss: WebSocketServer | undefined;
   /**
-   * ws, loaded when a WebSocket listener is made (importing the broker does not load it), so it is
-   * ready before the broker starts its listeners.
+   * ws (about 2.5 MB of RSS), loaded by the first WebSocket request: a listener nobody connects to
+   * never loads it. `listen` checks that it can be found, so a missing package still fails the start.
    */
-  readonly #ws: Promise<typeof import('ws')>;
+  #ws: Promise<WebSocketParts> | undefined;
+  #wsLoaded: WebSocketParts | undefined;
 
   constructor(options: WebSocketListenerOptions = {}) {
-    this.#ws = import('ws');
-    // A failed import is reported by `listen`; not an unhandled rejection before it.
-    this.#ws.catch(() => {});
     this.#options = options;
     this.id = options.id ?? (options.tls ? 'wss' : 'ws');
     this.#host = options.host ?? '127.0.0.1';
@@ -100,17 +104,39 @@ export class WebSocketListener implements Listener {
     return `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
   }
 
+  /** ws's server for this listener, made by the first WebSocket request. */
+  #loadWs(): Promise<WebSocketParts> {
+    this.#ws ??= import('ws').then(({ createWebSocketStream, WebSocketServer }) => {
+      // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
+      // even from a client that never sends CONNECT.
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: this.#options.maxFrameSize ?? (this.#options.maxPacketSize ?? 1024 * 1024) + 1024,
+        handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
+      });
+      this.#wsLoaded = { wss, createWebSocketStream };
+      return this.#wsLoaded;
+    });
+    return this.#ws;
+  }
+
   async listen(accept: AcceptConnection): Promise<void> {
-    const { createWebSocketStream, WebSocketServer } = await this.#ws;
+    createRequire(import.meta.url).resolve('ws');
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
-    // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
-    // even from a client that never sends CONNECT.
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.#options.maxFrameSize ?? (this.#options.maxPacketSize ?? 1024 * 1024) + 1024,
-      handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
-    });
+    const upgrade = (
+      { wss, createWebSocketStream }: WebSocketParts,
+      request: IncomingMessage,
+      socket: Socket,
+      head: Buffer,
+    ) => {
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const info: ConnectionInfo = { remoteAddress: this.#remote(request), listener: this.id };
+        if (tls?.cnAsUsername) info.username = certificateName(request.socket as TLSSocket);
+        if (this.#options.maxPacketSize !== undefined) info.maxPacketSize = this.#options.maxPacketSize;
+        accept(createWebSocketStream(ws), info);
+      });
+    };
     server.on('request', (_request, response) => {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       response.end('MQTT over WebSocket: connect with a WebSocket client and the "mqtt" subprotocol\n');
@@ -132,16 +158,23 @@ export class WebSocketListener implements Listener {
         reject(socket, 503, 'Service Unavailable');
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => {
-        const info: ConnectionInfo = { remoteAddress: this.#remote(request), listener: this.id };
-        if (tls?.cnAsUsername) info.username = certificateName(request.socket as TLSSocket);
-        if (this.#options.maxPacketSize !== undefined) info.maxPacketSize = this.#options.maxPacketSize;
-        accept(createWebSocketStream(ws), info);
-      });
+      if (this.#wsLoaded) {
+        upgrade(this.#wsLoaded, request, socket, head);
+        return;
+      }
+      // The HTTP server has let go of the socket: until ws takes it, an error must not go unheard.
+      const destroy = () => socket.destroy();
+      socket.on('error', destroy);
+      this.#loadWs().then(
+        (parts) => {
+          socket.off('error', destroy);
+          if (!socket.destroyed) upgrade(parts, request, socket, head);
+        },
+        () => reject(socket, 500, 'Internal Server Error'),
+      );
     });
     server.on('clientError', (_error, socket) => socket.destroy());
     this.#server = server;
-    this.#wss = wss;
     return listenOn(server, this.#port, this.#host).then((port) => {
       this.#port = port;
     });
@@ -150,8 +183,9 @@ export class WebSocketListener implements Listener {
   close(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    this.#wss?.close();
-    this.#wss = undefined;
+    this.#wsLoaded?.wss.close();
+    this.#wsLoaded = undefined;
+    this.#ws = undefined;
     if (!server) return Promise.resolve();
     // The broker closes the MQTT connections (and with them the WebSockets); stop accepting here.
     return stopAccepting(server);
