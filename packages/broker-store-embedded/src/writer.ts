@@ -167,11 +167,6 @@ export class Writer {
     this.#synchronous = synchronous;
   }
 
-  /** Starts the thread ahead of the first write (it opens the file). */
-  start(): void {
-    this.#worker ??= this.#start();
-  }
-
   /**
    * Writes `batch` in a transaction and calls `done` once it is committed (or failed). The batch's
    * shared buffer must not change until then.
