@@ -212,6 +212,9 @@ export class Broker {
       throw error;
     }
     this.#stats.started = Date.now();
+    // The store has these figures (loaded, or none yet for a new store): until they change, the
+    // $SYS rounds commit nothing.
+    if (this.#persistence.store !== undefined) this.#persistence.sysInfoStored(this.refreshStats());
     try {
       for (const listener of this.#listeners) await listener.listen(this.accept);
     } catch (error) {

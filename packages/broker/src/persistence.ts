@@ -55,6 +55,8 @@ export class Persistence {
   #after: Array<(error: Error | undefined) => void> = [];
   /** Whether the last commit failed: its error is logged once, not at every failing turn. */
   #failing = false;
+  /** The `$SYS` figures last given to the store (or equal to what it loaded). */
+  #storedSysInfo: SysInfo | undefined;
 
   /** `durable`: hold acknowledgements until the store has committed what they acknowledge. */
   constructor(store: Store | undefined, durable: boolean, log: Logger, stats: SysInfo) {
@@ -175,8 +177,17 @@ export class Persistence {
     this.#touch();
   }
 
+  /** The store holds figures equal to `info`: it has just loaded them, or it is new and has none to keep. */
+  sysInfoStored(info: Readonly<SysInfo>): void {
+    this.#storedSysInfo = { ...info };
+  }
+
   sysInfo(info: Readonly<SysInfo>): void {
     if (this.#store === undefined) return;
+    // An idle broker's figures do not change: no commit every sysInterval, so an embedded store's
+    // threads are not kept up (or started) for nothing and the disk is not written.
+    if (this.#storedSysInfo !== undefined && sameFigures(this.#storedSysInfo, info)) return;
+    this.#storedSysInfo = { ...info };
     this.#store.saveSysInfo(info);
     this.#touch();
   }
@@ -347,4 +358,15 @@ function storedSession(session: Session): StoredSession {
     pendingWill:
       session.pendingWill === undefined ? undefined : { will: session.pendingWill, dueAt: session.willDueAt },
   };
+}
+
+/**
+ * Whether two sets of figures are the same for the store. The retained count is left out: it is
+ * counted from the retained messages themselves when the broker starts, and the first $SYS round
+ * changes it by adding its own (which the store does not keep).
+ */
+function sameFigures(a: Readonly<SysInfo>, b: Readonly<SysInfo>): boolean {
+  for (const key of Object.keys(a) as (keyof SysInfo)[])
+    if (key !== 'retained' && a[key] !== b[key]) return false;
+  return true;
 }

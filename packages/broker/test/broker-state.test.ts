@@ -1,3 +1,4 @@
+import { encode } from '@x/packets';
 import { describe, expect, it } from 'vitest';
 import {
   AllowAllHook,
@@ -79,3 +80,45 @@ describe('Broker.deleteRetained', () => {
     await broker.close();
   });
 });
+
+describe('$SYS figures in the store', () => {
+  it('are saved when they change, not every sysInterval while the broker is idle', async () => {
+    const store = new MemoryStore();
+    let saves = 0;
+    const save = store.saveSysInfo.bind(store);
+    store.saveSysInfo = (info) => {
+      saves++;
+      save(info);
+    };
+    const broker = new Broker({ logger: silentLogger, sysInterval: 20, store });
+    broker.addHook(new AllowAllHook());
+    const listener = new MemoryListener();
+    await broker.addListener(listener);
+    let sysRounds = 0;
+    broker.addHook({
+      onRetainPublished: (_client, message) => {
+        if (message.topic === '$SYS/broker/uptime') sysRounds++;
+      },
+    });
+    await broker.start();
+    try {
+      await until(() => sysRounds >= 3, '3 rounds of $SYS topics');
+      expect(saves).toBe(0);
+      // A connection changes the figures (connections accepted, clients connected).
+      listener
+        .connect()
+        .write(encode({ type: 'connect', protocolVersion: 5, clientId: 'c', clean: true, keepalive: 0 }, 5));
+      await until(() => saves === 1, 'the changed figures saved');
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
