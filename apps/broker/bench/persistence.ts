@@ -24,13 +24,14 @@
  *             (publish time + drain time), with both phases shown apart
  *
  * Rounds are interleaved (each round runs every workload on every target, the target order
- * rotating per round); the table shows medians over the rounds. Broker CPU per message is the
+ * rotating per round); the table shows medians over the rounds, after `--warmup-rounds` (default 1)
+ * that are run and shown but not counted. Broker CPU per message is the
  * utime + stime of the broker process (every thread) from /proc/<pid>/stat around the workload.
  * Every cell checks that each message arrived exactly once; a cell that lost or duplicated
  * anything is flagged.
  *
  *   npx -y pnpm@10 --filter @x/broker-app build
- *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 4000 --rounds 3 --dir /path/on/disk]
+ *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 4000 --rounds 3 --warmup-rounds 1 --dir /path/on/disk]
  *   (--targets memory,embedded-ack,… picks targets; --workloads qos1-online,… picks workloads;
  *   --no-redis leaves Redis out)
  */
@@ -59,6 +60,10 @@ const { values: args } = parseArgs({
     publishers: { type: 'string', default: '10' },
     window: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
+    // Rounds run first and left out of the medians: a broker keeps getting faster over its first
+    // cells (JIT tiers, heap growth), memory mode more than the stores, so the first round's ratios
+    // say more about warm-up than about persistence.
+    'warmup-rounds': { type: 'string', default: '1' },
     dir: { type: 'string', default: tmpdir() },
     targets: { type: 'string' },
     workloads: { type: 'string' },
@@ -80,6 +85,7 @@ const MESSAGES = positive('messages', args.messages);
 const PUBLISHERS = positive('publishers', args.publishers);
 const WINDOW = positive('window', args.window);
 const ROUNDS = positive('rounds', args.rounds);
+const WARMUP_ROUNDS = args['warmup-rounds'] === '0' ? 0 : positive('warmup-rounds', args['warmup-rounds']);
 const CELL_TIMEOUT = positive('cell-timeout', args['cell-timeout']);
 const PAYLOAD_SIZE = 64;
 const TOTAL = MESSAGES * PUBLISHERS;
@@ -236,6 +242,26 @@ function cpuTicks(pid: number | undefined): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * Waits until no target process is still busy from the cell before (an embedded store checkpoints
+ * its WAL after a burst, Mosquitto or Redis may still be writing), so that work is not charged to
+ * the next cell's target: at most 1 clock tick (10 ms of CPU) per process over 250 ms, for at most
+ * 15 s. Returns how long it waited.
+ */
+async function quiesce(targets: Target[]): Promise<number> {
+  const pids = targets.flatMap((t) => (t.sidePid ? [t.pid, t.sidePid] : [t.pid]));
+  const start = Date.now();
+  let before = pids.map(cpuTicks);
+  while (Date.now() - start < 15_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = pids.map(cpuTicks);
+    const busy = now.some((ticks, i) => ticks - (before[i] ?? 0) > 1);
+    before = now;
+    if (!busy) break;
+  }
+  return Date.now() - start;
 }
 
 // ---------------------------------------------------------------------------------------- workloads
@@ -436,7 +462,7 @@ async function run(): Promise<void> {
     : 'no mosquitto';
   process.stdout.write(
     `persistence bench: ${PUBLISHERS} publishers × ${MESSAGES} messages of ${PAYLOAD_SIZE} bytes, window ${WINDOW}, ` +
-      `${ROUNDS} rounds, MQTT 3.1.1\n` +
+      `${ROUNDS} rounds after ${WARMUP_ROUNDS} warm-up, MQTT 3.1.1\n` +
       `host ${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, ` +
       `${mosquittoVersion}; load average ${loadavg()
         .map((l) => l.toFixed(1))
@@ -447,15 +473,17 @@ async function run(): Promise<void> {
   try {
     for (const name of wanted) targets.push(await startTarget(name));
     const workloads = WORKLOADS;
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
       for (const [mode, qos] of workloads) {
         for (let k = 0; k < targets.length; k++) {
-          const target = targets[(k + round) % targets.length] as Target;
+          const target = targets[(k + round + WARMUP_ROUNDS) % targets.length] as Target;
+          const settled = await quiesce(targets);
           const cell = await runCell(target, mode, qos);
-          cells.push(cell);
+          if (round >= 0) cells.push(cell);
           process.stdout.write(
-            `  round ${round + 1} QoS ${qos} ${mode.padEnd(7)} ${target.name.padEnd(18)} ` +
+            `  ${round >= 0 ? `round ${round + 1}` : 'warm-up'} QoS ${qos} ${mode.padEnd(7)} ${target.name.padEnd(18)} ` +
               `${fmt(cell.rate).padStart(8)} msg/s ${fmt(cell.cpuUsPerMsg, 1).padStart(6)} µs/msg` +
+              (settled > 300 ? `  (waited ${(settled / 1000).toFixed(1)} s for the targets to settle)` : '') +
               (cell.error ? `  ERROR ${cell.error}` : '') +
               (cell.lost || cell.duplicated ? `  lost ${cell.lost} duplicated ${cell.duplicated}` : '') +
               '\n',
