@@ -30,6 +30,7 @@ export {
   type PositionedIssue,
   parseLedgerRules,
   parseWithPositions,
+  yamlLibrary,
 } from './parse.js';
 export {
   type HashOptions,

@@ -7,10 +7,10 @@ type Yaml = typeof import('yaml');
 let yamlModule: Yaml | undefined;
 
 /**
- * The YAML parser, loaded by the first document read (synchronously: it is CommonJS), so a process
- * that reads no rule or config file never loads it (it is about 1.3 MB of heap).
+ * The YAML library, loaded by its first use (synchronously: it is CommonJS), so a process that
+ * reads, prints or converts no rule or config file never loads it (it is about 1.3 MB of heap).
  */
-function yaml(): Yaml {
+export function yamlLibrary(): Yaml {
   yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml;
   return yamlModule;
 }
@@ -45,7 +45,7 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 /** Finds the node at `path` (or the key node of its last step) in a parsed YAML document. */
 export function locateNode(root: unknown, path: readonly (string | number)[], key = false): Node | undefined {
-  const { isMap, isScalar, isSeq } = yaml();
+  const { isMap, isScalar, isSeq } = yamlLibrary();
   let node = root as Node | undefined;
   let keyNode: Node | undefined;
   for (const part of path) {
@@ -81,7 +81,7 @@ export function parseWithPositions<T>(
   text: string,
   validate: (raw: unknown) => { value: T; issues: RuleIssue[] },
 ): { value: T; issues: [] } | { value: undefined; issues: PositionedIssue[] } {
-  const { LineCounter, parseDocument } = yaml();
+  const { LineCounter, parseDocument } = yamlLibrary();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {

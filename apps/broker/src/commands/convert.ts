@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { yamlLibrary } from '@x/broker-auth';
 import { Command } from 'commander';
 import { ConfigError, parseConfig } from '../config/load.js';
 import { ConvertError, convertMosquittoConf, readText } from '../convert/mosquitto-conf.js';
-import { yaml as yamlLibrary } from '../yaml.js';
 
 /** `mqtt-broker convert mosquitto.conf`: prints (or writes) the equivalent YAML config. */
 export function convertCommand(): Command {

@@ -1,4 +1,4 @@
-import { yaml } from '../yaml.js';
+import { yamlLibrary } from '@x/broker-auth';
 import { maskAuthBackends } from './auth-backends.js';
 import { maskBridges } from './bridges.js';
 import type { Config } from './types.js';
@@ -18,5 +18,5 @@ export function maskedConfig(config: Config): Config {
 
 /** The effective config as YAML, with secrets (tokens, passwords) masked. */
 export function printableConfig(config: Config): string {
-  return yaml().stringify(maskedConfig(config));
+  return yamlLibrary().stringify(maskedConfig(config));
 }
