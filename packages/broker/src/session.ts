@@ -88,19 +88,13 @@ export class Session implements SessionInfo {
   }
 
   #more(): SessionRare {
-    this.#rare ??= {
-      overflow: undefined,
-      overflowHolds: undefined,
-      overflowBytes: 0,
-      progressAt: 0,
-      inboundQos2: undefined,
-      expiresAt: 0,
-      pendingWill: undefined,
-      willDueAt: 0,
-      disconnectedAt: 0,
-      droppedCount: 0,
-    };
+    this.#rare ??= { ...RARE_UNSET };
     return this.#rare;
+  }
+
+  /** Sets a rare field, making the rare part only for a value other than its unset one. */
+  #put<K extends keyof SessionRare>(key: K, value: SessionRare[K]): void {
+    if (this.#rare !== undefined || value !== RARE_UNSET[key]) this.#more()[key] = value;
   }
 
   /**
@@ -130,7 +124,7 @@ export class Session implements SessionInfo {
     return this.#rare?.overflowBytes ?? 0;
   }
   set overflowBytes(bytes: number) {
-    if (bytes !== 0 || this.#rare !== undefined) this.#more().overflowBytes = bytes;
+    this.#put('overflowBytes', bytes);
   }
 
   /** Epoch ms of the client's last progress while `overflow` is not empty (stall detection). */
@@ -138,7 +132,7 @@ export class Session implements SessionInfo {
     return this.#rare?.progressAt ?? 0;
   }
   set progressAt(at: number) {
-    if (at !== 0 || this.#rare !== undefined) this.#more().progressAt = at;
+    this.#put('progressAt', at);
   }
 
   /** Epoch ms at which an offline session expires; 0 when not scheduled. */
@@ -146,7 +140,7 @@ export class Session implements SessionInfo {
     return this.#rare?.expiresAt ?? 0;
   }
   set expiresAt(at: number) {
-    if (at !== 0 || this.#rare !== undefined) this.#more().expiresAt = at;
+    this.#put('expiresAt', at);
   }
 
   /** A will waiting for its Will Delay Interval. */
@@ -154,7 +148,7 @@ export class Session implements SessionInfo {
     return this.#rare?.pendingWill;
   }
   set pendingWill(will: Will | undefined) {
-    if (will !== undefined || this.#rare !== undefined) this.#more().pendingWill = will;
+    this.#put('pendingWill', will);
   }
 
   /** When `pendingWill` is due (epoch ms). */
@@ -162,7 +156,7 @@ export class Session implements SessionInfo {
     return this.#rare?.willDueAt ?? 0;
   }
   set willDueAt(at: number) {
-    if (at !== 0 || this.#rare !== undefined) this.#more().willDueAt = at;
+    this.#put('willDueAt', at);
   }
 
   /** Epoch ms at which the session went offline (0 while online or never connected here). */
@@ -170,7 +164,7 @@ export class Session implements SessionInfo {
     return this.#rare?.disconnectedAt ?? 0;
   }
   set disconnectedAt(at: number) {
-    if (at !== 0 || this.#rare !== undefined) this.#more().disconnectedAt = at;
+    this.#put('disconnectedAt', at);
   }
 
   /** Messages not delivered to this session (slow client, full queue, too large, expired). */
@@ -178,7 +172,7 @@ export class Session implements SessionInfo {
     return this.#rare?.droppedCount ?? 0;
   }
   set droppedCount(count: number) {
-    if (count !== 0 || this.#rare !== undefined) this.#more().droppedCount = count;
+    this.#put('droppedCount', count);
   }
 
   /** Inbound QoS 2 packet ids received and PUBREC'd, awaiting PUBREL (exactly-once). */
@@ -202,6 +196,20 @@ interface SessionRare {
   disconnectedAt: number;
   droppedCount: number;
 }
+
+/** Each rare field's value while unset: what the getters answer before the rare part exists. */
+const RARE_UNSET: Readonly<SessionRare> = {
+  overflow: undefined,
+  overflowHolds: undefined,
+  overflowBytes: 0,
+  progressAt: 0,
+  inboundQos2: undefined,
+  expiresAt: 0,
+  pendingWill: undefined,
+  willDueAt: 0,
+  disconnectedAt: 0,
+  droppedCount: 0,
+};
 
 /** The overflow of a session that never overflowed: empty, and a `push` to it is a bug. */
 class EmptyQueue<T> extends RingQueue<T> {
