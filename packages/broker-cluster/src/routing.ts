@@ -249,8 +249,7 @@ export class Routing {
 
   /** A dead node leaves routing: nobody routes to it any more, its summary is deleted. */
   async dropNode(node: string): Promise<void> {
-    this.#remote.drop(node);
-    this.#confirmations.forget(node);
+    this.#forget(node);
     const cmd = this.#ctx.redis();
     await cmd.del(this.#ctx.keys.summary(node));
     await cmd.publish(this.#ctx.keys.events, JSON.stringify({ k: 'gone', n: node }));
@@ -274,10 +273,13 @@ export class Routing {
       if (event.t !== undefined && event.s !== undefined)
         this.#confirmations.applied(event.n, event.t, event.s);
     } else if (event.k === 'reset') void this.#loadSummary(event.n);
-    else if (event.k === 'gone') {
-      this.#remote.drop(event.n);
-      this.#confirmations.forget(event.n);
-    }
+    else if (event.k === 'gone') this.#forget(event.n);
+  }
+
+  /** A node that left: not routed to, not waited for. */
+  #forget(node: string): void {
+    this.#remote.drop(node);
+    this.#confirmations.forget(node);
   }
 
   #change(node: string, filter: string, present: boolean): void {

@@ -430,9 +430,8 @@ export class Broker {
         { remote: info.remoteAddress, error: String(error) },
         'error while accepting a connection',
       );
-      stream.destroy();
       // A Client that took the stream listens for 'close' last in its constructor: none did.
-      info.onClose?.();
+      refuse(stream, info);
     }
   };
 
