@@ -17,7 +17,7 @@ import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreError
 import { loadState } from './load.js';
 import { FileLock, LockHeldError } from './lock.js';
 import { PendingBatch } from './pending.js';
-import { checkHeader, checkIds, SCHEMA } from './schema.js';
+import { checkHeader, checkIds, PAGE_SIZE, SCHEMA } from './schema.js';
 import { type EncodedBatch, encodeBatch, probeBatch, SharedBuffers } from './write-ops.js';
 import { type Synchronous, type WriteFailure, Writer } from './writer.js';
 
@@ -209,7 +209,9 @@ export class SqliteStore implements Store {
       if (tables.n > 0 && db.pragma('application_id', { simple: true }) === 0) {
         checkIds(this.file, -1, 0);
       }
-      // The first write to the file: everything above only read it.
+      // The first write to the file: everything above only read it. The page size goes first: it
+      // is fixed once the file is in WAL mode.
+      if (tables.n === 0) db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.#synchronous}`);
       // A WAL that grew in a burst is cut back to this size at the next checkpoint.

@@ -8,6 +8,7 @@ import { commit, until } from '@x/test-helpers';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore, SqliteStoreError, SqliteStoreErrors, sqliteStore } from '../src/index.js';
+import { PAGE_SIZE } from '../src/schema.js';
 
 let dirs: string[] = [];
 afterEach(() => {
@@ -132,7 +133,7 @@ describe('SqliteStore open()', () => {
     await store.close();
     const bytes = readFileSync(store.file);
     // Scribble over the second page onwards (the header page stays valid).
-    bytes.fill(0xa5, 4096 + 16, 4096 * 3);
+    bytes.fill(0xa5, PAGE_SIZE + 16, PAGE_SIZE * 3);
     writeFileSync(store.file, bytes);
     const error = await openError(sqliteStore(dataDir));
     expect(error.code).toBe(SqliteStoreErrors.CORRUPT);
@@ -225,6 +226,36 @@ describe('SqliteStore durability', () => {
     await byDefault.open();
     expect(await byDefault.writerSynchronous()).toBe(expected.acknowledged);
     await byDefault.close();
+  });
+
+  it('makes a new file with 16 KiB pages; a file already in WAL mode with 4 KiB pages keeps them and is written as before', async () => {
+    const pageSize = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      const size = db.pragma('page_size', { simple: true });
+      db.close();
+      return size;
+    };
+    const fresh = new SqliteStore({ dataDir: tempDir() });
+    await fresh.open();
+    fresh.saveRetained(storedMessage('a', Buffer.from('1'), 1, true, undefined, 0));
+    await commit(fresh);
+    await fresh.close();
+    expect(pageSize(fresh.file)).toBe(PAGE_SIZE);
+
+    const older = new SqliteStore({ dataDir: tempDir() });
+    const db = new Database(older.file);
+    db.pragma('page_size = 4096');
+    db.pragma('journal_mode = WAL');
+    db.close();
+    await older.open();
+    older.saveRetained(storedMessage('b', Buffer.from('2'), 1, true, undefined, 0));
+    await commit(older);
+    await older.close();
+    expect(pageSize(older.file)).toBe(4096);
+    const reopened = new SqliteStore({ dataDir: join(older.file, '..') });
+    const state = await reopened.open();
+    expect(state.retained.map((m) => m.topic)).toEqual(['b']);
+    await reopened.close();
   });
 
   it('commits given while earlier ones are being written complete in order, each with its changes in the file', async () => {
