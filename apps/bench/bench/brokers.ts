@@ -48,6 +48,7 @@ import {
   serialScavenges,
 } from '@x/bench';
 import { findExecutable, freePort, type SpawnedServer, spawnServer } from '@x/test-helpers';
+import { StallProbe, type Stalls } from './stall-probe.js';
 
 /** One row of the comparison: an mqtt-bench scenario with fixed settings. */
 interface BenchScenario {
@@ -340,6 +341,24 @@ async function stopAll(): Promise<void> {
   running.clear();
 }
 
+/**
+ * One line on what the stall probe saw during a latency scenario's runs: medians over the runs (with
+ * their range) of how late an idle process woke up, its p99.9 and its worst.
+ */
+function stallNote(scenario: string): string | undefined {
+  const seen = stalls.filter((s) => s.scenario === scenario);
+  if (seen.length === 0) return undefined;
+  const summary = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted[Math.floor(sorted.length / 2)] as number;
+    return `${mid.toFixed(1)} ms (runs ${(sorted[0] as number).toFixed(1)}–${(sorted.at(-1) as number).toFixed(1)})`;
+  };
+  return (
+    `The machine itself, meanwhile: an idle process that wakes up every millisecond woke up late by ` +
+    `p99.9 ${summary(seen.map((s) => s.p999))}, at worst ${summary(seen.map((s) => s.max))}, median of ${seen.length} runs.`
+  );
+}
+
 const limit = openFileLimit();
 const host = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 process.stderr.write(
@@ -349,6 +368,9 @@ process.stderr.write(
 );
 
 const comparisons: Comparison[] = [];
+// Beside the latency rows, how late an idle process wakes up on this machine at the same time.
+const probe = chosen.some((s) => s.scenario === 'latency') ? new StallProbe() : undefined;
+const stalls: Array<Stalls & { scenario: string; broker: string; round: number }> = [];
 const skipped: string[] = [];
 const interrupted = new AbortController();
 process.once('SIGINT', () => interrupted.abort());
@@ -375,21 +397,35 @@ try {
       rounds,
       label: s.title,
       hooks: { signal: interrupted.signal, tool: { name: 'bench:brokers', version: '0' } },
-      beforeRun: (target: BrokerTarget) => (s.fresh ? restart(target.name) : revive(target.name)),
-      onRun: (run) =>
+      beforeRun: async (target: BrokerTarget) => {
+        const replaced = await (s.fresh ? restart(target.name) : revive(target.name));
+        if (s.scenario === 'latency') await probe?.reset();
+        return replaced;
+      },
+      onRun: (run) => {
+        const seen = s.scenario === 'latency' ? probe?.latest : undefined;
+        if (seen) stalls.push({ ...seen, scenario: s.id, broker: run.broker, round: run.round });
         process.stderr.write(
-          `bench:brokers: ${s.id} round ${run.round}/${rounds} ${run.broker}: ${first ? `${formatMetric(first, run.metrics[first])} ${METRIC_INFO[first].label}` : ''}${run.result.ok ? '' : `  FAILED: ${run.result.problems.join('; ')}`}\n`,
-        ),
+          `bench:brokers: ${s.id} round ${run.round}/${rounds} ${run.broker}: ${first ? `${formatMetric(first, run.metrics[first])} ${METRIC_INFO[first].label}` : ''}` +
+            (seen
+              ? `  (an idle process woke up to ${seen.max.toFixed(1)} ms late, p99.9 ${seen.p999.toFixed(1)})`
+              : '') +
+            `${run.result.ok ? '' : `  FAILED: ${run.result.problems.join('; ')}`}\n`,
+        );
+      },
     });
     comparisons.push(comparison);
     process.stdout.write(`\n${formatComparison(comparison)}`);
+    const note = stallNote(s.id);
+    if (note) process.stdout.write(`${note}\n`);
     // Written after every scenario, so an interrupted run keeps what it measured.
     writeFileSync(
       join(outDir, 'brokers.json'),
-      `${JSON.stringify({ host, rounds, scale, skipped, restarts, comparisons }, null, 2)}\n`,
+      `${JSON.stringify({ host, rounds, scale, skipped, restarts, comparisons, stalls }, null, 2)}\n`,
     );
   }
 } finally {
+  await probe?.stop();
   await stopAll();
   rmSync(workDir, { recursive: true, force: true });
 }
@@ -398,7 +434,10 @@ writeFileSync(
   join(outDir, 'brokers.md'),
   [
     `Machine: ${host}. Rounds: ${rounds}, scale ${scale}. Median per broker, (ratio) to ${targets[0]}.`,
-    ...comparisons.map((c) => `\n**${c.label}**\n\n${formatComparisonMarkdown(c)}`),
+    ...comparisons.map((c) => {
+      const note = stallNote(chosen.find((s) => s.title === c.label)?.id ?? '');
+      return `\n**${c.label}**\n\n${formatComparisonMarkdown(c)}${note ? `\n\n${note}` : ''}`;
+    }),
     ...skipped.map((s) => `\nSkipped: ${s}`),
     ...restarts.map((s) => `\nRestarted: ${s}`),
   ].join('\n'),
