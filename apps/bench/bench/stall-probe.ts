@@ -28,19 +28,22 @@ export class StallProbe {
     });
   }
 
-  /** Starts a new measurement; resolves once the probe has cleared what it saw before. */
+  /** Starts a new measurement; resolves once the probe has cleared what it saw before (or in 2 s). */
   async reset(): Promise<void> {
     this.#latest = undefined;
-    const cleared = new Promise<void>((resolve) => {
-      const onMessage = (message: unknown) => {
-        if (message !== 'reset') return;
-        this.#child.off('message', onMessage);
-        resolve();
+    if (!this.#child.connected) return;
+    let onMessage: ((message: unknown) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      onMessage = (message: unknown) => {
+        if (message === 'reset') resolve();
       };
       this.#child.on('message', onMessage);
+      timer = setTimeout(resolve, 2_000);
+      this.#child.send('reset');
     });
-    this.#child.send('reset');
-    await Promise.race([cleared, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+    clearTimeout(timer);
+    if (onMessage) this.#child.off('message', onMessage);
   }
 
   /** What the probe saw since the last reset (its last report: at most 100 ms old). */
