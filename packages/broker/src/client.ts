@@ -121,7 +121,7 @@ export class Client implements ClientInfo {
     return this.#rare?.authenticationMethod;
   }
   set authenticationMethod(method: string | undefined) {
-    this.#more().authenticationMethod = method;
+    this.#put('authenticationMethod', method);
   }
 
   /** The largest packet read from this client: the broker's limit or the listener's, the smaller. */
@@ -139,7 +139,7 @@ export class Client implements ClientInfo {
     return this.#rare?.topicAliasMaximum ?? 0;
   }
   set topicAliasMaximum(maximum: number) {
-    if (maximum !== 0 || this.#rare !== undefined) this.#more().topicAliasMaximum = maximum;
+    this.#put('topicAliasMaximum', maximum);
   }
 
   /** Bytes read while `#heldBack`; past `maxHeldBytes` the socket is paused too. */
@@ -147,7 +147,7 @@ export class Client implements ClientInfo {
     return this.#rare?.heldBackBytes ?? 0;
   }
   set #heldBackBytes(bytes: number) {
-    if (bytes !== 0 || this.#rare !== undefined) this.#more().heldBackBytes = bytes;
+    this.#put('heldBackBytes', bytes);
   }
 
   /** The reason the connection ends with (Success until one is set). */
@@ -155,7 +155,7 @@ export class Client implements ClientInfo {
     return this.#rare?.disconnectCode ?? ReasonCode.Success;
   }
   set #disconnectCode(code: number) {
-    if (code !== ReasonCode.Success || this.#rare !== undefined) this.#more().disconnectCode = code;
+    this.#put('disconnectCode', code);
   }
 
   /** Client → server topic aliases. */
@@ -163,7 +163,7 @@ export class Client implements ClientInfo {
     return this.#rare?.aliasesIn;
   }
   set aliasesIn(aliases: Map<number, string> | undefined) {
-    this.#more().aliasesIn = aliases;
+    this.#put('aliasesIn', aliases);
   }
 
   /** Bytes of topic names held in `aliasesIn` (bounded by `maxTopicAliasBytes`). */
@@ -171,7 +171,7 @@ export class Client implements ClientInfo {
     return this.#rare?.aliasBytes ?? 0;
   }
   set aliasBytes(bytes: number) {
-    this.#more().aliasBytes = bytes;
+    this.#put('aliasBytes', bytes);
   }
 
   /** Server → client topic aliases. */
@@ -179,26 +179,17 @@ export class Client implements ClientInfo {
     return this.#rare?.aliasesOut;
   }
   set aliasesOut(aliases: Map<string, number> | undefined) {
-    this.#more().aliasesOut = aliases;
+    this.#put('aliasesOut', aliases);
   }
 
   #more(): ClientRare {
-    this.#rare ??= {
-      data: undefined,
-      authenticationMethod: undefined,
-      aliasesIn: undefined,
-      aliasBytes: 0,
-      aliasesOut: undefined,
-      backlog: undefined,
-      backlogError: undefined,
-      closeError: undefined,
-      receivePacketLimit: undefined,
-      transportUsername: undefined,
-      topicAliasMaximum: 0,
-      heldBackBytes: 0,
-      disconnectCode: ReasonCode.Success,
-    };
+    this.#rare ??= { ...RARE_UNSET };
     return this.#rare;
+  }
+
+  /** Sets a rare field, making the rare part only for a value other than its unset one. */
+  #put<K extends keyof ClientRare>(key: K, value: ClientRare[K]): void {
+    if (this.#rare !== undefined || value !== RARE_UNSET[key]) this.#more()[key] = value;
   }
 
   /** Packets decoded while an asynchronous step (authentication) was pending. */
@@ -206,7 +197,7 @@ export class Client implements ClientInfo {
     return this.#rare?.backlog;
   }
   set #backlog(backlog: Packet[] | undefined) {
-    if (backlog !== undefined || this.#rare !== undefined) this.#more().backlog = backlog;
+    this.#put('backlog', backlog);
   }
 
   /** A decode error met while the backlog was held: handled once the packets before it are. */
@@ -214,14 +205,14 @@ export class Client implements ClientInfo {
     return this.#rare?.backlogError;
   }
   set #backlogError(error: unknown) {
-    if (error !== undefined || this.#rare !== undefined) this.#more().backlogError = error;
+    this.#put('backlogError', error);
   }
 
   get #closeError(): Error | undefined {
     return this.#rare?.closeError;
   }
   set #closeError(error: Error | undefined) {
-    if (error !== undefined || this.#rare !== undefined) this.#more().closeError = error;
+    this.#put('closeError', error);
   }
 
   /** Bytes waiting to be sent (this tick's batch and the socket's buffer). */
@@ -613,6 +604,23 @@ interface ClientRare {
   heldBackBytes: number;
   disconnectCode: number;
 }
+
+/** Each rare field's value while the connection has no rare part (what its getter reports). */
+const RARE_UNSET: Readonly<ClientRare> = {
+  data: undefined,
+  authenticationMethod: undefined,
+  aliasesIn: undefined,
+  aliasBytes: 0,
+  aliasesOut: undefined,
+  backlog: undefined,
+  backlogError: undefined,
+  closeError: undefined,
+  receivePacketLimit: undefined,
+  transportUsername: undefined,
+  topicAliasMaximum: 0,
+  heldBackBytes: 0,
+  disconnectCode: ReasonCode.Success,
+};
 
 /** The v3.1.1 CONNACK return code that best matches a v5 reason code. */
 export function v3ReturnCode(reasonCode: number): number {
