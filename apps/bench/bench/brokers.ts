@@ -368,6 +368,8 @@ process.stderr.write(
 );
 
 const comparisons: Comparison[] = [];
+/** The stall probe's line under each latency comparison, for the markdown as for stdout. */
+const stallNotes = new Map<Comparison, string>();
 // Beside the latency rows, how late an idle process wakes up on this machine at the same time.
 const probe = chosen.some((s) => s.scenario === 'latency') ? new StallProbe() : undefined;
 const stalls: Array<Stalls & { scenario: string; broker: string; round: number }> = [];
@@ -417,7 +419,10 @@ try {
     comparisons.push(comparison);
     process.stdout.write(`\n${formatComparison(comparison)}`);
     const note = stallNote(s.id);
-    if (note) process.stdout.write(`${note}\n`);
+    if (note) {
+      stallNotes.set(comparison, note);
+      process.stdout.write(`${note}\n`);
+    }
     // Written after every scenario, so an interrupted run keeps what it measured.
     writeFileSync(
       join(outDir, 'brokers.json'),
@@ -435,7 +440,7 @@ writeFileSync(
   [
     `Machine: ${host}. Rounds: ${rounds}, scale ${scale}. Median per broker, (ratio) to ${targets[0]}.`,
     ...comparisons.map((c) => {
-      const note = stallNote(chosen.find((s) => s.title === c.label)?.id ?? '');
+      const note = stallNotes.get(c);
       return `\n**${c.label}**\n\n${formatComparisonMarkdown(c)}${note ? `\n\n${note}` : ''}`;
     }),
     ...skipped.map((s) => `\nSkipped: ${s}`),
