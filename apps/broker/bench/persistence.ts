@@ -28,7 +28,9 @@
  * that are run and shown but not counted. Broker CPU per message is the
  * utime + stime of the broker process (every thread) from /proc/<pid>/stat around the workload;
  * in brackets the part of it spent by the thread that runs the event loop
- * (/proc/<pid>/task/<pid>/stat), so what a store's own threads cost shows apart.
+ * (/proc/<pid>/task/<pid>/stat), so what a store's own threads cost shows apart. The load
+ * generator (publishers and subscriber) runs in this process; its own CPU per message is shown per
+ * cell and in the table, as it shares the machine's cores with the broker under test.
  * Every cell checks that each message arrived exactly once; a cell that lost or duplicated
  * anything is flagged.
  *
@@ -286,6 +288,8 @@ interface Cell {
   /** The part of `cpuUsPerMsg` spent by the broker's main thread. */
   mainCpuUsPerMsg: number;
   sideCpuUsPerMsg?: number;
+  /** CPU of this process (the load generator: publishers and subscriber) per message. */
+  generatorCpuUsPerMsg?: number;
   lost: number;
   duplicated: number;
   error?: string;
@@ -343,10 +347,16 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Publishes N messages, keeping `WINDOW` in flight; resolves when all are acknowledged. */
+/**
+ * Publishes N messages, keeping `WINDOW` in flight; resolves when all are acknowledged. Freed
+ * window slots are refilled once per event-loop turn (as mqtt-bench's publishers do), so the
+ * PUBACKs of one read become one write, not one write each.
+ */
 function publishAll(publisher: BenchPublisher, connection: BenchConnection): Promise<void> {
   return new Promise((resolve, reject) => {
+    let scheduled = false;
     const pump = () => {
+      scheduled = false;
       if (publisher.acknowledged + publisher.rejected === MESSAGES) {
         if (publisher.rejected > 0) reject(new Error(`${publisher.rejected} publishes refused`));
         else resolve();
@@ -357,7 +367,11 @@ function publishAll(publisher: BenchPublisher, connection: BenchConnection): Pro
       const now = performance.now() * 1e6;
       if (!publisher.write(count, now, 0, now)) connection.onceDrained(pump);
     };
-    publisher.onCredit = pump;
+    publisher.onCredit = () => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(pump);
+    };
     connection.onClose = (error) => {
       if (publisher.acknowledged < MESSAGES) reject(error ?? new Error('publisher connection closed'));
     };
@@ -412,6 +426,7 @@ async function runCell(target: Target, mode: Mode, qos: QoS): Promise<Cell> {
     const cpu0 = cpuTicks(target.pid);
     const main0 = cpuTicks(target.pid, true);
     const side0 = cpuTicks(target.sidePid);
+    const gen0 = process.cpuUsage();
     const t0 = performance.now();
     const published = Promise.all(publishers.map(({ c, p }) => publishAll(p, c)));
     let tPublished = 0;
@@ -429,6 +444,8 @@ async function runCell(target: Target, mode: Mode, qos: QoS): Promise<Cell> {
     const cpu1 = cpuTicks(target.pid);
     const main1 = cpuTicks(target.pid, true);
     const side1 = cpuTicks(target.sidePid);
+    const gen1 = process.cpuUsage(gen0);
+    result.generatorCpuUsPerMsg = (gen1.user + gen1.system) / TOTAL;
     result.rate = TOTAL / ((t1 - t0) / 1000);
     if (mode === 'offline') {
       result.inRate = TOTAL / ((tPublished - t0) / 1000);
@@ -494,7 +511,7 @@ async function run(): Promise<void> {
           process.stdout.write(
             `  ${round >= 0 ? `round ${round + 1}` : 'warm-up'} QoS ${qos} ${mode.padEnd(7)} ${target.name.padEnd(18)} ` +
               `${fmt(cell.rate).padStart(8)} msg/s ${fmt(cell.cpuUsPerMsg, 1).padStart(6)} µs/msg` +
-              ` (main thread ${fmt(cell.mainCpuUsPerMsg, 1)})` +
+              ` (main thread ${fmt(cell.mainCpuUsPerMsg, 1)}; generator ${fmt(cell.generatorCpuUsPerMsg, 1)})` +
               (settled > 300 ? `  (waited ${(settled / 1000).toFixed(1)} s for the targets to settle)` : '') +
               (cell.error ? `  ERROR ${cell.error}` : '') +
               (cell.lost || cell.duplicated ? `  lost ${cell.lost} duplicated ${cell.duplicated}` : '') +
@@ -510,9 +527,9 @@ async function run(): Promise<void> {
 
   const rows: string[] = [];
   rows.push(
-    '| workload | target | msg/s | in / out msg/s | broker CPU µs/msg (main thread) | vs memory (msg/s) | vs Mosquitto (msg/s) | CPU vs memory |',
+    '| workload | target | msg/s | in / out msg/s | broker CPU µs/msg (main thread) | generator µs/msg | vs memory (msg/s) | vs Mosquitto (msg/s) | CPU vs memory |',
   );
-  rows.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  rows.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const workloadsSeen = [...new Set(cells.map((c) => `${c.qos}|${c.mode}`))];
   for (const key of workloadsSeen) {
     const [qosText, mode] = key.split('|');
@@ -527,6 +544,7 @@ async function run(): Promise<void> {
         cpu: median(list.map((c) => c.cpuUsPerMsg)),
         main: median(list.map((c) => c.mainCpuUsPerMsg)),
         side: median(list.map((c) => c.sideCpuUsPerMsg ?? Number.NaN)),
+        generator: median(list.map((c) => c.generatorCpuUsPerMsg ?? Number.NaN)),
         n: list.length,
       };
     };
@@ -542,6 +560,7 @@ async function run(): Promise<void> {
         `| QoS ${qosText} ${mode} | ${target.name}${bad ? ` (${bad} failed)` : ''} | ${fmt(s.rate)} | ` +
           `${mode === 'offline' ? `${fmt(s.inRate)} / ${fmt(s.outRate)}` : ''} | ` +
           `${fmt(s.cpu, 1)} (${fmt(s.main, 1)})${Number.isFinite(s.side) ? ` + ${fmt(s.side, 1)} redis` : ''} | ` +
+          `${fmt(s.generator, 1)} | ` +
           `${fmt(s.rate / memory.rate, 2)} | ${fmt(s.rate / mosquitto.rate, 2)} | ${fmt(s.cpu / memory.cpu, 2)} |`,
       );
     }
