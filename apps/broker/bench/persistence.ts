@@ -35,7 +35,7 @@
  * anything is flagged.
  *
  *   npx -y pnpm@10 --filter @x/broker-app build
- *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 10000 --rounds 3 --warmup-rounds 1 --dir /path/on/disk]
+ *   npx -y pnpm@10 --filter @x/broker-app bench [-- --messages 4000 --rounds 3 --warmup-rounds 1 --dir /path/on/disk]
  *   (--targets memory,embedded-ack,… picks targets; --workloads qos1-online,… picks workloads;
  *   --no-redis leaves Redis out)
  */
@@ -60,9 +60,7 @@ const { values: args } = parseArgs({
   // pnpm passes the `--` before the bench's own options through.
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    // Messages per publisher. At 4 000 (40 000 per cell) memory mode's QoS 1 cells lasted 0.2 s
-    // once the publishers stopped writing one PUBLISH per PUBACK: too short to time a rate.
-    messages: { type: 'string', default: '10000' },
+    messages: { type: 'string', default: '4000' },
     publishers: { type: 'string', default: '10' },
     window: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
