@@ -9,9 +9,7 @@ import {
 } from '@x/broker';
 import type { ProtocolVersion, QoS } from '@x/packets';
 import type Database from 'better-sqlite3';
-import type { InflightGroups } from './inflight-groups.js';
 import { decodePublish, decodeWill } from './publish-bytes.js';
-import { NULL_LENGTH } from './write-ops.js';
 
 type StoredSessionState = StoredState['sessions'][number];
 
@@ -60,14 +58,8 @@ export function rowDelivery(flags: number, expiresAt: number, ids: string | null
  * Message Expiry Interval [MQTT-3.3.2-5], and rows of sessions that are gone. In-flight messages
  * stay: their delivery has started. A row that does not decode is logged and left in place.
  */
-export function loadState(
-  db: Database.Database,
-  now: number,
-  logger: Logger,
-  groups: InflightGroups,
-): LoadedState {
+export function loadState(db: Database.Database, now: number, logger: Logger): StoredState {
   const sessions = new Map<string, StoredSessionState>();
-  let nextOrder = 1;
   const deleteClient = clientDeleter(db);
 
   for (const row of db.prepare('SELECT * FROM sessions').all() as SessionRow[]) {
@@ -156,79 +148,20 @@ export function loadState(
     if (delivery !== undefined) session.queue.push(Object.assign(delivery, { seq: row.key }));
   }
 
-  // In-flight messages come from plain rows and from groups (inflight-groups.ts). A group keeps the
-  // messages acknowledged after it was written, and their packet ids may be in use again: for each
-  // packet id only the newest message (highest sending order) is in flight.
-  const flows = new Map<string, Map<number, LoadedFlow>>();
-  /** Plain rows whose packet id a newer message in a group took over. */
-  const superseded: Array<[string, number]> = [];
-  const newest = (clientId: string, flow: LoadedFlow): void => {
-    let byId = flows.get(clientId);
-    if (byId === undefined) {
-      byId = new Map();
-      flows.set(clientId, byId);
-    }
-    const known = byId.get(flow.packetId);
-    if (known !== undefined && known.order > flow.order) {
-      if (flow.group < 0) superseded.push([clientId, flow.packetId]);
-      return;
-    }
-    if (known !== undefined && known.group < 0) superseded.push([clientId, known.packetId]);
-    byId.set(flow.packetId, flow);
-  };
   const inflight = db
     .prepare(
-      `SELECT client_id, packet_id AS key, sent_order, flags, expires_at, subscription_ids, publish
-       FROM inflight`,
+      `SELECT client_id, packet_id AS key, flags, expires_at, subscription_ids, publish
+       FROM inflight ORDER BY client_id, sent_order`,
     )
-    .all() as Array<DeliveryRow & { sent_order: number }>;
+    .all() as Array<DeliveryRow>;
   for (const row of inflight) {
-    nextOrder = Math.max(nextOrder, row.sent_order + 1);
-    if (owner(row.client_id) === undefined) continue;
+    const session = owner(row.client_id);
+    if (session === undefined) continue;
     const delivery = decodeRow(row, logger, 'in-flight');
-    if (delivery === undefined) continue;
-    const released = (row.flags & 8) !== 0;
-    newest(row.client_id, { packetId: row.key, order: row.sent_order, delivery, released, group: -1 });
-  }
-  const groupRows = db
-    .prepare('SELECT client_id, first_order, messages FROM inflight_groups')
-    .all() as Array<{ client_id: string; first_order: number; messages: Buffer }>;
-  const groupKeys: Array<[string, number]> = [];
-  for (const row of groupRows) {
-    if (owner(row.client_id) === undefined) continue;
-    try {
-      for (const flow of decodeGroup(row.messages, row.first_order)) {
-        nextOrder = Math.max(nextOrder, flow.order + 1);
-        newest(row.client_id, flow);
-      }
-    } catch (error) {
-      logger.error(
-        { clientId: row.client_id, key: row.first_order, err: error },
-        'stored in-flight group does not decode; skipped',
-      );
+    if (delivery !== undefined) {
+      session.inflight.push({ packetId: row.key, delivery, released: (row.flags & 8) !== 0 });
     }
-    groupKeys.push([row.client_id, row.first_order]);
   }
-  for (const [clientId, byId] of flows) {
-    const session = sessions.get(clientId)!;
-    const live = new Map<number, number[]>();
-    for (const flow of [...byId.values()].sort((a, b) => a.order - b.order)) {
-      session.inflight.push({ packetId: flow.packetId, delivery: flow.delivery, released: flow.released });
-      if (flow.group < 0) continue;
-      const ids = live.get(flow.group);
-      if (ids === undefined) live.set(flow.group, [flow.packetId]);
-      else ids.push(flow.packetId);
-    }
-    for (const [key, ids] of live) groups.add(clientId, key, ids);
-  }
-  // A group whose every message was acknowledged or superseded is of no more use, nor is a plain
-  // row superseded.
-  const dropGroup = db.prepare('DELETE FROM inflight_groups WHERE client_id = ? AND first_order = ?');
-  for (const [clientId, key] of groupKeys) {
-    if (!groups.holds(clientId, key)) dropGroup.run(clientId, key);
-  }
-  const dropRow = db.prepare('DELETE FROM inflight WHERE client_id = ? AND packet_id = ?');
-  for (const [clientId, packetId] of superseded) dropRow.run(clientId, packetId);
 
   const inbound = db.prepare('SELECT client_id, packet_id FROM inbound_qos2 ORDER BY client_id, packet_id');
   for (const row of inbound.all() as Array<{ client_id: string; packet_id: number }>) {
@@ -271,53 +204,7 @@ export function loadState(
     }
   }
 
-  return { state: { sessions: [...sessions.values()], retained, sysInfo }, nextOrder };
-}
-
-/** A store's state, and the sending order its next in-flight message gets. */
-export interface LoadedState {
-  state: StoredState;
-  nextOrder: number;
-}
-
-/** An in-flight message as loaded: `group` is the key of the group holding it, -1 for a plain row. */
-interface LoadedFlow {
-  packetId: number;
-  order: number;
-  delivery: Delivery;
-  released: boolean;
-  group: number;
-}
-
-/** The messages of a group row (schema.ts gives the layout). */
-function decodeGroup(bytes: Buffer, key: number): LoadedFlow[] {
-  const flows: LoadedFlow[] = [];
-  let at = 0;
-  const number = () => {
-    const value = bytes.readDoubleLE(at);
-    at += 8;
-    return value;
-  };
-  const field = (): Buffer | null => {
-    const n = bytes.readUInt32LE(at);
-    at += 4;
-    if (n === NULL_LENGTH) return null;
-    at += n;
-    if (at > bytes.length) throw new RangeError('a field runs past the end of the group');
-    return bytes.subarray(at - n, at);
-  };
-  while (at < bytes.length) {
-    const packetId = number();
-    const order = number();
-    const flags = number();
-    const expiresAt = number();
-    const ids = field();
-    const publish = field();
-    if (publish === null) throw new RangeError('a message of the group has no PUBLISH bytes');
-    const delivery = rowDelivery(flags, expiresAt, ids === null ? null : ids.toString('utf8'), publish);
-    flows.push({ packetId, order, delivery, released: false, group: key });
-  }
-  return flows;
+  return { sessions: [...sessions.values()], retained, sysInfo };
 }
 
 function decodeRow(row: DeliveryRow, logger: Logger, what: string): Delivery | undefined {
@@ -334,8 +221,9 @@ function decodeRow(row: DeliveryRow, logger: Logger, what: string): Delivery | u
 
 /** Deletes a client's session and every row that belongs to it. */
 export function clientDeleter(db: Database.Database): (clientId: string) => void {
-  const tables = ['sessions', 'subscriptions', 'queue', 'inflight', 'inflight_groups', 'inbound_qos2'];
-  const statements = tables.map((table) => db.prepare(`DELETE FROM ${table} WHERE client_id = ?`));
+  const statements = ['sessions', 'subscriptions', 'queue', 'inflight', 'inbound_qos2'].map((table) =>
+    db.prepare(`DELETE FROM ${table} WHERE client_id = ?`),
+  );
   return (clientId) => {
     for (const statement of statements) statement.run(clientId);
   };

@@ -13,7 +13,6 @@ import { SqliteStoreError, SqliteStoreErrors } from './errors.js';
  * subscriptions (client_id, topic_filter) → options
  * queue         (client_id, seq) → delivery        seq order is queue order
  * inflight      (client_id, packet_id) → delivery, sent_order, released
- * inflight_groups (client_id, first_order) → the QoS 1 messages one commit put in flight
  * inbound_qos2  (client_id, packet_id)
  * retained      topic → message
  * meta          key → value ('sys_info': JSON of the $SYS counters)
@@ -21,38 +20,19 @@ import { SqliteStoreError, SqliteStoreErrors } from './errors.js';
  *
  * A delivery is `flags` (bits 0-1 the delivery's QoS, bit 2 its retain flag, bit 3 a QoS 2 flow at
  * PUBREL), `expires_at` (epoch ms, 0 never), `subscription_ids` ('1,7' or NULL) and `publish`: the
- * message as an MQTT 5 PUBLISH packet (publish-bytes.ts). A group's `messages` is the same fields
- * for each message, one after the other: packet id, sent order, flags and expires_at as float64
- * (little-endian), then subscription ids and publish each as a uint32 length (0xffffffff for NULL)
- * and bytes (inflight-groups.ts says why groups).
- *
- * Format 2 added `inflight_groups`; a format 1 file gets the table when it is opened (UPGRADE).
+ * message as an MQTT 5 PUBLISH packet (publish-bytes.ts).
  */
 export const APPLICATION_ID = 0x4d515453; // 'MQTS'
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 1;
 
 /**
- * Page size of a new file: SQLite's default, stated so the choice shows. A commit writes every page
- * it changed to the WAL, whole. With one row per in-flight message, 16 KiB pages cost the writer
- * less (fewer pages, fewer system calls); with a commit's QoS 1 messages in one group row
- * (inflight-groups.ts) a commit changes a few pages whatever their size, and 4 KiB ones halve the
- * bytes it writes: commits took 0.35 ms instead of 0.6 in `bench/persistence.ts` (README, "How it
- * writes"). A file keeps the page size it was made with (WAL mode cannot change it).
+ * Page size of a new file (SQLite's default is 4 KiB). A commit writes every page it changed to the
+ * WAL, two system calls per page; a QoS 1 stream's commits touch both ends of the queue and
+ * in-flight tables, so fewer, larger pages cost the writer thread less: about 12 % less CPU per
+ * message with 16 KiB in `bench/persistence.ts` (README, "How it writes"). A file keeps the page
+ * size it was made with (WAL mode cannot change it), so older files go on at 4 KiB.
  */
-export const PAGE_SIZE = 4096;
-
-const INFLIGHT_GROUPS = `CREATE TABLE IF NOT EXISTS inflight_groups (
-  client_id TEXT NOT NULL,
-  first_order INTEGER NOT NULL,
-  messages BLOB NOT NULL,
-  PRIMARY KEY (client_id, first_order)
-) WITHOUT ROWID;`;
-
-/** Brings a file of an older format to this one (run in the opening transaction). */
-export const UPGRADE = `
-${INFLIGHT_GROUPS}
-PRAGMA user_version = ${FORMAT_VERSION};
-`;
+export const PAGE_SIZE = 16_384;
 
 export const SCHEMA = `
 CREATE TABLE sessions (
@@ -95,7 +75,6 @@ CREATE TABLE inflight (
   publish BLOB NOT NULL,
   PRIMARY KEY (client_id, packet_id)
 ) WITHOUT ROWID;
-${INFLIGHT_GROUPS}
 CREATE TABLE inbound_qos2 (
   client_id TEXT NOT NULL,
   packet_id INTEGER NOT NULL,

@@ -14,11 +14,10 @@ import {
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.js';
 import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
-import { InflightGroups } from './inflight-groups.js';
 import { loadState } from './load.js';
 import { FileLock, LockHeldError } from './lock.js';
 import { PendingBatch } from './pending.js';
-import { checkHeader, checkIds, FORMAT_VERSION, PAGE_SIZE, SCHEMA, UPGRADE } from './schema.js';
+import { checkHeader, checkIds, PAGE_SIZE, SCHEMA } from './schema.js';
 import { type EncodedBatch, encodeBatch, probeBatch, SharedBuffers } from './write-ops.js';
 import { type Synchronous, type WriteFailure, Writer } from './writer.js';
 
@@ -92,8 +91,6 @@ export class SqliteStore implements Store {
   readonly #buffers = new SharedBuffers();
   /** Sending order of in-flight messages, continued from the file. */
   #order = 0;
-  /** Which group row holds each QoS 1 message in flight. */
-  readonly #groups = new InflightGroups();
   /** The last write failure, until a write succeeds. */
   #failure: SqliteStoreError | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -224,14 +221,11 @@ export class SqliteStore implements Store {
       // Also proves at start that the file can be written (a read-only file fails here, not at the first PUBLISH).
       db.transaction(() => {
         if (tables.n === 0) db.exec(SCHEMA);
-        else if ((db.pragma('user_version', { simple: true }) as number) < FORMAT_VERSION) db.exec(UPGRADE);
-        const loaded = loadState(db, now, this.#logger, this.#groups);
-        state = loaded.state;
-        this.#order = loaded.nextOrder;
+        state = loadState(db, now, this.#logger);
         db.prepare("INSERT OR REPLACE INTO meta VALUES ('opened_at', ?)").run(now);
       })();
-      // What the loader recorded is on disk already.
-      this.#groups.keep();
+      const max = db.prepare('SELECT max(sent_order) AS n FROM inflight').get() as { n: number | null };
+      this.#order = (max.n ?? 0) + 1;
       return state;
     } catch (error) {
       if (error instanceof SqliteStoreError) throw error;
@@ -353,9 +347,8 @@ export class SqliteStore implements Store {
     // With nothing to write after a failure, a probe tells whether the disk takes writes again.
     let encoded: EncodedBatch | undefined;
     try {
-      encoded = batch.empty ? undefined : encodeBatch(batch, this.#buffers, this.#groups);
+      encoded = batch.empty ? undefined : encodeBatch(batch, this.#buffers);
     } catch (error) {
-      this.#groups.rollback();
       // Only a message the codec refuses even without its properties gets here; the batch stays.
       const failure = this.#recordFailure({
         code: undefined,
@@ -367,8 +360,6 @@ export class SqliteStore implements Store {
     }
     this.#pending = new PendingBatch();
     if (encoded === undefined || encoded.ops === 0) {
-      // Acknowledgements of messages whose groups live on change nothing on disk.
-      this.#groups.keep();
       if (encoded !== undefined) this.#buffers.give(encoded.buffer);
       // Every change cancelled out (a message saved and acknowledged within the batch), or there
       // were none: nothing to write, and every earlier batch is written already.
@@ -389,23 +380,19 @@ export class SqliteStore implements Store {
     const { batch, encoded, callbacks } = entry;
     this.#buffers.give(encoded.buffer);
     if (failure === undefined) {
-      this.#groups.keep();
       if (this.#failure !== undefined) {
         this.#logger.warn({ file: this.file }, 'store writes again');
         this.#failure = undefined;
       }
-      // The commits that came while this batch was being written go to the writer first, so it
-      // works on them while this batch's acknowledgements are sent.
-      if (this.#callbacks.length > 0) this.#flush();
       for (const callback of callbacks) callback(undefined);
       this.#checkpointer?.wrote();
+      // Commits that came while this batch was being written.
+      if (this.#callbacks.length > 0) this.#flush();
       return;
     }
     // Nothing is lost: every write in a batch is an upsert or a delete, so the failed batch is
     // written again, folded with every later one (the writer fails those too, unwritten, right
     // after this one) and with what came after them.
-    // Only one batch is written at a time, so the groups' last changes are this batch's.
-    this.#groups.rollback();
     if (this.#failed === undefined) this.#failed = batch;
     else this.#failed.absorb(batch);
     const error = this.#recordFailure(failure);

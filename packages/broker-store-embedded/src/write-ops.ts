@@ -1,5 +1,4 @@
 import type { Delivery, Message } from '@x/broker';
-import type { InflightGroups } from './inflight-groups.js';
 import type { PendingBatch } from './pending.js';
 import { encodeMessage, encodeWill } from './publish-bytes.js';
 
@@ -47,15 +46,11 @@ export const STATEMENTS: ReadonlyArray<readonly [sql: string, params: string]> =
   // per row: a queue drains from its head, so its deletes come in runs).
   ['DELETE FROM queue WHERE client_id = ? AND seq BETWEEN ? AND ?', 'cnn'],
   ['DELETE FROM inflight WHERE client_id = ? AND packet_id BETWEEN ? AND ?', 'cnn'],
-  // The QoS 1 messages a batch put in flight for one client, as one row (inflight-groups.ts).
-  ['INSERT OR REPLACE INTO inflight_groups VALUES (?, ?, ?)', 'cnb'],
-  ['DELETE FROM inflight_groups WHERE client_id = ? AND first_order = ?', 'cn'],
-  ['DELETE FROM inflight_groups WHERE client_id = ?', 'c'],
 ];
 
 /** Statement index of each write. */
 export const S = {
-  deleteClient: [0, 1, 2, 3, 4, 23],
+  deleteClient: [0, 1, 2, 3, 4],
   session: 5,
   subscription: 6,
   unsubscribe: 7,
@@ -72,8 +67,6 @@ export const S = {
   probe: 18,
   dequeueRun: 19,
   deleteInflightRun: 20,
-  inflightGroup: 21,
-  deleteInflightGroup: 22,
 } as const;
 
 /** The byte that starts a new current client id (`c` parameters) instead of a statement. */
@@ -208,20 +201,6 @@ export class BatchEncoder {
     return this;
   }
 
-  /** Starts a `b` parameter written field by field; returns where its length goes (`endBytes`). */
-  beginBytes(): number {
-    this.#reserve(4);
-    const at = this.#offset;
-    this.#offset += 4;
-    return at;
-  }
-
-  /** Ends the `b` parameter started at `at`. */
-  endBytes(at: number): this {
-    this.#buf.writeUInt32LE(this.#offset - at - 4, at);
-    return this;
-  }
-
   finish(): EncodedBatch {
     return { buffer: this.#shared, length: this.#offset, ops: this.#ops };
   }
@@ -294,22 +273,11 @@ class DeleteRuns {
   }
 }
 
-/**
- * The statements that write `batch`, in an order that respects `deleteSession` coming first.
- * `groups` learns which group row each QoS 1 message put in flight goes to (keep or roll it back
- * with the write's outcome).
- */
-export function encodeBatch(
-  batch: PendingBatch,
-  buffers: SharedBuffers,
-  groups: InflightGroups,
-): EncodedBatch {
+/** The statements that write `batch`, in an order that respects `deleteSession` coming first. */
+export function encodeBatch(batch: PendingBatch, buffers: SharedBuffers): EncodedBatch {
   const out = new BatchEncoder(buffers);
   for (const [clientId, client] of batch.clients) {
-    if (client.deleted) {
-      for (const statement of S.deleteClient) out.op(statement, clientId);
-      groups.forget(clientId);
-    }
+    if (client.deleted) for (const statement of S.deleteClient) out.op(statement, clientId);
     const session = client.session;
     if (session !== undefined) {
       out
@@ -351,20 +319,9 @@ export function encodeBatch(
     }
     dequeued.end();
     const completed = new DeleteRuns(out, clientId, S.deleteInflight, S.deleteInflightRun);
-    /** Packet ids of the QoS 1 messages this batch puts in flight: one group row, written below. */
-    let grouped: number[] | undefined;
     for (const [packetId, flow] of client.inflight) {
-      // Whatever comes under a packet id ends the message a group held under it.
-      const released = groups.release(clientId, packetId);
-      if (released !== undefined && released >= 0) out.op(S.deleteInflightGroup, clientId).number(released);
-      if (flow === null) {
-        if (released === undefined) completed.add(packetId);
-      } else if (flow.delivery.qos === 1 && !flow.released) {
-        // A plain row of the same packet id deleted earlier in this batch is deleted still.
-        if (flow.replaces && released === undefined) completed.add(packetId);
-        if (grouped === undefined) grouped = [packetId];
-        else grouped.push(packetId);
-      } else {
+      if (flow === null) completed.add(packetId);
+      else {
         const d = flow.delivery;
         out
           .op(flow.replaces ? S.replaceInflight : S.upsertInflight, clientId)
@@ -377,24 +334,6 @@ export function encodeBatch(
       }
     }
     completed.end();
-    if (grouped !== undefined) {
-      const first = client.inflight.get(grouped[0]!)!.order;
-      out.op(S.inflightGroup, clientId).number(first);
-      const at = out.beginBytes();
-      for (const packetId of grouped) {
-        const flow = client.inflight.get(packetId)!;
-        const d = flow.delivery;
-        out
-          .number(packetId)
-          .number(flow.order)
-          .number(flags(d, false))
-          .number(d.message.expiresAt)
-          .text(ids(d))
-          .message(d.message);
-      }
-      out.endBytes(at);
-      groups.add(clientId, first, grouped);
-    }
     for (const [packetId, present] of client.inboundQos2) {
       out.op(present ? S.saveInbound : S.deleteInbound, clientId).number(packetId);
     }
