@@ -26,13 +26,15 @@ export const APPLICATION_ID = 0x4d515453; // 'MQTS'
 export const FORMAT_VERSION = 1;
 
 /**
- * Page size of a new file (SQLite's default is 4 KiB). A commit writes every page it changed to the
- * WAL, two system calls per page; a QoS 1 stream's commits touch both ends of the queue and
- * in-flight tables, so fewer, larger pages cost the writer thread less: about 12 % less CPU per
- * message with 16 KiB in `bench/persistence.ts` (README, "How it writes"). A file keeps the page
- * size it was made with (WAL mode cannot change it), so older files go on at 4 KiB.
+ * Page size of a new file: SQLite's default, stated so the choice shows. A commit writes every page
+ * it changed to the WAL, whole. 16 KiB pages were tried (fewer pages and system calls per commit):
+ * with the bench's publishers writing one PUBLISH per PUBACK they saved the writer about 12 % of its
+ * CPU, but once the publishers wrote a window's worth at once, commits carried more rows and 4 KiB
+ * pages did as well or better: 101 000 to 129 000 msg/s in four runs against 98 000 and 102 000 in
+ * two (QoS 1 online in `bench/persistence.ts`; README, "How it writes"). A file keeps the page size
+ * it was made with (WAL mode cannot change it).
  */
-export const PAGE_SIZE = 16_384;
+export const PAGE_SIZE = 4096;
 
 export const SCHEMA = `
 CREATE TABLE sessions (

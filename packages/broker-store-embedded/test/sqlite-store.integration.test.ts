@@ -104,13 +104,19 @@ describe('SqliteStore after kill -9', () => {
       const store = new SqliteStore({ dataDir });
       const state = await store.open();
       await store.close();
-      const queue = state.sessions.find((s) => s.clientId === 'c')!.queue;
+      const session = state.sessions.find((s) => s.clientId === 'c')!;
+      const queue = session.queue;
       const seqs = queue.map((d) => Number(d.message.topic.slice(2)));
       // Every acknowledged message is there, in order, and whole transactions only: 1..k, k a multiple of the batch.
       expect(seqs.length).toBeGreaterThanOrEqual(acked);
       expect(seqs.length % batch).toBe(0);
       expect(seqs.every((seq, i) => seq === i + 1)).toBe(true);
       for (const d of queue) expect(d.message.payload).toEqual(Buffer.alloc(100, 0x61));
+      // In flight as of the same commit: the last 10 messages, each under its packet id, in order.
+      const last = seqs.length;
+      expect(session.inflight.map((f) => [f.packetId, f.delivery.message.topic])).toEqual(
+        Array.from({ length: 10 }, (_, i) => [((last - 9 + i) % 1000) + 1, `t/${last - 9 + i}`]),
+      );
     });
   }
 });

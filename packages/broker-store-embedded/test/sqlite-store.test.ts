@@ -228,7 +228,7 @@ describe('SqliteStore durability', () => {
     await byDefault.close();
   });
 
-  it('makes a new file with 16 KiB pages; a file already in WAL mode with 4 KiB pages keeps them and is written as before', async () => {
+  it('makes a new file with 4 KiB pages; a file already in WAL mode with 16 KiB pages keeps them and is written as before', async () => {
     const pageSize = (file: string) => {
       const db = new Database(file, { readonly: true });
       const size = db.pragma('page_size', { simple: true });
@@ -244,14 +244,14 @@ describe('SqliteStore durability', () => {
 
     const older = new SqliteStore({ dataDir: tempDir() });
     const db = new Database(older.file);
-    db.pragma('page_size = 4096');
+    db.pragma('page_size = 16384');
     db.pragma('journal_mode = WAL');
     db.close();
     await older.open();
     older.saveRetained(storedMessage('b', Buffer.from('2'), 1, true, undefined, 0));
     await commit(older);
     await older.close();
-    expect(pageSize(older.file)).toBe(4096);
+    expect(pageSize(older.file)).toBe(16384);
     const reopened = new SqliteStore({ dataDir: join(older.file, '..') });
     const state = await reopened.open();
     expect(state.retained.map((m) => m.topic)).toEqual(['b']);
