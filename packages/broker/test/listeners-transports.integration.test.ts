@@ -251,6 +251,32 @@ describe('WebSocket listener', () => {
     }
   });
 
+  it('refuses (503) a request whose WebSocket server was still loading when the listener closed', async () => {
+    const listener = new WebSocketListener({ port: 0 });
+    let accepted = 0;
+    await listener.listen((stream) => {
+      accepted++;
+      stream.destroy();
+    });
+    // Close at the moment the request is admitted, before ws (loaded by the first request) is there.
+    const admit = listener.gate.admit.bind(listener.gate);
+    let closed: Promise<void> | undefined;
+    listener.gate.admit = (socket) => {
+      const refusal = admit(socket);
+      closed = listener.close();
+      return refusal;
+    };
+    const socket = new WebSocket(`ws://127.0.0.1:${listener.port}/mqtt`, ['mqtt']);
+    const status = await new Promise<number>((resolve, reject) => {
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.once('open', () => reject(new Error('the WebSocket opened after close')));
+      socket.once('error', reject);
+    });
+    expect(status).toBe(503);
+    expect(accepted).toBe(0);
+    await closed;
+  });
+
   it('serves any path when configured so', async () => {
     const listener = new WebSocketListener({ port: 0, path: null });
     const broker = await startBroker(listener);

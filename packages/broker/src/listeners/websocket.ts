@@ -104,9 +104,15 @@ export class WebSocketListener implements Listener {
     return `${host.includes(':') ? `[${host}]` : host}:${request.socket.remotePort ?? 0}`;
   }
 
-  /** ws's server for this listener, made by the first WebSocket request. */
+  /**
+   * ws's server for this listener, made by the first WebSocket request. Rejects when the listener
+   * was closed while ws loaded: the server made for it is closed at once, and the requests that
+   * waited for it are refused, not accepted after `close`.
+   */
   #loadWs(): Promise<WebSocketParts> {
-    this.#ws ??= import('ws').then(({ createWebSocketStream, WebSocketServer }) => {
+    if (this.#ws !== undefined) return this.#ws;
+    const server = this.#server;
+    this.#ws = import('ws').then(({ createWebSocketStream, WebSocketServer }) => {
       // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
       // even from a client that never sends CONNECT.
       const wss = new WebSocketServer({
@@ -114,6 +120,10 @@ export class WebSocketListener implements Listener {
         maxPayload: this.#options.maxFrameSize ?? (this.#options.maxPacketSize ?? 1024 * 1024) + 1024,
         handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
       });
+      if (server === undefined || this.#server !== server) {
+        wss.close();
+        throw new Error('the listener was closed');
+      }
       this.#wsLoaded = { wss, createWebSocketStream };
       return this.#wsLoaded;
     });
@@ -170,7 +180,10 @@ export class WebSocketListener implements Listener {
           socket.off('error', destroy);
           if (!socket.destroyed) upgrade(parts, request, socket, head);
         },
-        () => reject(socket, 500, 'Internal Server Error'),
+        () =>
+          this.#server === undefined
+            ? reject(socket, 503, 'Service Unavailable')
+            : reject(socket, 500, 'Internal Server Error'),
       );
     });
     server.on('clientError', (_error, socket) => socket.destroy());
