@@ -384,10 +384,11 @@ export class SqliteStore implements Store {
         this.#logger.warn({ file: this.file }, 'store writes again');
         this.#failure = undefined;
       }
+      // The commits that came while this batch was being written go to the writer first, so it
+      // works on them while this batch's acknowledgements are sent.
+      if (this.#callbacks.length > 0) this.#flush();
       for (const callback of callbacks) callback(undefined);
       this.#checkpointer?.wrote();
-      // Commits that came while this batch was being written.
-      if (this.#callbacks.length > 0) this.#flush();
       return;
     }
     // Nothing is lost: every write in a batch is an upsert or a delete, so the failed batch is
