@@ -106,13 +106,14 @@ export class WebSocketListener implements Listener {
 
   /**
    * ws's server for this listener, made by the first WebSocket request. Rejects when the listener
-   * was closed while ws loaded: the server made for it is closed at once, and the requests that
-   * waited for it are refused, not accepted after `close`.
+   * is closed, or was closed while ws loaded: no server is made for it, and the requests that
+   * waited are refused, not accepted after `close`.
    */
   #loadWs(): Promise<WebSocketParts> {
-    if (this.#ws !== undefined) return this.#ws;
     const server = this.#server;
-    this.#ws = import('ws').then(({ createWebSocketStream, WebSocketServer }) => {
+    if (server === undefined) return Promise.reject(new Error('the listener was closed'));
+    this.#ws ??= import('ws').then(({ createWebSocketStream, WebSocketServer }) => {
+      if (this.#server !== server) throw new Error('the listener was closed');
       // Without a cap ws would buffer up to 100 MiB per message before the MQTT decoder sees a byte,
       // even from a client that never sends CONNECT.
       const wss = new WebSocketServer({
@@ -120,10 +121,6 @@ export class WebSocketListener implements Listener {
         maxPayload: this.#options.maxFrameSize ?? (this.#options.maxPacketSize ?? 1024 * 1024) + 1024,
         handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
       });
-      if (server === undefined || this.#server !== server) {
-        wss.close();
-        throw new Error('the listener was closed');
-      }
       this.#wsLoaded = { wss, createWebSocketStream };
       return this.#wsLoaded;
     });
