@@ -35,7 +35,7 @@ try {
   db.pragma('journal_size_limit = 8388608');
   // Checkpoints are the checkpointer thread's job (checkpointer.ts); this connection checkpoints
   // only when the WAL passes 16 MiB, a backstop for when the other cannot finish.
-  // (The setting counts pages: 16 KiB ones in a new file, 4 KiB in an older one.)
+  // (The setting counts pages: 4 KiB ones in a new file, 16 KiB in some older ones.)
   db.pragma('wal_autocheckpoint = ' + Math.ceil(16 * 1024 * 1024 / db.pragma('page_size', { simple: true })));
   statements = workerData.statements.map(([sql]) => db.prepare(sql));
   write = db.transaction((batches) => {
