@@ -49,8 +49,12 @@ export class Persistence {
   readonly #log: Logger;
   readonly #stats: SysInfo;
   #scheduled = false;
-  /** Acknowledgements waiting for the next commit: client, packet, client, packet… */
-  #held: Array<Client | Packet> = [];
+  /**
+   * Acknowledgements waiting for the next commit: client, packet, client, packet… A Success PUBACK
+   * or PUBREC is held as a number (its packet id, plus {@link HELD_PUBREC} for a PUBREC), so the
+   * common case makes no packet object and is sent with `sendAck`.
+   */
+  #held: Array<Client | Packet | number> = [];
   /** Continuations waiting for the next commit (a CONNACK that creates a persistent session). */
   #after: Array<(error: Error | undefined) => void> = [];
   /** Whether the last commit failed: its error is logged once, not at every failing turn. */
@@ -224,8 +228,12 @@ export class Persistence {
     reasonCode: number,
     hold: HeldAck | undefined,
   ): void {
-    if (reasonCode === 0 && hold === undefined && client.heldAcks === undefined && !this.#durable) {
-      client.sendAck(type, packetId);
+    if (reasonCode === 0 && hold === undefined && client.heldAcks === undefined) {
+      if (!this.#durable) client.sendAck(type, packetId);
+      else {
+        this.#held.push(client, type === 'pubrec' ? packetId + HELD_PUBREC : packetId);
+        this.#touch();
+      }
       return;
     }
     this.acknowledge(client, reasonCode ? { type, packetId, reasonCode } : { type, packetId }, hold);
@@ -313,7 +321,7 @@ export class Persistence {
 
   #committed(
     error: Error | undefined,
-    held: Array<Client | Packet>,
+    held: Array<Client | Packet | number>,
     after: Array<(e: Error | undefined) => void>,
   ): void {
     if (error !== undefined) {
@@ -322,14 +330,24 @@ export class Persistence {
     } else this.#failing = false;
     for (let i = 0; i < held.length; i += 2) {
       const client = held[i] as Client;
-      const packet = held[i + 1] as Packet;
+      const ack = held[i + 1] as Packet | number;
       if (client.state === 'closed') continue;
-      if (error === undefined) client.send(packet);
-      else refuse(client, packet);
+      if (typeof ack !== 'number') {
+        if (error === undefined) client.send(ack);
+        else refuse(client, ack);
+      } else {
+        const type = ack >= HELD_PUBREC ? 'pubrec' : 'puback';
+        const packetId = ack >= HELD_PUBREC ? ack - HELD_PUBREC : ack;
+        if (error === undefined) client.sendAck(type, packetId);
+        else refuse(client, { type, packetId });
+      }
     }
     for (const then of after) then(error);
   }
 }
+
+/** Added to a held Success acknowledgement's packet id (1..65535) to mark it a PUBREC. */
+const HELD_PUBREC = 0x10000;
 
 /**
  * A PUBLISH that could not be made durable is not acknowledged as if it were: v5 clients get the
