@@ -8,6 +8,11 @@ export interface PendingInflight {
   order: number;
   /** A delete of the same packet id came before in this batch: the row is replaced, order and all. */
   replaces: boolean;
+  /**
+   * The flow's row may be on disk already: a PUBREL update of a flow that an earlier write saved.
+   * Its delete must then be written, not cancelled.
+   */
+  written: boolean;
 }
 
 /** What one session changed since the last write. `null` values are deletes. */
@@ -142,27 +147,31 @@ export class PendingBatch {
     map.set(
       packetId,
       known === undefined
-        ? { delivery, released, order, replaces: false }
+        ? // A flow starts with a save at PUBLISH (released false); a PUBREL with no entry here
+          // updates a row an earlier write saved.
+          { delivery, released, order, replaces: false, written: released }
         : known === null
-          ? { delivery, released, order, replaces: true }
+          ? { delivery, released, order, replaces: true, written: false }
           : // A PUBREL state change (or a new message under a live id) keeps the flow's place.
-            { delivery, released, order: known.order, replaces: known.replaces },
+            { delivery, released, order: known.order, replaces: known.replaces, written: known.written },
     );
   }
 
-  deleteInflight(clientId: string, packetId: number): void {
+  /** Returns true when the delete cancelled the flow's save: its row never reaches the disk. */
+  deleteInflight(clientId: string, packetId: number): boolean {
     this.changes++;
     const map = this.#client(clientId).inflight;
     const known = map.get(packetId);
-    // A flow that started in this fresh batch (not replacing a row deleted in it) never reached
-    // the disk: nothing to write.
-    if (known != null && !known.replaces && !this.#mayBeWritten) {
+    // A flow that started in this fresh batch (not replacing a row deleted in it, not updating a
+    // row written before) never reached the disk: nothing to write.
+    if (known != null && !known.replaces && !known.written && !this.#mayBeWritten) {
       this.bytes -= entryBytes(known.delivery);
       map.delete(packetId);
-      return;
+      return true;
     }
     this.bytes += ENTRY - entryBytes(known === null || known === undefined ? known : known.delivery);
     map.set(packetId, null);
+    return false;
   }
 
   saveInboundQos2(clientId: string, packetId: number): void {

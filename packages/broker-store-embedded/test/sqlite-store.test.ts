@@ -364,6 +364,29 @@ describe('SqliteStore durability', () => {
     expect(keys('SELECT packet_id AS n FROM inflight ORDER BY packet_id')).toEqual([4, 7, 8]);
     db.close();
   });
+
+  it('a QoS 2 flow written at PUBLISH and ended by PUBREC and PUBCOMP in one later batch is deleted from the file', async () => {
+    const store = sqliteStore(tempDir());
+    await store.open();
+    const d: Delivery = { ...delivery('qos2'), qos: 2 };
+    store.saveInflight('a', 7, d, false); // PUBLISH sent
+    store.saveInflight('a', 8, d, false);
+    await commit(store);
+    store.saveInflight('a', 7, d, true); // PUBREC: the row on disk moves to PUBREL
+    expect(store.deleteInflight('a', 7)).toBe(false); // PUBCOMP in the same batch: the delete is written
+    // A flow that starts and ends in one batch never reaches the file, and says so.
+    store.saveInflight('a', 9, d, false);
+    store.saveInflight('a', 9, d, true);
+    expect(store.deleteInflight('a', 9)).toBe(true);
+    await commit(store);
+    await store.close();
+    const db = new Database(store.file, { readonly: true });
+    const ids = db.prepare('SELECT packet_id AS n FROM inflight ORDER BY packet_id').all() as Array<{
+      n: number;
+    }>;
+    expect(ids.map((r) => r.n)).toEqual([8]);
+    db.close();
+  });
 });
 
 describe('SqliteStore lock: one process per store file', () => {
