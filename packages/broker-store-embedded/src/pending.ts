@@ -157,8 +157,7 @@ export class PendingBatch {
     );
   }
 
-  /** Returns true when the delete cancelled the flow's save: its row never reaches the disk. */
-  deleteInflight(clientId: string, packetId: number): boolean {
+  deleteInflight(clientId: string, packetId: number): void {
     this.changes++;
     const map = this.#client(clientId).inflight;
     const known = map.get(packetId);
@@ -167,11 +166,10 @@ export class PendingBatch {
     if (known != null && !known.replaces && !known.written && !this.#mayBeWritten) {
       this.bytes -= entryBytes(known.delivery);
       map.delete(packetId);
-      return true;
+      return;
     }
     this.bytes += ENTRY - entryBytes(known === null || known === undefined ? known : known.delivery);
     map.set(packetId, null);
-    return false;
   }
 
   saveInboundQos2(clientId: string, packetId: number): void {

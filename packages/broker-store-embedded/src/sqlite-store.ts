@@ -70,6 +70,7 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   readonly name = 'sqlite';
+  readonly commitsOnlyRecordedChanges = true;
   /** The database file. */
   readonly file: string;
   readonly #dataDir: string;
@@ -262,8 +263,8 @@ export class SqliteStore implements Store {
     this.#pending.saveInflight(clientId, packetId, delivery, released, this.#order++);
   }
 
-  deleteInflight(clientId: string, packetId: number): boolean {
-    return this.#pending.deleteInflight(clientId, packetId);
+  deleteInflight(clientId: string, packetId: number): void {
+    this.#pending.deleteInflight(clientId, packetId);
   }
 
   saveInboundQos2(clientId: string, packetId: number): void {

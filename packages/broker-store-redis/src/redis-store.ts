@@ -89,6 +89,7 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  */
 export class RedisStore implements Store {
   readonly name = 'redis';
+  readonly commitsOnlyRecordedChanges = true;
   /** The ioredis connection (a `Cluster` on a cluster), for inspection; the store owns it. */
   readonly redis: Redis | Cluster;
   readonly #keys: StoreKeys;

@@ -54,6 +54,10 @@ export class Client implements ClientInfo {
   requestProblemInformation = true;
   /** This publisher's acknowledgements waiting behind held ones, in order (see `Persistence`). */
   heldAcks: RingQueue<HeldAck> | undefined;
+  /** Acknowledgements waiting for a commit, in order: triples of ack, message, turn (see `Persistence`). */
+  durableAcks: RingQueue<unknown> | undefined;
+  /** The last commit turn this client held an acknowledgement for. */
+  durableTurn = 0;
   /** Bytes of this publisher's messages whose acknowledgement is held (bounded by `maxHeldBytes`). */
   heldBytes = 0;
 

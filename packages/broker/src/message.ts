@@ -19,6 +19,13 @@ export interface Message {
   origin: string;
   /** True once `payload` is a private copy that may be stored. */
   owned: boolean;
+  /**
+   * @internal Its deliveries to stored sessions, for the publisher's PUBACK in acknowledged
+   * durability (see `Persistence`): n ≥ 0 that many QoS 1 deliveries queued or in flight; -1
+   * (`DELIVERED`) the last of them was acknowledged by its subscriber; -2 (`PINNED`) something
+   * only a commit can keep (a QoS 2 delivery, a retained copy). Undefined counts as pinned.
+   */
+  storeRows?: number;
 }
 
 /** Copies a message's payload out of the socket chunk before it is stored (retained, queued, in flight). */

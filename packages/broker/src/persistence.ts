@@ -38,23 +38,40 @@ export class HeldAck {
  * Acknowledgements a subscriber's full queue holds back (`HeldAck`) wait here too, per publisher
  * and in order, before the commit.
  *
+ * A QoS 1 PUBACK also goes before its commit when the message was delivered: once every stored
+ * session it went to has acknowledged it (QoS 1), nothing of it is left to keep; rows of it still
+ * on their way to the disk would at worst deliver it again after a crash, which QoS 1 allows. An
+ * online subscriber often acknowledges sooner than a commit ends, so the publisher's window does
+ * not wait for the disk. Only with a store whose commit covers nothing else
+ * (`commitsOnlyRecordedChanges`: not a cluster's, which forwards messages to other nodes in it).
+ *
  * ```
  *   handlers / router / registry ──changes──▶ Persistence ──saveX/deleteX──▶ Store
- *   acks ──▶ per publisher, behind its HeldAcks ──▶ held ──commit(done) once per turn──▶ sent (or refused)
+ *   acks ──▶ per publisher, behind its HeldAcks ──▶ per publisher, in order ──▶ sent when its turn's
+ *            commit is done (or refused), or when its message was delivered
  * ```
  */
 export class Persistence {
   readonly #store: Store | undefined;
   readonly #durable: boolean;
+  /** Whether a delivered QoS 1 message's PUBACK may go before its commit (see the class comment). */
+  readonly #releaseDelivered: boolean;
   readonly #log: Logger;
   readonly #stats: SysInfo;
   #scheduled = false;
   /**
-   * Acknowledgements waiting for the next commit: client, packet, client, packet… A Success PUBACK
-   * or PUBREC is held as a number (its packet id, plus {@link HELD_PUBREC} for a PUBREC), so the
-   * common case makes no packet object and is sent with `sendAck`.
+   * The group commit being gathered: each acknowledgement waits for the commit of the turn it was
+   * held in. Acknowledgements wait per client (`Client.durableAcks`, in order); a Success PUBACK or
+   * PUBREC is held as a number (its packet id, plus {@link HELD_PUBREC} for a PUBREC), so the common
+   * case makes no packet object and is sent with `sendAck`.
    */
-  #held: Array<Client | Packet | number> = [];
+  #turn = 1;
+  /** The last turn whose commit succeeded. */
+  #committedTurn = 0;
+  /** The clients that held an acknowledgement in this turn, each once. */
+  #turnClients: Client[] = [];
+  /** Clients with acknowledgements waiting, by client id: a delivered message finds its publisher here. */
+  readonly #waiting = new Map<string, Client>();
   /** Continuations waiting for the next commit (a CONNACK that creates a persistent session). */
   #after: Array<(error: Error | undefined) => void> = [];
   /** Whether the last commit failed: its error is logged once, not at every failing turn. */
@@ -67,6 +84,7 @@ export class Persistence {
     this.#store = store;
     this.#stats = stats;
     this.#durable = durable && store !== undefined;
+    this.#releaseDelivered = this.#durable && store?.commitsOnlyRecordedChanges === true;
     this.#log = log;
   }
 
@@ -126,6 +144,7 @@ export class Persistence {
   /** A delivery was appended to the session's queue: it gets the session's next sequence number. */
   queued(session: Session, delivery: Delivery): void {
     if (this.#store === undefined || !session.stored) return;
+    if (this.#releaseDelivered) deliveryStored(delivery.message, true);
     delivery.seq = session.nextSeq++;
     this.#store.queueMessage(session.clientId, delivery.seq, delivery);
     this.#touch();
@@ -136,6 +155,9 @@ export class Persistence {
     if (this.#store === undefined || delivery.seq === undefined) return;
     if (session.stored) {
       this.#store.dequeueMessage(session.clientId, delivery.seq);
+      // Sent (it is counted again in flight), expired or dropped: not delivered (see `completed`).
+      const rows = delivery.message.storeRows ?? PINNED;
+      if (rows > 0) delivery.message.storeRows = rows - 1;
       this.#touch();
     }
     delivery.seq = undefined;
@@ -144,13 +166,26 @@ export class Persistence {
   inflight(session: Session, packetId: number, delivery: Delivery, released: boolean): void {
     if (this.#store === undefined || !session.stored || delivery.qos === 0) return;
     this.#store.saveInflight(session.clientId, packetId, delivery, released);
+    if (this.#releaseDelivered) deliveryStored(delivery.message, delivery.qos === 1 && !released);
     this.#touch();
   }
 
-  completed(session: Session, packetId: number): void {
+  /**
+   * The outbound flow under `packetId` ended. `message`: a QoS 1 flow's message, acknowledged by the
+   * subscriber. When that was its last delivery to a stored session, the message is delivered and
+   * its publisher's PUBACK need not wait for a commit.
+   */
+  completed(session: Session, packetId: number, message?: Message): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.deleteInflight(session.clientId, packetId);
     this.#touch();
+    if (message === undefined || !this.#releaseDelivered) return;
+    const rows = message.storeRows ?? PINNED;
+    if (rows <= 0) return;
+    message.storeRows = rows === 1 ? DELIVERED : rows - 1;
+    if (rows !== 1) return;
+    const publisher = this.#waiting.get(message.origin);
+    if (publisher !== undefined) this.#release(publisher, this.#committedTurn, undefined);
   }
 
   // ---- inbound QoS 2 ------------------------------------------------------------------------------
@@ -171,6 +206,7 @@ export class Persistence {
 
   retained(message: Message): void {
     if (this.#store === undefined || message.topic.startsWith('$SYS/')) return;
+    message.storeRows = PINNED; // a retained copy is kept only by a commit
     this.#store.saveRetained(message);
     this.#touch();
   }
@@ -227,13 +263,12 @@ export class Persistence {
     packetId: number,
     reasonCode: number,
     hold: HeldAck | undefined,
+    message?: Message,
   ): void {
     if (reasonCode === 0 && hold === undefined && client.heldAcks === undefined) {
       if (!this.#durable) client.sendAck(type, packetId);
-      else {
-        this.#held.push(client, type === 'pubrec' ? packetId + HELD_PUBREC : packetId);
-        this.#touch();
-      }
+      else if (type === 'puback') this.#hold(client, packetId, message);
+      else this.#hold(client, packetId + HELD_PUBREC, undefined);
       return;
     }
     this.acknowledge(client, reasonCode ? { type, packetId, reasonCode } : { type, packetId }, hold);
@@ -276,8 +311,53 @@ export class Persistence {
       client.send(packet);
       return;
     }
-    this.#held.push(client, packet);
+    this.#hold(client, packet, undefined);
+  }
+
+  /**
+   * Holds an acknowledgement until this turn's commit is done, behind the client's earlier ones.
+   * `message`: a Success PUBACK's message, which may be delivered before then (see `completed`).
+   */
+  #hold(client: Client, ack: Packet | number, message: Message | undefined): void {
+    let acks = client.durableAcks;
+    if (acks === undefined) acks = client.durableAcks = new RingQueue(24);
+    if (acks.length === 0) this.#waiting.set(client.id, client);
+    acks.push(ack);
+    acks.push(message);
+    acks.push(this.#turn);
+    if (client.durableTurn !== this.#turn) {
+      client.durableTurn = this.#turn;
+      this.#turnClients.push(client);
+    }
     this.#touch();
+  }
+
+  /**
+   * Sends the client's acknowledgements at the head of its queue that may go: those of turns up to
+   * `upTo` (committed, or failed with `error`: then refused), and PUBACKs of delivered messages.
+   */
+  #release(client: Client, upTo: number, error: Error | undefined): void {
+    const acks = client.durableAcks;
+    if (acks === undefined) return;
+    while (acks.length > 0 && client.state !== 'closed') {
+      const ack = acks.peek() as Packet | number;
+      const delivered = (acks.at(1) as Message | undefined)?.storeRows === DELIVERED;
+      if ((acks.at(2) as number) > upTo && !delivered) break;
+      acks.shift();
+      acks.shift();
+      acks.shift();
+      if (typeof ack !== 'number') {
+        if (error === undefined) client.send(ack);
+        else refuse(client, ack);
+      } else {
+        const type = ack >= HELD_PUBREC ? 'pubrec' : 'puback';
+        const packetId = ack >= HELD_PUBREC ? ack - HELD_PUBREC : ack;
+        if (error === undefined || delivered) client.sendAck(type, packetId);
+        else refuse(client, { type, packetId });
+      }
+    }
+    if (client.state === 'closed') acks.clear();
+    if (acks.length === 0 && this.#waiting.get(client.id) === client) this.#waiting.delete(client.id);
   }
 
   /** Calls `then` once everything recorded so far is durable (at once without a durable store). */
@@ -309,45 +389,51 @@ export class Persistence {
     this.#scheduled = false;
     const store = this.#store;
     if (store === undefined) return;
-    const held = this.#held;
+    const turn = this.#turn++;
+    const clients = this.#turnClients;
     const after = this.#after;
-    this.#held = [];
+    this.#turnClients = [];
     this.#after = [];
     store.commit((error) => {
-      this.#committed(error, held, after);
+      this.#committed(error, turn, clients, after);
       done?.();
     });
   };
 
   #committed(
     error: Error | undefined,
-    held: Array<Client | Packet | number>,
+    turn: number,
+    clients: Client[],
     after: Array<(e: Error | undefined) => void>,
   ): void {
     if (error !== undefined) {
       if (!this.#failing) this.#log.error({ error: error.message }, 'store commit failed');
       this.#failing = true;
-    } else this.#failing = false;
-    for (let i = 0; i < held.length; i += 2) {
-      const client = held[i] as Client;
-      const ack = held[i + 1] as Packet | number;
-      if (client.state === 'closed') continue;
-      if (typeof ack !== 'number') {
-        if (error === undefined) client.send(ack);
-        else refuse(client, ack);
-      } else {
-        const type = ack >= HELD_PUBREC ? 'pubrec' : 'puback';
-        const packetId = ack >= HELD_PUBREC ? ack - HELD_PUBREC : ack;
-        if (error === undefined) client.sendAck(type, packetId);
-        else refuse(client, { type, packetId });
-      }
+    } else {
+      this.#failing = false;
+      this.#committedTurn = turn;
     }
+    for (const client of clients) this.#release(client, turn, error);
     for (const then of after) then(error);
   }
 }
 
 /** Added to a held Success acknowledgement's packet id (1..65535) to mark it a PUBREC. */
 const HELD_PUBREC = 0x10000;
+/** `Message.storeRows`: every in-flight row of the message was cancelled by its subscriber's PUBACK. */
+const DELIVERED = -1;
+/** `Message.storeRows`: the store keeps something of the message that a commit must write. */
+const PINNED = -2;
+
+/**
+ * A delivery of `message` to a stored session was queued or went in flight. `counted`: a queued
+ * delivery or a QoS 1 flow, which its subscriber's PUBACK ends; anything else pins the message to
+ * its commit (see `Message.storeRows`).
+ */
+function deliveryStored(message: Message, counted: boolean): void {
+  const rows = message.storeRows ?? PINNED;
+  message.storeRows = counted && rows >= 0 ? rows + 1 : PINNED;
+}
 
 /**
  * A PUBLISH that could not be made durable is not acknowledged as if it were: v5 clients get the

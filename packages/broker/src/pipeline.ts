@@ -34,6 +34,7 @@ export function createMessage(
     expiresAt: expiry === undefined ? 0 : now + expiry * 1000,
     origin,
     owned,
+    storeRows: 0,
   };
 }
 

@@ -46,6 +46,13 @@ export class RingQueue<T> {
     return this.#length === 0 ? undefined : this.#items[this.#head];
   }
 
+  /** The item `offset` places behind the head (0 is the head), or undefined past the end. */
+  at(offset: number): T | undefined {
+    return offset < 0 || offset >= this.#length
+      ? undefined
+      : this.#items[(this.#head + offset) % this.#items.length];
+  }
+
   clear(): void {
     this.#items = noItems;
     this.#head = 0;

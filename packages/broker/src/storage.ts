@@ -35,6 +35,13 @@ export interface Store {
    * then refuses QoS 1/2 publishes and reports not-ready. Default: always true.
    */
   readonly writable?: boolean;
+  /**
+   * True when `commit` makes durable nothing but what the change methods recorded (no writes of the
+   * store's own ride on it, as a cluster's forwarded messages do). The broker may then send a QoS 1
+   * PUBACK before its commit, once every subscriber with a stored session has acknowledged the
+   * message: it is delivered, and nothing of it is left to keep. Default false.
+   */
+  readonly commitsOnlyRecordedChanges?: boolean;
 
   /** Opens the store and returns everything it holds. Rejects with a clear error (corrupt, newer format). */
   open(): Promise<StoredState>;
@@ -134,5 +141,6 @@ export function storedMessage(
   properties: Message['properties'],
   expiresAt: number,
 ): Message {
-  return { topic, payload, qos, retain, properties, expiresAt, origin: '', owned: true };
+  // storeRows -2: pinned, a loaded message is not a PUBLISH whose PUBACK waits (see Message).
+  return { topic, payload, qos, retain, properties, expiresAt, origin: '', owned: true, storeRows: -2 };
 }

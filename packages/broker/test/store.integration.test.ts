@@ -26,13 +26,25 @@ async function brokerWith(store: Store): Promise<{ broker: Broker; port: number 
 /** A MemoryStore whose commits wait until `release()`, or fail, or that refuses writes. */
 class GatedStore extends MemoryStore {
   #waiting: Array<(error: Error | undefined) => void> = [];
+  /** Whether its commits cover only the recorded changes (a delivered PUBACK may go before them). */
+  readonly commitsOnlyRecordedChanges: boolean;
   gated = false;
   failWith: Error | undefined;
   writableFlag = true;
   commits = 0;
 
+  constructor(commitsOnlyRecordedChanges = false) {
+    super();
+    this.commitsOnlyRecordedChanges = commitsOnlyRecordedChanges;
+    gates.push(this);
+  }
+
   get writable(): boolean {
     return this.writableFlag;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
   }
 
   override commit(done: (error: Error | undefined) => void): void {
@@ -50,7 +62,13 @@ class GatedStore extends MemoryStore {
 }
 
 const open: Array<RawClient | Broker> = [];
+/** Gated stores of the running test: opened again before the brokers close, should the test fail. */
+const gates: GatedStore[] = [];
 afterEach(async () => {
+  for (const store of gates.splice(0)) {
+    store.gated = false;
+    store.release();
+  }
   for (const x of open.splice(0)) {
     if (x instanceof Broker) await x.close();
     else x.close();
@@ -170,6 +188,101 @@ describe('acknowledged durability', () => {
     expect((await c.expect('puback')).packetId).toBe(5);
     expect((await c.expect('pubrec')).packetId).toBe(6);
     store.gated = false; // close() commits what is left
+  });
+
+  it('a QoS 1 PUBACK goes before its commit once every stored session has acknowledged the message, in order; retained and unacknowledged ones wait', async () => {
+    const store = new GatedStore(true);
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    const sub = await connect(b.port, 'sub-1');
+    sub.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'e/#', qos: 1 }] });
+    await sub.c.expect('suback');
+    const pub = await connect(b.port, 'pub', 5, true);
+    const publish = (packetId: number, topic: string, retain = false) =>
+      pub.c.send({
+        type: 'publish',
+        topic,
+        payload: Buffer.from(topic),
+        qos: 1,
+        packetId,
+        retain,
+        dup: false,
+      });
+    const delivered = async (topic: string) => {
+      const p = await sub.c.expect('publish');
+      expect(p.topic).toBe(topic);
+      return p.packetId!;
+    };
+    const pubacks = async () =>
+      (await pub.c.idle(150)).filter((p) => p.type === 'puback').map((p) => p.packetId);
+    store.gated = true;
+
+    // Delivered and acknowledged: the PUBACK goes while the commit still waits.
+    publish(1, 'e/1');
+    const id1 = await delivered('e/1');
+    expect(await pubacks()).toEqual([]);
+    sub.c.send({ type: 'puback', packetId: id1 });
+    expect((await pub.c.expect('puback')).packetId).toBe(1);
+    expect(store.waiting).toBeGreaterThan(0);
+
+    // A retained message is kept only by a commit, and the PUBACKs after it keep their place.
+    publish(2, 'e/2', true);
+    publish(3, 'e/3');
+    const ids = [await delivered('e/2'), await delivered('e/3')];
+    for (const packetId of ids) sub.c.send({ type: 'puback', packetId });
+    expect(await pubacks()).toEqual([]);
+
+    // Not acknowledged by its subscriber yet: it waits too.
+    publish(4, 'e/4');
+    await delivered('e/4');
+    expect(await pubacks()).toEqual([]);
+    store.release();
+    for (const packetId of [2, 3, 4]) expect((await pub.c.expect('puback')).packetId).toBe(packetId);
+
+    // With two stored sessions, it goes once both have acknowledged it.
+    store.gated = false;
+    const sub2 = await connect(b.port, 'sub-2');
+    sub2.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'e/#', qos: 1 }] });
+    await sub2.c.expect('suback');
+    const retained = await sub2.c.expect('publish');
+    expect(retained.topic).toBe('e/2');
+    sub2.c.send({ type: 'puback', packetId: retained.packetId! });
+    store.gated = true;
+    publish(5, 'e/5');
+    sub.c.send({ type: 'puback', packetId: await delivered('e/5') });
+    const second = await sub2.c.expect('publish');
+    expect(second.topic).toBe('e/5');
+    expect(await pubacks()).toEqual([]);
+    sub2.c.send({ type: 'puback', packetId: second.packetId! });
+    expect((await pub.c.expect('puback')).packetId).toBe(5);
+    expect(store.waiting).toBeGreaterThan(0);
+    store.release();
+    store.gated = false;
+  });
+
+  it('with a store whose commit covers more than the recorded changes, a delivered QoS 1 message still waits for it', async () => {
+    const store = new GatedStore(false);
+    const b = await brokerWith(store);
+    open.push(b.broker);
+    const sub = await connect(b.port, 'sub-1');
+    sub.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'e/#', qos: 1 }] });
+    await sub.c.expect('suback');
+    const pub = await connect(b.port, 'pub', 5, true);
+    store.gated = true;
+    pub.c.send({
+      type: 'publish',
+      topic: 'e/1',
+      payload: Buffer.from('1'),
+      qos: 1,
+      packetId: 1,
+      retain: false,
+      dup: false,
+    });
+    sub.c.send({ type: 'puback', packetId: (await sub.c.expect('publish')).packetId! });
+    expect((await pub.c.idle(150)).map((p) => p.type)).toEqual([]);
+    store.release();
+    expect((await pub.c.expect('puback')).packetId).toBe(1);
+    store.gated = false;
   });
 
   it('a failed commit is not acknowledged as a success: v5 gets 0x97, a v3 client is disconnected without PUBACK', async () => {

@@ -12,7 +12,7 @@ export function handlePuback(ctx: BrokerContext, client: Client, packet: PubackP
     return;
   }
   session.inflight.delete(packet.packetId);
-  ctx.persistence.completed(session, packet.packetId);
+  ctx.persistence.completed(session, packet.packetId, entry.delivery.message);
   const complete = ctx.hooks.on.onQosComplete;
   if (complete.length > 0) for (const h of complete) h.onQosComplete!(session.clientId, packet.packetId);
   if (session.queue.length > 0 || session.overflow.length > 0) ctx.router.drain(session);

@@ -4,6 +4,7 @@ import { ReasonCode } from '@x/packets';
 import { hasMoreLevelsThan } from '@x/topics';
 import type { Client } from '../client.js';
 import type { BrokerContext } from '../context.js';
+import type { Message } from '../message.js';
 import { createMessage } from '../pipeline.js';
 
 /**
@@ -131,8 +132,9 @@ export function handlePublish(
     if (reasonCode !== 0) ctx.log.info({ clientId: client.id, topic }, 'PUBLISH refused by ACL');
   }
 
+  let message: Message | undefined;
   if (reasonCode < 0x80) {
-    const message = createMessage(
+    message = createMessage(
       topic,
       input.payload,
       qos,
@@ -165,6 +167,7 @@ export function handlePublish(
     packetId,
     v5 ? reasonCode : 0,
     hold,
+    message,
   );
 }
 
