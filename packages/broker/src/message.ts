@@ -21,9 +21,9 @@ export interface Message {
   owned: boolean;
   /**
    * @internal Its deliveries to stored sessions, for the publisher's PUBACK in acknowledged
-   * durability (see `Persistence`): n ≥ 0 that many QoS 1 deliveries queued or in flight; -1
-   * (`DELIVERED`) the last of them was acknowledged by its subscriber; -2 (`PINNED`) something
-   * only a commit can keep (a QoS 2 delivery, a retained copy). Undefined counts as pinned.
+   * durability (see `Persistence`): n ≥ 0 that many queued or QoS 1 in flight (0: the store holds
+   * nothing of it, the PUBACK need not wait for a commit); -2 (`PINNED`) something only a commit
+   * can keep (a QoS 2 delivery, a retained copy). Undefined counts as pinned.
    */
   storeRows?: number;
 }

@@ -38,11 +38,11 @@ export class HeldAck {
  * Acknowledgements a subscriber's full queue holds back (`HeldAck`) wait here too, per publisher
  * and in order, before the commit.
  *
- * A QoS 1 PUBACK also goes before its commit when the message was delivered: once every stored
- * session it went to has acknowledged it (QoS 1), nothing of it is left to keep; rows of it still
- * on their way to the disk would at worst deliver it again after a crash, which QoS 1 allows. An
- * online subscriber often acknowledges sooner than a commit ends, so the publisher's window does
- * not wait for the disk. Only with a store whose commit covers nothing else
+ * A QoS 1 PUBACK also goes before its commit when nothing of the message is left to keep: it went to
+ * no persistent session, or every one it went to has acknowledged it (QoS 1); rows of it still on
+ * their way to the disk would at worst deliver it again after a crash, which QoS 1 allows. An online
+ * subscriber often acknowledges sooner than a commit ends, so the publisher's window does not wait
+ * for the disk. Only with a store whose commit covers nothing else
  * (`commitsOnlyRecordedChanges`: not a cluster's, which forwards messages to other nodes in it).
  *
  * ```
@@ -155,7 +155,7 @@ export class Persistence {
     if (this.#store === undefined || delivery.seq === undefined) return;
     if (session.stored) {
       this.#store.dequeueMessage(session.clientId, delivery.seq);
-      // Sent (it is counted again in flight), expired or dropped: not delivered (see `completed`).
+      // Sent (and counted again in flight, in the same call), expired or dropped.
       const rows = delivery.message.storeRows ?? PINNED;
       if (rows > 0) delivery.message.storeRows = rows - 1;
       this.#touch();
@@ -172,8 +172,8 @@ export class Persistence {
 
   /**
    * The outbound flow under `packetId` ended. `message`: a QoS 1 flow's message, acknowledged by the
-   * subscriber. When that was its last delivery to a stored session, the message is delivered and
-   * its publisher's PUBACK need not wait for a commit.
+   * subscriber. When that was its last delivery to a stored session, nothing of the message is left
+   * to keep, and its publisher's PUBACK need not wait for a commit.
    */
   completed(session: Session, packetId: number, message?: Message): void {
     if (this.#store === undefined || !session.stored) return;
@@ -182,7 +182,7 @@ export class Persistence {
     if (message === undefined || !this.#releaseDelivered) return;
     const rows = message.storeRows ?? PINNED;
     if (rows <= 0) return;
-    message.storeRows = rows === 1 ? DELIVERED : rows - 1;
+    message.storeRows = rows - 1;
     if (rows !== 1) return;
     const publisher = this.#waiting.get(message.origin);
     if (publisher !== undefined) this.#release(publisher, this.#committedTurn, undefined);
@@ -267,8 +267,13 @@ export class Persistence {
   ): void {
     if (reasonCode === 0 && hold === undefined && client.heldAcks === undefined) {
       if (!this.#durable) client.sendAck(type, packetId);
-      else if (type === 'puback') this.#hold(client, packetId, message);
-      else this.#hold(client, packetId + HELD_PUBREC, undefined);
+      else if (type === 'pubrec') this.#hold(client, packetId + HELD_PUBREC, undefined);
+      else if (!this.#releaseDelivered || message === undefined) this.#hold(client, packetId, undefined);
+      else if (message.storeRows === 0 && (client.durableAcks?.length ?? 0) === 0) {
+        // Nothing of it went to the store (no persistent session took it, or each one already
+        // acknowledged it): nothing for a commit to keep.
+        client.sendAck(type, packetId);
+      } else this.#hold(client, packetId, message);
       return;
     }
     this.acknowledge(client, reasonCode ? { type, packetId, reasonCode } : { type, packetId }, hold);
@@ -316,7 +321,8 @@ export class Persistence {
 
   /**
    * Holds an acknowledgement until this turn's commit is done, behind the client's earlier ones.
-   * `message`: a Success PUBACK's message, which may be delivered before then (see `completed`).
+   * `message`: a Success PUBACK's message, which may leave nothing in the store before then (see
+   * `completed`).
    */
   #hold(client: Client, ack: Packet | number, message: Message | undefined): void {
     let acks = client.durableAcks;
@@ -334,14 +340,15 @@ export class Persistence {
 
   /**
    * Sends the client's acknowledgements at the head of its queue that may go: those of turns up to
-   * `upTo` (committed, or failed with `error`: then refused), and PUBACKs of delivered messages.
+   * `upTo` (committed, or failed with `error`: then refused), and PUBACKs of messages the store
+   * holds nothing of any more.
    */
   #release(client: Client, upTo: number, error: Error | undefined): void {
     const acks = client.durableAcks;
     if (acks === undefined) return;
     while (acks.length > 0 && client.state !== 'closed') {
       const ack = acks.peek() as Packet | number;
-      const delivered = (acks.at(1) as Message | undefined)?.storeRows === DELIVERED;
+      const delivered = (acks.at(1) as Message | undefined)?.storeRows === 0;
       if ((acks.at(2) as number) > upTo && !delivered) break;
       acks.shift();
       acks.shift();
@@ -420,8 +427,6 @@ export class Persistence {
 
 /** Added to a held Success acknowledgement's packet id (1..65535) to mark it a PUBREC. */
 const HELD_PUBREC = 0x10000;
-/** `Message.storeRows`: every in-flight row of the message was cancelled by its subscriber's PUBACK. */
-const DELIVERED = -1;
 /** `Message.storeRows`: the store keeps something of the message that a commit must write. */
 const PINNED = -2;
 

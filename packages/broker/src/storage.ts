@@ -38,8 +38,8 @@ export interface Store {
   /**
    * True when `commit` makes durable nothing but what the change methods recorded (no writes of the
    * store's own ride on it, as a cluster's forwarded messages do). The broker may then send a QoS 1
-   * PUBACK before its commit, once every subscriber with a stored session has acknowledged the
-   * message: it is delivered, and nothing of it is left to keep. Default false.
+   * PUBACK before its commit when no stored session holds the message (none took it, or each one
+   * acknowledged it): nothing of it is left to keep. Default false.
    */
   readonly commitsOnlyRecordedChanges?: boolean;
 

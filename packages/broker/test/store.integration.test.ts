@@ -190,7 +190,7 @@ describe('acknowledged durability', () => {
     store.gated = false; // close() commits what is left
   });
 
-  it('a QoS 1 PUBACK goes before its commit once every stored session has acknowledged the message, in order; retained and unacknowledged ones wait', async () => {
+  it('a QoS 1 PUBACK goes before its commit when no persistent session holds the message (none took it, or each acknowledged it), in order; retained and unacknowledged ones wait', async () => {
     const store = new GatedStore(true);
     const b = await brokerWith(store);
     open.push(b.broker);
@@ -216,6 +216,10 @@ describe('acknowledged durability', () => {
     const pubacks = async () =>
       (await pub.c.idle(150)).filter((p) => p.type === 'puback').map((p) => p.packetId);
     store.gated = true;
+
+    // Taken by no persistent session: nothing to keep, acknowledged at once.
+    publish(9, 'other/1');
+    expect((await pub.c.expect('puback')).packetId).toBe(9);
 
     // Delivered and acknowledged: the PUBACK goes while the commit still waits.
     publish(1, 'e/1');
@@ -260,7 +264,7 @@ describe('acknowledged durability', () => {
     store.gated = false;
   });
 
-  it('with a store whose commit covers more than the recorded changes, a delivered QoS 1 message still waits for it', async () => {
+  it('with a store whose commit covers more than the recorded changes, every QoS 1 PUBACK waits for it', async () => {
     const store = new GatedStore(false);
     const b = await brokerWith(store);
     open.push(b.broker);
@@ -278,10 +282,20 @@ describe('acknowledged durability', () => {
       retain: false,
       dup: false,
     });
+    pub.c.send({
+      type: 'publish',
+      topic: 'other/1',
+      payload: Buffer.from('2'),
+      qos: 1,
+      packetId: 2,
+      retain: false,
+      dup: false,
+    });
     sub.c.send({ type: 'puback', packetId: (await sub.c.expect('publish')).packetId! });
     expect((await pub.c.idle(150)).map((p) => p.type)).toEqual([]);
     store.release();
     expect((await pub.c.expect('puback')).packetId).toBe(1);
+    expect((await pub.c.expect('puback')).packetId).toBe(2);
     store.gated = false;
   });
 
