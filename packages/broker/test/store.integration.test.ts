@@ -144,6 +144,17 @@ describe('the Store seam: what is read and written at start and end', () => {
   });
 });
 
+/** A broker on `store` with a persistent subscriber ('sub-1', e/# at QoS 1) and a clean publisher. */
+async function subscribedAndPublisher(store: Store) {
+  const b = await brokerWith(store);
+  open.push(b.broker);
+  const sub = await connect(b.port, 'sub-1');
+  sub.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'e/#', qos: 1 }] });
+  await sub.c.expect('suback');
+  const pub = await connect(b.port, 'pub', 5, true);
+  return { b, sub, pub };
+}
+
 describe('acknowledged durability', () => {
   it('PUBACK, PUBREC, SUBACK and the CONNACK of a persistent session wait for the commit', async () => {
     const store = new GatedStore();
@@ -192,12 +203,7 @@ describe('acknowledged durability', () => {
 
   it('a QoS 1 PUBACK goes before its commit when no persistent session holds the message (none took it, or each acknowledged it), in order; retained and unacknowledged ones wait', async () => {
     const store = new GatedStore(true);
-    const b = await brokerWith(store);
-    open.push(b.broker);
-    const sub = await connect(b.port, 'sub-1');
-    sub.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'e/#', qos: 1 }] });
-    await sub.c.expect('suback');
-    const pub = await connect(b.port, 'pub', 5, true);
+    const { b, sub, pub } = await subscribedAndPublisher(store);
     const publish = (packetId: number, topic: string, retain = false) =>
       pub.c.send({
         type: 'publish',
@@ -266,12 +272,7 @@ describe('acknowledged durability', () => {
 
   it('with a store whose commit covers more than the recorded changes, every QoS 1 PUBACK waits for it', async () => {
     const store = new GatedStore(false);
-    const b = await brokerWith(store);
-    open.push(b.broker);
-    const sub = await connect(b.port, 'sub-1');
-    sub.c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'e/#', qos: 1 }] });
-    await sub.c.expect('suback');
-    const pub = await connect(b.port, 'pub', 5, true);
+    const { sub, pub } = await subscribedAndPublisher(store);
     store.gated = true;
     pub.c.send({
       type: 'publish',
