@@ -1,5 +1,13 @@
 import type { Message } from '@x/broker';
-import { decode, encode, type Properties, type PublishPacket, type Will } from '@x/packets';
+import {
+  decode,
+  encode,
+  encodedLength,
+  encodeInto,
+  type Properties,
+  type PublishPacket,
+  type Will,
+} from '@x/packets';
 
 /**
  * Messages and wills are stored as MQTT 5 PUBLISH packets encoded by @x/packets: topic, binary
@@ -12,11 +20,52 @@ import { decode, encode, type Properties, type PublishPacket, type Will } from '
  */
 
 /**
- * The message (its own QoS, retain flag and properties) as a v5 PUBLISH packet. The bytes are
- * copied into the batch at once (a message in many sessions' rows is encoded once per batch there).
+ * At most how many bytes {@link writeMessage} writes for `message`: without properties, the fixed
+ * header (at most 5 bytes), topic length, packet id and an empty property block (5) around at most 3
+ * bytes per topic character and the payload; with properties, exactly.
  */
-export function encodeMessage(message: Message): Buffer {
-  return encodePublish(message.topic, message.payload, message.qos, message.retain, message.properties);
+export function messageBound(message: Message): number {
+  if (message.properties === undefined) return 10 + message.topic.length * 3 + message.payload.length;
+  const packet = storedPacket(message);
+  try {
+    return encodedLength(packet, 5);
+  } catch {
+    packet.properties = undefined; // as writeMessage does
+    return encodedLength(packet, 5);
+  }
+}
+
+/**
+ * Writes the message (its own QoS, retain flag and properties) as a v5 PUBLISH packet into `target`
+ * at `offset`, which has room for {@link messageBound} bytes, and returns the bytes written: straight
+ * into the batch's buffer, with no packet buffer of its own (a message in many sessions' rows is
+ * written once per batch).
+ */
+export function writeMessage(message: Message, target: Buffer, offset: number): number {
+  const packet = storedPacket(message);
+  try {
+    return encodeInto(packet, 5, target, offset);
+  } catch (error) {
+    if (error instanceof RangeError) throw error;
+    // Properties the codec refuses can only come from the host application (clients' packets were
+    // decoded by the same codec): keep the message itself rather than lose it.
+    packet.properties = undefined;
+    return encodeInto(packet, 5, target, offset);
+  }
+}
+
+function storedPacket(message: Message): PublishPacket {
+  // One object literal of one shape (no spreads): this runs for every stored message.
+  return {
+    type: 'publish',
+    topic: message.topic,
+    payload: message.payload,
+    qos: message.qos,
+    retain: message.retain,
+    dup: false,
+    packetId: message.qos > 0 ? 1 : undefined,
+    properties: message.properties,
+  };
 }
 
 /** The will as a v5 PUBLISH packet; the Will Delay Interval is not a PUBLISH property and is dropped. */

@@ -1,6 +1,6 @@
 import type { Delivery, Message } from '@x/broker';
 import type { PendingBatch } from './pending.js';
-import { encodeMessage, encodeWill } from './publish-bytes.js';
+import { encodeWill, messageBound, writeMessage } from './publish-bytes.js';
 
 const DELIVERY = 'flags, expires_at, subscription_ids, publish';
 
@@ -192,7 +192,11 @@ export class BatchEncoder {
     const at = this.#messages.get(message);
     if (at === undefined) {
       this.#messages.set(message, this.#offset);
-      return this.bytes(encodeMessage(message));
+      this.#reserve(4 + messageBound(message));
+      const written = writeMessage(message, this.#buf, this.#offset + 4);
+      this.#buf.writeUInt32LE(written, this.#offset);
+      this.#offset += 4 + written;
+      return this;
     }
     const size = this.#buf.readUInt32LE(at) + 4;
     this.#reserve(size);

@@ -175,6 +175,70 @@ describe('SqliteStore open()', () => {
   });
 });
 
+describe('SqliteStore messages', () => {
+  it('keeps every v5 property, binary payloads and long topics exactly; a message whose properties the codec refuses is kept without them', async () => {
+    const dataDir = tempDir();
+    const store = sqliteStore(dataDir);
+    await store.open();
+    store.saveSession({
+      clientId: 'a',
+      protocolVersion: 5,
+      expiryInterval: 60,
+      disconnectedAt: 0,
+      will: undefined,
+      pendingWill: undefined,
+    });
+    const properties = {
+      contentType: 'application/ünïcode',
+      responseTopic: 'reply/here',
+      correlationData: Buffer.from([0, 1, 2, 255]),
+      payloadFormatIndicator: false,
+      userProperties: [
+        ['k', 'v1'],
+        ['k', 'v2'],
+        ['ключ', 'значение'],
+      ] as Array<[string, string]>,
+    };
+    const rich = storedMessage('a/ünï/côdé', Buffer.from([0, 255, 10]), 1, false, properties, 0);
+    const long = storedMessage(
+      `l/${'x'.repeat(70_000)}`.slice(0, 65_535),
+      Buffer.alloc(100_000, 3),
+      1,
+      false,
+      undefined,
+      0,
+    );
+    const refused = storedMessage('bad', Buffer.from('kept'), 1, false, { contentType: 'a\u0000b' }, 0);
+    const at = (message: typeof rich): Delivery => ({
+      message,
+      qos: 1,
+      retain: false,
+      subscriptionIds: undefined,
+    });
+    store.queueMessage('a', 1, at(rich));
+    store.queueMessage('a', 2, at(long));
+    store.saveInflight('a', 3, at(refused), false);
+    await commit(store);
+    await store.close();
+    const again = sqliteStore(dataDir);
+    const state = await again.open();
+    await again.close();
+    const [first, second] = state.sessions[0]!.queue.map((d) => d.message);
+    expect(first!.topic).toBe(rich.topic);
+    expect(Buffer.from(first!.payload)).toEqual(Buffer.from([0, 255, 10]));
+    expect({
+      ...first!.properties,
+      correlationData: Buffer.from(first!.properties!.correlationData!),
+    }).toEqual(properties);
+    expect(second!.topic).toBe(long.topic);
+    expect(Buffer.from(second!.payload)).toEqual(long.payload);
+    const kept = state.sessions[0]!.inflight[0]!.delivery.message;
+    expect(kept.topic).toBe('bad');
+    expect(Buffer.from(kept.payload).toString()).toBe('kept');
+    expect(kept.properties).toBeUndefined();
+  });
+});
+
 describe('SqliteStore durability', () => {
   it("'interval' acknowledges at once and writes within intervalMs", async () => {
     const dataDir = tempDir();
