@@ -55,40 +55,37 @@ export function writeMessage(message: Message, target: Buffer, offset: number): 
 }
 
 function storedPacket(message: Message): PublishPacket {
-  // One object literal of one shape (no spreads): this runs for every stored message.
-  return {
-    type: 'publish',
-    topic: message.topic,
-    payload: message.payload,
-    qos: message.qos,
-    retain: message.retain,
-    dup: false,
-    packetId: message.qos > 0 ? 1 : undefined,
-    properties: message.properties,
-  };
+  return publishPacket(message.topic, message.payload, message.qos, message.retain, message.properties);
 }
 
 /** The will as a v5 PUBLISH packet; the Will Delay Interval is not a PUBLISH property and is dropped. */
 export function encodeWill(will: Will): Buffer {
   const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
-  return encodePublish(
+  const packet = publishPacket(
     will.topic,
     will.payload,
     will.qos,
     will.retain,
     Object.keys(properties).length > 0 ? properties : undefined,
   );
+  try {
+    return encode(packet, 5);
+  } catch {
+    packet.properties = undefined; // as writeMessage does
+    return encode(packet, 5);
+  }
 }
 
-function encodePublish(
+/** The stored form of a message or will: a v5 PUBLISH with packet id 1 when QoS > 0. */
+function publishPacket(
   topic: string,
   payload: Uint8Array,
   qos: 0 | 1 | 2,
   retain: boolean,
   properties: Properties | undefined,
-): Buffer {
+): PublishPacket {
   // One object literal of one shape (no spreads): this runs for every stored message.
-  const packet: PublishPacket = {
+  return {
     type: 'publish',
     topic,
     payload,
@@ -98,14 +95,6 @@ function encodePublish(
     packetId: qos > 0 ? 1 : undefined,
     properties,
   };
-  try {
-    return encode(packet, 5);
-  } catch {
-    // Properties the codec refuses can only come from the host application (clients' packets were
-    // decoded by the same codec): keep the message itself rather than lose it.
-    packet.properties = undefined;
-    return encode(packet, 5);
-  }
 }
 
 /** Decodes stored PUBLISH bytes; throws when they are not a PUBLISH packet. */

@@ -31,6 +31,18 @@ function delivery(topic: string, expiresAt = 0, payload = Buffer.from(topic)): D
   };
 }
 
+/** A connected v5 session with a 60 s expiry, so its rows are kept. */
+function saveOnlineSession(store: SqliteStore, clientId: string): void {
+  store.saveSession({
+    clientId,
+    protocolVersion: 5,
+    expiryInterval: 60,
+    disconnectedAt: 0,
+    will: undefined,
+    pendingWill: undefined,
+  });
+}
+
 async function openError(store: SqliteStore): Promise<SqliteStoreError> {
   const error = await store.open().then(
     () => undefined,
@@ -180,14 +192,7 @@ describe('SqliteStore messages', () => {
     const dataDir = tempDir();
     const store = sqliteStore(dataDir);
     await store.open();
-    store.saveSession({
-      clientId: 'a',
-      protocolVersion: 5,
-      expiryInterval: 60,
-      disconnectedAt: 0,
-      will: undefined,
-      pendingWill: undefined,
-    });
+    saveOnlineSession(store, 'a');
     const properties = {
       contentType: 'application/ünïcode',
       responseTopic: 'reply/here',
@@ -363,14 +368,7 @@ describe('SqliteStore durability', () => {
       maxPendingBytes: 10_000,
     });
     await store.open();
-    store.saveSession({
-      clientId: 'a',
-      protocolVersion: 5,
-      expiryInterval: 60,
-      disconnectedAt: 0,
-      will: undefined,
-      pendingWill: undefined,
-    });
+    saveOnlineSession(store, 'a');
     for (let seq = 1; seq <= 10; seq++) store.queueMessage('a', seq, delivery('big', 0, Buffer.alloc(2000)));
     expect(store.writable).toBe(false);
     await commit(store);
@@ -386,14 +384,7 @@ describe('SqliteStore durability', () => {
       maxPendingBytes: 100_000,
     });
     await store.open();
-    store.saveSession({
-      clientId: 'a',
-      protocolVersion: 5,
-      expiryInterval: 60,
-      disconnectedAt: 0,
-      will: undefined,
-      pendingWill: undefined,
-    });
+    saveOnlineSession(store, 'a');
     const d = delivery('churn', 0, Buffer.alloc(1000));
     for (let i = 0; i < 10_000; i++) {
       store.saveInflight('a', 1, d, false);

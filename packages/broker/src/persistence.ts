@@ -48,13 +48,13 @@ export class HeldAck {
  * ```
  *   handlers / router / registry ──changes──▶ Persistence ──saveX/deleteX──▶ Store
  *   acks ──▶ per publisher, behind its HeldAcks ──▶ per publisher, in order ──▶ sent when its turn's
- *            commit is done (or refused), or when its message was delivered
+ *            commit is done (or refused), or once the store keeps nothing of its message
  * ```
  */
 export class Persistence {
   readonly #store: Store | undefined;
   readonly #durable: boolean;
-  /** Whether a delivered QoS 1 message's PUBACK may go before its commit (see the class comment). */
+  /** Whether a QoS 1 PUBACK may go before its commit when the store keeps nothing of the message (see the class comment). */
   readonly #releaseDelivered: boolean;
   readonly #log: Logger;
   readonly #stats: SysInfo;
@@ -70,7 +70,7 @@ export class Persistence {
   #committedTurn = 0;
   /** The clients that held an acknowledgement in this turn, each once. */
   #turnClients: Client[] = [];
-  /** Clients with acknowledgements waiting, by client id: a delivered message finds its publisher here. */
+  /** Clients with acknowledgements waiting, by client id: a message the store no longer keeps finds its publisher here. */
   readonly #waiting = new Map<string, Client>();
   /** Continuations waiting for the next commit (a CONNACK that creates a persistent session). */
   #after: Array<(error: Error | undefined) => void> = [];
@@ -348,8 +348,8 @@ export class Persistence {
     if (acks === undefined) return;
     while (acks.length > 0 && client.state !== 'closed') {
       const ack = acks.peek() as Packet | number;
-      const delivered = (acks.at(1) as Message | undefined)?.storeRows === 0;
-      if ((acks.at(2) as number) > upTo && !delivered) break;
+      const nothingToKeep = (acks.at(1) as Message | undefined)?.storeRows === 0;
+      if ((acks.at(2) as number) > upTo && !nothingToKeep) break;
       acks.shift();
       acks.shift();
       acks.shift();
@@ -359,7 +359,7 @@ export class Persistence {
       } else {
         const type = ack >= HELD_PUBREC ? 'pubrec' : 'puback';
         const packetId = ack >= HELD_PUBREC ? ack - HELD_PUBREC : ack;
-        if (error === undefined || delivered) client.sendAck(type, packetId);
+        if (error === undefined || nothingToKeep) client.sendAck(type, packetId);
         else refuse(client, { type, packetId });
       }
     }
