@@ -49,6 +49,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
           dataDir: resolve(storage.dataDir),
           ...(storage.durability !== undefined ? { durability: storage.durability } : {}),
           ...(storage.intervalMs !== undefined ? { intervalMs: storage.intervalMs } : {}),
+          ...(storage.commitWindowMs !== undefined ? { commitWindowMs: storage.commitWindowMs } : {}),
           logger: log,
         })
       : storage.type === 'redis'

@@ -204,6 +204,12 @@ describe('config file', () => {
       dataDir: './data',
       durability: 'fsync',
     });
+    expect(parseConfig('storage:\n  commitWindowMs: 0\n').storage).toEqual({
+      type: 'embedded',
+      dataDir: './data',
+      commitWindowMs: 0,
+    });
+    expect(configError('storage:\n  commitWindowMs: 5000\n').message).toContain('storage.commitWindowMs');
   });
 
   it("--durability sets the embedded store's durability; --storage embedded keeps the file's", () => {

@@ -13,6 +13,7 @@ import {
 } from '@x/broker';
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.js';
+import { CommitPacer } from './commit-pacer.js';
 import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
 import { loadState } from './load.js';
 import { FileLock, LockHeldError } from './lock.js';
@@ -51,6 +52,15 @@ export interface SqliteStoreOptions {
   /** Milliseconds between writes in 'interval' durability. Default: 1000. */
   intervalMs?: number;
   /**
+   * In 'acknowledged' and 'fsync' durability, the least milliseconds between two writes while
+   * most of what the broker records cancels out within a batch (an online subscriber's messages,
+   * saved and acknowledged again within milliseconds), so that those rows are never written. Only
+   * acknowledgements that wait for a commit wait longer, by at most this. Light loads and writes
+   * that do not cancel out (queues of offline sessions) go at once whatever this is. 0: never wait.
+   * Default: 4.
+   */
+  commitWindowMs?: number;
+  /**
    * Bytes of changes held while the disk cannot be written (or between interval writes) before
    * the store reports itself not `writable`, which makes the broker refuse publishes. Changes are
    * never dropped; folding by row keeps the batch within the size of the live state. Default: 64 MiB.
@@ -79,6 +89,7 @@ export class SqliteStore implements Store {
   readonly #maxPendingBytes: number;
   readonly #retryMs: number;
   readonly #logger: Logger;
+  readonly #pacer: CommitPacer;
   #writer: Writer | undefined;
   #checkpointer: Checkpointer | undefined;
   /** The batches given to the writer thread, oldest first, with the commits waiting for each. */
@@ -96,6 +107,8 @@ export class SqliteStore implements Store {
   #failure: SqliteStoreError | undefined;
   #timer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Set while the pacer holds the next batch back. */
+  #paceTimer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #lock: FileLock;
 
@@ -107,6 +120,7 @@ export class SqliteStore implements Store {
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#retryMs = options.retryMs ?? 1000;
     this.#logger = options.logger ?? silentLogger;
+    this.#pacer = new CommitPacer(options.commitWindowMs ?? 4);
     this.#lock = new FileLock(`${this.file}.lock`);
   }
 
@@ -322,7 +336,7 @@ export class SqliteStore implements Store {
     this.#timer = this.#retryTimer = undefined;
     const error = await new Promise<Error | undefined>((resolve) => {
       this.#callbacks.push(resolve);
-      this.#flush();
+      this.#flush(true);
     });
     this.#writer = undefined;
     await this.#checkpointer?.close();
@@ -338,10 +352,21 @@ export class SqliteStore implements Store {
    * way) was measured slower: an online subscriber's in-flight row, saved in one turn and deleted
    * by its PUBACK a few turns later, then costs an INSERT and a DELETE instead of nothing
    * (README, "How it writes"). The callbacks waiting now are called when this batch is committed.
+   * The pacer may hold the batch back a few milliseconds more; `now` (closing) does not wait.
    */
-  #flush(): void {
+  #flush(now = false): void {
     const writer = this.#writer;
     if (writer === undefined || this.#writing.length > 0) return;
+    if (this.#failure === undefined && !now) {
+      if (this.#paceTimer !== undefined) return;
+      const wait = this.#pacer.delay();
+      if (wait > 0) {
+        this.#paceTimer = setTimeout(this.#paced, Math.ceil(wait));
+        return;
+      }
+    }
+    clearTimeout(this.#paceTimer);
+    this.#paceTimer = undefined;
     const batch = this.#pending;
     const callbacks = this.#callbacks;
     this.#callbacks = [];
@@ -360,6 +385,7 @@ export class SqliteStore implements Store {
       return;
     }
     this.#pending = new PendingBatch();
+    this.#pacer.handedOver(batch.changes, encoded?.ops ?? 0);
     if (encoded === undefined || encoded.ops === 0) {
       if (encoded !== undefined) this.#buffers.give(encoded.buffer);
       // Every change cancelled out (a message saved and acknowledged within the batch), or there
@@ -374,6 +400,11 @@ export class SqliteStore implements Store {
     this.#writing.push(entry);
     writer.write(encoded, (failure) => this.#written(entry, failure));
   }
+
+  readonly #paced = (): void => {
+    this.#paceTimer = undefined;
+    this.#flush();
+  };
 
   /** The writer's answer for `entry`: answers come in the order the batches were given. */
   #written(entry: InFlight, failure: WriteFailure | undefined): void {

@@ -360,6 +360,40 @@ describe('SqliteStore durability', () => {
     }
   });
 
+  it('holds a commit back while the last batch mostly cancelled out; closing writes it at once', async () => {
+    const store = new SqliteStore({ dataDir: tempDir(), commitWindowMs: 60_000 });
+    await store.open();
+    saveOnlineSession(store, 'a');
+    for (let seq = 1; seq <= 100; seq++) {
+      store.queueMessage('a', seq, delivery('online'));
+      store.dequeueMessage('a', seq);
+    }
+    await commit(store); // the first batch goes at once; 201 changes, 1 row written
+    store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
+    let answer: Error | undefined | 'none' = 'none';
+    store.commit((error) => {
+      answer = error;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answer).toBe('none'); // held: the window is a minute
+    await store.close();
+    expect(answer).toBeUndefined();
+    const db = new Database(store.file, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM retained').get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it('does not hold a commit back after a batch whose changes were rows to write', async () => {
+    const store = new SqliteStore({ dataDir: tempDir(), commitWindowMs: 60_000 });
+    await store.open();
+    saveOnlineSession(store, 'a');
+    for (let seq = 1; seq <= 100; seq++) store.queueMessage('a', seq, delivery('offline'));
+    await commit(store);
+    store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
+    await commit(store); // would wait a minute if held
+    await store.close();
+  });
+
   it('is not writable while more than maxPendingBytes wait, and writes them at the next commit', async () => {
     const store = new SqliteStore({
       dataDir: tempDir(),

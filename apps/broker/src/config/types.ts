@@ -136,9 +136,16 @@ export type StorageConfig =
    * 'acknowledged' (the default) acknowledges QoS 1/2 once the commit reached the operating system
    * (survives `kill -9` and any crash of the broker); 'fsync' once it is fsynced (survives a power
    * cut too; slower, bound by the disk's fsync latency); 'interval' writes every `intervalMs`, as
-   * Mosquitto's autosave.
+   * Mosquitto's autosave. `commitWindowMs` (default 4): the least time between two writes while
+   * most changes cancel out within a batch (online subscribers acknowledging quickly); 0 never waits.
    */
-  | { type: 'embedded'; dataDir: string; durability?: Durability; intervalMs?: number }
+  | {
+      type: 'embedded';
+      dataDir: string;
+      durability?: Durability;
+      intervalMs?: number;
+      commitWindowMs?: number;
+    }
   /** Kept in Redis too, so persistent sessions, queued and retained messages survive a restart. */
   | { type: 'redis'; url: string; prefix?: string };
 

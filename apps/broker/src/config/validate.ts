@@ -386,7 +386,7 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
         ? ['type', 'url', 'prefix']
         : type === 'memory'
           ? ['type']
-          : ['type', 'dataDir', 'durability', 'intervalMs'];
+          : ['type', 'dataDir', 'durability', 'intervalMs', 'commitWindowMs'];
     const storage = r.object(raw.storage, ['storage'], keys, 'storage');
     const kind = storage
       ? (r.choice(storage, 'type', ['storage'], ['memory', 'embedded', 'redis'] as const) ?? 'embedded')
@@ -396,11 +396,13 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
       const dataDir = r.string(storage, 'dataDir', ['storage']) ?? './data';
       const durability = r.choice(storage, 'durability', ['storage'], Durabilities);
       const intervalMs = r.integer(storage, 'intervalMs', ['storage'], 10, 3_600_000);
+      const commitWindowMs = r.integer(storage, 'commitWindowMs', ['storage'], 0, 1000);
       config.storage = {
         type: 'embedded',
         dataDir,
         ...(durability !== undefined ? { durability } : {}),
         ...(intervalMs !== undefined ? { intervalMs } : {}),
+        ...(commitWindowMs !== undefined ? { commitWindowMs } : {}),
       };
     }
     if (storage && kind === 'redis') {

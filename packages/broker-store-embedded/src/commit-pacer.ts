@@ -1,0 +1,54 @@
+/**
+ * When the next batch may go to the writer thread.
+ *
+ * Normally at once: the moment the last write ends (or at the first commit when the thread is idle).
+ * Under one kind of load that is the slow choice. When most of what the broker records is undone a
+ * millisecond later (an online subscriber's messages: queued, sent, acknowledged), a batch handed
+ * over every millisecond catches many rows between their save and their delete, and the thread
+ * writes an INSERT and a DELETE for each, while the event loop encodes and posts them. Waiting a
+ * few milliseconds between hand-overs lets those pairs fold away in the batch instead.
+ *
+ * So the pacer waits only while the last batch handed over was large and mostly cancelled out: a
+ * lone publisher's commits (a few changes each) and messages queued for offline sessions (nothing
+ * cancels) still go at once, and their acknowledgements wait for no timer. The acknowledgements it
+ * delays are sent no earlier than before: only after the commit that makes them true, or when the
+ * message needs nothing kept (the broker's early PUBACK), which the wait does not touch.
+ */
+export class CommitPacer {
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  /** When the last batch was handed over (ms on `now`'s clock); -Infinity before the first. */
+  #lastAt = Number.NEGATIVE_INFINITY;
+  /** Whether the last batch called for waiting (see the class comment). */
+  #folding = false;
+
+  /**
+   * @param windowMs the least time between two hand-overs while changes fold away (0: never wait)
+   * @param now a monotonic clock in milliseconds
+   */
+  constructor(windowMs: number, now: () => number = () => performance.now()) {
+    this.#windowMs = windowMs;
+    this.#now = now;
+  }
+
+  /**
+   * A batch was handed over (or cancelled out entirely): `changes` recorded into it, `rows` left to
+   * write after the folding.
+   */
+  handedOver(changes: number, rows: number): void {
+    this.#lastAt = this.#now();
+    this.#folding = changes >= MIN_CHANGES && rows * 2 <= changes;
+  }
+
+  /** Milliseconds to wait before handing the next batch over: 0 means now. */
+  delay(): number {
+    if (!this.#folding) return 0;
+    return Math.max(0, this.#lastAt + this.#windowMs - this.#now());
+  }
+}
+
+/**
+ * Fewer changes than this in a batch is a light load: waiting would gather little and delay the
+ * acknowledgements of the few clients there are.
+ */
+const MIN_CHANGES = 64;
