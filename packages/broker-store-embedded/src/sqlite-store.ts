@@ -109,6 +109,8 @@ export class SqliteStore implements Store {
   #retryTimer: NodeJS.Timeout | undefined;
   /** Set while the pacer holds the next batch back. */
   #paceTimer: NodeJS.Timeout | undefined;
+  /** A commit waiting for the next batch is urgent (see `Store.commit`): the pacer does not hold it. */
+  #urgent = false;
   #closed = false;
   readonly #lock: FileLock;
 
@@ -301,7 +303,7 @@ export class SqliteStore implements Store {
     this.#pending.saveSysInfo(info);
   }
 
-  commit(done: (error: Error | undefined) => void): void {
+  commit(done: (error: Error | undefined) => void, urgent = true): void {
     if (this.#writer === undefined) {
       done(
         this.#error(SqliteStoreErrors.CLOSED, this.#closed ? 'the store is closed' : 'the store is not open'),
@@ -310,6 +312,7 @@ export class SqliteStore implements Store {
     }
     if (this.#durability !== 'interval' || !this.writable) {
       this.#callbacks.push(done);
+      if (urgent) this.#urgent = true;
       this.#flush();
       return;
     }
@@ -357,7 +360,7 @@ export class SqliteStore implements Store {
   #flush(now = false): void {
     const writer = this.#writer;
     if (writer === undefined || this.#writing.length > 0) return;
-    if (this.#failure === undefined && !now) {
+    if (this.#failure === undefined && !now && !this.#urgent) {
       if (this.#paceTimer !== undefined) return;
       const wait = this.#pacer.delay();
       if (wait > 0) {
@@ -367,6 +370,7 @@ export class SqliteStore implements Store {
     }
     clearTimeout(this.#paceTimer);
     this.#paceTimer = undefined;
+    this.#urgent = false;
     const batch = this.#pending;
     const callbacks = this.#callbacks;
     this.#callbacks = [];

@@ -360,7 +360,7 @@ describe('SqliteStore durability', () => {
     }
   });
 
-  it('holds a commit back while the last batch mostly cancelled out; closing writes it at once', async () => {
+  it('holds a commit back while the last batch mostly cancelled out, unless it is urgent; closing writes it at once', async () => {
     const store = new SqliteStore({ dataDir: tempDir(), commitWindowMs: 60_000 });
     await store.open();
     saveOnlineSession(store, 'a');
@@ -373,14 +373,33 @@ describe('SqliteStore durability', () => {
     let answer: Error | undefined | 'none' = 'none';
     store.commit((error) => {
       answer = error;
-    });
+    }, false);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(answer).toBe('none'); // held: the window is a minute
+    store.saveRetained(storedMessage('s', Buffer.from('x'), 0, true, undefined, 0));
+    await commit(store); // urgent (a PUBREC waits for it, say): written now, with the one held
+    expect(answer).toBeUndefined();
+    const retained = () => {
+      const db = new Database(store.file, { readonly: true });
+      const { n } = db.prepare('SELECT count(*) AS n FROM retained').get() as { n: number };
+      db.close();
+      return n;
+    };
+    expect(retained()).toBe(2);
+
+    for (let seq = 101; seq <= 200; seq++) {
+      store.queueMessage('a', seq, delivery('online'));
+      store.dequeueMessage('a', seq);
+    }
+    await commit(store);
+    store.saveRetained(storedMessage('t', Buffer.from('x'), 0, true, undefined, 0));
+    answer = 'none';
+    store.commit((error) => {
+      answer = error;
+    }, false);
     await store.close();
     expect(answer).toBeUndefined();
-    const db = new Database(store.file, { readonly: true });
-    expect(db.prepare('SELECT count(*) AS n FROM retained').get()).toEqual({ n: 1 });
-    db.close();
+    expect(retained()).toBe(3);
   });
 
   it('does not hold a commit back after a batch whose changes were rows to write', async () => {
@@ -390,7 +409,10 @@ describe('SqliteStore durability', () => {
     for (let seq = 1; seq <= 100; seq++) store.queueMessage('a', seq, delivery('offline'));
     await commit(store);
     store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
-    await commit(store); // would wait a minute if held
+    // Not urgent, but not held either: it would wait a minute.
+    await new Promise<void>((resolve, reject) =>
+      store.commit((error) => (error ? reject(error) : resolve()), false),
+    );
     await store.close();
   });
 

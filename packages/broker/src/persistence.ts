@@ -70,6 +70,12 @@ export class Persistence {
   #committedTurn = 0;
   /** The clients that held an acknowledgement in this turn, each once. */
   #turnClients: Client[] = [];
+  /**
+   * Something waits for this turn's commit that nothing else can release: a PUBREC, a CONNACK, a
+   * PUBACK whose message a commit must keep (retained, QoS 2). A store that paces its writes then
+   * hands the batch over at once (see `Store.commit`).
+   */
+  #urgent = false;
   /** Clients with acknowledgements waiting, by client id: a message the store no longer keeps finds its publisher here. */
   readonly #waiting = new Map<string, Client>();
   /** Continuations waiting for the next commit (a CONNACK that creates a persistent session). */
@@ -331,6 +337,8 @@ export class Persistence {
     acks.push(ack);
     acks.push(message);
     acks.push(this.#turn);
+    // Only a counted message's PUBACK may go before the commit (`#release`).
+    if (message === undefined || (message.storeRows ?? PINNED) < 0) this.#urgent = true;
     if (client.durableTurn !== this.#turn) {
       client.durableTurn = this.#turn;
       this.#turnClients.push(client);
@@ -374,6 +382,7 @@ export class Persistence {
       return;
     }
     this.#after.push(then);
+    this.#urgent = true;
     this.#touch();
   }
 
@@ -399,12 +408,14 @@ export class Persistence {
     const turn = this.#turn++;
     const clients = this.#turnClients;
     const after = this.#after;
+    const urgent = this.#urgent || done !== undefined;
     this.#turnClients = [];
     this.#after = [];
+    this.#urgent = false;
     store.commit((error) => {
       this.#committed(error, turn, clients, after);
       done?.();
-    });
+    }, urgent);
   };
 
   #committed(

@@ -84,8 +84,14 @@ export interface Store {
    * Makes the changes recorded since the previous commit durable, then calls `done` once, with an
    * error when they could not be (the broker then refuses what depended on them). Calls made while an
    * earlier commit is still running complete after it, in order.
+   *
+   * `urgent`: something waits for this commit that nothing else can release (a PUBREC, a CONNACK, a
+   * PUBACK of a retained or QoS 2 message). A store that spaces its writes out to let changes cancel
+   * (the embedded store's commit window) writes such a commit without waiting. When false, the only
+   * acknowledgements waiting are QoS 1 PUBACKs that also go once their subscribers acknowledge (see
+   * `commitsOnlyRecordedChanges`).
    */
-  commit(done: (error: Error | undefined) => void): void;
+  commit(done: (error: Error | undefined) => void, urgent?: boolean): void;
 
   /** Commits what is pending and releases the store; no change method is called after it. */
   close(): Promise<void>;

@@ -32,6 +32,8 @@ class GatedStore extends MemoryStore {
   failWith: Error | undefined;
   writableFlag = true;
   commits = 0;
+  /** Each commit's `urgent` flag, in order. */
+  urgency: boolean[] = [];
 
   constructor(commitsOnlyRecordedChanges = false) {
     super();
@@ -47,8 +49,9 @@ class GatedStore extends MemoryStore {
     return this.#waiting.length;
   }
 
-  override commit(done: (error: Error | undefined) => void): void {
+  override commit(done: (error: Error | undefined) => void, urgent = true): void {
     this.commits++;
+    this.urgency.push(urgent);
     if (this.failWith) done(this.failWith);
     else if (this.gated) this.#waiting.push(done);
     else done(undefined);
@@ -268,6 +271,31 @@ describe('acknowledged durability', () => {
     expect(store.waiting).toBeGreaterThan(0);
     store.release();
     store.gated = false;
+  });
+
+  it('a commit is urgent when what waits for it can go with nothing else (PUBREC, a retained PUBACK), not when each PUBACK may also go when its subscribers acknowledge', async () => {
+    const store = new GatedStore(true);
+    const { pub } = await subscribedAndPublisher(store);
+    const publishAndWait = async (qos: 1 | 2, retain: boolean) => {
+      store.urgency = [];
+      pub.c.send({
+        type: 'publish',
+        topic: 'e/1',
+        payload: Buffer.from('1'),
+        qos,
+        packetId: 1,
+        retain,
+        dup: false,
+      });
+      await pub.c.expect(qos === 1 ? 'puback' : 'pubrec');
+      return store.urgency;
+    };
+    // Queued for the persistent subscriber: its PUBACK also goes once the subscriber acknowledges.
+    const counted = await publishAndWait(1, false);
+    expect(counted).toContain(false);
+    expect(counted).not.toContain(true);
+    expect(await publishAndWait(1, true)).toContain(true);
+    expect(await publishAndWait(2, false)).toContain(true);
   });
 
   it('with a store whose commit covers more than the recorded changes, every QoS 1 PUBACK waits for it', async () => {
