@@ -1,5 +1,7 @@
 import {
   type Delivery,
+  decodeStoredPublish,
+  decodeStoredWill,
   type Logger,
   NEVER_EXPIRES,
   type SessionSubscription,
@@ -9,7 +11,6 @@ import {
 } from '@x/broker';
 import type { ProtocolVersion, QoS } from '@x/packets';
 import type Database from 'better-sqlite3';
-import { decodePublish, decodeWill } from './publish-bytes.js';
 
 type StoredSessionState = StoredState['sessions'][number];
 
@@ -36,7 +37,7 @@ interface DeliveryRow {
 
 /** A delivery from its columns. */
 export function rowDelivery(flags: number, expiresAt: number, ids: string | null, publish: Buffer): Delivery {
-  const packet = decodePublish(publish);
+  const packet = decodeStoredPublish(publish);
   return {
     message: storedMessage(
       packet.topic,
@@ -68,11 +69,11 @@ export function loadState(db: Database.Database, now: number, logger: Logger): S
     try {
       if (row.pending_will !== null) {
         pendingWill = {
-          will: decodeWill(row.pending_will, row.pending_will_delay),
+          will: decodeStoredWill(row.pending_will, row.pending_will_delay || undefined),
           dueAt: row.pending_will_due,
         };
       }
-      if (row.will !== null) will = decodeWill(row.will, row.will_delay);
+      if (row.will !== null) will = decodeStoredWill(row.will, row.will_delay || undefined);
     } catch (error) {
       logger.error(
         { clientId: row.client_id, err: error },
@@ -183,7 +184,7 @@ export function loadState(db: Database.Database, now: number, logger: Logger): S
       continue;
     }
     try {
-      const packet = decodePublish(row.publish);
+      const packet = decodeStoredPublish(row.publish);
       retained.push(
         storedMessage(packet.topic, packet.payload, packet.qos, true, packet.properties, row.expires_at),
       );

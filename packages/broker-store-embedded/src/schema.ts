@@ -20,7 +20,7 @@ import { SqliteStoreError, SqliteStoreErrors } from './errors.js';
  *
  * A delivery is `flags` (bits 0-1 the delivery's QoS, bit 2 its retain flag, bit 3 a QoS 2 flow at
  * PUBREL), `expires_at` (epoch ms, 0 never), `subscription_ids` ('1,7' or NULL) and `publish`: the
- * message as an MQTT 5 PUBLISH packet (publish-bytes.ts).
+ * message as an MQTT 5 PUBLISH packet (@x/broker's stored-publish.ts).
  */
 export const APPLICATION_ID = 0x4d515453; // 'MQTS'
 export const FORMAT_VERSION = 1;

@@ -1,6 +1,11 @@
-import type { Delivery, Message } from '@x/broker';
+import {
+  type Delivery,
+  encodeStoredWill,
+  type Message,
+  storedMessageBound,
+  writeStoredMessage,
+} from '@x/broker';
 import type { PendingBatch } from './pending.js';
-import { encodeWill, messageBound, writeMessage } from './publish-bytes.js';
 
 const DELIVERY = 'flags, expires_at, subscription_ids, publish';
 
@@ -192,8 +197,8 @@ export class BatchEncoder {
     const at = this.#messages.get(message);
     if (at === undefined) {
       this.#messages.set(message, this.#offset);
-      this.#reserve(4 + messageBound(message));
-      const written = writeMessage(message, this.#buf, this.#offset + 4);
+      this.#reserve(4 + storedMessageBound(message));
+      const written = writeStoredMessage(message, this.#buf, this.#offset + 4);
       this.#buf.writeUInt32LE(written, this.#offset);
       this.#offset += 4 + written;
       return this;
@@ -289,9 +294,9 @@ export function encodeBatch(batch: PendingBatch, buffers: SharedBuffers): Encode
         .number(session.protocolVersion)
         .number(session.expiryInterval)
         .number(session.disconnectedAt)
-        .bytes(session.will === undefined ? null : encodeWill(session.will))
+        .bytes(session.will === undefined ? null : encodeStoredWill(session.will))
         .number(session.will?.properties?.willDelayInterval ?? 0)
-        .bytes(session.pendingWill === undefined ? null : encodeWill(session.pendingWill.will))
+        .bytes(session.pendingWill === undefined ? null : encodeStoredWill(session.pendingWill.will))
         .number(session.pendingWill?.will.properties?.willDelayInterval ?? 0)
         .number(session.pendingWill?.dueAt ?? 0);
     }

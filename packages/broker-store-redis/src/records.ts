@@ -1,16 +1,17 @@
 import {
   type Delivery,
+  decodeStoredPublish,
+  decodeStoredWill,
+  encodeStoredMessage,
+  encodeStoredWill,
   type Message,
   type SessionSubscription,
   type StoredSession,
   storedMessage,
 } from '@x/broker';
 import {
-  decode,
-  encode,
   NEED_MORE,
   type ProtocolVersion,
-  type PublishPacket,
   type QoS,
   readRemainingLength,
   vbiSize,
@@ -20,9 +21,10 @@ import {
 
 /**
  * How the Redis store writes state as bytes. A message is a small fixed header followed by the
- * message as an MQTT 5 PUBLISH packet, encoded by @x/packets: topic, binary payload and every v5
- * property (user properties in order, correlation data, content type, …) round-trip exactly, and
- * the format is specified by the MQTT standard rather than by this file.
+ * message as an MQTT 5 PUBLISH packet, as every store keeps it (@x/broker's stored-publish.ts):
+ * topic, binary payload and every v5 property (user properties in order, correlation data, content
+ * type, …) round-trip exactly, and the format is specified by the MQTT standard rather than by this
+ * file.
  *
  * ```
  * offset 0   format version (1)
@@ -63,24 +65,7 @@ export function encodeMessage(
 ): Buffer {
   let body = publishBytes.get(message);
   if (body === undefined) {
-    const packet: PublishPacket = {
-      type: 'publish',
-      topic: message.topic,
-      payload: message.payload,
-      qos: message.qos,
-      retain: message.retain,
-      dup: false,
-      ...(message.qos > 0 ? { packetId: 1 } : {}),
-      ...(message.properties ? { properties: message.properties } : {}),
-    };
-    try {
-      body = encode(packet, 5);
-    } catch {
-      // Properties the codec refuses can only come from the host application (clients' packets
-      // were decoded by the same codec): keep the message itself rather than lose it.
-      const { properties: _dropped, ...bare } = packet;
-      body = encode(bare, 5);
-    }
+    body = encodeStoredMessage(message);
     publishBytes.set(message, body);
   }
   const ids = subscriptionIds !== undefined && subscriptionIds.length > 0 ? subscriptionIds : undefined;
@@ -120,8 +105,7 @@ export function decodeMessage(record: Buffer): MessageRecord {
   const remaining = readVbi(record, HEADER + 1);
   const end = HEADER + 1 + vbiSize(remaining) + remaining;
   if (end > record.length) throw new Error('stored message shorter than its packet');
-  const packet = decode(record.subarray(HEADER, end), 5);
-  if (packet.type !== 'publish') throw new Error(`stored message is a ${packet.type} packet`);
+  const packet = decodeStoredPublish(record.subarray(HEADER, end));
   const message = storedMessage(
     packet.topic,
     packet.payload,
@@ -164,21 +148,15 @@ export function encodeSession(session: StoredSession): string {
     d: session.disconnectedAt,
   };
   if (session.will !== undefined) {
-    const bytes = encodeWill(session.will);
-    if (bytes !== undefined) {
-      record.w = bytes.toString('base64');
-      const delay = session.will.properties?.willDelayInterval;
-      if (delay !== undefined) record.wd = delay;
-    }
+    record.w = encodeStoredWill(session.will).toString('base64');
+    const delay = session.will.properties?.willDelayInterval;
+    if (delay !== undefined) record.wd = delay;
   }
   if (session.pendingWill !== undefined) {
-    const bytes = encodeWill(session.pendingWill.will);
-    if (bytes !== undefined) {
-      record.p = bytes.toString('base64');
-      const delay = session.pendingWill.will.properties?.willDelayInterval;
-      if (delay !== undefined) record.pd = delay;
-      record.pa = session.pendingWill.dueAt;
-    }
+    record.p = encodeStoredWill(session.pendingWill.will).toString('base64');
+    const delay = session.pendingWill.will.properties?.willDelayInterval;
+    if (delay !== undefined) record.pd = delay;
+    record.pa = session.pendingWill.dueAt;
   }
   return JSON.stringify(record);
 }
@@ -209,33 +187,8 @@ export function decodeSession(clientId: string, json: string): StoredSession {
   return session;
 }
 
-/** A will as a v5 PUBLISH packet (its QoS, retain flag and properties); undefined when the codec refuses it. */
-function encodeWill(will: Will): Buffer | undefined {
-  const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
-  const packet: PublishPacket = {
-    type: 'publish',
-    topic: will.topic,
-    payload: will.payload,
-    qos: will.qos,
-    retain: will.retain,
-    dup: false,
-    ...(will.qos > 0 ? { packetId: 1 } : {}),
-    ...(Object.keys(properties).length > 0 ? { properties } : {}),
-  };
-  try {
-    return encode(packet, 5);
-  } catch {
-    return undefined;
-  }
-}
-
 function decodeWill(base64: string, delay: unknown): Will {
-  const packet = decode(Buffer.from(base64, 'base64'), 5);
-  if (packet.type !== 'publish') throw new Error(`stored will is a ${packet.type} packet`);
-  const will: Will = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain };
-  if (packet.properties !== undefined) will.properties = packet.properties;
-  if (isU32(delay)) will.properties = { ...will.properties, willDelayInterval: delay };
-  return will;
+  return decodeStoredWill(Buffer.from(base64, 'base64'), isU32(delay) ? delay : undefined);
 }
 
 export function encodeSubscription(sub: SessionSubscription): string {

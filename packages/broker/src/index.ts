@@ -56,6 +56,14 @@ export {
   type StoredState,
   storedMessage,
 } from './storage.js';
+export {
+  decodeStoredPublish,
+  decodeStoredWill,
+  encodeStoredMessage,
+  encodeStoredWill,
+  storedMessageBound,
+  writeStoredMessage,
+} from './stored-publish.js';
 export type { SysInfo } from './system.js';
 export {
   PacketTracer,
