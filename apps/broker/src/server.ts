@@ -56,6 +56,7 @@ export async function runServer(config: Config, source: ServerSource = {}): Prom
         ? new (await import('@x/broker-store-redis')).RedisStore({
             url: storage.url,
             ...(storage.prefix !== undefined ? { prefix: storage.prefix } : {}),
+            ...(storage.commitWindowMs !== undefined ? { commitWindowMs: storage.commitWindowMs } : {}),
             logger: log,
           })
         : undefined;

@@ -238,6 +238,11 @@ describe('config file', () => {
       'storage:\n  type: redis\n  url: redis://:pw@127.0.0.1:6379/1\n  prefix: "b1:"\n',
     );
     expect(config.storage).toEqual({ type: 'redis', url: 'redis://:pw@127.0.0.1:6379/1', prefix: 'b1:' });
+    expect(parseConfig('storage:\n  type: redis\n  commitWindowMs: 2\n').storage).toEqual({
+      type: 'redis',
+      url: 'redis://127.0.0.1:6379',
+      commitWindowMs: 2,
+    });
     expect(printableConfig(config)).toContain('url: redis://***@127.0.0.1:6379/1');
     expect(configError('storage:\n  type: memory\n  url: redis://x\n').message).toContain(
       'broker.yaml:3:3: storage.url: unknown key "url" in storage',

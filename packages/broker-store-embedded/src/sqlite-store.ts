@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  CommitPacer,
   type Delivery,
   type Logger,
   type Message,
@@ -13,7 +14,6 @@ import {
 } from '@x/broker';
 import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.js';
-import { CommitPacer } from './commit-pacer.js';
 import { classify, SqliteStoreError, type SqliteStoreErrorCode, SqliteStoreErrors } from './errors.js';
 import { loadState } from './load.js';
 import { FileLock, LockHeldError } from './lock.js';

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import {
+  CommitPacer,
   type Delivery,
   type Logger,
   type Message,
@@ -40,6 +41,13 @@ export interface RedisStoreOptions {
    * calls back with `BATCH_TOO_LARGE`: memory stays bounded whatever the broker records.
    */
   maxBatchBytes?: number;
+  /**
+   * The least milliseconds between two batches sent while most of what the broker records cancels
+   * out within a batch (online subscribers acknowledging quickly), so those changes never reach
+   * Redis. Commits the broker marks urgent, light loads and changes that do not cancel out go at
+   * once whatever this is. 0: never wait. Default: 4.
+   */
+  commitWindowMs?: number;
   /** Longest delay between reconnection attempts, ms (2 000). */
   reconnectMax?: number;
   /** TLS options for `rediss://` (a `ca` for a private CA, client `cert`/`key`, `servername`…). */
@@ -80,7 +88,8 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  *
  * The change methods only record Redis commands in a write batch; `commit(done)` sends the batch
  * as one MULTI/EXEC transaction (on a cluster: one per session, all at once) and calls `done` once
- * Redis has answered, in the order the commits were made. While Redis is unreachable `writable` is
+ * Redis has answered, in the order the commits were made. One batch is on its way at a time: commits
+ * made meanwhile fold into the next (see `#sendNext`). While Redis is unreachable `writable` is
  * false, message changes are not recorded and commits call back with `UNAVAILABLE`: the broker
  * refuses the publishes and their publishers send them again. Session-level changes (session
  * records, subscriptions), which the broker records once and never again, are kept until Redis
@@ -103,6 +112,15 @@ export class RedisStore implements Store {
   #batch: WriteBatch;
   /** Commits not called back yet, oldest first. */
   readonly #commits: PendingCommit[] = [];
+  /** Commits whose changes are in `#batch`, not sent yet. */
+  #unsent: PendingCommit[] = [];
+  /** The commits of the batch on its way to Redis, if one is. */
+  #sending: PendingCommit[] | undefined;
+  /** One of the unsent commits is urgent (see `Store.commit`): the pacer does not hold it. */
+  #urgent = false;
+  readonly #pacer: CommitPacer;
+  /** Set while the pacer holds the next batch back. */
+  #paceTimer: NodeJS.Timeout | undefined;
   /** Client ids with a session record in Redis (loaded or saved since): a new one clears old keys. */
   readonly #known = new Set<string>();
   /** When each in-flight delivery was first saved, to restore them in sending order. */
@@ -129,6 +147,7 @@ export class RedisStore implements Store {
     this.#connectTimeout = options.connectTimeout ?? 10_000;
     this.#commitTimeout = options.commitTimeout ?? 10_000;
     this.#maxBatchBytes = options.maxBatchBytes ?? 64 * 1024 * 1024;
+    this.#pacer = new CommitPacer(options.commitWindowMs ?? 4);
     this.#batch = new WriteBatch(this.#maxBatchBytes);
     const reconnectMax = options.reconnectMax ?? 2_000;
     const connection: RedisOptions = {
@@ -426,11 +445,7 @@ export class RedisStore implements Store {
 
   // ---- commit ----------------------------------------------------------------------------------------
 
-  commit(done: (error: Error | undefined) => void): void {
-    let batch = this.#batch;
-    this.#batch = new WriteBatch(this.#maxBatchBytes);
-    const dropped = this.#dropped;
-    this.#dropped = false;
+  commit(done: (error: Error | undefined) => void, urgent = true): void {
     const entry: PendingCommit = {
       done,
       sessions: this.#recorded.take(),
@@ -439,45 +454,101 @@ export class RedisStore implements Store {
       timer: undefined,
     };
     this.#commits.push(entry);
-    if (!this.#unsaved.empty && !dropped && !this.#closed && this.redis.status === 'ready') {
-      // Session changes of failed commits go first, this commit's changes folded over them.
-      const retry = this.#unsaved.take();
-      const first = new WriteBatch(this.#maxBatchBytes);
-      retry.writeTo(first, this.#keys);
-      first.absorb(batch);
-      batch = first;
-      retry.append(entry.sessions);
-      entry.sessions = retry;
+    this.#unsent.push(entry);
+    if (urgent) this.#urgent = true;
+    this.#sendNext();
+  }
+
+  /**
+   * Sends what the commits not sent yet recorded, as one batch, unless a batch is on its way: the
+   * commits made meanwhile then go together, folded, when Redis has answered it (so a message saved
+   * and acknowledged within that time costs one HDEL and no record). The pacer may hold the batch a
+   * few milliseconds more while most changes cancel out, unless a commit is urgent.
+   */
+  #sendNext(): void {
+    if (this.#sending !== undefined || this.#unsent.length === 0) return;
+    const ready = !this.#dropped && !this.#closed && this.redis.status === 'ready';
+    if (ready && !this.#urgent) {
+      if (this.#paceTimer !== undefined) return;
+      const wait = this.#pacer.delay();
+      if (wait > 0) {
+        this.#paceTimer = setTimeout(this.#paced, Math.ceil(wait));
+        return;
+      }
     }
+    clearTimeout(this.#paceTimer);
+    this.#paceTimer = undefined;
+    this.#urgent = false;
+    const entries = this.#unsent;
+    this.#unsent = [];
+    let batch = this.#batch;
+    this.#batch = new WriteBatch(this.#maxBatchBytes);
+    const dropped = this.#dropped;
+    this.#dropped = false;
+    const first = entries[0]!;
+    if (!this.#unsaved.empty && !dropped && !this.#closed && this.redis.status === 'ready') {
+      // Session changes of failed commits go first, these commits' changes folded over them.
+      const retry = this.#unsaved.take();
+      const folded = new WriteBatch(this.#maxBatchBytes);
+      retry.writeTo(folded, this.#keys);
+      folded.absorb(batch);
+      batch = folded;
+      retry.append(first.sessions);
+      first.sessions = retry;
+    }
+    const settleAll = (error: Error | undefined) => {
+      for (const entry of entries) this.#settle(entry, error);
+    };
     if (batch.overflow) {
-      this.#settle(
-        entry,
+      settleAll(
         new RedisStoreError(
           'BATCH_TOO_LARGE',
           `changes over ${this.#maxBatchBytes} bytes (maxBatchBytes) in one commit: not written`,
         ),
       );
-    } else if (dropped || this.#closed || this.redis.status !== 'ready') {
+      return;
+    }
+    if (dropped || this.#closed || this.redis.status !== 'ready') {
       // Changes made meanwhile were not recorded: they are not durable.
-      this.#settle(entry, this.#unavailable());
-    } else if (batch.empty) {
-      this.#settle(entry, undefined);
-    } else {
-      entry.timer = setTimeout(() => {
-        this.#settle(
-          entry,
+      settleAll(this.#unavailable());
+      return;
+    }
+    this.#pacer.handedOver(batch.changes, batch.rows());
+    if (batch.empty) {
+      settleAll(undefined);
+      return;
+    }
+    const sending = entries;
+    this.#sending = sending;
+    // The batch is over when Redis answers, when it does not in time, or when the connection goes:
+    // whichever comes first ends it, and the next one may go.
+    const finish = (error: Error | undefined) => {
+      if (this.#sending !== sending) return;
+      this.#sending = undefined;
+      settleAll(error);
+      this.#sendNext();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
           new RedisStoreError(
             'WRITE_FAILED',
             `Redis did not answer a commit within ${this.#commitTimeout} ms`,
           ),
-        );
-      }, this.#commitTimeout);
-      this.#send(batch).then(
-        () => this.#settle(entry, undefined),
-        (error: Error) => this.#settle(entry, error),
-      );
-    }
+        ),
+      this.#commitTimeout,
+    );
+    for (const entry of entries) entry.timer = timer;
+    this.#send(batch).then(
+      () => finish(undefined),
+      (error: Error) => finish(error),
+    );
   }
+
+  readonly #paced = (): void => {
+    this.#paceTimer = undefined;
+    this.#sendNext();
+  };
 
   /**
    * Sends a batch as one MULTI/EXEC, or on a cluster as one per group (a session's keys share a
@@ -528,19 +599,20 @@ export class RedisStore implements Store {
   /** A connection closed: commits awaiting answers fail now rather than at the next reconnection. */
   #connectionLost(): void {
     if (this.#cluster && this.redis.status === 'ready') return;
-    for (const entry of [...this.#commits]) {
-      if (!entry.settled && entry.timer !== undefined) {
-        this.#settle(
-          entry,
-          new RedisStoreError('WRITE_FAILED', 'the Redis connection closed before the commit was answered'),
-        );
-      }
+    const sending = this.#sending;
+    this.#sending = undefined;
+    for (const entry of sending ?? []) {
+      this.#settle(
+        entry,
+        new RedisStoreError('WRITE_FAILED', 'the Redis connection closed before the commit was answered'),
+      );
     }
-    // What was recorded since the last commit will not be sent either.
+    // What was recorded since the last batch went will not be sent either: its commits fail now.
     if (!this.#batch.empty) {
       this.#batch = new WriteBatch(this.#maxBatchBytes);
       this.#dropped = true;
     }
+    this.#sendNext();
   }
 
   async #reconnected(): Promise<void> {

@@ -36,6 +36,8 @@ export class WriteBatch {
   bytes = 0;
   /** True once `bytes` went over the limit: everything recorded was dropped. */
   overflow = false;
+  /** Changes recorded (folded or not), for the commit pacer. */
+  changes = 0;
   readonly #limit: number;
 
   constructor(limit: number) {
@@ -78,6 +80,7 @@ export class WriteBatch {
       this.#keys.clear();
       return;
     }
+    const changes = this.changes + later.changes;
     for (const [key, theirs] of later.#keys) {
       const mine = this.#changes(theirs.group, key, 0);
       if (mine === undefined) return;
@@ -92,10 +95,21 @@ export class WriteBatch {
       for (const [name, value] of theirs.items) mine.items.set(name, value);
     }
     this.bytes += later.bytes;
+    this.changes = changes;
     if (this.bytes > this.#limit) {
       this.overflow = true;
       this.#keys.clear();
     }
+  }
+
+  /** Values the batch writes (hash fields set, set members added): what folding did not cancel. */
+  rows(): number {
+    let rows = 0;
+    for (const changes of this.#keys.values()) {
+      if (changes.items === undefined) continue;
+      for (const value of changes.items.values()) if (value !== undefined && value !== false) rows++;
+    }
+    return rows;
   }
 
   /** The batch as commands, key by key in the order keys were first touched. */
@@ -136,6 +150,7 @@ export class WriteBatch {
 
   #changes(group: string, key: string, bytes: number): KeyChanges | undefined {
     if (this.overflow) return undefined;
+    this.changes++;
     this.bytes += bytes + 8;
     let changes = this.#keys.get(key);
     if (changes === undefined) {

@@ -349,6 +349,49 @@ describe.skipIf(redisServer.skip)(
       });
     });
 
+    it('commits made while a batch is on its way go together when it is answered: a message queued and dequeued meanwhile never reaches Redis', async () => {
+      const hsetCalls = async () =>
+        Number(/cmdstat_hset:calls=(\d+)/.exec(await control.info('commandstats'))?.[1] ?? 0);
+      await withStore({ url: redis.url, prefix: 'fold:' }, async (store) => {
+        store.saveSession(session('x'));
+        expect(await commit(store)).toBeUndefined();
+        const before = await hsetCalls();
+        store.saveInboundQos2('x', 1);
+        const first = commit(store); // on its way: what follows waits for its answer
+        store.queueMessage('x', 1, delivery(message('t', [1]), 1));
+        const second = commit(store);
+        store.dequeueMessage('x', 1);
+        const third = commit(store);
+        expect(await Promise.all([first, second, third])).toEqual([undefined, undefined, undefined]);
+        expect(await hsetCalls()).toBe(before);
+        expect(await control.exists('fold:queue:{x}')).toBe(0);
+        expect(await control.smembers('fold:qos2in:{x}')).toEqual(['1']);
+      });
+    });
+
+    it('holds a commit back while the last batch mostly cancelled out, unless it is urgent', async () => {
+      await withStore({ url: redis.url, prefix: 'pace:', commitWindowMs: 60_000 }, async (store) => {
+        store.saveSession(session('x'));
+        for (let seq = 1; seq <= 100; seq++) {
+          store.queueMessage('x', seq, delivery(message('t', [seq]), 1));
+          store.dequeueMessage('x', seq);
+        }
+        expect(await commit(store)).toBeUndefined(); // 201 changes, 1 value written
+        store.saveRetained(message('r/1', [1], { retain: true }));
+        let answer: Error | undefined | 'none' = 'none';
+        store.commit((error) => {
+          answer = error;
+        }, false);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(answer).toBe('none'); // held: the window is a minute
+        expect(await control.hexists('pace:retained', 'r/1')).toBe(0);
+        store.saveRetained(message('r/2', [2], { retain: true }));
+        expect(await commit(store)).toBeUndefined(); // urgent: sent now, with the held one
+        expect(answer).toBeUndefined();
+        expect((await control.hkeys('pace:retained')).sort()).toEqual(['r/1', 'r/2']);
+      });
+    });
+
     it('malformed stored entries are skipped with a warning naming them; the rest loads', async () => {
       await withStore({ url: redis.url, prefix: 'bad:' }, async (store) => {
         store.saveSession(session('good'));

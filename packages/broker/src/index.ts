@@ -9,6 +9,7 @@ export {
   type RetainedView,
 } from './broker.js';
 export type { ClientInfo, ClientState } from './client-info.js';
+export { CommitPacer } from './commit-pacer.js';
 export { diagnostics } from './diagnostics.js';
 export { BrokerError, type BrokerErrorCode, BrokerErrors } from './errors.js';
 export {

@@ -147,7 +147,7 @@ export type StorageConfig =
       commitWindowMs?: number;
     }
   /** Kept in Redis too, so persistent sessions, queued and retained messages survive a restart. */
-  | { type: 'redis'; url: string; prefix?: string };
+  | { type: 'redis'; url: string; prefix?: string; commitWindowMs?: number };
 
 /**
  * Cluster mode: this process is one node of a broker spread over several processes, coordinated

@@ -383,7 +383,7 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
     const type = isRecord(raw.storage) ? raw.storage.type : undefined;
     const keys =
       type === 'redis'
-        ? ['type', 'url', 'prefix']
+        ? ['type', 'url', 'prefix', 'commitWindowMs']
         : type === 'memory'
           ? ['type']
           : ['type', 'dataDir', 'durability', 'intervalMs', 'commitWindowMs'];
@@ -418,7 +418,13 @@ export function validateConfig(value: unknown): { config: Config; issues: RuleIs
         }
       }
       const prefix = r.string(storage, 'prefix', ['storage']);
-      config.storage = { type: 'redis', url, ...(prefix !== undefined ? { prefix } : {}) };
+      const commitWindowMs = r.integer(storage, 'commitWindowMs', ['storage'], 0, 1000);
+      config.storage = {
+        type: 'redis',
+        url,
+        ...(prefix !== undefined ? { prefix } : {}),
+        ...(commitWindowMs !== undefined ? { commitWindowMs } : {}),
+      };
     }
   }
   if (raw.cluster !== undefined) {

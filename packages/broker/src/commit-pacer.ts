@@ -1,12 +1,13 @@
 /**
- * When the next batch may go to the writer thread.
+ * For a store that folds the changes of many commits into one batch while it writes the previous
+ * one (the embedded and Redis stores): when the next batch may go.
  *
- * Normally at once: the moment the last write ends (or at the first commit when the thread is idle).
- * Under one kind of load that is the slow choice. When most of what the broker records is undone a
- * millisecond later (an online subscriber's messages: queued, sent, acknowledged), a batch handed
- * over every millisecond catches many rows between their save and their delete, and the thread
- * writes an INSERT and a DELETE for each, while the event loop encodes and posts them. Waiting a
- * few milliseconds between hand-overs lets those pairs fold away in the batch instead.
+ * Normally at once: the moment the last write ends (or at the first commit when nothing is being
+ * written). Under one kind of load that is the slow choice. When most of what the broker records is
+ * undone a millisecond later (an online subscriber's messages: queued, sent, acknowledged), a batch
+ * handed over every millisecond catches many rows between their save and their delete, and the
+ * store writes each twice, while the event loop encodes and sends them. Waiting a few milliseconds
+ * between hand-overs lets those pairs fold away in the batch instead.
  *
  * So the pacer waits only while the last batch handed over was large and mostly cancelled out: a
  * lone publisher's commits (a few changes each) and messages queued for offline sessions (nothing
@@ -32,8 +33,8 @@ export class CommitPacer {
   }
 
   /**
-   * A batch was handed over (or cancelled out entirely): `changes` recorded into it, `rows` left to
-   * write after the folding.
+   * A batch was handed over (or cancelled out entirely): `changes` recorded into it, `rows` (values
+   * to write) left after the folding.
    */
   handedOver(changes: number, rows: number): void {
     this.#lastAt = this.#now();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommitPacer } from '../src/commit-pacer.js';
+import { CommitPacer } from '../src/index.js';
 
 function pacer(windowMs: number): { pacer: CommitPacer; advance: (ms: number) => void } {
   let now = 1000;
