@@ -107,10 +107,6 @@ export class SqliteStore implements Store {
   #failure: SqliteStoreError | undefined;
   #timer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
-  /** Set while the pacer holds the next batch back. */
-  #paceTimer: NodeJS.Timeout | undefined;
-  /** A commit waiting for the next batch is urgent (see `Store.commit`): the pacer does not hold it. */
-  #urgent = false;
   #closed = false;
   readonly #lock: FileLock;
 
@@ -122,7 +118,7 @@ export class SqliteStore implements Store {
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#retryMs = options.retryMs ?? 1000;
     this.#logger = options.logger ?? silentLogger;
-    this.#pacer = new CommitPacer(options.commitWindowMs ?? 4);
+    this.#pacer = new CommitPacer(options.commitWindowMs ?? 4, () => this.#flush());
     this.#lock = new FileLock(`${this.file}.lock`);
   }
 
@@ -312,7 +308,7 @@ export class SqliteStore implements Store {
     }
     if (this.#durability !== 'interval' || !this.writable) {
       this.#callbacks.push(done);
-      if (urgent) this.#urgent = true;
+      if (urgent) this.#pacer.urgent();
       this.#flush();
       return;
     }
@@ -360,17 +356,7 @@ export class SqliteStore implements Store {
   #flush(now = false): void {
     const writer = this.#writer;
     if (writer === undefined || this.#writing.length > 0) return;
-    if (this.#failure === undefined && !now && !this.#urgent) {
-      if (this.#paceTimer !== undefined) return;
-      const wait = this.#pacer.delay();
-      if (wait > 0) {
-        this.#paceTimer = setTimeout(this.#paced, Math.ceil(wait));
-        return;
-      }
-    }
-    clearTimeout(this.#paceTimer);
-    this.#paceTimer = undefined;
-    this.#urgent = false;
+    if (this.#failure === undefined && !now && !this.#pacer.mayGo()) return;
     const batch = this.#pending;
     const callbacks = this.#callbacks;
     this.#callbacks = [];
@@ -404,11 +390,6 @@ export class SqliteStore implements Store {
     this.#writing.push(entry);
     writer.write(encoded, (failure) => this.#written(entry, failure));
   }
-
-  readonly #paced = (): void => {
-    this.#paceTimer = undefined;
-    this.#flush();
-  };
 
   /** The writer's answer for `entry`: answers come in the order the batches were given. */
   #written(entry: InFlight, failure: WriteFailure | undefined): void {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Delivery, storedMessage } from '@x/broker';
-import { commit, until } from '@x/test-helpers';
+import { commit, relaxedCommit, until } from '@x/test-helpers';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore, SqliteStoreError, SqliteStoreErrors, sqliteStore } from '../src/index.js';
@@ -370,15 +370,13 @@ describe('SqliteStore durability', () => {
     }
     await commit(store); // the first batch goes at once; 201 changes, 1 row written
     store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
-    let answer: Error | undefined | 'none' = 'none';
-    store.commit((error) => {
-      answer = error;
-    }, false);
+    const held = relaxedCommit(store);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(answer).toBe('none'); // held: the window is a minute
+    expect(held.answered).toBe(false); // the window is a minute
     store.saveRetained(storedMessage('s', Buffer.from('x'), 0, true, undefined, 0));
     await commit(store); // urgent (a PUBREC waits for it, say): written now, with the one held
-    expect(answer).toBeUndefined();
+    expect(held.answered).toBe(true);
+    expect(await held.done).toBeUndefined();
     const retained = () => {
       const db = new Database(store.file, { readonly: true });
       const { n } = db.prepare('SELECT count(*) AS n FROM retained').get() as { n: number };
@@ -393,12 +391,10 @@ describe('SqliteStore durability', () => {
     }
     await commit(store);
     store.saveRetained(storedMessage('t', Buffer.from('x'), 0, true, undefined, 0));
-    answer = 'none';
-    store.commit((error) => {
-      answer = error;
-    }, false);
+    const last = relaxedCommit(store);
     await store.close();
-    expect(answer).toBeUndefined();
+    expect(last.answered).toBe(true);
+    expect(await last.done).toBeUndefined();
     expect(retained()).toBe(3);
   });
 
@@ -410,9 +406,7 @@ describe('SqliteStore durability', () => {
     await commit(store);
     store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
     // Not urgent, but not held either: it would wait a minute.
-    await new Promise<void>((resolve, reject) =>
-      store.commit((error) => (error ? reject(error) : resolve()), false),
-    );
+    expect(await relaxedCommit(store).done).toBeUndefined();
     await store.close();
   });
 

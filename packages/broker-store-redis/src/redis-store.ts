@@ -116,11 +116,7 @@ export class RedisStore implements Store {
   #unsent: PendingCommit[] = [];
   /** The commits of the batch on its way to Redis, if one is. */
   #sending: PendingCommit[] | undefined;
-  /** One of the unsent commits is urgent (see `Store.commit`): the pacer does not hold it. */
-  #urgent = false;
   readonly #pacer: CommitPacer;
-  /** Set while the pacer holds the next batch back. */
-  #paceTimer: NodeJS.Timeout | undefined;
   /** Client ids with a session record in Redis (loaded or saved since): a new one clears old keys. */
   readonly #known = new Set<string>();
   /** When each in-flight delivery was first saved, to restore them in sending order. */
@@ -147,7 +143,7 @@ export class RedisStore implements Store {
     this.#connectTimeout = options.connectTimeout ?? 10_000;
     this.#commitTimeout = options.commitTimeout ?? 10_000;
     this.#maxBatchBytes = options.maxBatchBytes ?? 64 * 1024 * 1024;
-    this.#pacer = new CommitPacer(options.commitWindowMs ?? 4);
+    this.#pacer = new CommitPacer(options.commitWindowMs ?? 4, () => this.#sendNext());
     this.#batch = new WriteBatch(this.#maxBatchBytes);
     const reconnectMax = options.reconnectMax ?? 2_000;
     const connection: RedisOptions = {
@@ -455,7 +451,7 @@ export class RedisStore implements Store {
     };
     this.#commits.push(entry);
     this.#unsent.push(entry);
-    if (urgent) this.#urgent = true;
+    if (urgent) this.#pacer.urgent();
     this.#sendNext();
   }
 
@@ -468,17 +464,7 @@ export class RedisStore implements Store {
   #sendNext(): void {
     if (this.#sending !== undefined || this.#unsent.length === 0) return;
     const ready = !this.#dropped && !this.#closed && this.redis.status === 'ready';
-    if (ready && !this.#urgent) {
-      if (this.#paceTimer !== undefined) return;
-      const wait = this.#pacer.delay();
-      if (wait > 0) {
-        this.#paceTimer = setTimeout(this.#paced, Math.ceil(wait));
-        return;
-      }
-    }
-    clearTimeout(this.#paceTimer);
-    this.#paceTimer = undefined;
-    this.#urgent = false;
+    if (ready && !this.#pacer.mayGo()) return;
     const entries = this.#unsent;
     this.#unsent = [];
     let batch = this.#batch;
@@ -544,11 +530,6 @@ export class RedisStore implements Store {
       (error: Error) => finish(error),
     );
   }
-
-  readonly #paced = (): void => {
-    this.#paceTimer = undefined;
-    this.#sendNext();
-  };
 
   /**
    * Sends a batch as one MULTI/EXEC, or on a cluster as one per group (a session's keys share a

@@ -17,19 +17,44 @@
  */
 export class CommitPacer {
   readonly #windowMs: number;
+  readonly #retry: () => void;
   readonly #now: () => number;
   /** When the last batch was handed over (ms on `now`'s clock); -Infinity before the first. */
   #lastAt = Number.NEGATIVE_INFINITY;
   /** Whether the last batch called for waiting (see the class comment). */
   #folding = false;
+  /** A commit waiting for the next batch is urgent: the batch is not held. */
+  #urgent = false;
+  /** Set while the next batch is held; it calls `retry` when the wait is over. */
+  #timer: NodeJS.Timeout | undefined;
 
   /**
    * @param windowMs the least time between two hand-overs while changes fold away (0: never wait)
+   * @param retry called when a batch that {@link mayGo} held may go
    * @param now a monotonic clock in milliseconds
    */
-  constructor(windowMs: number, now: () => number = () => performance.now()) {
+  constructor(windowMs: number, retry: () => void, now: () => number = () => performance.now()) {
     this.#windowMs = windowMs;
+    this.#retry = retry;
     this.#now = now;
+  }
+
+  /** A commit that something waits for which nothing else releases (see `Store.commit`). */
+  urgent(): void {
+    this.#urgent = true;
+  }
+
+  /**
+   * Whether the next batch may be handed over now. When not, `retry` is called once it may (a
+   * second call meanwhile changes nothing).
+   */
+  mayGo(): boolean {
+    if (this.#urgent) return true;
+    if (this.#timer !== undefined) return false;
+    const wait = this.delay();
+    if (wait === 0) return true;
+    this.#timer = setTimeout(this.#fire, Math.ceil(wait));
+    return false;
   }
 
   /**
@@ -37,9 +62,17 @@ export class CommitPacer {
    * to write) left after the folding.
    */
   handedOver(changes: number, rows: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#urgent = false;
     this.#lastAt = this.#now();
     this.#folding = changes >= MIN_CHANGES && rows * 2 <= changes;
   }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    this.#retry();
+  };
 
   /** Milliseconds to wait before handing the next batch over: 0 means now. */
   delay(): number {

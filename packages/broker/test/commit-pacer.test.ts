@@ -3,7 +3,14 @@ import { CommitPacer } from '../src/index.js';
 
 function pacer(windowMs: number): { pacer: CommitPacer; advance: (ms: number) => void } {
   let now = 1000;
-  return { pacer: new CommitPacer(windowMs, () => now), advance: (ms) => (now += ms) };
+  return {
+    pacer: new CommitPacer(
+      windowMs,
+      () => {},
+      () => now,
+    ),
+    advance: (ms) => (now += ms),
+  };
 }
 
 describe('CommitPacer', () => {
@@ -37,5 +44,24 @@ describe('CommitPacer', () => {
     const { pacer: p } = pacer(0);
     p.handedOver(10_000, 0);
     expect(p.delay()).toBe(0);
+  });
+
+  it('mayGo holds a batch and calls retry once the window is over; an urgent commit goes at once', async () => {
+    let retries = 0;
+    const p = new CommitPacer(30, () => retries++);
+    expect(p.mayGo()).toBe(true);
+    p.handedOver(400, 0);
+    expect(p.mayGo()).toBe(false);
+    expect(p.mayGo()).toBe(false); // one timer, not two
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(retries).toBe(1);
+    expect(p.mayGo()).toBe(true);
+    p.handedOver(400, 0);
+    expect(p.mayGo()).toBe(false);
+    p.urgent();
+    expect(p.mayGo()).toBe(true);
+    p.handedOver(10, 10); // clears the timer: no retry comes for the batch that went
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(retries).toBe(1);
   });
 });

@@ -8,5 +8,10 @@ export { type SpawnedServer, type SpawnOptions, spawnServer } from './process.js
 export { RawClient, type RawClientAddress, type RawConnectOptions } from './raw-client.js';
 export { type RunningRedis, type RunningRedisCluster, startRedis, startRedisCluster } from './redis.js';
 export { findExecutable, requireServer, type ServerRequirement } from './servers.js';
-export { commit, describeStoreContract, type StoreContractSubject } from './store-contract.js';
+export {
+  commit,
+  describeStoreContract,
+  relaxedCommit,
+  type StoreContractSubject,
+} from './store-contract.js';
 export { sleep, until } from './wait.js';

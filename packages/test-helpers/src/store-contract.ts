@@ -318,6 +318,21 @@ export function describeStoreContract(
   });
 }
 
+/**
+ * A commit the broker would not mark urgent (only QoS 1 PUBACKs wait for it), which a store's
+ * commit window may hold: `answered` turns true when it calls back, `done` resolves with its error.
+ */
+export function relaxedCommit(store: Store): { answered: boolean; done: Promise<Error | undefined> } {
+  const commit = { answered: false, done: Promise.resolve<Error | undefined>(undefined) };
+  commit.done = new Promise((resolve) =>
+    store.commit((error) => {
+      commit.answered = true;
+      resolve(error);
+    }, false),
+  );
+  return commit;
+}
+
 /** Commits and resolves when `done` is called; rejects with its error. */
 export function commit(store: Store): Promise<void> {
   return new Promise((resolve, reject) => store.commit((error) => (error ? reject(error) : resolve())));
