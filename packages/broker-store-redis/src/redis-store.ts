@@ -73,7 +73,12 @@ interface PendingCommit {
   sessions: SessionLedger;
   settled: boolean;
   error: Error | undefined;
-  timer: NodeJS.Timeout | undefined;
+}
+
+/** A batch on its way to Redis: the commits it carries, and the timer that gives up on it. */
+interface SentBatch {
+  commits: PendingCommit[];
+  timer: NodeJS.Timeout;
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -114,8 +119,8 @@ export class RedisStore implements Store {
   readonly #commits: PendingCommit[] = [];
   /** Commits whose changes are in `#batch`, not sent yet. */
   #unsent: PendingCommit[] = [];
-  /** The commits of the batch on its way to Redis, if one is. */
-  #sending: PendingCommit[] | undefined;
+  /** The batch on its way to Redis, if one is. */
+  #sending: SentBatch | undefined;
   readonly #pacer: CommitPacer;
   /** Client ids with a session record in Redis (loaded or saved since): a new one clears old keys. */
   readonly #known = new Set<string>();
@@ -447,7 +452,6 @@ export class RedisStore implements Store {
       sessions: this.#recorded.take(),
       settled: false,
       error: undefined,
-      timer: undefined,
     };
     this.#commits.push(entry);
     this.#unsent.push(entry);
@@ -469,10 +473,9 @@ export class RedisStore implements Store {
     this.#unsent = [];
     let batch = this.#batch;
     this.#batch = new WriteBatch(this.#maxBatchBytes);
-    const dropped = this.#dropped;
     this.#dropped = false;
     const first = entries[0]!;
-    if (!this.#unsaved.empty && !dropped && !this.#closed && this.redis.status === 'ready') {
+    if (!this.#unsaved.empty && ready) {
       // Session changes of failed commits go first, these commits' changes folded over them.
       const retry = this.#unsaved.take();
       const folded = new WriteBatch(this.#maxBatchBytes);
@@ -494,7 +497,7 @@ export class RedisStore implements Store {
       );
       return;
     }
-    if (dropped || this.#closed || this.redis.status !== 'ready') {
+    if (!ready) {
       // Changes made meanwhile were not recorded: they are not durable.
       settleAll(this.#unavailable());
       return;
@@ -504,27 +507,29 @@ export class RedisStore implements Store {
       settleAll(undefined);
       return;
     }
-    const sending = entries;
-    this.#sending = sending;
-    // The batch is over when Redis answers, when it does not in time, or when the connection goes:
-    // whichever comes first ends it, and the next one may go.
+    // The batch is over when Redis answers, when it does not in time, or when the connection goes
+    // (`#connectionLost`): whichever comes first ends it, and the next one may go.
     const finish = (error: Error | undefined) => {
       if (this.#sending !== sending) return;
+      clearTimeout(sending.timer);
       this.#sending = undefined;
       settleAll(error);
       this.#sendNext();
     };
-    const timer = setTimeout(
-      () =>
-        finish(
-          new RedisStoreError(
-            'WRITE_FAILED',
-            `Redis did not answer a commit within ${this.#commitTimeout} ms`,
+    const sending: SentBatch = {
+      commits: entries,
+      timer: setTimeout(
+        () =>
+          finish(
+            new RedisStoreError(
+              'WRITE_FAILED',
+              `Redis did not answer a commit within ${this.#commitTimeout} ms`,
+            ),
           ),
-        ),
-      this.#commitTimeout,
-    );
-    for (const entry of entries) entry.timer = timer;
+        this.#commitTimeout,
+      ),
+    };
+    this.#sending = sending;
     this.#send(batch).then(
       () => finish(undefined),
       (error: Error) => finish(error),
@@ -553,7 +558,6 @@ export class RedisStore implements Store {
   #settle(entry: PendingCommit, error: Error | undefined): void {
     if (entry.settled) return;
     entry.settled = true;
-    clearTimeout(entry.timer);
     entry.error =
       error === undefined || error instanceof RedisStoreError
         ? error
@@ -582,7 +586,8 @@ export class RedisStore implements Store {
     if (this.#cluster && this.redis.status === 'ready') return;
     const sending = this.#sending;
     this.#sending = undefined;
-    for (const entry of sending ?? []) {
+    clearTimeout(sending?.timer);
+    for (const entry of sending?.commits ?? []) {
       this.#settle(
         entry,
         new RedisStoreError('WRITE_FAILED', 'the Redis connection closed before the commit was answered'),

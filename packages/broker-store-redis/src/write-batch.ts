@@ -80,6 +80,7 @@ export class WriteBatch {
       this.#keys.clear();
       return;
     }
+    // `#changes` below counts each key it touches; the sum is what both batches recorded.
     const changes = this.changes + later.changes;
     for (const [key, theirs] of later.#keys) {
       const mine = this.#changes(theirs.group, key, 0);
