@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Delivery, storedMessage } from '@x/broker';
-import { commit, relaxedCommit, until } from '@x/test-helpers';
+import { commit, relaxedCommit, sleep, until } from '@x/test-helpers';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore, SqliteStoreError, SqliteStoreErrors, sqliteStore } from '../src/index.js';
@@ -371,7 +371,7 @@ describe('SqliteStore durability', () => {
     await commit(store); // the first batch goes at once; 201 changes, 1 row written
     store.saveRetained(storedMessage('r', Buffer.from('x'), 0, true, undefined, 0));
     const held = relaxedCommit(store);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(held.answered).toBe(false); // the window is a minute
     store.saveRetained(storedMessage('s', Buffer.from('x'), 0, true, undefined, 0));
     await commit(store); // urgent (a PUBREC waits for it, say): written now, with the one held

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Delivery, Logger, Message, StoredSession, StoredState, SysInfo } from '@x/broker';
-import { type RunningRedisCluster, relaxedCommit, requireServer, startRedisCluster } from '@x/test-helpers';
+import {
+  type RunningRedisCluster,
+  relaxedCommit,
+  requireServer,
+  sleep,
+  startRedisCluster,
+} from '@x/test-helpers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.js';
@@ -379,7 +385,7 @@ describe.skipIf(redisServer.skip)(
         expect(await commit(store)).toBeUndefined(); // 201 changes, 1 value written
         store.saveRetained(message('r/1', [1], { retain: true }));
         const held = relaxedCommit(store);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await sleep(300);
         expect(held.answered).toBe(false); // the window is a minute
         expect(await control.hexists('pace:retained', 'r/1')).toBe(0);
         store.saveRetained(message('r/2', [2], { retain: true }));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sleep } from '../../test-helpers/src/wait.js';
 import { CommitPacer } from '../src/index.js';
 
 function pacer(windowMs: number): { pacer: CommitPacer; advance: (ms: number) => void } {
@@ -53,7 +54,7 @@ describe('CommitPacer', () => {
     p.handedOver(400, 0);
     expect(p.mayGo()).toBe(false);
     expect(p.mayGo()).toBe(false); // one timer, not two
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(retries).toBe(1);
     expect(p.mayGo()).toBe(true);
     p.handedOver(400, 0);
@@ -61,7 +62,7 @@ describe('CommitPacer', () => {
     p.urgent();
     expect(p.mayGo()).toBe(true);
     p.handedOver(10, 10); // clears the timer: no retry comes for the batch that went
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(retries).toBe(1);
   });
 });
