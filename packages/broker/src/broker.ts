@@ -92,7 +92,7 @@ export class Broker {
     this.options = resolved;
     this.log = options.logger ?? consoleLogger('warn');
     const hooks = this.#hooks;
-    const persistence = new Persistence(options.store, true, this.log, this.#stats);
+    const persistence = new Persistence(options.store, true, this.log, this.#stats, resolved.sysSaveInterval);
     this.#persistence = persistence;
     this.#retained = new RetainedStore((topic) => {
       persistence.retainedDeleted(topic);

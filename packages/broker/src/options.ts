@@ -123,6 +123,12 @@ export interface BrokerOptions {
   sweepInterval?: number;
   /** Period of `$SYS` publications in milliseconds; 0 turns them off. Default 10 000. */
   sysInterval?: number;
+  /**
+   * With a store: the `$SYS` counters that changed are written on their own at most this often
+   * (milliseconds). Any commit in between carries them, and `close()` writes the last ones; a crash
+   * loses at most this long of counting. Default 60 000.
+   */
+  sysSaveInterval?: number;
   /** Maximum simultaneous connections over all listeners. Default 100 000. */
   maxConnections?: number;
   /** Prefix of generated client identifiers. Default 'auto-'. */
@@ -174,6 +180,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedOptions {
     maxRetained: options.maxRetained ?? 100_000,
     sweepInterval: options.sweepInterval ?? 1000,
     sysInterval: options.sysInterval ?? 10_000,
+    sysSaveInterval: options.sysSaveInterval ?? 60_000,
     maxConnections: options.maxConnections ?? 100_000,
     clientIdPrefix: options.clientIdPrefix ?? 'auto-',
     sharedSubscriptionStrategy: options.sharedSubscriptionStrategy ?? 'round-robin',

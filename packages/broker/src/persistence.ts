@@ -59,6 +59,8 @@ export class Persistence {
   readonly #log: Logger;
   readonly #stats: SysInfo;
   #scheduled = false;
+  /** Whether this turn recorded a change in the store (see {@link #changed}). */
+  #changes = false;
   /**
    * The group commit being gathered: each acknowledgement waits for the commit of the turn it was
    * held in. Acknowledgements wait per client (`Client.durableAcks`, in order); a Success PUBACK or
@@ -84,11 +86,24 @@ export class Persistence {
   #failing = false;
   /** The `$SYS` figures last given to the store (or equal to what it loaded). */
   #storedSysInfo: SysInfo | undefined;
+  /** Figures that changed since then and wait for the next commit to carry them. */
+  #owedSysInfo: SysInfo | undefined;
+  /** When figures last went to the store (or the store opened), ms since the epoch. */
+  #sysSavedAt = 0;
+  /** The figures commit on their own at most this often (see `BrokerOptions.sysSaveInterval`). */
+  readonly #sysSaveInterval: number;
 
   /** `durable`: hold acknowledgements until the store has committed what they acknowledge. */
-  constructor(store: Store | undefined, durable: boolean, log: Logger, stats: SysInfo) {
+  constructor(
+    store: Store | undefined,
+    durable: boolean,
+    log: Logger,
+    stats: SysInfo,
+    sysSaveInterval = 60_000,
+  ) {
     this.#store = store;
     this.#stats = stats;
+    this.#sysSaveInterval = sysSaveInterval;
     this.#durable = durable && store !== undefined;
     this.#releaseDelivered = this.#durable && store?.commitsOnlyRecordedChanges === true;
     this.#log = log;
@@ -123,26 +138,26 @@ export class Persistence {
       store.deleteSession(session.clientId);
       session.stored = false;
     } else return;
-    this.#touch();
+    this.#changed();
   }
 
   sessionEnded(session: Session): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.deleteSession(session.clientId);
     session.stored = false;
-    this.#touch();
+    this.#changed();
   }
 
   subscribed(session: Session, subscription: SessionSubscription): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.saveSubscription(session.clientId, subscription);
-    this.#touch();
+    this.#changed();
   }
 
   unsubscribed(session: Session, topicFilter: string): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.deleteSubscription(session.clientId, topicFilter);
-    this.#touch();
+    this.#changed();
   }
 
   // ---- outbound messages of a session -------------------------------------------------------------
@@ -153,7 +168,7 @@ export class Persistence {
     if (this.#releaseDelivered) deliveryStored(delivery.message, true);
     delivery.seq = session.nextSeq++;
     this.#store.queueMessage(session.clientId, delivery.seq, delivery);
-    this.#touch();
+    this.#changed();
   }
 
   /** A delivery left the head of the session's queue. */
@@ -164,7 +179,7 @@ export class Persistence {
       // Sent (and counted again in flight, in the same call), expired or dropped.
       const rows = delivery.message.storeRows ?? PINNED;
       if (rows > 0) delivery.message.storeRows = rows - 1;
-      this.#touch();
+      this.#changed();
     }
     delivery.seq = undefined;
   }
@@ -173,7 +188,7 @@ export class Persistence {
     if (this.#store === undefined || !session.stored || delivery.qos === 0) return;
     this.#store.saveInflight(session.clientId, packetId, delivery, released);
     if (this.#releaseDelivered) deliveryStored(delivery.message, delivery.qos === 1 && !released);
-    this.#touch();
+    this.#changed();
   }
 
   /**
@@ -184,7 +199,7 @@ export class Persistence {
   completed(session: Session, packetId: number, message?: Message): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.deleteInflight(session.clientId, packetId);
-    this.#touch();
+    this.#changed();
     if (message === undefined || !this.#releaseDelivered) return;
     const rows = message.storeRows ?? PINNED;
     if (rows <= 0) return;
@@ -199,13 +214,13 @@ export class Persistence {
   inboundAccepted(session: Session, packetId: number): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.saveInboundQos2(session.clientId, packetId);
-    this.#touch();
+    this.#changed();
   }
 
   inboundReleased(session: Session, packetId: number): void {
     if (this.#store === undefined || !session.stored) return;
     this.#store.deleteInboundQos2(session.clientId, packetId);
-    this.#touch();
+    this.#changed();
   }
 
   // ---- retained messages and $SYS -----------------------------------------------------------------
@@ -214,28 +229,37 @@ export class Persistence {
     if (this.#store === undefined || message.topic.startsWith('$SYS/')) return;
     message.storeRows = PINNED; // a retained copy is kept only by a commit
     this.#store.saveRetained(message);
-    this.#touch();
+    this.#changed();
   }
 
   retainedDeleted(topic: string): void {
     if (this.#store === undefined || topic.startsWith('$SYS/')) return;
     this.#store.deleteRetained(topic);
-    this.#touch();
+    this.#changed();
   }
 
   /** The store holds figures equal to `info`: it has just loaded them, or it is new and has none to keep. */
   sysInfoStored(info: Readonly<SysInfo>): void {
     this.#storedSysInfo = { ...info };
+    this.#sysSavedAt = Date.now();
   }
 
+  /**
+   * The figures of a `$SYS` round. They are statistics, not state anything depends on, so they are
+   * not worth a commit of their own every round: an idle broker's do not change at all, and a busy
+   * broker whose clients keep no persistent session would otherwise commit every `sysInterval` for
+   * them alone, starting an embedded store's threads (about 18 MB) and writing the disk for nothing
+   * else. Changed figures ride on the next commit made for anything else, and commit on their own
+   * once `sysSaveInterval` has passed since the last save; `flush` (at close) writes the last ones.
+   */
   sysInfo(info: Readonly<SysInfo>): void {
     if (this.#store === undefined) return;
-    // An idle broker's figures do not change: no commit every sysInterval, so an embedded store's
-    // threads are not kept up (or started) for nothing and the disk is not written.
-    if (this.#storedSysInfo !== undefined && sameFigures(this.#storedSysInfo, info)) return;
-    this.#storedSysInfo = { ...info };
-    this.#store.saveSysInfo(info);
-    this.#touch();
+    if (this.#storedSysInfo !== undefined && sameFigures(this.#storedSysInfo, info)) {
+      this.#owedSysInfo = undefined;
+      return;
+    }
+    this.#owedSysInfo = { ...info };
+    if (Date.now() - this.#sysSavedAt >= this.#sysSaveInterval) this.#changed();
   }
 
   // ---- acknowledgements ---------------------------------------------------------------------------
@@ -318,11 +342,27 @@ export class Persistence {
   }
 
   #commitThenSend(client: Client, packet: Packet): void {
-    if (!this.#durable) {
+    if (!this.#durable || this.#nothingToCommitFor(client, packet)) {
       client.send(packet);
       return;
     }
     this.#hold(client, packet, undefined);
+  }
+
+  /**
+   * A SUBACK of a session the store does not keep, with none of the client's acknowledgements
+   * waiting before it: its subscriptions recorded nothing, so with a store that commits only what
+   * was recorded (not a cluster's, whose commits carry subscription summaries) there is nothing for
+   * it to wait for. A broker whose clients use clean sessions then makes no per-client state for
+   * durable acknowledgements at all.
+   */
+  #nothingToCommitFor(client: Client, packet: Packet): boolean {
+    return (
+      packet.type === 'suback' &&
+      this.#releaseDelivered &&
+      client.session?.stored !== true &&
+      (client.durableAcks?.length ?? 0) === 0
+    );
   }
 
   /**
@@ -393,6 +433,12 @@ export class Persistence {
     return new Promise((resolve) => this.#commit(resolve));
   }
 
+  /** A change was recorded in the store (or is owed to it): this turn's commit writes something. */
+  #changed(): void {
+    this.#changes = true;
+    this.#touch();
+  }
+
   /** One commit per event-loop turn, after the turn's I/O callbacks have recorded their changes. */
   #touch(): void {
     if (this.#scheduled) return;
@@ -405,6 +451,16 @@ export class Persistence {
     this.#scheduled = false;
     const store = this.#store;
     if (store === undefined) return;
+    // Owed figures ride on a commit that writes something anyway, or on the last one (flush); not
+    // on one that only orders acknowledgements (a clean session's SUBACK), which writes nothing.
+    const owed = this.#owedSysInfo;
+    if (owed !== undefined && (this.#changes || done !== undefined)) {
+      store.saveSysInfo(owed);
+      this.#storedSysInfo = owed;
+      this.#owedSysInfo = undefined;
+      this.#sysSavedAt = Date.now();
+    }
+    this.#changes = false;
     const turn = this.#turn++;
     const clients = this.#turnClients;
     const after = this.#after;

@@ -6,6 +6,7 @@ import {
   type Listener,
   MemoryListener,
   MemoryStore,
+  type SysInfo,
   silentLogger,
 } from '../src/index.js';
 
@@ -82,15 +83,16 @@ describe('Broker.deleteRetained', () => {
 });
 
 describe('$SYS figures in the store', () => {
-  it('are saved when they change, not every sysInterval while the broker is idle', async () => {
+  /** A broker on a MemoryStore that counts `saveSysInfo` calls, with `$SYS` rounds every 20 ms. */
+  async function startCounting(sysSaveInterval: number) {
     const store = new MemoryStore();
-    let saves = 0;
+    const saved: SysInfo[] = [];
     const save = store.saveSysInfo.bind(store);
     store.saveSysInfo = (info) => {
-      saves++;
+      saved.push({ ...info });
       save(info);
     };
-    const broker = new Broker({ logger: silentLogger, sysInterval: 20, store });
+    const broker = new Broker({ logger: silentLogger, sysInterval: 20, sysSaveInterval, store });
     broker.addHook(new AllowAllHook());
     const listener = new MemoryListener();
     await broker.addListener(listener);
@@ -101,17 +103,60 @@ describe('$SYS figures in the store', () => {
       },
     });
     await broker.start();
+    const rounds = async (n: number) => {
+      const target = sysRounds + n;
+      await until(() => sysRounds >= target, `${n} rounds of $SYS topics`);
+    };
+    const connect = (clientId: string) => {
+      const connection = listener.connect();
+      connection.write(
+        encode({ type: 'connect', protocolVersion: 5, clientId, clean: true, keepalive: 0 }, 5),
+      );
+      return connection;
+    };
+    return { broker, saved, rounds, connect };
+  }
+
+  it('are not saved while they do not change', async () => {
+    const { broker, saved, rounds, connect } = await startCounting(0);
     try {
-      await until(() => sysRounds >= 3, '3 rounds of $SYS topics');
-      expect(saves).toBe(0);
-      // A connection changes the figures (connections accepted, clients connected).
-      listener
-        .connect()
-        .write(encode({ type: 'connect', protocolVersion: 5, clientId: 'c', clean: true, keepalive: 0 }, 5));
-      await until(() => saves === 1, 'the changed figures saved');
+      await rounds(3);
+      expect(saved).toHaveLength(0);
+      // A connection changes them (connections accepted, clients connected).
+      connect('c');
+      await until(() => saved.length === 1, 'the changed figures saved');
+      expect(saved[0]?.connectionsTotal).toBe(1);
     } finally {
       await broker.close();
     }
+  });
+
+  it('wait for a commit made for something else, or for sysSaveInterval, and close saves the last', async () => {
+    const { broker, saved, rounds, connect } = await startCounting(60_000);
+    try {
+      // Changed, but not worth a commit of their own yet: a clean session commits nothing.
+      const c1 = connect('c1');
+      await rounds(3);
+      // Its SUBACK waits for a commit that writes nothing: the figures do not make it one.
+      const subscribes = broker.stats.subscriptions;
+      c1.write(
+        encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 't/#', qos: 1 }] }, 5),
+      );
+      await until(() => broker.stats.subscriptions > subscribes, 'the subscription');
+      await rounds(2);
+      expect(saved).toHaveLength(0);
+      // A retained message is committed, and the figures go with it.
+      broker.publish('keep/a', 'x', { retain: true });
+      await until(() => saved.length === 1, 'the figures carried by the retained commit');
+      expect(saved[0]?.connectionsTotal).toBe(1);
+      connect('c2');
+      await rounds(2);
+      expect(saved).toHaveLength(1);
+    } finally {
+      await broker.close();
+    }
+    expect(saved).toHaveLength(2);
+    expect(saved[1]?.connectionsTotal).toBe(2);
   });
 });
 

@@ -328,6 +328,52 @@ describe('acknowledged durability', () => {
     store.gated = false;
   });
 
+  it("a clean session's SUBACK waits for no commit when the store commits only recorded changes, unless an acknowledgement waits before it; a persistent session's and a cluster-like store's wait", async () => {
+    const subscribe = (c: RawClient, packetId: number) =>
+      c.send({ type: 'subscribe', packetId, subscriptions: [{ topicFilter: `s/${packetId}`, qos: 1 }] });
+    const recorded = new GatedStore(true);
+    const b = await brokerWith(recorded);
+    open.push(b.broker);
+    const clean = await connect(b.port, 'clean', 4, true);
+    const kept = await connect(b.port, 'kept', 5, false);
+    recorded.gated = true;
+    const commits = recorded.commits;
+    subscribe(clean.c, 1);
+    expect((await clean.c.expect('suback')).packetId).toBe(1);
+    expect(recorded.commits).toBe(commits);
+    subscribe(kept.c, 2);
+    expect((await kept.c.idle(100)).map((p) => p.type)).toEqual([]);
+    // Behind a retained PUBACK that waits for its commit, the clean session's SUBACK waits too.
+    clean.c.send({
+      type: 'publish',
+      topic: 'r/1',
+      payload: Buffer.from('r'),
+      qos: 1,
+      packetId: 3,
+      retain: true,
+      dup: false,
+    });
+    subscribe(clean.c, 4);
+    expect((await clean.c.idle(100)).map((p) => p.type)).toEqual([]);
+    recorded.release();
+    expect((await kept.c.expect('suback')).packetId).toBe(2);
+    expect((await clean.c.expect('puback')).packetId).toBe(3);
+    expect((await clean.c.expect('suback')).packetId).toBe(4);
+    recorded.gated = false;
+
+    // A store whose commits carry more than what was recorded (a cluster's): every SUBACK waits.
+    const carrying = new GatedStore(false);
+    const b2 = await brokerWith(carrying);
+    open.push(b2.broker);
+    const other = await connect(b2.port, 'clean', 4, true);
+    carrying.gated = true;
+    subscribe(other.c, 5);
+    expect((await other.c.idle(100)).map((p) => p.type)).toEqual([]);
+    carrying.release();
+    expect((await other.c.expect('suback')).packetId).toBe(5);
+    carrying.gated = false;
+  });
+
   it('a failed commit is not acknowledged as a success: v5 gets 0x97, a v3 client is disconnected without PUBACK', async () => {
     const store = new GatedStore();
     const b = await brokerWith(store);

@@ -76,10 +76,11 @@ export function handleSubscribe(
     }
   }
 
-  // With a store, every SUBACK waits for the next commit: it stores a persistent session's
+  // With a store, a SUBACK waits for the next commit: it stores a persistent session's
   // subscriptions, and it carries what the onSubscribed hooks below record (a cluster node's
   // subscription summary, which other nodes must know before the client may count on messages
-  // published there). Without a durable store it is sent at once.
+  // published there). Without a durable store it is sent at once, and so is a clean session's
+  // when the store commits only what was recorded (Persistence: nothing to wait for).
   const suback = { type: 'suback', packetId: packet.packetId, reasonCodes } as const;
   ctx.persistence.acknowledge(client, suback);
   for (const h of ctx.hooks.on.onSubscribed) h.onSubscribed!(client, packet, reasonCodes);
