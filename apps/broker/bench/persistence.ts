@@ -14,6 +14,9 @@
  *   mosquitto           /usr/sbin/mosquitto, persistence true in a temp dir, autosave_interval
  *                       default (1800 s: it snapshots its memory now and then, it does not write
  *                       per message), max_inflight_messages 32 and no queue limit like ours here
+ *   aedes-redis         Aedes (apps/bench's dev dependency, its launcher apps/bench/bench/
+ *                       aedes-broker.mjs) with aedes-persistence-redis, its durable store, on a
+ *                       redis-server of its own; that server's CPU is reported apart, as for redis
  *
  * Workloads (MQTT 3.1.1, 64-byte payloads, publishers with clean sessions, the subscriber a
  * persistent session subscribed with the publishers' QoS to `<base>/+`):
@@ -121,12 +124,13 @@ const ALL_TARGETS = [
   'embedded-interval',
   'redis',
   'mosquitto',
+  'aedes-redis',
 ] as const;
 type TargetName = (typeof ALL_TARGETS)[number];
 
 let wanted: TargetName[] = args.targets
   ? (args.targets.split(',') as TargetName[])
-  : ALL_TARGETS.filter((t) => !(args['no-redis'] && t === 'redis'));
+  : ALL_TARGETS.filter((t) => !(args['no-redis'] && (t === 'redis' || t === 'aedes-redis')));
 for (const t of wanted) {
   if (!ALL_TARGETS.includes(t)) {
     process.stderr.write(`persistence bench: --targets ${t}: expected some of ${ALL_TARGETS.join(', ')}\n`);
@@ -134,7 +138,9 @@ for (const t of wanted) {
   }
 }
 if (!findExecutable('mosquitto')) wanted = wanted.filter((t) => t !== 'mosquitto');
-if (!findExecutable('redis-server')) wanted = wanted.filter((t) => t !== 'redis');
+if (!findExecutable('redis-server')) wanted = wanted.filter((t) => t !== 'redis' && t !== 'aedes-redis');
+/** Aedes' launcher, shared with `pnpm bench:brokers`; it resolves `aedes` from apps/bench. */
+const aedesMain = fileURLToPath(new URL('../../bench/bench/aedes-broker.mjs', import.meta.url));
 
 const ALL_WORKLOADS: Array<[Mode, QoS]> = [
   ['online', 1],
@@ -206,6 +212,22 @@ async function startTarget(name: TargetName): Promise<Target> {
     case 'redis': {
       const redis = await startRedis();
       const server = await startOurs(name, { type: 'redis', url: redis.url });
+      return wrap(server, {
+        sidePid: redis.process.pid ?? 0,
+        stop: async () => {
+          await server.stop();
+          await redis.stop();
+        },
+      });
+    }
+    case 'aedes-redis': {
+      const redis = await startRedis();
+      const port = await freePort();
+      const server = await spawnServer({
+        command: process.execPath,
+        args: [aedesMain, String(port), redis.url],
+        port,
+      });
       return wrap(server, {
         sidePid: redis.process.pid ?? 0,
         stop: async () => {
@@ -530,9 +552,9 @@ async function run(): Promise<void> {
 
   const rows: string[] = [];
   rows.push(
-    '| workload | target | msg/s | in / out msg/s | broker CPU µs/msg (main thread) | generator µs/msg | vs memory (msg/s) | vs Mosquitto (msg/s) | CPU vs memory |',
+    '| workload | target | msg/s | in / out msg/s | broker CPU µs/msg (main thread) | generator µs/msg | vs memory (msg/s) | vs Mosquitto (msg/s) | CPU vs memory | CPU vs Mosquitto | CPU vs Aedes + Redis |',
   );
-  rows.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  rows.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const workloadsSeen = [...new Set(cells.map((c) => `${c.qos}|${c.mode}`))];
   for (const key of workloadsSeen) {
     const [qosText, mode] = key.split('|');
@@ -548,11 +570,14 @@ async function run(): Promise<void> {
         main: median(list.map((c) => c.mainCpuUsPerMsg)),
         side: median(list.map((c) => c.sideCpuUsPerMsg ?? Number.NaN)),
         generator: median(list.map((c) => c.generatorCpuUsPerMsg ?? Number.NaN)),
+        // The broker's and its Redis server's together: what the CPU ratios compare.
+        total: median(list.map((c) => c.cpuUsPerMsg + (c.sideCpuUsPerMsg ?? 0))),
         n: list.length,
       };
     };
     const memory = stat('memory');
     const mosquitto = stat('mosquitto');
+    const aedes = stat('aedes-redis');
     for (const target of targets) {
       const s = stat(target.name);
       const bad = cells.filter(
@@ -564,7 +589,8 @@ async function run(): Promise<void> {
           `${mode === 'offline' ? `${fmt(s.inRate)} / ${fmt(s.outRate)}` : ''} | ` +
           `${fmt(s.cpu, 1)} (${fmt(s.main, 1)})${Number.isFinite(s.side) ? ` + ${fmt(s.side, 1)} redis` : ''} | ` +
           `${fmt(s.generator, 1)} | ` +
-          `${fmt(s.rate / memory.rate, 2)} | ${fmt(s.rate / mosquitto.rate, 2)} | ${fmt(s.cpu / memory.cpu, 2)} |`,
+          `${fmt(s.rate / memory.rate, 2)} | ${fmt(s.rate / mosquitto.rate, 2)} | ${fmt(s.cpu / memory.cpu, 2)} | ` +
+          `${fmt(s.total / mosquitto.total, 2)} | ${fmt(s.total / aedes.total, 2)} |`,
       );
     }
   }
