@@ -8,6 +8,7 @@ import {
   type SessionSubscription,
   type StoredSession,
   storedMessage,
+  storedMessageBound,
 } from '@x/broker';
 import {
   NEED_MORE,
@@ -45,6 +46,8 @@ const HAS_SUBSCRIPTION_IDS = 16;
 
 /** Encoded PUBLISH bytes per message: a message queued for many sessions is encoded once. */
 const publishBytes = new WeakMap<Message, Buffer>();
+/** Upper bounds of those bytes, per message likewise. */
+const publishBounds = new WeakMap<Message, number>();
 
 export interface MessageRecord {
   /** The message with the delivery's QoS, retain flag and subscription identifiers. */
@@ -82,6 +85,56 @@ export function encodeMessage(
     for (const id of ids) at = writeVbi(record, at, id);
   }
   return record;
+}
+
+/**
+ * A delivery's record as {@link encodeMessage} will write it, encoded only when its batch is sent
+ * (a `LazyValue` of write-batch.ts). Under a stream to an online subscriber most queue and in-flight
+ * records are deleted by the subscriber's PUBACK before their batch leaves: those, and their
+ * message's PUBLISH bytes when no record of it is left, are never encoded.
+ */
+export class PendingRecord {
+  readonly bytes: number;
+  readonly #message: Message;
+  readonly #qos: QoS;
+  readonly #retain: boolean;
+  readonly #order: number;
+  readonly #released: boolean;
+  readonly #subscriptionIds: readonly number[] | undefined;
+
+  constructor(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    order: number,
+    released: boolean,
+    subscriptionIds: readonly number[] | undefined,
+  ) {
+    this.#message = message;
+    this.#qos = qos;
+    this.#retain = retain;
+    this.#order = order;
+    this.#released = released;
+    this.#subscriptionIds = subscriptionIds;
+    let bound = publishBounds.get(message);
+    if (bound === undefined) {
+      bound = storedMessageBound(message);
+      publishBounds.set(message, bound);
+    }
+    // A subscription identifier takes at most 4 bytes.
+    this.bytes = HEADER + bound + 4 * (subscriptionIds?.length ?? 0);
+  }
+
+  encode(): Buffer {
+    return encodeMessage(
+      this.#message,
+      this.#qos,
+      this.#retain,
+      this.#order,
+      this.#released,
+      this.#subscriptionIds,
+    );
+  }
 }
 
 /** Reads the Variable Byte Integer at `at` of a record; throws when the record ends inside it. */

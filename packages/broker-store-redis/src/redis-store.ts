@@ -14,7 +14,7 @@ import {
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import { RedisStoreError } from './errors.js';
 import { loadSession, loadState } from './load.js';
-import { encodeMessage, encodeRetained, encodeSession, encodeSubscription } from './records.js';
+import { encodeRetained, encodeSession, encodeSubscription, PendingRecord } from './records.js';
 import { FORMAT_VERSION, StoreKeys, SYS_COUNTERS } from './redis-keys.js';
 import { SessionLedger } from './session-ledger.js';
 import { maskRedisUrl, parseRedisUrl } from './url.js';
@@ -380,7 +380,7 @@ export class RedisStore implements Store {
   queueMessage(clientId: string, seq: number, delivery: Delivery): void {
     const batch = this.#into();
     if (batch === undefined) return;
-    const record = encodeMessage(
+    const record = new PendingRecord(
       delivery.message,
       delivery.qos,
       delivery.retain,
@@ -404,7 +404,7 @@ export class RedisStore implements Store {
       order = Date.now() * 1024 + (this.#orderCounter++ % 1024);
       this.#order.set(delivery, order);
     }
-    const record = encodeMessage(
+    const record = new PendingRecord(
       delivery.message,
       delivery.qos,
       delivery.retain,

@@ -4,6 +4,19 @@ export type Arg = string | Buffer | number;
 /** A command as ioredis' `multi(commands)` takes it: name first, then the key. */
 export type Command = [name: string, key: string, ...args: Arg[]];
 
+/**
+ * A value whose bytes are made only when the batch is sent (records.ts' `PendingRecord`): a value
+ * that a later change in the same batch replaces or deletes is never encoded. `bytes` is an upper
+ * bound of its encoded length, for the batch's byte limit.
+ */
+export interface LazyValue {
+  readonly bytes: number;
+  encode(): Buffer;
+}
+
+/** What a hash field can be set to. */
+export type Value = Arg | LazyValue;
+
 /** What a batch will do to one key. */
 interface KeyChanges {
   /** The client id for a session's keys, the key itself for the shared hashes (a cluster slot). */
@@ -11,7 +24,7 @@ interface KeyChanges {
   /** The key is deleted first (a session deleted or started anew). */
   del: boolean;
   /** Hash fields to set (a value) or delete (undefined), or set members to add (true) or remove (false). */
-  items: Map<string, Arg | boolean | undefined> | undefined;
+  items: Map<string, Value | boolean | undefined> | undefined;
   kind: 'hash' | 'set' | undefined;
 }
 
@@ -57,7 +70,7 @@ export class WriteBatch {
     changes.kind = undefined;
   }
 
-  hset(group: string, key: string, field: string | number, value: Arg): void {
+  hset(group: string, key: string, field: string | number, value: Value): void {
     this.#item(group, key, 'hash', String(field), value, size(value));
   }
 
@@ -139,7 +152,7 @@ export class WriteBatch {
     key: string,
     kind: 'hash' | 'set',
     name: string,
-    value: Arg | boolean | undefined,
+    value: Value | boolean | undefined,
     bytes: number,
   ): void {
     const changes = this.#changes(group, key, name.length + bytes);
@@ -168,8 +181,13 @@ export class WriteBatch {
   }
 }
 
-function size(value: Arg): number {
-  return typeof value === 'number' ? 12 : value.length;
+function size(value: Value): number {
+  if (typeof value === 'number') return 12;
+  return typeof value === 'string' || Buffer.isBuffer(value) ? value.length : value.bytes;
+}
+
+function bytesOf(value: Value): Arg {
+  return typeof value === 'object' && !Buffer.isBuffer(value) ? value.encode() : value;
 }
 
 /** Appends the commands for one key: DEL, then the sets, then the deletions. */
@@ -181,7 +199,7 @@ function write(out: Command[], key: string, changes: KeyChanges): void {
   if (changes.kind === 'hash') {
     for (const [field, value] of changes.items) {
       if (value === undefined) removed.push(field);
-      else set.push(field, value as Arg);
+      else set.push(field, bytesOf(value as Value));
     }
     chunked(out, 'hset', key, set);
     // A key just deleted has no fields to delete.

@@ -7,6 +7,7 @@ import {
   encodeMessage,
   encodeSession,
   encodeSubscription,
+  PendingRecord,
 } from '../src/records.js';
 
 function message(overrides: Partial<Message> = {}): Message {
@@ -24,6 +25,26 @@ function message(overrides: Partial<Message> = {}): Message {
 }
 
 describe('stored message records', () => {
+  it('a PendingRecord encodes what encodeMessage does, within the bytes it announced', () => {
+    const m = message({
+      topic: 'é/✓',
+      properties: {
+        contentType: 'text/plain',
+        userProperties: [['k', 'v']],
+        correlationData: Buffer.from([1]),
+      },
+    });
+    for (const ids of [undefined, [1, 268_435_455]]) {
+      const pending = new PendingRecord(m, 1, true, 17, true, ids);
+      const bytes = pending.encode();
+      expect(bytes).toEqual(encodeMessage(m, 1, true, 17, true, ids));
+      expect(bytes.length).toBeLessThanOrEqual(pending.bytes);
+    }
+    const plain = message({ topic: 'ü'.repeat(50), payload: Buffer.alloc(300) });
+    const pending = new PendingRecord(plain, 0, false, 0, false, undefined);
+    expect(pending.encode().length).toBeLessThanOrEqual(pending.bytes);
+  });
+
   it('round-trip topic, binary payload, every kind of v5 property, expiry and the delivery flags', () => {
     const m = message({
       properties: {

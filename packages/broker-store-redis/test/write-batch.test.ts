@@ -23,6 +23,32 @@ describe('WriteBatch', () => {
     expect(b.empty).toBe(false);
   });
 
+  it('encodes a lazy value only when the batch is sent, and never one that a later change replaced or deleted', () => {
+    let encoded = 0;
+    const lazy = (text: string) => ({
+      bytes: 100,
+      encode: () => {
+        encoded++;
+        return Buffer.from(text);
+      },
+    });
+    const b = new WriteBatch(1 << 20);
+    b.hset('a', 'q:{a}', 1, lazy('m1'));
+    b.hset('a', 'q:{a}', 2, lazy('m2'));
+    b.hset('a', 'f:{a}', 9, lazy('old'));
+    b.hdel('a', 'q:{a}', 1);
+    b.hset('a', 'f:{a}', 9, lazy('new'));
+    expect(encoded).toBe(0);
+    // The byte bound counts what a lazy value says it may take.
+    expect(b.bytes).toBeGreaterThanOrEqual(300);
+    expect(b.commands()).toEqual([
+      ['hset', 'q:{a}', '2', Buffer.from('m2')],
+      ['hdel', 'q:{a}', '1'],
+      ['hset', 'f:{a}', '9', Buffer.from('new')],
+    ]);
+    expect(encoded).toBe(2);
+  });
+
   it('a deleted key goes first and drops what was recorded for it before', () => {
     const b = new WriteBatch(1 << 20);
     b.hset('a', 'subs:{a}', 'x', '1');
