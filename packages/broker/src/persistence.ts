@@ -99,7 +99,7 @@ export class Persistence {
     durable: boolean,
     log: Logger,
     stats: SysInfo,
-    sysSaveInterval = 60_000,
+    sysSaveInterval: number,
   ) {
     this.#store = store;
     this.#stats = stats;

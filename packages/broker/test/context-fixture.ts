@@ -38,7 +38,7 @@ export function makeContext(options: BrokerOptions = {}): Fixture {
     onPublishDropped: (clientId, message, reason) => drops.push({ clientId, topic: message.topic, reason }),
   });
   const stats = newSysInfo('test');
-  const persistence = new Persistence(undefined, true, silentLogger, stats);
+  const persistence = new Persistence(undefined, true, silentLogger, stats, resolved.sysSaveInterval);
   const subscriptions = new SubscriptionTrie<string>();
   const wills: Fixture['wills'] = [];
   const ctx: BrokerContext = wireContext(
