@@ -10,10 +10,11 @@ const port = Number(process.argv[2]);
 const redisUrl = process.argv[3];
 // maxSessionDelivery: by default a reconnecting session gets at most 1000 of its queued messages;
 // the bench queues more and counts every one, as Mosquitto is run with no queue limit.
-const persistence = redisUrl
+const redis = redisUrl ? new URL(redisUrl) : undefined;
+const persistence = redis
   ? (await import('aedes-persistence-redis')).default({
-      host: new URL(redisUrl).hostname,
-      port: Number(new URL(redisUrl).port),
+      host: redis.hostname,
+      port: Number(redis.port),
       maxSessionDelivery: 1e9,
     })
   : undefined;
