@@ -16,6 +16,11 @@ const COUNTERS: [Figure, string, string][] = [
     'messages not delivered (slow client, full queue, too large, expired)',
   ],
   ['connectionsTotal', 'mqtt_connections_total', 'connections accepted since start'],
+  [
+    'connectionsRefused',
+    'mqtt_connections_refused_total',
+    "connections closed at once for a limit (a listener's maxConnections or connectionRate, the broker's maxConnections)",
+  ],
   ['readPauses', 'mqtt_read_pauses_total', 'times reading from a client was paused for backpressure'],
   [
     'acksHeld',

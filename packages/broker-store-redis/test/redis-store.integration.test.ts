@@ -85,6 +85,7 @@ const sys = (n: number): SysInfo => ({
   inflight: 7,
   publishDropped: n + 5,
   connectionsTotal: n + 6,
+  connectionsRefused: 0,
   readPauses: 0,
   acksHeld: 0,
   heldBytes: 0,

@@ -18,6 +18,7 @@ import { type BrokerOptions, type ResolvedOptions, resolveOptions } from './opti
 import { WriteScheduler } from './output.js';
 import { Persistence } from './persistence.js';
 import { createMessage } from './pipeline.js';
+import { RefusalLog } from './refusal-log.js';
 import { RetainedStore } from './retained.js';
 import type { SessionRegistry, SessionsView } from './sessions.js';
 import type { Store, StoredState } from './storage.js';
@@ -85,12 +86,14 @@ export class Broker {
   #connectedCount = 0;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sysTimer: NodeJS.Timeout | undefined;
+  readonly #refusals: RefusalLog;
   #state: BrokerState = 'new';
 
   constructor(options: BrokerOptions = {}) {
     const resolved = resolveOptions(options);
     this.options = resolved;
     this.log = options.logger ?? consoleLogger('warn');
+    this.#refusals = new RefusalLog(this.log);
     const hooks = this.#hooks;
     const persistence = new Persistence(options.store, true, this.log, this.#stats, resolved.sysSaveInterval);
     this.#persistence = persistence;
@@ -158,7 +161,7 @@ export class Broker {
     }
     this.#listeners.push(listener);
     // While starting, start() reaches listeners added to the array in its own loop.
-    if (this.#state === 'running') await listener.listen(this.accept);
+    if (this.#state === 'running') await listener.listen(this.accept, this.#refused);
   }
 
   get listeners(): readonly Listener[] {
@@ -216,7 +219,7 @@ export class Broker {
     // $SYS rounds commit nothing.
     if (this.#persistence.store !== undefined) this.#persistence.sysInfoStored(this.refreshStats());
     try {
-      for (const listener of this.#listeners) await listener.listen(this.accept);
+      for (const listener of this.#listeners) await listener.listen(this.accept, this.#refused);
     } catch (error) {
       // A listener that cannot listen (port in use…) leaves nothing half-started behind.
       await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
@@ -263,6 +266,7 @@ export class Broker {
     this.#sessions.publishPendingWills();
     clearInterval(this.#sweepTimer);
     clearInterval(this.#sysTimer);
+    this.#refusals.close();
     this.#ctx.output.flush();
     await listenersClosed;
     const store = this.#persistence.store;
@@ -435,6 +439,12 @@ export class Broker {
     }
   };
 
+  /** A connection closed at once for a limit (the broker's or a listener's): counted, and logged sparingly. */
+  readonly #refused = (info: ConnectionInfo, reason: string): void => {
+    this.#stats.connectionsRefused++;
+    this.#refusals.note(info, reason);
+  };
+
   #accept(stream: Duplex, info: ConnectionInfo): void {
     // Listeners open during `starting`: their first connections are served.
     if (this.#state !== 'running' && this.#state !== 'starting') {
@@ -452,7 +462,7 @@ export class Broker {
       }
     }
     if (this.#connections.size >= this.options.maxConnections) {
-      this.log.warn({ remote: info.remoteAddress }, 'connection refused: maxConnections reached');
+      this.#refused(info, `the broker's maxConnections (${this.options.maxConnections}) reached`);
       refuse(stream, info);
       return;
     }

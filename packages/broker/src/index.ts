@@ -24,7 +24,7 @@ export {
   type Subscriber,
 } from './hooks.js';
 export type { InlineClient, InlineHandler, InlineMessage } from './inline.js';
-export type { AcceptConnection, ConnectionInfo, Listener } from './listeners/listener.js';
+export type { AcceptConnection, ConnectionInfo, Listener, RefuseConnection } from './listeners/listener.js';
 export { duplexPair, MemoryListener } from './listeners/memory.js';
 export {
   ConnectionGate,

@@ -21,6 +21,8 @@ export interface SysInfo {
   publishDropped: number;
   /** Connections accepted since start. */
   connectionsTotal: number;
+  /** Connections closed at once for a limit: a listener's `maxConnections` or `connectionRate`, the broker's `maxConnections`. */
+  connectionsRefused: number;
   /** Times reading from a client was paused for backpressure (its replies, or the broker's output). */
   readPauses: number;
   /**
@@ -52,6 +54,7 @@ export function newSysInfo(version: string): SysInfo {
     inflight: 0,
     publishDropped: 0,
     connectionsTotal: 0,
+    connectionsRefused: 0,
     readPauses: 0,
     acksHeld: 0,
     heldBytes: 0,
@@ -76,6 +79,7 @@ const topics: Array<[string, (info: SysInfo, now: number) => string | number]> =
   ['messages/inflight', (i) => i.inflight],
   ['messages/dropped', (i) => i.publishDropped],
   ['connections/total', (i) => i.connectionsTotal],
+  ['connections/refused', (i) => i.connectionsRefused],
   ['load/reads paused', (i) => i.readPauses],
   ['load/acks held', (i) => i.acksHeld],
   ['load/bytes held', (i) => i.heldBytes],

@@ -8,8 +8,10 @@ import WebSocket, { createWebSocketStream } from 'ws';
 import {
   AllowAllHook,
   Broker,
+  ConnectionGate,
   type Hook,
   type Listener,
+  type Logger,
   NetServerListener,
   silentLogger,
   TlsListener,
@@ -358,20 +360,45 @@ describe('an existing net.Server', () => {
   });
 });
 
+/** The warn lines a broker logged. */
+function warnings(): Logger & { lines: Array<{ fields: Record<string, unknown>; message: string }> } {
+  const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
+  const ignore = () => {};
+  return {
+    lines,
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (fields, message) => lines.push({ fields: fields as Record<string, unknown>, message }),
+  };
+}
+
 describe('per-listener limits', () => {
-  it('closes connections beyond maxConnections', async () => {
+  it('closes connections beyond maxConnections, counts them and logs the first, then a summary', async () => {
     const server = createServer();
     const listener = new NetServerListener({
+      id: 'limited',
       server,
       listen: { port: 0, host: '127.0.0.1' },
       maxConnections: 1,
     });
-    const broker = await startBroker(listener);
+    const log = warnings();
+    const broker = new Broker({ logger: log, sysInterval: 0 });
+    broker.addHook(new AllowAllHook());
+    await broker.addListener(listener);
+    await broker.start();
     const port = (server.address() as { port: number }).port;
     try {
       const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
-      await closedByServer(port, connectBytes('second'));
-      expect(listener.gate.refused).toBe(1);
+      for (let i = 0; i < 4; i++) await closedByServer(port, connectBytes(`refused-${i}`));
+      expect(listener.gate.refused).toBe(4);
+      expect(broker.stats.connectionsRefused).toBe(4);
+      // One line for the first refusal; the three after it wait for the window's summary.
+      expect(log.lines.map((l) => l.message)).toEqual(['connection refused: maxConnections (1) reached']);
+      expect(log.lines[0]!.fields).toMatchObject({
+        listener: 'limited',
+        reason: 'maxConnections (1) reached',
+      });
       await first.endAsync();
       await new Promise((r) => setTimeout(r, 50));
       const third = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
@@ -379,6 +406,44 @@ describe('per-listener limits', () => {
     } finally {
       await broker.close();
     }
+    // Closing writes the summary still counted.
+    expect(log.lines.map((l) => l.message)).toEqual([
+      'connection refused: maxConnections (1) reached',
+      '3 more connections refused in the last 10 s',
+    ]);
+    expect(log.lines[1]!.fields).toEqual({ refused: 3, reasons: { 'maxConnections (1) reached': 3 } });
+  });
+
+  it("counts and logs connections over the broker's own maxConnections", async () => {
+    const server = createServer();
+    const listener = new NetServerListener({ server, listen: { port: 0, host: '127.0.0.1' } });
+    const log = warnings();
+    const broker = new Broker({ logger: log, sysInterval: 0, maxConnections: 1 });
+    broker.addHook(new AllowAllHook());
+    await broker.addListener(listener);
+    await broker.start();
+    const port = (server.address() as { port: number }).port;
+    try {
+      const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+      await closedByServer(port, connectBytes('second'));
+      expect(listener.gate.refused).toBe(0);
+      expect(broker.stats.connectionsRefused).toBe(1);
+      expect(log.lines.map((l) => l.message)).toEqual([
+        "connection refused: the broker's maxConnections (1) reached",
+      ]);
+      await first.endAsync();
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('has no connection limit of its own unless given one (the broker-wide maxConnections applies)', () => {
+    const gate = new ConnectionGate();
+    let refused = 0;
+    for (let i = 0; i < 200_000; i++) if (gate.take() !== undefined) refused++;
+    expect(refused).toBe(0);
+    expect(gate.open).toBe(200_000);
+    expect(new ConnectionGate({ maxConnections: 2 }).take()).toBeUndefined();
   });
 
   it('closes connections beyond the connection rate', async () => {
@@ -401,6 +466,7 @@ describe('per-listener limits', () => {
       }
       expect(opened).toEqual([true, true, false]);
       expect(listener.gate.refused).toBe(1);
+      expect(broker.stats.connectionsRefused).toBe(1);
     } finally {
       await broker.close();
     }

@@ -419,6 +419,7 @@ function sysInfo(n: number): SysInfo {
     inflight: n,
     publishDropped: n,
     connectionsTotal: n,
+    connectionsRefused: n,
     readPauses: n,
     acksHeld: n,
     heldBytes: n,

@@ -35,6 +35,12 @@ export interface ConnectionInfo {
 export type AcceptConnection = (stream: Duplex, info: ConnectionInfo) => void;
 
 /**
+ * Called by a listener for every connection it closed at once for one of its own limits
+ * (`maxConnections`, `connectionRate`), with the limit's message, so the broker can count and log it.
+ */
+export type RefuseConnection = (info: ConnectionInfo, reason: string) => void;
+
+/**
  * Anything that hands the broker duplex byte streams: TCP, TLS, WebSocket, a Unix socket, memory.
  * The broker calls `listen` once on `start()` (or when added to a started broker) and `close` on
  * `close()`; the listener stops accepting on close, the broker closes the connections.
@@ -44,6 +50,6 @@ export interface Listener {
   readonly id: string;
   /** Human-readable address for logs, e.g. 'tcp://127.0.0.1:1883'. */
   address(): string;
-  listen(accept: AcceptConnection): Promise<void>;
+  listen(accept: AcceptConnection, refused?: RefuseConnection): Promise<void>;
   close(): Promise<void>;
 }

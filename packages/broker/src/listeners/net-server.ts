@@ -1,10 +1,13 @@
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
+import type { AcceptConnection, ConnectionInfo, Listener, RefuseConnection } from './listener.js';
 
 /** Limits every socket listener enforces before the broker sees a connection. */
 export interface ListenerLimits {
-  /** Simultaneous connections on this listener; beyond it new ones are closed at once. Default 10 000. */
+  /**
+   * Simultaneous connections on this listener; beyond it new ones are closed at once. Default: no
+   * limit of its own (the broker's `maxConnections`, over all listeners, still applies).
+   */
   maxConnections?: number;
   /** New connections per second on this listener; beyond it they are closed at once. 0: no limit. Default 0. */
   connectionRate?: number;
@@ -34,7 +37,7 @@ export class ConnectionGate {
   };
 
   constructor(limits: ListenerLimits = {}) {
-    this.#max = limits.maxConnections ?? 10_000;
+    this.#max = limits.maxConnections ?? Number.POSITIVE_INFINITY;
     this.#rate = limits.connectionRate ?? 0;
   }
 
@@ -129,11 +132,11 @@ export function admitSocket(
   gate: ConnectionGate,
   limits: ListenerLimits,
   accept: AcceptConnection,
-  onRefused?: (reason: string) => void,
+  refused?: RefuseConnection,
 ): boolean {
   const refusal = gate.take();
   if (refusal !== undefined) {
-    onRefused?.(refusal);
+    refused?.(info, refusal);
     stream.destroy();
     return false;
   }
@@ -191,7 +194,7 @@ export class NetServerListener implements Listener {
     return `net://${this.id}`;
   }
 
-  async listen(accept: AcceptConnection): Promise<void> {
+  async listen(accept: AcceptConnection, refused?: RefuseConnection): Promise<void> {
     const { server, event = 'connection' } = this.#options;
     this.#handler = (socket: Socket) => {
       admitSocket(
@@ -200,6 +203,7 @@ export class NetServerListener implements Listener {
         this.gate,
         this.#options,
         accept,
+        refused,
       );
     };
     server.on(event, this.#handler);

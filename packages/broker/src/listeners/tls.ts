@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
-import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
+import type { AcceptConnection, ConnectionInfo, Listener, RefuseConnection } from './listener.js';
 import {
   admitSocket,
   ConnectionGate,
@@ -102,12 +102,12 @@ export class TlsListener implements Listener {
     return `mqtts://${this.#host}:${this.#port}`;
   }
 
-  listen(accept: AcceptConnection): Promise<void> {
+  listen(accept: AcceptConnection, refused?: RefuseConnection): Promise<void> {
     const server = createServer(secureContextOptions(this.#options), (socket) => {
       socket.setNoDelay(true);
       const info: ConnectionInfo = { remoteAddress: peerAddress(socket), listener: this.id };
       if (this.#options.cnAsUsername) info.username = certificateName(socket);
-      admitSocket(socket, info, this.gate, this.#options, accept);
+      admitSocket(socket, info, this.gate, this.#options, accept, refused);
     });
     // A failed handshake is the client's problem; it must not reach the process as an error.
     server.on('tlsClientError', () => {});

@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import type { AcceptConnection, Listener } from './listener.js';
+import type { AcceptConnection, Listener, RefuseConnection } from './listener.js';
 import { admitSocket, ConnectionGate, type ListenerLimits, stopAccepting } from './net-server.js';
 
 /** Options of {@link UnixListener}. */
@@ -47,7 +47,7 @@ export class UnixListener implements Listener {
     return `unix:${this.path}`;
   }
 
-  async listen(accept: AcceptConnection): Promise<void> {
+  async listen(accept: AcceptConnection, refused?: RefuseConnection): Promise<void> {
     if (existsSync(this.path)) {
       if (await inUse(this.path)) throw new Error(`${this.path} is in use by another process`);
       unlinkSync(this.path);
@@ -60,6 +60,7 @@ export class UnixListener implements Listener {
         this.gate,
         this.#options,
         accept,
+        refused,
       );
     });
     this.#server = server;

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { createWebSocketStream as CreateWebSocketStream, WebSocketServer } from 'ws';
-import type { AcceptConnection, ConnectionInfo, Listener } from './listener.js';
+import type { AcceptConnection, ConnectionInfo, Listener, RefuseConnection } from './listener.js';
 import { ConnectionGate, type ListenerLimits, listenOn, stopAccepting } from './net-server.js';
 import { certificateName, secureContextOptions, type TlsOptions } from './tls.js';
 
@@ -127,7 +127,7 @@ export class WebSocketListener implements Listener {
     return this.#ws;
   }
 
-  async listen(accept: AcceptConnection): Promise<void> {
+  async listen(accept: AcceptConnection, refused?: RefuseConnection): Promise<void> {
     createRequire(import.meta.url).resolve('ws');
     const tls = this.#options.tls;
     const server = tls ? createHttpsServer(secureContextOptions(tls)) : createHttpServer();
@@ -162,6 +162,7 @@ export class WebSocketListener implements Listener {
       }
       const refusal = this.gate.admit(socket);
       if (refusal !== undefined) {
+        refused?.({ remoteAddress: this.#remote(request), listener: this.id }, refusal);
         reject(socket, 503, 'Service Unavailable');
         return;
       }
