@@ -70,6 +70,8 @@ export interface StatsResponse {
   inflight: number;
   publishDropped: number;
   connectionsTotal: number;
+  /** Connections closed at once for a limit (a listener's `maxConnections` or `connectionRate`, the broker's `maxConnections`). */
+  connectionsRefused: number;
   readPauses: number;
   /** PUBACK/PUBREC held back because a subscriber's queue was full (backpressure). */
   acksHeld: number;

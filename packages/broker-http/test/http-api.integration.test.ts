@@ -346,3 +346,31 @@ describe('HTTP listener', () => {
     }
   });
 });
+
+describe('refused connections in the figures', () => {
+  it('counts a connection over maxConnections in /stats and /metrics', async () => {
+    const broker = new Broker({ logger: silentLogger, sysInterval: 0, maxConnections: 1 });
+    broker.addHook(new AllowAllHook());
+    const tcp = new TcpListener({ port: 0 });
+    const http = new HttpListener({ broker, port: 0 });
+    await broker.addListener(tcp);
+    await broker.addListener(http);
+    await broker.start();
+    const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${tcp.port}`, { reconnectPeriod: 0 });
+    try {
+      const second = mqtt.connect(`mqtt://127.0.0.1:${tcp.port}`, {
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+      });
+      await new Promise((resolve) => second.once('close', resolve));
+      second.end(true);
+      const base = `http://127.0.0.1:${http.port}`;
+      const stats = (await (await fetch(`${base}/stats`)).json()) as { connectionsRefused: number };
+      expect(stats.connectionsRefused).toBe(1);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^mqtt_connections_refused_total 1$/m);
+    } finally {
+      await first.endAsync();
+      await broker.close();
+    }
+  });
+});
