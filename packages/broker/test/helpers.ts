@@ -3,6 +3,7 @@ import {
   Broker,
   type BrokerOptions,
   type Hook,
+  type Logger,
   silentLogger,
   TcpListener,
 } from '../src/index.js';
@@ -33,6 +34,19 @@ export async function startTestBroker(
 }
 
 /** Resolves after `ms`. */
+/** A logger that keeps the warn lines (fields and message) and drops the rest. */
+export function warnLog(): Logger & { lines: Array<{ fields: Record<string, unknown>; message: string }> } {
+  const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
+  const ignore = () => {};
+  return {
+    lines,
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (fields, message) => lines.push({ fields: fields as Record<string, unknown>, message }),
+  };
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true or `timeout` ms pass. */

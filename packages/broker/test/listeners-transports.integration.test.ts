@@ -8,16 +8,17 @@ import WebSocket, { createWebSocketStream } from 'ws';
 import {
   AllowAllHook,
   Broker,
+  type BrokerOptions,
   ConnectionGate,
   type Hook,
   type Listener,
-  type Logger,
   NetServerListener,
   silentLogger,
   TlsListener,
   UnixListener,
   WebSocketListener,
 } from '../src/index.js';
+import { warnLog } from './helpers.js';
 import { makeCertificates, type TestCertificates } from './listeners-fixtures.js';
 
 /**
@@ -43,8 +44,12 @@ function finalDisconnect(bytes: Buffer): number | undefined {
   return last?.type === 'disconnect' ? last.reasonCode : undefined;
 }
 
-async function startBroker(listener: Listener, hooks: Hook[] = [new AllowAllHook()]): Promise<Broker> {
-  const broker = new Broker({ logger: silentLogger, sysInterval: 0 });
+async function startBroker(
+  listener: Listener,
+  hooks: Hook[] = [new AllowAllHook()],
+  options: BrokerOptions = {},
+): Promise<Broker> {
+  const broker = new Broker({ logger: silentLogger, sysInterval: 0, ...options });
   for (const hook of hooks) broker.addHook(hook);
   await broker.addListener(listener);
   await broker.start();
@@ -360,19 +365,6 @@ describe('an existing net.Server', () => {
   });
 });
 
-/** The warn lines a broker logged. */
-function warnings(): Logger & { lines: Array<{ fields: Record<string, unknown>; message: string }> } {
-  const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
-  const ignore = () => {};
-  return {
-    lines,
-    debug: ignore,
-    info: ignore,
-    error: ignore,
-    warn: (fields, message) => lines.push({ fields: fields as Record<string, unknown>, message }),
-  };
-}
-
 describe('per-listener limits', () => {
   it('closes connections beyond maxConnections, counts them and logs the first, then a summary', async () => {
     const server = createServer();
@@ -382,11 +374,8 @@ describe('per-listener limits', () => {
       listen: { port: 0, host: '127.0.0.1' },
       maxConnections: 1,
     });
-    const log = warnings();
-    const broker = new Broker({ logger: log, sysInterval: 0 });
-    broker.addHook(new AllowAllHook());
-    await broker.addListener(listener);
-    await broker.start();
+    const log = warnLog();
+    const broker = await startBroker(listener, undefined, { logger: log });
     const port = (server.address() as { port: number }).port;
     try {
       const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
@@ -417,11 +406,8 @@ describe('per-listener limits', () => {
   it("counts and logs connections over the broker's own maxConnections", async () => {
     const server = createServer();
     const listener = new NetServerListener({ server, listen: { port: 0, host: '127.0.0.1' } });
-    const log = warnings();
-    const broker = new Broker({ logger: log, sysInterval: 0, maxConnections: 1 });
-    broker.addHook(new AllowAllHook());
-    await broker.addListener(listener);
-    await broker.start();
+    const log = warnLog();
+    const broker = await startBroker(listener, undefined, { logger: log, maxConnections: 1 });
     const port = (server.address() as { port: number }).port;
     try {
       const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });

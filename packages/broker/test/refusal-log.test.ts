@@ -1,18 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Logger } from '../src/index.js';
 import { RefusalLog } from '../src/refusal-log.js';
-
-function recording(): Logger & { messages: string[] } {
-  const messages: string[] = [];
-  const ignore = () => {};
-  return {
-    messages,
-    debug: ignore,
-    info: ignore,
-    error: ignore,
-    warn: (_fields, message) => messages.push(message),
-  };
-}
+import { warnLog } from './helpers.js';
 
 const info = { remoteAddress: '127.0.0.1:5000', listener: 'tcp' };
 
@@ -25,28 +13,26 @@ describe('RefusalLog', () => {
   });
 
   it('logs the first refusal at once, one summary per window while they continue, and at once again after a quiet window', () => {
-    const log = recording();
+    const log = warnLog();
+    const messages = () => log.lines.map((l) => l.message);
     const refusals = new RefusalLog(log, 40);
     refusals.note(info, 'full');
     refusals.note(info, 'full');
     refusals.note(info, 'too fast');
-    expect(log.messages).toEqual(['connection refused: full']);
+    expect(messages()).toEqual(['connection refused: full']);
     vi.advanceTimersByTime(70);
-    expect(log.messages).toEqual([
-      'connection refused: full',
-      '2 more connections refused in the last 0.04 s',
-    ]);
+    expect(messages()).toEqual(['connection refused: full', '2 more connections refused in the last 0.04 s']);
     // The window after a summary is still counting: a refusal in it waits for the next summary.
     refusals.note(info, 'full');
-    expect(log.messages).toHaveLength(2);
+    expect(messages()).toHaveLength(2);
     vi.advanceTimersByTime(70);
-    expect(log.messages[2]).toBe('1 more connection refused in the last 0.04 s');
+    expect(messages()[2]).toBe('1 more connection refused in the last 0.04 s');
     // A whole window without refusals: the next one is logged at once.
     vi.advanceTimersByTime(70);
-    expect(log.messages).toHaveLength(3);
+    expect(messages()).toHaveLength(3);
     refusals.note(info, 'full');
-    expect(log.messages[3]).toBe('connection refused: full');
+    expect(messages()[3]).toBe('connection refused: full');
     refusals.close();
-    expect(log.messages).toHaveLength(4);
+    expect(messages()).toHaveLength(4);
   });
 });
