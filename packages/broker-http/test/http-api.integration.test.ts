@@ -362,7 +362,7 @@ describe('refused connections in the figures', () => {
         reconnectPeriod: 0,
         connectTimeout: 5000,
       });
-      await new Promise((resolve) => second.once('close', resolve));
+      await new Promise<void>((resolve) => second.once('close', () => resolve()));
       second.end(true);
       const base = `http://127.0.0.1:${http.port}`;
       const stats = (await (await fetch(`${base}/stats`)).json()) as { connectionsRefused: number };
