@@ -33,7 +33,6 @@ export async function startTestBroker(
   };
 }
 
-/** Resolves after `ms`. */
 /** A logger that keeps the warn lines (fields and message) and drops the rest. */
 export function warnLog(): Logger & { lines: Array<{ fields: Record<string, unknown>; message: string }> } {
   const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
@@ -47,6 +46,7 @@ export function warnLog(): Logger & { lines: Array<{ fields: Record<string, unkn
   };
 }
 
+/** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true or `timeout` ms pass. */
